@@ -1,0 +1,1071 @@
+//! The member: [`Gcs`] ties the gcache, the state machine, openraft and the
+//! transport together and runs three background tasks:
+//!
+//! - the **submitter** coalesces concurrent broadcasts into raft entries (on
+//!   the leader) or forwards them in batches to the leader (elsewhere), with
+//!   at most `max_inflight_batches` batches in flight; while that many are in
+//!   flight, new payloads queue up and go out together in the next batch;
+//! - the **supervisor** decides every half heartbeat whether this member is
+//!   primary, emits view changes, and — on the primary leader — promotes
+//!   caught-up learners and evicts members silent for `evict_ms`; on a member
+//!   outside the membership it keeps asking to join;
+//! - the **purger** turns [`Gcs::purge`] into an openraft snapshot plus log
+//!   purge while keeping `gcache_size` bytes for catch-up.
+//!
+//! # Primary component
+//!
+//! - The leader is primary while a majority of every voter configuration
+//!   answered one of its RPCs within `suspect_ms` (itself included).
+//! - Any other member is primary while it is a voter and received, within
+//!   `suspect_ms`, an AppendEntries from the current leader saying that the
+//!   leader is primary.
+//!
+//! So a member cut off from the majority reports non-primary within
+//! `suspect_ms` (plus one supervisor tick), and the majority side stays
+//! primary through a leader change that completes within `suspect_ms`.
+//!
+//! # Broadcast outcomes
+//!
+//! A payload goes to the leader's raft log once. Failures that prove it was
+//! not appended (not the leader, no leader, connection refused before
+//! sending, entry truncated by a new leader) are retried internally until
+//! the `rpc_ms` deadline; anything that leaves the outcome open (timeout or
+//! lost connection after sending) is returned as
+//! [`BroadcastError::Unknown`] and never retried, so a payload is delivered
+//! at most once.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, Raft, ServerState};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::app::SnapshotApp;
+use crate::config::{FsyncPolicy, GcsConfig, Timeouts};
+use crate::error::{BroadcastError, LeaveError, StartError, SyncError};
+use crate::events::{Ctl, EventReceiver};
+use crate::gcache::{Gcache, GcacheOptions, OsStorage, RecoveryReport};
+use crate::net::mem::MemRouter;
+use crate::net::proto::{FwdError, Request, Response};
+use crate::net::quic::{QuicSettings, QuicTransport};
+use crate::net::raft_net::{NetCtx, NetFactory};
+use crate::net::{Faults, Handler, Peer, Transport};
+use crate::sm::Sm;
+use crate::tls::TlsMaterial;
+use crate::types::{Command, MemberNode, NodeId, Payload, Seqno, TypeConfig, View};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SubErr {
+    /// Definitely not appended; may be retried elsewhere.
+    Retry(String),
+    NonPrimary,
+    /// Definitely not ordered, final.
+    Final(String),
+    Unknown(String),
+}
+
+struct Sub {
+    payload: Payload,
+    deadline: Instant,
+    tx: oneshot::Sender<Result<Seqno, SubErr>>,
+    /// Came from another member: order here or fail, never forward.
+    local_only: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Contact {
+    leader: NodeId,
+    term: u64,
+    at: Instant,
+    primary: bool,
+}
+
+/// Which transport a member uses.
+pub enum TransportChoice {
+    /// QUIC with mutual TLS (production).
+    Quic,
+    /// In-process router (tests).
+    InProcess(MemRouter),
+}
+
+pub(crate) struct Inner {
+    cfg: GcsConfig,
+    id: NodeId,
+    me: MemberNode,
+    seeds: Vec<String>,
+    raft: Raft<TypeConfig>,
+    transport: Arc<dyn Transport>,
+    net: Arc<NetCtx>,
+    ctl: Arc<Ctl>,
+    sm: Sm,
+    gcache: Gcache,
+    faults: Arc<Faults>,
+    submit_tx: mpsc::UnboundedSender<Sub>,
+    contact: Mutex<Option<Contact>>,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    purge_target: watch::Sender<Seqno>,
+    local_addr: SocketAddr,
+    stopped: AtomicBool,
+    membership_busy: Arc<AtomicBool>,
+    joining: Arc<AtomicBool>,
+    leader_since: Mutex<Option<(u64, Instant)>>,
+    nonprimary_since: Mutex<Option<Instant>>,
+    router: Option<MemRouter>,
+    me_weak: Weak<Inner>,
+}
+
+/// A running member. Cheap to clone; all clones drive the same member.
+#[derive(Clone)]
+pub struct Gcs {
+    inner: Arc<Inner>,
+}
+
+/// A snapshot of a member's state, for status output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// This member.
+    pub id: NodeId,
+    /// Current view.
+    pub view: View,
+    /// Raft server state (Leader, Follower, Candidate, Learner).
+    pub raft_state: String,
+    /// Current raft term.
+    pub term: u64,
+    /// Highest seqno assigned by the local state machine.
+    pub last_seqno: Seqno,
+    /// Last raft log index.
+    pub last_log_index: Option<u64>,
+    /// Last applied raft log index.
+    pub last_applied_index: Option<u64>,
+    /// Last purged raft log index.
+    pub purged_index: Option<u64>,
+    /// Raft index of the current snapshot.
+    pub snapshot_index: Option<u64>,
+}
+
+fn d(ms: u64) -> Duration {
+    Timeouts::d(ms)
+}
+
+impl Gcs {
+    /// Start a member with the QUIC transport. Returns the handle and the
+    /// event stream; drain the stream continuously.
+    pub async fn start(cfg: GcsConfig, app: Arc<dyn SnapshotApp>) -> Result<(Gcs, EventReceiver), StartError> {
+        Self::start_with(cfg, app, TransportChoice::Quic).await
+    }
+
+    /// Start a member with an explicit transport.
+    pub async fn start_with(
+        cfg: GcsConfig,
+        app: Arc<dyn SnapshotApp>,
+        choice: TransportChoice,
+    ) -> Result<(Gcs, EventReceiver), StartError> {
+        let seeds = cfg.validate()?;
+        let t = &cfg.timeouts;
+        let faults = Arc::new(Faults::default());
+        let (transport, quic, local_addr, addr, router): (Arc<dyn Transport>, _, _, String, _) = match choice {
+            TransportChoice::Quic => {
+                let m = TlsMaterial::load(&cfg.tls_paths()).map_err(|e| {
+                    StartError::Tls(format!(
+                        "{e}; create the member certificate with trireme_gcs::tls::ensure_dev_certs (development) or from the cluster CA"
+                    ))
+                })?;
+                let qs = QuicSettings {
+                    id: cfg.node_id,
+                    name: cfg.node_name.clone(),
+                    cluster: cfg.cluster_name.clone(),
+                    max_frame: cfg.max_frame_bytes,
+                    connect_timeout: d(t.connect_ms),
+                    idle_timeout: d(t.idle_ms),
+                    keep_alive: d(t.heartbeat_ms.min(t.idle_ms / 3).max(1)),
+                };
+                let q = QuicTransport::bind(cfg.listen, &m, qs, faults.clone()).map_err(StartError::Io)?;
+                let la = q.local_addr();
+                let addr = match &cfg.advertise {
+                    Some(a) => a.clone(),
+                    None if la.ip().is_unspecified() => {
+                        return Err(StartError::Config(crate::config::ConfigError(format!(
+                            "listen address {la} is unspecified; set advertise = \"host:port\" so other members can reach this one"
+                        ))))
+                    }
+                    None => la.to_string(),
+                };
+                (q.clone() as Arc<dyn Transport>, Some(q), la, addr, None)
+            }
+            TransportChoice::InProcess(r) => {
+                let addr = cfg.advertise.clone().unwrap_or_else(|| cfg.listen.to_string());
+                let tr = Arc::new(r.endpoint(cfg.node_id, &addr, faults.clone()));
+                (tr as Arc<dyn Transport>, None, cfg.listen, addr, Some(r))
+            }
+        };
+        let me = MemberNode { name: cfg.node_name.clone(), addr: addr.clone() };
+        let (ctl, rx) = Ctl::new(cfg.node_id, cfg.event_queue);
+
+        let gdir = cfg.data_dir.join("gcache");
+        let storage = OsStorage::new(&gdir).map_err(|e| StartError::Io(format!("{}: {e}", gdir.display())))?;
+        let opts = GcacheOptions {
+            fsync: cfg.fsync,
+            segment_bytes: cfg.segment_bytes,
+            max_read_bytes: (cfg.max_frame_bytes as u64 / 4).max(1 << 20),
+        };
+        let gcache = tokio::task::spawn_blocking(move || Gcache::open(Arc::new(storage), opts))
+            .await
+            .map_err(|e| StartError::Io(e.to_string()))??;
+        let sm = Sm::open(cfg.data_dir.join("snapshots"), app, ctl.clone(), cfg.fsync == FsyncPolicy::Always)
+            .await
+            .map_err(|e| StartError::Io(format!("snapshots: {e}")))?;
+
+        let net = Arc::new(NetCtx {
+            acks: Mutex::new(Default::default()),
+            ctl: ctl.clone(),
+            retry: d(t.heartbeat_ms.max(50)),
+        });
+        let rcfg = openraft::Config {
+            cluster_name: cfg.cluster_name.clone(),
+            heartbeat_interval: t.heartbeat_ms,
+            election_timeout_min: t.election_min_ms,
+            election_timeout_max: t.election_max_ms,
+            install_snapshot_timeout: t.rpc_ms,
+            max_payload_entries: 256,
+            snapshot_policy: openraft::SnapshotPolicy::Never,
+            snapshot_max_chunk_size: cfg.snapshot_chunk_bytes,
+            max_in_snapshot_log_to_keep: u64::MAX,
+            purge_batch_size: 1,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| StartError::Config(crate::config::ConfigError(e.to_string())))?;
+        let factory = NetFactory { transport: transport.clone(), ctx: net.clone() };
+        let raft = Raft::new(cfg.node_id, Arc::new(rcfg), factory, gcache.clone(), sm.clone())
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+
+        let (submit_tx, submit_rx) = mpsc::unbounded_channel();
+        let (stop, _) = watch::channel(false);
+        let (purge_target, _) = watch::channel(0);
+        let inner = Arc::new_cyclic(|w: &Weak<Inner>| Inner {
+            id: cfg.node_id,
+            me: me.clone(),
+            seeds,
+            raft: raft.clone(),
+            transport,
+            net,
+            ctl,
+            sm,
+            gcache,
+            faults: faults.clone(),
+            submit_tx,
+            contact: Mutex::new(None),
+            stop,
+            tasks: Mutex::new(Vec::new()),
+            purge_target,
+            local_addr,
+            stopped: AtomicBool::new(false),
+            membership_busy: Arc::new(AtomicBool::new(false)),
+            joining: Arc::new(AtomicBool::new(false)),
+            leader_since: Mutex::new(None),
+            nonprimary_since: Mutex::new(Some(Instant::now())),
+            router: router.clone(),
+            me_weak: w.clone(),
+            cfg,
+        });
+        let h: Weak<dyn Handler> = Arc::downgrade(&(inner.clone() as Arc<dyn Handler>));
+        if let Some(q) = &quic {
+            q.set_handler(h.clone());
+        }
+        if let Some(r) = &router {
+            r.register(&addr, inner.id, h, faults);
+        }
+        if inner.cfg.bootstrap {
+            let init = raft.is_initialized().await.map_err(|e| StartError::Raft(e.to_string()))?;
+            if !init {
+                tracing::info!(id = inner.id, "bootstrapping a new cluster");
+                let mut m = BTreeMap::new();
+                m.insert(inner.id, me.clone());
+                raft.initialize(m).await.map_err(|e| StartError::Raft(e.to_string()))?;
+            }
+        }
+        let tasks = vec![
+            tokio::spawn(submitter(inner.clone(), submit_rx)),
+            tokio::spawn(supervisor(inner.clone())),
+            tokio::spawn(purger(inner.clone())),
+        ];
+        *inner.tasks.lock() = tasks;
+        tracing::info!(id = inner.id, name = %inner.cfg.node_name, %addr, "gcs member started");
+        Ok((Gcs { inner }, rx))
+    }
+
+    /// This member's id.
+    pub fn id(&self) -> NodeId {
+        self.inner.id
+    }
+
+    /// Bound peer address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Address advertised to other members.
+    pub fn advertised_addr(&self) -> &str {
+        &self.inner.me.addr
+    }
+
+    /// What gcache recovery found at start.
+    pub fn recovery(&self) -> &RecoveryReport {
+        self.inner.gcache.recovery()
+    }
+
+    /// Fault-injection switches of this member's transport (tests, demos).
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
+    }
+
+    /// The latest view.
+    pub fn view(&self) -> View {
+        self.inner.ctl.current.lock().clone()
+    }
+
+    /// Current status.
+    pub fn status(&self) -> Status {
+        let m = self.inner.raft.metrics().borrow().clone();
+        Status {
+            id: self.inner.id,
+            view: self.view(),
+            raft_state: format!("{:?}", m.state),
+            term: m.current_term,
+            last_seqno: self.inner.ctl.last_seqno.load(Ordering::SeqCst),
+            last_log_index: m.last_log_index,
+            last_applied_index: m.last_applied.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+        }
+    }
+
+    /// Order `payload` cluster-wide. Returns its seqno once it is committed
+    /// (the payload also appears in every member's delivery stream). See
+    /// [`BroadcastError`] for which failures are ambiguous.
+    pub async fn broadcast(&self, payload: Bytes) -> Result<Seqno, BroadcastError> {
+        let i = &self.inner;
+        if i.stopped.load(Ordering::SeqCst) {
+            return Err(BroadcastError::Shutdown);
+        }
+        if payload.len() > i.cfg.max_payload_bytes {
+            return Err(BroadcastError::TooLarge { size: payload.len(), max: i.cfg.max_payload_bytes });
+        }
+        if !i.ctl.primary.load(Ordering::SeqCst) {
+            return Err(BroadcastError::NonPrimary);
+        }
+        let (tx, rx) = oneshot::channel();
+        let sub = Sub {
+            payload: Payload { origin: i.id, data: payload },
+            deadline: Instant::now() + d(i.cfg.timeouts.rpc_ms),
+            tx,
+            local_only: false,
+        };
+        if i.submit_tx.send(sub).is_err() {
+            return Err(BroadcastError::Shutdown);
+        }
+        match rx.await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(SubErr::NonPrimary)) => Err(BroadcastError::NonPrimary),
+            Ok(Err(SubErr::Retry(m))) | Ok(Err(SubErr::Final(m))) => Err(BroadcastError::NotOrdered(m)),
+            Ok(Err(SubErr::Unknown(m))) => Err(BroadcastError::Unknown(m)),
+            Err(_) => Err(BroadcastError::Unknown("member stopped while the broadcast was in flight".into())),
+        }
+    }
+
+    /// Highest seqno ordered in the primary component, confirmed by a quorum
+    /// (a linearizable read index): every broadcast that returned before this
+    /// call started has a seqno `<=` the result.
+    pub async fn sync_point(&self) -> Result<Seqno, SyncError> {
+        let i = &self.inner;
+        if i.stopped.load(Ordering::SeqCst) {
+            return Err(SyncError::Shutdown);
+        }
+        if !i.ctl.primary.load(Ordering::SeqCst) {
+            return Err(SyncError::NonPrimary);
+        }
+        let deadline = Instant::now() + d(i.cfg.timeouts.rpc_ms);
+        let mut last_err = String::from("no leader");
+        while Instant::now() < deadline {
+            if i.stopped.load(Ordering::SeqCst) {
+                return Err(SyncError::Shutdown);
+            }
+            let leader = i.raft.metrics().borrow().current_leader;
+            match leader {
+                Some(l) if l == i.id => match i.read_index(deadline).await {
+                    Ok(s) => return Ok(s),
+                    Err(e) => last_err = format!("{e:?}"),
+                },
+                Some(l) => {
+                    if let Some(peer) = i.peer_of(l) {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        match i.transport.call(&peer, &Request::ReadIndex, left).await {
+                            Ok(Response::ReadIndex(Ok(s))) => return Ok(s),
+                            Ok(Response::ReadIndex(Err(e))) => last_err = format!("{e:?}"),
+                            Ok(other) => last_err = format!("unexpected answer {other:?}"),
+                            Err(e) => last_err = e.to_string(),
+                        }
+                    }
+                }
+                None => {}
+            }
+            i.wait_metrics_change(d(i.cfg.timeouts.heartbeat_ms).min(deadline.saturating_duration_since(Instant::now())))
+                .await;
+        }
+        Err(SyncError::Timeout(last_err))
+    }
+
+    /// Send `payload` to every other current member, unordered and best
+    /// effort; they receive [`crate::Event::Message`].
+    pub fn send_to_all(&self, payload: Bytes) {
+        let i = &self.inner;
+        let mem = i.raft.metrics().borrow().membership_config.clone();
+        for (id, node) in mem.membership().nodes() {
+            if *id != i.id {
+                i.transport.notify(&Peer { id: Some(*id), addr: node.addr.clone() }, Request::Message(payload.clone()));
+            }
+        }
+    }
+
+    /// The node no longer needs payloads `<= upto` (its checkpoint). gcs may
+    /// then snapshot and purge its log behind that point, keeping
+    /// `gcache_size` bytes for catch-up of other members. Asynchronous.
+    pub fn purge(&self, upto: Seqno) {
+        self.inner.purge_target.send_if_modified(|v| {
+            if upto > *v {
+                *v = upto;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Leave the cluster gracefully: ask the leader to remove this member,
+    /// wait until the removal is committed, then shut down.
+    pub async fn leave(&self) -> Result<(), LeaveError> {
+        let i = &self.inner;
+        if i.stopped.load(Ordering::SeqCst) {
+            return Err(LeaveError::Shutdown);
+        }
+        let deadline = Instant::now() + d(i.cfg.timeouts.rpc_ms);
+        let mut last = String::from("no leader");
+        while Instant::now() < deadline {
+            let leader = i.raft.metrics().borrow().current_leader;
+            match leader {
+                Some(l) if l == i.id => match i.remove_member(i.id).await {
+                    Ok(()) => {
+                        self.shutdown().await;
+                        return Ok(());
+                    }
+                    Err(e) => last = format!("{e:?}"),
+                },
+                Some(l) => {
+                    if let Some(peer) = i.peer_of(l) {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        match i.transport.call(&peer, &Request::Leave { id: i.id }, left).await {
+                            Ok(Response::Done(Ok(()))) => {
+                                self.shutdown().await;
+                                return Ok(());
+                            }
+                            Ok(r) => last = format!("{r:?}"),
+                            Err(e) => last = e.to_string(),
+                        }
+                    }
+                }
+                None => {}
+            }
+            i.wait_metrics_change(d(i.cfg.timeouts.heartbeat_ms)).await;
+        }
+        Err(LeaveError::Failed(last))
+    }
+
+    /// Stop the member: stop tasks, raft and the transport, flush the gcache.
+    /// The event stream ends. Idempotent.
+    pub async fn shutdown(&self) {
+        let i = &self.inner;
+        if i.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tracing::info!(id = i.id, "gcs member shutting down");
+        let _ = i.stop.send(true);
+        let _ = i.ctl.set_status(false, None).now_or_never();
+        i.ctl.close();
+        let tasks: Vec<_> = std::mem::take(&mut *i.tasks.lock());
+        for t in &tasks {
+            t.abort();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), i.raft.shutdown()).await;
+        i.transport.shutdown().await;
+        if let Some(r) = &i.router {
+            r.unregister(&i.me.addr);
+        }
+        let _ = i.gcache.flush().await;
+        let g = i.gcache.clone();
+        let _ = tokio::task::spawn_blocking(move || g.close()).await;
+    }
+
+    /// The underlying openraft handle (diagnostics, tests).
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.inner.raft
+    }
+}
+
+impl Inner {
+    fn arc(&self) -> Option<Arc<Inner>> {
+        self.me_weak.upgrade()
+    }
+
+    fn peer_of(&self, id: NodeId) -> Option<Peer> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        m.membership().get_node(&id).map(|n| Peer { id: Some(id), addr: n.addr.clone() })
+    }
+
+    fn leader_hint(&self) -> Option<(NodeId, String)> {
+        let l = self.raft.metrics().borrow().current_leader?;
+        self.peer_of(l).map(|p| (l, p.addr))
+    }
+
+    async fn wait_metrics_change(&self, max: Duration) {
+        let mut rx = self.raft.metrics();
+        let _ = tokio::time::timeout(max.max(Duration::from_millis(5)), rx.changed()).await;
+    }
+
+    fn is_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader && m.current_leader == Some(self.id)
+    }
+
+    async fn read_index(&self, deadline: Instant) -> Result<Seqno, FwdError> {
+        if !self.is_leader() {
+            return Err(FwdError::NotLeader(self.leader_hint()));
+        }
+        if !self.ctl.primary.load(Ordering::SeqCst) {
+            return Err(FwdError::NonPrimary);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, self.raft.ensure_linearizable()).await {
+            Ok(Ok(_)) => Ok(self.ctl.last_seqno.load(Ordering::SeqCst)),
+            Ok(Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f)))) => {
+                Err(FwdError::NotLeader(f.leader_id.and_then(|id| f.leader_node.clone().map(|n| (id, n.addr)))))
+            }
+            Ok(Err(RaftError::APIError(e))) => Err(FwdError::Unknown(e.to_string())),
+            Ok(Err(e)) => Err(FwdError::Unknown(e.to_string())),
+            Err(_) => Err(FwdError::Unknown("read index not confirmed in time".into())),
+        }
+    }
+
+    async fn remove_member(&self, id: NodeId) -> Result<(), FwdError> {
+        let mut s = BTreeSet::new();
+        s.insert(id);
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        let is_voter = m.membership().voter_ids().any(|v| v == id);
+        let change = if is_voter { ChangeMembers::RemoveVoters(s) } else { ChangeMembers::RemoveNodes(s) };
+        if !is_voter && m.membership().get_node(&id).is_none() {
+            return Ok(());
+        }
+        match self.raft.change_membership(change, false).await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(FwdError::NotLeader(self.leader_hint())),
+            Err(e) => Err(FwdError::Unknown(e.to_string())),
+        }
+    }
+
+    /// Order a batch on this (leader) member.
+    async fn propose(&self, subs: Vec<Sub>) {
+        let payloads: Vec<Payload> = subs.iter().map(|s| s.payload.clone()).collect();
+        let deadline = subs.iter().map(|s| s.deadline).max().unwrap_or_else(Instant::now);
+        let res: Result<Seqno, SubErr> = match self.raft.client_write_ff(Command::Batch(payloads)).await {
+            Err(e) => Err(SubErr::Final(format!("raft stopped: {e}"))),
+            Ok(rx) => match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), rx).await {
+                Err(_) => Err(SubErr::Unknown("not committed within rpc_ms".into())),
+                Ok(Err(_)) => Err(SubErr::Unknown("raft stopped while the entry was in flight".into())),
+                Ok(Ok(Ok(resp))) => Ok(resp.data.first_seqno),
+                Ok(Ok(Err(ClientWriteError::ForwardToLeader(_)))) => {
+                    Err(SubErr::Retry("leadership moved before the entry was committed".into()))
+                }
+                Ok(Ok(Err(e))) => Err(SubErr::Unknown(e.to_string())),
+            },
+        };
+        match res {
+            Ok(first) => {
+                for (k, s) in subs.into_iter().enumerate() {
+                    let _ = s.tx.send(Ok(first + k as u64));
+                }
+            }
+            Err(e) => self.requeue_or_fail(subs, e),
+        }
+    }
+
+    /// Retry definite failures (if time is left); fail the rest.
+    fn requeue_or_fail(&self, subs: Vec<Sub>, e: SubErr) {
+        for s in subs {
+            match &e {
+                SubErr::Retry(m) if !s.local_only && Instant::now() < s.deadline => {
+                    let _ = m;
+                    if let Err(mpsc::error::SendError(s)) = self.submit_tx.send(s) {
+                        let _ = s.tx.send(Err(SubErr::Final("member is shutting down".into())));
+                    }
+                }
+                _ => {
+                    let _ = s.tx.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Send a batch to the leader.
+    async fn forward(&self, subs: Vec<Sub>, peer: Peer) {
+        let payloads: Vec<Payload> = subs.iter().map(|s| s.payload.clone()).collect();
+        let deadline = subs.iter().map(|s| s.deadline).max().unwrap_or_else(Instant::now);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let n = subs.len();
+        match self.transport.call(&peer, &Request::Forward(payloads), left).await {
+            Ok(Response::Forward(rs)) if rs.len() == n => {
+                for (s, r) in subs.into_iter().zip(rs) {
+                    match r {
+                        Ok(q) => {
+                            let _ = s.tx.send(Ok(q));
+                        }
+                        Err(FwdError::NotLeader(_)) => self.requeue_or_fail(vec![s], SubErr::Retry("leader moved".into())),
+                        Err(FwdError::NonPrimary) => {
+                            self.requeue_or_fail(vec![s], SubErr::Retry("leader is not primary".into()))
+                        }
+                        Err(FwdError::Refused(m)) => {
+                            let _ = s.tx.send(Err(SubErr::Final(m)));
+                        }
+                        Err(FwdError::Unknown(m)) => {
+                            let _ = s.tx.send(Err(SubErr::Unknown(m)));
+                        }
+                    }
+                }
+            }
+            Ok(Response::Unavailable(m)) => self.requeue_or_fail(subs, SubErr::Retry(m)),
+            Ok(other) => self.requeue_or_fail(subs, SubErr::Unknown(format!("unexpected answer from leader: {other:?}"))),
+            Err(e) if e.not_delivered() => self.requeue_or_fail(subs, SubErr::Retry(e.to_string())),
+            Err(e) => self.requeue_or_fail(subs, SubErr::Unknown(e.to_string())),
+        }
+    }
+
+    /// Handle one batch: order it here, forward it, or wait for a leader.
+    async fn route(&self, subs: Vec<Sub>) {
+        let now = Instant::now();
+        let (live, expired): (Vec<Sub>, Vec<Sub>) = subs.into_iter().partition(|s| s.deadline > now);
+        for s in expired {
+            let _ = s.tx.send(Err(SubErr::Final("no leader ordered it within rpc_ms".into())));
+        }
+        if live.is_empty() {
+            return;
+        }
+        let (leader, state) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            (m.current_leader, m.state)
+        };
+        match leader {
+            Some(l) if l == self.id && state == ServerState::Leader => {
+                if !self.ctl.primary.load(Ordering::SeqCst) {
+                    for s in live {
+                        let _ = s.tx.send(Err(SubErr::NonPrimary));
+                    }
+                    return;
+                }
+                self.propose(live).await
+            }
+            _ if live.iter().all(|s| s.local_only) => {
+                let hint = self.leader_hint();
+                for s in live {
+                    let _ = s.tx.send(Err(SubErr::Retry(format!("not the leader (leader: {hint:?})"))));
+                }
+            }
+            Some(l) => {
+                let (remote, local): (Vec<Sub>, Vec<Sub>) = live.into_iter().partition(|s| !s.local_only);
+                for s in local {
+                    let _ = s.tx.send(Err(SubErr::Retry("not the leader".into())));
+                }
+                if !self.ctl.primary.load(Ordering::SeqCst) && self.nonprimary_for() > d(self.cfg.timeouts.suspect_ms) {
+                    for s in remote {
+                        let _ = s.tx.send(Err(SubErr::NonPrimary));
+                    }
+                    return;
+                }
+                match self.peer_of(l) {
+                    Some(p) => self.forward(remote, p).await,
+                    None => {
+                        self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms)).await;
+                        self.requeue_or_fail(remote, SubErr::Retry("leader address unknown".into()));
+                    }
+                }
+            }
+            None => {
+                // No leader yet: wait for one, then retry.
+                self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms)).await;
+                self.requeue_or_fail(live, SubErr::Retry("no leader".into()));
+            }
+        }
+    }
+
+    fn nonprimary_for(&self) -> Duration {
+        self.nonprimary_since.lock().map(|t| t.elapsed()).unwrap_or_default()
+    }
+
+    fn record_contact(&self, leader: Option<NodeId>, term: u64, primary: Option<bool>) {
+        let Some(leader) = leader else { return };
+        let mut c = self.contact.lock();
+        let p = primary.unwrap_or_else(|| c.is_some_and(|c| c.primary && c.leader == leader));
+        *c = Some(Contact { leader, term, at: Instant::now(), primary: p });
+    }
+
+    async fn handle_req(self: Arc<Self>, from: NodeId, req: Request) -> Response {
+        if self.stopped.load(Ordering::SeqCst) {
+            return Response::Unavailable("member is shutting down".into());
+        }
+        match req {
+            Request::AppendEntries { req, leader_primary } => {
+                let leader = req.vote.leader_id().voted_for();
+                let term = req.vote.leader_id().get_term();
+                let r = self.raft.append_entries(req).await;
+                if let Ok(resp) = &r {
+                    if !matches!(resp, openraft::raft::AppendEntriesResponse::HigherVote(_)) {
+                        self.record_contact(leader, term, Some(leader_primary));
+                    }
+                }
+                Response::AppendEntries(r)
+            }
+            Request::Vote(v) => Response::Vote(self.raft.vote(v).await),
+            Request::InstallSnapshot(s) => {
+                let leader = s.vote.leader_id().voted_for();
+                let term = s.vote.leader_id().get_term();
+                let r = self.raft.install_snapshot(s).await;
+                if r.is_ok() {
+                    self.record_contact(leader, term, None);
+                }
+                Response::InstallSnapshot(r)
+            }
+            Request::Forward(payloads) => {
+                let deadline = Instant::now() + d(self.cfg.timeouts.rpc_ms);
+                let mut rxs = Vec::with_capacity(payloads.len());
+                for p in payloads {
+                    if p.data.len() > self.cfg.max_payload_bytes {
+                        let (tx, rx) = oneshot::channel();
+                        let _ = tx.send(Err(SubErr::Final(format!(
+                            "payload of {} bytes exceeds max_payload_bytes",
+                            p.data.len()
+                        ))));
+                        rxs.push(rx);
+                        continue;
+                    }
+                    let (tx, rx) = oneshot::channel();
+                    let _ = self.submit_tx.send(Sub { payload: p, deadline, tx, local_only: true });
+                    rxs.push(rx);
+                }
+                let mut out = Vec::with_capacity(rxs.len());
+                for rx in rxs {
+                    out.push(match rx.await {
+                        Ok(Ok(s)) => Ok(s),
+                        Ok(Err(SubErr::Retry(_))) => Err(FwdError::NotLeader(self.leader_hint())),
+                        Ok(Err(SubErr::NonPrimary)) => Err(FwdError::NonPrimary),
+                        Ok(Err(SubErr::Final(m))) => Err(FwdError::Refused(m)),
+                        Ok(Err(SubErr::Unknown(m))) => Err(FwdError::Unknown(m)),
+                        Err(_) => Err(FwdError::Unknown("leader stopped".into())),
+                    });
+                }
+                Response::Forward(out)
+            }
+            Request::ReadIndex => {
+                Response::ReadIndex(self.read_index(Instant::now() + d(self.cfg.timeouts.rpc_ms)).await)
+            }
+            Request::Join { id, node } => {
+                if !self.is_leader() {
+                    return Response::Done(Err(FwdError::NotLeader(self.leader_hint())));
+                }
+                if !self.ctl.primary.load(Ordering::SeqCst) {
+                    return Response::Done(Err(FwdError::NonPrimary));
+                }
+                if id == 0 || id == self.id && node.addr != self.me.addr {
+                    return Response::Done(Err(FwdError::Refused(format!("member id {id} is already taken"))));
+                }
+                let m = self.raft.metrics().borrow().membership_config.clone();
+                if m.membership().get_node(&id).is_some() {
+                    return Response::Done(Ok(()));
+                }
+                tracing::info!(id, %node, "adding joiner as learner");
+                match self.raft.add_learner(id, node, false).await {
+                    Ok(_) => Response::Done(Ok(())),
+                    Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                        Response::Done(Err(FwdError::NotLeader(self.leader_hint())))
+                    }
+                    Err(e) => Response::Done(Err(FwdError::Unknown(e.to_string()))),
+                }
+            }
+            Request::Leave { id } => {
+                if !self.is_leader() {
+                    return Response::Done(Err(FwdError::NotLeader(self.leader_hint())));
+                }
+                tracing::info!(id, "member leaves");
+                Response::Done(self.remove_member(id).await)
+            }
+            Request::Message(p) => {
+                self.ctl.message(from, p);
+                Response::Done(Ok(()))
+            }
+        }
+    }
+}
+
+impl Handler for Inner {
+    fn handle(&self, from: NodeId, req: Request) -> BoxFuture<'static, Response> {
+        match self.arc() {
+            Some(me) => me.handle_req(from, req).boxed(),
+            None => async { Response::Unavailable("member stopped".into()) }.boxed(),
+        }
+    }
+}
+
+/// Coalesce submissions into batches and route them.
+async fn submitter(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Sub>) {
+    let sem = Arc::new(Semaphore::new(inner.cfg.max_inflight_batches));
+    let mut q: VecDeque<Sub> = VecDeque::new();
+    let max_n = inner.cfg.batch_max_payloads;
+    let max_b = inner.cfg.batch_max_bytes;
+    loop {
+        if q.is_empty() {
+            match rx.recv().await {
+                Some(s) => q.push_back(s),
+                None => return,
+            }
+        }
+        let Ok(permit) = sem.clone().acquire_owned().await else { return };
+        while let Ok(s) = rx.try_recv() {
+            q.push_back(s);
+        }
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some(s) = q.front() {
+            let sz = s.payload.data.len();
+            if !batch.is_empty() && (batch.len() >= max_n || bytes + sz > max_b) {
+                break;
+            }
+            bytes += sz;
+            if let Some(s) = q.pop_front() {
+                batch.push(s);
+            }
+        }
+        let me = inner.clone();
+        tokio::spawn(async move {
+            me.route(batch).await;
+            drop(permit);
+        });
+    }
+}
+
+fn quorum_ok(configs: &[Vec<NodeId>], alive: &dyn Fn(NodeId) -> bool) -> bool {
+    configs.iter().all(|c| {
+        let n = c.iter().filter(|id| alive(**id)).count();
+        n * 2 > c.len()
+    })
+}
+
+/// Primary detection, views, membership management, joining.
+async fn supervisor(inner: Arc<Inner>) {
+    let t = inner.cfg.timeouts.clone();
+    let tick = d((t.heartbeat_ms / 2).clamp(10, 500));
+    let suspect = d(t.suspect_ms);
+    let evict = d(t.evict_ms);
+    let mut stop = inner.stop.subscribe();
+    let mut last_join = Instant::now() - Duration::from_secs(3600);
+    let join_every = d((t.heartbeat_ms * 10).clamp(200, 5_000));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => return,
+        }
+        let m = inner.raft.metrics().borrow().clone();
+        let mem = m.membership_config.membership().clone();
+        let configs: Vec<Vec<NodeId>> =
+            mem.get_joint_config().iter().map(|c| c.iter().copied().collect()).collect();
+        let is_voter = mem.voter_ids().any(|v| v == inner.id);
+        let in_membership = mem.get_node(&inner.id).is_some();
+        let leader = m.state == ServerState::Leader && m.current_leader == Some(inner.id);
+        let now = Instant::now();
+        let primary = if leader {
+            {
+                let mut ls = inner.leader_since.lock();
+                if ls.is_none_or(|(term, _)| term != m.current_term) {
+                    *ls = Some((m.current_term, now));
+                }
+            }
+            let acks = inner.net.acks.lock().clone();
+            let alive = |id: NodeId| id == inner.id || acks.get(&id).is_some_and(|t| now.duration_since(*t) < suspect);
+            is_voter && quorum_ok(&configs, &alive)
+        } else {
+            *inner.leader_since.lock() = None;
+            let c = *inner.contact.lock();
+            is_voter
+                && c.is_some_and(|c| {
+                    c.primary && now.duration_since(c.at) < suspect && m.current_leader == Some(c.leader) && c.term == m.current_term
+                })
+        };
+        {
+            let mut np = inner.nonprimary_since.lock();
+            if primary {
+                *np = None;
+            } else if np.is_none() {
+                *np = Some(now);
+            }
+        }
+        inner.ctl.set_status(primary, m.current_leader).await;
+
+        if leader && primary && !inner.membership_busy.load(Ordering::SeqCst) {
+            let acks = inner.net.acks.lock().clone();
+            let since = inner.leader_since.lock().map(|(_, t)| t).unwrap_or(now);
+            let silent = |id: NodeId| {
+                let last = acks.get(&id).copied().unwrap_or(since).max(since);
+                now.duration_since(last) > evict
+            };
+            let mut change = None;
+            // Promote caught-up learners.
+            for l in mem.learner_ids() {
+                let matched = m.replication.as_ref().and_then(|r| r.get(&l).cloned()).flatten();
+                let caught_up = matched.map(|x| x.index) >= m.last_applied.map(|x| x.index.saturating_sub(16));
+                if silent(l) {
+                    tracing::warn!(id = l, "removing learner silent for longer than evict_ms");
+                    change = Some(ChangeMembers::RemoveNodes([l].into_iter().collect()));
+                    break;
+                }
+                if caught_up && matched.is_some() {
+                    tracing::info!(id = l, "promoting caught-up learner to voter");
+                    change = Some(ChangeMembers::AddVoterIds([l].into_iter().collect()));
+                    break;
+                }
+            }
+            // Evict silent voters.
+            if change.is_none() {
+                for v in mem.voter_ids() {
+                    if v != inner.id && silent(v) {
+                        tracing::warn!(id = v, evict_ms = t.evict_ms, "evicting member unreachable for longer than evict_ms");
+                        change = Some(ChangeMembers::RemoveVoters([v].into_iter().collect()));
+                        break;
+                    }
+                }
+            }
+            if let Some(c) = change {
+                inner.membership_busy.store(true, Ordering::SeqCst);
+                let me = inner.clone();
+                tokio::spawn(async move {
+                    let r = tokio::time::timeout(d(me.cfg.timeouts.rpc_ms), me.raft.change_membership(c, false)).await;
+                    if let Ok(Err(e)) | Err(e) = r.map_err(|_| "timed out".to_string()).map(|r| r.map_err(|e| e.to_string())) {
+                        tracing::warn!(error = %e, "membership change failed");
+                    }
+                    me.membership_busy.store(false, Ordering::SeqCst);
+                });
+            }
+        }
+
+        // Join (or re-join after eviction) when outside the membership or cut
+        // off for a long time.
+        let want_join = !leader && (!in_membership || (!primary && inner.nonprimary_for() > suspect));
+        if want_join && now.duration_since(last_join) > join_every && !inner.joining.load(Ordering::SeqCst) {
+            last_join = now;
+            inner.joining.store(true, Ordering::SeqCst);
+            let me = inner.clone();
+            let mut targets: Vec<String> = inner.seeds.clone();
+            for (_, n) in mem.nodes() {
+                if !targets.contains(&n.addr) {
+                    targets.push(n.addr.clone());
+                }
+            }
+            targets.retain(|a| *a != inner.me.addr);
+            tokio::spawn(async move {
+                me.try_join(targets).await;
+                me.joining.store(false, Ordering::SeqCst);
+            });
+        }
+    }
+}
+
+impl Inner {
+    async fn try_join(&self, mut targets: Vec<String>) {
+        let req = Request::Join { id: self.id, node: self.me.clone() };
+        let timeout = d(self.cfg.timeouts.connect_ms * 2);
+        let mut tried = 0;
+        while let Some(addr) = targets.first().cloned() {
+            targets.remove(0);
+            tried += 1;
+            if tried > 16 {
+                break;
+            }
+            match self.transport.call(&Peer { id: None, addr: addr.clone() }, &req, timeout).await {
+                Ok(Response::Done(Ok(()))) => {
+                    tracing::info!(%addr, "join request accepted");
+                    return;
+                }
+                Ok(Response::Done(Err(FwdError::NotLeader(Some((_, laddr)))))) => {
+                    if laddr != self.me.addr && !targets.contains(&laddr) {
+                        targets.insert(0, laddr);
+                    }
+                }
+                Ok(r) => tracing::debug!(%addr, answer = ?r, "join not accepted"),
+                Err(e) => tracing::debug!(%addr, error = %e, "join attempt failed"),
+            }
+        }
+    }
+}
+
+/// Turn purge requests into snapshots and log purges.
+async fn purger(inner: Arc<Inner>) {
+    let mut rx = inner.purge_target.subscribe();
+    let mut stop = inner.stop.subscribe();
+    loop {
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return },
+            _ = stop.changed() => return,
+        }
+        let upto = *rx.borrow_and_update();
+        if let Err(e) = inner.purge_once(upto).await {
+            tracing::warn!(error = %e, upto, "purge postponed");
+        }
+    }
+}
+
+impl Inner {
+    async fn purge_once(&self, upto: Seqno) -> Result<(), String> {
+        let Some(by_node) = self.sm.entry_covered_by(upto) else { return Ok(()) };
+        let Some(by_size) = self.gcache.purge_limit_for(self.cfg.gcache_size) else { return Ok(()) };
+        let mut p = by_node.index.min(by_size);
+        let purged = self.raft.metrics().borrow().purged.map(|l| l.index);
+        if purged.is_some_and(|x| x >= p) {
+            return Ok(());
+        }
+        if self.sm.snapshot_log_id().is_none_or(|s| s.index < p) {
+            let staged = self.sm.prepare_snapshot().await.map_err(|e| format!("node could not build a snapshot: {e}"))?;
+            if let Some(l) = staged {
+                self.raft.trigger().snapshot().await.map_err(|e| e.to_string())?;
+                let want = l.index;
+                let deadline = Instant::now() + d(self.cfg.timeouts.rpc_ms);
+                while self.sm.snapshot_log_id().is_none_or(|s| s.index < want) {
+                    if Instant::now() > deadline {
+                        return Err("snapshot was not taken in time".into());
+                    }
+                    self.wait_metrics_change(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        let Some(s) = self.sm.snapshot_log_id() else { return Ok(()) };
+        p = p.min(s.index);
+        tracing::info!(upto_index = p, "purging gcache");
+        self.raft.trigger().purge_log(p).await.map_err(|e| e.to_string())
+    }
+}

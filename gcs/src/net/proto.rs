@@ -1,0 +1,108 @@
+//! Messages between members. Encoded with [`crate::codec`] inside
+//! [`super::frame`]s. Every request gets exactly one response on the same
+//! stream, except [`Request::Message`], which is sent one-way.
+//!
+//! Versioning: [`PROTOCOL_VERSION`] is exchanged in the [`Hello`]; variants
+//! are only ever appended.
+
+use bytes::Bytes;
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::types::{MemberNode, NodeId, Payload, Seqno, TypeConfig};
+
+/// Version of this message set.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// First message on every connection, from the connecting member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`] of the sender.
+    pub protocol: u32,
+    /// Cluster name of the sender.
+    pub cluster: String,
+    /// Sender's member id.
+    pub id: NodeId,
+    /// Sender's name.
+    pub name: String,
+}
+
+/// Answer to a [`Hello`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HelloReply {
+    /// Accepted; the receiver's id.
+    Welcome(NodeId),
+    /// Refused, with the reason (the connection is then closed).
+    Refused(String),
+}
+
+/// Why a forwarded operation did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FwdError {
+    /// The receiver is not the leader; it was not ordered. Leader hint if known.
+    NotLeader(Option<(NodeId, String)>),
+    /// The receiver (leader) is not in the primary component; not ordered.
+    NonPrimary,
+    /// Refused for a reason that will not go away by retrying (e.g. too large).
+    Refused(String),
+    /// The outcome is unknown (e.g. leadership lost after appending).
+    Unknown(String),
+}
+
+/// A request from one member to another.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)]
+pub enum Request {
+    /// Raft replication / heartbeat, with the leader's primary state.
+    AppendEntries {
+        /// The raft request.
+        req: AppendEntriesRequest<TypeConfig>,
+        /// Whether the sending leader currently sees a quorum.
+        leader_primary: bool,
+    },
+    /// Raft vote.
+    Vote(VoteRequest<NodeId>),
+    /// One chunk of a snapshot.
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// Payloads to order, sent by a non-leader to the leader.
+    Forward(Vec<Payload>),
+    /// Ask the leader for a linearizable read index (as a seqno).
+    ReadIndex,
+    /// Ask to be added as a learner (and later promoted to voter).
+    Join {
+        /// Joiner id.
+        id: NodeId,
+        /// Joiner name and address.
+        node: MemberNode,
+    },
+    /// Ask to be removed from the membership.
+    Leave {
+        /// Member id.
+        id: NodeId,
+    },
+    /// Unordered best-effort message.
+    Message(#[serde(with = "crate::codec::bytes_serde")] Bytes),
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    /// To [`Request::AppendEntries`].
+    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    /// To [`Request::Vote`].
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    /// To [`Request::InstallSnapshot`].
+    InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
+    /// To [`Request::Forward`]: one result per payload, in order.
+    Forward(Vec<Result<Seqno, FwdError>>),
+    /// To [`Request::ReadIndex`].
+    ReadIndex(Result<Seqno, FwdError>),
+    /// To [`Request::Join`] and [`Request::Leave`].
+    Done(Result<(), FwdError>),
+    /// The member cannot serve requests (shutting down).
+    Unavailable(String),
+}

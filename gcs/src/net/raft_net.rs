@@ -1,0 +1,133 @@
+//! openraft's network traits over a [`Transport`].
+//!
+//! Besides carrying raft RPCs, this layer records when each peer last
+//! answered (any answer proves reachability); the supervisor uses these
+//! timestamps to decide whether the leader sees a quorum (primary) and whom
+//! to evict. AppendEntries carries the leader's primary state to followers.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use parking_lot::Mutex;
+
+use super::proto::{Request, Response};
+use super::transport::{NetError, Peer, Transport};
+use crate::events::Ctl;
+use crate::types::{MemberNode, NodeId, TypeConfig};
+
+/// Shared bookkeeping of the network layer.
+pub(crate) struct NetCtx {
+    /// Last time each peer answered an RPC of ours.
+    pub acks: Mutex<HashMap<NodeId, Instant>>,
+    pub ctl: Arc<Ctl>,
+    pub retry: Duration,
+}
+
+impl NetCtx {
+    fn ack(&self, id: NodeId) {
+        self.acks.lock().insert(id, Instant::now());
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct NetFactory {
+    pub transport: Arc<dyn Transport>,
+    pub ctx: Arc<NetCtx>,
+}
+
+pub(crate) struct PeerClient {
+    transport: Arc<dyn Transport>,
+    ctx: Arc<NetCtx>,
+    target: NodeId,
+    peer: Peer,
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetFactory {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &MemberNode) -> PeerClient {
+        PeerClient {
+            transport: self.transport.clone(),
+            ctx: self.ctx.clone(),
+            target,
+            peer: Peer { id: Some(target), addr: node.addr.clone() },
+        }
+    }
+}
+
+fn map_err<E: std::error::Error>(e: NetError) -> RPCError<NodeId, MemberNode, E> {
+    match e {
+        NetError::Unreachable(_) | NetError::Refused(_) => RPCError::Unreachable(Unreachable::new(&e)),
+        NetError::Timeout | NetError::Io(_) => RPCError::Network(NetworkError::new(&e)),
+    }
+}
+
+fn unexpected<E: std::error::Error>(r: &Response) -> RPCError<NodeId, MemberNode, E> {
+    let msg = match r {
+        Response::Unavailable(m) => format!("peer unavailable: {m}"),
+        _ => "unexpected response type".to_string(),
+    };
+    RPCError::Unreachable(Unreachable::new(&std::io::Error::other(msg)))
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, MemberNode, RaftError<NodeId>>> {
+        let req = Request::AppendEntries { req: rpc, leader_primary: self.ctx.ctl.primary.load(Ordering::SeqCst) };
+        match self.transport.call(&self.peer, &req, option.hard_ttl()).await.map_err(map_err)? {
+            Response::AppendEntries(r) => {
+                self.ctx.ack(self.target);
+                r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, MemberNode, RaftError<NodeId, InstallSnapshotError>>>
+    {
+        let req = Request::InstallSnapshot(rpc);
+        match self.transport.call(&self.peer, &req, option.hard_ttl()).await.map_err(map_err)? {
+            Response::InstallSnapshot(r) => {
+                self.ctx.ack(self.target);
+                r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, MemberNode, RaftError<NodeId>>> {
+        let req = Request::Vote(rpc);
+        match self.transport.call(&self.peer, &req, option.hard_ttl()).await.map_err(map_err)? {
+            Response::Vote(r) => {
+                self.ctx.ack(self.target);
+                r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff::new(std::iter::repeat(self.ctx.retry))
+    }
+}

@@ -1,0 +1,157 @@
+//! Schema definitions: databases, tables, columns and indexes.
+//!
+//! Definitions are plain data (serde), shared by the store, the SQL layer and
+//! checkpoints. Changing one is always a TOI event (see `repl`), applied at
+//! the same seqno on every node, which is what keeps schemas identical.
+
+use serde::{Deserialize, Serialize};
+
+use crate::keycode;
+use crate::types::SqlType;
+use crate::value::Value;
+
+/// A column's default.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum DefaultValue {
+    Value(Value),
+    /// DEFAULT CURRENT_TIMESTAMP / NOW().
+    CurrentTimestamp,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    pub ty: SqlType,
+    pub nullable: bool,
+    pub default: Option<DefaultValue>,
+    pub auto_increment: bool,
+    /// ON UPDATE CURRENT_TIMESTAMP.
+    pub on_update_now: bool,
+    pub comment: String,
+}
+
+impl ColumnDef {
+    pub fn new(name: &str, ty: SqlType) -> ColumnDef {
+        ColumnDef {
+            name: name.to_string(),
+            ty,
+            nullable: true,
+            default: None,
+            auto_increment: false,
+            on_update_now: false,
+            comment: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IndexDef {
+    pub name: String,
+    /// Column positions, in index order.
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    /// Stable identifier within the table, used in certification keys of
+    /// unique values (survives other indexes being dropped).
+    pub id: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableDef {
+    pub db: String,
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    /// Primary key columns; None means a hidden row id is the key.
+    pub primary: Option<Vec<usize>>,
+    pub indexes: Vec<IndexDef>,
+    pub next_index_id: u32,
+    pub engine: String,
+    pub charset: String,
+    pub comment: String,
+    /// The seqno of the DDL that last changed this table's shape or contents
+    /// wholesale (CREATE, ALTER, TRUNCATE). A snapshot older than this reads
+    /// the table with ER_TABLE_DEF_CHANGED.
+    pub version: u64,
+}
+
+impl TableDef {
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.db, self.name)
+    }
+
+    /// Position of a column by case-insensitive name.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn auto_increment_column(&self) -> Option<usize> {
+        self.columns.iter().position(|c| c.auto_increment)
+    }
+
+    pub fn is_pk_column(&self, i: usize) -> bool {
+        self.primary.as_ref().is_some_and(|p| p.contains(&i))
+    }
+
+    /// Encoded primary key of a row (None for hidden-row-id tables: the key
+    /// is carried beside the row).
+    pub fn pk_of(&self, row: &[Value]) -> Option<Vec<u8>> {
+        self.primary
+            .as_ref()
+            .map(|cols| keycode::encode_key(cols.iter().map(|&c| &row[c])))
+    }
+
+    /// Encoded key of a secondary index for a row (without the primary key
+    /// suffix).
+    pub fn index_key_of(&self, index: &IndexDef, row: &[Value]) -> Vec<u8> {
+        keycode::encode_key(index.columns.iter().map(|&c| &row[c]))
+    }
+
+    pub fn index_by_name(&self, name: &str) -> Option<&IndexDef> {
+        self.indexes
+            .iter()
+            .find(|i| i.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Component widths of an index's columns (to split entries).
+    pub fn index_widths(&self, index: &IndexDef) -> Vec<keycode::ComponentWidth> {
+        index
+            .columns
+            .iter()
+            .map(|&c| keycode::ComponentWidth::of(&self.columns[c].ty))
+            .collect()
+    }
+}
+
+/// An account. Passwords are kept only as the hashes the authentication
+/// plugins need.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserDef {
+    pub name: String,
+    pub host: String,
+    /// SHA1(SHA1(password)) for mysql_native_password; None for no password.
+    pub native_hash: Option<[u8; 20]>,
+    /// SHA256(SHA256(password)) for the caching_sha2_password fast path.
+    pub sha2_hash: Option<[u8; 32]>,
+}
+
+impl UserDef {
+    pub fn with_password(name: &str, host: &str, password: &str) -> UserDef {
+        use sha1::{Digest, Sha1};
+        let (native_hash, sha2_hash) = if password.is_empty() {
+            (None, None)
+        } else {
+            let h1 = Sha1::digest(password.as_bytes());
+            let h2: [u8; 20] = Sha1::digest(h1).into();
+            let s1 = sha2::Sha256::digest(password.as_bytes());
+            let s2: [u8; 32] = sha2::Sha256::digest(s1).into();
+            (Some(h2), Some(s2))
+        };
+        UserDef {
+            name: name.to_string(),
+            host: host.to_string(),
+            native_hash,
+            sha2_hash,
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Errors as the client sees them: a MySQL error code, its SQLSTATE and a
+//! message.
+//!
+//! Inside the engine errors are built through the named constructors below, so
+//! that the one table of codes lives here (STYLE.md item 6). Failures that are
+//! not the client's doing and would differ between nodes (an apply failure)
+//! never become a `SqlError`: they stop the node instead.
+
+use std::fmt;
+
+/// An error returned to a client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqlError {
+    pub code: u16,
+    pub state: &'static str,
+    pub message: String,
+}
+
+pub type SqlResult<T> = Result<T, SqlError>;
+
+impl fmt::Display for SqlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ERROR {} ({}): {}", self.code, self.state, self.message)
+    }
+}
+
+impl std::error::Error for SqlError {}
+
+impl SqlError {
+    pub fn new(code: u16, state: &'static str, message: impl Into<String>) -> Self {
+        SqlError {
+            code,
+            state,
+            message: message.into(),
+        }
+    }
+
+    /// Whether a retry of the whole transaction may succeed (certification
+    /// failure, BF abort, snapshot too old).
+    pub fn is_retryable(&self) -> bool {
+        self.code == codes::LOCK_DEADLOCK
+    }
+
+    pub fn syntax(detail: impl fmt::Display) -> Self {
+        Self::new(
+            codes::PARSE,
+            "42000",
+            format!("You have an error in your SQL syntax; {detail}"),
+        )
+    }
+
+    pub fn unsupported(what: impl fmt::Display) -> Self {
+        Self::new(
+            codes::NOT_SUPPORTED_YET,
+            "42000",
+            format!("This version of trireme doesn't yet support '{what}'"),
+        )
+    }
+
+    pub fn no_db() -> Self {
+        Self::new(codes::NO_DB, "3D000", "No database selected")
+    }
+
+    pub fn unknown_db(db: &str) -> Self {
+        Self::new(codes::BAD_DB, "42000", format!("Unknown database '{db}'"))
+    }
+
+    pub fn db_exists(db: &str) -> Self {
+        Self::new(
+            codes::DB_CREATE_EXISTS,
+            "HY000",
+            format!("Can't create database '{db}'; database exists"),
+        )
+    }
+
+    pub fn db_drop_missing(db: &str) -> Self {
+        Self::new(
+            codes::DB_DROP_EXISTS,
+            "HY000",
+            format!("Can't drop database '{db}'; database doesn't exist"),
+        )
+    }
+
+    pub fn no_such_table(db: &str, table: &str) -> Self {
+        Self::new(
+            codes::NO_SUCH_TABLE,
+            "42S02",
+            format!("Table '{db}.{table}' doesn't exist"),
+        )
+    }
+
+    pub fn unknown_table(table: &str) -> Self {
+        Self::new(
+            codes::BAD_TABLE,
+            "42S02",
+            format!("Unknown table '{table}'"),
+        )
+    }
+
+    pub fn table_exists(table: &str) -> Self {
+        Self::new(
+            codes::TABLE_EXISTS,
+            "42S01",
+            format!("Table '{table}' already exists"),
+        )
+    }
+
+    pub fn bad_field(column: &str, place: &str) -> Self {
+        Self::new(
+            codes::BAD_FIELD,
+            "42S22",
+            format!("Unknown column '{column}' in '{place}'"),
+        )
+    }
+
+    pub fn ambiguous_field(column: &str, place: &str) -> Self {
+        Self::new(
+            codes::NON_UNIQ,
+            "23000",
+            format!("Column '{column}' in {place} is ambiguous"),
+        )
+    }
+
+    pub fn dup_entry(value: &str, key: &str) -> Self {
+        Self::new(
+            codes::DUP_ENTRY,
+            "23000",
+            format!("Duplicate entry '{value}' for key '{key}'"),
+        )
+    }
+
+    pub fn bad_null(column: &str) -> Self {
+        Self::new(
+            codes::BAD_NULL,
+            "23000",
+            format!("Column '{column}' cannot be null"),
+        )
+    }
+
+    pub fn no_default(column: &str) -> Self {
+        Self::new(
+            codes::NO_DEFAULT_FOR_FIELD,
+            "HY000",
+            format!("Field '{column}' doesn't have a default value"),
+        )
+    }
+
+    pub fn data_too_long(column: &str) -> Self {
+        Self::new(
+            codes::DATA_TOO_LONG,
+            "22001",
+            format!("Data too long for column '{column}' at row 1"),
+        )
+    }
+
+    pub fn out_of_range(column: &str) -> Self {
+        Self::new(
+            codes::WARN_DATA_OUT_OF_RANGE,
+            "22003",
+            format!("Out of range value for column '{column}' at row 1"),
+        )
+    }
+
+    pub fn truncated_wrong_value(kind: &str, value: &str, column: &str) -> Self {
+        Self::new(
+            codes::TRUNCATED_WRONG_VALUE_FOR_FIELD,
+            "22007",
+            format!("Incorrect {kind} value: '{value}' for column '{column}' at row 1"),
+        )
+    }
+
+    pub fn column_count(row: usize) -> Self {
+        Self::new(
+            codes::WRONG_VALUE_COUNT_ON_ROW,
+            "21S01",
+            format!("Column count doesn't match value count at row {row}"),
+        )
+    }
+
+    pub fn operand_columns(n: usize) -> Self {
+        Self::new(
+            codes::OPERAND_COLUMNS,
+            "21000",
+            format!("Operand should contain {n} column(s)"),
+        )
+    }
+
+    pub fn subquery_rows() -> Self {
+        Self::new(
+            codes::SUBQUERY_NO_1_ROW,
+            "21000",
+            "Subquery returns more than 1 row",
+        )
+    }
+
+    pub fn deadlock() -> Self {
+        Self::new(
+            codes::LOCK_DEADLOCK,
+            "40001",
+            "Deadlock found when trying to get lock; try restarting transaction",
+        )
+    }
+
+    pub fn table_def_changed() -> Self {
+        Self::new(
+            codes::TABLE_DEF_CHANGED,
+            "HY000",
+            "Table definition has changed, please retry transaction",
+        )
+    }
+
+    pub fn read_only_trx() -> Self {
+        Self::new(
+            codes::CANT_EXECUTE_IN_READ_ONLY_TRANSACTION,
+            "25006",
+            "Cannot execute statement in a READ ONLY transaction.",
+        )
+    }
+
+    pub fn unknown_system_variable(name: &str) -> Self {
+        Self::new(
+            codes::UNKNOWN_SYSTEM_VARIABLE,
+            "HY000",
+            format!("Unknown system variable '{name}'"),
+        )
+    }
+
+    pub fn wrong_value_for_var(name: &str, value: &str) -> Self {
+        Self::new(
+            codes::WRONG_VALUE_FOR_VAR,
+            "42000",
+            format!("Variable '{name}' can't be set to the value of '{value}'"),
+        )
+    }
+
+    pub fn not_primary() -> Self {
+        Self::new(
+            codes::UNKNOWN_COM_ERROR,
+            "08S01",
+            "WSREP has not yet prepared node for application use",
+        )
+    }
+
+    pub fn unknown_function(name: &str) -> Self {
+        Self::new(
+            codes::SP_DOES_NOT_EXIST,
+            "42000",
+            format!("FUNCTION {name} does not exist"),
+        )
+    }
+
+    pub fn wrong_arg_count(name: &str) -> Self {
+        Self::new(
+            codes::WRONG_PARAMCOUNT_TO_NATIVE_FCT,
+            "42000",
+            format!("Incorrect parameter count in the call to native function '{name}'"),
+        )
+    }
+
+    pub fn invalid_group() -> Self {
+        Self::new(codes::INVALID_GROUP_FUNC_USE, "HY000", "Invalid use of group function")
+    }
+
+    pub fn savepoint_missing(name: &str) -> Self {
+        Self::new(
+            codes::SP_DOES_NOT_EXIST,
+            "42000",
+            format!("SAVEPOINT {name} does not exist"),
+        )
+    }
+
+    pub fn commit_unknown(detail: impl fmt::Display) -> Self {
+        Self::new(
+            codes::ERROR_DURING_COMMIT,
+            "HY000",
+            format!("Got error during COMMIT: outcome unknown ({detail})"),
+        )
+    }
+
+    pub fn lock_wait_timeout(detail: impl fmt::Display) -> Self {
+        Self::new(
+            codes::LOCK_WAIT_TIMEOUT,
+            "HY000",
+            format!("Lock wait timeout exceeded; {detail}"),
+        )
+    }
+
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        Self::new(codes::UNKNOWN_ERROR, "HY000", format!("Internal error: {detail}"))
+    }
+
+    pub fn access_denied_db(user: &str, db: &str) -> Self {
+        Self::new(
+            codes::DBACCESS_DENIED,
+            "42000",
+            format!("Access denied for user '{user}'@'%' to database '{db}'"),
+        )
+    }
+
+    pub fn dup_fieldname(column: &str) -> Self {
+        Self::new(
+            codes::DUP_FIELDNAME,
+            "42S21",
+            format!("Duplicate column name '{column}'"),
+        )
+    }
+
+    pub fn dup_keyname(key: &str) -> Self {
+        Self::new(
+            codes::DUP_KEYNAME,
+            "42000",
+            format!("Duplicate key name '{key}'"),
+        )
+    }
+
+    pub fn cant_drop_field_or_key(name: &str) -> Self {
+        Self::new(
+            codes::CANT_DROP_FIELD_OR_KEY,
+            "42000",
+            format!("Can't DROP '{name}'; check that column/key exists"),
+        )
+    }
+
+    pub fn multiple_pri_key() -> Self {
+        Self::new(
+            codes::MULTIPLE_PRI_KEY,
+            "42000",
+            "Multiple primary key defined",
+        )
+    }
+
+    pub fn wrong_auto_key() -> Self {
+        Self::new(
+            codes::WRONG_AUTO_KEY,
+            "42000",
+            "Incorrect table definition; there can be only one auto column and it must be defined as a key",
+        )
+    }
+
+    pub fn too_big_precision(p: u32, column: &str, max: u32) -> Self {
+        Self::new(
+            codes::TOO_BIG_PRECISION,
+            "42000",
+            format!(
+                "Too big precision {p} specified for '{column}'. Maximum is {max}."
+            ),
+        )
+    }
+
+    pub fn division_by_zero() -> Self {
+        Self::new(codes::DIVISION_BY_ZERO, "22012", "Division by 0")
+    }
+}
+
+/// MySQL error codes used by trireme (names follow MySQL's ER_ constants).
+pub mod codes {
+    pub const UNKNOWN_COM_ERROR: u16 = 1047;
+    pub const DB_CREATE_EXISTS: u16 = 1007;
+    pub const DB_DROP_EXISTS: u16 = 1008;
+    pub const DBACCESS_DENIED: u16 = 1044;
+    pub const NO_DB: u16 = 1046;
+    pub const BAD_NULL: u16 = 1048;
+    pub const BAD_DB: u16 = 1049;
+    pub const TABLE_EXISTS: u16 = 1050;
+    pub const BAD_TABLE: u16 = 1051;
+    pub const NON_UNIQ: u16 = 1052;
+    pub const BAD_FIELD: u16 = 1054;
+    pub const DUP_FIELDNAME: u16 = 1060;
+    pub const DUP_KEYNAME: u16 = 1061;
+    pub const DUP_ENTRY: u16 = 1062;
+    pub const PARSE: u16 = 1064;
+    pub const EMPTY_QUERY: u16 = 1065;
+    pub const MULTIPLE_PRI_KEY: u16 = 1068;
+    pub const WRONG_AUTO_KEY: u16 = 1075;
+    pub const CANT_DROP_FIELD_OR_KEY: u16 = 1091;
+    pub const UNKNOWN_ERROR: u16 = 1105;
+    pub const WRONG_VALUE_COUNT_ON_ROW: u16 = 1136;
+    pub const NO_SUCH_TABLE: u16 = 1146;
+    pub const NOT_SUPPORTED_YET: u16 = 1235;
+    pub const UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
+    pub const LOCK_WAIT_TIMEOUT: u16 = 1205;
+    pub const ERROR_DURING_COMMIT: u16 = 1180;
+    pub const LOCK_DEADLOCK: u16 = 1213;
+    pub const WRONG_VALUE_FOR_VAR: u16 = 1231;
+    pub const OPERAND_COLUMNS: u16 = 1241;
+    pub const SUBQUERY_NO_1_ROW: u16 = 1242;
+    pub const WARN_DATA_OUT_OF_RANGE: u16 = 1264;
+    pub const TRUNCATED_WRONG_VALUE: u16 = 1292;
+    pub const SP_DOES_NOT_EXIST: u16 = 1305;
+    pub const NO_DEFAULT_FOR_FIELD: u16 = 1364;
+    pub const TRUNCATED_WRONG_VALUE_FOR_FIELD: u16 = 1366;
+    pub const DIVISION_BY_ZERO: u16 = 1365;
+    pub const DATA_TOO_LONG: u16 = 1406;
+    pub const TABLE_DEF_CHANGED: u16 = 1412;
+    pub const TOO_BIG_PRECISION: u16 = 1426;
+    pub const WRONG_PARAMCOUNT_TO_NATIVE_FCT: u16 = 1582;
+    pub const INVALID_GROUP_FUNC_USE: u16 = 1111;
+    pub const CANT_EXECUTE_IN_READ_ONLY_TRANSACTION: u16 = 1792;
+    pub const WARN_DEPRECATED: u16 = 1287;
+    pub const UNKNOWN_STMT_HANDLER: u16 = 1243;
+    pub const CANNOT_USER: u16 = 1396;
+    pub const NONEXISTING_GRANT: u16 = 1141;
+    pub const WRONG_ARGUMENTS: u16 = 1210;
+    pub const KEY_DOES_NOT_EXIST: u16 = 1176;
+    pub const UNKNOWN_TABLE_IN_ITEM: u16 = 1109;
+    pub const NON_UNIQ_TABLE: u16 = 1066;
+}

@@ -1,0 +1,287 @@
+//! A running node: the store, the commit pipeline, node-wide variables, the
+//! session registry, and the status it reports (Galera's wsrep_% names).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::repl::Replicator;
+use crate::sql::show::NodeStatus;
+use crate::sql::vars::GlobalVars;
+use crate::sql::NodeInfo;
+use crate::storage::Store;
+use crate::value::Value;
+
+/// What the node knows of its cluster (updated on view changes).
+#[derive(Clone, Debug)]
+pub struct ClusterView {
+    pub state_uuid: String,
+    pub conf_id: u64,
+    pub size: u64,
+    pub primary: bool,
+    pub local_index: u64,
+    pub incoming_addresses: Vec<String>,
+    /// wsrep_local_state: 1 Joining, 2 Donor/Desynced, 3 Joined, 4 Synced.
+    pub local_state: u8,
+}
+
+impl ClusterView {
+    pub fn single(uuid: &str, address: &str) -> ClusterView {
+        ClusterView {
+            state_uuid: uuid.to_string(),
+            conf_id: 1,
+            size: 1,
+            primary: true,
+            local_index: 0,
+            incoming_addresses: vec![address.to_string()],
+            local_state: 4,
+        }
+    }
+}
+
+/// Flow-control figures for status (filled by the cluster layer).
+pub trait FlowStatus: Send + Sync {
+    fn figures(&self) -> Vec<(String, Value)>;
+}
+
+struct SessionEntry {
+    user: String,
+    host: String,
+    since: Instant,
+    query: Option<(String, Instant)>,
+}
+
+pub struct Node {
+    pub store: Arc<Store>,
+    pub repl: Arc<Replicator>,
+    pub globals: Arc<GlobalVars>,
+    info: RwLock<NodeInfo>,
+    view: RwLock<ClusterView>,
+    ready: AtomicBool,
+    sessions: Mutex<BTreeMap<u32, SessionEntry>>,
+    started: Instant,
+    questions: AtomicU64,
+    flow: RwLock<Option<Arc<dyn FlowStatus>>>,
+    recv_queue_max: AtomicU64,
+    recv_queue_samples: Mutex<(f64, u64)>,
+}
+
+impl Node {
+    pub fn new(
+        store: Arc<Store>,
+        repl: Arc<Replicator>,
+        globals: Arc<GlobalVars>,
+        info: NodeInfo,
+        view: ClusterView,
+    ) -> Arc<Node> {
+        let ready = view.primary;
+        Arc::new(Node {
+            store,
+            repl,
+            globals,
+            info: RwLock::new(info),
+            view: RwLock::new(view),
+            ready: AtomicBool::new(ready),
+            sessions: Mutex::new(BTreeMap::new()),
+            started: Instant::now(),
+            questions: AtomicU64::new(0),
+            flow: RwLock::new(None),
+            recv_queue_max: AtomicU64::new(0),
+            recv_queue_samples: Mutex::new((0.0, 0)),
+        })
+    }
+
+    pub fn info(&self) -> NodeInfo {
+        self.info.read().clone()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub fn view(&self) -> ClusterView {
+        self.view.read().clone()
+    }
+
+    /// A new view: readiness, auto-increment control, status.
+    pub fn set_view(&self, view: ClusterView) {
+        {
+            let mut info = self.info.write();
+            info.auto_increment_increment = view.size.max(1);
+            info.auto_increment_offset = view.local_index + 1;
+        }
+        self.globals
+            .set_server("auto_increment_increment", Value::Int(view.size.max(1) as i64));
+        self.globals
+            .set_server("auto_increment_offset", Value::Int(view.local_index as i64 + 1));
+        self.ready.store(view.primary && view.local_state == 4, Ordering::Release);
+        *self.view.write() = view;
+    }
+
+    pub fn set_flow_status(&self, f: Arc<dyn FlowStatus>) {
+        *self.flow.write() = Some(f);
+    }
+
+    /// Samples the receive queue (for wsrep_local_recv_queue_avg/_max).
+    pub fn sample_recv_queue(&self) {
+        let q = self.repl.appliers().queue_len() as u64;
+        self.recv_queue_max.fetch_max(q, Ordering::Relaxed);
+        let mut s = self.recv_queue_samples.lock();
+        s.0 += q as f64;
+        s.1 += 1;
+    }
+
+    pub fn register_session(&self, id: u32, user: &str, host: &str) {
+        self.sessions.lock().insert(
+            id,
+            SessionEntry {
+                user: user.to_string(),
+                host: host.to_string(),
+                since: Instant::now(),
+                query: None,
+            },
+        );
+    }
+
+    pub fn unregister_session(&self, id: u32) {
+        self.sessions.lock().remove(&id);
+    }
+
+    pub fn note_query(&self, id: u32, text: &str) {
+        self.questions.fetch_add(1, Ordering::Relaxed);
+        if let Some(s) = self.sessions.lock().get_mut(&id) {
+            let mut t: String = text.chars().take(256).collect();
+            if t.len() < text.len() {
+                t.push_str("...");
+            }
+            s.query = Some((t, Instant::now()));
+        }
+    }
+
+    pub fn note_query_done(&self, id: u32) {
+        if let Some(s) = self.sessions.lock().get_mut(&id) {
+            s.query = None;
+        }
+    }
+
+    pub fn statistics_line(&self) -> String {
+        let up = self.started.elapsed().as_secs().max(1);
+        let q = self.questions.load(Ordering::Relaxed);
+        format!(
+            "Uptime: {up}  Threads: {}  Questions: {q}  Slow queries: 0  Opens: 0  Open tables: {}  Queries per second avg: {:.3}",
+            self.sessions.lock().len(),
+            self.store.catalog().all_tables().count(),
+            q as f64 / up as f64
+        )
+    }
+}
+
+impl NodeStatus for Node {
+    fn status(&self) -> Vec<(String, Value)> {
+        let st = &self.repl.stats;
+        let cert = self.repl.cert_stats();
+        let view = self.view();
+        let s = |v: &str| Value::Str(v.to_string());
+        let u = |a: &AtomicU64| Value::UInt(a.load(Ordering::Relaxed));
+        let on = |b: bool| s(if b { "ON" } else { "OFF" });
+        let (avg, _) = {
+            let g = self.recv_queue_samples.lock();
+            (if g.1 == 0 { 0.0 } else { g.0 / g.1 as f64 }, g.1)
+        };
+        let mut out: Vec<(String, Value)> = vec![
+            ("Threads_connected".into(), Value::UInt(self.sessions.lock().len() as u64)),
+            ("Uptime".into(), Value::UInt(self.started.elapsed().as_secs())),
+            ("Questions".into(), u(&self.questions)),
+            ("trireme_isolation".into(), s("SNAPSHOT-ISOLATION")),
+            (
+                "trireme_applier_max_concurrency".into(),
+                Value::UInt(self.repl.appliers().max_concurrency() as u64),
+            ),
+            ("trireme_horizon".into(), Value::UInt(self.store.horizon())),
+            ("wsrep_apply_window".into(), Value::Double(1.0)),
+            ("wsrep_cert_deps_distance".into(), Value::Double(cert.deps_distance())),
+            ("wsrep_cert_index_size".into(), Value::UInt(self.repl.cert_index_size() as u64)),
+            ("wsrep_cert_interval".into(), Value::Double(cert.cert_interval())),
+            ("wsrep_cluster_conf_id".into(), Value::UInt(view.conf_id)),
+            ("wsrep_cluster_size".into(), Value::UInt(view.size)),
+            ("wsrep_cluster_state_uuid".into(), s(&view.state_uuid)),
+            (
+                "wsrep_cluster_status".into(),
+                s(if view.primary { "Primary" } else { "non-Primary" }),
+            ),
+            ("wsrep_commit_window".into(), Value::Double(1.0)),
+            ("wsrep_connected".into(), on(true)),
+            ("wsrep_incoming_addresses".into(), s(&view.incoming_addresses.join(","))),
+            ("wsrep_last_committed".into(), Value::UInt(self.store.horizon())),
+            ("wsrep_local_bf_aborts".into(), u(&st.local_bf_aborts)),
+            ("wsrep_local_cert_failures".into(), u(&st.local_cert_failures)),
+            ("wsrep_local_commits".into(), u(&st.local_commits)),
+            ("wsrep_local_index".into(), Value::UInt(view.local_index)),
+            (
+                "wsrep_local_recv_queue".into(),
+                Value::UInt(self.repl.appliers().queue_len() as u64),
+            ),
+            ("wsrep_local_recv_queue_avg".into(), Value::Double(avg)),
+            ("wsrep_local_recv_queue_max".into(), u(&self.recv_queue_max)),
+            ("wsrep_local_send_queue".into(), Value::UInt(0)),
+            ("wsrep_local_state".into(), Value::UInt(u64::from(view.local_state))),
+            (
+                "wsrep_local_state_comment".into(),
+                s(match view.local_state {
+                    1 => "Joining",
+                    2 => "Donor/Desynced",
+                    3 => "Joined",
+                    4 => "Synced",
+                    _ => "Initialized",
+                }),
+            ),
+            ("wsrep_local_state_uuid".into(), s(&view.state_uuid)),
+            ("wsrep_provider_name".into(), s("trireme-gcs")),
+            ("wsrep_provider_vendor".into(), s("trireme")),
+            ("wsrep_provider_version".into(), s(env!("CARGO_PKG_VERSION"))),
+            ("wsrep_ready".into(), on(self.is_ready())),
+            ("wsrep_received".into(), u(&st.received)),
+            ("wsrep_received_bytes".into(), u(&st.received_bytes)),
+            ("wsrep_replicated".into(), u(&st.replicated)),
+            ("wsrep_replicated_bytes".into(), u(&st.replicated_bytes)),
+        ];
+        match self.flow.read().as_ref() {
+            Some(f) => out.extend(f.figures()),
+            None => {
+                out.push(("wsrep_flow_control_paused".into(), Value::Double(0.0)));
+                out.push(("wsrep_flow_control_paused_ns".into(), Value::UInt(0)));
+                out.push(("wsrep_flow_control_recv".into(), Value::UInt(0)));
+                out.push(("wsrep_flow_control_sent".into(), Value::UInt(0)));
+            }
+        }
+        out.sort_by(|a, b| a.0.to_ascii_lowercase().cmp(&b.0.to_ascii_lowercase()));
+        out
+    }
+
+    fn processlist(&self) -> Vec<Vec<Value>> {
+        let s = |v: &str| Value::Str(v.to_string());
+        self.sessions
+            .lock()
+            .iter()
+            .map(|(id, e)| {
+                let (cmd, time, info) = match &e.query {
+                    Some((q, at)) => ("Query", at.elapsed().as_secs(), s(q)),
+                    None => ("Sleep", e.since.elapsed().as_secs(), Value::Null),
+                };
+                vec![
+                    Value::Int(i64::from(*id)),
+                    s(&e.user),
+                    s(&e.host),
+                    Value::Null,
+                    s(cmd),
+                    Value::Int(time as i64),
+                    s(""),
+                    info,
+                ]
+            })
+            .collect()
+    }
+}

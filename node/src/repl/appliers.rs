@@ -1,0 +1,251 @@
+//! Parallel appliers and the horizon.
+//!
+//! Jobs arrive in seqno order. A worker takes the next job and waits until
+//! the horizon reaches the job's `depends_seqno` (a TOI job waits for
+//! `seqno - 1`: it runs alone), installs it, and marks its seqno finished.
+//! The horizon is the largest seqno below which everything is finished.
+//!
+//! Why this cannot deadlock: workers take jobs in seqno order, so the
+//! smallest unfinished seqno `m` is either being worked on or is the next
+//! job taken. Everything below `m` is finished, so the horizon is `m - 1 >=
+//! depends(m)` and `m` proceeds.
+//!
+//! Why results equal serial apply: two write-sets that touch the same key
+//! are ordered by `depends_seqno` (certification records every key), so each
+//! row's versions are installed in seqno order, and readers only see the
+//! horizon's prefix.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use tracing::error;
+use trireme_certification::{RowOpKind, WriteSet};
+
+use crate::codec;
+use crate::repl::{Outcome, Replicator};
+use crate::storage::Store;
+
+pub enum Job {
+    WriteSet {
+        seqno: u64,
+        depends: u64,
+        origin: u64,
+        ws: WriteSet,
+    },
+    Toi {
+        seqno: u64,
+        origin: u64,
+        trx_id: u64,
+        db: Option<String>,
+        sql: String,
+    },
+}
+
+struct Progress {
+    horizon: u64,
+    finished_above: BTreeSet<u64>,
+}
+
+struct Shared {
+    store: Arc<Store>,
+    progress: Mutex<Progress>,
+    advanced: Condvar,
+    queue: Mutex<std::collections::VecDeque<Job>>,
+    queued: Condvar,
+    /// Jobs delivered but not yet finished (wsrep_local_recv_queue).
+    pending: AtomicUsize,
+    busy: AtomicUsize,
+    max_busy: AtomicUsize,
+    applied: AtomicUsize,
+    apply_delay: Duration,
+    repl: Weak<Replicator>,
+}
+
+pub struct Appliers {
+    shared: Arc<Shared>,
+}
+
+impl Appliers {
+    pub fn start(threads: usize, store: Arc<Store>, repl: Weak<Replicator>, apply_delay: Duration) -> Appliers {
+        let horizon = store.horizon();
+        let shared = Arc::new(Shared {
+            store,
+            progress: Mutex::new(Progress {
+                horizon,
+                finished_above: BTreeSet::new(),
+            }),
+            advanced: Condvar::new(),
+            queue: Mutex::new(Default::default()),
+            queued: Condvar::new(),
+            pending: AtomicUsize::new(0),
+            busy: AtomicUsize::new(0),
+            max_busy: AtomicUsize::new(0),
+            applied: AtomicUsize::new(0),
+            apply_delay,
+            repl,
+        });
+        for i in 0..threads.max(1) {
+            let s = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("applier-{i}"))
+                .spawn(move || worker(s))
+                .expect("spawning an applier thread");
+        }
+        Appliers { shared }
+    }
+
+    pub fn submit(&self, job: Job) {
+        self.shared.pending.fetch_add(1, Ordering::Relaxed);
+        self.shared.queue.lock().push_back(job);
+        self.shared.queued.notify_one();
+    }
+
+    /// Marks a seqno finished without applying anything (failed
+    /// certification, skipped events).
+    pub fn finish(&self, seqno: u64) {
+        finish(&self.shared, seqno);
+    }
+
+    /// Restarts the horizon after a state transfer or recovery.
+    pub fn reset(&self, horizon: u64) {
+        let mut p = self.shared.progress.lock();
+        p.horizon = horizon;
+        p.finished_above.retain(|s| *s > horizon);
+        self.shared.store.reset_horizon(horizon);
+        self.shared.advanced.notify_all();
+    }
+
+    /// Write-sets delivered and not yet applied.
+    pub fn queue_len(&self) -> usize {
+        self.shared.pending.load(Ordering::Relaxed)
+    }
+
+    /// Most write-sets ever being applied at the same moment.
+    pub fn max_concurrency(&self) -> usize {
+        self.shared.max_busy.load(Ordering::Relaxed)
+    }
+
+    pub fn applied_count(&self) -> usize {
+        self.shared.applied.load(Ordering::Relaxed)
+    }
+}
+
+fn finish(s: &Shared, seqno: u64) {
+    let mut p = s.progress.lock();
+    if seqno <= p.horizon {
+        return;
+    }
+    p.finished_above.insert(seqno);
+    let mut h = p.horizon;
+    while p.finished_above.remove(&(h + 1)) {
+        h += 1;
+    }
+    if h != p.horizon {
+        p.horizon = h;
+        s.store.advance_horizon(h);
+        s.advanced.notify_all();
+    }
+}
+
+fn wait_for(s: &Shared, seqno: u64) {
+    let mut p = s.progress.lock();
+    while p.horizon < seqno {
+        s.advanced.wait(&mut p);
+    }
+}
+
+fn worker(s: Arc<Shared>) {
+    loop {
+        let job = {
+            let mut q = s.queue.lock();
+            loop {
+                if let Some(j) = q.pop_front() {
+                    break j;
+                }
+                if s.repl.strong_count() == 0 {
+                    return;
+                }
+                s.queued.wait_for(&mut q, Duration::from_millis(500));
+            }
+        };
+        match job {
+            Job::WriteSet {
+                seqno,
+                depends,
+                origin,
+                ws,
+            } => {
+                wait_for(&s, depends);
+                let now = s.busy.fetch_add(1, Ordering::AcqRel) + 1;
+                s.max_busy.fetch_max(now, Ordering::Relaxed);
+                if !s.apply_delay.is_zero() {
+                    std::thread::sleep(s.apply_delay);
+                }
+                apply_write_set(&s.store, &ws, seqno);
+                s.busy.fetch_sub(1, Ordering::AcqRel);
+                s.applied.fetch_add(1, Ordering::Relaxed);
+                finish(&s, seqno);
+                s.pending.fetch_sub(1, Ordering::Relaxed);
+                if let Some(r) = s.repl.upgrade() {
+                    r.job_done(origin, ws.trx_id, Outcome::Committed(seqno));
+                }
+            }
+            Job::Toi {
+                seqno,
+                origin,
+                trx_id,
+                db,
+                sql,
+            } => {
+                wait_for(&s, seqno.saturating_sub(1));
+                let result = crate::sql::ddl::apply(&s.store, &sql, db.as_deref(), seqno);
+                if let Err(e) = &result {
+                    tracing::info!(seqno, error = %e, "replicated DDL failed (on every node alike)");
+                }
+                finish(&s, seqno);
+                s.pending.fetch_sub(1, Ordering::Relaxed);
+                if let Some(r) = s.repl.upgrade() {
+                    r.job_done(origin, trx_id, Outcome::Toi(result));
+                }
+            }
+        }
+    }
+}
+
+/// Installs a certified write-set's row versions at `seqno`.
+///
+/// A write-set that passed certification must apply: a missing table or an
+/// undecodable row here means this node diverged from the others, and the
+/// only safe answer is to stop the node (DESIGN.md: an apply failure never
+/// reaches a client; it stops the node).
+pub fn apply_write_set(store: &Store, ws: &WriteSet, seqno: u64) {
+    let cat = store.catalog();
+    for op in &ws.ops {
+        let Some((db, name)) = op.table.split_once('.') else {
+            fatal(seqno, &format!("bad table name {:?}", op.table));
+        };
+        let Some(table) = cat.table(db, name) else {
+            fatal(seqno, &format!("table {} missing", op.table));
+        };
+        let row = match op.kind {
+            RowOpKind::Delete => None,
+            RowOpKind::Insert | RowOpKind::Update => match codec::decode_row(&op.row) {
+                Ok(r) if r.len() == table.def.columns.len() => Some(r.into()),
+                Ok(r) => fatal(
+                    seqno,
+                    &format!("row of {} has {} columns, table has {}", op.table, r.len(), table.def.columns.len()),
+                ),
+                Err(e) => fatal(seqno, &e.to_string()),
+            },
+        };
+        table.install(&op.pk, seqno, row);
+    }
+}
+
+fn fatal(seqno: u64, what: &str) -> ! {
+    error!(seqno, "cannot apply a certified write-set ({what}); this node has diverged and stops");
+    std::process::exit(70);
+}

@@ -1,0 +1,442 @@
+//! The commit pipeline (DESIGN.md, "the life of a write transaction").
+//!
+//! 1. A session's COMMIT turns its buffer into a write-set (`txn`) and calls
+//!    [`Replicator::commit`], which passes the flow-control gate and submits
+//!    the encoded event to the [`Orderer`].
+//! 2. Every ordered event comes back through [`Replicator::deliver`], called
+//!    on one task in seqno order, on every node. Certification runs there.
+//! 3. A passed write-set becomes an apply job; [`appliers`] install it once
+//!    everything up to its `depends_seqno` is applied, in parallel with
+//!    independent ones. TOI events run alone, after everything before them.
+//! 4. The horizon advances over the contiguous prefix of finished seqnos
+//!    (applied, failed or skipped), and the origin's COMMIT returns once its
+//!    seqno is inside the horizon (read-your-writes).
+//!
+//! Local and remote write-sets take exactly the same path: the only
+//! difference is that the origin has a waiter to wake.
+//!
+//! Invariant (DESIGN.md, "rules that keep the cluster consistent"): the
+//! verdict, purge position and TOI barriers are functions of the ordered
+//! stream only, so two nodes that processed the same prefix hold identical
+//! certification indexes and identical data.
+
+pub mod appliers;
+pub mod event;
+pub mod orderer;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+use tracing::{error, warn};
+use trireme_certification::{codec as cert_codec, CertConfig, Certifier, KeyKind, Verdict, WriteSet};
+
+use crate::error::{SqlError, SqlResult};
+use crate::storage::Store;
+use crate::txn::{Txn, TxnShared};
+pub use appliers::Appliers;
+pub use event::Event;
+pub use orderer::{Delivery, LocalOrderer, Orderer, SubmitError};
+
+/// How an ordered event of this node ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Committed(u64),
+    CertFailed,
+    Toi(SqlResult<()>),
+}
+
+/// Counters behind the wsrep_% status variables.
+#[derive(Default)]
+pub struct Stats {
+    pub replicated: AtomicU64,
+    pub replicated_bytes: AtomicU64,
+    pub received: AtomicU64,
+    pub received_bytes: AtomicU64,
+    pub local_commits: AtomicU64,
+    pub local_cert_failures: AtomicU64,
+    pub local_bf_aborts: AtomicU64,
+    pub last_committed: AtomicU64,
+    pub commit_waits: AtomicU64,
+}
+
+/// Seqnos after which a node's low-water report is ignored for purging (a
+/// node that stopped reporting must not pin the index forever).
+const LOW_WATER_WINDOW: u64 = 1_000_000;
+
+pub struct Replicator {
+    pub node_id: u64,
+    store: Arc<Store>,
+    orderer: Arc<dyn Orderer>,
+    cert: Mutex<Certifier>,
+    waiters: Mutex<HashMap<u64, oneshot::Sender<Outcome>>>,
+    /// Open transactions with writes, for BF aborts.
+    active: Mutex<HashMap<u64, Arc<TxnShared>>>,
+    low_water: Mutex<BTreeMap<u64, u64>>,
+    appliers: Appliers,
+    next_trx: AtomicU64,
+    pub stats: Arc<Stats>,
+    commit_timeout: Duration,
+    gate: Arc<dyn CommitGate>,
+}
+
+/// Flow control seen from the commit path: wait while the cluster is paused.
+pub trait CommitGate: Send + Sync + 'static {
+    fn wait(&self) -> futures::future::BoxFuture<'_, SqlResult<()>>;
+}
+
+/// The gate of a single node: never closed.
+pub struct OpenGate;
+
+impl CommitGate for OpenGate {
+    fn wait(&self) -> futures::future::BoxFuture<'_, SqlResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Settings of the pipeline.
+#[derive(Clone, Debug)]
+pub struct ReplConfig {
+    pub node_id: u64,
+    pub applier_threads: usize,
+    /// How long a COMMIT waits for its ordering outcome before answering
+    /// "outcome unknown".
+    pub commit_timeout: Duration,
+    /// Artificial delay per applied write-set (tests of flow control).
+    pub apply_delay: Duration,
+}
+
+impl Replicator {
+    pub fn new(
+        cfg: ReplConfig,
+        store: Arc<Store>,
+        orderer: Arc<dyn Orderer>,
+        certifier: Certifier,
+        gate: Arc<dyn CommitGate>,
+    ) -> Arc<Replicator> {
+        let start_trx = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as u64;
+        Arc::new_cyclic(|weak| Replicator {
+            node_id: cfg.node_id,
+            appliers: Appliers::start(
+                cfg.applier_threads,
+                store.clone(),
+                weak.clone(),
+                cfg.apply_delay,
+            ),
+            store,
+            orderer,
+            cert: Mutex::new(certifier),
+            waiters: Mutex::new(HashMap::new()),
+            active: Mutex::new(HashMap::new()),
+            low_water: Mutex::new(BTreeMap::new()),
+            // Trx ids never repeat across restarts, so a write-set ordered
+            // before a crash can never wake a waiter of after it.
+            next_trx: AtomicU64::new(start_trx),
+            stats: Arc::new(Stats::default()),
+            commit_timeout: cfg.commit_timeout,
+            gate,
+        })
+    }
+
+    pub fn default_certifier(position: u64) -> Certifier {
+        Certifier::starting_at(CertConfig::default(), position)
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn orderer(&self) -> &Arc<dyn Orderer> {
+        &self.orderer
+    }
+
+    pub fn appliers(&self) -> &Appliers {
+        &self.appliers
+    }
+
+    pub fn next_trx_id(&self) -> u64 {
+        self.next_trx.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn cert_stats(&self) -> trireme_certification::CertStats {
+        self.cert.lock().stats()
+    }
+
+    pub fn cert_index_size(&self) -> usize {
+        self.cert.lock().index_size()
+    }
+
+    /// Snapshot of the certification index (checkpoints, state transfer).
+    pub fn cert_snapshot(&self) -> trireme_certification::CertSnapshot {
+        self.cert.lock().snapshot()
+    }
+
+    pub fn replace_certifier(&self, c: Certifier) {
+        *self.cert.lock() = c;
+    }
+
+    /// Tracks an open transaction's keys so a conflicting certified
+    /// write-set can doom it.
+    pub fn track(&self, txn: &Txn) {
+        self.active.lock().insert(txn.id, txn.shared.clone());
+    }
+
+    pub fn untrack(&self, txn_id: u64) {
+        self.active.lock().remove(&txn_id);
+    }
+
+    /// Waits until the horizon reaches `seqno`.
+    pub async fn wait_applied(&self, seqno: u64) -> SqlResult<()> {
+        let mut rx = self.store.watch_horizon();
+        let r = tokio::time::timeout(self.commit_timeout, rx.wait_for(|h| *h >= seqno)).await;
+        match r {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(SqlError::internal("node is shutting down")),
+            Err(_) => Err(SqlError::lock_wait_timeout(format!(
+                "seqno {seqno} not applied within {:?}",
+                self.commit_timeout
+            ))),
+        }
+    }
+
+    /// wsrep_sync_wait: waits until everything ordered before now is
+    /// applied here.
+    pub async fn sync_wait(&self) -> SqlResult<()> {
+        let point = self.orderer.sync_point().await.map_err(|e| match e {
+            SubmitError::NotPrimary => SqlError::not_primary(),
+            SubmitError::Unknown(m) => SqlError::lock_wait_timeout(format!("sync wait: {m}")),
+        })?;
+        self.wait_applied(point).await
+    }
+
+    /// Replicates a transaction's write-set and waits for the verdict.
+    /// Returns the commit seqno, or None for a transaction with nothing to
+    /// replicate.
+    pub async fn commit(&self, txn: &Txn) -> SqlResult<Option<u64>> {
+        txn.check_doomed()?;
+        let Some(ws) = txn.write_set(self.node_id) else {
+            self.untrack(txn.id);
+            return Ok(None);
+        };
+        self.gate.wait().await?;
+        txn.check_doomed()?;
+        let bytes = cert_codec::encode_write_set(&ws)
+            .map_err(|e| SqlError::internal(format!("write-set encoding: {e}")))?;
+        let payload = Event::WriteSet(bytes)
+            .encode()
+            .map_err(|e| SqlError::internal(e.to_string()))?;
+        let len = payload.len() as u64;
+        // From here certification decides; a BF abort would only race it.
+        self.untrack(txn.id);
+        txn.detach();
+        let outcome = self.order_and_wait(txn.id, payload).await?;
+        match outcome {
+            Outcome::Committed(s) => {
+                self.stats.replicated.fetch_add(1, Ordering::Relaxed);
+                self.stats.replicated_bytes.fetch_add(len, Ordering::Relaxed);
+                self.stats.local_commits.fetch_add(1, Ordering::Relaxed);
+                self.wait_applied(s).await?;
+                Ok(Some(s))
+            }
+            Outcome::CertFailed => {
+                self.stats.local_cert_failures.fetch_add(1, Ordering::Relaxed);
+                Err(SqlError::deadlock())
+            }
+            Outcome::Toi(_) => Err(SqlError::internal("unexpected TOI outcome for a write-set")),
+        }
+    }
+
+    /// Replicates a DDL / account statement and waits until every node
+    /// would have applied it (it has been applied here).
+    pub async fn toi(&self, db: Option<&str>, sql: &str, tables: Vec<String>) -> SqlResult<()> {
+        self.gate.wait().await?;
+        let trx_id = self.next_trx_id();
+        let payload = Event::Toi {
+            source: self.node_id,
+            trx_id,
+            db: db.map(str::to_string),
+            sql: sql.to_string(),
+            tables,
+        }
+        .encode()
+        .map_err(|e| SqlError::internal(e.to_string()))?;
+        match self.order_and_wait(trx_id, payload).await? {
+            Outcome::Toi(r) => r,
+            other => Err(SqlError::internal(format!("unexpected outcome {other:?}"))),
+        }
+    }
+
+    async fn order_and_wait(&self, trx_id: u64, payload: Vec<u8>) -> SqlResult<Outcome> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().insert(trx_id, tx);
+        match self.orderer.submit(payload).await {
+            Ok(()) => {}
+            Err(SubmitError::NotPrimary) => {
+                self.waiters.lock().remove(&trx_id);
+                return Err(SqlError::not_primary());
+            }
+            Err(SubmitError::Unknown(m)) => {
+                warn!(trx_id, error = %m, "submit outcome unknown; waiting for delivery");
+            }
+        }
+        match tokio::time::timeout(self.commit_timeout, rx).await {
+            Ok(Ok(o)) => Ok(o),
+            Ok(Err(_)) => Err(SqlError::commit_unknown("node shutting down")),
+            Err(_) => {
+                self.waiters.lock().remove(&trx_id);
+                Err(SqlError::commit_unknown(format!(
+                    "not ordered within {:?}",
+                    self.commit_timeout
+                )))
+            }
+        }
+    }
+
+    fn notify(&self, origin: u64, trx_id: u64, outcome: Outcome) {
+        if origin != self.node_id {
+            return;
+        }
+        if let Some(tx) = self.waiters.lock().remove(&trx_id) {
+            let _ = tx.send(outcome);
+        }
+    }
+
+    /// Reports this node's oldest snapshot in use, so every node can purge
+    /// the certification index at the same position.
+    pub async fn report_low_water(&self) -> Result<(), SubmitError> {
+        let seqno = self.store.oldest_snapshot();
+        let payload = Event::LowWater {
+            node: self.node_id,
+            seqno,
+        }
+        .encode()
+        .map_err(|e| SubmitError::Unknown(e.to_string()))?;
+        self.orderer.submit(payload).await
+    }
+
+    /// Processes one ordered event. Must be called in seqno order, on one
+    /// task, by every node for every seqno.
+    pub fn deliver(&self, d: Delivery) {
+        let seqno = d.seqno;
+        if d.origin != self.node_id {
+            self.stats.received.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .received_bytes
+                .fetch_add(d.payload.len() as u64, Ordering::Relaxed);
+        }
+        let event = match Event::decode(&d.payload) {
+            Ok(e) => e,
+            Err(e) => {
+                // Every node decodes the same bytes the same way, so every
+                // node skips this seqno.
+                error!(seqno, origin = d.origin, error = %e, "undecodable ordered event skipped");
+                self.cert.lock().skip(seqno);
+                self.appliers.finish(seqno);
+                return;
+            }
+        };
+        match event {
+            Event::WriteSet(bytes) => match cert_codec::decode_write_set(&bytes) {
+                Ok(ws) => self.deliver_write_set(seqno, d.origin, ws),
+                Err(e) => {
+                    error!(seqno, origin = d.origin, error = %e, "undecodable write-set skipped");
+                    self.cert.lock().skip(seqno);
+                    self.appliers.finish(seqno);
+                }
+            },
+            Event::Toi {
+                source,
+                trx_id,
+                db,
+                sql,
+                tables,
+            } => {
+                let v = self.cert.lock().certify_toi(&tables, seqno);
+                debug_assert!(v.is_pass());
+                self.appliers.submit(appliers::Job::Toi {
+                    seqno,
+                    origin: source,
+                    trx_id,
+                    db,
+                    sql,
+                });
+            }
+            Event::LowWater { node, seqno: low } => {
+                let mut cert = self.cert.lock();
+                cert.skip(seqno);
+                let upto = {
+                    let mut lw = self.low_water.lock();
+                    lw.insert(node, low);
+                    let floor = seqno.saturating_sub(LOW_WATER_WINDOW);
+                    lw.retain(|_, v| *v >= floor);
+                    lw.values().copied().min().unwrap_or(0)
+                };
+                if upto > cert.horizon() {
+                    cert.purge(upto);
+                }
+                drop(cert);
+                self.appliers.finish(seqno);
+            }
+        }
+    }
+
+    fn deliver_write_set(&self, seqno: u64, origin: u64, ws: WriteSet) {
+        let verdict = self.cert.lock().certify(&ws, seqno);
+        match verdict {
+            Verdict::Pass { depends_seqno } => {
+                self.bf_abort(&ws, origin);
+                self.appliers.submit(appliers::Job::WriteSet {
+                    seqno,
+                    depends: depends_seqno,
+                    origin,
+                    ws,
+                });
+            }
+            Verdict::Fail(reason) => {
+                tracing::debug!(seqno, ?reason, "certification failed");
+                self.appliers.finish(seqno);
+                self.notify(origin, ws.trx_id, Outcome::CertFailed);
+            }
+        }
+    }
+
+    /// Dooms open local transactions that wrote a key this certified
+    /// write-set writes: they would fail certification anyway.
+    fn bf_abort(&self, ws: &WriteSet, origin: u64) {
+        let active = self.active.lock();
+        if active.is_empty() {
+            return;
+        }
+        for (id, shared) in active.iter() {
+            if origin == self.node_id && *id == ws.trx_id {
+                continue;
+            }
+            if shared.doomed.load(Ordering::Acquire) {
+                continue;
+            }
+            let hit = ws
+                .keys
+                .iter()
+                .filter(|k| k.kind == KeyKind::Exclusive && !k.pk.is_empty())
+                .any(|k| shared.touches(&k.table, &k.pk));
+            if hit {
+                shared.doomed.store(true, Ordering::Release);
+                self.stats.local_bf_aborts.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Called by appliers when a job is done.
+    fn job_done(&self, origin: u64, trx_id: u64, outcome: Outcome) {
+        if let Outcome::Committed(s) = &outcome {
+            self.stats.last_committed.fetch_max(*s, Ordering::Relaxed);
+        }
+        self.notify(origin, trx_id, outcome);
+    }
+}

@@ -1,0 +1,1035 @@
+//! One client connection's session: transaction state, statement dispatch,
+//! autocommit with retry, causal reads, and the wire protocol's `Handler`.
+//!
+//! A transaction's snapshot is taken by its first statement (after BEGIN,
+//! or the statement itself under autocommit), after `wsrep_sync_wait` has
+//! waited for the cluster's latest commits when the session asks for it.
+//! Every statement is atomic: a failing statement's writes are undone and
+//! the transaction stays open, except for ER_LOCK_DEADLOCK, which rolls the
+//! whole transaction back (as InnoDB does).
+
+use std::sync::Arc;
+
+use mysql_common::constants::{ColumnFlags, ColumnType, StatusFlags};
+use sqlparser::ast::{self, Statement};
+use trireme_wire as wire;
+
+use crate::error::{codes, SqlError, SqlResult};
+use crate::node::Node;
+use crate::sql::admin::{self, Admin, StmtText};
+use crate::sql::show::{options_filter, options_in, show_filter};
+use crate::sql::{self, vars, Exec, OutCol, Output, SessionState};
+use crate::txn::Txn;
+use crate::types::{IntWidth, SqlType};
+use crate::value::{DateTime, Value};
+
+/// A statement parsed once (prepared statements keep it).
+#[derive(Clone, Debug)]
+pub enum Parsed {
+    Admin(Admin),
+    Sql(Box<Statement>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub text: String,
+    pub parsed: Parsed,
+    pub params: usize,
+}
+
+pub struct Session {
+    node: Arc<Node>,
+    state: SessionState,
+    /// The open transaction's snapshot and buffer (taken lazily).
+    txn: Option<Txn>,
+    /// BEGIN / START TRANSACTION was issued and not yet ended.
+    explicit: bool,
+    explicit_read_only: bool,
+}
+
+/// Which `wsrep_sync_wait` bit a statement falls under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    UpdateDelete,
+    InsertReplace,
+}
+
+impl Session {
+    pub fn new(node: Arc<Node>, connection_id: u32, user: &str, host: &str, db: Option<String>) -> Session {
+        let state = SessionState {
+            db,
+            user: user.to_string(),
+            host: host.to_string(),
+            connection_id,
+            last_insert_id: 0,
+            vars: vars::SessionVars::new(node.globals.clone()),
+            user_vars: Default::default(),
+            warnings: Vec::new(),
+            found_rows: 0,
+            row_count: -1,
+        };
+        node.register_session(connection_id, user, host);
+        Session {
+            node,
+            state,
+            txn: None,
+            explicit: false,
+            explicit_read_only: false,
+        }
+    }
+
+    fn autocommit(&self) -> bool {
+        self.state.vars.get_bool("autocommit")
+    }
+
+    fn in_transaction(&self) -> bool {
+        self.explicit || (!self.autocommit() && self.txn.is_some())
+    }
+
+    /// Parses one statement's text.
+    pub fn parse_one(text: &str) -> SqlResult<Parsed> {
+        if let Some(a) = admin::parse_admin(text)? {
+            return Ok(Parsed::Admin(a));
+        }
+        let mut stmts = sql::parse(text)?;
+        match stmts.len() {
+            0 => Err(SqlError::new(codes::EMPTY_QUERY, "42000", "Query was empty")),
+            1 => Ok(Parsed::Sql(Box::new(stmts.remove(0)))),
+            _ => Err(SqlError::syntax("several statements in one prepared statement")),
+        }
+    }
+
+    /// Runs a whole COM_QUERY text: one result per statement, stopping at
+    /// the first error.
+    pub async fn run_query(&mut self, text: &str) -> Vec<SqlResult<Output>> {
+        let stmts = admin::split_statements(text);
+        if stmts.is_empty() {
+            return vec![Err(SqlError::new(codes::EMPTY_QUERY, "42000", "Query was empty"))];
+        }
+        let mut out = Vec::with_capacity(stmts.len());
+        for StmtText { text } in stmts {
+            let r = match Self::parse_one(&text) {
+                Ok(p) => self.run(&text, &p, &[]).await,
+                Err(e) => Err(e),
+            };
+            let failed = r.is_err();
+            out.push(r);
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Runs one parsed statement.
+    pub async fn run(&mut self, text: &str, parsed: &Parsed, params: &[Value]) -> SqlResult<Output> {
+        self.node.note_query(self.state.connection_id, text);
+        let keep_warnings = matches!(parsed, Parsed::Admin(Admin::ShowWarnings | Admin::ShowErrors));
+        if !keep_warnings {
+            self.state.warnings.clear();
+        }
+        let r = match parsed {
+            Parsed::Admin(a) => self.run_admin(text, a).await,
+            Parsed::Sql(s) => self.run_sql(text, s, params).await,
+        };
+        self.node.note_query_done(self.state.connection_id);
+        if let Ok(Output::Ok { affected, .. }) = &r {
+            self.state.row_count = *affected as i64;
+        } else if r.is_ok() {
+            self.state.row_count = -1;
+        }
+        r
+    }
+
+    async fn run_admin(&mut self, text: &str, a: &Admin) -> SqlResult<Output> {
+        match a {
+            Admin::ShowWarnings | Admin::ShowErrors => {
+                let e = self.exec_readonly_view(|e| Ok(e.show_warnings()));
+                if matches!(a, Admin::ShowErrors) {
+                    return e.map(|o| match o {
+                        Output::Rows { columns, rows } => Output::Rows {
+                            columns,
+                            rows: rows.into_iter().filter(|r| r[0].to_text_lossy() == "Error").collect(),
+                        },
+                        other => other,
+                    });
+                }
+                e
+            }
+            Admin::ShowEngines => self.exec_readonly_view(|e| Ok(e.show_engines())),
+            Admin::ShowCharset => self.exec_readonly_view(|e| Ok(e.show_charset())),
+            Admin::ShowGrants => self.exec_readonly_view(|e| Ok(e.show_grants())),
+            Admin::ShowCreateDatabase(d) => {
+                let d = d.clone();
+                self.exec_readonly_view(move |e| e.show_create_database(&d))
+            }
+            Admin::ShowIndex { db, table } => {
+                let (db, table) = (db.clone(), table.clone());
+                self.exec_readonly_view(move |e| e.show_index(db.as_deref(), &table))
+            }
+            Admin::ShowTableStatus { db, like } => {
+                let (db, like) = (db.clone(), like.clone());
+                self.exec_readonly_view(move |e| e.show_table_status(db.as_deref(), like.as_deref()))
+            }
+            Admin::ChecksumTable(tables) => {
+                self.require_ready(false)?;
+                let tables = tables.clone();
+                self.with_statement(Access::Read, false, &[], move |e| e.checksum_tables(&tables)).await
+            }
+            Admin::Grant => Ok(Output::ok(0)),
+            Admin::SetPassword { user, password } => {
+                let acc = user.clone().unwrap_or(admin::Account {
+                    user: self.state.user.clone(),
+                    host: "%".into(),
+                });
+                let text = format!(
+                    "SET PASSWORD FOR '{}'@'{}' = '{}'",
+                    acc.user.replace('\'', "''"),
+                    acc.host.replace('\'', "''"),
+                    password.replace('\'', "''")
+                );
+                self.run_toi(&text, Vec::new()).await
+            }
+            Admin::CreateUser { .. } | Admin::DropUser { .. } | Admin::AlterUser { .. } => {
+                self.run_toi(text, Vec::new()).await
+            }
+        }
+    }
+
+    async fn run_sql(&mut self, text: &str, stmt: &Statement, params: &[Value]) -> SqlResult<Output> {
+        match stmt {
+            Statement::StartTransaction { modes, .. } => {
+                self.implicit_commit().await?;
+                self.explicit = true;
+                self.explicit_read_only = modes
+                    .iter()
+                    .any(|m| matches!(m, ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly)));
+                Ok(Output::ok(0))
+            }
+            Statement::Commit { .. } => {
+                self.commit().await?;
+                Ok(Output::ok(0))
+            }
+            Statement::Rollback { savepoint, .. } => match savepoint {
+                None => {
+                    self.rollback();
+                    Ok(Output::ok(0))
+                }
+                Some(sp) => {
+                    match self.txn.as_mut() {
+                        Some(t) => t.rollback_to(&sp.value)?,
+                        None => return Err(SqlError::savepoint_missing(&sp.value)),
+                    }
+                    Ok(Output::ok(0))
+                }
+            },
+            Statement::Savepoint { name } => {
+                self.require_ready(false)?;
+                self.ensure_txn(Access::Read).await?;
+                if let Some(t) = self.txn.as_mut() {
+                    t.savepoint(&name.value);
+                }
+                Ok(Output::ok(0))
+            }
+            Statement::ReleaseSavepoint { name } => {
+                match self.txn.as_mut() {
+                    Some(t) => t.release_savepoint(&name.value)?,
+                    None => return Err(SqlError::savepoint_missing(&name.value)),
+                }
+                Ok(Output::ok(0))
+            }
+            Statement::Set(set) => self.set(set, params).await,
+            Statement::Use(u) => {
+                let name = match u {
+                    ast::Use::Object(n) | ast::Use::Database(n) | ast::Use::Schema(n) => {
+                        sql::object_name_parts(n)?.last().cloned().unwrap_or_default()
+                    }
+                    other => return Err(SqlError::unsupported(format!("{other}"))),
+                };
+                self.use_db(&name)?;
+                Ok(Output::ok(0))
+            }
+            Statement::ShowDatabases { show_options, .. } => {
+                let f = options_filter(show_options)?;
+                self.exec_readonly_view(move |e| Ok(e.show_databases(f.as_deref())))
+            }
+            Statement::ShowTables {
+                full, show_options, ..
+            } => {
+                let f = options_filter(show_options)?;
+                let db = options_in(show_options)?.and_then(|p| p.last().cloned());
+                let full = *full;
+                self.exec_readonly_view(move |e| e.show_tables(db.as_deref(), full, f.as_deref()))
+            }
+            Statement::ShowColumns {
+                full, show_options, ..
+            } => {
+                let f = options_filter(show_options)?;
+                let parts = options_in(show_options)?.unwrap_or_default();
+                let (db, table) = match parts.as_slice() {
+                    [t] => (None, t.clone()),
+                    [d, t] => (Some(d.clone()), t.clone()),
+                    [d, t, ..] => (Some(d.clone()), t.clone()),
+                    [] => return Err(SqlError::syntax("SHOW COLUMNS needs FROM table")),
+                };
+                let full = *full;
+                self.exec_readonly_view(move |e| e.show_columns(db.as_deref(), &table, full, f.as_deref()))
+            }
+            Statement::ShowCreate { obj_type, obj_name } => {
+                let parts = sql::object_name_parts(obj_name)?;
+                match obj_type {
+                    ast::ShowCreateObject::Table => {
+                        let (db, t) = match parts.as_slice() {
+                            [t] => (None, t.clone()),
+                            [d, t] => (Some(d.clone()), t.clone()),
+                            _ => return Err(SqlError::syntax("bad table name")),
+                        };
+                        self.exec_readonly_view(move |e| e.show_create_table(db.as_deref(), &t))
+                    }
+                    other => Err(SqlError::unsupported(format!("SHOW CREATE {other}"))),
+                }
+            }
+            Statement::ShowVariables { filter, global, .. } => {
+                let f = show_filter(filter)?;
+                let g = *global;
+                self.exec_readonly_view(move |e| Ok(e.show_variables(g, f.as_deref())))
+            }
+            Statement::ShowStatus { filter, .. } => {
+                let f = show_filter(filter)?;
+                let node = self.node.clone();
+                self.exec_readonly_view(move |e| Ok(e.show_status(&*node, f.as_deref())))
+            }
+            Statement::ShowCollation { .. } => self.exec_readonly_view(|e| Ok(e.show_collation())),
+            Statement::ShowProcessList { .. } => {
+                let node = self.node.clone();
+                self.exec_readonly_view(move |e| Ok(e.show_processlist(&*node)))
+            }
+            Statement::ShowVariable { variable } => {
+                let words: Vec<String> = variable.iter().map(|i| i.value.to_ascii_uppercase()).collect();
+                Err(SqlError::unsupported(format!("SHOW {}", words.join(" "))))
+            }
+            Statement::Query(q) => {
+                self.require_ready(true)?;
+                let read_only_lock = !q.locks.is_empty();
+                let q = q.clone();
+                self.with_statement(Access::Read, read_only_lock, params, move |e| {
+                    let (columns, rows) = e.query(&q)?;
+                    Ok(Output::Rows { columns, rows })
+                })
+                .await
+            }
+            Statement::Insert(ins) => {
+                self.require_ready(false)?;
+                let ins = ins.clone();
+                self.with_statement(Access::InsertReplace, true, params, move |e| e.insert(&ins)).await
+            }
+            Statement::Update(u) => {
+                self.require_ready(false)?;
+                let u = u.clone();
+                self.with_statement(Access::UpdateDelete, true, params, move |e| e.update(&u)).await
+            }
+            Statement::Delete(d) => {
+                self.require_ready(false)?;
+                let d = d.clone();
+                self.with_statement(Access::UpdateDelete, true, params, move |e| e.delete(&d)).await
+            }
+            s if sql::ddl::is_toi(s) => {
+                let tables = sql::ddl::toi_tables(s, self.state.db.as_deref(), &self.node.store.catalog());
+                self.run_toi(text, tables).await
+            }
+            Statement::Kill { id, .. } => {
+                if *id == u64::from(self.state.connection_id) {
+                    return Err(SqlError::new(1317, "70100", "Query execution was interrupted"));
+                }
+                Err(SqlError::new(1094, "HY000", format!("Unknown thread id: {id}")))
+            }
+            Statement::Flush { .. } | Statement::LockTables { .. } | Statement::UnlockTables => {
+                // Nothing to flush in an in-memory store; table locks are not
+                // needed under snapshot isolation and are accepted as no-ops.
+                Ok(Output::ok(0))
+            }
+            other => Err(SqlError::unsupported(format!("statement {}", first_words(&other.to_string())))),
+        }
+    }
+
+    /// Non-primary nodes refuse reads and writes (Galera's wsrep_ready=OFF),
+    /// except reads under wsrep_dirty_reads.
+    fn require_ready(&self, read: bool) -> SqlResult<()> {
+        if self.node.is_ready() {
+            return Ok(());
+        }
+        if read && self.state.vars.get_bool("wsrep_dirty_reads") {
+            return Ok(());
+        }
+        Err(SqlError::not_primary())
+    }
+
+    fn use_db(&mut self, name: &str) -> SqlResult<()> {
+        let cat = self.node.store.catalog();
+        if !cat.databases.contains_key(name)
+            && !sql::ddl::SYSTEM_DATABASES.iter().any(|d| d.eq_ignore_ascii_case(name))
+        {
+            return Err(SqlError::unknown_db(name));
+        }
+        self.state.db = Some(name.to_string());
+        Ok(())
+    }
+
+    /// Takes the transaction's snapshot if it has none yet.
+    async fn ensure_txn(&mut self, access: Access) -> SqlResult<()> {
+        if self.txn.is_some() {
+            return Ok(());
+        }
+        let mask = self.state.vars.get_int("wsrep_sync_wait");
+        let bit = match access {
+            Access::Read => 1,
+            Access::UpdateDelete => 2,
+            Access::InsertReplace => 4,
+        };
+        if mask & bit != 0 || self.state.vars.get_bool("wsrep_causal_reads") {
+            self.node.repl.sync_wait().await?;
+        }
+        let id = self.node.repl.next_trx_id();
+        let snap = self.node.store.snapshot();
+        let read_only = self.explicit && self.explicit_read_only;
+        let txn = Txn::new(id, snap, self.explicit, read_only);
+        if self.explicit || !self.autocommit() {
+            self.node.repl.track(&txn);
+        }
+        self.txn = Some(txn);
+        Ok(())
+    }
+
+    /// Runs a read or write statement inside the transaction (or as its own
+    /// autocommit transaction, retried on certification failure).
+    async fn with_statement(
+        &mut self,
+        access: Access,
+        writes: bool,
+        params: &[Value],
+        f: impl Fn(&mut Exec) -> SqlResult<Output>,
+    ) -> SqlResult<Output> {
+        let retries = self.state.vars.get_int("wsrep_retry_autocommit").max(0) as usize;
+        let mut attempt = 0;
+        loop {
+            let autocommit_stmt = !self.in_transaction();
+            self.ensure_txn(access).await?;
+            let result = self.exec_in_txn(params, &f);
+            let result = match result {
+                Ok(out) if autocommit_stmt => {
+                    let r = if writes || self.txn.as_ref().is_some_and(Txn::has_writes) {
+                        self.commit().await.map(|_| out)
+                    } else {
+                        self.rollback();
+                        Ok(out)
+                    };
+                    r
+                }
+                other => other,
+            };
+            match result {
+                Err(e) if e.is_retryable() => {
+                    self.rollback();
+                    if autocommit_stmt && attempt < retries {
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(e);
+                }
+                Err(e) => {
+                    if autocommit_stmt {
+                        self.rollback();
+                    }
+                    return Err(e);
+                }
+                Ok(out) => return Ok(out),
+            }
+        }
+    }
+
+    fn exec_in_txn(&mut self, params: &[Value], f: &impl Fn(&mut Exec) -> SqlResult<Output>) -> SqlResult<Output> {
+        let node = self.node.clone();
+        let info = node.info();
+        let txn = self.txn.as_mut().ok_or_else(|| SqlError::internal("no transaction"))?;
+        txn.check_doomed()?;
+        txn.begin_statement();
+        let mut e = Exec {
+            store: &node.store,
+            catalog: node.store.catalog(),
+            txn,
+            sess: &mut self.state,
+            node: &info,
+            params,
+            now: DateTime::now(),
+            next_param: 0,
+            values_ref: None,
+            status: &*node,
+            describe: false,
+        };
+        let r = f(&mut e);
+        match &r {
+            Ok(_) => txn_of(&mut self.txn).end_statement(),
+            Err(_) => txn_of(&mut self.txn).rollback_statement(),
+        }
+        r
+    }
+
+    /// SHOW-like statements: read the catalog at a fresh snapshot, outside
+    /// any transaction.
+    fn exec_readonly_view(&mut self, f: impl FnOnce(&mut Exec) -> SqlResult<Output>) -> SqlResult<Output> {
+        let node = self.node.clone();
+        let info = node.info();
+        let mut txn = Txn::new(0, node.store.snapshot(), false, true);
+        let mut e = Exec {
+            store: &node.store,
+            catalog: node.store.catalog(),
+            txn: &mut txn,
+            sess: &mut self.state,
+            node: &info,
+            params: &[],
+            now: DateTime::now(),
+            next_param: 0,
+            values_ref: None,
+            status: &*node,
+            describe: false,
+        };
+        f(&mut e)
+    }
+
+    async fn run_toi(&mut self, text: &str, tables: Vec<String>) -> SqlResult<Output> {
+        self.require_ready(false)?;
+        self.implicit_commit().await?;
+        self.node.repl.toi(self.state.db.as_deref(), text, tables).await?;
+        Ok(Output::ok(0))
+    }
+
+    /// DDL and BEGIN commit the open transaction first, as in MySQL.
+    async fn implicit_commit(&mut self) -> SqlResult<()> {
+        if self.txn.is_some() || self.explicit {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> SqlResult<()> {
+        self.explicit = false;
+        self.explicit_read_only = false;
+        let Some(txn) = self.txn.take() else {
+            return Ok(());
+        };
+        let r = self.node.repl.commit(&txn).await;
+        self.node.repl.untrack(txn.id);
+        r.map(|_| ())
+    }
+
+    /// Discards the transaction. Always succeeds, on any node in any state.
+    fn rollback(&mut self) {
+        self.explicit = false;
+        self.explicit_read_only = false;
+        if let Some(txn) = self.txn.take() {
+            self.node.repl.untrack(txn.id);
+        }
+    }
+
+    async fn set(&mut self, set: &ast::Set, params: &[Value]) -> SqlResult<Output> {
+        match set {
+            ast::Set::SetNames { .. } | ast::Set::SetNamesDefault {} => Ok(Output::ok(0)),
+            ast::Set::SetTransaction { modes, session, .. } => {
+                for m in modes {
+                    match m {
+                        ast::TransactionMode::IsolationLevel(l) => {
+                            let v = match l {
+                                ast::TransactionIsolationLevel::ReadUncommitted => "READ-UNCOMMITTED",
+                                ast::TransactionIsolationLevel::ReadCommitted => "READ-COMMITTED",
+                                ast::TransactionIsolationLevel::RepeatableRead => "REPEATABLE-READ",
+                                ast::TransactionIsolationLevel::Serializable => "SERIALIZABLE",
+                                ast::TransactionIsolationLevel::Snapshot => "REPEATABLE-READ",
+                            };
+                            let _ = session;
+                            vars::set(&mut self.state, "transaction_isolation", Value::Str(v.into()), false)?;
+                        }
+                        ast::TransactionMode::AccessMode(a) => {
+                            let ro = matches!(a, ast::TransactionAccessMode::ReadOnly);
+                            vars::set(&mut self.state, "transaction_read_only", Value::from_bool(ro), false)?;
+                        }
+                    }
+                }
+                Ok(Output::ok(0))
+            }
+            ast::Set::SingleAssignment {
+                scope,
+                variable,
+                values,
+                ..
+            } => {
+                let name = sql::object_name_parts(variable)?;
+                let [value] = values.as_slice() else {
+                    return Err(SqlError::syntax("SET takes one value"));
+                };
+                let global = matches!(scope, Some(ast::ContextModifier::Global));
+                self.set_one(&name, value, global, params).await?;
+                Ok(Output::ok(0))
+            }
+            ast::Set::MultipleAssignments { assignments } => {
+                for a in assignments {
+                    let name = sql::object_name_parts(&a.name)?;
+                    let global = matches!(a.scope, Some(ast::ContextModifier::Global));
+                    self.set_one(&name, &a.value, global, params).await?;
+                }
+                Ok(Output::ok(0))
+            }
+            other => Err(SqlError::unsupported(format!("{other}"))),
+        }
+    }
+
+    async fn set_one(&mut self, name: &[String], value: &ast::Expr, mut global: bool, params: &[Value]) -> SqlResult<()> {
+        // Evaluate the value (it may reference variables or be DEFAULT).
+        let v = match value {
+            ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("DEFAULT") => None,
+            ast::Expr::Identifier(i) if i.quote_style.is_none() && !i.value.starts_with('@') => {
+                // SET x = ON / OFF / word: MySQL reads bare words as strings.
+                Some(Value::Str(i.value.clone()))
+            }
+            other => {
+                let other = other.clone();
+                let _ = params;
+                let out = self.exec_readonly_view(move |e| {
+                    let scope = crate::sql::bind::Scope::default();
+                    let x = e.bind(&other, &mut crate::sql::bind::BindEnv::new(&scope, "SET"))?;
+                    Ok(Output::Rows {
+                        columns: vec![],
+                        rows: vec![vec![x.eval(&[])?]],
+                    })
+                })?;
+                match out {
+                    Output::Rows { mut rows, .. } => rows.pop().and_then(|mut r| r.pop()),
+                    _ => None,
+                }
+            }
+        };
+        let (scope_word, var) = match name {
+            [n] => (None, n.clone()),
+            [s, n] => (Some(s.trim_start_matches('@').to_ascii_lowercase()), n.clone()),
+            _ => return Err(SqlError::syntax("bad variable name")),
+        };
+        if let Some(s) = &scope_word {
+            global = global || s == "global";
+        }
+        if var.starts_with('@') && !var.starts_with("@@") && scope_word.is_none() {
+            let key = var.trim_start_matches('@').to_ascii_lowercase();
+            self.state.user_vars.insert(key, v.unwrap_or(Value::Null));
+            return Ok(());
+        }
+        let var = var.trim_start_matches('@');
+        let lower = var.to_ascii_lowercase();
+        if matches!(lower.as_str(), "names" | "character set" | "charset") {
+            return Ok(());
+        }
+        let v = match v {
+            Some(v) => v,
+            None => vars::read(&self.state, var, true)?,
+        };
+        let turning_on_autocommit = lower == "autocommit" && !global && v.truth() == Some(true) && !self.autocommit();
+        vars::set(&mut self.state, var, v, global)?;
+        if turning_on_autocommit {
+            // MySQL commits the open transaction when autocommit turns on.
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Prepares a statement for COM_STMT_PREPARE.
+    pub async fn prepare(&mut self, text: &str) -> SqlResult<(Prepared, Vec<OutCol>)> {
+        let stmts = admin::split_statements(text);
+        let [one] = stmts.as_slice() else {
+            if stmts.is_empty() {
+                return Err(SqlError::new(codes::EMPTY_QUERY, "42000", "Query was empty"));
+            }
+            return Err(SqlError::syntax("several statements in one prepared statement"));
+        };
+        let parsed = Self::parse_one(&one.text)?;
+        let params = count_placeholders(&one.text);
+        let columns = match &parsed {
+            Parsed::Sql(s) => match s.as_ref() {
+                Statement::Query(q) => self.describe(q)?,
+                _ => Vec::new(),
+            },
+            Parsed::Admin(_) => Vec::new(),
+        };
+        Ok((
+            Prepared {
+                text: one.text.clone(),
+                parsed,
+                params,
+            },
+            columns,
+        ))
+    }
+
+    /// The result columns of a query, without running it.
+    fn describe(&mut self, q: &ast::Query) -> SqlResult<Vec<OutCol>> {
+        let node = self.node.clone();
+        let info = node.info();
+        let mut txn = Txn::new(0, node.store.snapshot(), false, true);
+        // Parameters are unknown: bind them as NULL, and read no rows.
+        let nulls = vec![Value::Null; 65_535];
+        let mut e = Exec {
+            store: &node.store,
+            catalog: node.store.catalog(),
+            txn: &mut txn,
+            sess: &mut self.state,
+            node: &info,
+            params: &nulls,
+            now: DateTime::now(),
+            next_param: 0,
+            values_ref: None,
+            status: &*node,
+            describe: true,
+        };
+        // Describing must not fail the PREPARE when the query only fails at
+        // run time (e.g. a NULL parameter in LIMIT).
+        match e.describe_query(q) {
+            Ok(cols) => Ok(cols),
+            Err(err) if err.code == codes::WRONG_ARGUMENTS => Ok(Vec::new()),
+            Err(err) => Err(err),
+        }
+    }
+
+    pub async fn execute(&mut self, p: &Prepared, params: Vec<Value>) -> SqlResult<Output> {
+        if params.len() != p.params {
+            return Err(SqlError::new(
+                codes::WRONG_ARGUMENTS,
+                "HY000",
+                "Incorrect arguments to mysqld_stmt_execute",
+            ));
+        }
+        let text = p.text.clone();
+        let parsed = p.parsed.clone();
+        self.run(&text, &parsed, &params).await
+    }
+
+    /// Ends the session: an open transaction is rolled back.
+    pub fn close(&mut self) {
+        self.rollback();
+        self.node.unregister_session(self.state.connection_id);
+    }
+
+    pub fn status_flags(&self) -> StatusFlags {
+        let mut f = StatusFlags::empty();
+        if self.autocommit() {
+            f |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+        }
+        if self.in_transaction() {
+            f |= StatusFlags::SERVER_STATUS_IN_TRANS;
+        }
+        f
+    }
+}
+
+fn txn_of(t: &mut Option<Txn>) -> &mut Txn {
+    t.as_mut().expect("statement ran inside a transaction")
+}
+
+fn first_words(s: &str) -> String {
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// Counts `?` placeholders outside quotes and comments.
+pub fn count_placeholders(text: &str) -> usize {
+    admin::lex(text)
+        .iter()
+        .filter(|t| matches!(t, admin::Tok::Sym('?')))
+        .count()
+}
+
+/// Result metadata for the wire.
+pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
+    let (ty, len, decimals, binary, unsigned) = match &c.ty {
+        None => (ColumnType::MYSQL_TYPE_NULL, 0, 0, true, false),
+        Some(t) => match t {
+            SqlType::Int { width, unsigned } => (
+                match width {
+                    IntWidth::Tiny => ColumnType::MYSQL_TYPE_TINY,
+                    IntWidth::Small => ColumnType::MYSQL_TYPE_SHORT,
+                    IntWidth::Medium => ColumnType::MYSQL_TYPE_INT24,
+                    IntWidth::Int => ColumnType::MYSQL_TYPE_LONG,
+                    IntWidth::Big => ColumnType::MYSQL_TYPE_LONGLONG,
+                },
+                match width {
+                    IntWidth::Tiny => 4,
+                    IntWidth::Small => 6,
+                    IntWidth::Medium => 9,
+                    IntWidth::Int => 11,
+                    IntWidth::Big => 20,
+                },
+                0,
+                true,
+                *unsigned,
+            ),
+            SqlType::Bool => (ColumnType::MYSQL_TYPE_TINY, 1, 0, true, false),
+            SqlType::Decimal { precision, scale } => (
+                ColumnType::MYSQL_TYPE_NEWDECIMAL,
+                u32::from(*precision) + 2,
+                *scale,
+                true,
+                false,
+            ),
+            SqlType::Float => (ColumnType::MYSQL_TYPE_FLOAT, 12, 31, true, false),
+            SqlType::Double => (ColumnType::MYSQL_TYPE_DOUBLE, 22, 31, true, false),
+            SqlType::Char(n) => (ColumnType::MYSQL_TYPE_STRING, n.saturating_mul(4), 0, false, false),
+            SqlType::Varchar(n) => (ColumnType::MYSQL_TYPE_VAR_STRING, n.saturating_mul(4), 0, false, false),
+            SqlType::Text(n) => (ColumnType::MYSQL_TYPE_BLOB, *n, 0, false, false),
+            SqlType::Binary(n) => (ColumnType::MYSQL_TYPE_STRING, *n, 0, true, false),
+            SqlType::Varbinary(n) => (ColumnType::MYSQL_TYPE_VAR_STRING, *n, 0, true, false),
+            SqlType::Blob(n) => (ColumnType::MYSQL_TYPE_BLOB, *n, 0, true, false),
+            SqlType::Date => (ColumnType::MYSQL_TYPE_DATE, 10, 0, true, false),
+            SqlType::DateTime(f) => (ColumnType::MYSQL_TYPE_DATETIME, 19 + u32::from(*f) + u32::from(*f > 0), *f, true, false),
+            SqlType::Timestamp(f) => (ColumnType::MYSQL_TYPE_TIMESTAMP, 19 + u32::from(*f) + u32::from(*f > 0), *f, true, false),
+            SqlType::Enum(v) => (
+                ColumnType::MYSQL_TYPE_STRING,
+                v.iter().map(|s| s.len() as u32).max().unwrap_or(1) * 4,
+                0,
+                false,
+                false,
+            ),
+        },
+    };
+    let mut d = wire::types::ColumnDef::new(c.name.clone(), ty);
+    d.schema = c.db.clone();
+    d.table = c.table.clone();
+    d.org_table = c.org_table.clone();
+    d.org_name = c.org_name.clone();
+    d.column_length = len;
+    d.decimals = decimals;
+    let mut flags = ColumnFlags::empty();
+    if !c.nullable {
+        flags |= ColumnFlags::NOT_NULL_FLAG;
+    }
+    if c.primary_key {
+        flags |= ColumnFlags::PRI_KEY_FLAG;
+    }
+    if c.unique_key {
+        flags |= ColumnFlags::UNIQUE_KEY_FLAG;
+    }
+    if c.multiple_key {
+        flags |= ColumnFlags::MULTIPLE_KEY_FLAG;
+    }
+    if c.auto_increment {
+        flags |= ColumnFlags::AUTO_INCREMENT_FLAG;
+    }
+    if unsigned {
+        flags |= ColumnFlags::UNSIGNED_FLAG;
+    }
+    if matches!(c.ty, Some(SqlType::Enum(_))) {
+        flags |= ColumnFlags::ENUM_FLAG;
+    }
+    if binary {
+        flags |= ColumnFlags::BINARY_FLAG;
+        d.charset = 63;
+    } else {
+        d.charset = 45;
+    }
+    if matches!(c.ty, Some(SqlType::Int { .. } | SqlType::Bool | SqlType::Decimal { .. } | SqlType::Float | SqlType::Double)) {
+        flags |= ColumnFlags::NUM_FLAG;
+    }
+    d.flags = flags;
+    d
+}
+
+/// A value for the wire.
+pub fn wire_value(v: Value, col: &OutCol) -> mysql_common::value::Value {
+    use mysql_common::value::Value as W;
+    match v {
+        Value::Null => W::NULL,
+        Value::Int(i) => W::Int(i),
+        Value::UInt(u) => W::UInt(u),
+        Value::Double(d) => match col.ty {
+            Some(SqlType::Float) => W::Float(d as f32),
+            _ => W::Double(d),
+        },
+        Value::Decimal(d) => {
+            // DECIMAL columns print with their scale.
+            let s = match &col.ty {
+                Some(SqlType::Decimal { scale, .. }) => {
+                    let mut d = d;
+                    if d.scale() < u32::from(*scale) {
+                        d.rescale(u32::from(*scale));
+                    }
+                    d.to_string()
+                }
+                _ => d.to_string(),
+            };
+            W::Bytes(s.into_bytes())
+        }
+        Value::Str(s) => W::Bytes(s.into_bytes()),
+        Value::Bytes(b) => W::Bytes(b),
+        Value::Date(d) => match col.ty {
+            Some(SqlType::Date | SqlType::DateTime(_) | SqlType::Timestamp(_)) => W::Date(d.year, d.month, d.day, 0, 0, 0, 0),
+            _ => W::Bytes(d.to_string().into_bytes()),
+        },
+        Value::DateTime(dt) => match col.ty {
+            Some(SqlType::Date) => W::Date(dt.date.year, dt.date.month, dt.date.day, 0, 0, 0, 0),
+            Some(SqlType::DateTime(_) | SqlType::Timestamp(_)) => W::Date(
+                dt.date.year,
+                dt.date.month,
+                dt.date.day,
+                dt.hour,
+                dt.minute,
+                dt.second,
+                dt.micro,
+            ),
+            _ => W::Bytes(dt.format(if dt.micro == 0 { 0 } else { 6 }).into_bytes()),
+        },
+    }
+}
+
+/// A parameter from the wire.
+pub fn from_wire(v: mysql_common::value::Value) -> Value {
+    use mysql_common::value::Value as W;
+    match v {
+        W::NULL => Value::Null,
+        W::Int(i) => Value::Int(i),
+        W::UInt(u) => Value::UInt(u),
+        W::Float(f) => Value::Double(f64::from(f)),
+        W::Double(d) => Value::Double(d),
+        W::Bytes(b) => match String::from_utf8(b) {
+            Ok(s) => Value::Str(s),
+            Err(e) => Value::Bytes(e.into_bytes()),
+        },
+        W::Date(y, m, d, h, mi, s, us) => {
+            let date = crate::value::Date { year: y, month: m, day: d };
+            if h == 0 && mi == 0 && s == 0 && us == 0 {
+                Value::Date(date)
+            } else {
+                Value::DateTime(DateTime {
+                    date,
+                    hour: h,
+                    minute: mi,
+                    second: s,
+                    micro: us,
+                })
+            }
+        }
+        W::Time(neg, days, h, m, s, us) => {
+            let hours = days * 24 + u32::from(h);
+            Value::Str(format!(
+                "{}{:02}:{:02}:{:02}{}",
+                if neg { "-" } else { "" },
+                hours,
+                m,
+                s,
+                if us > 0 { format!(".{us:06}") } else { String::new() }
+            ))
+        }
+    }
+}
+
+/// Converts a statement's output for the wire.
+pub fn to_wire(out: Output, warnings: u16) -> Result<wire::StmtResult, wire::MySqlError> {
+    Ok(match out {
+        Output::Ok {
+            affected,
+            last_insert_id,
+            info,
+        } => wire::StmtResult::Ok(wire::types::OkInfo {
+            affected_rows: affected,
+            last_insert_id,
+            warnings,
+            info,
+        }),
+        Output::Rows { columns, rows } => {
+            let defs = columns.iter().map(column_def).collect();
+            let rows = rows
+                .into_iter()
+                .map(|r| r.into_iter().zip(&columns).map(|(v, c)| wire_value(v, c)).collect())
+                .collect();
+            wire::StmtResult::Rows { columns: defs, rows }
+        }
+    })
+}
+
+pub fn to_wire_error(e: SqlError) -> wire::MySqlError {
+    wire::MySqlError::new(e.code, e.state, e.message)
+}
+
+/// The wire protocol's view of a session.
+pub struct WireSession {
+    pub session: Session,
+}
+
+impl wire::Handler for WireSession {
+    type Statement = Prepared;
+
+    async fn query(&mut self, sql: &str) -> Vec<Result<wire::StmtResult, wire::MySqlError>> {
+        let results = self.session.run_query(sql).await;
+        let warnings = self.session.state.warnings.len().min(u16::MAX as usize) as u16;
+        results
+            .into_iter()
+            .map(|r| match r {
+                Ok(o) => to_wire(o, warnings),
+                Err(e) => Err(to_wire_error(e)),
+            })
+            .collect()
+    }
+
+    async fn prepare(&mut self, sql: &str) -> Result<(Prepared, wire::PrepareInfo), wire::MySqlError> {
+        let (p, cols) = self.session.prepare(sql).await.map_err(to_wire_error)?;
+        let info = wire::PrepareInfo {
+            params: u16::try_from(p.params).map_err(|_| {
+                wire::MySqlError::new(1390, "HY000", "Prepared statement contains too many placeholders")
+            })?,
+            columns: cols.iter().map(column_def).collect(),
+        };
+        Ok((p, info))
+    }
+
+    async fn execute(
+        &mut self,
+        stmt: &mut Prepared,
+        params: Vec<mysql_common::value::Value>,
+    ) -> Result<wire::StmtResult, wire::MySqlError> {
+        let params = params.into_iter().map(from_wire).collect();
+        let out = self.session.execute(stmt, params).await.map_err(to_wire_error)?;
+        let warnings = self.session.state.warnings.len().min(u16::MAX as usize) as u16;
+        to_wire(out, warnings)
+    }
+
+    async fn init_db(&mut self, db: &str) -> Result<(), wire::MySqlError> {
+        self.session.use_db(db).map_err(to_wire_error)
+    }
+
+    async fn change_user(&mut self, info: &wire::SessionInfo) -> Result<(), wire::MySqlError> {
+        self.session.rollback();
+        self.session.state.user = info.user.clone();
+        self.session.state.host = info.host.clone();
+        self.session.state.vars = vars::SessionVars::new(self.session.node.globals.clone());
+        self.session.state.user_vars.clear();
+        self.session.state.db = None;
+        Ok(())
+    }
+
+    async fn reset_connection(&mut self) -> Result<(), wire::MySqlError> {
+        self.session.rollback();
+        self.session.state.vars = vars::SessionVars::new(self.session.node.globals.clone());
+        self.session.state.user_vars.clear();
+        self.session.state.warnings.clear();
+        Ok(())
+    }
+
+    async fn ping(&mut self) -> Result<(), wire::MySqlError> {
+        Ok(())
+    }
+
+    async fn statistics(&mut self) -> String {
+        self.session.node.statistics_line()
+    }
+
+    async fn quit(&mut self) {
+        self.session.close();
+    }
+
+    fn status(&self) -> StatusFlags {
+        self.session.status_flags()
+    }
+}

@@ -1,0 +1,510 @@
+//! Splitting a COM_QUERY text into statements, and the MySQL administrative
+//! statements sqlparser does not parse (account management, SHOW INDEX,
+//! SHOW TABLE STATUS, SHOW WARNINGS, CHECKSUM TABLE, ...), parsed here with
+//! a small lexer.
+
+use crate::error::{SqlError, SqlResult};
+
+/// One statement of a query text, with its own text (DDL is replicated as
+/// text, so each node parses exactly what the client sent).
+#[derive(Clone, Debug)]
+pub struct StmtText {
+    pub text: String,
+}
+
+/// Splits on `;` outside quotes and comments. Empty statements are dropped.
+pub fn split_statements(sql: &str) -> Vec<StmtText> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() {
+                    if b[i] == b'\\' && q != b'`' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == q {
+                        if i + 1 < b.len() && b[i + 1] == q {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-')
+                && b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace()) =>
+            {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b';' => {
+                push_stmt(&mut out, &sql[start..i]);
+                i += 1;
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    if start < sql.len() {
+        push_stmt(&mut out, &sql[start.min(sql.len())..]);
+    }
+    out
+}
+
+fn push_stmt(out: &mut Vec<StmtText>, s: &str) {
+    let t = s.trim();
+    if !t.is_empty() && !is_only_comments(t) {
+        out.push(StmtText {
+            text: t.to_string(),
+        });
+    }
+}
+
+fn is_only_comments(s: &str) -> bool {
+    let toks = lex(s);
+    toks.is_empty()
+}
+
+/// A token of the administrative-statement lexer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Tok {
+    Word(String),
+    Str(String),
+    Sym(char),
+    Num(String),
+}
+
+impl Tok {
+    fn is_kw(&self, kw: &str) -> bool {
+        matches!(self, Tok::Word(w) if w.eq_ignore_ascii_case(kw))
+    }
+}
+
+/// A forgiving lexer: words, quoted strings/identifiers, numbers, symbols;
+/// comments are skipped (`/*! ... */` version comments are read as SQL).
+pub fn lex(s: &str) -> Vec<Tok> {
+    let b: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '#' || (c == '-' && b.get(i + 1) == Some(&'-')) {
+            while i < b.len() && b[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && b.get(i + 1) == Some(&'*') {
+            if b.get(i + 2) == Some(&'!') {
+                // Executable comment: skip the marker and version digits.
+                i += 3;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                continue;
+            }
+            i += 2;
+            while i + 1 < b.len() && !(b[i] == '*' && b[i + 1] == '/') {
+                i += 1;
+            }
+            i += 2;
+        } else if c == '*' && b.get(i + 1) == Some(&'/') {
+            i += 2;
+        } else if c == '\'' || c == '"' || c == '`' {
+            let q = c;
+            let mut v = String::new();
+            i += 1;
+            while i < b.len() {
+                if b[i] == '\\' && q != '`' && i + 1 < b.len() {
+                    v.push(match b[i + 1] {
+                        'n' => '\n',
+                        't' => '\t',
+                        '0' => '\0',
+                        other => other,
+                    });
+                    i += 2;
+                    continue;
+                }
+                if b[i] == q {
+                    if b.get(i + 1) == Some(&q) {
+                        v.push(q);
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                v.push(b[i]);
+                i += 1;
+            }
+            i += 1;
+            out.push(if q == '`' { Tok::Word(v) } else { Tok::Str(v) });
+        } else if c.is_ascii_digit() {
+            let st = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == '.') {
+                i += 1;
+            }
+            out.push(Tok::Num(b[st..i].iter().collect()));
+        } else if c.is_alphanumeric() || c == '_' || c == '$' {
+            let st = i;
+            while i < b.len() && (b[i].is_alphanumeric() || b[i] == '_' || b[i] == '$') {
+                i += 1;
+            }
+            out.push(Tok::Word(b[st..i].iter().collect()));
+        } else {
+            out.push(Tok::Sym(c));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// An account name `'user'@'host'`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Account {
+    pub user: String,
+    pub host: String,
+}
+
+/// Administrative statements parsed here.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Admin {
+    CreateUser {
+        if_not_exists: bool,
+        users: Vec<(Account, Option<String>)>,
+    },
+    DropUser {
+        if_exists: bool,
+        users: Vec<Account>,
+    },
+    AlterUser {
+        if_exists: bool,
+        users: Vec<(Account, Option<String>)>,
+    },
+    SetPassword {
+        user: Option<Account>,
+        password: String,
+    },
+    /// GRANT / REVOKE: accepted; trireme does not enforce privileges.
+    Grant,
+    ChecksumTable(Vec<(Option<String>, String)>),
+    ShowIndex {
+        db: Option<String>,
+        table: String,
+    },
+    ShowTableStatus {
+        db: Option<String>,
+        like: Option<String>,
+    },
+    ShowWarnings,
+    ShowErrors,
+    ShowEngines,
+    ShowGrants,
+    ShowCreateDatabase(String),
+    ShowCharset,
+}
+
+struct P {
+    t: Vec<Tok>,
+    i: usize,
+}
+
+impl P {
+    fn peek(&self) -> Option<&Tok> {
+        self.t.get(self.i)
+    }
+    fn kw(&mut self, kw: &str) -> bool {
+        if self.peek().is_some_and(|t| t.is_kw(kw)) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn sym(&mut self, c: char) -> bool {
+        if self.peek() == Some(&Tok::Sym(c)) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn name(&mut self) -> SqlResult<String> {
+        match self.t.get(self.i).cloned() {
+            Some(Tok::Word(w)) | Some(Tok::Str(w)) => {
+                self.i += 1;
+                Ok(w)
+            }
+            other => Err(SqlError::syntax(format!("expected a name near {other:?}"))),
+        }
+    }
+    fn string(&mut self) -> SqlResult<String> {
+        match self.t.get(self.i).cloned() {
+            Some(Tok::Str(s)) => {
+                self.i += 1;
+                Ok(s)
+            }
+            other => Err(SqlError::syntax(format!("expected a string near {other:?}"))),
+        }
+    }
+    fn account(&mut self) -> SqlResult<Account> {
+        let user = self.name()?;
+        let host = if self.sym('@') {
+            self.name()?
+        } else {
+            "%".to_string()
+        };
+        Ok(Account { user, host })
+    }
+    /// `db.table` or `table`.
+    fn table(&mut self) -> SqlResult<(Option<String>, String)> {
+        let a = self.name()?;
+        if self.sym('.') {
+            let b = self.name()?;
+            Ok((Some(a), b))
+        } else {
+            Ok((None, a))
+        }
+    }
+    fn done(&self) -> bool {
+        self.i >= self.t.len()
+    }
+    fn expect_end(&self) -> SqlResult<()> {
+        if self.done() {
+            Ok(())
+        } else {
+            Err(SqlError::syntax(format!(
+                "unexpected {:?} at the end of the statement",
+                self.t[self.i]
+            )))
+        }
+    }
+    fn identified(&mut self) -> SqlResult<Option<String>> {
+        if self.kw("IDENTIFIED") {
+            if self.kw("WITH") {
+                // IDENTIFIED WITH plugin [BY 'pw']
+                self.name()?;
+            }
+            if self.kw("BY") {
+                return Ok(Some(self.string()?));
+            }
+            return Err(SqlError::unsupported("IDENTIFIED without BY"));
+        }
+        Ok(None)
+    }
+}
+
+/// Parses `text` if it is one of the administrative statements above.
+pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
+    let t = lex(text);
+    let mut p = P { t, i: 0 };
+    let first = match p.peek() {
+        Some(Tok::Word(w)) => w.to_ascii_uppercase(),
+        _ => return Ok(None),
+    };
+    let second = match p.t.get(1) {
+        Some(Tok::Word(w)) => w.to_ascii_uppercase(),
+        _ => String::new(),
+    };
+    let third = match p.t.get(2) {
+        Some(Tok::Word(w)) => w.to_ascii_uppercase(),
+        _ => String::new(),
+    };
+    let stmt = match (first.as_str(), second.as_str()) {
+        ("CREATE", "USER") | ("ALTER", "USER") => {
+            p.i = 2;
+            let mut if_flag = false;
+            if p.kw("IF") {
+                if first == "CREATE" {
+                    if !(p.kw("NOT") && p.kw("EXISTS")) {
+                        return Err(SqlError::syntax("expected IF NOT EXISTS"));
+                    }
+                } else if !p.kw("EXISTS") {
+                    return Err(SqlError::syntax("expected IF EXISTS"));
+                }
+                if_flag = true;
+            }
+            let mut users = Vec::new();
+            loop {
+                let a = p.account()?;
+                let pw = p.identified()?;
+                users.push((a, pw));
+                if !p.sym(',') {
+                    break;
+                }
+            }
+            // Trailing options (REQUIRE, WITH, PASSWORD EXPIRE, ...) are
+            // ignored, as they have no effect here.
+            if first == "CREATE" {
+                Admin::CreateUser {
+                    if_not_exists: if_flag,
+                    users,
+                }
+            } else {
+                Admin::AlterUser {
+                    if_exists: if_flag,
+                    users,
+                }
+            }
+        }
+        ("DROP", "USER") => {
+            p.i = 2;
+            let if_exists = p.kw("IF") && p.kw("EXISTS");
+            let mut users = Vec::new();
+            loop {
+                users.push(p.account()?);
+                if !p.sym(',') {
+                    break;
+                }
+            }
+            p.expect_end()?;
+            Admin::DropUser { if_exists, users }
+        }
+        ("SET", "PASSWORD") => {
+            p.i = 2;
+            let user = if p.kw("FOR") {
+                Some(p.account()?)
+            } else {
+                None
+            };
+            if !p.sym('=') {
+                return Err(SqlError::syntax("expected = in SET PASSWORD"));
+            }
+            let password = if p.kw("PASSWORD") {
+                p.sym('(');
+                let s = p.string()?;
+                p.sym(')');
+                s
+            } else {
+                p.string()?
+            };
+            p.expect_end()?;
+            Admin::SetPassword { user, password }
+        }
+        ("GRANT", _) | ("REVOKE", _) => Admin::Grant,
+        ("CHECKSUM", "TABLE") | ("CHECKSUM", "TABLES") => {
+            p.i = 2;
+            let mut tables = Vec::new();
+            loop {
+                tables.push(p.table()?);
+                if !p.sym(',') {
+                    break;
+                }
+            }
+            // QUICK / EXTENDED make no difference here.
+            let _ = p.kw("QUICK") || p.kw("EXTENDED");
+            p.expect_end()?;
+            Admin::ChecksumTable(tables)
+        }
+        ("SHOW", "INDEX") | ("SHOW", "INDEXES") | ("SHOW", "KEYS") => {
+            p.i = 2;
+            if !(p.kw("FROM") || p.kw("IN")) {
+                return Err(SqlError::syntax("expected FROM"));
+            }
+            let (mut db, table) = p.table()?;
+            if p.kw("FROM") || p.kw("IN") {
+                db = Some(p.name()?);
+            }
+            Admin::ShowIndex { db, table }
+        }
+        ("SHOW", "EXTENDED") if matches!(third.as_str(), "INDEX" | "INDEXES" | "KEYS") => {
+            p.i = 3;
+            if !(p.kw("FROM") || p.kw("IN")) {
+                return Err(SqlError::syntax("expected FROM"));
+            }
+            let (mut db, table) = p.table()?;
+            if p.kw("FROM") || p.kw("IN") {
+                db = Some(p.name()?);
+            }
+            Admin::ShowIndex { db, table }
+        }
+        ("SHOW", "TABLE") if third == "STATUS" => {
+            p.i = 3;
+            let db = if p.kw("FROM") || p.kw("IN") {
+                Some(p.name()?)
+            } else {
+                None
+            };
+            let like = if p.kw("LIKE") { Some(p.string()?) } else { None };
+            Admin::ShowTableStatus { db, like }
+        }
+        ("SHOW", "WARNINGS") => Admin::ShowWarnings,
+        ("SHOW", "ERRORS") => Admin::ShowErrors,
+        ("SHOW", "ENGINES") | ("SHOW", "STORAGE") => Admin::ShowEngines,
+        ("SHOW", "GRANTS") => Admin::ShowGrants,
+        ("SHOW", "CHARSET") | ("SHOW", "CHARACTER") => Admin::ShowCharset,
+        ("SHOW", "CREATE") if third == "DATABASE" || third == "SCHEMA" => {
+            p.i = 3;
+            let _ = p.kw("IF") && p.kw("NOT") && p.kw("EXISTS");
+            Admin::ShowCreateDatabase(p.name()?)
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(stmt))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_outside_quotes_and_comments() {
+        let v = split_statements("SELECT 'a;b'; SELECT \"c;\" -- x;y\n; /* ; */ SELECT 3;;");
+        let texts: Vec<&str> = v.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, vec!["SELECT 'a;b'", "SELECT \"c;\" -- x;y", "/* ; */ SELECT 3"]);
+        assert!(split_statements("  ;  -- only a comment").is_empty());
+    }
+
+    #[test]
+    fn parses_account_statements() {
+        assert_eq!(
+            parse_admin("CREATE USER IF NOT EXISTS 'sb'@'%' IDENTIFIED BY 'pw'").unwrap(),
+            Some(Admin::CreateUser {
+                if_not_exists: true,
+                users: vec![(
+                    Account {
+                        user: "sb".into(),
+                        host: "%".into()
+                    },
+                    Some("pw".into())
+                )]
+            })
+        );
+        assert!(matches!(
+            parse_admin("DROP USER 'x'@'localhost', y").unwrap(),
+            Some(Admin::DropUser { users, .. }) if users.len() == 2
+        ));
+        assert!(matches!(
+            parse_admin("SET PASSWORD FOR root = 'n'").unwrap(),
+            Some(Admin::SetPassword { password, .. }) if password == "n"
+        ));
+        assert!(parse_admin("SELECT 1").unwrap().is_none());
+        assert_eq!(
+            parse_admin("CHECKSUM TABLE d.t, u").unwrap(),
+            Some(Admin::ChecksumTable(vec![
+                (Some("d".into()), "t".into()),
+                (None, "u".into())
+            ]))
+        );
+        assert!(parse_admin("DROP USER").is_err());
+    }
+}

@@ -1,0 +1,1121 @@
+//! Binding: parsed expressions become `Expr` trees over a row layout.
+//!
+//! A `Scope` lists the columns of the row an expression is evaluated on, in
+//! order (the concatenated columns of the FROM sources). Column names resolve
+//! to positions; `@@variables`, `@user_vars`, `?` parameters, session
+//! functions (DATABASE(), LAST_INSERT_ID(), NOW()) and uncorrelated
+//! subqueries are evaluated here, once per statement, and become literals.
+//!
+//! In aggregate mode the row is the group's first source row followed by one
+//! slot per aggregate call, so an aggregate binds to `Col(scope.len() + k)`.
+
+use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
+
+use crate::error::{SqlError, SqlResult};
+use crate::sql::expr::{BitOp, CastTo, CmpOp, Expr, Func, IntervalUnit};
+use crate::sql::{Exec, OutCol};
+use crate::types::{IntWidth, SqlType};
+use crate::value::{self, ArithOp, DateTime, Value};
+
+/// One column of a row layout.
+#[derive(Clone, Debug)]
+pub struct ScopeCol {
+    /// The qualifier this column answers to (table alias or name).
+    pub source: String,
+    pub meta: OutCol,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub cols: Vec<ScopeCol>,
+}
+
+impl Scope {
+    pub fn len(&self) -> usize {
+        self.cols.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cols.is_empty()
+    }
+
+    /// Finds a column by optional qualifier and name.
+    pub fn resolve(
+        &self,
+        db: Option<&str>,
+        table: Option<&str>,
+        name: &str,
+        place: &str,
+    ) -> SqlResult<usize> {
+        let mut found = None;
+        for (i, c) in self.cols.iter().enumerate() {
+            if !c.meta.name.eq_ignore_ascii_case(name) {
+                continue;
+            }
+            if let Some(t) = table {
+                if c.source != t {
+                    continue;
+                }
+            }
+            if let Some(d) = db {
+                if c.meta.db != d {
+                    continue;
+                }
+            }
+            if found.is_some() {
+                return Err(SqlError::ambiguous_field(name, place));
+            }
+            found = Some(i);
+        }
+        found.ok_or_else(|| {
+            let full = match table {
+                Some(t) => format!("{t}.{name}"),
+                None => name.to_string(),
+            };
+            SqlError::bad_field(&full, place)
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    GroupConcat,
+    BitAnd,
+    BitOr,
+}
+
+#[derive(Clone, Debug)]
+pub struct AggCall {
+    pub func: AggFunc,
+    pub args: Vec<Expr>,
+    pub distinct: bool,
+    pub separator: String,
+    /// GROUP_CONCAT(... ORDER BY ...): (expr, descending).
+    pub order: Vec<(Expr, bool)>,
+}
+
+/// Where an expression is being bound.
+pub struct BindEnv<'s> {
+    pub scope: &'s Scope,
+    /// Some in aggregate mode: aggregate calls are collected here.
+    pub aggs: Option<&'s mut Vec<AggCall>>,
+    /// Select-list aliases usable here (HAVING, ORDER BY), already bound in
+    /// this layout.
+    pub aliases: &'s [(String, Expr)],
+    /// For error messages: "field list", "where clause", ...
+    pub place: &'static str,
+}
+
+impl<'s> BindEnv<'s> {
+    pub fn new(scope: &'s Scope, place: &'static str) -> BindEnv<'s> {
+        BindEnv {
+            scope,
+            aggs: None,
+            aliases: &[],
+            place,
+        }
+    }
+}
+
+pub fn ident_name(i: &ast::Ident) -> String {
+    i.value.clone()
+}
+
+impl Exec<'_> {
+    /// Binds a parsed expression in `env`.
+    pub fn bind(&mut self, e: &ast::Expr, env: &mut BindEnv) -> SqlResult<Expr> {
+        use ast::Expr as A;
+        Ok(match e {
+            A::Identifier(id) => self.bind_identifier(std::slice::from_ref(id), env)?,
+            A::CompoundIdentifier(ids) => self.bind_identifier(ids, env)?,
+            A::Value(v) => Expr::Lit(self.literal(&v.value)?),
+            A::Nested(inner) => self.bind(inner, env)?,
+            A::IsNull(x) => Expr::IsNull(Box::new(self.bind(x, env)?), false),
+            A::IsNotNull(x) => Expr::IsNull(Box::new(self.bind(x, env)?), true),
+            A::IsTrue(x) => Expr::IsBool(Box::new(self.bind(x, env)?), true, false),
+            A::IsNotTrue(x) => Expr::IsBool(Box::new(self.bind(x, env)?), true, true),
+            A::IsFalse(x) => Expr::IsBool(Box::new(self.bind(x, env)?), false, false),
+            A::IsNotFalse(x) => Expr::IsBool(Box::new(self.bind(x, env)?), false, true),
+            A::IsUnknown(x) => Expr::IsNull(Box::new(self.bind(x, env)?), false),
+            A::IsNotUnknown(x) => Expr::IsNull(Box::new(self.bind(x, env)?), true),
+            A::IsDistinctFrom(a, b) => Expr::Not(Box::new(Expr::Cmp(
+                CmpOp::NullSafeEq,
+                Box::new(self.bind(a, env)?),
+                Box::new(self.bind(b, env)?),
+            ))),
+            A::IsNotDistinctFrom(a, b) => Expr::Cmp(
+                CmpOp::NullSafeEq,
+                Box::new(self.bind(a, env)?),
+                Box::new(self.bind(b, env)?),
+            ),
+            A::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                if let A::Tuple(items) = expr.as_ref() {
+                    let lhs = items
+                        .iter()
+                        .map(|x| self.bind(x, env))
+                        .collect::<SqlResult<Vec<_>>>()?;
+                    let mut rows = Vec::new();
+                    for l in list {
+                        let A::Tuple(r) = l else {
+                            return Err(SqlError::operand_columns(lhs.len()));
+                        };
+                        if r.len() != lhs.len() {
+                            return Err(SqlError::operand_columns(lhs.len()));
+                        }
+                        rows.push(
+                            r.iter()
+                                .map(|x| self.bind(x, env))
+                                .collect::<SqlResult<Vec<_>>>()?,
+                        );
+                    }
+                    return Ok(Expr::TupleIn(lhs, rows, *negated));
+                }
+                let x = self.bind(expr, env)?;
+                let l = list
+                    .iter()
+                    .map(|i| self.bind(i, env))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                Expr::InList(Box::new(x), l, *negated)
+            }
+            A::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let x = self.bind(expr, env)?;
+                let (cols, rows) = self.run_subquery(subquery)?;
+                if cols != 1 {
+                    return Err(SqlError::operand_columns(1));
+                }
+                let list = rows
+                    .into_iter()
+                    .map(|mut r| Expr::Lit(r.swap_remove(0)))
+                    .collect();
+                Expr::InList(Box::new(x), list, *negated)
+            }
+            A::Subquery(q) => {
+                let (cols, mut rows) = self.run_subquery(q)?;
+                if cols != 1 {
+                    return Err(SqlError::operand_columns(1));
+                }
+                if rows.len() > 1 {
+                    return Err(SqlError::subquery_rows());
+                }
+                Expr::Lit(rows.pop().map_or(Value::Null, |mut r| r.swap_remove(0)))
+            }
+            A::Exists { subquery, negated } => {
+                let (_, rows) = self.run_subquery(subquery)?;
+                Expr::Lit(Value::from_bool(rows.is_empty() == *negated))
+            }
+            A::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => Expr::Between(
+                Box::new(self.bind(expr, env)?),
+                Box::new(self.bind(low, env)?),
+                Box::new(self.bind(high, env)?),
+                *negated,
+            ),
+            A::BinaryOp { left, op, right } => self.bind_binary(left, op, right, env)?,
+            A::UnaryOp { op, expr } => {
+                let x = self.bind(expr, env)?;
+                match op {
+                    U::Not | U::BangNot => Expr::Not(Box::new(x)),
+                    U::Minus => match x {
+                        Expr::Lit(v) => Expr::Lit(value::negate(&v)?),
+                        other => Expr::Neg(Box::new(other)),
+                    },
+                    U::Plus => x,
+                    U::BitwiseNot => Expr::BitOp(
+                        BitOp::Xor,
+                        Box::new(x),
+                        Box::new(Expr::Lit(Value::UInt(u64::MAX))),
+                    ),
+                    other => return Err(SqlError::unsupported(format!("operator {other}"))),
+                }
+            }
+            A::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any: false,
+            } => {
+                let esc = match escape_char {
+                    None => '\\',
+                    Some(e) => {
+                        let v = self.bind(e, env)?.eval(&[])?;
+                        v.to_text_lossy().chars().next().unwrap_or('\\')
+                    }
+                };
+                Expr::Like(
+                    Box::new(self.bind(expr, env)?),
+                    Box::new(self.bind(pattern, env)?),
+                    esc,
+                    *negated,
+                )
+            }
+            A::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                let op = match operand {
+                    Some(o) => Some(Box::new(self.bind(o, env)?)),
+                    None => None,
+                };
+                let mut whens = Vec::new();
+                for w in conditions {
+                    whens.push((self.bind(&w.condition, env)?, self.bind(&w.result, env)?));
+                }
+                let els = match else_result {
+                    Some(e) => Some(Box::new(self.bind(e, env)?)),
+                    None => None,
+                };
+                Expr::Case(op, whens, els)
+            }
+            A::Function(f) => self.bind_function(f, env)?,
+            A::Cast {
+                expr, data_type, ..
+            } => Expr::Cast(Box::new(self.bind(expr, env)?), cast_target(data_type)?),
+            A::Convert {
+                expr,
+                data_type,
+                charset,
+                ..
+            } => {
+                let x = self.bind(expr, env)?;
+                match (data_type, charset) {
+                    (Some(dt), _) => Expr::Cast(Box::new(x), cast_target(dt)?),
+                    (None, _) => Expr::Cast(Box::new(x), CastTo::Char(None)),
+                }
+            }
+            A::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![self.bind(expr, env)?];
+                args.push(match substring_from {
+                    Some(f) => self.bind(f, env)?,
+                    None => Expr::Lit(Value::Int(1)),
+                });
+                if let Some(l) = substring_for {
+                    args.push(self.bind(l, env)?);
+                }
+                Expr::Func(Func::Substring, args)
+            }
+            A::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                ..
+            } => {
+                if trim_what.is_some() {
+                    return Err(SqlError::unsupported("TRIM with a character list"));
+                }
+                let f = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => Func::LTrim,
+                    Some(ast::TrimWhereField::Trailing) => Func::RTrim,
+                    _ => Func::Trim,
+                };
+                Expr::Func(f, vec![self.bind(expr, env)?])
+            }
+            A::Ceil { expr, .. } => Expr::Func(Func::Ceil, vec![self.bind(expr, env)?]),
+            A::Floor { expr, .. } => Expr::Func(Func::Floor, vec![self.bind(expr, env)?]),
+            A::Position { expr, r#in } => Expr::Func(
+                Func::Locate,
+                vec![self.bind(expr, env)?, self.bind(r#in, env)?],
+            ),
+            A::Extract { field, expr, .. } => {
+                let f = match field {
+                    ast::DateTimeField::Year => Func::Year,
+                    ast::DateTimeField::Month => Func::Month,
+                    ast::DateTimeField::Day => Func::Day,
+                    ast::DateTimeField::Hour => Func::Hour,
+                    ast::DateTimeField::Minute => Func::Minute,
+                    ast::DateTimeField::Second => Func::Second,
+                    other => return Err(SqlError::unsupported(format!("EXTRACT({other})"))),
+                };
+                Expr::Func(f, vec![self.bind(expr, env)?])
+            }
+            A::Interval(iv) => {
+                let unit = interval_unit(iv.leading_field.as_ref())?;
+                Expr::Interval(unit, Box::new(self.bind(&iv.value, env)?))
+            }
+            A::TypedString(ts) => {
+                let s = match &ts.value.value {
+                    ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+                        s.clone()
+                    }
+                    other => other.to_string(),
+                };
+                let target = cast_target(&ts.data_type)?;
+                let v = crate::sql::expr::cast(Value::Str(s.clone()), &target)?;
+                if v.is_null() {
+                    return Err(SqlError::new(
+                        1525,
+                        "HY000",
+                        format!("Incorrect {} value: '{s}'", ts.data_type),
+                    ));
+                }
+                Expr::Lit(v)
+            }
+            A::Collate { expr, .. } => self.bind(expr, env)?,
+            A::Tuple(items) if items.len() == 1 => self.bind(&items[0], env)?,
+            A::Tuple(_) => return Err(SqlError::operand_columns(1)),
+            other => return Err(SqlError::unsupported(format!("expression {other}"))),
+        })
+    }
+
+    fn bind_binary(
+        &mut self,
+        left: &ast::Expr,
+        op: &B,
+        right: &ast::Expr,
+        env: &mut BindEnv,
+    ) -> SqlResult<Expr> {
+        // Row comparisons: (a, b) = (1, 2).
+        if let (ast::Expr::Tuple(l), ast::Expr::Tuple(r)) = (left, right) {
+            let cmp = cmp_op(op).ok_or_else(|| SqlError::operand_columns(1))?;
+            if l.len() != r.len() {
+                return Err(SqlError::operand_columns(l.len()));
+            }
+            let l = l.iter().map(|x| self.bind(x, env)).collect::<SqlResult<Vec<_>>>()?;
+            let r = r.iter().map(|x| self.bind(x, env)).collect::<SqlResult<Vec<_>>>()?;
+            return Ok(Expr::TupleCmp(cmp, l, r));
+        }
+        let a = self.bind(left, env)?;
+        let b = self.bind(right, env)?;
+        let bx = |e: Expr| Box::new(e);
+        if let Some(c) = cmp_op(op) {
+            return Ok(Expr::Cmp(c, bx(a), bx(b)));
+        }
+        // date +/- INTERVAL n unit.
+        if matches!(op, B::Plus | B::Minus) {
+            if let Expr::Interval(..) = &b {
+                let f = if *op == B::Plus { Func::DateAdd } else { Func::DateSub };
+                return Ok(Expr::Func(f, vec![a, b]));
+            }
+            if let (Expr::Interval(..), B::Plus) = (&a, op) {
+                return Ok(Expr::Func(Func::DateAdd, vec![b, a]));
+            }
+        }
+        Ok(match op {
+            B::Plus => Expr::Arith(ArithOp::Add, bx(a), bx(b)),
+            B::Minus => Expr::Arith(ArithOp::Sub, bx(a), bx(b)),
+            B::Multiply => Expr::Arith(ArithOp::Mul, bx(a), bx(b)),
+            B::Divide => Expr::Arith(ArithOp::Div, bx(a), bx(b)),
+            B::Modulo => Expr::Arith(ArithOp::Mod, bx(a), bx(b)),
+            B::MyIntegerDivide | B::DuckIntegerDivide => Expr::Arith(ArithOp::IntDiv, bx(a), bx(b)),
+            B::And => Expr::And(bx(a), bx(b)),
+            B::Or => Expr::Or(bx(a), bx(b)),
+            B::Xor => Expr::Xor(bx(a), bx(b)),
+            B::BitwiseAnd => Expr::BitOp(BitOp::And, bx(a), bx(b)),
+            B::BitwiseOr => Expr::BitOp(BitOp::Or, bx(a), bx(b)),
+            B::BitwiseXor | B::PGBitwiseXor => Expr::BitOp(BitOp::Xor, bx(a), bx(b)),
+            B::PGBitwiseShiftLeft => Expr::BitOp(BitOp::Shl, bx(a), bx(b)),
+            B::PGBitwiseShiftRight => Expr::BitOp(BitOp::Shr, bx(a), bx(b)),
+            B::StringConcat => Expr::Or(bx(a), bx(b)),
+            other => return Err(SqlError::unsupported(format!("operator {other}"))),
+        })
+    }
+
+    fn bind_identifier(&mut self, ids: &[ast::Ident], env: &mut BindEnv) -> SqlResult<Expr> {
+        let first = &ids[0].value;
+        if first.starts_with("@@") {
+            let (scope, name) = match ids.len() {
+                1 => (None, first.trim_start_matches("@@").to_string()),
+                2 => (
+                    Some(first.trim_start_matches("@@").to_ascii_lowercase()),
+                    ids[1].value.clone(),
+                ),
+                _ => return Err(SqlError::syntax(format!("bad variable '{first}'"))),
+            };
+            let global = scope.as_deref() == Some("global");
+            return Ok(Expr::Lit(self.system_var(&name, global)?));
+        }
+        if ids.len() == 1 && first.starts_with('@') && ids[0].quote_style.is_none() {
+            let name = first.trim_start_matches('@').to_ascii_lowercase();
+            return Ok(Expr::Lit(
+                self.sess.user_vars.get(&name).cloned().unwrap_or(Value::Null),
+            ));
+        }
+        if ids.len() == 1 {
+            if let Some((_, e)) = env
+                .aliases
+                .iter()
+                .find(|(a, _)| a.eq_ignore_ascii_case(first))
+            {
+                // A select alias only wins when no source column has the name
+                // (HAVING / ORDER BY resolve like MySQL: column first when
+                // unambiguous in GROUP BY context is rare; aliases are what
+                // clients mean).
+                return Ok(e.clone());
+            }
+            // A bare TRUE/FALSE sometimes arrives as an identifier.
+            if first.eq_ignore_ascii_case("true") && ids[0].quote_style.is_none() {
+                if env.scope.resolve(None, None, first, env.place).is_err() {
+                    return Ok(Expr::Lit(Value::Int(1)));
+                }
+            }
+            if first.eq_ignore_ascii_case("false") && ids[0].quote_style.is_none() {
+                if env.scope.resolve(None, None, first, env.place).is_err() {
+                    return Ok(Expr::Lit(Value::Int(0)));
+                }
+            }
+            // MySQL accepts "double quoted" text as a string literal.
+            if ids[0].quote_style == Some('"') {
+                if let Err(_e) = env.scope.resolve(None, None, first, env.place) {
+                    return Ok(Expr::Lit(Value::Str(first.clone())));
+                }
+            }
+        }
+        let (db, table, col) = match ids {
+            [c] => (None, None, &c.value),
+            [t, c] => (None, Some(t.value.as_str()), &c.value),
+            [d, t, c] => (Some(d.value.as_str()), Some(t.value.as_str()), &c.value),
+            _ => return Err(SqlError::syntax("too many name parts")),
+        };
+        Ok(Expr::Col(env.scope.resolve(db, table, col, env.place)?))
+    }
+
+    /// Converts a SQL literal.
+    pub fn literal(&mut self, v: &ast::Value) -> SqlResult<Value> {
+        use ast::Value as V;
+        Ok(match v {
+            V::Number(s, _) => number_literal(s)?,
+            V::SingleQuotedString(s)
+            | V::DoubleQuotedString(s)
+            | V::NationalStringLiteral(s)
+            | V::EscapedStringLiteral(s)
+            | V::TripleSingleQuotedString(s)
+            | V::TripleDoubleQuotedString(s) => Value::Str(s.clone()),
+            V::HexStringLiteral(h) => Value::Bytes(decode_hex(h)?),
+            V::Boolean(b) => Value::from_bool(*b),
+            V::Null => Value::Null,
+            V::Placeholder(p) if p == "?" => {
+                let i = self.next_param;
+                self.next_param += 1;
+                self.params.get(i).cloned().unwrap_or(Value::Null)
+            }
+            other => return Err(SqlError::unsupported(format!("literal {other}"))),
+        })
+    }
+
+    fn bind_function(&mut self, f: &ast::Function, env: &mut BindEnv) -> SqlResult<Expr> {
+        let name = f
+            .name
+            .0
+            .last()
+            .map(|p| p.to_string().to_ascii_uppercase())
+            .unwrap_or_default();
+        let (arg_list, distinct, clauses) = match &f.args {
+            ast::FunctionArguments::None => (Vec::new(), false, Vec::new()),
+            ast::FunctionArguments::List(l) => (
+                l.args.clone(),
+                matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)),
+                l.clauses.clone(),
+            ),
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(SqlError::unsupported("subquery as function argument"))
+            }
+        };
+        if f.over.is_some() {
+            return Err(SqlError::unsupported("window functions"));
+        }
+        let star = matches!(
+            arg_list.first(),
+            Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard))
+        );
+        let raw_args: Vec<&ast::Expr> = arg_list
+            .iter()
+            .filter_map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e),
+                ast::FunctionArg::Named {
+                    arg: ast::FunctionArgExpr::Expr(e),
+                    ..
+                } => Some(e),
+                _ => None,
+            })
+            .collect();
+        let argc = raw_args.len();
+
+        // Aggregates.
+        let agg = match name.as_str() {
+            "COUNT" if star => Some(AggFunc::CountStar),
+            "COUNT" => Some(AggFunc::Count),
+            "SUM" => Some(AggFunc::Sum),
+            "AVG" => Some(AggFunc::Avg),
+            "MIN" => Some(AggFunc::Min),
+            "MAX" => Some(AggFunc::Max),
+            "GROUP_CONCAT" => Some(AggFunc::GroupConcat),
+            "BIT_AND" => Some(AggFunc::BitAnd),
+            "BIT_OR" => Some(AggFunc::BitOr),
+            _ => None,
+        };
+        if let Some(func) = agg {
+            if env.aggs.is_none() {
+                return Err(SqlError::invalid_group());
+            }
+            if func != AggFunc::CountStar && argc == 0 {
+                return Err(SqlError::wrong_arg_count(&name));
+            }
+            // Arguments of an aggregate are evaluated on source rows.
+            let mut inner = BindEnv::new(env.scope, env.place);
+            let mut args = Vec::new();
+            for a in &raw_args {
+                args.push(self.bind(a, &mut inner)?);
+            }
+            let mut separator = ",".to_string();
+            let mut order = Vec::new();
+            for c in &clauses {
+                match c {
+                    ast::FunctionArgumentClause::Separator(v) => {
+                        separator = self.literal(&v.value)?.to_text_lossy();
+                    }
+                    ast::FunctionArgumentClause::OrderBy(obs) => {
+                        for ob in obs {
+                            let desc = matches!(ob.options.sort, Some(ast::OrderBySort::Desc));
+                            order.push((self.bind(&ob.expr, &mut inner)?, desc));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let aggs = env.aggs.as_mut().expect("checked above");
+            aggs.push(AggCall {
+                func,
+                args,
+                distinct,
+                separator,
+                order,
+            });
+            return Ok(Expr::Col(env.scope.len() + aggs.len() - 1));
+        }
+
+        // Functions answered from the session, once per statement.
+        let session_value = match name.as_str() {
+            "DATABASE" | "SCHEMA" => Some(match &self.sess.db {
+                Some(d) => Value::Str(d.clone()),
+                None => Value::Null,
+            }),
+            "USER" | "SESSION_USER" | "SYSTEM_USER" => {
+                Some(Value::Str(format!("{}@{}", self.sess.user, self.sess.host)))
+            }
+            "CURRENT_USER" => Some(Value::Str(format!("{}@%", self.sess.user))),
+            "VERSION" => Some(Value::Str(crate::SERVER_VERSION.to_string())),
+            "CONNECTION_ID" => Some(Value::UInt(u64::from(self.sess.connection_id))),
+            "LAST_INSERT_ID" if argc == 0 => Some(Value::UInt(self.sess.last_insert_id)),
+            "FOUND_ROWS" => Some(Value::UInt(self.sess.found_rows)),
+            "ROW_COUNT" => Some(Value::Int(self.sess.row_count)),
+            "NOW" | "CURRENT_TIMESTAMP" | "LOCALTIME" | "LOCALTIMESTAMP" | "SYSDATE"
+            | "UTC_TIMESTAMP" => {
+                let fsp = match raw_args.first() {
+                    Some(a) => self.bind(a, env)?.eval(&[])?.to_i64().unwrap_or(0).clamp(0, 6) as u8,
+                    None => 0,
+                };
+                Some(Value::DateTime(self.now.truncate_fsp(fsp)))
+            }
+            "CURDATE" | "CURRENT_DATE" | "UTC_DATE" => Some(Value::Date(self.now.date)),
+            "CURTIME" | "CURRENT_TIME" | "UTC_TIME" => Some(Value::Str(format!(
+                "{:02}:{:02}:{:02}",
+                self.now.hour, self.now.minute, self.now.second
+            ))),
+            _ => None,
+        };
+        if let Some(v) = session_value {
+            return Ok(Expr::Lit(v));
+        }
+        if name == "LAST_INSERT_ID" {
+            return Err(SqlError::unsupported("LAST_INSERT_ID(expr)"));
+        }
+        if name == "VALUES" {
+            return Err(SqlError::unsupported("VALUES() outside ON DUPLICATE KEY UPDATE"));
+        }
+
+        let (func, min, max) = match name.as_str() {
+            "CONCAT" => (Func::Concat, 1, usize::MAX),
+            "CONCAT_WS" => (Func::ConcatWs, 2, usize::MAX),
+            "LENGTH" | "OCTET_LENGTH" => (Func::Length, 1, 1),
+            "CHAR_LENGTH" | "CHARACTER_LENGTH" => (Func::CharLength, 1, 1),
+            "LOWER" | "LCASE" => (Func::Lower, 1, 1),
+            "UPPER" | "UCASE" => (Func::Upper, 1, 1),
+            "SUBSTRING" | "SUBSTR" | "MID" => (Func::Substring, 2, 3),
+            "LEFT" => (Func::Left, 2, 2),
+            "RIGHT" => (Func::Right, 2, 2),
+            "TRIM" => (Func::Trim, 1, 1),
+            "LTRIM" => (Func::LTrim, 1, 1),
+            "RTRIM" => (Func::RTrim, 1, 1),
+            "REPLACE" => (Func::Replace, 3, 3),
+            "REPEAT" => (Func::Repeat, 2, 2),
+            "REVERSE" => (Func::Reverse, 1, 1),
+            "LPAD" => (Func::Lpad, 3, 3),
+            "RPAD" => (Func::Rpad, 3, 3),
+            "LOCATE" => (Func::Locate, 2, 3),
+            "INSTR" => (Func::Instr, 2, 2),
+            "HEX" => (Func::Hex, 1, 1),
+            "ASCII" | "ORD" => (Func::Ascii, 1, 1),
+            "SPACE" => (Func::Space, 1, 1),
+            "COALESCE" => (Func::Coalesce, 1, usize::MAX),
+            "IFNULL" | "NVL" => (Func::IfNull, 2, 2),
+            "NULLIF" => (Func::NullIf, 2, 2),
+            "IF" => (Func::If, 3, 3),
+            "GREATEST" => (Func::Greatest, 2, usize::MAX),
+            "LEAST" => (Func::Least, 2, usize::MAX),
+            "ABS" => (Func::Abs, 1, 1),
+            "ROUND" => (Func::Round, 1, 2),
+            "TRUNCATE" => (Func::Truncate, 2, 2),
+            "FLOOR" => (Func::Floor, 1, 1),
+            "CEIL" | "CEILING" => (Func::Ceil, 1, 1),
+            "MOD" => (Func::Mod, 2, 2),
+            "SIGN" => (Func::Sign, 1, 1),
+            "SQRT" => (Func::Sqrt, 1, 1),
+            "POW" | "POWER" => (Func::Power, 2, 2),
+            "RAND" => (Func::Rand, 0, 1),
+            "UUID" => (Func::Uuid, 0, 0),
+            "DATE" => (Func::Date, 1, 1),
+            "YEAR" => (Func::Year, 1, 1),
+            "MONTH" => (Func::Month, 1, 1),
+            "DAY" | "DAYOFMONTH" => (Func::Day, 1, 1),
+            "HOUR" => (Func::Hour, 1, 1),
+            "MINUTE" => (Func::Minute, 1, 1),
+            "SECOND" => (Func::Second, 1, 1),
+            "UNIX_TIMESTAMP" if argc == 0 => {
+                return Ok(Expr::Lit(Value::Int(
+                    self.now.to_unix_micros().div_euclid(1_000_000),
+                )))
+            }
+            "UNIX_TIMESTAMP" => (Func::UnixTimestamp, 1, 1),
+            "FROM_UNIXTIME" => (Func::FromUnixtime, 1, 1),
+            "DATE_FORMAT" => (Func::DateFormat, 2, 2),
+            "DATE_ADD" | "ADDDATE" => (Func::DateAdd, 2, 2),
+            "DATE_SUB" | "SUBDATE" => (Func::DateSub, 2, 2),
+            "DATEDIFF" => (Func::DateDiff, 2, 2),
+            "MD5" => (Func::Md5, 1, 1),
+            "SHA1" | "SHA" => (Func::Sha1, 1, 1),
+            "CRC32" => (Func::Crc32, 1, 1),
+            "SLEEP" => (Func::Sleep, 1, 1),
+            _ => return Err(SqlError::unknown_function(&name)),
+        };
+        if argc < min || argc > max {
+            return Err(SqlError::wrong_arg_count(&name));
+        }
+        let mut args = Vec::with_capacity(argc);
+        for a in raw_args {
+            args.push(self.bind(a, env)?);
+        }
+        Ok(Expr::Func(func, args))
+    }
+
+    /// Runs an uncorrelated subquery; returns its column count and rows.
+    pub fn run_subquery(&mut self, q: &ast::Query) -> SqlResult<(usize, Vec<Vec<Value>>)> {
+        let (cols, rows) = self.query(q)?;
+        Ok((cols.len(), rows))
+    }
+
+    /// The value of `@@name`.
+    pub fn system_var(&self, name: &str, global: bool) -> SqlResult<Value> {
+        crate::sql::vars::read(self.sess, name, global)
+    }
+}
+
+fn cmp_op(op: &B) -> Option<CmpOp> {
+    Some(match op {
+        B::Eq => CmpOp::Eq,
+        B::NotEq => CmpOp::Ne,
+        B::Lt => CmpOp::Lt,
+        B::LtEq => CmpOp::Le,
+        B::Gt => CmpOp::Gt,
+        B::GtEq => CmpOp::Ge,
+        B::Spaceship => CmpOp::NullSafeEq,
+        _ => return None,
+    })
+}
+
+/// Parses a numeric literal: integers as BIGINT (or BIGINT UNSIGNED / exact
+/// DECIMAL when larger), literals with a point as DECIMAL, with an exponent
+/// as DOUBLE — MySQL's literal types.
+pub fn number_literal(s: &str) -> SqlResult<Value> {
+    if s.contains(['e', 'E']) {
+        return s
+            .parse::<f64>()
+            .map(Value::Double)
+            .map_err(|_| SqlError::syntax(format!("bad number '{s}'")));
+    }
+    if !s.contains('.') {
+        if let Ok(i) = s.parse::<i64>() {
+            return Ok(Value::Int(i));
+        }
+        if let Ok(u) = s.parse::<u64>() {
+            return Ok(Value::UInt(u));
+        }
+    }
+    value::parse_decimal(s)
+        .map(Value::Decimal)
+        .or_else(|| s.parse::<f64>().ok().map(Value::Double))
+        .ok_or_else(|| SqlError::syntax(format!("bad number '{s}'")))
+}
+
+fn decode_hex(h: &str) -> SqlResult<Vec<u8>> {
+    let h = if h.len() % 2 == 1 {
+        format!("0{h}")
+    } else {
+        h.to_string()
+    };
+    (0..h.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&h[i..i + 2], 16)
+                .map_err(|_| SqlError::syntax(format!("bad hex literal '{h}'")))
+        })
+        .collect()
+}
+
+fn interval_unit(f: Option<&ast::DateTimeField>) -> SqlResult<IntervalUnit> {
+    use ast::DateTimeField as F;
+    Ok(match f {
+        Some(F::Microsecond | F::Microseconds) => IntervalUnit::Microsecond,
+        Some(F::Second | F::Seconds) => IntervalUnit::Second,
+        Some(F::Minute | F::Minutes) => IntervalUnit::Minute,
+        Some(F::Hour | F::Hours) => IntervalUnit::Hour,
+        Some(F::Day | F::Days) | None => IntervalUnit::Day,
+        Some(F::Week(_) | F::Weeks) => IntervalUnit::Week,
+        Some(F::Month | F::Months) => IntervalUnit::Month,
+        Some(F::Quarter) => IntervalUnit::Quarter,
+        Some(F::Year | F::Years) => IntervalUnit::Year,
+        Some(other) => return Err(SqlError::unsupported(format!("INTERVAL unit {other}"))),
+    })
+}
+
+fn cast_target(dt: &ast::DataType) -> SqlResult<CastTo> {
+    use ast::DataType as D;
+    Ok(match dt {
+        D::Signed | D::SignedInteger | D::Int(_) | D::Integer(_) | D::BigInt(_) => CastTo::Signed,
+        D::Unsigned
+        | D::UnsignedInteger
+        | D::IntUnsigned(_)
+        | D::IntegerUnsigned(_)
+        | D::BigIntUnsigned(_) => CastTo::Unsigned,
+        D::Decimal(i) | D::Numeric(i) | D::Dec(i) => {
+            let (p, s) = match i {
+                ast::ExactNumberInfo::None => (10, 0),
+                ast::ExactNumberInfo::Precision(p) => (*p, 0),
+                ast::ExactNumberInfo::PrecisionAndScale(p, s) => (*p, (*s).max(0) as u64),
+            };
+            let (p, s) = crate::types::check_decimal(p, s, "CAST")?;
+            CastTo::Decimal(p, s)
+        }
+        D::Double(_) | D::DoublePrecision | D::Float(_) | D::Real => CastTo::Double,
+        D::Char(l) | D::Varchar(l) | D::Character(l) | D::Nvarchar(l) => CastTo::Char(match l {
+            Some(ast::CharacterLength::IntegerLength { length, .. }) => Some(*length as u32),
+            _ => None,
+        }),
+        D::Text => CastTo::Char(None),
+        D::Binary(l) => CastTo::Binary(l.map(|n| n as u32)),
+        D::Date => CastTo::Date,
+        D::Datetime(p) | D::Timestamp(p, _) => CastTo::DateTime(p.unwrap_or(0).min(6) as u8),
+        other => return Err(SqlError::unsupported(format!("CAST to {other}"))),
+    })
+}
+
+/// The result type of a bound expression over a layout with column types
+/// `cols` (for result-set metadata).
+pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
+    let big = Some(SqlType::Int {
+        width: IntWidth::Big,
+        unsigned: false,
+    });
+    let text = |n: u32| Some(SqlType::Varchar(n));
+    match e {
+        Expr::Lit(v) => (literal_type(v), v.is_null()),
+        Expr::Col(i) => cols
+            .get(*i)
+            .map_or((None, true), |c| (c.ty.clone(), c.nullable)),
+        Expr::Not(_)
+        | Expr::And(..)
+        | Expr::Or(..)
+        | Expr::Xor(..)
+        | Expr::Cmp(..)
+        | Expr::TupleCmp(..)
+        | Expr::InList(..)
+        | Expr::TupleIn(..)
+        | Expr::Between(..)
+        | Expr::Like(..) => (big, true),
+        Expr::IsNull(..) | Expr::IsBool(..) => (big, false),
+        Expr::Neg(x) => infer(x, cols),
+        Expr::BitOp(..) => (
+            Some(SqlType::Int {
+                width: IntWidth::Big,
+                unsigned: true,
+            }),
+            true,
+        ),
+        Expr::Arith(op, a, b) => {
+            let (ta, na) = infer(a, cols);
+            let (tb, nb) = infer(b, cols);
+            let nullable = na || nb || matches!(op, ArithOp::Div | ArithOp::Mod | ArithOp::IntDiv);
+            let is_dbl = |t: &Option<SqlType>| {
+                matches!(t, Some(SqlType::Double | SqlType::Float))
+                    || t.as_ref().is_some_and(|t| t.is_string())
+            };
+            let dec_scale = |t: &Option<SqlType>| match t {
+                Some(SqlType::Decimal { scale, .. }) => Some(*scale),
+                Some(t) if t.is_integer() => Some(0),
+                _ => None,
+            };
+            let ty = if *op == ArithOp::IntDiv {
+                big
+            } else if is_dbl(&ta) || is_dbl(&tb) {
+                Some(SqlType::Double)
+            } else {
+                match (dec_scale(&ta), dec_scale(&tb)) {
+                    (Some(0), Some(0)) if *op != ArithOp::Div => big,
+                    (Some(x), Some(y)) => {
+                        let scale = match op {
+                            ArithOp::Mul => x + y,
+                            ArithOp::Div => x + 4,
+                            _ => x.max(y),
+                        }
+                        .min(28);
+                        Some(SqlType::Decimal {
+                            precision: 28,
+                            scale,
+                        })
+                    }
+                    _ => Some(SqlType::Double),
+                }
+            };
+            (ty, nullable)
+        }
+        Expr::Case(_, whens, els) => {
+            let mut ty = None;
+            for (_, t) in whens {
+                ty = merge_types(ty, infer(t, cols).0);
+            }
+            if let Some(e) = els {
+                ty = merge_types(ty, infer(e, cols).0);
+            }
+            (ty, true)
+        }
+        Expr::Cast(_, to) => (
+            Some(match to {
+                CastTo::Signed => SqlType::Int {
+                    width: IntWidth::Big,
+                    unsigned: false,
+                },
+                CastTo::Unsigned => SqlType::Int {
+                    width: IntWidth::Big,
+                    unsigned: true,
+                },
+                CastTo::Decimal(p, s) => SqlType::Decimal {
+                    precision: *p,
+                    scale: *s,
+                },
+                CastTo::Double => SqlType::Double,
+                CastTo::Char(n) => SqlType::Varchar(n.unwrap_or(65_535)),
+                CastTo::Binary(n) => SqlType::Varbinary(n.unwrap_or(65_535)),
+                CastTo::Date => SqlType::Date,
+                CastTo::DateTime(f) => SqlType::DateTime(*f),
+            }),
+            true,
+        ),
+        Expr::Interval(_, x) => infer(x, cols),
+        Expr::Func(f, args) => {
+            use Func::*;
+            let first = || args.first().map_or((None, true), |a| infer(a, cols));
+            match f {
+                Concat | ConcatWs | Lower | Upper | Substring | Left | Right | Trim | LTrim
+                | RTrim | Replace | Repeat | Reverse | Lpad | Rpad | Hex | Space | DateFormat
+                | Uuid | Md5 | Sha1 => {
+                    let n = match first().0 {
+                        Some(t) => t.max_len().unwrap_or(255).clamp(1, 65_535),
+                        None => 255,
+                    };
+                    (text(if matches!(f, Md5) { 32 } else if matches!(f, Sha1) { 40 } else { n }), true)
+                }
+                Length | CharLength | Locate | Instr | Ascii | Sign | Year | Month | Day | Hour
+                | Minute | Second | UnixTimestamp | DateDiff | Sleep => (big, true),
+                Crc32 => (
+                    Some(SqlType::Int {
+                        width: IntWidth::Big,
+                        unsigned: true,
+                    }),
+                    true,
+                ),
+                Coalesce | IfNull | Greatest | Least | NullIf => {
+                    let mut ty = None;
+                    for a in args {
+                        ty = merge_types(ty, infer(a, cols).0);
+                    }
+                    (ty, true)
+                }
+                If => {
+                    let a = args.get(1).map_or(None, |a| infer(a, cols).0);
+                    let b = args.get(2).map_or(None, |a| infer(a, cols).0);
+                    (merge_types(a, b), true)
+                }
+                Abs | Floor | Ceil | Mod => first(),
+                Round | Truncate => {
+                    let (t, n) = first();
+                    match t {
+                        Some(SqlType::Decimal { precision, .. }) => {
+                            let places = match args.get(1) {
+                                Some(Expr::Lit(v)) => v.to_i64().unwrap_or(0).clamp(0, 28) as u8,
+                                _ => 0,
+                            };
+                            (
+                                Some(SqlType::Decimal {
+                                    precision,
+                                    scale: places,
+                                }),
+                                n,
+                            )
+                        }
+                        other => (other, n),
+                    }
+                }
+                Sqrt | Power | Rand => (Some(SqlType::Double), true),
+                Date => (Some(SqlType::Date), true),
+                FromUnixtime => (Some(SqlType::DateTime(0)), true),
+                DateAdd | DateSub => (Some(SqlType::DateTime(0)), true),
+            }
+        }
+    }
+}
+
+fn merge_types(a: Option<SqlType>, b: Option<SqlType>) -> Option<SqlType> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(x), Some(y)) if x == y => Some(x),
+        (Some(x), Some(y)) if x.is_integer() && y.is_integer() => Some(SqlType::Int {
+            width: IntWidth::Big,
+            unsigned: false,
+        }),
+        (Some(x), Some(y))
+            if (x.is_integer() || matches!(x, SqlType::Decimal { .. }))
+                && (y.is_integer() || matches!(y, SqlType::Decimal { .. })) =>
+        {
+            Some(SqlType::Decimal {
+                precision: 28,
+                scale: 10,
+            })
+        }
+        (Some(SqlType::Double | SqlType::Float), _) | (_, Some(SqlType::Double | SqlType::Float)) => {
+            Some(SqlType::Double)
+        }
+        _ => Some(SqlType::Varchar(255)),
+    }
+}
+
+/// The type MySQL gives a literal.
+pub fn literal_type(v: &Value) -> Option<SqlType> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Int(_) => SqlType::Int {
+            width: IntWidth::Big,
+            unsigned: false,
+        },
+        Value::UInt(_) => SqlType::Int {
+            width: IntWidth::Big,
+            unsigned: true,
+        },
+        Value::Double(_) => SqlType::Double,
+        Value::Decimal(d) => SqlType::Decimal {
+            precision: 28,
+            scale: d.scale().min(28) as u8,
+        },
+        Value::Str(s) => SqlType::Varchar((s.chars().count() as u32).max(1)),
+        Value::Bytes(b) => SqlType::Varbinary((b.len() as u32).max(1)),
+        Value::Date(_) => SqlType::Date,
+        Value::DateTime(dt) => SqlType::DateTime(if dt.micro == 0 { 0 } else { 6 }),
+    })
+}
+
+/// Result type of an aggregate.
+pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
+    let arg = a.args.first().map_or((None, true), |e| infer(e, cols));
+    match a.func {
+        AggFunc::CountStar | AggFunc::Count => (
+            Some(SqlType::Int {
+                width: IntWidth::Big,
+                unsigned: false,
+            }),
+            false,
+        ),
+        AggFunc::Sum => match arg.0 {
+            Some(t) if t.is_integer() => (
+                Some(SqlType::Decimal {
+                    precision: 28,
+                    scale: 0,
+                }),
+                true,
+            ),
+            Some(SqlType::Decimal { scale, .. }) => (
+                Some(SqlType::Decimal {
+                    precision: 28,
+                    scale,
+                }),
+                true,
+            ),
+            _ => (Some(SqlType::Double), true),
+        },
+        AggFunc::Avg => match arg.0 {
+            Some(t) if t.is_integer() => (
+                Some(SqlType::Decimal {
+                    precision: 28,
+                    scale: 4,
+                }),
+                true,
+            ),
+            Some(SqlType::Decimal { scale, .. }) => (
+                Some(SqlType::Decimal {
+                    precision: 28,
+                    scale: (scale + 4).min(28),
+                }),
+                true,
+            ),
+            _ => (Some(SqlType::Double), true),
+        },
+        AggFunc::Min | AggFunc::Max => (arg.0, true),
+        AggFunc::GroupConcat => (Some(SqlType::Text(65_535)), true),
+        AggFunc::BitAnd | AggFunc::BitOr => (
+            Some(SqlType::Int {
+                width: IntWidth::Big,
+                unsigned: true,
+            }),
+            false,
+        ),
+    }
+}
+
+/// The display name MySQL gives an unaliased select expression: its text.
+pub fn expr_display_name(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Identifier(i) => i.value.clone(),
+        ast::Expr::CompoundIdentifier(ids) => ids.last().map(|i| i.value.clone()).unwrap_or_default(),
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+            ast::Value::Placeholder(_) => "?".into(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_datetime(_: DateTime) {}

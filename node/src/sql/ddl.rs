@@ -1,0 +1,1222 @@
+//! Schema and account changes. Every one is a Total Order Isolation event:
+//! the session replicates the statement's text, and every node (the origin
+//! included) applies it here at the same seqno, after every earlier
+//! write-set is applied and before any later one starts (see `repl`).
+//! Applying is deterministic: the same text on the same catalog gives the
+//! same result, error or success, on every node.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sqlparser::ast::{self, Statement};
+
+use crate::catalog::{ColumnDef, DefaultValue, IndexDef, TableDef, UserDef};
+use crate::error::{SqlError, SqlResult};
+use crate::sql::admin::{self, Admin};
+use crate::sql::{object_name_parts, sql_type};
+use crate::storage::{Catalog, Database, Store, Table};
+use crate::types::SqlType;
+use crate::value::Value;
+
+/// Databases that exist on every node from the start.
+pub const SYSTEM_DATABASES: [&str; 4] = ["information_schema", "mysql", "performance_schema", "sys"];
+
+/// Whether a parsed statement is replicated as TOI.
+pub fn is_toi(stmt: &Statement) -> bool {
+    matches!(
+        stmt,
+        Statement::CreateTable(_)
+            | Statement::CreateDatabase { .. }
+            | Statement::CreateSchema { .. }
+            | Statement::Drop { .. }
+            | Statement::Truncate(_)
+            | Statement::AlterTable(_)
+            | Statement::CreateIndex(_)
+            | Statement::RenameTable(_)
+    )
+}
+
+pub fn is_toi_admin(a: &Admin) -> bool {
+    matches!(
+        a,
+        Admin::CreateUser { .. } | Admin::DropUser { .. } | Admin::AlterUser { .. } | Admin::SetPassword { .. }
+    )
+}
+
+fn qualify(name: &ast::ObjectName, db: Option<&str>) -> SqlResult<(String, String)> {
+    let parts = object_name_parts(name)?;
+    match parts.as_slice() {
+        [t] => Ok((db.ok_or_else(SqlError::no_db)?.to_string(), t.clone())),
+        [d, t] => Ok((d.clone(), t.clone())),
+        _ => Err(SqlError::syntax(format!("bad name '{name}'"))),
+    }
+}
+
+/// The qualified tables a TOI statement is a certification barrier for.
+pub fn toi_tables(stmt: &Statement, db: Option<&str>, catalog: &Catalog) -> Vec<String> {
+    let q = |n: &ast::ObjectName| qualify(n, db).ok().map(|(d, t)| format!("{d}.{t}"));
+    let mut out: Vec<String> = match stmt {
+        Statement::CreateTable(ct) => q(&ct.name).into_iter().collect(),
+        Statement::Drop {
+            object_type: ast::ObjectType::Table,
+            names,
+            ..
+        } => names.iter().filter_map(q).collect(),
+        Statement::Drop {
+            object_type: ast::ObjectType::Index,
+            table: Some(t),
+            ..
+        } => q(t).into_iter().collect(),
+        Statement::Drop {
+            object_type: ast::ObjectType::Database | ast::ObjectType::Schema,
+            names,
+            ..
+        } => names
+            .iter()
+            .filter_map(|n| object_name_parts(n).ok()?.last().cloned())
+            .flat_map(|d| {
+                catalog
+                    .databases
+                    .get(&d)
+                    .map(|x| x.tables.keys().map(|t| format!("{d}.{t}")).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            })
+            .collect(),
+        Statement::Truncate(t) => t.table_names.iter().filter_map(|x| q(&x.name)).collect(),
+        Statement::AlterTable(a) => {
+            let mut v: Vec<String> = q(&a.name).into_iter().collect();
+            for op in &a.operations {
+                if let ast::AlterTableOperation::RenameTable { table_name } = op {
+                    let n = match table_name {
+                        ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => n,
+                    };
+                    v.extend(q(n));
+                }
+            }
+            v
+        }
+        Statement::CreateIndex(ci) => q(&ci.table_name).into_iter().collect(),
+        Statement::RenameTable(rs) => rs
+            .iter()
+            .flat_map(|r| [q(&r.old_name), q(&r.new_name)])
+            .flatten()
+            .collect(),
+        _ => Vec::new(),
+    };
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Applies one TOI statement's text at `seqno`.
+pub fn apply(store: &Store, text: &str, db: Option<&str>, seqno: u64) -> SqlResult<()> {
+    let mut cat = (*store.catalog()).clone();
+    let snapshot = store.horizon();
+    if let Some(a) = admin::parse_admin(text)? {
+        apply_admin(&mut cat, &a)?;
+        store.set_catalog(cat);
+        return Ok(());
+    }
+    let stmts = crate::sql::parse(text)?;
+    let [stmt] = stmts.as_slice() else {
+        return Err(SqlError::syntax("expected exactly one DDL statement"));
+    };
+    let mut ctx = DdlCtx {
+        cat: &mut cat,
+        db,
+        seqno,
+        snapshot,
+    };
+    ctx.apply(stmt)?;
+    store.set_catalog(cat);
+    Ok(())
+}
+
+fn apply_admin(cat: &mut Catalog, a: &Admin) -> SqlResult<()> {
+    let key = |acc: &admin::Account| format!("'{}'@'{}'", acc.user, acc.host);
+    match a {
+        Admin::CreateUser {
+            if_not_exists,
+            users,
+        } => {
+            for (acc, pw) in users {
+                if cat.users.contains_key(&key(acc)) {
+                    if *if_not_exists {
+                        continue;
+                    }
+                    return Err(SqlError::new(
+                        crate::error::codes::CANNOT_USER,
+                        "HY000",
+                        format!("Operation CREATE USER failed for {}", key(acc)),
+                    ));
+                }
+                cat.users.insert(
+                    key(acc),
+                    UserDef::with_password(&acc.user, &acc.host, pw.as_deref().unwrap_or("")),
+                );
+            }
+            Ok(())
+        }
+        Admin::DropUser { if_exists, users } => {
+            for acc in users {
+                if cat.users.remove(&key(acc)).is_none() && !if_exists {
+                    return Err(SqlError::new(
+                        crate::error::codes::CANNOT_USER,
+                        "HY000",
+                        format!("Operation DROP USER failed for {}", key(acc)),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Admin::AlterUser { if_exists, users } => {
+            for (acc, pw) in users {
+                match cat.users.get_mut(&key(acc)) {
+                    Some(u) => {
+                        if let Some(pw) = pw {
+                            *u = UserDef::with_password(&acc.user, &acc.host, pw);
+                        }
+                    }
+                    None if *if_exists => {}
+                    None => {
+                        return Err(SqlError::new(
+                            crate::error::codes::CANNOT_USER,
+                            "HY000",
+                            format!("Operation ALTER USER failed for {}", key(acc)),
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        }
+        Admin::SetPassword { user, password } => {
+            let acc = user.clone().ok_or_else(|| {
+                SqlError::internal("SET PASSWORD without FOR is resolved by the session")
+            })?;
+            match cat.users.get_mut(&key(&acc)) {
+                Some(u) => {
+                    *u = UserDef::with_password(&acc.user, &acc.host, password);
+                    Ok(())
+                }
+                None => Err(SqlError::new(
+                    crate::error::codes::NONEXISTING_GRANT,
+                    "42000",
+                    format!(
+                        "There is no such grant defined for user '{}' on host '{}'",
+                        acc.user, acc.host
+                    ),
+                )),
+            }
+        }
+        _ => Err(SqlError::internal("not an account statement")),
+    }
+}
+
+struct DdlCtx<'a> {
+    cat: &'a mut Catalog,
+    db: Option<&'a str>,
+    seqno: u64,
+    snapshot: u64,
+}
+
+impl DdlCtx<'_> {
+    fn db_mut(&mut self, db: &str) -> SqlResult<&mut Database> {
+        self.cat
+            .databases
+            .get_mut(db)
+            .ok_or_else(|| SqlError::unknown_db(db))
+    }
+
+    fn table(&self, db: &str, name: &str) -> SqlResult<Arc<Table>> {
+        if !self.cat.databases.contains_key(db) {
+            return Err(SqlError::unknown_db(db));
+        }
+        self.cat
+            .table(db, name)
+            .cloned()
+            .ok_or_else(|| SqlError::no_such_table(db, name))
+    }
+
+    fn apply(&mut self, stmt: &Statement) -> SqlResult<()> {
+        match stmt {
+            Statement::CreateDatabase {
+                db_name,
+                if_not_exists,
+                ..
+            } => self.create_database(db_name, *if_not_exists),
+            Statement::CreateSchema {
+                schema_name: ast::SchemaName::Simple(n),
+                if_not_exists,
+                ..
+            } => self.create_database(n, *if_not_exists),
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                table,
+                ..
+            } => match object_type {
+                ast::ObjectType::Database | ast::ObjectType::Schema => {
+                    for n in names {
+                        let d = object_name_parts(n)?.last().cloned().unwrap_or_default();
+                        if SYSTEM_DATABASES.iter().any(|s| s.eq_ignore_ascii_case(&d)) {
+                            return Err(SqlError::access_denied_db("root", &d));
+                        }
+                        if self.cat.databases.remove(&d).is_none() && !if_exists {
+                            return Err(SqlError::db_drop_missing(&d));
+                        }
+                    }
+                    Ok(())
+                }
+                ast::ObjectType::Table => {
+                    // MySQL checks every name first and drops none if one is
+                    // missing (without IF EXISTS).
+                    let mut targets = Vec::new();
+                    let mut missing = Vec::new();
+                    for n in names {
+                        let (d, t) = qualify(n, self.db)?;
+                        if self.cat.table(&d, &t).is_some() {
+                            targets.push((d, t));
+                        } else {
+                            missing.push(format!("{d}.{t}"));
+                        }
+                    }
+                    if !missing.is_empty() && !if_exists {
+                        return Err(SqlError::unknown_table(&missing.join(",")));
+                    }
+                    for (d, t) in targets {
+                        self.db_mut(&d)?.tables.remove(&t);
+                    }
+                    Ok(())
+                }
+                ast::ObjectType::Index => {
+                    let t = table
+                        .as_ref()
+                        .ok_or_else(|| SqlError::syntax("DROP INDEX needs ON table"))?;
+                    let (d, tn) = qualify(t, self.db)?;
+                    let idx = object_name_parts(&names[0])?.last().cloned().unwrap_or_default();
+                    self.alter(&d, &tn, &[AlterOp::DropIndex(idx)])
+                }
+                other => Err(SqlError::unsupported(format!("DROP {other}"))),
+            },
+            Statement::CreateTable(ct) => self.create_table(ct),
+            Statement::Truncate(t) => {
+                for target in &t.table_names {
+                    let (d, tn) = qualify(&target.name, self.db)?;
+                    let old = self.table(&d, &tn)?;
+                    let mut def = old.def.clone();
+                    def.version = self.seqno;
+                    let fresh = Table::new(def);
+                    self.db_mut(&d)?.tables.insert(tn, Arc::new(fresh));
+                }
+                Ok(())
+            }
+            Statement::CreateIndex(ci) => {
+                let (d, tn) = qualify(&ci.table_name, self.db)?;
+                let name = match &ci.name {
+                    Some(n) => object_name_parts(n)?.last().cloned().unwrap_or_default(),
+                    None => return Err(SqlError::syntax("CREATE INDEX needs a name")),
+                };
+                let cols = index_columns(&ci.columns)?;
+                let t = self.table(&d, &tn)?;
+                if ci.if_not_exists && t.def.index_by_name(&name).is_some() {
+                    return Ok(());
+                }
+                self.alter(
+                    &d,
+                    &tn,
+                    &[AlterOp::AddIndex {
+                        name: Some(name),
+                        cols,
+                        unique: ci.unique,
+                    }],
+                )
+            }
+            Statement::RenameTable(rs) => {
+                for r in rs {
+                    let (od, ot) = qualify(&r.old_name, self.db)?;
+                    let (nd, nt) = qualify(&r.new_name, self.db)?;
+                    self.rename(&od, &ot, &nd, &nt)?;
+                }
+                Ok(())
+            }
+            Statement::AlterTable(a) => {
+                let (d, tn) = qualify(&a.name, self.db)?;
+                if a.if_exists && self.cat.table(&d, &tn).is_none() {
+                    return Ok(());
+                }
+                let mut ops = Vec::new();
+                let mut rename_to = None;
+                for op in &a.operations {
+                    match op {
+                        ast::AlterTableOperation::RenameTable { table_name } => {
+                            let n = match table_name {
+                                ast::RenameTableNameKind::As(n)
+                                | ast::RenameTableNameKind::To(n) => n,
+                            };
+                            rename_to = Some(qualify(n, Some(&d))?);
+                        }
+                        other => ops.push(alter_op(other)?),
+                    }
+                }
+                if !ops.is_empty() {
+                    self.alter(&d, &tn, &ops)?;
+                }
+                if let Some((nd, nt)) = rename_to {
+                    self.rename(&d, &tn, &nd, &nt)?;
+                }
+                Ok(())
+            }
+            other => Err(SqlError::internal(format!("not a DDL statement: {other}"))),
+        }
+    }
+
+    fn create_database(&mut self, name: &ast::ObjectName, if_not_exists: bool) -> SqlResult<()> {
+        let d = object_name_parts(name)?.last().cloned().unwrap_or_default();
+        check_identifier(&d)?;
+        if self.cat.databases.contains_key(&d)
+            || SYSTEM_DATABASES.iter().any(|s| s.eq_ignore_ascii_case(&d))
+        {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(SqlError::db_exists(&d));
+        }
+        self.cat.databases.insert(
+            d.clone(),
+            Database {
+                name: d,
+                tables: BTreeMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    fn rename(&mut self, od: &str, ot: &str, nd: &str, nt: &str) -> SqlResult<()> {
+        let old = self.table(od, ot)?;
+        if !self.cat.databases.contains_key(nd) {
+            return Err(SqlError::unknown_db(nd));
+        }
+        if self.cat.table(nd, nt).is_some() {
+            return Err(SqlError::table_exists(nt));
+        }
+        check_identifier(nt)?;
+        let mut def = old.def.clone();
+        def.db = nd.to_string();
+        def.name = nt.to_string();
+        def.version = self.seqno;
+        let t = old.rebuild(def, self.snapshot, self.seqno, |r| Ok(r.to_vec()))?;
+        self.db_mut(od)?.tables.remove(ot);
+        self.db_mut(nd)?.tables.insert(nt.to_string(), Arc::new(t));
+        Ok(())
+    }
+
+    fn create_table(&mut self, ct: &ast::CreateTable) -> SqlResult<()> {
+        let (d, tn) = qualify(&ct.name, self.db)?;
+        if ct.temporary {
+            return Err(SqlError::unsupported("TEMPORARY tables"));
+        }
+        if ct.query.is_some() {
+            return Err(SqlError::unsupported("CREATE TABLE ... SELECT"));
+        }
+        if !self.cat.databases.contains_key(&d) {
+            return Err(SqlError::unknown_db(&d));
+        }
+        if self.cat.table(&d, &tn).is_some() {
+            if ct.if_not_exists {
+                return Ok(());
+            }
+            return Err(SqlError::table_exists(&tn));
+        }
+        check_identifier(&tn)?;
+        if let Some(like) = &ct.like {
+            let src = match like {
+                ast::CreateTableLikeKind::Parenthesized(l) | ast::CreateTableLikeKind::Plain(l) => &l.name,
+            };
+            let (sd, st) = qualify(src, self.db)?;
+            let mut def = self.table(&sd, &st)?.def.clone();
+            def.db = d.clone();
+            def.name = tn.clone();
+            def.version = self.seqno;
+            self.db_mut(&d)?.tables.insert(tn, Arc::new(Table::new(def)));
+            return Ok(());
+        }
+        let mut def = TableDef {
+            db: d.clone(),
+            name: tn.clone(),
+            columns: Vec::new(),
+            primary: None,
+            indexes: Vec::new(),
+            next_index_id: 1,
+            engine: "InnoDB".into(),
+            charset: "utf8mb4".into(),
+            comment: String::new(),
+            version: self.seqno,
+        };
+        let mut pending_indexes: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
+        for cd in &ct.columns {
+            let (col, pk, unique) = column_def(cd)?;
+            if def.column_index(&col.name).is_some() {
+                return Err(SqlError::dup_fieldname(&col.name));
+            }
+            if pk {
+                if def.primary.is_some() {
+                    return Err(SqlError::multiple_pri_key());
+                }
+                def.primary = Some(vec![def.columns.len()]);
+            }
+            if unique {
+                pending_indexes.push((Some(col.name.clone()), vec![col.name.clone()], true));
+            }
+            def.columns.push(col);
+        }
+        if def.columns.is_empty() {
+            return Err(SqlError::new(1113, "42000", "A table must have at least 1 column"));
+        }
+        for c in &ct.constraints {
+            match c {
+                ast::TableConstraint::PrimaryKey(pk) => {
+                    if def.primary.is_some() {
+                        return Err(SqlError::multiple_pri_key());
+                    }
+                    let cols = index_columns(&pk.columns)?;
+                    let mut pos = Vec::new();
+                    for c in &cols {
+                        pos.push(
+                            def.column_index(c)
+                                .ok_or_else(|| SqlError::new(1072, "42000", format!("Key column '{c}' doesn't exist in table")))?,
+                        );
+                    }
+                    def.primary = Some(pos);
+                }
+                ast::TableConstraint::Unique(u) => {
+                    let name = u.index_name.as_ref().or(u.name.as_ref()).map(|i| i.value.clone());
+                    pending_indexes.push((name, index_columns(&u.columns)?, true));
+                }
+                ast::TableConstraint::Index(i) => {
+                    pending_indexes.push((
+                        i.name.as_ref().map(|n| n.value.clone()),
+                        index_columns(&i.columns)?,
+                        false,
+                    ));
+                }
+                ast::TableConstraint::ForeignKey(_) => {
+                    return Err(SqlError::unsupported("FOREIGN KEY constraints"))
+                }
+                ast::TableConstraint::Check(_) => {
+                    return Err(SqlError::unsupported("CHECK constraints"))
+                }
+                other => return Err(SqlError::unsupported(format!("constraint {other}"))),
+            }
+        }
+        if let Some(pk) = &def.primary {
+            for &c in pk {
+                def.columns[c].nullable = false;
+            }
+        }
+        for (name, cols, unique) in pending_indexes {
+            add_index(&mut def, name, &cols, unique)?;
+        }
+        apply_table_options(&mut def, &ct.table_options)?;
+        check_auto_increment(&def)?;
+        let auto_start = table_option_auto_increment(&ct.table_options);
+        let t = Table::new(def);
+        if let Some(n) = auto_start {
+            t.bump_auto_inc(n.saturating_sub(1));
+        }
+        self.db_mut(&d)?.tables.insert(tn, Arc::new(t));
+        Ok(())
+    }
+
+    /// Applies ALTER operations by building a new table.
+    fn alter(&mut self, d: &str, tn: &str, ops: &[AlterOp]) -> SqlResult<()> {
+        let old = self.table(d, tn)?;
+        let mut def = old.def.clone();
+        // For each new column position: where its value comes from.
+        let mut source: Vec<ColSource> = (0..def.columns.len()).map(ColSource::Old).collect();
+        let mut auto_inc_start = None;
+        for op in ops {
+            match op {
+                AlterOp::AddColumn { col, pk, unique, position } => {
+                    if def.column_index(&col.name).is_some() {
+                        return Err(SqlError::dup_fieldname(&col.name));
+                    }
+                    if !col.nullable && col.default.is_none() && !col.auto_increment {
+                        // MySQL fills existing rows with the type's implicit
+                        // default; so do we.
+                    }
+                    let at = match position {
+                        Position::Last => def.columns.len(),
+                        Position::First => 0,
+                        Position::After(a) => {
+                            def.column_index(a).ok_or_else(|| SqlError::bad_field(a, tn))? + 1
+                        }
+                    };
+                    insert_column(&mut def, &mut source, at, col.clone(), ColSource::New);
+                    if *pk {
+                        if def.primary.is_some() {
+                            return Err(SqlError::multiple_pri_key());
+                        }
+                        def.primary = Some(vec![at]);
+                        def.columns[at].nullable = false;
+                    }
+                    if *unique {
+                        add_index(&mut def, Some(col.name.clone()), std::slice::from_ref(&col.name), true)?;
+                    }
+                }
+                AlterOp::DropColumn { name, if_exists } => {
+                    let Some(i) = def.column_index(name) else {
+                        if *if_exists {
+                            continue;
+                        }
+                        return Err(SqlError::cant_drop_field_or_key(name));
+                    };
+                    if def.columns.len() == 1 {
+                        return Err(SqlError::new(
+                            1090,
+                            "42000",
+                            "You can't delete all columns with ALTER TABLE; use DROP TABLE instead",
+                        ));
+                    }
+                    remove_column(&mut def, &mut source, i);
+                }
+                AlterOp::ModifyColumn { old_name, col, position } => {
+                    let i = def
+                        .column_index(old_name)
+                        .ok_or_else(|| SqlError::bad_field(old_name, tn))?;
+                    if !col.name.eq_ignore_ascii_case(old_name) && def.column_index(&col.name).is_some() {
+                        return Err(SqlError::dup_fieldname(&col.name));
+                    }
+                    let mut c = col.clone();
+                    if def.is_pk_column(i) {
+                        c.nullable = false;
+                    }
+                    let src = source[i];
+                    def.columns[i] = c;
+                    if let Some(p) = position {
+                        let c = def.columns[i].clone();
+                        remove_column(&mut def, &mut source, i);
+                        let at = match p {
+                            Position::Last => def.columns.len(),
+                            Position::First => 0,
+                            Position::After(a) => {
+                                def.column_index(a).ok_or_else(|| SqlError::bad_field(a, tn))? + 1
+                            }
+                        };
+                        insert_column(&mut def, &mut source, at, c, src);
+                    }
+                }
+                AlterOp::RenameColumn { old_name, new_name } => {
+                    let i = def
+                        .column_index(old_name)
+                        .ok_or_else(|| SqlError::bad_field(old_name, tn))?;
+                    if def.column_index(new_name).is_some() {
+                        return Err(SqlError::dup_fieldname(new_name));
+                    }
+                    def.columns[i].name = new_name.clone();
+                }
+                AlterOp::SetDefault { name, default } => {
+                    let i = def
+                        .column_index(name)
+                        .ok_or_else(|| SqlError::bad_field(name, tn))?;
+                    def.columns[i].default = default.clone();
+                }
+                AlterOp::AddIndex { name, cols, unique } => {
+                    add_index(&mut def, name.clone(), cols, *unique)?;
+                }
+                AlterOp::AddPrimaryKey(cols) => {
+                    if def.primary.is_some() {
+                        return Err(SqlError::multiple_pri_key());
+                    }
+                    let mut pos = Vec::new();
+                    for c in cols {
+                        let i = def.column_index(c).ok_or_else(|| SqlError::bad_field(c, tn))?;
+                        def.columns[i].nullable = false;
+                        pos.push(i);
+                    }
+                    def.primary = Some(pos);
+                }
+                AlterOp::DropIndex(name) => {
+                    if name.eq_ignore_ascii_case("PRIMARY") {
+                        if def.primary.take().is_none() {
+                            return Err(SqlError::cant_drop_field_or_key(name));
+                        }
+                        continue;
+                    }
+                    let before = def.indexes.len();
+                    def.indexes.retain(|i| !i.name.eq_ignore_ascii_case(name));
+                    if def.indexes.len() == before {
+                        return Err(SqlError::cant_drop_field_or_key(name));
+                    }
+                }
+                AlterOp::DropPrimaryKey => {
+                    if def.primary.take().is_none() {
+                        return Err(SqlError::cant_drop_field_or_key("PRIMARY"));
+                    }
+                }
+                AlterOp::AutoIncrement(n) => auto_inc_start = Some(*n),
+                AlterOp::NoOp => {}
+            }
+        }
+        check_auto_increment(&def)?;
+        def.version = self.seqno;
+        // Convert rows: new columns get their default (or the type's zero
+        // value when NOT NULL without default), changed types are converted
+        // strictly.
+        let cols = def.columns.clone();
+        let src = source.clone();
+        let now = crate::value::DateTime::now();
+        let t = old.rebuild(def, self.snapshot, self.seqno, |r| {
+            let mut out = Vec::with_capacity(cols.len());
+            for (c, s) in cols.iter().zip(&src) {
+                let v = match s {
+                    ColSource::Old(i) => r[*i].clone(),
+                    ColSource::New => match &c.default {
+                        Some(DefaultValue::Value(v)) => v.clone(),
+                        Some(DefaultValue::CurrentTimestamp) => Value::DateTime(now),
+                        None if c.nullable || c.auto_increment => Value::Null,
+                        None => implicit_default(&c.ty),
+                    },
+                };
+                if v.is_null() && !c.nullable {
+                    if c.auto_increment {
+                        // Filled below by the table's counter.
+                        out.push(Value::Null);
+                        continue;
+                    }
+                    return Err(SqlError::new(
+                        1138,
+                        "22004",
+                        format!("Invalid use of NULL value (column '{}')", c.name),
+                    ));
+                }
+                out.push(c.ty.coerce(v, &c.name)?);
+            }
+            Ok(out)
+        })?;
+        // A new AUTO_INCREMENT column numbers existing rows in key order.
+        if let Some(ai) = t.def.auto_increment_column() {
+            if matches!(source[ai], ColSource::New) {
+                let rows = t.rows_at(self.seqno);
+                let fresh = Table::new(t.def.clone());
+                for (pk, row) in rows {
+                    let mut r = row.to_vec();
+                    let n = fresh.next_auto_inc(1, 1);
+                    r[ai] = if t.def.columns[ai].ty.is_unsigned() {
+                        Value::UInt(n)
+                    } else {
+                        Value::Int(n as i64)
+                    };
+                    let key = fresh.def.pk_of(&r).unwrap_or(pk);
+                    fresh.install(&key, self.seqno, Some(r.into()));
+                }
+                return self.finish_alter(d, tn, fresh, auto_inc_start);
+            }
+        }
+        self.finish_alter(d, tn, t, auto_inc_start)
+    }
+
+    fn finish_alter(&mut self, d: &str, tn: &str, t: Table, auto_inc: Option<u64>) -> SqlResult<()> {
+        check_unique_data(&t, self.seqno)?;
+        if let Some(n) = auto_inc {
+            t.bump_auto_inc(n.saturating_sub(1));
+        }
+        self.db_mut(d)?.tables.insert(tn.to_string(), Arc::new(t));
+        Ok(())
+    }
+}
+
+/// Refuses a table whose rows violate its primary key or a unique index
+/// (after an ALTER that adds one).
+fn check_unique_data(t: &Table, seqno: u64) -> SqlResult<()> {
+    let rows = t.rows_at(seqno);
+    if let Some(_pk) = &t.def.primary {
+        let mut seen = std::collections::HashSet::new();
+        for (_, r) in &rows {
+            if let Some(k) = t.def.pk_of(r) {
+                if !seen.insert(k) {
+                    let text = t.def.primary.as_ref().map_or(String::new(), |p| {
+                        p.iter().map(|&c| r[c].to_text_lossy()).collect::<Vec<_>>().join("-")
+                    });
+                    return Err(SqlError::dup_entry(&text, "PRIMARY"));
+                }
+            }
+        }
+        if seen.len() != rows.len() {
+            return Err(SqlError::dup_entry("", "PRIMARY"));
+        }
+    }
+    for idx in t.def.indexes.iter().filter(|i| i.unique) {
+        let mut seen = std::collections::HashSet::new();
+        for (_, r) in &rows {
+            if idx.columns.iter().any(|&c| r[c].is_null()) {
+                continue;
+            }
+            if !seen.insert(t.def.index_key_of(idx, r)) {
+                let text = idx.columns.iter().map(|&c| r[c].to_text_lossy()).collect::<Vec<_>>().join("-");
+                return Err(SqlError::dup_entry(&text, &idx.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug)]
+enum ColSource {
+    Old(usize),
+    New,
+}
+
+fn insert_column(def: &mut TableDef, source: &mut Vec<ColSource>, at: usize, col: ColumnDef, src: ColSource) {
+    def.columns.insert(at, col);
+    source.insert(at, src);
+    let shift = |c: &mut usize| {
+        if *c >= at {
+            *c += 1;
+        }
+    };
+    if let Some(pk) = &mut def.primary {
+        pk.iter_mut().for_each(shift);
+    }
+    for idx in &mut def.indexes {
+        idx.columns.iter_mut().for_each(shift);
+    }
+}
+
+fn remove_column(def: &mut TableDef, source: &mut Vec<ColSource>, i: usize) {
+    def.columns.remove(i);
+    source.remove(i);
+    // Drop the column from keys; a key left empty disappears (MySQL).
+    let fix = |cols: &mut Vec<usize>| {
+        cols.retain(|&c| c != i);
+        for c in cols.iter_mut() {
+            if *c > i {
+                *c -= 1;
+            }
+        }
+    };
+    if let Some(pk) = &mut def.primary {
+        fix(pk);
+        if pk.is_empty() {
+            def.primary = None;
+        }
+    }
+    for idx in &mut def.indexes {
+        fix(&mut idx.columns);
+    }
+    def.indexes.retain(|x| !x.columns.is_empty());
+}
+
+/// The value MySQL gives existing rows for a new NOT NULL column without a
+/// default.
+fn implicit_default(t: &SqlType) -> Value {
+    match t {
+        SqlType::Int { unsigned: true, .. } => Value::UInt(0),
+        SqlType::Int { .. } | SqlType::Bool => Value::Int(0),
+        SqlType::Decimal { .. } => Value::Int(0),
+        SqlType::Float | SqlType::Double => Value::Double(0.0),
+        SqlType::Date => Value::Str("0000-00-00".into()),
+        SqlType::DateTime(_) | SqlType::Timestamp(_) => Value::Str("1970-01-01 00:00:00".into()),
+        SqlType::Enum(v) => Value::Str(v.first().cloned().unwrap_or_default()),
+        SqlType::Binary(_) | SqlType::Varbinary(_) | SqlType::Blob(_) => Value::Bytes(Vec::new()),
+        _ => Value::Str(String::new()),
+    }
+}
+
+enum Position {
+    Last,
+    First,
+    After(String),
+}
+
+enum AlterOp {
+    AddColumn {
+        col: ColumnDef,
+        pk: bool,
+        unique: bool,
+        position: Position,
+    },
+    DropColumn {
+        name: String,
+        if_exists: bool,
+    },
+    ModifyColumn {
+        old_name: String,
+        col: ColumnDef,
+        position: Option<Position>,
+    },
+    RenameColumn {
+        old_name: String,
+        new_name: String,
+    },
+    SetDefault {
+        name: String,
+        default: Option<DefaultValue>,
+    },
+    AddIndex {
+        name: Option<String>,
+        cols: Vec<String>,
+        unique: bool,
+    },
+    AddPrimaryKey(Vec<String>),
+    DropIndex(String),
+    DropPrimaryKey,
+    AutoIncrement(u64),
+    NoOp,
+}
+
+fn position(p: &Option<ast::MySQLColumnPosition>) -> Option<Position> {
+    p.as_ref().map(|p| match p {
+        ast::MySQLColumnPosition::First => Position::First,
+        ast::MySQLColumnPosition::After(a) => Position::After(a.value.clone()),
+    })
+}
+
+fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
+    use ast::AlterTableOperation as O;
+    Ok(match op {
+        O::AddColumn {
+            column_def,
+            column_position,
+            ..
+        } => {
+            let (col, pk, unique) = column_def_parts(&column_def.name, &column_def.data_type, column_def.options.iter().map(|o| &o.option))?;
+            AlterOp::AddColumn {
+                col,
+                pk,
+                unique,
+                position: position(column_position).unwrap_or(Position::Last),
+            }
+        }
+        O::DropColumn {
+            column_names,
+            if_exists,
+            ..
+        } => {
+            if column_names.len() != 1 {
+                return Err(SqlError::unsupported("dropping several columns in one clause"));
+            }
+            AlterOp::DropColumn {
+                name: column_names[0].value.clone(),
+                if_exists: *if_exists,
+            }
+        }
+        O::ModifyColumn {
+            col_name,
+            data_type,
+            options,
+            column_position,
+        } => {
+            let (col, pk, unique) = column_def_parts(col_name, data_type, options.iter())?;
+            if pk || unique {
+                return Err(SqlError::unsupported("keys in MODIFY COLUMN; use ADD INDEX"));
+            }
+            AlterOp::ModifyColumn {
+                old_name: col_name.value.clone(),
+                col,
+                position: position(column_position),
+            }
+        }
+        O::ChangeColumn {
+            old_name,
+            new_name,
+            data_type,
+            options,
+            column_position,
+        } => {
+            let (col, pk, unique) = column_def_parts(new_name, data_type, options.iter())?;
+            if pk || unique {
+                return Err(SqlError::unsupported("keys in CHANGE COLUMN; use ADD INDEX"));
+            }
+            AlterOp::ModifyColumn {
+                old_name: old_name.value.clone(),
+                col,
+                position: position(column_position),
+            }
+        }
+        O::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => AlterOp::RenameColumn {
+            old_name: old_column_name.value.clone(),
+            new_name: new_column_name.value.clone(),
+        },
+        O::AlterColumn { column_name, op } => match op {
+            ast::AlterColumnOperation::SetDefault { value } => AlterOp::SetDefault {
+                name: column_name.value.clone(),
+                default: Some(default_value(value, &column_name.value)?),
+            },
+            ast::AlterColumnOperation::DropDefault => AlterOp::SetDefault {
+                name: column_name.value.clone(),
+                default: None,
+            },
+            other => return Err(SqlError::unsupported(format!("ALTER COLUMN {other}"))),
+        },
+        O::AddConstraint { constraint, .. } => match constraint {
+            ast::TableConstraint::Unique(u) => AlterOp::AddIndex {
+                name: u.index_name.as_ref().or(u.name.as_ref()).map(|i| i.value.clone()),
+                cols: index_columns(&u.columns)?,
+                unique: true,
+            },
+            ast::TableConstraint::Index(i) => AlterOp::AddIndex {
+                name: i.name.as_ref().map(|n| n.value.clone()),
+                cols: index_columns(&i.columns)?,
+                unique: false,
+            },
+            ast::TableConstraint::PrimaryKey(pk) => AlterOp::AddPrimaryKey(index_columns(&pk.columns)?),
+            ast::TableConstraint::ForeignKey(_) => {
+                return Err(SqlError::unsupported("FOREIGN KEY constraints"))
+            }
+            other => return Err(SqlError::unsupported(format!("constraint {other}"))),
+        },
+        O::DropIndex { name } => AlterOp::DropIndex(name.value.clone()),
+        O::DropConstraint { name, .. } => AlterOp::DropIndex(name.value.clone()),
+        O::DropPrimaryKey { .. } => AlterOp::DropPrimaryKey,
+        O::AutoIncrement { value, .. } => AlterOp::AutoIncrement(
+            value
+                .value
+                .to_string()
+                .parse()
+                .map_err(|_| SqlError::syntax("bad AUTO_INCREMENT value"))?,
+        ),
+        O::Algorithm { .. } | O::Lock { .. } => AlterOp::NoOp,
+        other => return Err(SqlError::unsupported(format!("ALTER TABLE {other}"))),
+    })
+}
+
+fn check_identifier(name: &str) -> SqlResult<()> {
+    if name.is_empty() || name.len() > 64 || name.ends_with(' ') {
+        return Err(SqlError::new(1103, "42000", format!("Incorrect table name '{name}'")));
+    }
+    Ok(())
+}
+
+fn index_columns(cols: &[ast::IndexColumn]) -> SqlResult<Vec<String>> {
+    cols.iter()
+        .map(|c| match &c.column.expr {
+            ast::Expr::Identifier(i) => Ok(i.value.clone()),
+            // KEY (c(10)): a prefix length; the whole value is indexed.
+            ast::Expr::Function(f) => Ok(f.name.to_string()),
+            other => Err(SqlError::unsupported(format!("index on expression {other}"))),
+        })
+        .collect()
+}
+
+fn add_index(def: &mut TableDef, name: Option<String>, cols: &[String], unique: bool) -> SqlResult<()> {
+    let mut pos = Vec::new();
+    for c in cols {
+        pos.push(def.column_index(c).ok_or_else(|| {
+            SqlError::new(1072, "42000", format!("Key column '{c}' doesn't exist in table"))
+        })?);
+    }
+    let name = match name {
+        Some(n) => {
+            if n.eq_ignore_ascii_case("PRIMARY") || def.index_by_name(&n).is_some() {
+                return Err(SqlError::dup_keyname(&n));
+            }
+            n
+        }
+        None => {
+            // MySQL names an anonymous index after its first column,
+            // suffixed _2, _3 on collision.
+            let base = def.columns[pos[0]].name.clone();
+            let mut n = base.clone();
+            let mut k = 2;
+            while def.index_by_name(&n).is_some() {
+                n = format!("{base}_{k}");
+                k += 1;
+            }
+            n
+        }
+    };
+    let id = def.next_index_id;
+    def.next_index_id += 1;
+    def.indexes.push(IndexDef {
+        name,
+        columns: pos,
+        unique,
+        id,
+    });
+    Ok(())
+}
+
+fn check_auto_increment(def: &TableDef) -> SqlResult<()> {
+    let autos: Vec<usize> = (0..def.columns.len()).filter(|&i| def.columns[i].auto_increment).collect();
+    match autos.as_slice() {
+        [] => Ok(()),
+        [c] => {
+            let keyed = def.primary.as_ref().is_some_and(|p| p.first() == Some(c))
+                || def.indexes.iter().any(|i| i.columns.first() == Some(c));
+            if !keyed || !def.columns[*c].ty.is_integer() {
+                return Err(SqlError::wrong_auto_key());
+            }
+            Ok(())
+        }
+        _ => Err(SqlError::wrong_auto_key()),
+    }
+}
+
+fn column_def(cd: &ast::ColumnDef) -> SqlResult<(ColumnDef, bool, bool)> {
+    column_def_parts(&cd.name, &cd.data_type, cd.options.iter().map(|o| &o.option))
+}
+
+fn column_def_parts<'a>(
+    name: &ast::Ident,
+    dt: &ast::DataType,
+    options: impl Iterator<Item = &'a ast::ColumnOption>,
+) -> SqlResult<(ColumnDef, bool, bool)> {
+    let ty = sql_type(dt, &name.value)?;
+    let mut col = ColumnDef::new(&name.value, ty);
+    let mut pk = false;
+    let mut unique = false;
+    for o in options {
+        match o {
+            ast::ColumnOption::Null => col.nullable = true,
+            ast::ColumnOption::NotNull => col.nullable = false,
+            ast::ColumnOption::Default(e) => col.default = Some(default_value(e, &col.name)?),
+            ast::ColumnOption::PrimaryKey(_) => {
+                pk = true;
+                col.nullable = false;
+            }
+            ast::ColumnOption::Unique(_) => unique = true,
+            ast::ColumnOption::DialectSpecific(toks) => {
+                let text: String = toks.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
+                if text.eq_ignore_ascii_case("AUTO_INCREMENT") {
+                    col.auto_increment = true;
+                } else {
+                    return Err(SqlError::unsupported(format!("column option {text}")));
+                }
+            }
+            ast::ColumnOption::CharacterSet(_) | ast::ColumnOption::Collation(_) => {}
+            ast::ColumnOption::Comment(c) => col.comment = c.clone(),
+            ast::ColumnOption::OnUpdate(e) => {
+                if matches!(default_value(e, &col.name)?, DefaultValue::CurrentTimestamp) {
+                    col.on_update_now = true;
+                } else {
+                    return Err(SqlError::new(1294, "HY000", format!("Invalid ON UPDATE clause for '{}' column", col.name)));
+                }
+            }
+            ast::ColumnOption::ForeignKey(_) => {
+                return Err(SqlError::unsupported("FOREIGN KEY constraints"))
+            }
+            ast::ColumnOption::Check(_) => return Err(SqlError::unsupported("CHECK constraints")),
+            other => return Err(SqlError::unsupported(format!("column option {other}"))),
+        }
+    }
+    if col.auto_increment && col.default.is_some() {
+        return Err(SqlError::new(1067, "42000", format!("Invalid default value for '{}'", col.name)));
+    }
+    // A default must fit the column.
+    if let Some(DefaultValue::Value(v)) = &col.default {
+        if v.is_null() {
+            if !col.nullable {
+                return Err(SqlError::new(1067, "42000", format!("Invalid default value for '{}'", col.name)));
+            }
+        } else {
+            let c = col
+                .ty
+                .coerce(v.clone(), &col.name)
+                .map_err(|_| SqlError::new(1067, "42000", format!("Invalid default value for '{}'", col.name)))?;
+            col.default = Some(DefaultValue::Value(c));
+        }
+    }
+    if matches!(col.default, Some(DefaultValue::CurrentTimestamp))
+        && !matches!(col.ty, SqlType::DateTime(_) | SqlType::Timestamp(_))
+    {
+        return Err(SqlError::new(1067, "42000", format!("Invalid default value for '{}'", col.name)));
+    }
+    Ok((col, pk, unique))
+}
+
+/// Evaluates a DEFAULT clause: a literal, a negated number, or
+/// CURRENT_TIMESTAMP / NOW().
+fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
+    let bad = || SqlError::new(1067, "42000", format!("Invalid default value for '{column}'"));
+    Ok(match e {
+        ast::Expr::Value(v) => DefaultValue::Value(match &v.value {
+            ast::Value::Number(n, _) => crate::sql::bind::number_literal(n)?,
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => Value::Str(s.clone()),
+            ast::Value::Boolean(b) => Value::from_bool(*b),
+            ast::Value::Null => Value::Null,
+            _ => return Err(bad()),
+        }),
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => match default_value(expr, column)? {
+            DefaultValue::Value(v) => DefaultValue::Value(crate::value::negate(&v)?),
+            DefaultValue::CurrentTimestamp => return Err(bad()),
+        },
+        ast::Expr::Nested(x) => default_value(x, column)?,
+        ast::Expr::Function(f) => {
+            let n = f.name.to_string().to_ascii_uppercase();
+            if matches!(n.as_str(), "CURRENT_TIMESTAMP" | "NOW" | "LOCALTIMESTAMP" | "LOCALTIME") {
+                DefaultValue::CurrentTimestamp
+            } else {
+                return Err(bad());
+            }
+        }
+        ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("CURRENT_TIMESTAMP") => {
+            DefaultValue::CurrentTimestamp
+        }
+        ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("TRUE") => DefaultValue::Value(Value::Int(1)),
+        ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("FALSE") => DefaultValue::Value(Value::Int(0)),
+        _ => return Err(bad()),
+    })
+}
+
+fn apply_table_options(def: &mut TableDef, opts: &ast::CreateTableOptions) -> SqlResult<()> {
+    let list = match opts {
+        ast::CreateTableOptions::None => return Ok(()),
+        ast::CreateTableOptions::With(l)
+        | ast::CreateTableOptions::Options(l)
+        | ast::CreateTableOptions::Plain(l)
+        | ast::CreateTableOptions::TableProperties(l) => l,
+    };
+    for o in list {
+        match o {
+            ast::SqlOption::KeyValue { key, value } => {
+                let k = key.value.to_ascii_uppercase();
+                let v = value.to_string().trim_matches('\'').to_string();
+                if k.contains("CHARSET") || k.contains("CHARACTER SET") {
+                    def.charset = v;
+                } else if k == "COMMENT" {
+                    def.comment = v;
+                } else if k == "ENGINE" {
+                    def.engine = engine_name(&v);
+                }
+            }
+            ast::SqlOption::NamedParenthesizedList(l) => {
+                if l.key.value.eq_ignore_ascii_case("ENGINE") {
+                    if let Some(n) = &l.name {
+                        def.engine = engine_name(&n.value);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Every engine name is accepted and reported as InnoDB: trireme has one
+/// transactional engine, and tools expect the name.
+fn engine_name(_asked: &str) -> String {
+    "InnoDB".into()
+}
+
+fn table_option_auto_increment(opts: &ast::CreateTableOptions) -> Option<u64> {
+    let list = match opts {
+        ast::CreateTableOptions::None => return None,
+        ast::CreateTableOptions::With(l)
+        | ast::CreateTableOptions::Options(l)
+        | ast::CreateTableOptions::Plain(l)
+        | ast::CreateTableOptions::TableProperties(l) => l,
+    };
+    list.iter().find_map(|o| match o {
+        ast::SqlOption::KeyValue { key, value } if key.value.eq_ignore_ascii_case("AUTO_INCREMENT") => {
+            value.to_string().parse().ok()
+        }
+        _ => None,
+    })
+}

@@ -1,0 +1,648 @@
+//! INSERT, REPLACE, UPDATE and DELETE.
+//!
+//! Writes go to the transaction's buffer (see `txn`). Every write checks, as
+//! this transaction sees the data, the primary key and unique indexes, and
+//! fails early with ER_LOCK_DEADLOCK when the row already has a version newer
+//! than the snapshot (certification would reject the write-set anyway).
+//! Unique values also become certification keys, so two nodes inserting the
+//! same unique value concurrently cannot both commit.
+
+use std::sync::Arc;
+
+use sqlparser::ast;
+
+use crate::catalog::DefaultValue;
+use crate::error::{codes, SqlError, SqlResult};
+use crate::sql::access;
+use crate::sql::bind::{BindEnv, Scope, ScopeCol};
+use crate::sql::expr::Expr;
+use crate::sql::{Exec, OutCol, Output};
+use crate::storage::{Row, Table};
+use crate::value::{sort_cmp, Value};
+
+/// What to do when an inserted row collides with an existing one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnDup {
+    Error,
+    Ignore,
+    Replace,
+    Update,
+}
+
+impl Exec<'_> {
+    pub fn table_for_write(&self, name: &ast::ObjectName) -> SqlResult<Arc<Table>> {
+        let (db, t) = self.qualify(name)?;
+        if db.eq_ignore_ascii_case("information_schema") {
+            return Err(SqlError::access_denied_db(&self.sess.user, &db));
+        }
+        let table = self.catalog.table(&db, &t).cloned().ok_or_else(|| {
+            if self.catalog.databases.contains_key(&db) {
+                SqlError::no_such_table(&db, &t)
+            } else {
+                SqlError::unknown_db(&db)
+            }
+        })?;
+        self.txn.check_table_version(&table)?;
+        if self.txn.read_only {
+            return Err(SqlError::read_only_trx());
+        }
+        Ok(table)
+    }
+
+    fn table_scope(table: &Table) -> Scope {
+        Scope {
+            cols: table
+                .def
+                .columns
+                .iter()
+                .map(|c| ScopeCol {
+                    source: table.def.name.clone(),
+                    meta: {
+                        let mut m = OutCol::expr(&c.name, Some(c.ty.clone()), c.nullable);
+                        m.db = table.def.db.clone();
+                        m.org_table = table.def.name.clone();
+                        m
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    pub fn insert(&mut self, ins: &ast::Insert) -> SqlResult<Output> {
+        let ast::TableObject::TableName(name) = &ins.table else {
+            return Err(SqlError::unsupported("INSERT into a table function"));
+        };
+        let table = self.table_for_write(name)?;
+        let def = &table.def;
+        let ncols = def.columns.len();
+
+        // Target columns.
+        let mut targets: Vec<usize> = Vec::new();
+        let names: Vec<String> = if !ins.assignments.is_empty() {
+            ins.assignments
+                .iter()
+                .map(|a| assignment_column(&a.target))
+                .collect::<SqlResult<_>>()?
+        } else {
+            ins.columns
+                .iter()
+                .map(|c| {
+                    crate::sql::object_name_parts(c)
+                        .map(|p| p.last().cloned().unwrap_or_default())
+                })
+                .collect::<SqlResult<_>>()?
+        };
+        if names.is_empty() {
+            targets = (0..ncols).collect();
+        } else {
+            for n in &names {
+                let i = def
+                    .column_index(n)
+                    .ok_or_else(|| SqlError::bad_field(n, "field list"))?;
+                if targets.contains(&i) {
+                    return Err(SqlError::new(
+                        1110,
+                        "42000",
+                        format!("Column '{n}' specified twice"),
+                    ));
+                }
+                targets.push(i);
+            }
+        }
+
+        // Source rows: None marks DEFAULT.
+        let empty = Scope::default();
+        let mut source: Vec<Vec<Option<Value>>> = Vec::new();
+        if !ins.assignments.is_empty() {
+            let mut r = Vec::new();
+            for a in &ins.assignments {
+                r.push(self.insert_value(&a.value, &empty)?);
+            }
+            source.push(r);
+        } else if let Some(q) = &ins.source {
+            match q.body.as_ref() {
+                ast::SetExpr::Values(v) if q.order_by.is_none() => {
+                    for row in &v.rows {
+                        let mut r = Vec::with_capacity(row.content.len());
+                        for e in &row.content {
+                            r.push(self.insert_value(e, &empty)?);
+                        }
+                        source.push(r);
+                    }
+                }
+                _ => {
+                    let (_, rows) = self.query(q)?;
+                    source.extend(rows.into_iter().map(|r| r.into_iter().map(Some).collect()));
+                }
+            }
+        } else {
+            return Err(SqlError::syntax("INSERT without values"));
+        }
+
+        let on_dup = if ins.replace_into {
+            OnDup::Replace
+        } else if matches!(ins.on, Some(ast::OnInsert::DuplicateKeyUpdate(_))) {
+            OnDup::Update
+        } else if ins.ignore {
+            OnDup::Ignore
+        } else {
+            OnDup::Error
+        };
+        // ON DUPLICATE KEY UPDATE assignments see the existing row at
+        // positions [0, n) and the proposed row (VALUES(col)) at [n, 2n).
+        let mut updates: Vec<(usize, Expr)> = Vec::new();
+        if let Some(ast::OnInsert::DuplicateKeyUpdate(assigns)) = &ins.on {
+            let scope = Self::table_scope(&table);
+            self.values_ref = Some(ncols);
+            let res = (|| -> SqlResult<()> {
+                for a in assigns {
+                    let col = assignment_column(&a.target)?;
+                    let i = def
+                        .column_index(&col)
+                        .ok_or_else(|| SqlError::bad_field(&col, "field list"))?;
+                    let e = self.bind(&a.value, &mut BindEnv::new(&scope, "field list"))?;
+                    updates.push((i, e));
+                }
+                Ok(())
+            })();
+            self.values_ref = None;
+            res?;
+        }
+
+        let mut affected = 0u64;
+        let mut first_auto: Option<u64> = None;
+        for (n, src) in source.into_iter().enumerate() {
+            if src.len() != targets.len() {
+                return Err(SqlError::column_count(n + 1));
+            }
+            let row = self.build_insert_row(&table, &targets, src, &mut first_auto)?;
+            affected += self.insert_one(&table, row, on_dup, &updates)?;
+        }
+        if let Some(id) = first_auto {
+            self.sess.last_insert_id = id;
+        }
+        let info = String::new();
+        Ok(Output::Ok {
+            affected,
+            last_insert_id: first_auto.unwrap_or(0),
+            info,
+        })
+    }
+
+    /// A VALUES item: an expression, or None for DEFAULT.
+    fn insert_value(&mut self, e: &ast::Expr, scope: &Scope) -> SqlResult<Option<Value>> {
+        if let ast::Expr::Identifier(id) = e {
+            if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("DEFAULT") {
+                return Ok(None);
+            }
+        }
+        let x = self.bind(e, &mut BindEnv::new(scope, "field list"))?;
+        Ok(Some(x.eval(&[])?))
+    }
+
+    /// Fills defaults and AUTO_INCREMENT, converts to column types.
+    fn build_insert_row(
+        &mut self,
+        table: &Table,
+        targets: &[usize],
+        src: Vec<Option<Value>>,
+        first_auto: &mut Option<u64>,
+    ) -> SqlResult<Vec<Value>> {
+        let def = &table.def;
+        let mut given: Vec<Option<Option<Value>>> = vec![None; def.columns.len()];
+        for (&c, v) in targets.iter().zip(src) {
+            given[c] = Some(v);
+        }
+        let mut row = Vec::with_capacity(def.columns.len());
+        for (i, col) in def.columns.iter().enumerate() {
+            let v = match given[i].take() {
+                Some(Some(v)) => Some(v),
+                // DEFAULT or not named.
+                Some(None) | None => None,
+            };
+            let v = match v {
+                Some(v) if col.auto_increment && (v.is_null() || v.to_i64() == Some(0)) => {
+                    self.auto_value(table, first_auto)
+                }
+                Some(v) => {
+                    if v.is_null() && !col.nullable {
+                        return Err(SqlError::bad_null(&col.name));
+                    }
+                    let c = col.ty.coerce(v, &col.name)?;
+                    if col.auto_increment {
+                        if let Some(n) = c.to_i64().filter(|n| *n > 0) {
+                            table.bump_auto_inc(n as u64);
+                        }
+                    }
+                    c
+                }
+                None if col.auto_increment => self.auto_value(table, first_auto),
+                None => match &col.default {
+                    Some(DefaultValue::Value(d)) => col.ty.coerce(d.clone(), &col.name)?,
+                    Some(DefaultValue::CurrentTimestamp) => {
+                        col.ty.coerce(Value::DateTime(self.now), &col.name)?
+                    }
+                    None if col.nullable => Value::Null,
+                    None => return Err(SqlError::no_default(&col.name)),
+                },
+            };
+            row.push(v);
+        }
+        Ok(row)
+    }
+
+    fn auto_value(&mut self, table: &Table, first_auto: &mut Option<u64>) -> Value {
+        let v = table.next_auto_inc(
+            self.node.auto_increment_increment,
+            self.node.auto_increment_offset,
+        );
+        first_auto.get_or_insert(v);
+        if table.def.columns[table.def.auto_increment_column().unwrap_or(0)]
+            .ty
+            .is_unsigned()
+        {
+            Value::UInt(v)
+        } else {
+            Value::Int(v as i64)
+        }
+    }
+
+    /// Inserts one row under the duplicate policy; returns affected rows.
+    fn insert_one(
+        &mut self,
+        table: &Arc<Table>,
+        row: Vec<Value>,
+        on_dup: OnDup,
+        updates: &[(usize, Expr)],
+    ) -> SqlResult<u64> {
+        let pk = match table.def.pk_of(&row) {
+            Some(pk) => pk,
+            None => table.next_hidden_key(self.node.node_id),
+        };
+        let mut affected = 0;
+        loop {
+            match self.find_conflict(table, &pk, &row, None)? {
+                None => break,
+                Some((key_name, old_pk, old_row)) => match on_dup {
+                    OnDup::Error => {
+                        return Err(SqlError::dup_entry(
+                            &self.key_text(table, &key_name, &row),
+                            &key_name,
+                        ))
+                    }
+                    OnDup::Ignore => {
+                        let msg = format!(
+                            "Duplicate entry '{}' for key '{}'",
+                            self.key_text(table, &key_name, &row),
+                            key_name
+                        );
+                        self.warn(codes::DUP_ENTRY, msg);
+                        return Ok(0);
+                    }
+                    OnDup::Replace => {
+                        self.check_not_newer(table, &old_pk)?;
+                        self.txn.put(table, old_pk, None);
+                        affected += 1;
+                    }
+                    OnDup::Update => {
+                        self.check_not_newer(table, &old_pk)?;
+                        let mut combined: Vec<Value> = old_row.to_vec();
+                        combined.extend(row.iter().cloned());
+                        let mut new_row: Vec<Value> = old_row.to_vec();
+                        for (c, e) in updates {
+                            // Later assignments see earlier ones.
+                            combined[..new_row.len()].clone_from_slice(&new_row);
+                            let col = &table.def.columns[*c];
+                            let v = e.eval(&combined)?;
+                            if v.is_null() && !col.nullable {
+                                return Err(SqlError::bad_null(&col.name));
+                            }
+                            new_row[*c] = col.ty.coerce(v, &col.name)?;
+                        }
+                        if rows_equal(&new_row, &old_row) {
+                            return Ok(affected);
+                        }
+                        self.touch_on_update(table, &old_row, &mut new_row, updates.iter().map(|(c, _)| *c));
+                        self.put_row(table, Some(&old_pk), Some(&old_row), new_row)?;
+                        return Ok(affected + 2);
+                    }
+                },
+            }
+        }
+        self.check_not_newer(table, &pk)?;
+        self.txn.put(table, pk, Some(row.into()));
+        Ok(affected + 1)
+    }
+
+    fn key_text(&self, table: &Table, key_name: &str, row: &[Value]) -> String {
+        let cols: Vec<usize> = if key_name == "PRIMARY" {
+            table.def.primary.clone().unwrap_or_default()
+        } else {
+            table
+                .def
+                .index_by_name(key_name)
+                .map(|i| i.columns.clone())
+                .unwrap_or_default()
+        };
+        cols.iter()
+            .map(|&c| row[c].to_text_lossy())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+
+    /// The row `row` (with key `pk`) would collide with, as this
+    /// transaction sees the data: by primary key, then by each unique index.
+    /// `ignore_pk` is the row being updated.
+    fn find_conflict(
+        &self,
+        table: &Arc<Table>,
+        pk: &[u8],
+        row: &[Value],
+        ignore_pk: Option<&[u8]>,
+    ) -> SqlResult<Option<(String, Vec<u8>, Row)>> {
+        if ignore_pk != Some(pk) {
+            if let Some(existing) = self.txn.get(table, pk) {
+                return Ok(Some(("PRIMARY".into(), pk.to_vec(), existing)));
+            }
+        }
+        let def = &table.def;
+        for (i, idx) in def.indexes.iter().enumerate() {
+            if !idx.unique || idx.columns.iter().any(|&c| row[c].is_null()) {
+                continue;
+            }
+            let key = def.index_key_of(idx, row);
+            let mut candidates = table.index_candidates(i, &key);
+            if let Some(p) = self.txn.pending(table) {
+                candidates.extend(
+                    p.iter()
+                        .filter(|(_, p)| p.after.as_ref().is_some_and(|r| def.index_key_of(idx, r) == key))
+                        .map(|(k, _)| k.clone()),
+                );
+            }
+            for cand in candidates {
+                if cand == pk || Some(cand.as_slice()) == ignore_pk {
+                    continue;
+                }
+                if let Some(r) = self.txn.get(table, &cand) {
+                    if def.index_key_of(idx, &r) == key {
+                        return Ok(Some((idx.name.clone(), cand, r)));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Fails early when a row has a committed version newer than the
+    /// snapshot that this transaction has not itself written.
+    fn check_not_newer(&self, table: &Arc<Table>, pk: &[u8]) -> SqlResult<()> {
+        let own = self.txn.pending(table).is_some_and(|p| p.contains_key(pk));
+        if !own && table.latest_seqno(pk) > self.txn.snapshot_seqno() {
+            return Err(SqlError::deadlock());
+        }
+        Ok(())
+    }
+
+    /// Writes `new_row` in place of the row at `old_pk` (checks keys).
+    fn put_row(
+        &mut self,
+        table: &Arc<Table>,
+        old_pk: Option<&[u8]>,
+        old_row: Option<&Row>,
+        new_row: Vec<Value>,
+    ) -> SqlResult<()> {
+        let new_pk = match (table.def.pk_of(&new_row), old_pk) {
+            (Some(pk), _) => pk,
+            (None, Some(old)) => old.to_vec(),
+            (None, None) => table.next_hidden_key(self.node.node_id),
+        };
+        let unique_changed = old_row.is_none_or(|old| {
+            table
+                .def
+                .indexes
+                .iter()
+                .any(|i| i.unique && table.def.index_key_of(i, old) != table.def.index_key_of(i, &new_row))
+        });
+        if Some(new_pk.as_slice()) != old_pk || unique_changed {
+            if let Some((key_name, _, _)) = self.find_conflict(table, &new_pk, &new_row, old_pk)? {
+                return Err(SqlError::dup_entry(
+                    &self.key_text(table, &key_name, &new_row),
+                    &key_name,
+                ));
+            }
+        }
+        if let Some(old) = old_pk {
+            if old != new_pk.as_slice() {
+                self.check_not_newer(table, &new_pk)?;
+                self.txn.put(table, old.to_vec(), None);
+            }
+        }
+        self.txn.put(table, new_pk, Some(new_row.into()));
+        Ok(())
+    }
+
+    fn touch_on_update(
+        &self,
+        table: &Table,
+        old: &[Value],
+        new: &mut [Value],
+        assigned: impl Iterator<Item = usize>,
+    ) {
+        let assigned: Vec<usize> = assigned.collect();
+        if rows_equal(old, new) {
+            return;
+        }
+        for (i, c) in table.def.columns.iter().enumerate() {
+            if c.on_update_now && !assigned.contains(&i) {
+                if let Ok(v) = c.ty.coerce(Value::DateTime(self.now), &c.name) {
+                    new[i] = v;
+                }
+            }
+        }
+    }
+
+    /// Rows of a single table matching WHERE, ordered and limited, for
+    /// UPDATE and DELETE.
+    fn rows_for_write(
+        &mut self,
+        table: &Arc<Table>,
+        selection: Option<&ast::Expr>,
+        order_by: &[ast::OrderByExpr],
+        limit: Option<&ast::Expr>,
+    ) -> SqlResult<Vec<(Vec<u8>, Row)>> {
+        let scope = Self::table_scope(table);
+        let filters = match selection {
+            Some(w) => self
+                .bind(w, &mut BindEnv::new(&scope, "where clause"))?
+                .conjuncts(),
+            None => Vec::new(),
+        };
+        let refs: Vec<&Expr> = filters.iter().collect();
+        let path = access::choose(&table.def, &refs, 0);
+        let mut rows = Vec::new();
+        for (pk, r) in access::fetch(table, self.txn, &path, &[])? {
+            let mut ok = true;
+            for f in &filters {
+                if !f.holds(&r)? {
+                    ok = false;
+                    break;
+                }
+            }
+            if ok {
+                rows.push((pk, r));
+            }
+        }
+        if !order_by.is_empty() {
+            let mut keys = Vec::new();
+            for ob in order_by {
+                let e = self.bind(&ob.expr, &mut BindEnv::new(&scope, "order clause"))?;
+                keys.push((e, matches!(ob.options.sort, Some(ast::OrderBySort::Desc))));
+            }
+            let mut keyed = Vec::with_capacity(rows.len());
+            for (pk, r) in rows {
+                let k = keys
+                    .iter()
+                    .map(|(e, _)| e.eval(&r))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                keyed.push((k, pk, r));
+            }
+            keyed.sort_by(|a, b| {
+                for (i, (_, desc)) in keys.iter().enumerate() {
+                    let o = sort_cmp(&a.0[i], &b.0[i]);
+                    let o = if *desc { o.reverse() } else { o };
+                    if o != std::cmp::Ordering::Equal {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+            rows = keyed.into_iter().map(|(_, pk, r)| (pk, r)).collect();
+        }
+        if let Some(l) = limit {
+            let n = self
+                .bind(l, &mut BindEnv::new(&Scope::default(), "LIMIT"))?
+                .eval(&[])?
+                .to_i64()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| SqlError::new(1210, "HY000", "Incorrect arguments to LIMIT"))?;
+            rows.truncate(n as usize);
+        }
+        Ok(rows)
+    }
+
+    pub fn update(&mut self, u: &ast::Update) -> SqlResult<Output> {
+        if !u.table.joins.is_empty() || u.from.is_some() {
+            return Err(SqlError::unsupported("multi-table UPDATE"));
+        }
+        let ast::TableFactor::Table { name, .. } = &u.table.relation else {
+            return Err(SqlError::unsupported("UPDATE of a derived table"));
+        };
+        let table = self.table_for_write(name)?;
+        let scope = Self::table_scope(&table);
+        let mut sets = Vec::new();
+        for a in &u.assignments {
+            let col = assignment_column(&a.target)?;
+            let i = table
+                .def
+                .column_index(&col)
+                .ok_or_else(|| SqlError::bad_field(&col, "field list"))?;
+            let e = if is_default(&a.value) {
+                None
+            } else {
+                Some(self.bind(&a.value, &mut BindEnv::new(&scope, "field list"))?)
+            };
+            sets.push((i, e));
+        }
+        let rows = self.rows_for_write(&table, u.selection.as_ref(), &u.order_by, u.limit.as_ref())?;
+        let matched = rows.len() as u64;
+        let mut changed = 0u64;
+        for (pk, old) in rows {
+            self.check_not_newer(&table, &pk)?;
+            let mut new: Vec<Value> = old.to_vec();
+            for (c, e) in &sets {
+                let col = &table.def.columns[*c];
+                let v = match e {
+                    Some(e) => e.eval(&new)?,
+                    None => match &col.default {
+                        Some(DefaultValue::Value(d)) => d.clone(),
+                        Some(DefaultValue::CurrentTimestamp) => Value::DateTime(self.now),
+                        None => Value::Null,
+                    },
+                };
+                if v.is_null() && !col.nullable {
+                    return Err(SqlError::bad_null(&col.name));
+                }
+                new[*c] = col.ty.coerce(v, &col.name)?;
+            }
+            if rows_equal(&new, &old) {
+                continue;
+            }
+            self.touch_on_update(&table, &old, &mut new, sets.iter().map(|(c, _)| *c));
+            if let Some(ai) = table.def.auto_increment_column() {
+                if let Some(n) = new[ai].to_i64().filter(|n| *n > 0) {
+                    table.bump_auto_inc(n as u64);
+                }
+            }
+            self.put_row(&table, Some(&pk), Some(&old), new)?;
+            changed += 1;
+        }
+        self.sess.found_rows = matched;
+        Ok(Output::Ok {
+            affected: changed,
+            last_insert_id: 0,
+            info: format!("Rows matched: {matched}  Changed: {changed}  Warnings: 0"),
+        })
+    }
+
+    pub fn delete(&mut self, d: &ast::Delete) -> SqlResult<Output> {
+        if !d.tables.is_empty() || d.using.is_some() {
+            return Err(SqlError::unsupported("multi-table DELETE"));
+        }
+        let from = match &d.from {
+            ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
+        };
+        let [twj] = from.as_slice() else {
+            return Err(SqlError::unsupported("multi-table DELETE"));
+        };
+        if !twj.joins.is_empty() {
+            return Err(SqlError::unsupported("multi-table DELETE"));
+        }
+        let ast::TableFactor::Table { name, .. } = &twj.relation else {
+            return Err(SqlError::unsupported("DELETE from a derived table"));
+        };
+        let table = self.table_for_write(name)?;
+        let rows = self.rows_for_write(&table, d.selection.as_ref(), &d.order_by, d.limit.as_ref())?;
+        let n = rows.len() as u64;
+        for (pk, _) in rows {
+            self.check_not_newer(&table, &pk)?;
+            self.txn.put(&table, pk, None);
+        }
+        Ok(Output::ok(n))
+    }
+}
+
+fn is_default(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("DEFAULT"))
+}
+
+fn assignment_column(t: &ast::AssignmentTarget) -> SqlResult<String> {
+    match t {
+        ast::AssignmentTarget::ColumnName(n) => Ok(crate::sql::object_name_parts(n)?
+            .last()
+            .cloned()
+            .unwrap_or_default()),
+        ast::AssignmentTarget::Tuple(_) => Err(SqlError::unsupported("tuple assignment")),
+    }
+}
+
+/// Exact equality of stored rows (same column types on both sides).
+pub fn rows_equal(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            let mut kx = Vec::new();
+            let mut ky = Vec::new();
+            crate::keycode::encode_value(&mut kx, x);
+            crate::keycode::encode_value(&mut ky, y);
+            kx == ky
+        })
+}

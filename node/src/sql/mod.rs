@@ -1,0 +1,398 @@
+//! The SQL layer: MySQL statements parsed by `sqlparser` (MySqlDialect),
+//! bound to the catalog (`bind`), planned (`access`, `select`) and executed
+//! against a transaction (`select`, `dml`), or turned into schema changes
+//! (`ddl`) and administrative answers (`show`, `vars`).
+//!
+//! A statement runs synchronously against the transaction's snapshot and
+//! write buffer (`Exec`); only commit, DDL and causal-read waits are
+//! asynchronous, and those live in `session`.
+
+pub mod access;
+pub mod admin;
+pub mod bind;
+pub mod ddl;
+pub mod dml;
+pub mod expr;
+pub mod select;
+pub mod show;
+pub mod vars;
+
+use std::sync::Arc;
+
+use sqlparser::ast::{self, Statement};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::error::{SqlError, SqlResult};
+use crate::storage::{Catalog, Store};
+use crate::txn::Txn;
+use crate::types::SqlType;
+use crate::value::{DateTime, Value};
+
+/// Result metadata of one output column.
+#[derive(Clone, Debug)]
+pub struct OutCol {
+    pub name: String,
+    pub org_name: String,
+    pub table: String,
+    pub org_table: String,
+    pub db: String,
+    /// None is the NULL type (a bare NULL literal).
+    pub ty: Option<SqlType>,
+    pub nullable: bool,
+    pub primary_key: bool,
+    pub unique_key: bool,
+    pub multiple_key: bool,
+    pub auto_increment: bool,
+}
+
+impl OutCol {
+    pub fn expr(name: &str, ty: Option<SqlType>, nullable: bool) -> OutCol {
+        OutCol {
+            name: name.to_string(),
+            org_name: String::new(),
+            table: String::new(),
+            org_table: String::new(),
+            db: String::new(),
+            ty,
+            nullable,
+            primary_key: false,
+            unique_key: false,
+            multiple_key: false,
+            auto_increment: false,
+        }
+    }
+
+    /// A VARCHAR column for administrative result sets.
+    pub fn text(name: &str) -> OutCol {
+        OutCol::expr(name, Some(SqlType::Varchar(255)), true)
+    }
+
+    pub fn bigint(name: &str) -> OutCol {
+        OutCol::expr(
+            name,
+            Some(SqlType::Int {
+                width: crate::types::IntWidth::Big,
+                unsigned: false,
+            }),
+            true,
+        )
+    }
+}
+
+/// What a statement returns.
+#[derive(Clone, Debug)]
+pub enum Output {
+    Ok {
+        affected: u64,
+        last_insert_id: u64,
+        info: String,
+    },
+    Rows {
+        columns: Vec<OutCol>,
+        rows: Vec<Vec<Value>>,
+    },
+}
+
+impl Output {
+    pub fn ok(affected: u64) -> Output {
+        Output::Ok {
+            affected,
+            last_insert_id: 0,
+            info: String::new(),
+        }
+    }
+}
+
+/// A warning for SHOW WARNINGS.
+#[derive(Clone, Debug)]
+pub struct Warning {
+    pub level: &'static str,
+    pub code: u16,
+    pub message: String,
+}
+
+/// Node-wide facts a statement may need.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub node_id: u64,
+    /// Galera's wsrep_auto_increment_control: increment = cluster size,
+    /// offset = this node's index + 1.
+    pub auto_increment_increment: u64,
+    pub auto_increment_offset: u64,
+}
+
+/// Session state a statement reads and may change (SET, USE, LAST_INSERT_ID).
+#[derive(Clone, Debug)]
+pub struct SessionState {
+    pub db: Option<String>,
+    pub user: String,
+    pub host: String,
+    pub connection_id: u32,
+    pub last_insert_id: u64,
+    pub vars: vars::SessionVars,
+    pub user_vars: std::collections::HashMap<String, Value>,
+    pub warnings: Vec<Warning>,
+    /// Rows matched by the last statement (FOUND_ROWS / ROW_COUNT).
+    pub found_rows: u64,
+    pub row_count: i64,
+}
+
+/// The context a statement executes in.
+pub struct Exec<'a> {
+    pub store: &'a Arc<Store>,
+    pub catalog: Arc<Catalog>,
+    pub txn: &'a mut Txn,
+    pub sess: &'a mut SessionState,
+    pub node: &'a NodeInfo,
+    /// Prepared-statement parameters, in order.
+    pub params: &'a [Value],
+    /// The statement's start time (NOW() is stable within a statement).
+    pub now: DateTime,
+    /// Counts `?` placeholders as they are bound.
+    pub next_param: usize,
+    /// While binding ON DUPLICATE KEY UPDATE: where VALUES(col) columns
+    /// start in the row layout.
+    pub values_ref: Option<usize>,
+    pub status: &'a dyn show::NodeStatus,
+    /// PREPARE: bind and plan, but read no rows (result metadata only).
+    pub describe: bool,
+}
+
+impl Exec<'_> {
+    pub fn current_db(&self) -> SqlResult<&str> {
+        self.sess.db.as_deref().ok_or_else(SqlError::no_db)
+    }
+
+    pub fn warn(&mut self, code: u16, message: impl Into<String>) {
+        self.sess.warnings.push(Warning {
+            level: "Warning",
+            code,
+            message: message.into(),
+        });
+    }
+
+    /// Resolves `[db.]name` against the current database.
+    pub fn qualify(&self, name: &ast::ObjectName) -> SqlResult<(String, String)> {
+        let parts = object_name_parts(name)?;
+        match parts.as_slice() {
+            [t] => Ok((self.current_db()?.to_string(), t.clone())),
+            [d, t] => Ok((d.clone(), t.clone())),
+            _ => Err(SqlError::syntax(format!("bad table name '{name}'"))),
+        }
+    }
+}
+
+pub fn object_name_parts(name: &ast::ObjectName) -> SqlResult<Vec<String>> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(i) => Ok(i.value.clone()),
+            other => Err(SqlError::syntax(format!("unexpected name part '{other}'"))),
+        })
+        .collect()
+}
+
+/// Parses one COM_QUERY text into statements.
+///
+/// sqlparser does not know `LOCK IN SHARE MODE` (MySQL's spelling of FOR
+/// SHARE), so it is rewritten first, outside string literals and comments.
+pub fn parse(sql: &str) -> SqlResult<Vec<Statement>> {
+    let rewritten = rewrite_for_parser(sql);
+    Parser::parse_sql(&MySqlDialect {}, &rewritten).map_err(|e| {
+        let msg = e.to_string();
+        let msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg);
+        SqlError::syntax(format!(
+            "check the manual that corresponds to your MySQL server version for the right syntax to use ({msg})"
+        ))
+    })
+}
+
+/// Rewrites `LOCK IN SHARE MODE` to `FOR SHARE` outside quotes.
+fn rewrite_for_parser(sql: &str) -> std::borrow::Cow<'_, str> {
+    let upper = sql.to_ascii_uppercase();
+    if !(upper.contains("SHARE") && upper.contains("MODE")) {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if let Some(q) = quote {
+            if c == b'\\' && i + 1 < bytes.len() {
+                out.push('\\');
+                let n = utf8_len(bytes[i + 1]);
+                out.push_str(&sql[i + 1..(i + 1 + n).min(sql.len())]);
+                i += 1 + n;
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+            let n = utf8_len(c);
+            out.push_str(&sql[i..(i + n).min(sql.len())]);
+            i += n;
+            continue;
+        }
+        if c == b'\'' || c == b'"' || c == b'`' {
+            quote = Some(c);
+            out.push(c as char);
+            i += 1;
+            continue;
+        }
+        if upper[i..].starts_with("LOCK") {
+            let rest = &upper[i + 4..];
+            let words: Vec<&str> = rest.split_whitespace().take(3).collect();
+            if words == ["IN", "SHARE", "MODE"] && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+                // Skip to the end of "MODE".
+                let mode_at = i + 4 + rest.find("MODE").unwrap_or(0) + 4;
+                out.push_str("FOR SHARE");
+                i = mode_at;
+                continue;
+            }
+        }
+        // Copy one UTF-8 character.
+        let ch_len = utf8_len(c);
+        out.push_str(&sql[i..(i + ch_len).min(sql.len())]);
+        i += ch_len;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+/// Converts a parsed column type into ours.
+pub fn sql_type(dt: &ast::DataType, column: &str) -> SqlResult<SqlType> {
+    use crate::types::IntWidth as W;
+    use ast::DataType as D;
+    let int = |width, unsigned| Ok(SqlType::Int { width, unsigned });
+    let char_len = |l: &Option<ast::CharacterLength>, default: u32| -> SqlResult<u32> {
+        match l {
+            None => Ok(default),
+            Some(ast::CharacterLength::IntegerLength { length, .. }) => {
+                u32::try_from(*length).map_err(|_| SqlError::syntax("column length too big"))
+            }
+            Some(ast::CharacterLength::Max) => Ok(65_535),
+        }
+    };
+    let decimal = |info: &ast::ExactNumberInfo| -> SqlResult<SqlType> {
+        let (p, s) = match info {
+            ast::ExactNumberInfo::None => (10, 0),
+            ast::ExactNumberInfo::Precision(p) => (*p, 0),
+            ast::ExactNumberInfo::PrecisionAndScale(p, s) => (*p, (*s).max(0) as u64),
+        };
+        let (precision, scale) = crate::types::check_decimal(p, s, column)?;
+        Ok(SqlType::Decimal { precision, scale })
+    };
+    let fsp = |p: &Option<u64>| -> SqlResult<u8> {
+        match p {
+            None => Ok(0),
+            Some(n) if *n <= 6 => Ok(*n as u8),
+            Some(n) => Err(SqlError::new(
+                1426,
+                "42000",
+                format!("Too big precision {n} specified for '{column}'. Maximum is 6."),
+            )),
+        }
+    };
+    match dt {
+        D::TinyInt(_) => int(W::Tiny, false),
+        D::TinyIntUnsigned(_) | D::UTinyInt => int(W::Tiny, true),
+        D::SmallInt(_) | D::Int2(_) => int(W::Small, false),
+        D::SmallIntUnsigned(_) | D::USmallInt | D::Int2Unsigned(_) => int(W::Small, true),
+        D::MediumInt(_) => int(W::Medium, false),
+        D::MediumIntUnsigned(_) => int(W::Medium, true),
+        D::Int(_) | D::Integer(_) | D::Int4(_) => int(W::Int, false),
+        D::IntUnsigned(_) | D::IntegerUnsigned(_) | D::Int4Unsigned(_) => int(W::Int, true),
+        D::BigInt(_) | D::Int8(_) => int(W::Big, false),
+        D::BigIntUnsigned(_) | D::UBigInt | D::Int8Unsigned(_) => int(W::Big, true),
+        D::Bool | D::Boolean => Ok(SqlType::Bool),
+        D::Decimal(i) | D::Numeric(i) | D::Dec(i) | D::DecimalUnsigned(i) | D::DecUnsigned(i) => {
+            decimal(i)
+        }
+        D::Float(ast::ExactNumberInfo::Precision(p)) if *p > 24 => Ok(SqlType::Double),
+        D::Float(_) | D::FloatUnsigned(_) | D::Real | D::RealUnsigned | D::Float4 => {
+            Ok(SqlType::Float)
+        }
+        D::Double(_)
+        | D::DoubleUnsigned(_)
+        | D::DoublePrecision
+        | D::DoublePrecisionUnsigned
+        | D::Float8
+        | D::Float64 => Ok(SqlType::Double),
+        D::Char(l) | D::Character(l) => Ok(SqlType::Char(char_len(l, 1)?)),
+        D::Varchar(l) | D::CharVarying(l) | D::CharacterVarying(l) | D::Nvarchar(l) => match l {
+            None => Err(SqlError::syntax("VARCHAR needs a length")),
+            _ => Ok(SqlType::Varchar(char_len(l, 0)?)),
+        },
+        D::TinyText => Ok(SqlType::Text(255)),
+        D::Text => Ok(SqlType::Text(65_535)),
+        D::MediumText => Ok(SqlType::Text(16_777_215)),
+        D::LongText => Ok(SqlType::Text(u32::MAX)),
+        D::Binary(l) => Ok(SqlType::Binary(l.unwrap_or(1).min(255) as u32)),
+        D::Varbinary(l) => match l {
+            Some(ast::BinaryLength::IntegerLength { length }) => {
+                Ok(SqlType::Varbinary((*length).min(65_535) as u32))
+            }
+            _ => Err(SqlError::syntax("VARBINARY needs a length")),
+        },
+        D::TinyBlob => Ok(SqlType::Blob(255)),
+        D::Blob(_) => Ok(SqlType::Blob(65_535)),
+        D::MediumBlob => Ok(SqlType::Blob(16_777_215)),
+        D::LongBlob => Ok(SqlType::Blob(u32::MAX)),
+        D::Date => Ok(SqlType::Date),
+        D::Datetime(p) => Ok(SqlType::DateTime(fsp(p)?)),
+        D::Timestamp(p, _) => Ok(SqlType::Timestamp(fsp(p)?)),
+        D::Enum(members, _) => {
+            let vs: Vec<String> = members
+                .iter()
+                .map(|m| match m {
+                    ast::EnumMember::Name(n) => n.clone(),
+                    ast::EnumMember::NamedValue(n, _) => n.clone(),
+                })
+                .collect();
+            if vs.is_empty() {
+                return Err(SqlError::syntax("ENUM needs at least one value"));
+            }
+            Ok(SqlType::Enum(vs))
+        }
+        other => Err(SqlError::unsupported(format!("column type {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_in_share_mode_is_rewritten_outside_quotes() {
+        assert_eq!(
+            rewrite_for_parser("SELECT 1 FROM t LOCK IN SHARE MODE"),
+            "SELECT 1 FROM t FOR SHARE"
+        );
+        assert_eq!(
+            rewrite_for_parser("SELECT 'LOCK IN SHARE MODE'"),
+            "SELECT 'LOCK IN SHARE MODE'"
+        );
+        assert!(parse("SELECT * FROM t WHERE id = 1 LOCK IN SHARE MODE").is_ok());
+        let r = rewrite_for_parser("SELECT 'é' FROM t lock  in share  mode");
+        assert_eq!(r, "SELECT 'é' FROM t FOR SHARE");
+        assert!(parse("SELECT 'é' FROM t lock  in share  mode").is_ok());
+    }
+
+    #[test]
+    fn parse_errors_are_1064() {
+        let e = parse("SELEC 1").unwrap_err();
+        assert_eq!(e.code, 1064);
+        assert_eq!(e.state, "42000");
+    }
+}

@@ -1,0 +1,1085 @@
+//! SELECT: sources and joins, filters, grouping and aggregates, projection,
+//! DISTINCT, ORDER BY and LIMIT.
+//!
+//! Execution is a left-deep nested loop over the FROM sources. Each stored
+//! source is read through an access path (see `access`) that may use values
+//! of earlier sources, so `a JOIN b ON b.id = a.b_id` looks `b` up by key for
+//! each row of `a`. Every WHERE conjunct is checked at the first level where
+//! all the columns it reads are bound; ON conditions decide whether a LEFT
+//! JOIN row matched. Results are materialised: trireme is an in-memory
+//! database and a query's result fits where its data does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlparser::ast;
+
+use crate::error::{SqlError, SqlResult};
+use crate::keycode;
+use crate::sql::access::{self, Access};
+use crate::sql::bind::{self, AggCall, AggFunc, BindEnv, Scope, ScopeCol};
+use crate::sql::expr::{CmpOp, Expr};
+use crate::sql::{Exec, OutCol};
+use crate::storage::{Row, Table};
+use crate::txn::LockKind;
+use crate::value::{self, sort_cmp, Value};
+
+/// Where a FROM item's rows come from.
+pub enum SourceData {
+    Stored(Arc<Table>),
+    /// information_schema tables and derived tables.
+    Rows(Vec<Row>),
+}
+
+pub struct Source {
+    pub data: SourceData,
+    pub offset: usize,
+    pub width: usize,
+    pub left_join: bool,
+    /// ON conditions (bound over columns up to and including this source).
+    pub on: Vec<Expr>,
+    pub access: Access,
+}
+
+/// The FROM clause, planned.
+pub struct FromPlan {
+    pub scope: Scope,
+    pub sources: Vec<Source>,
+}
+
+/// A join's pending constraint, bound once the whole FROM scope is known.
+enum PendingOn {
+    None,
+    On(ast::Expr),
+    Using(Vec<String>),
+}
+
+impl Exec<'_> {
+    /// Result columns of a query, reading no rows (COM_STMT_PREPARE).
+    pub fn describe_query(&mut self, q: &ast::Query) -> SqlResult<Vec<OutCol>> {
+        self.describe = true;
+        let r = self.query(q);
+        self.describe = false;
+        r.map(|(cols, _)| cols)
+    }
+
+    /// Runs a query expression (SELECT, UNION, parenthesised query).
+    pub fn query(&mut self, q: &ast::Query) -> SqlResult<(Vec<OutCol>, Vec<Vec<Value>>)> {
+        if q.with.is_some() {
+            return Err(SqlError::unsupported("WITH (common table expressions)"));
+        }
+        let lock = match q.locks.first().map(|l| &l.lock_type) {
+            Some(ast::LockType::Update) => Some(LockKind::Update),
+            Some(ast::LockType::Share) => Some(LockKind::Share),
+            None => None,
+        };
+        let order_by: &[ast::OrderByExpr] = match &q.order_by {
+            Some(ob) => match &ob.kind {
+                ast::OrderByKind::Expressions(v) => v,
+                ast::OrderByKind::All(_) => return Err(SqlError::unsupported("ORDER BY ALL")),
+            },
+            None => &[],
+        };
+        let (limit, offset) = self.limit_offset(q.limit_clause.as_ref())?;
+        match q.body.as_ref() {
+            ast::SetExpr::Select(s) => self.select(s, order_by, limit, offset, lock),
+            ast::SetExpr::Query(inner) if order_by.is_empty() && limit.is_none() => {
+                self.query(inner)
+            }
+            body => {
+                let (cols, mut rows) = self.set_expr(body)?;
+                self.order_output(&cols, &mut rows, order_by)?;
+                apply_limit(&mut rows, limit, offset);
+                Ok((cols, rows))
+            }
+        }
+    }
+
+    fn set_expr(&mut self, body: &ast::SetExpr) -> SqlResult<(Vec<OutCol>, Vec<Vec<Value>>)> {
+        match body {
+            ast::SetExpr::Select(s) => self.select(s, &[], None, 0, None),
+            ast::SetExpr::Query(q) => self.query(q),
+            ast::SetExpr::SetOperation {
+                left,
+                op: ast::SetOperator::Union,
+                set_quantifier,
+                right,
+            } => {
+                let (cols, mut rows) = self.set_expr(left)?;
+                let (rcols, rrows) = self.set_expr(right)?;
+                if rcols.len() != cols.len() {
+                    return Err(SqlError::new(
+                        1222,
+                        "21000",
+                        "The used SELECT statements have a different number of columns",
+                    ));
+                }
+                rows.extend(rrows);
+                if !matches!(
+                    set_quantifier,
+                    ast::SetQuantifier::All | ast::SetQuantifier::AllByName
+                ) {
+                    dedup_rows(&mut rows);
+                }
+                Ok((cols, rows))
+            }
+            ast::SetExpr::Values(v) => {
+                let mut rows = Vec::new();
+                let scope = Scope::default();
+                for r in &v.rows {
+                    let mut out = Vec::new();
+                    for e in &r.content {
+                        let x = self.bind(e, &mut BindEnv::new(&scope, "field list"))?;
+                        out.push(x.eval(&[])?);
+                    }
+                    rows.push(out);
+                }
+                let n = rows.first().map_or(0, Vec::len);
+                let cols = (0..n)
+                    .map(|i| {
+                        let ty = rows.first().and_then(|r| bind::literal_type(&r[i]));
+                        OutCol::expr(&format!("column_{i}"), ty, true)
+                    })
+                    .collect();
+                Ok((cols, rows))
+            }
+            other => Err(SqlError::unsupported(format!("query form {other}"))),
+        }
+    }
+
+    pub fn limit_offset(&mut self, lc: Option<&ast::LimitClause>) -> SqlResult<(Option<usize>, usize)> {
+        let scope = Scope::default();
+        let num = |this: &mut Self, e: &ast::Expr| -> SqlResult<usize> {
+            let v = this
+                .bind(e, &mut BindEnv::new(&scope, "LIMIT"))?
+                .eval(&[])?;
+            match v.to_i64() {
+                Some(n) if n >= 0 => Ok(n as usize),
+                _ => Err(SqlError::new(
+                    1210,
+                    "HY000",
+                    "Incorrect arguments to LIMIT",
+                )),
+            }
+        };
+        Ok(match lc {
+            None => (None, 0),
+            Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
+                let l = match limit {
+                    Some(e) => Some(num(self, e)?),
+                    None => None,
+                };
+                let o = match offset {
+                    Some(o) => num(self, &o.value)?,
+                    None => 0,
+                };
+                (l, o)
+            }
+            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => {
+                let o = num(self, offset)?;
+                (Some(num(self, limit)?), o)
+            }
+        })
+    }
+
+    /// Plans the FROM clause: sources, their scope, ON conditions.
+    pub fn plan_from(&mut self, from: &[ast::TableWithJoins]) -> SqlResult<FromPlan> {
+        let mut scope = Scope::default();
+        let mut sources: Vec<Source> = Vec::new();
+        let mut pending: Vec<PendingOn> = Vec::new();
+        for twj in from {
+            self.add_factor(&twj.relation, false, &mut scope, &mut sources)?;
+            pending.push(PendingOn::None);
+            for j in &twj.joins {
+                let (left, constraint) = match &j.join_operator {
+                    ast::JoinOperator::Join(c)
+                    | ast::JoinOperator::Inner(c)
+                    | ast::JoinOperator::StraightJoin(c) => (false, c),
+                    ast::JoinOperator::CrossJoin(c) => (false, c),
+                    ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => (true, c),
+                    other => {
+                        return Err(SqlError::unsupported(format!("join {other:?}")))
+                    }
+                };
+                self.add_factor(&j.relation, left, &mut scope, &mut sources)?;
+                pending.push(match constraint {
+                    ast::JoinConstraint::On(e) => PendingOn::On(e.clone()),
+                    ast::JoinConstraint::Using(cols) => PendingOn::Using(
+                        cols.iter().map(|c| c.to_string()).collect(),
+                    ),
+                    ast::JoinConstraint::None => PendingOn::None,
+                    ast::JoinConstraint::Natural => {
+                        return Err(SqlError::unsupported("NATURAL JOIN"))
+                    }
+                });
+            }
+        }
+        // ON conditions may only name this source and the ones before it.
+        for (i, p) in pending.into_iter().enumerate() {
+            let visible = Scope {
+                cols: scope.cols[..sources[i].offset + sources[i].width].to_vec(),
+            };
+            match p {
+                PendingOn::None => {}
+                PendingOn::On(e) => {
+                    let bound = self.bind(&e, &mut BindEnv::new(&visible, "on clause"))?;
+                    sources[i].on = bound.conjuncts();
+                }
+                PendingOn::Using(cols) => {
+                    let left = Scope {
+                        cols: scope.cols[..sources[i].offset].to_vec(),
+                    };
+                    let own = Scope {
+                        cols: scope.cols[sources[i].offset..sources[i].offset + sources[i].width]
+                            .to_vec(),
+                    };
+                    for c in cols {
+                        let l = left.resolve(None, None, &c, "from clause")?;
+                        let r = own.resolve(None, None, &c, "from clause")? + sources[i].offset;
+                        sources[i]
+                            .on
+                            .push(Expr::Cmp(CmpOp::Eq, Box::new(Expr::Col(l)), Box::new(Expr::Col(r))));
+                    }
+                }
+            }
+        }
+        Ok(FromPlan { scope, sources })
+    }
+
+    fn add_factor(
+        &mut self,
+        f: &ast::TableFactor,
+        left_join: bool,
+        scope: &mut Scope,
+        sources: &mut Vec<Source>,
+    ) -> SqlResult<()> {
+        match f {
+            ast::TableFactor::Table { name, alias, .. } => {
+                let (db, tname) = self.qualify(name)?;
+                let qualifier = alias
+                    .as_ref()
+                    .map_or_else(|| tname.clone(), |a| a.name.value.clone());
+                if db.eq_ignore_ascii_case("information_schema") {
+                    let (cols, rows) = self.information_schema(&tname)?;
+                    push_rows_source(scope, sources, &qualifier, cols, rows, left_join);
+                    return Ok(());
+                }
+                let table = self
+                    .catalog
+                    .table(&db, &tname)
+                    .cloned()
+                    .ok_or_else(|| {
+                        if self.catalog.databases.contains_key(&db) {
+                            SqlError::no_such_table(&db, &tname)
+                        } else {
+                            SqlError::unknown_db(&db)
+                        }
+                    })?;
+                self.txn.check_table_version(&table)?;
+                let offset = scope.len();
+                for (i, c) in table.def.columns.iter().enumerate() {
+                    let mut meta = OutCol::expr(&c.name, Some(c.ty.clone()), c.nullable || left_join);
+                    meta.org_name = c.name.clone();
+                    meta.table = qualifier.clone();
+                    meta.org_table = tname.clone();
+                    meta.db = db.clone();
+                    meta.primary_key = table.def.is_pk_column(i);
+                    meta.auto_increment = c.auto_increment;
+                    meta.unique_key = table
+                        .def
+                        .indexes
+                        .iter()
+                        .any(|x| x.unique && x.columns.first() == Some(&i));
+                    meta.multiple_key = table
+                        .def
+                        .indexes
+                        .iter()
+                        .any(|x| !x.unique && x.columns.first() == Some(&i));
+                    scope.cols.push(ScopeCol {
+                        source: qualifier.clone(),
+                        meta,
+                    });
+                }
+                let width = table.def.columns.len();
+                sources.push(Source {
+                    data: SourceData::Stored(table),
+                    offset,
+                    width,
+                    left_join,
+                    on: Vec::new(),
+                    access: Access::Full,
+                });
+                Ok(())
+            }
+            ast::TableFactor::Derived {
+                subquery, alias, ..
+            } => {
+                let Some(alias) = alias else {
+                    return Err(SqlError::new(
+                        1248,
+                        "42000",
+                        "Every derived table must have its own alias",
+                    ));
+                };
+                let (cols, rows) = self.query(subquery)?;
+                let rows = rows.into_iter().map(Row::from).collect();
+                push_rows_source(scope, sources, &alias.name.value, cols, rows, left_join);
+                Ok(())
+            }
+            ast::TableFactor::NestedJoin {
+                table_with_joins, ..
+            } if table_with_joins.joins.is_empty() => {
+                self.add_factor(&table_with_joins.relation, left_join, scope, sources)
+            }
+            other => Err(SqlError::unsupported(format!("FROM item {other}"))),
+        }
+    }
+
+    fn select(
+        &mut self,
+        s: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+        limit: Option<usize>,
+        offset: usize,
+        lock: Option<LockKind>,
+    ) -> SqlResult<(Vec<OutCol>, Vec<Vec<Value>>)> {
+        if s.into.is_some() {
+            return Err(SqlError::unsupported("SELECT ... INTO"));
+        }
+        let mut plan = self.plan_from(&s.from)?;
+        let scope = plan.scope.clone();
+
+        // WHERE.
+        let filters = match &s.selection {
+            Some(w) => self
+                .bind(w, &mut BindEnv::new(&scope, "where clause"))?
+                .conjuncts(),
+            None => Vec::new(),
+        };
+
+        // Projection (in aggregate mode if it turns out to aggregate).
+        let mut aggs: Vec<AggCall> = Vec::new();
+        let mut proj: Vec<(Expr, OutCol)> = Vec::new();
+        let mut aliases: Vec<(String, Expr)> = Vec::new();
+        for item in &s.projection {
+            match item {
+                ast::SelectItem::Wildcard(_) => {
+                    if scope.is_empty() {
+                        return Err(SqlError::new(1096, "HY000", "No tables used"));
+                    }
+                    for (i, c) in scope.cols.iter().enumerate() {
+                        proj.push((Expr::Col(i), c.meta.clone()));
+                    }
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let q = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                            crate::sql::object_name_parts(n)?
+                                .last()
+                                .cloned()
+                                .unwrap_or_default()
+                        }
+                        ast::SelectItemQualifiedWildcardKind::Expr(e) => e.to_string(),
+                    };
+                    let mut any = false;
+                    for (i, c) in scope.cols.iter().enumerate() {
+                        if c.source == q {
+                            proj.push((Expr::Col(i), c.meta.clone()));
+                            any = true;
+                        }
+                    }
+                    if !any {
+                        return Err(SqlError::unknown_table(&q));
+                    }
+                }
+                ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                    let alias = match item {
+                        ast::SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+                        _ => None,
+                    };
+                    let mut env = BindEnv {
+                        scope: &scope,
+                        aggs: Some(&mut aggs),
+                        aliases: &[],
+                        place: "field list",
+                    };
+                    let bound = self.bind(e, &mut env)?;
+                    let name = alias.clone().unwrap_or_else(|| bind::expr_display_name(e));
+                    let mut meta = match &bound {
+                        Expr::Col(i) if *i < scope.len() => scope.cols[*i].meta.clone(),
+                        _ => OutCol::expr(&name, None, true),
+                    };
+                    meta.name = name.clone();
+                    if let Some(a) = alias {
+                        aliases.push((a, bound.clone()));
+                    }
+                    proj.push((bound, meta));
+                }
+                other => return Err(SqlError::unsupported(format!("select item {other}"))),
+            }
+        }
+
+        // GROUP BY: positions, aliases or expressions over source rows.
+        let group_exprs: Vec<Expr> = match &s.group_by {
+            ast::GroupByExpr::Expressions(exprs, mods) => {
+                if !mods.is_empty() {
+                    return Err(SqlError::unsupported("GROUP BY modifiers"));
+                }
+                let mut out = Vec::new();
+                for e in exprs {
+                    out.push(self.bind_group_item(e, &scope, &proj, &aliases)?);
+                }
+                out
+            }
+            ast::GroupByExpr::All(_) => return Err(SqlError::unsupported("GROUP BY ALL")),
+        };
+        let having = match &s.having {
+            Some(h) => {
+                let mut env = BindEnv {
+                    scope: &scope,
+                    aggs: Some(&mut aggs),
+                    aliases: &aliases,
+                    place: "having clause",
+                };
+                Some(self.bind(h, &mut env)?)
+            }
+            None => None,
+        };
+
+        // ORDER BY keys: output positions or expressions over the same layout
+        // as the projection.
+        let mut sort_keys: Vec<(SortKey, bool)> = Vec::new();
+        for ob in order_by {
+            let desc = matches!(ob.options.sort, Some(ast::OrderBySort::Desc));
+            let key = self.bind_order_item(&ob.expr, &scope, &mut aggs, &proj, &aliases)?;
+            sort_keys.push((key, desc));
+        }
+
+        let aggregate = !aggs.is_empty() || !group_exprs.is_empty() || having.is_some();
+        let distinct = matches!(s.distinct, Some(ast::Distinct::Distinct));
+        if let Some(ast::Distinct::On(_)) = s.distinct {
+            return Err(SqlError::unsupported("DISTINCT ON"));
+        }
+
+        // Access paths from WHERE (inner sources) and ON conditions.
+        for i in 0..plan.sources.len() {
+            if let SourceData::Stored(t) = &plan.sources[i].data {
+                let src = &plan.sources[i];
+                let mut usable: Vec<&Expr> = src.on.iter().collect();
+                if !src.left_join {
+                    usable.extend(filters.iter());
+                }
+                let a = access::choose(&t.def, &usable, src.offset);
+                plan.sources[i].access = a;
+            }
+        }
+
+        let early = if aggregate || distinct || !sort_keys.is_empty() {
+            None
+        } else {
+            limit.map(|l| l.saturating_add(offset))
+        };
+        let rows = self.run_join(&plan, &filters, lock, early)?;
+
+        // Aggregation.
+        let mut layout: Vec<OutCol> = scope.cols.iter().map(|c| c.meta.clone()).collect();
+        let rows = if aggregate {
+            for a in &aggs {
+                let (ty, nullable) = bind::agg_type(a, &layout[..scope.len()]);
+                layout.push(OutCol::expr("agg", ty, nullable));
+            }
+            let grouped = aggregate_rows(rows, &group_exprs, &aggs, scope.len())?;
+            match &having {
+                Some(h) => {
+                    let mut kept = Vec::new();
+                    for r in grouped {
+                        if h.holds(&r)? {
+                            kept.push(r);
+                        }
+                    }
+                    kept
+                }
+                None => grouped,
+            }
+        } else {
+            rows
+        };
+
+        // Projection and sort keys.
+        let columns: Vec<OutCol> = proj
+            .iter()
+            .map(|(e, meta)| {
+                let mut m = meta.clone();
+                if !matches!(e, Expr::Col(i) if *i < scope.len()) {
+                    let (ty, nullable) = bind::infer(e, &layout);
+                    m.ty = ty;
+                    m.nullable = nullable;
+                }
+                m
+            })
+            .collect();
+        let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut vals = Vec::with_capacity(proj.len());
+            for (e, _) in &proj {
+                vals.push(e.eval(r)?);
+            }
+            let mut keys = Vec::with_capacity(sort_keys.len());
+            for (k, _) in &sort_keys {
+                keys.push(match k {
+                    SortKey::Output(i) => vals[*i].clone(),
+                    SortKey::Expr(e) => e.eval(r)?,
+                });
+            }
+            out.push((vals, keys));
+        }
+        if distinct {
+            let mut seen = std::collections::HashSet::new();
+            out.retain(|(vals, _)| seen.insert(row_fingerprint(vals)));
+        }
+        if !sort_keys.is_empty() {
+            out.sort_by(|(_, a), (_, b)| {
+                for (i, (_, desc)) in sort_keys.iter().enumerate() {
+                    let o = sort_cmp(&a[i], &b[i]);
+                    let o = if *desc { o.reverse() } else { o };
+                    if o != std::cmp::Ordering::Equal {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+        let mut rows: Vec<Vec<Value>> = out.into_iter().map(|(v, _)| v).collect();
+        self.sess.found_rows = rows.len() as u64;
+        apply_limit(&mut rows, limit, offset);
+        Ok((columns, rows))
+    }
+
+    fn bind_group_item(
+        &mut self,
+        e: &ast::Expr,
+        scope: &Scope,
+        proj: &[(Expr, OutCol)],
+        aliases: &[(String, Expr)],
+    ) -> SqlResult<Expr> {
+        if let Some(pos) = position_literal(e) {
+            return proj
+                .get(pos.wrapping_sub(1))
+                .map(|(x, _)| x.clone())
+                .ok_or_else(|| SqlError::bad_field(&pos.to_string(), "group statement"));
+        }
+        if let ast::Expr::Identifier(id) = e {
+            if scope.resolve(None, None, &id.value, "group statement").is_err() {
+                if let Some((_, x)) = aliases.iter().find(|(a, _)| a.eq_ignore_ascii_case(&id.value)) {
+                    return Ok(x.clone());
+                }
+            }
+        }
+        self.bind(e, &mut BindEnv::new(scope, "group statement"))
+    }
+
+    fn bind_order_item(
+        &mut self,
+        e: &ast::Expr,
+        scope: &Scope,
+        aggs: &mut Vec<AggCall>,
+        proj: &[(Expr, OutCol)],
+        aliases: &[(String, Expr)],
+    ) -> SqlResult<SortKey> {
+        if let Some(pos) = position_literal(e) {
+            if pos == 0 || pos > proj.len() {
+                return Err(SqlError::bad_field(&pos.to_string(), "order clause"));
+            }
+            return Ok(SortKey::Output(pos - 1));
+        }
+        if let ast::Expr::Identifier(id) = e {
+            if let Some(i) = proj.iter().position(|(_, m)| m.name.eq_ignore_ascii_case(&id.value)) {
+                if aliases.iter().any(|(a, _)| a.eq_ignore_ascii_case(&id.value))
+                    || scope.resolve(None, None, &id.value, "order clause").is_err()
+                {
+                    return Ok(SortKey::Output(i));
+                }
+            }
+        }
+        let mut env = BindEnv {
+            scope,
+            aggs: Some(aggs),
+            aliases,
+            place: "order clause",
+        };
+        Ok(SortKey::Expr(self.bind(e, &mut env)?))
+    }
+
+    /// Sorts a result by ORDER BY items that name output columns (UNION).
+    fn order_output(
+        &mut self,
+        cols: &[OutCol],
+        rows: &mut [Vec<Value>],
+        order_by: &[ast::OrderByExpr],
+    ) -> SqlResult<()> {
+        if order_by.is_empty() {
+            return Ok(());
+        }
+        let scope = Scope {
+            cols: cols
+                .iter()
+                .map(|c| ScopeCol {
+                    source: String::new(),
+                    meta: c.clone(),
+                })
+                .collect(),
+        };
+        let mut keys = Vec::new();
+        for ob in order_by {
+            let desc = matches!(ob.options.sort, Some(ast::OrderBySort::Desc));
+            let e = match position_literal(&ob.expr) {
+                Some(p) if p >= 1 && p <= cols.len() => Expr::Col(p - 1),
+                Some(p) => return Err(SqlError::bad_field(&p.to_string(), "order clause")),
+                None => self.bind(&ob.expr, &mut BindEnv::new(&scope, "order clause"))?,
+            };
+            keys.push((e, desc));
+        }
+        let mut err = None;
+        rows.sort_by(|a, b| {
+            for (e, desc) in &keys {
+                let (x, y) = match (e.eval(a), e.eval(b)) {
+                    (Ok(x), Ok(y)) => (x, y),
+                    (Err(e), _) | (_, Err(e)) => {
+                        err = Some(e);
+                        return std::cmp::Ordering::Equal;
+                    }
+                };
+                let o = sort_cmp(&x, &y);
+                let o = if *desc { o.reverse() } else { o };
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        err.map_or(Ok(()), Err)
+    }
+
+    /// Runs the nested-loop join and returns the source rows that pass all
+    /// filters. With `lock`, every stored row in the result is locked in the
+    /// transaction (FOR SHARE / FOR UPDATE).
+    pub fn run_join(
+        &mut self,
+        plan: &FromPlan,
+        filters: &[Expr],
+        lock: Option<LockKind>,
+        max_rows: Option<usize>,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        if self.describe {
+            return Ok(Vec::new());
+        }
+        let n = plan.sources.len();
+        // Each filter is checked at the first level where its columns are
+        // bound (level n-1 for constant filters without sources: checked
+        // once up front).
+        let mut at_level: Vec<Vec<&Expr>> = vec![Vec::new(); n.max(1)];
+        for f in filters {
+            let lvl = match f.max_column() {
+                None => 0,
+                Some(c) => plan
+                    .sources
+                    .iter()
+                    .position(|s| c < s.offset + s.width)
+                    .unwrap_or(n.saturating_sub(1)),
+            };
+            at_level[lvl].push(f);
+        }
+        let mut out = Vec::new();
+        if n == 0 {
+            for f in &at_level[0] {
+                if !f.holds(&[])? {
+                    return Ok(out);
+                }
+            }
+            out.push(Vec::new());
+            return Ok(out);
+        }
+        let mut row = vec![Value::Null; plan.scope.len()];
+        let mut keys: Vec<Option<(Arc<Table>, Vec<u8>)>> = vec![None; n];
+        let mut locked = Vec::new();
+        self.join_level(
+            plan,
+            &at_level,
+            0,
+            &mut row,
+            &mut keys,
+            &mut out,
+            lock.is_some().then_some(&mut locked),
+            max_rows,
+        )?;
+        if let Some(kind) = lock {
+            for (table, pk) in locked {
+                let t: &Arc<Table> = &table;
+                // A row changed after our snapshot can never be locked by
+                // us: certification would fail anyway, so fail now.
+                let own = self.txn.pending(t).is_some_and(|p| p.contains_key(&pk));
+                if !own && t.latest_seqno(&pk) > self.txn.snapshot_seqno() {
+                    return Err(SqlError::deadlock());
+                }
+                self.txn.lock(t, &pk, kind);
+            }
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn join_level(
+        &mut self,
+        plan: &FromPlan,
+        filters: &[Vec<&Expr>],
+        level: usize,
+        row: &mut Vec<Value>,
+        keys: &mut Vec<Option<(Arc<Table>, Vec<u8>)>>,
+        out: &mut Vec<Vec<Value>>,
+        mut locked: Option<&mut Vec<(Arc<Table>, Vec<u8>)>>,
+        max_rows: Option<usize>,
+    ) -> SqlResult<bool> {
+        if level == plan.sources.len() {
+            out.push(row.clone());
+            if let Some(l) = locked {
+                for (t, k) in keys.iter().flatten() {
+                    l.push((t.clone(), k.clone()));
+                }
+            }
+            return Ok(max_rows.is_some_and(|m| out.len() >= m));
+        }
+        let src = &plan.sources[level];
+        let candidates: Vec<(Option<Vec<u8>>, Row)> = match &src.data {
+            SourceData::Stored(t) => access::fetch(t, self.txn, &src.access, row)?
+                .into_iter()
+                .map(|(k, r)| (Some(k), r))
+                .collect(),
+            SourceData::Rows(rows) => rows.iter().map(|r| (None, r.clone())).collect(),
+        };
+        let mut matched = false;
+        for (pk, r) in candidates {
+            row[src.offset..src.offset + src.width].clone_from_slice(&r);
+            let mut ok = true;
+            for c in &src.on {
+                if !c.holds(row)? {
+                    ok = false;
+                    break;
+                }
+            }
+            if !ok {
+                continue;
+            }
+            matched = true;
+            if !all_hold(&filters[level], row)? {
+                continue;
+            }
+            keys[level] = match (&src.data, pk) {
+                (SourceData::Stored(t), Some(k)) => Some((t.clone(), k)),
+                _ => None,
+            };
+            let stop = self.join_level(
+                plan,
+                filters,
+                level + 1,
+                row,
+                keys,
+                out,
+                locked.as_deref_mut(),
+                max_rows,
+            )?;
+            keys[level] = None;
+            if stop {
+                return Ok(true);
+            }
+        }
+        for v in &mut row[src.offset..src.offset + src.width] {
+            *v = Value::Null;
+        }
+        if !matched && src.left_join && all_hold(&filters[level], row)? {
+            return self.join_level(plan, filters, level + 1, row, keys, out, locked, max_rows);
+        }
+        Ok(false)
+    }
+}
+
+fn all_hold(filters: &[&Expr], row: &[Value]) -> SqlResult<bool> {
+    for f in filters {
+        if !f.holds(row)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn push_rows_source(
+    scope: &mut Scope,
+    sources: &mut Vec<Source>,
+    qualifier: &str,
+    cols: Vec<OutCol>,
+    rows: Vec<Row>,
+    left_join: bool,
+) {
+    let offset = scope.len();
+    let width = cols.len();
+    for mut c in cols {
+        c.table = qualifier.to_string();
+        if left_join {
+            c.nullable = true;
+        }
+        scope.cols.push(ScopeCol {
+            source: qualifier.to_string(),
+            meta: c,
+        });
+    }
+    sources.push(Source {
+        data: SourceData::Rows(rows),
+        offset,
+        width,
+        left_join,
+        on: Vec::new(),
+        access: Access::Full,
+    });
+}
+
+pub enum SortKey {
+    Output(usize),
+    Expr(Expr),
+}
+
+fn position_literal(e: &ast::Expr) -> Option<usize> {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub fn apply_limit(rows: &mut Vec<Vec<Value>>, limit: Option<usize>, offset: usize) {
+    if offset > 0 {
+        rows.drain(..offset.min(rows.len()));
+    }
+    if let Some(l) = limit {
+        rows.truncate(l);
+    }
+}
+
+/// A byte string equal for rows that DISTINCT / UNION treat as equal.
+fn row_fingerprint(vals: &[Value]) -> Vec<u8> {
+    let mut k = Vec::new();
+    for v in vals {
+        // Numbers of different shapes that compare equal must collide:
+        // normalise them to one encoding.
+        let norm = match v {
+            Value::Int(_) | Value::UInt(_) | Value::Decimal(_) => match v.to_decimal() {
+                Some(d) => Value::Str(d.normalize().to_string()),
+                None => v.clone(),
+            },
+            Value::Double(d) => Value::Str(value::format_double(*d)),
+            other => other.clone(),
+        };
+        keycode::encode_value(&mut k, &norm);
+    }
+    k
+}
+
+fn dedup_rows(rows: &mut Vec<Vec<Value>>) {
+    let mut seen = std::collections::HashSet::new();
+    rows.retain(|r| seen.insert(row_fingerprint(r)));
+}
+
+/// Accumulated state of one aggregate for one group.
+#[derive(Clone)]
+enum AggState {
+    Count(i64),
+    Sum(Option<Value>),
+    Avg(Option<Value>, i64),
+    Min(Option<Value>),
+    Max(Option<Value>),
+    Concat(Vec<(Vec<Value>, String)>),
+    Bits(u64),
+}
+
+fn new_state(a: &AggCall) -> AggState {
+    match a.func {
+        AggFunc::CountStar | AggFunc::Count => AggState::Count(0),
+        AggFunc::Sum => AggState::Sum(None),
+        AggFunc::Avg => AggState::Avg(None, 0),
+        AggFunc::Min => AggState::Min(None),
+        AggFunc::Max => AggState::Max(None),
+        AggFunc::GroupConcat => AggState::Concat(Vec::new()),
+        AggFunc::BitAnd => AggState::Bits(u64::MAX),
+        AggFunc::BitOr => AggState::Bits(0),
+    }
+}
+
+fn accumulate(a: &AggCall, st: &mut AggState, row: &[Value]) -> SqlResult<()> {
+    let vals = a
+        .args
+        .iter()
+        .map(|e| e.eval(row))
+        .collect::<SqlResult<Vec<_>>>()?;
+    if a.func != AggFunc::CountStar && vals.iter().any(Value::is_null) {
+        return Ok(());
+    }
+    let v = vals.first().cloned().unwrap_or(Value::Null);
+    let add = |acc: Option<Value>, v: &Value| -> SqlResult<Value> {
+        let v = match v {
+            Value::Int(_) | Value::UInt(_) | Value::Decimal(_) | Value::Double(_) => v.clone(),
+            // Strings and dates sum as doubles, as in MySQL.
+            other => Value::Double(other.to_f64().unwrap_or(0.0)),
+        };
+        let v = match v {
+            Value::Int(_) | Value::UInt(_) => Value::Decimal(v.to_decimal().unwrap_or_default()),
+            other => other,
+        };
+        match acc {
+            None => Ok(v),
+            Some(acc) => value::arith(value::ArithOp::Add, &acc, &v),
+        }
+    };
+    match st {
+        AggState::Count(n) => *n += 1,
+        AggState::Sum(acc) => *acc = Some(add(acc.take(), &v)?),
+        AggState::Avg(acc, n) => {
+            *acc = Some(add(acc.take(), &v)?);
+            *n += 1;
+        }
+        AggState::Min(m) => {
+            if m.as_ref().is_none_or(|x| sort_cmp(&v, x) == std::cmp::Ordering::Less) {
+                *m = Some(v);
+            }
+        }
+        AggState::Max(m) => {
+            if m.as_ref().is_none_or(|x| sort_cmp(&v, x) == std::cmp::Ordering::Greater) {
+                *m = Some(v);
+            }
+        }
+        AggState::Concat(items) => {
+            let keys = a
+                .order
+                .iter()
+                .map(|(e, _)| e.eval(row))
+                .collect::<SqlResult<Vec<_>>>()?;
+            let text: String = vals.iter().map(Value::to_text_lossy).collect();
+            items.push((keys, text));
+        }
+        AggState::Bits(b) => {
+            let x = v.to_i64().unwrap_or(0) as u64;
+            if a.func == AggFunc::BitAnd {
+                *b &= x;
+            } else {
+                *b |= x;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn finish(a: &AggCall, st: AggState) -> Value {
+    match st {
+        AggState::Count(n) => Value::Int(n),
+        AggState::Sum(v) => v.unwrap_or(Value::Null),
+        AggState::Avg(None, _) => Value::Null,
+        AggState::Avg(Some(sum), n) => {
+            value::arith(value::ArithOp::Div, &sum, &Value::Int(n)).unwrap_or(Value::Null)
+        }
+        AggState::Min(v) | AggState::Max(v) => v.unwrap_or(Value::Null),
+        AggState::Concat(mut items) => {
+            if items.is_empty() {
+                return Value::Null;
+            }
+            if !a.order.is_empty() {
+                items.sort_by(|(x, _), (y, _)| {
+                    for (i, (_, desc)) in a.order.iter().enumerate() {
+                        let o = sort_cmp(&x[i], &y[i]);
+                        let o = if *desc { o.reverse() } else { o };
+                        if o != std::cmp::Ordering::Equal {
+                            return o;
+                        }
+                    }
+                    std::cmp::Ordering::Equal
+                });
+            }
+            let parts: Vec<String> = items.into_iter().map(|(_, t)| t).collect();
+            let mut s = parts.join(&a.separator);
+            // group_concat_max_len's default.
+            if s.len() > 1024 {
+                let mut cut = 1024;
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                s.truncate(cut);
+            }
+            Value::Str(s)
+        }
+        AggState::Bits(b) => Value::UInt(b),
+    }
+}
+
+/// Groups source rows and computes aggregates. Each output row is the
+/// group's first source row followed by the aggregate values.
+fn aggregate_rows(
+    rows: Vec<Vec<Value>>,
+    group_exprs: &[Expr],
+    aggs: &[AggCall],
+    width: usize,
+) -> SqlResult<Vec<Vec<Value>>> {
+    struct Group {
+        first: Vec<Value>,
+        states: Vec<AggState>,
+        seen: Vec<std::collections::HashSet<Vec<u8>>>,
+    }
+    let mut order: Vec<Vec<u8>> = Vec::new();
+    let mut groups: HashMap<Vec<u8>, Group> = HashMap::new();
+    for r in rows {
+        let mut key = Vec::new();
+        for g in group_exprs {
+            keycode::encode_value(&mut key, &g.eval(&r)?);
+        }
+        let group = match groups.get_mut(&key) {
+            Some(g) => g,
+            None => {
+                order.push(key.clone());
+                groups.entry(key.clone()).or_insert(Group {
+                    first: r.clone(),
+                    states: aggs.iter().map(new_state).collect(),
+                    seen: aggs.iter().map(|_| Default::default()).collect(),
+                })
+            }
+        };
+        for (i, a) in aggs.iter().enumerate() {
+            if a.distinct {
+                let vals = a
+                    .args
+                    .iter()
+                    .map(|e| e.eval(&r))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                if !group.seen[i].insert(row_fingerprint(&vals)) {
+                    continue;
+                }
+            }
+            accumulate(a, &mut group.states[i], &r)?;
+        }
+    }
+    if group_exprs.is_empty() && groups.is_empty() {
+        // An aggregate over no rows still yields one row.
+        let mut r = vec![Value::Null; width];
+        for a in aggs {
+            r.push(finish(a, new_state(a)));
+        }
+        return Ok(vec![r]);
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for key in order {
+        let Some(g) = groups.remove(&key) else { continue };
+        let mut r = g.first;
+        r.truncate(width);
+        for (a, st) in aggs.iter().zip(g.states) {
+            r.push(finish(a, st));
+        }
+        out.push(r);
+    }
+    Ok(out)
+}

@@ -1,0 +1,783 @@
+//! SHOW statements, information_schema tables and CHECKSUM TABLE: answers
+//! computed from the catalog, the session and the node's status.
+
+use sqlparser::ast;
+
+use crate::catalog::{DefaultValue, TableDef};
+use crate::error::{SqlError, SqlResult};
+use crate::sql::ddl::SYSTEM_DATABASES;
+use crate::sql::{vars, Exec, OutCol, Output};
+use crate::storage::Row;
+use crate::types::{sql_literal, IntWidth, SqlType};
+use crate::value::{like, Value};
+
+fn text_cols(names: &[&str]) -> Vec<OutCol> {
+    names.iter().map(|n| OutCol::text(n)).collect()
+}
+
+fn s(v: impl Into<String>) -> Value {
+    Value::Str(v.into())
+}
+
+fn rows(columns: Vec<OutCol>, rows: Vec<Vec<Value>>) -> Output {
+    Output::Rows { columns, rows }
+}
+
+/// A LIKE filter on the first column.
+fn like_filter(filter: Option<&str>, name: &str) -> bool {
+    filter.is_none_or(|p| like(&name.to_ascii_lowercase(), &p.to_ascii_lowercase(), '\\'))
+}
+
+/// SHOW ... LIKE / WHERE filters as sqlparser gives them.
+pub fn show_filter(f: &Option<ast::ShowStatementFilter>) -> SqlResult<Option<String>> {
+    match f {
+        None => Ok(None),
+        Some(ast::ShowStatementFilter::Like(p)) | Some(ast::ShowStatementFilter::ILike(p)) => {
+            Ok(Some(p.clone()))
+        }
+        Some(ast::ShowStatementFilter::Where(_)) => Err(SqlError::unsupported("SHOW ... WHERE")),
+        Some(other) => Err(SqlError::unsupported(format!("SHOW filter {other}"))),
+    }
+}
+
+pub fn options_filter(o: &ast::ShowStatementOptions) -> SqlResult<Option<String>> {
+    match &o.filter_position {
+        None => Ok(None),
+        Some(ast::ShowStatementFilterPosition::Suffix(f))
+        | Some(ast::ShowStatementFilterPosition::Infix(f)) => show_filter(&Some(f.clone())),
+    }
+}
+
+pub fn options_in(o: &ast::ShowStatementOptions) -> SqlResult<Option<Vec<String>>> {
+    match &o.show_in {
+        Some(si) => match &si.parent_name {
+            Some(n) => Ok(Some(crate::sql::object_name_parts(n)?)),
+            None => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Status values the node reports (SHOW STATUS, information_schema).
+pub trait NodeStatus: Send + Sync {
+    fn status(&self) -> Vec<(String, Value)>;
+    /// (id, user, host, db, command, seconds, state, info)
+    fn processlist(&self) -> Vec<Vec<Value>>;
+}
+
+impl Exec<'_> {
+    pub fn show_databases(&self, filter: Option<&str>) -> Output {
+        let mut names: Vec<String> = SYSTEM_DATABASES.iter().map(|d| d.to_string()).collect();
+        names.extend(self.catalog.databases.keys().cloned());
+        names.sort();
+        names.dedup();
+        let r = names
+            .into_iter()
+            .filter(|n| like_filter(filter, n))
+            .map(|n| vec![s(n)])
+            .collect();
+        rows(text_cols(&["Database"]), r)
+    }
+
+    pub fn show_tables(&self, db: Option<&str>, full: bool, filter: Option<&str>) -> SqlResult<Output> {
+        let db = match db {
+            Some(d) => d.to_string(),
+            None => self.current_db()?.to_string(),
+        };
+        let col = format!("Tables_in_{db}");
+        let mut cols = vec![OutCol::text(&col)];
+        if full {
+            cols.push(OutCol::text("Table_type"));
+        }
+        if SYSTEM_DATABASES.iter().any(|d| d.eq_ignore_ascii_case(&db)) {
+            let r = if db.eq_ignore_ascii_case("information_schema") {
+                INFO_TABLES
+                    .iter()
+                    .filter(|t| like_filter(filter, t))
+                    .map(|t| {
+                        let mut r = vec![s(*t)];
+                        if full {
+                            r.push(s("SYSTEM VIEW"));
+                        }
+                        r
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            return Ok(rows(cols, r));
+        }
+        let d = self
+            .catalog
+            .databases
+            .get(&db)
+            .ok_or_else(|| SqlError::unknown_db(&db))?;
+        let r = d
+            .tables
+            .keys()
+            .filter(|t| like_filter(filter, t))
+            .map(|t| {
+                let mut r = vec![s(t.clone())];
+                if full {
+                    r.push(s("BASE TABLE"));
+                }
+                r
+            })
+            .collect();
+        Ok(rows(cols, r))
+    }
+
+    fn def_of(&self, db: Option<&str>, table: &str) -> SqlResult<TableDef> {
+        let db = match db {
+            Some(d) => d.to_string(),
+            None => self.current_db()?.to_string(),
+        };
+        if !self.catalog.databases.contains_key(&db) {
+            return Err(SqlError::unknown_db(&db));
+        }
+        self.catalog
+            .table(&db, table)
+            .map(|t| t.def.clone())
+            .ok_or_else(|| SqlError::no_such_table(&db, table))
+    }
+
+    pub fn show_columns(
+        &self,
+        db: Option<&str>,
+        table: &str,
+        full: bool,
+        filter: Option<&str>,
+    ) -> SqlResult<Output> {
+        let def = self.def_of(db, table)?;
+        let mut names = vec!["Field", "Type"];
+        if full {
+            names.push("Collation");
+        }
+        names.extend(["Null", "Key", "Default", "Extra"]);
+        if full {
+            names.extend(["Privileges", "Comment"]);
+        }
+        let mut out = Vec::new();
+        for (i, c) in def.columns.iter().enumerate() {
+            if !like_filter(filter, &c.name) {
+                continue;
+            }
+            let mut r = vec![s(c.name.clone()), s(c.ty.sql_name())];
+            if full {
+                r.push(if c.ty.is_string() {
+                    s("utf8mb4_bin")
+                } else {
+                    Value::Null
+                });
+            }
+            r.push(s(if c.nullable { "YES" } else { "NO" }));
+            r.push(s(column_key(&def, i)));
+            r.push(match &c.default {
+                Some(DefaultValue::Value(v)) => match v {
+                    Value::Null => Value::Null,
+                    other => s(other.to_text_lossy()),
+                },
+                Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
+                None => Value::Null,
+            });
+            r.push(s(column_extra(c)));
+            if full {
+                r.push(s("select,insert,update,references"));
+                r.push(s(c.comment.clone()));
+            }
+            out.push(r);
+        }
+        Ok(rows(text_cols(&names), out))
+    }
+
+    pub fn show_create_table(&self, db: Option<&str>, table: &str) -> SqlResult<Output> {
+        let def = self.def_of(db, table)?;
+        Ok(rows(
+            text_cols(&["Table", "Create Table"]),
+            vec![vec![s(def.name.clone()), s(create_table_sql(&def, self.auto_inc_of(&def)))]],
+        ))
+    }
+
+    fn auto_inc_of(&self, def: &TableDef) -> Option<u64> {
+        def.auto_increment_column()?;
+        let t = self.catalog.table(&def.db, &def.name)?;
+        let m = t.auto_inc_max();
+        (m > 0).then_some(m + 1)
+    }
+
+    pub fn show_create_database(&self, db: &str) -> SqlResult<Output> {
+        if !self.catalog.databases.contains_key(db)
+            && !SYSTEM_DATABASES.iter().any(|d| d.eq_ignore_ascii_case(db))
+        {
+            return Err(SqlError::unknown_db(db));
+        }
+        Ok(rows(
+            text_cols(&["Database", "Create Database"]),
+            vec![vec![
+                s(db),
+                s(format!(
+                    "CREATE DATABASE `{db}` /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin */"
+                )),
+            ]],
+        ))
+    }
+
+    pub fn show_index(&self, db: Option<&str>, table: &str) -> SqlResult<Output> {
+        let def = self.def_of(db, table)?;
+        let names = [
+            "Table",
+            "Non_unique",
+            "Key_name",
+            "Seq_in_index",
+            "Column_name",
+            "Collation",
+            "Cardinality",
+            "Sub_part",
+            "Packed",
+            "Null",
+            "Index_type",
+            "Comment",
+            "Index_comment",
+            "Visible",
+            "Expression",
+        ];
+        let mut cols = text_cols(&names);
+        cols[1] = OutCol::bigint("Non_unique");
+        cols[3] = OutCol::bigint("Seq_in_index");
+        cols[6] = OutCol::bigint("Cardinality");
+        let rows_in = self
+            .catalog
+            .table(&def.db, &def.name)
+            .map_or(0, |t| t.entry_count() as i64);
+        let mut out = Vec::new();
+        let mut push = |name: &str, unique: bool, columns: &[usize]| {
+            for (seq, &c) in columns.iter().enumerate() {
+                out.push(vec![
+                    s(def.name.clone()),
+                    Value::Int(i64::from(!unique)),
+                    s(name),
+                    Value::Int(seq as i64 + 1),
+                    s(def.columns[c].name.clone()),
+                    s("A"),
+                    Value::Int(rows_in),
+                    Value::Null,
+                    Value::Null,
+                    s(if def.columns[c].nullable { "YES" } else { "" }),
+                    s("BTREE"),
+                    s(""),
+                    s(""),
+                    s("YES"),
+                    Value::Null,
+                ]);
+            }
+        };
+        if let Some(pk) = &def.primary {
+            push("PRIMARY", true, pk);
+        }
+        for idx in &def.indexes {
+            push(&idx.name, idx.unique, &idx.columns);
+        }
+        Ok(rows(cols, out))
+    }
+
+    pub fn show_table_status(&self, db: Option<&str>, filter: Option<&str>) -> SqlResult<Output> {
+        let db = match db {
+            Some(d) => d.to_string(),
+            None => self.current_db()?.to_string(),
+        };
+        let d = self
+            .catalog
+            .databases
+            .get(&db)
+            .ok_or_else(|| SqlError::unknown_db(&db))?;
+        let names = [
+            "Name",
+            "Engine",
+            "Version",
+            "Row_format",
+            "Rows",
+            "Avg_row_length",
+            "Data_length",
+            "Max_data_length",
+            "Index_length",
+            "Data_free",
+            "Auto_increment",
+            "Create_time",
+            "Update_time",
+            "Check_time",
+            "Collation",
+            "Checksum",
+            "Create_options",
+            "Comment",
+        ];
+        let mut out = Vec::new();
+        for (name, t) in &d.tables {
+            if !like_filter(filter, name) {
+                continue;
+            }
+            out.push(vec![
+                s(name.clone()),
+                s(t.def.engine.clone()),
+                Value::Int(10),
+                s("Dynamic"),
+                Value::Int(t.entry_count() as i64),
+                Value::Int(0),
+                Value::Int(0),
+                Value::Int(0),
+                Value::Int(0),
+                Value::Int(0),
+                self.auto_inc_of(&t.def)
+                    .map_or(Value::Null, |n| Value::UInt(n)),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                s("utf8mb4_bin"),
+                Value::Null,
+                s(""),
+                s(t.def.comment.clone()),
+            ]);
+        }
+        Ok(rows(text_cols(&names), out))
+    }
+
+    pub fn show_variables(&self, global: bool, filter: Option<&str>) -> Output {
+        let r = vars::all(self.sess, global)
+            .into_iter()
+            .filter(|(n, _)| like_filter(filter, n))
+            .map(|(n, v)| vec![s(n), s(v.to_text().unwrap_or_default())])
+            .collect();
+        rows(text_cols(&["Variable_name", "Value"]), r)
+    }
+
+    pub fn show_status(&self, status: &dyn NodeStatus, filter: Option<&str>) -> Output {
+        let r = status
+            .status()
+            .into_iter()
+            .filter(|(n, _)| like_filter(filter, n))
+            .map(|(n, v)| vec![s(n), s(v.to_text().unwrap_or_default())])
+            .collect();
+        rows(text_cols(&["Variable_name", "Value"]), r)
+    }
+
+    pub fn show_warnings(&self) -> Output {
+        let mut cols = text_cols(&["Level", "Code", "Message"]);
+        cols[1] = OutCol::bigint("Code");
+        let r = self
+            .sess
+            .warnings
+            .iter()
+            .map(|w| vec![s(w.level), Value::Int(i64::from(w.code)), s(w.message.clone())])
+            .collect();
+        rows(cols, r)
+    }
+
+    pub fn show_engines(&self) -> Output {
+        rows(
+            text_cols(&["Engine", "Support", "Comment", "Transactions", "XA", "Savepoints"]),
+            vec![vec![
+                s("InnoDB"),
+                s("DEFAULT"),
+                s("trireme in-memory MVCC store, synchronously replicated"),
+                s("YES"),
+                s("NO"),
+                s("YES"),
+            ]],
+        )
+    }
+
+    pub fn show_charset(&self) -> Output {
+        rows(
+            text_cols(&["Charset", "Description", "Default collation", "Maxlen"]),
+            vec![
+                vec![s("utf8mb4"), s("UTF-8 Unicode"), s("utf8mb4_bin"), Value::Int(4)],
+                vec![s("binary"), s("Binary pseudo charset"), s("binary"), Value::Int(1)],
+            ],
+        )
+    }
+
+    pub fn show_collation(&self) -> Output {
+        rows(
+            text_cols(&["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen", "Pad_attribute"]),
+            vec![
+                vec![s("utf8mb4_bin"), s("utf8mb4"), Value::Int(46), s("Yes"), s("Yes"), Value::Int(1), s("PAD SPACE")],
+                vec![s("binary"), s("binary"), Value::Int(63), s("Yes"), s("Yes"), Value::Int(1), s("NO PAD")],
+            ],
+        )
+    }
+
+    pub fn show_processlist(&self, status: &dyn NodeStatus) -> Output {
+        let mut cols = text_cols(&["Id", "User", "Host", "db", "Command", "Time", "State", "Info"]);
+        cols[0] = OutCol::bigint("Id");
+        cols[5] = OutCol::bigint("Time");
+        rows(cols, status.processlist())
+    }
+
+    pub fn show_grants(&self) -> Output {
+        let col = format!("Grants for {}@%", self.sess.user);
+        rows(
+            text_cols(&[&col]),
+            vec![vec![s(format!("GRANT ALL PRIVILEGES ON *.* TO `{}`@`%`", self.sess.user))]],
+        )
+    }
+
+    /// CHECKSUM TABLE: a value that is equal on two nodes holding the same
+    /// rows (order-independent sum of per-row CRC32s, as MySQL computes it).
+    pub fn checksum_tables(&mut self, tables: &[(Option<String>, String)]) -> SqlResult<Output> {
+        let mut out = Vec::new();
+        for (db, t) in tables {
+            let db = match db {
+                Some(d) => d.clone(),
+                None => self.current_db()?.to_string(),
+            };
+            let name = format!("{db}.{t}");
+            match self.catalog.table(&db, t).cloned() {
+                None => out.push(vec![s(name), Value::Null]),
+                Some(table) => {
+                    self.txn.check_table_version(&table)?;
+                    let mut sum: u64 = 0;
+                    let snap = self.txn.snapshot_seqno();
+                    table.scan(None, None, snap, |_, r| {
+                        let mut bytes = Vec::new();
+                        for v in r.iter() {
+                            crate::keycode::encode_value(&mut bytes, v);
+                        }
+                        sum = sum.wrapping_add(u64::from(crc32fast::hash(&bytes)));
+                        true
+                    });
+                    out.push(vec![s(name), Value::UInt(sum)]);
+                }
+            }
+        }
+        let cols = vec![
+            OutCol::text("Table"),
+            OutCol::expr(
+                "Checksum",
+                Some(SqlType::Int {
+                    width: IntWidth::Big,
+                    unsigned: true,
+                }),
+                true,
+            ),
+        ];
+        Ok(rows(cols, out))
+    }
+
+    /// Rows of an information_schema table.
+    pub fn information_schema(&self, name: &str) -> SqlResult<(Vec<OutCol>, Vec<Row>)> {
+        let upper = name.to_ascii_uppercase();
+        let mut out: Vec<Vec<Value>> = Vec::new();
+        let cols: Vec<&str> = match upper.as_str() {
+            "SCHEMATA" => {
+                let mut names: Vec<String> = SYSTEM_DATABASES.iter().map(|d| d.to_string()).collect();
+                names.extend(self.catalog.databases.keys().cloned());
+                names.sort();
+                for n in names {
+                    out.push(vec![s("def"), s(n), s("utf8mb4"), s("utf8mb4_bin"), Value::Null]);
+                }
+                vec![
+                    "CATALOG_NAME",
+                    "SCHEMA_NAME",
+                    "DEFAULT_CHARACTER_SET_NAME",
+                    "DEFAULT_COLLATION_NAME",
+                    "SQL_PATH",
+                ]
+            }
+            "TABLES" => {
+                for t in self.catalog.all_tables() {
+                    out.push(vec![
+                        s("def"),
+                        s(t.def.db.clone()),
+                        s(t.def.name.clone()),
+                        s("BASE TABLE"),
+                        s(t.def.engine.clone()),
+                        Value::Int(10),
+                        s("Dynamic"),
+                        Value::Int(t.entry_count() as i64),
+                        Value::Int(0),
+                        Value::Int(0),
+                        self.auto_inc_of(&t.def).map_or(Value::Null, Value::UInt),
+                        Value::Null,
+                        s("utf8mb4_bin"),
+                        s(t.def.comment.clone()),
+                    ]);
+                }
+                vec![
+                    "TABLE_CATALOG",
+                    "TABLE_SCHEMA",
+                    "TABLE_NAME",
+                    "TABLE_TYPE",
+                    "ENGINE",
+                    "VERSION",
+                    "ROW_FORMAT",
+                    "TABLE_ROWS",
+                    "DATA_LENGTH",
+                    "INDEX_LENGTH",
+                    "AUTO_INCREMENT",
+                    "CREATE_TIME",
+                    "TABLE_COLLATION",
+                    "TABLE_COMMENT",
+                ]
+            }
+            "COLUMNS" => {
+                for t in self.catalog.all_tables() {
+                    let def = &t.def;
+                    for (i, c) in def.columns.iter().enumerate() {
+                        let (prec, scale) = match &c.ty {
+                            SqlType::Decimal { precision, scale } => {
+                                (Value::Int(i64::from(*precision)), Value::Int(i64::from(*scale)))
+                            }
+                            SqlType::Int { width, .. } => (
+                                Value::Int(match width {
+                                    IntWidth::Tiny => 3,
+                                    IntWidth::Small => 5,
+                                    IntWidth::Medium => 7,
+                                    IntWidth::Int => 10,
+                                    IntWidth::Big => 19,
+                                }),
+                                Value::Int(0),
+                            ),
+                            SqlType::Bool => (Value::Int(3), Value::Int(0)),
+                            SqlType::Double => (Value::Int(22), Value::Null),
+                            SqlType::Float => (Value::Int(12), Value::Null),
+                            _ => (Value::Null, Value::Null),
+                        };
+                        let len = c.ty.max_len().map_or(Value::Null, |n| Value::Int(i64::from(n)));
+                        out.push(vec![
+                            s("def"),
+                            s(def.db.clone()),
+                            s(def.name.clone()),
+                            s(c.name.clone()),
+                            Value::Int(i as i64 + 1),
+                            match &c.default {
+                                Some(DefaultValue::Value(Value::Null)) | None => Value::Null,
+                                Some(DefaultValue::Value(v)) => s(v.to_text_lossy()),
+                                Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
+                            },
+                            s(if c.nullable { "YES" } else { "NO" }),
+                            s(c.ty.data_type_name()),
+                            len.clone(),
+                            len,
+                            prec,
+                            scale,
+                            if c.ty.is_string() { s("utf8mb4") } else { Value::Null },
+                            if c.ty.is_string() { s("utf8mb4_bin") } else { Value::Null },
+                            s(c.ty.sql_name()),
+                            s(column_key(def, i)),
+                            s(column_extra(c)),
+                            s("select,insert,update,references"),
+                            s(c.comment.clone()),
+                        ]);
+                    }
+                }
+                vec![
+                    "TABLE_CATALOG",
+                    "TABLE_SCHEMA",
+                    "TABLE_NAME",
+                    "COLUMN_NAME",
+                    "ORDINAL_POSITION",
+                    "COLUMN_DEFAULT",
+                    "IS_NULLABLE",
+                    "DATA_TYPE",
+                    "CHARACTER_MAXIMUM_LENGTH",
+                    "CHARACTER_OCTET_LENGTH",
+                    "NUMERIC_PRECISION",
+                    "NUMERIC_SCALE",
+                    "CHARACTER_SET_NAME",
+                    "COLLATION_NAME",
+                    "COLUMN_TYPE",
+                    "COLUMN_KEY",
+                    "EXTRA",
+                    "PRIVILEGES",
+                    "COLUMN_COMMENT",
+                ]
+            }
+            "STATISTICS" => {
+                for t in self.catalog.all_tables() {
+                    let def = &t.def;
+                    let mut push = |name: &str, unique: bool, columns: &[usize]| {
+                        for (seq, &c) in columns.iter().enumerate() {
+                            out.push(vec![
+                                s("def"),
+                                s(def.db.clone()),
+                                s(def.name.clone()),
+                                Value::Int(i64::from(!unique)),
+                                s(def.db.clone()),
+                                s(name),
+                                Value::Int(seq as i64 + 1),
+                                s(def.columns[c].name.clone()),
+                                s(if def.columns[c].nullable { "YES" } else { "" }),
+                                s("BTREE"),
+                            ]);
+                        }
+                    };
+                    if let Some(pk) = &def.primary {
+                        push("PRIMARY", true, pk);
+                    }
+                    for idx in &def.indexes {
+                        push(&idx.name, idx.unique, &idx.columns);
+                    }
+                }
+                vec![
+                    "TABLE_CATALOG",
+                    "TABLE_SCHEMA",
+                    "TABLE_NAME",
+                    "NON_UNIQUE",
+                    "INDEX_SCHEMA",
+                    "INDEX_NAME",
+                    "SEQ_IN_INDEX",
+                    "COLUMN_NAME",
+                    "NULLABLE",
+                    "INDEX_TYPE",
+                ]
+            }
+            "GLOBAL_STATUS" | "SESSION_STATUS" => {
+                for (n, v) in self.status.status() {
+                    out.push(vec![s(n.to_ascii_uppercase()), s(v.to_text().unwrap_or_default())]);
+                }
+                vec!["VARIABLE_NAME", "VARIABLE_VALUE"]
+            }
+            "GLOBAL_VARIABLES" | "SESSION_VARIABLES" => {
+                for (n, v) in vars::all(self.sess, upper == "GLOBAL_VARIABLES") {
+                    out.push(vec![s(n.to_ascii_uppercase()), s(v.to_text().unwrap_or_default())]);
+                }
+                vec!["VARIABLE_NAME", "VARIABLE_VALUE"]
+            }
+            "PROCESSLIST" => {
+                out = self.status.processlist();
+                vec!["ID", "USER", "HOST", "DB", "COMMAND", "TIME", "STATE", "INFO"]
+            }
+            "ENGINES" => {
+                out.push(vec![s("InnoDB"), s("DEFAULT"), s("trireme"), s("YES"), s("NO"), s("YES")]);
+                vec!["ENGINE", "SUPPORT", "COMMENT", "TRANSACTIONS", "XA", "SAVEPOINTS"]
+            }
+            "CHARACTER_SETS" => {
+                out.push(vec![s("utf8mb4"), s("utf8mb4_bin"), s("UTF-8 Unicode"), Value::Int(4)]);
+                vec!["CHARACTER_SET_NAME", "DEFAULT_COLLATE_NAME", "DESCRIPTION", "MAXLEN"]
+            }
+            "COLLATIONS" => {
+                out.push(vec![s("utf8mb4_bin"), s("utf8mb4"), Value::Int(46), s("Yes"), s("Yes"), Value::Int(1)]);
+                vec!["COLLATION_NAME", "CHARACTER_SET_NAME", "ID", "IS_DEFAULT", "IS_COMPILED", "SORTLEN"]
+            }
+            "KEY_COLUMN_USAGE" | "TABLE_CONSTRAINTS" | "REFERENTIAL_CONSTRAINTS" | "ROUTINES"
+            | "VIEWS" | "TRIGGERS" | "PARTITIONS" | "EVENTS" => {
+                vec!["TABLE_SCHEMA", "TABLE_NAME"]
+            }
+            _ => return Err(SqlError::no_such_table("information_schema", name)),
+        };
+        let metas: Vec<OutCol> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let is_int = out
+                    .first()
+                    .is_some_and(|r| matches!(r.get(i), Some(Value::Int(_) | Value::UInt(_))));
+                let mut m = if is_int { OutCol::bigint(c) } else { OutCol::text(c) };
+                m.db = "information_schema".into();
+                m.org_table = upper.clone();
+                m
+            })
+            .collect();
+        Ok((metas, out.into_iter().map(Row::from).collect()))
+    }
+}
+
+const INFO_TABLES: [&str; 11] = [
+    "CHARACTER_SETS",
+    "COLLATIONS",
+    "COLUMNS",
+    "ENGINES",
+    "GLOBAL_STATUS",
+    "GLOBAL_VARIABLES",
+    "PROCESSLIST",
+    "SCHEMATA",
+    "SESSION_STATUS",
+    "STATISTICS",
+    "TABLES",
+];
+
+fn column_key(def: &TableDef, i: usize) -> &'static str {
+    if def.primary.as_ref().is_some_and(|p| p.first() == Some(&i)) {
+        "PRI"
+    } else if def
+        .indexes
+        .iter()
+        .any(|x| x.unique && x.columns.len() == 1 && x.columns[0] == i)
+    {
+        "UNI"
+    } else if def.indexes.iter().any(|x| x.columns.first() == Some(&i)) {
+        "MUL"
+    } else {
+        ""
+    }
+}
+
+fn column_extra(c: &crate::catalog::ColumnDef) -> String {
+    let mut e = Vec::new();
+    if c.auto_increment {
+        e.push("auto_increment");
+    }
+    if matches!(c.default, Some(DefaultValue::CurrentTimestamp)) {
+        e.push("DEFAULT_GENERATED");
+    }
+    if c.on_update_now {
+        e.push("on update CURRENT_TIMESTAMP");
+    }
+    e.join(" ")
+}
+
+/// SHOW CREATE TABLE text.
+pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
+    let q = |n: &str| format!("`{}`", n.replace('`', "``"));
+    let mut lines = Vec::new();
+    for c in &def.columns {
+        let mut l = format!("  {} {}", q(&c.name), c.ty.sql_name());
+        if !c.nullable {
+            l.push_str(" NOT NULL");
+        }
+        if c.auto_increment {
+            l.push_str(" AUTO_INCREMENT");
+        }
+        match &c.default {
+            Some(DefaultValue::Value(v)) => {
+                l.push_str(" DEFAULT ");
+                l.push_str(&sql_literal(v));
+            }
+            Some(DefaultValue::CurrentTimestamp) => l.push_str(" DEFAULT CURRENT_TIMESTAMP"),
+            None if c.nullable && !c.ty.is_blob_or_text() => l.push_str(" DEFAULT NULL"),
+            None => {}
+        }
+        if c.on_update_now {
+            l.push_str(" ON UPDATE CURRENT_TIMESTAMP");
+        }
+        if !c.comment.is_empty() {
+            l.push_str(&format!(" COMMENT '{}'", c.comment.replace('\'', "''")));
+        }
+        lines.push(l);
+    }
+    let cols = |v: &[usize]| {
+        v.iter()
+            .map(|&i| q(&def.columns[i].name))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if let Some(pk) = &def.primary {
+        lines.push(format!("  PRIMARY KEY ({})", cols(pk)));
+    }
+    for idx in &def.indexes {
+        lines.push(format!(
+            "  {}KEY {} ({})",
+            if idx.unique { "UNIQUE " } else { "" },
+            q(&idx.name),
+            cols(&idx.columns)
+        ));
+    }
+    let mut out = format!("CREATE TABLE {} (\n{}\n) ENGINE={}", q(&def.name), lines.join(",\n"), def.engine);
+    if let Some(n) = auto_inc {
+        out.push_str(&format!(" AUTO_INCREMENT={n}"));
+    }
+    out.push_str(" DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+    if !def.comment.is_empty() {
+        out.push_str(&format!(" COMMENT='{}'", def.comment.replace('\'', "''")));
+    }
+    out
+}

@@ -1,0 +1,147 @@
+//! The in-memory MVCC store: the catalog of databases and tables, the
+//! horizon, and the registry of live snapshots that bounds garbage
+//! collection.
+//!
+//! # The horizon
+//!
+//! `horizon` is the highest seqno such that every ordered event <= it has
+//! been applied on this node. It never moves back. A new snapshot is the
+//! horizon at the time it is taken, so a reader never sees a hole: every
+//! write-set it could see is completely installed.
+//!
+//! # Schema changes
+//!
+//! The catalog is copy-on-write: a DDL builds a new catalog and swaps it in,
+//! at its seqno, while no applier runs (TOI). Tables rewritten by a DDL carry
+//! the DDL's seqno as `TableDef::version`; a transaction whose snapshot is
+//! older than that gets ER_TABLE_DEF_CHANGED instead of mixing shapes.
+
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+use crate::catalog::UserDef;
+pub use table::{Row, Table};
+
+/// A database and its tables.
+#[derive(Clone, Default)]
+pub struct Database {
+    pub name: String,
+    pub tables: BTreeMap<String, Arc<Table>>,
+}
+
+/// The schema: immutable once published; DDL publishes a new one.
+#[derive(Clone, Default)]
+pub struct Catalog {
+    pub databases: BTreeMap<String, Database>,
+    pub users: BTreeMap<String, UserDef>,
+}
+
+impl Catalog {
+    pub fn table(&self, db: &str, name: &str) -> Option<&Arc<Table>> {
+        self.databases.get(db)?.tables.get(name)
+    }
+
+    pub fn all_tables(&self) -> impl Iterator<Item = &Arc<Table>> {
+        self.databases.values().flat_map(|d| d.tables.values())
+    }
+}
+
+pub struct Store {
+    catalog: RwLock<Arc<Catalog>>,
+    horizon: AtomicU64,
+    horizon_tx: watch::Sender<u64>,
+    snapshots: Mutex<BTreeMap<u64, usize>>,
+}
+
+/// A registered snapshot; dropping it lets GC reclaim what only it needed.
+pub struct SnapshotGuard {
+    store: Arc<Store>,
+    pub seqno: u64,
+}
+
+impl Drop for SnapshotGuard {
+    fn drop(&mut self) {
+        let mut s = self.store.snapshots.lock();
+        if let Some(n) = s.get_mut(&self.seqno) {
+            *n -= 1;
+            if *n == 0 {
+                s.remove(&self.seqno);
+            }
+        }
+    }
+}
+
+impl Store {
+    pub fn new() -> Arc<Store> {
+        let (horizon_tx, _) = watch::channel(0);
+        Arc::new(Store {
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            horizon: AtomicU64::new(0),
+            horizon_tx,
+            snapshots: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().clone()
+    }
+
+    /// Publishes a new catalog (DDL, recovery).
+    pub fn set_catalog(&self, c: Catalog) {
+        *self.catalog.write() = Arc::new(c);
+    }
+
+    pub fn horizon(&self) -> u64 {
+        self.horizon.load(Ordering::Acquire)
+    }
+
+    /// Moves the horizon forward (never back) and wakes waiters.
+    pub fn advance_horizon(&self, to: u64) {
+        let prev = self.horizon.fetch_max(to, Ordering::AcqRel);
+        if to > prev {
+            self.horizon_tx.send_replace(to);
+        }
+    }
+
+    /// Sets the horizon after a restore (checkpoint load or state transfer).
+    pub fn reset_horizon(&self, to: u64) {
+        self.horizon.store(to, Ordering::Release);
+        self.horizon_tx.send_replace(to);
+    }
+
+    pub fn watch_horizon(&self) -> watch::Receiver<u64> {
+        self.horizon_tx.subscribe()
+    }
+
+    /// Takes a snapshot at the current horizon and registers it.
+    pub fn snapshot(self: &Arc<Self>) -> SnapshotGuard {
+        let mut s = self.snapshots.lock();
+        // Read the horizon under the lock so GC, which also takes it, never
+        // computes an oldest snapshot above one being registered.
+        let seqno = self.horizon();
+        *s.entry(seqno).or_insert(0) += 1;
+        SnapshotGuard {
+            store: self.clone(),
+            seqno,
+        }
+    }
+
+    /// The oldest seqno any live snapshot reads at (or the horizon).
+    pub fn oldest_snapshot(&self) -> u64 {
+        let s = self.snapshots.lock();
+        s.keys().next().copied().unwrap_or_else(|| self.horizon())
+    }
+
+    /// One pass of garbage collection over every table.
+    pub fn collect_garbage(&self) -> usize {
+        let oldest = self.oldest_snapshot();
+        let cat = self.catalog();
+        cat.all_tables().map(|t| t.collect_garbage(oldest)).sum()
+    }
+}

@@ -1,0 +1,359 @@
+//! A session's transaction: a snapshot plus a private write buffer.
+//!
+//! Nothing a transaction writes touches the shared store before commit. Reads
+//! see the snapshot overlaid with the transaction's own buffer
+//! (read-your-writes). At COMMIT the buffer becomes a write-set: one row
+//! operation per changed row with its full after-image, an EXCLUSIVE key per
+//! written row and per changed unique value, a SHARED table-level key per
+//! written table (so DDL conflicts with it), and the keys of rows read with
+//! FOR UPDATE (EXCLUSIVE) or FOR SHARE (SHARED).
+//!
+//! Savepoints copy the buffer; transactions are small enough that a copy is
+//! cheaper than an undo log and cannot be wrong.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use trireme_certification::{Key, KeyKind, RowOp, RowOpKind, WriteSet};
+
+use crate::codec;
+use crate::error::{SqlError, SqlResult};
+use crate::storage::{Row, SnapshotGuard, Table};
+
+/// Prefix of a certification key for a row (by primary key).
+pub const ROW_KEY_PREFIX: u8 = 0x01;
+/// Prefix of a certification key for a unique index value.
+pub const UNIQUE_KEY_PREFIX: u8 = 0x02;
+
+/// A pending change to one row.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// The row as the snapshot saw it when the transaction first touched it.
+    pub before: Option<Row>,
+    /// The row as the transaction leaves it (None: deleted).
+    pub after: Option<Row>,
+}
+
+#[derive(Clone)]
+pub struct TableWrites {
+    pub table: Arc<Table>,
+    pub rows: BTreeMap<Vec<u8>, Pending>,
+}
+
+/// State shared with the certifier so a conflicting remote write-set can
+/// doom this transaction (BF abort). Keys are certification row keys
+/// (`row_key(pk)`), as they appear in write-sets.
+#[derive(Default)]
+pub struct TxnShared {
+    pub doomed: AtomicBool,
+    keys: parking_lot::Mutex<std::collections::HashSet<(String, Vec<u8>)>>,
+}
+
+impl TxnShared {
+    pub fn touches(&self, table: &str, pk: &[u8]) -> bool {
+        self.keys.lock().contains(&(table.to_string(), pk.to_vec()))
+    }
+
+    pub fn has_keys(&self) -> bool {
+        !self.keys.lock().is_empty()
+    }
+
+    fn add(&self, table: &str, pk: &[u8]) {
+        self.keys.lock().insert((table.to_string(), pk.to_vec()));
+    }
+
+    fn clear(&self) {
+        self.keys.lock().clear();
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LockKind {
+    Share,
+    Update,
+}
+
+type Buffer = BTreeMap<String, TableWrites>;
+type Locks = BTreeMap<(String, Vec<u8>), LockKind>;
+
+pub struct Txn {
+    pub id: u64,
+    pub snapshot: SnapshotGuard,
+    pub read_only: bool,
+    /// Started by BEGIN (as opposed to an autocommit statement).
+    pub explicit: bool,
+    writes: Buffer,
+    locks: Locks,
+    savepoints: Vec<(String, Buffer, Locks)>,
+    pub shared: Arc<TxnShared>,
+    /// While a statement runs: each row it touched with the pending state it
+    /// had before, and the locks it added, so a failing statement is undone
+    /// without touching the rest of the transaction.
+    stmt_undo: Option<StmtUndo>,
+}
+
+#[derive(Default)]
+struct StmtUndo {
+    seen: std::collections::HashSet<(String, Vec<u8>)>,
+    rows: Vec<(String, Vec<u8>, Option<Pending>)>,
+    locks: Vec<((String, Vec<u8>), Option<LockKind>)>,
+}
+
+impl Txn {
+    pub fn new(id: u64, snapshot: SnapshotGuard, explicit: bool, read_only: bool) -> Txn {
+        Txn {
+            id,
+            snapshot,
+            read_only,
+            explicit,
+            writes: BTreeMap::new(),
+            locks: BTreeMap::new(),
+            savepoints: Vec::new(),
+            shared: Arc::new(TxnShared::default()),
+            stmt_undo: None,
+        }
+    }
+
+    /// Marks the start of a statement (statements are atomic).
+    pub fn begin_statement(&mut self) {
+        self.stmt_undo = Some(StmtUndo::default());
+    }
+
+    /// Keeps what the statement did.
+    pub fn end_statement(&mut self) {
+        self.stmt_undo = None;
+    }
+
+    /// Undoes everything the current statement did.
+    pub fn rollback_statement(&mut self) {
+        let Some(undo) = self.stmt_undo.take() else {
+            return;
+        };
+        for (table, pk, prev) in undo.rows.into_iter().rev() {
+            if let Some(tw) = self.writes.get_mut(&table) {
+                match prev {
+                    Some(p) => {
+                        tw.rows.insert(pk, p);
+                    }
+                    None => {
+                        tw.rows.remove(&pk);
+                    }
+                }
+            }
+        }
+        for (key, prev) in undo.locks.into_iter().rev() {
+            match prev {
+                Some(k) => {
+                    self.locks.insert(key, k);
+                }
+                None => {
+                    self.locks.remove(&key);
+                }
+            }
+        }
+    }
+
+    pub fn snapshot_seqno(&self) -> u64 {
+        self.snapshot.seqno
+    }
+
+    /// Fails with ER_LOCK_DEADLOCK once a conflicting write-set was certified
+    /// while this transaction was open.
+    pub fn check_doomed(&self) -> SqlResult<()> {
+        if self.shared.doomed.load(Ordering::Acquire) {
+            return Err(SqlError::deadlock());
+        }
+        Ok(())
+    }
+
+    pub fn has_writes(&self) -> bool {
+        self.writes.values().any(|t| !t.rows.is_empty()) || !self.locks.is_empty()
+    }
+
+    /// Refuses to read a table whose definition changed after the snapshot.
+    pub fn check_table_version(&self, table: &Table) -> SqlResult<()> {
+        if table.def.version > self.snapshot.seqno {
+            return Err(SqlError::table_def_changed());
+        }
+        Ok(())
+    }
+
+    /// The row with primary key `pk` as this transaction sees it.
+    pub fn get(&self, table: &Table, pk: &[u8]) -> Option<Row> {
+        if let Some(p) = self
+            .writes
+            .get(&table.def.qualified())
+            .and_then(|t| t.rows.get(pk))
+        {
+            return p.after.clone();
+        }
+        table.get(pk, self.snapshot.seqno)
+    }
+
+    /// Rows this transaction has written in `table` (for overlaying scans).
+    pub fn pending(&self, table: &Table) -> Option<&BTreeMap<Vec<u8>, Pending>> {
+        self.writes.get(&table.def.qualified()).map(|t| &t.rows)
+    }
+
+    /// Records a write of row `pk`: `after` None deletes it.
+    pub fn put(&mut self, table: &Arc<Table>, pk: Vec<u8>, after: Option<Row>) {
+        let name = table.def.qualified();
+        self.shared.add(&name, &row_key(&pk));
+        let snapshot = self.snapshot.seqno;
+        let tw = self.writes.entry(name.clone()).or_insert_with(|| TableWrites {
+            table: table.clone(),
+            rows: BTreeMap::new(),
+        });
+        if let Some(undo) = &mut self.stmt_undo {
+            if undo.seen.insert((name.clone(), pk.clone())) {
+                undo.rows.push((name, pk.clone(), tw.rows.get(&pk).cloned()));
+            }
+        }
+        match tw.rows.get_mut(&pk) {
+            Some(p) => p.after = after,
+            None => {
+                let before = table.get(&pk, snapshot);
+                tw.rows.insert(pk, Pending { before, after });
+            }
+        }
+    }
+
+    /// Records a locking read (FOR SHARE / FOR UPDATE) of row `pk`.
+    pub fn lock(&mut self, table: &Table, pk: &[u8], kind: LockKind) {
+        let name = table.def.qualified();
+        if kind == LockKind::Update {
+            self.shared.add(&name, &row_key(pk));
+        }
+        let key = (name, pk.to_vec());
+        if let Some(undo) = &mut self.stmt_undo {
+            undo.locks.push((key.clone(), self.locks.get(&key).copied()));
+        }
+        let e = self.locks.entry(key).or_insert(kind);
+        *e = (*e).max(kind);
+    }
+
+    pub fn savepoint(&mut self, name: &str) {
+        self.savepoints.retain(|(n, _, _)| !n.eq_ignore_ascii_case(name));
+        self.savepoints
+            .push((name.to_string(), self.writes.clone(), self.locks.clone()));
+    }
+
+    pub fn rollback_to(&mut self, name: &str) -> SqlResult<()> {
+        let pos = self
+            .savepoints
+            .iter()
+            .rposition(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .ok_or_else(|| SqlError::savepoint_missing(name))?;
+        self.savepoints.truncate(pos + 1);
+        let (_, w, l) = self.savepoints[pos].clone();
+        self.writes = w;
+        self.locks = l;
+        // Keys registered for BF abort stay registered: a transaction that
+        // rolled a write back may still be doomed by it, which only costs a
+        // retry, never correctness.
+        Ok(())
+    }
+
+    pub fn release_savepoint(&mut self, name: &str) -> SqlResult<()> {
+        let pos = self
+            .savepoints
+            .iter()
+            .rposition(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .ok_or_else(|| SqlError::savepoint_missing(name))?;
+        self.savepoints.truncate(pos);
+        Ok(())
+    }
+
+    /// Stops BF-abort tracking (the write-set is about to be ordered and
+    /// certification decides from here on).
+    pub fn detach(&self) {
+        self.shared.clear();
+    }
+
+    /// Builds the write-set, or None when there is nothing to replicate.
+    pub fn write_set(&self, source: u64) -> Option<WriteSet> {
+        let mut keys = Vec::new();
+        let mut ops = Vec::new();
+        for (name, tw) in &self.writes {
+            let def = &tw.table.def;
+            let mut any = false;
+            for (pk, p) in &tw.rows {
+                let kind = match (&p.before, &p.after) {
+                    (None, None) => continue,
+                    (None, Some(_)) => RowOpKind::Insert,
+                    (Some(_), Some(_)) => RowOpKind::Update,
+                    (Some(_), None) => RowOpKind::Delete,
+                };
+                any = true;
+                keys.push(Key::row(name.clone(), row_key(pk), KeyKind::Exclusive));
+                for idx in def.indexes.iter().filter(|i| i.unique) {
+                    // MySQL allows many NULLs in a UNIQUE index, so a value
+                    // with a NULL part never conflicts.
+                    let key_of = |r: &Row| {
+                        (!idx.columns.iter().any(|&c| r[c].is_null()))
+                            .then(|| def.index_key_of(idx, r))
+                    };
+                    let b = p.before.as_ref().and_then(key_of);
+                    let a = p.after.as_ref().and_then(key_of);
+                    if b == a {
+                        continue;
+                    }
+                    for k in [b, a].into_iter().flatten() {
+                        keys.push(Key::row(
+                            name.clone(),
+                            unique_key(idx.id, &k),
+                            KeyKind::Exclusive,
+                        ));
+                    }
+                }
+                ops.push(RowOp {
+                    table: name.clone(),
+                    pk: pk.clone(),
+                    kind,
+                    row: p.after.as_ref().map(|r| codec::encode_row(r)).unwrap_or_default(),
+                });
+            }
+            if any {
+                keys.push(Key::table(name.clone(), KeyKind::Shared));
+            }
+        }
+        for ((table, pk), kind) in &self.locks {
+            let k = match kind {
+                LockKind::Share => KeyKind::Shared,
+                LockKind::Update => KeyKind::Exclusive,
+            };
+            keys.push(Key::row(table.clone(), row_key(pk), k));
+        }
+        if keys.is_empty() {
+            return None;
+        }
+        // A key listed twice (a locked row that was also written) is
+        // harmless to certification; sort so every node sees one order.
+        keys.sort_by(|a, b| (&a.table, &a.pk, a.kind).cmp(&(&b.table, &b.pk, b.kind)));
+        keys.dedup_by(|a, b| a.table == b.table && a.pk == b.pk && a.kind == b.kind);
+        Some(WriteSet {
+            source,
+            trx_id: self.id,
+            last_seen_seqno: self.snapshot.seqno,
+            flags: 0,
+            keys,
+            ops,
+        })
+    }
+}
+
+pub fn row_key(pk: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(pk.len() + 1);
+    k.push(ROW_KEY_PREFIX);
+    k.extend_from_slice(pk);
+    k
+}
+
+pub fn unique_key(index_id: u32, ikey: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(ikey.len() + 5);
+    k.push(UNIQUE_KEY_PREFIX);
+    k.extend_from_slice(&index_id.to_be_bytes());
+    k.extend_from_slice(ikey);
+    k
+}

@@ -1,0 +1,437 @@
+//! Column types and the conversion of any value into a column's storage shape
+//! (MySQL's strict mode: a value that does not fit is an error, never silently
+//! truncated).
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{SqlError, SqlResult};
+use crate::value::{format_double, parse_decimal, Value, MAX_DECIMAL_PRECISION};
+
+/// Integer widths (bytes), as MySQL's TINYINT .. BIGINT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IntWidth {
+    Tiny,
+    Small,
+    Medium,
+    Int,
+    Big,
+}
+
+impl IntWidth {
+    fn bits(self) -> u32 {
+        match self {
+            IntWidth::Tiny => 8,
+            IntWidth::Small => 16,
+            IntWidth::Medium => 24,
+            IntWidth::Int => 32,
+            IntWidth::Big => 64,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IntWidth::Tiny => "tinyint",
+            IntWidth::Small => "smallint",
+            IntWidth::Medium => "mediumint",
+            IntWidth::Int => "int",
+            IntWidth::Big => "bigint",
+        }
+    }
+
+    fn range(self, unsigned: bool) -> (i128, i128) {
+        let bits = self.bits();
+        if unsigned {
+            (0, (1i128 << bits) - 1)
+        } else {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SqlType {
+    Int { width: IntWidth, unsigned: bool },
+    /// BOOL / BOOLEAN: TINYINT(1).
+    Bool,
+    Decimal { precision: u8, scale: u8 },
+    Float,
+    Double,
+    Char(u32),
+    Varchar(u32),
+    /// TINYTEXT / TEXT / MEDIUMTEXT / LONGTEXT, by maximum byte length.
+    Text(u32),
+    Binary(u32),
+    Varbinary(u32),
+    /// TINYBLOB / BLOB / MEDIUMBLOB / LONGBLOB, by maximum byte length.
+    Blob(u32),
+    Date,
+    DateTime(u8),
+    Timestamp(u8),
+    Enum(Vec<String>),
+}
+
+impl SqlType {
+    pub fn is_integer(&self) -> bool {
+        matches!(self, SqlType::Int { .. } | SqlType::Bool)
+    }
+
+    pub fn is_unsigned(&self) -> bool {
+        matches!(self, SqlType::Int { unsigned: true, .. })
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(
+            self,
+            SqlType::Char(_) | SqlType::Varchar(_) | SqlType::Text(_) | SqlType::Enum(_)
+        )
+    }
+
+    pub fn is_binary(&self) -> bool {
+        matches!(
+            self,
+            SqlType::Binary(_) | SqlType::Varbinary(_) | SqlType::Blob(_)
+        )
+    }
+
+    pub fn is_blob_or_text(&self) -> bool {
+        matches!(self, SqlType::Text(_) | SqlType::Blob(_))
+    }
+
+    /// The type as SHOW CREATE TABLE and information_schema spell it.
+    pub fn sql_name(&self) -> String {
+        match self {
+            SqlType::Int { width, unsigned } => {
+                let mut s = width.name().to_string();
+                if *unsigned {
+                    s.push_str(" unsigned");
+                }
+                s
+            }
+            SqlType::Bool => "tinyint(1)".into(),
+            SqlType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
+            SqlType::Float => "float".into(),
+            SqlType::Double => "double".into(),
+            SqlType::Char(n) => format!("char({n})"),
+            SqlType::Varchar(n) => format!("varchar({n})"),
+            SqlType::Text(n) => text_name("text", *n),
+            SqlType::Binary(n) => format!("binary({n})"),
+            SqlType::Varbinary(n) => format!("varbinary({n})"),
+            SqlType::Blob(n) => text_name("blob", *n),
+            SqlType::Date => "date".into(),
+            SqlType::DateTime(0) => "datetime".into(),
+            SqlType::DateTime(f) => format!("datetime({f})"),
+            SqlType::Timestamp(0) => "timestamp".into(),
+            SqlType::Timestamp(f) => format!("timestamp({f})"),
+            SqlType::Enum(vs) => {
+                let items: Vec<String> = vs
+                    .iter()
+                    .map(|v| format!("'{}'", v.replace('\'', "''")))
+                    .collect();
+                format!("enum({})", items.join(","))
+            }
+        }
+    }
+
+    /// The bare type name (information_schema.COLUMNS.DATA_TYPE).
+    pub fn data_type_name(&self) -> String {
+        let full = self.sql_name();
+        full.split(['(', ' ']).next().unwrap_or("").to_string()
+    }
+
+    /// Maximum length in characters/bytes for string types.
+    pub fn max_len(&self) -> Option<u32> {
+        match self {
+            SqlType::Char(n)
+            | SqlType::Varchar(n)
+            | SqlType::Text(n)
+            | SqlType::Binary(n)
+            | SqlType::Varbinary(n)
+            | SqlType::Blob(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Converts `v` into this column's storage shape, or explains why it does
+    /// not fit (strict mode).
+    pub fn coerce(&self, v: Value, column: &str) -> SqlResult<Value> {
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        match self {
+            SqlType::Int { width, unsigned } => coerce_int(v, *width, *unsigned, column),
+            SqlType::Bool => coerce_int(v, IntWidth::Tiny, false, column),
+            SqlType::Decimal { precision, scale } => {
+                let d = match &v {
+                    Value::Str(s) => parse_decimal(s).or_else(|| {
+                        let t = s.trim();
+                        t.parse::<f64>().ok().and_then(|f| Value::Double(f).to_decimal())
+                    }),
+                    Value::Bytes(_) => v.to_decimal(),
+                    _ => v.to_decimal(),
+                }
+                .ok_or_else(|| wrong_value("decimal", &v, column))?;
+                let d = d.round_dp_with_strategy(u32::from(*scale), RoundingStrategy::MidpointAwayFromZero);
+                let mut d = d;
+                d.rescale(u32::from(*scale));
+                let int_digits = u32::from(*precision) - u32::from(*scale);
+                let limit = Decimal::from_i128_with_scale(10i128.pow(int_digits), 0);
+                if d.abs() >= limit {
+                    return Err(SqlError::out_of_range(column));
+                }
+                Ok(Value::Decimal(d))
+            }
+            SqlType::Float => {
+                let f = numeric_f64(&v, column)?;
+                let r = f as f32;
+                if r.is_infinite() && f.is_finite() {
+                    return Err(SqlError::out_of_range(column));
+                }
+                // Stored as the double nearest to the float's printed digits,
+                // so 1.1 reads back as 1.1 rather than 1.100000023841858.
+                Ok(Value::Double(
+                    format!("{r}").parse::<f64>().unwrap_or(f64::from(r)),
+                ))
+            }
+            SqlType::Double => Ok(Value::Double(numeric_f64(&v, column)?)),
+            SqlType::Char(n) | SqlType::Varchar(n) | SqlType::Text(n) => {
+                let s = match v {
+                    Value::Str(s) => s,
+                    Value::Bytes(b) => String::from_utf8(b)
+                        .map_err(|e| wrong_value("string", &Value::Bytes(e.into_bytes()), column))?,
+                    other => other.to_text_lossy(),
+                };
+                let len = if matches!(self, SqlType::Text(_)) {
+                    s.len()
+                } else {
+                    s.chars().count()
+                };
+                if len > *n as usize {
+                    return Err(SqlError::data_too_long(column));
+                }
+                if matches!(self, SqlType::Char(_)) {
+                    // CHAR drops trailing spaces on storage, as MySQL does.
+                    return Ok(Value::Str(s.trim_end_matches(' ').to_string()));
+                }
+                Ok(Value::Str(s))
+            }
+            SqlType::Binary(n) | SqlType::Varbinary(n) | SqlType::Blob(n) => {
+                let mut b = match v {
+                    Value::Bytes(b) => b,
+                    Value::Str(s) => s.into_bytes(),
+                    other => other.to_text_lossy().into_bytes(),
+                };
+                if b.len() > *n as usize {
+                    return Err(SqlError::data_too_long(column));
+                }
+                if matches!(self, SqlType::Binary(_)) {
+                    b.resize(*n as usize, 0);
+                }
+                Ok(Value::Bytes(b))
+            }
+            SqlType::Date => match v {
+                Value::Date(d) => Ok(Value::Date(d)),
+                Value::DateTime(dt) => Ok(Value::Date(dt.date)),
+                other => other
+                    .to_datetime()
+                    .map(|dt| Value::Date(dt.date))
+                    .ok_or_else(|| wrong_value("date", &other, column)),
+            },
+            SqlType::DateTime(fsp) | SqlType::Timestamp(fsp) => {
+                let dt = v
+                    .to_datetime()
+                    .ok_or_else(|| wrong_value("datetime", &v, column))?;
+                Ok(Value::DateTime(dt.truncate_fsp(*fsp)))
+            }
+            SqlType::Enum(variants) => {
+                let s = match &v {
+                    Value::Int(_) | Value::UInt(_) => {
+                        let i = v.to_i64().unwrap_or(0);
+                        if i >= 1 && (i as usize) <= variants.len() {
+                            return Ok(Value::Str(variants[i as usize - 1].clone()));
+                        }
+                        return Err(wrong_value("enum", &v, column));
+                    }
+                    other => other.to_text_lossy(),
+                };
+                variants
+                    .iter()
+                    .find(|x| x.eq_ignore_ascii_case(&s))
+                    .map(|x| Value::Str(x.clone()))
+                    .ok_or_else(|| {
+                        SqlError::new(
+                            1265,
+                            "01000",
+                            format!("Data truncated for column '{column}' at row 1"),
+                        )
+                    })
+            }
+        }
+    }
+}
+
+fn text_name(base: &str, n: u32) -> String {
+    match n {
+        255 => format!("tiny{base}"),
+        65_535 => base.to_string(),
+        16_777_215 => format!("medium{base}"),
+        _ => format!("long{base}"),
+    }
+}
+
+fn wrong_value(kind: &str, v: &Value, column: &str) -> SqlError {
+    let mut e = SqlError::truncated_wrong_value(kind, &v.to_text_lossy(), column);
+    if kind == "date" || kind == "datetime" {
+        // MySQL reports bad temporal literals as ER_TRUNCATED_WRONG_VALUE.
+        e.code = crate::error::codes::TRUNCATED_WRONG_VALUE;
+    }
+    e
+}
+
+fn numeric_f64(v: &Value, column: &str) -> SqlResult<f64> {
+    match v {
+        Value::Str(s) => {
+            let t = s.trim();
+            t.parse::<f64>()
+                .map_err(|_| wrong_value("double", v, column))
+        }
+        other => other
+            .to_f64()
+            .ok_or_else(|| wrong_value("double", other, column)),
+    }
+}
+
+fn coerce_int(v: Value, width: IntWidth, unsigned: bool, column: &str) -> SqlResult<Value> {
+    let n: i128 = match &v {
+        Value::Int(i) => i128::from(*i),
+        Value::UInt(u) => i128::from(*u),
+        Value::Double(d) => {
+            if !d.is_finite() {
+                return Err(SqlError::out_of_range(column));
+            }
+            let r = d.round();
+            if r.abs() > 1.8e19 {
+                return Err(SqlError::out_of_range(column));
+            }
+            r as i128
+        }
+        Value::Decimal(d) => d
+            .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+            .to_i128()
+            .ok_or_else(|| SqlError::out_of_range(column))?,
+        Value::Str(_) | Value::Bytes(_) => {
+            let s = v.to_text_lossy();
+            let t = s.trim();
+            if let Ok(i) = t.parse::<i128>() {
+                i
+            } else if let Some(d) = parse_decimal(t) {
+                d.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+                    .to_i128()
+                    .ok_or_else(|| SqlError::out_of_range(column))?
+            } else if let Ok(f) = t.parse::<f64>() {
+                f.round() as i128
+            } else {
+                return Err(wrong_value("integer", &v, column));
+            }
+        }
+        Value::Date(_) | Value::DateTime(_) => i128::from(v.to_i64().unwrap_or(0)),
+        Value::Null => return Ok(Value::Null),
+    };
+    let (lo, hi) = width.range(unsigned);
+    if n < lo || n > hi {
+        return Err(SqlError::out_of_range(column));
+    }
+    Ok(if unsigned {
+        Value::UInt(n as u64)
+    } else {
+        Value::Int(n as i64)
+    })
+}
+
+/// Checks a DECIMAL(p, s) declaration.
+pub fn check_decimal(precision: u64, scale: u64, column: &str) -> SqlResult<(u8, u8)> {
+    if precision > u64::from(MAX_DECIMAL_PRECISION) {
+        return Err(SqlError::too_big_precision(
+            precision as u32,
+            column,
+            MAX_DECIMAL_PRECISION,
+        ));
+    }
+    if scale > precision {
+        return Err(SqlError::new(
+            1427,
+            "42000",
+            format!(
+                "For float(M,D), double(M,D) or decimal(M,D), M must be >= D (column '{column}')."
+            ),
+        ));
+    }
+    Ok((precision as u8, scale as u8))
+}
+
+/// Renders a value as a SQL literal (SHOW CREATE TABLE defaults, messages).
+pub fn sql_literal(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Int(_) | Value::UInt(_) | Value::Decimal(_) => {
+            format!("'{}'", v.to_text_lossy())
+        }
+        Value::Double(d) => format!("'{}'", format_double(*d)),
+        other => format!("'{}'", other.to_text_lossy().replace('\'', "''")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_ranges_are_enforced() {
+        let t = SqlType::Int { width: IntWidth::Tiny, unsigned: false };
+        assert!(t.coerce(Value::Int(127), "c").is_ok());
+        assert_eq!(t.coerce(Value::Int(128), "c").unwrap_err().code, 1264);
+        let u = SqlType::Int { width: IntWidth::Int, unsigned: true };
+        assert_eq!(u.coerce(Value::Int(-1), "c").unwrap_err().code, 1264);
+        assert!(matches!(u.coerce(Value::Str("42".into()), "c").unwrap(), Value::UInt(42)));
+        assert_eq!(
+            SqlType::Int { width: IntWidth::Int, unsigned: false }
+                .coerce(Value::Str("abc".into()), "c")
+                .unwrap_err()
+                .code,
+            1366
+        );
+    }
+
+    #[test]
+    fn decimal_scale_and_precision() {
+        let t = SqlType::Decimal { precision: 5, scale: 2 };
+        let v = t.coerce(Value::Str("12.345".into()), "c").unwrap();
+        assert_eq!(v.to_text().unwrap(), "12.35");
+        let v = t.coerce(Value::Int(3), "c").unwrap();
+        assert_eq!(v.to_text().unwrap(), "3.00");
+        assert_eq!(t.coerce(Value::Int(1000), "c").unwrap_err().code, 1264);
+    }
+
+    #[test]
+    fn strings_are_checked_for_length() {
+        let t = SqlType::Varchar(3);
+        assert!(t.coerce(Value::Str("abc".into()), "c").is_ok());
+        assert_eq!(t.coerce(Value::Str("abcd".into()), "c").unwrap_err().code, 1406);
+        // Length counts characters, not bytes.
+        assert!(t.coerce(Value::Str("äöü".into()), "c").is_ok());
+    }
+
+    #[test]
+    fn enums_and_dates() {
+        let e = SqlType::Enum(vec!["a".into(), "b".into()]);
+        assert!(matches!(e.coerce(Value::Str("B".into()), "c").unwrap(), Value::Str(s) if s == "b"));
+        assert!(e.coerce(Value::Str("z".into()), "c").is_err());
+        let d = SqlType::Date;
+        assert_eq!(d.coerce(Value::Str("2024-02-30".into()), "c").unwrap_err().code, 1292);
+        assert_eq!(
+            d.coerce(Value::Str("2024-02-03".into()), "c").unwrap().to_text().unwrap(),
+            "2024-02-03"
+        );
+    }
+}

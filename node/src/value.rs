@@ -1,0 +1,883 @@
+//! SQL values and MySQL's rules for comparing, converting and computing with
+//! them.
+//!
+//! A stored value always has the shape of its column's type (see
+//! `types::SqlType::coerce`): INT columns hold `Int`, UNSIGNED ones `UInt`,
+//! DECIMAL columns a `Decimal` at the column's scale, and so on. Expressions
+//! may mix shapes; the rules below follow MySQL's: numbers compare
+//! numerically, a string compared with a number is read as a number, a string
+//! compared with a date is read as a date, and NULL compares as unknown.
+//!
+//! Strings compare byte-wise (the collation trireme reports is `utf8mb4_bin`):
+//! MySQL's default accent- and case-insensitive collation is not implemented.
+
+use std::cmp::Ordering;
+use std::fmt::{self, Write as _};
+
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{SqlError, SqlResult};
+
+/// Largest number of decimal digits a DECIMAL can hold here (rust_decimal's
+/// 96-bit mantissa). MySQL allows 65; a larger declaration is refused with
+/// ER_TOO_BIG_PRECISION rather than silently rounded.
+pub const MAX_DECIMAL_PRECISION: u32 = 28;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Value {
+    Null,
+    Int(i64),
+    UInt(u64),
+    Double(f64),
+    Decimal(#[serde(with = "decimal_serde")] Decimal),
+    Str(String),
+    Bytes(Vec<u8>),
+    Date(Date),
+    DateTime(DateTime),
+}
+
+/// DECIMAL as (mantissa, scale): rust_decimal's own serde form needs a
+/// self-describing format, which bincode is not.
+mod decimal_serde {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        (d.mantissa(), d.scale()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let (m, scale) = <(i128, u32)>::deserialize(d)?;
+        Decimal::try_from_i128_with_scale(m, scale).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A calendar date, compared field by field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Date {
+    pub year: u16,
+    pub month: u8,
+    pub day: u8,
+}
+
+/// A date and time of day with microseconds (DATETIME and TIMESTAMP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DateTime {
+    pub date: Date,
+    pub hour: u8,
+    pub minute: u8,
+    pub second: u8,
+    pub micro: u32,
+}
+
+impl Date {
+    pub fn new(year: u16, month: u8, day: u8) -> Option<Date> {
+        // MySQL accepts the zero date '0000-00-00'; everything else must be a
+        // real calendar day.
+        if year == 0 && month == 0 && day == 0 {
+            return Some(Date { year, month, day });
+        }
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        Some(Date { year, month, day })
+    }
+
+    /// Days since 1970-01-01 (proleptic Gregorian).
+    pub fn to_days(self) -> i64 {
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = if y >= 0 { y } else { y - 399 } / 400;
+        let yoe = y - era * 400;
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    pub fn from_days(z: i64) -> Date {
+        let z = z + 719_468;
+        let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let y = yoe + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = if m <= 2 { y + 1 } else { y };
+        Date {
+            year: y.clamp(0, 9999) as u16,
+            month: m as u8,
+            day: d as u8,
+        }
+    }
+}
+
+fn is_leap(y: u16) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: u16, m: u8) -> u8 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+impl DateTime {
+    pub fn from_date(date: Date) -> DateTime {
+        DateTime {
+            date,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            micro: 0,
+        }
+    }
+
+    /// The current UTC time. trireme's session time zone is always UTC
+    /// (`@@time_zone = '+00:00'`), so NOW() agrees on every node.
+    pub fn now() -> DateTime {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Self::from_unix_micros(d.as_micros() as i64)
+    }
+
+    pub fn from_unix_micros(us: i64) -> DateTime {
+        let secs = us.div_euclid(1_000_000);
+        let micro = us.rem_euclid(1_000_000) as u32;
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        DateTime {
+            date: Date::from_days(days),
+            hour: (sod / 3600) as u8,
+            minute: (sod / 60 % 60) as u8,
+            second: (sod % 60) as u8,
+            micro,
+        }
+    }
+
+    pub fn to_unix_micros(self) -> i64 {
+        let secs = self.date.to_days() * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second);
+        secs * 1_000_000 + i64::from(self.micro)
+    }
+
+    /// Rounds away digits beyond `fsp` fractional digits.
+    pub fn truncate_fsp(mut self, fsp: u8) -> DateTime {
+        let unit = 10u32.pow(6 - u32::from(fsp.min(6)));
+        self.micro = self.micro / unit * unit;
+        self
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+impl DateTime {
+    pub fn format(&self, fsp: u8) -> String {
+        let mut s = format!(
+            "{} {:02}:{:02}:{:02}",
+            self.date, self.hour, self.minute, self.second
+        );
+        if fsp > 0 {
+            let digits = format!("{:06}", self.micro);
+            s.push('.');
+            s.push_str(&digits[..usize::from(fsp.min(6))]);
+        }
+        s
+    }
+}
+
+/// Parses MySQL's date literal forms: 'YYYY-MM-DD', 'YYYY-M-D', 'YYYYMMDD'.
+pub fn parse_date(s: &str) -> Option<Date> {
+    parse_datetime(s).and_then(|dt| {
+        if dt.hour == 0 && dt.minute == 0 && dt.second == 0 && dt.micro == 0 {
+            Some(dt.date)
+        } else {
+            None
+        }
+    })
+}
+
+/// Parses 'YYYY-MM-DD[ HH:MM:SS[.ffffff]]', the 'T' separator, and the
+/// compact 'YYYYMMDD[HHMMSS]' form.
+pub fn parse_datetime(s: &str) -> Option<DateTime> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        let n = s.len();
+        if n != 8 && n != 14 {
+            return None;
+        }
+        let num = |a: usize, b: usize| s[a..b].parse::<u32>().ok();
+        let date = Date::new(num(0, 4)? as u16, num(4, 6)? as u8, num(6, 8)? as u8)?;
+        let mut dt = DateTime::from_date(date);
+        if n == 14 {
+            dt.hour = num(8, 10)? as u8;
+            dt.minute = num(10, 12)? as u8;
+            dt.second = num(12, 14)? as u8;
+        }
+        return valid_time(dt);
+    }
+    let (date_part, time_part) = match s.find([' ', 'T']) {
+        Some(i) => (&s[..i], Some(s[i + 1..].trim())),
+        None => (s, None),
+    };
+    let mut it = date_part.split('-');
+    let y: u16 = it.next()?.parse().ok()?;
+    let m: u8 = it.next()?.parse().ok()?;
+    let d: u8 = it.next()?.parse().ok()?;
+    if it.next().is_some() {
+        return None;
+    }
+    let mut dt = DateTime::from_date(Date::new(y, m, d)?);
+    if let Some(t) = time_part.filter(|t| !t.is_empty()) {
+        let (hms, frac) = match t.split_once('.') {
+            Some((a, b)) => (a, Some(b)),
+            None => (t, None),
+        };
+        let mut it = hms.split(':');
+        dt.hour = it.next()?.parse().ok()?;
+        dt.minute = it.next().unwrap_or("0").parse().ok()?;
+        dt.second = it.next().unwrap_or("0").parse().ok()?;
+        if it.next().is_some() {
+            return None;
+        }
+        if let Some(frac) = frac {
+            if frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let mut digits: String = frac.chars().take(6).collect();
+            while digits.len() < 6 {
+                digits.push('0');
+            }
+            dt.micro = digits.parse().ok()?;
+        }
+    }
+    valid_time(dt)
+}
+
+fn valid_time(dt: DateTime) -> Option<DateTime> {
+    (dt.hour < 24 && dt.minute < 60 && dt.second < 60).then_some(dt)
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn from_bool(b: bool) -> Value {
+        Value::Int(i64::from(b))
+    }
+
+    /// MySQL truthiness: NULL is unknown (None); numbers are true when
+    /// non-zero; strings are read as numbers.
+    pub fn truth(&self) -> Option<bool> {
+        match self {
+            Value::Null => None,
+            Value::Int(i) => Some(*i != 0),
+            Value::UInt(u) => Some(*u != 0),
+            Value::Double(d) => Some(*d != 0.0),
+            Value::Decimal(d) => Some(!d.is_zero()),
+            Value::Str(s) => Some(str_to_f64(s) != 0.0),
+            Value::Bytes(b) => Some(str_to_f64(&String::from_utf8_lossy(b)) != 0.0),
+            Value::Date(_) | Value::DateTime(_) => Some(true),
+        }
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            Value::Int(_) | Value::UInt(_) | Value::Double(_) | Value::Decimal(_)
+        )
+    }
+
+    pub fn is_stringish(&self) -> bool {
+        matches!(self, Value::Str(_) | Value::Bytes(_))
+    }
+
+    /// The value as a double (strings are read like MySQL reads them: the
+    /// longest numeric prefix, else 0).
+    pub fn to_f64(&self) -> Option<f64> {
+        Some(match self {
+            Value::Null => return None,
+            Value::Int(i) => *i as f64,
+            Value::UInt(u) => *u as f64,
+            Value::Double(d) => *d,
+            Value::Decimal(d) => d.to_f64().unwrap_or(0.0),
+            Value::Str(s) => str_to_f64(s),
+            Value::Bytes(b) => str_to_f64(&String::from_utf8_lossy(b)),
+            Value::Date(d) => date_number(*d) as f64,
+            Value::DateTime(dt) => datetime_number(dt),
+        })
+    }
+
+    /// The value as a signed integer, rounding like MySQL's CAST(x AS SIGNED).
+    pub fn to_i64(&self) -> Option<i64> {
+        match self {
+            Value::Null => None,
+            Value::Int(i) => Some(*i),
+            Value::UInt(u) => Some(*u as i64),
+            Value::Double(d) => Some(d.round() as i64),
+            Value::Decimal(d) => d.round().to_i64(),
+            Value::Str(_) | Value::Bytes(_) => {
+                let s = self.to_text_lossy();
+                let t = s.trim();
+                t.parse::<i64>()
+                    .ok()
+                    .or_else(|| Some(str_to_f64(t).round() as i64))
+            }
+            Value::Date(d) => Some(date_number(*d)),
+            Value::DateTime(dt) => Some(datetime_number(dt) as i64),
+        }
+    }
+
+    pub fn to_decimal(&self) -> Option<Decimal> {
+        match self {
+            Value::Null => None,
+            Value::Int(i) => Some(Decimal::from(*i)),
+            Value::UInt(u) => Some(Decimal::from(*u)),
+            Value::Double(d) => Decimal::from_f64(*d),
+            Value::Decimal(d) => Some(*d),
+            Value::Str(_) | Value::Bytes(_) => {
+                let s = self.to_text_lossy();
+                let t = s.trim();
+                parse_decimal(t).or_else(|| Decimal::from_f64(str_to_f64(t)))
+            }
+            Value::Date(d) => Some(Decimal::from(date_number(*d))),
+            Value::DateTime(dt) => Decimal::from_f64(datetime_number(dt)),
+        }
+    }
+
+    /// The text MySQL's text protocol sends for this value (None for NULL).
+    pub fn to_text(&self) -> Option<String> {
+        Some(match self {
+            Value::Null => return None,
+            Value::Int(i) => i.to_string(),
+            Value::UInt(u) => u.to_string(),
+            Value::Double(d) => format_double(*d),
+            Value::Decimal(d) => d.to_string(),
+            Value::Str(s) => s.clone(),
+            Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            Value::Date(d) => d.to_string(),
+            Value::DateTime(dt) => dt.format(if dt.micro == 0 { 0 } else { 6 }),
+        })
+    }
+
+    pub fn to_text_lossy(&self) -> String {
+        self.to_text().unwrap_or_else(|| "NULL".to_string())
+    }
+
+    /// Bytes for string functions and the wire: strings as UTF-8.
+    pub fn to_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Value::Bytes(b) => Some(b.clone()),
+            other => other.to_text().map(String::into_bytes),
+        }
+    }
+
+    pub fn to_datetime(&self) -> Option<DateTime> {
+        match self {
+            Value::Date(d) => Some(DateTime::from_date(*d)),
+            Value::DateTime(dt) => Some(*dt),
+            Value::Str(s) => parse_datetime(s),
+            Value::Bytes(b) => parse_datetime(&String::from_utf8_lossy(b)),
+            Value::Int(_) | Value::UInt(_) => {
+                let n = self.to_i64()?;
+                if n <= 0 {
+                    return None;
+                }
+                parse_datetime(&n.to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// YYYYMMDD as a number, as MySQL reads a DATE in numeric context.
+fn date_number(d: Date) -> i64 {
+    i64::from(d.year) * 10_000 + i64::from(d.month) * 100 + i64::from(d.day)
+}
+
+fn datetime_number(dt: &DateTime) -> f64 {
+    let n = date_number(dt.date) * 1_000_000
+        + i64::from(dt.hour) * 10_000
+        + i64::from(dt.minute) * 100
+        + i64::from(dt.second);
+    n as f64 + f64::from(dt.micro) / 1e6
+}
+
+/// MySQL reads the longest numeric prefix of a string ('12abc' is 12,
+/// 'abc' is 0).
+pub fn str_to_f64(s: &str) -> f64 {
+    let t = s.trim_start();
+    let b = t.as_bytes();
+    let mut end = 0;
+    if end < b.len() && (b[end] == b'+' || b[end] == b'-') {
+        end += 1;
+    }
+    let digits_start = end;
+    while end < b.len() && b[end].is_ascii_digit() {
+        end += 1;
+    }
+    if end < b.len() && b[end] == b'.' {
+        end += 1;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+    }
+    if end == digits_start {
+        return 0.0;
+    }
+    if end < b.len() && (b[end] == b'e' || b[end] == b'E') {
+        let mut e = end + 1;
+        if e < b.len() && (b[e] == b'+' || b[e] == b'-') {
+            e += 1;
+        }
+        let exp_digits = e;
+        while e < b.len() && b[e].is_ascii_digit() {
+            e += 1;
+        }
+        if e > exp_digits {
+            end = e;
+        }
+    }
+    t[..end].parse().unwrap_or(0.0)
+}
+
+/// Parses an exact decimal literal ("12.50", "-3", "1e3" is not exact).
+pub fn parse_decimal(s: &str) -> Option<Decimal> {
+    let t = s.trim();
+    if t.is_empty() || t.contains(['e', 'E']) {
+        return None;
+    }
+    t.parse::<Decimal>().ok()
+}
+
+/// Formats a double the way MySQL prints one: shortest round-trip digits,
+/// exponent form for very large or small magnitudes.
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        return "NaN".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d == 0.0 {
+        return "0".into();
+    }
+    let abs = d.abs();
+    if !(1e-15..1e15).contains(&abs) {
+        let s = format!("{d:e}");
+        // Rust prints "1e20"; MySQL prints "1e20" as well, and "1.5e-20".
+        return s;
+    }
+    let mut s = String::new();
+    let _ = write!(s, "{d}");
+    s
+}
+
+/// Compares two values under MySQL's rules; None when either is NULL.
+pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    use Value::*;
+    Some(match (a, b) {
+        (Null, _) | (_, Null) => return None,
+        (Int(x), Int(y)) => x.cmp(y),
+        (UInt(x), UInt(y)) => x.cmp(y),
+        (Int(x), UInt(y)) => i128::from(*x).cmp(&i128::from(*y)),
+        (UInt(x), Int(y)) => i128::from(*x).cmp(&i128::from(*y)),
+        (Str(x), Str(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Bytes(x), Bytes(y)) => x.as_slice().cmp(y.as_slice()),
+        (Str(x), Bytes(y)) => x.as_bytes().cmp(y.as_slice()),
+        (Bytes(x), Str(y)) => x.as_slice().cmp(y.as_bytes()),
+        (Date(x), Date(y)) => x.cmp(y),
+        (DateTime(x), DateTime(y)) => x.cmp(y),
+        (Date(x), DateTime(y)) => crate::value::DateTime::from_date(*x).cmp(y),
+        (DateTime(x), Date(y)) => x.cmp(&crate::value::DateTime::from_date(*y)),
+        (Date(_) | DateTime(_), Str(_) | Bytes(_)) => match b.to_datetime() {
+            Some(y) => a.to_datetime()?.cmp(&y),
+            None => a.to_text_lossy().as_bytes().cmp(b.to_text_lossy().as_bytes()),
+        },
+        (Str(_) | Bytes(_), Date(_) | DateTime(_)) => return compare(b, a).map(Ordering::reverse),
+        (Double(_), _) | (_, Double(_)) => cmp_f64(a.to_f64()?, b.to_f64()?),
+        (Decimal(_), Int(_) | UInt(_) | Decimal(_)) | (Int(_) | UInt(_), Decimal(_)) => {
+            a.to_decimal()?.cmp(&b.to_decimal()?)
+        }
+        // A string against a number: both as doubles, as MySQL does.
+        _ => cmp_f64(a.to_f64()?, b.to_f64()?),
+    })
+}
+
+fn cmp_f64(x: f64, y: f64) -> Ordering {
+    x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+}
+
+/// A total order for sorting, grouping and DISTINCT: NULL first, then by
+/// `compare`.
+pub fn sort_cmp(a: &Value, b: &Value) -> Ordering {
+    match (a.is_null(), b.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => compare(a, b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// Equality for grouping and DISTINCT (NULLs group together).
+pub fn group_eq(a: &Value, b: &Value) -> bool {
+    sort_cmp(a, b) == Ordering::Equal
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        group_eq(self, other)
+    }
+}
+
+/// Arithmetic operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    IntDiv,
+    Mod,
+}
+
+fn overflow(op: &str, a: &Value, b: &Value) -> SqlError {
+    SqlError::new(
+        1690,
+        "22003",
+        format!(
+            "BIGINT value is out of range in '({} {op} {})'",
+            a.to_text_lossy(),
+            b.to_text_lossy()
+        ),
+    )
+}
+
+/// Numeric class of an operand for arithmetic.
+enum NumClass {
+    Int,
+    Decimal,
+    Double,
+}
+
+fn num_class(v: &Value) -> NumClass {
+    match v {
+        Value::Int(_) | Value::UInt(_) => NumClass::Int,
+        Value::Decimal(_) => NumClass::Decimal,
+        Value::Str(s) if parse_integer_literal(s).is_some() => NumClass::Int,
+        Value::Str(s) if parse_decimal(s).is_some() => NumClass::Decimal,
+        Value::Date(_) => NumClass::Int,
+        _ => NumClass::Double,
+    }
+}
+
+fn parse_integer_literal(s: &str) -> Option<i64> {
+    s.trim().parse::<i64>().ok()
+}
+
+/// Computes `a op b` with MySQL's result types: integers stay integers
+/// (checked), DECIMAL stays exact, `/` gives a DECIMAL with four more digits
+/// of scale, anything with a double or a non-numeric string is a double.
+pub fn arith(op: ArithOp, a: &Value, b: &Value) -> SqlResult<Value> {
+    if a.is_null() || b.is_null() {
+        return Ok(Value::Null);
+    }
+    let sym = match op {
+        ArithOp::Add => "+",
+        ArithOp::Sub => "-",
+        ArithOp::Mul => "*",
+        ArithOp::Div => "/",
+        ArithOp::IntDiv => "DIV",
+        ArithOp::Mod => "%",
+    };
+    let class = match (num_class(a), num_class(b)) {
+        (NumClass::Double, _) | (_, NumClass::Double) => NumClass::Double,
+        (NumClass::Decimal, _) | (_, NumClass::Decimal) => NumClass::Decimal,
+        _ => NumClass::Int,
+    };
+    match (op, class) {
+        (ArithOp::Div, NumClass::Double) => {
+            let y = b.to_f64().unwrap_or(0.0);
+            if y == 0.0 {
+                return Ok(Value::Null);
+            }
+            Ok(Value::Double(a.to_f64().unwrap_or(0.0) / y))
+        }
+        (ArithOp::Div, _) => {
+            let x = a.to_decimal().unwrap_or_default();
+            let y = b.to_decimal().unwrap_or_default();
+            if y.is_zero() {
+                return Ok(Value::Null);
+            }
+            let scale = (x.scale() + 4).min(MAX_DECIMAL_PRECISION);
+            match x.checked_div(y) {
+                Some(q) => {
+                    let mut q = q.round_dp(scale);
+                    q.rescale(scale);
+                    Ok(Value::Decimal(q))
+                }
+                None => Err(overflow(sym, a, b)),
+            }
+        }
+        (ArithOp::IntDiv, _) => {
+            if let (NumClass::Int, Some(x), Some(y)) = (num_class(a), int_of(a), int_of(b)) {
+                if y == 0 {
+                    return Ok(Value::Null);
+                }
+                let _ = x;
+                return int_result(x / y).ok_or_else(|| overflow(sym, a, b));
+            }
+            let x = a.to_f64().unwrap_or(0.0);
+            let y = b.to_f64().unwrap_or(0.0);
+            if y == 0.0 {
+                return Ok(Value::Null);
+            }
+            Ok(Value::Int((x / y).trunc() as i64))
+        }
+        (_, NumClass::Int) => {
+            let (Some(x), Some(y)) = (int_of(a), int_of(b)) else {
+                return Err(overflow(sym, a, b));
+            };
+            let r = match op {
+                ArithOp::Add => x.checked_add(y),
+                ArithOp::Sub => x.checked_sub(y),
+                ArithOp::Mul => x.checked_mul(y),
+                ArithOp::Mod => {
+                    if y == 0 {
+                        return Ok(Value::Null);
+                    }
+                    Some(x % y)
+                }
+                ArithOp::Div | ArithOp::IntDiv => unreachable!("handled above"),
+            };
+            let r = r.ok_or_else(|| overflow(sym, a, b))?;
+            let unsigned = matches!(a, Value::UInt(_)) || matches!(b, Value::UInt(_));
+            if !unsigned {
+                return i64::try_from(r).map(Value::Int).map_err(|_| overflow(sym, a, b));
+            }
+            if r < 0 {
+                return Err(SqlError::new(
+                    1690,
+                    "22003",
+                    format!(
+                        "BIGINT UNSIGNED value is out of range in '({} {sym} {})'",
+                        a.to_text_lossy(),
+                        b.to_text_lossy()
+                    ),
+                ));
+            }
+            int_result(r).ok_or_else(|| overflow(sym, a, b))
+        }
+        (_, NumClass::Decimal) => {
+            let x = a.to_decimal().unwrap_or_default();
+            let y = b.to_decimal().unwrap_or_default();
+            let r = match op {
+                ArithOp::Add => x.checked_add(y),
+                ArithOp::Sub => x.checked_sub(y),
+                ArithOp::Mul => x.checked_mul(y),
+                ArithOp::Mod => {
+                    if y.is_zero() {
+                        return Ok(Value::Null);
+                    }
+                    x.checked_rem(y)
+                }
+                ArithOp::Div | ArithOp::IntDiv => unreachable!("handled above"),
+            };
+            r.map(Value::Decimal).ok_or_else(|| overflow(sym, a, b))
+        }
+        (_, NumClass::Double) => {
+            let x = a.to_f64().unwrap_or(0.0);
+            let y = b.to_f64().unwrap_or(0.0);
+            Ok(match op {
+                ArithOp::Add => Value::Double(x + y),
+                ArithOp::Sub => Value::Double(x - y),
+                ArithOp::Mul => Value::Double(x * y),
+                ArithOp::Mod => {
+                    if y == 0.0 {
+                        Value::Null
+                    } else {
+                        Value::Double(x % y)
+                    }
+                }
+                ArithOp::Div | ArithOp::IntDiv => unreachable!("handled above"),
+            })
+        }
+    }
+}
+
+fn int_of(v: &Value) -> Option<i128> {
+    match v {
+        Value::Int(i) => Some(i128::from(*i)),
+        Value::UInt(u) => Some(i128::from(*u)),
+        Value::Str(s) => parse_integer_literal(s).map(i128::from),
+        Value::Date(d) => Some(i128::from(date_number(*d))),
+        _ => None,
+    }
+}
+
+fn int_result(r: i128) -> Option<Value> {
+    if let Ok(i) = i64::try_from(r) {
+        Some(Value::Int(i))
+    } else {
+        u64::try_from(r).ok().map(Value::UInt)
+    }
+}
+
+/// Unary minus.
+pub fn negate(v: &Value) -> SqlResult<Value> {
+    Ok(match v {
+        Value::Null => Value::Null,
+        Value::Int(i) => match i.checked_neg() {
+            Some(n) => Value::Int(n),
+            None => Value::Decimal(-Decimal::from(*i)),
+        },
+        Value::UInt(u) => {
+            if *u <= i64::MAX as u64 + 1 {
+                Value::Int((-(i128::from(*u))) as i64)
+            } else {
+                Value::Decimal(-Decimal::from(*u))
+            }
+        }
+        Value::Double(d) => Value::Double(-d),
+        Value::Decimal(d) => Value::Decimal(-*d),
+        other => match num_class(other) {
+            NumClass::Int => negate(&Value::Int(other.to_i64().unwrap_or(0)))?,
+            NumClass::Decimal => Value::Decimal(-other.to_decimal().unwrap_or_default()),
+            NumClass::Double => Value::Double(-other.to_f64().unwrap_or(0.0)),
+        },
+    })
+}
+
+/// SQL LIKE with `%` and `_` and an escape character, on characters.
+pub fn like(text: &str, pattern: &str, escape: char) -> bool {
+    let t: Vec<char> = text.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    like_at(&t, &p, escape)
+}
+
+fn like_at(t: &[char], p: &[char], escape: char) -> bool {
+    // Iterative matcher with backtracking to the last '%'.
+    let (mut ti, mut pi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() {
+            let c = p[pi];
+            if c == '%' {
+                star = Some((pi, ti));
+                pi += 1;
+                continue;
+            }
+            let (lit, width) = if c == escape && pi + 1 < p.len() {
+                (Some(p[pi + 1]), 2)
+            } else if c == '_' {
+                (None, 1)
+            } else {
+                (Some(c), 1)
+            };
+            if lit.is_none_or(|l| l == t[ti]) {
+                ti += 1;
+                pi += width;
+                continue;
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            None => return false,
+        }
+    }
+    while pi < p.len() && p[pi] == '%' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_round_trip() {
+        for days in [-719_000i64, -1, 0, 1, 59, 365, 11_000, 2_932_896] {
+            assert_eq!(Date::from_days(days).to_days(), days);
+        }
+        assert_eq!(Date::from_days(0), Date::new(1970, 1, 1).unwrap());
+        assert_eq!(Date::new(2024, 2, 29).unwrap().to_days(), 19_782);
+    }
+
+    #[test]
+    fn datetime_parsing() {
+        let dt = parse_datetime("2024-01-02 03:04:05.5").unwrap();
+        assert_eq!(dt.format(1), "2024-01-02 03:04:05.5");
+        assert_eq!(dt.micro, 500_000);
+        assert!(parse_datetime("2023-02-29").is_none());
+        assert!(parse_datetime("2024-13-01").is_none());
+        assert_eq!(parse_date("20240102").unwrap().to_string(), "2024-01-02");
+        assert!(parse_datetime("garbage").is_none());
+    }
+
+    #[test]
+    fn mixed_comparisons_follow_mysql() {
+        assert_eq!(compare(&Value::Int(2), &Value::Str("10".into())), Some(Ordering::Less));
+        assert_eq!(compare(&Value::Str("abc".into()), &Value::Int(0)), Some(Ordering::Equal));
+        assert_eq!(compare(&Value::UInt(u64::MAX), &Value::Int(-1)), Some(Ordering::Greater));
+        assert_eq!(compare(&Value::Null, &Value::Int(1)), None);
+        let d = Value::Date(Date::new(2024, 1, 2).unwrap());
+        assert_eq!(compare(&d, &Value::Str("2024-01-02".into())), Some(Ordering::Equal));
+        assert_eq!(
+            compare(&Value::Decimal("1.50".parse().unwrap()), &Value::Double(1.5)),
+            Some(Ordering::Equal)
+        );
+    }
+
+    #[test]
+    fn arithmetic_types() {
+        let r = arith(ArithOp::Div, &Value::Int(7), &Value::Int(2)).unwrap();
+        assert_eq!(r.to_text().unwrap(), "3.5000");
+        assert!(arith(ArithOp::Add, &Value::Int(i64::MAX), &Value::Int(1)).is_err());
+        assert!(arith(ArithOp::Div, &Value::Int(1), &Value::Int(0)).unwrap().is_null());
+        let r = arith(ArithOp::Mul, &Value::Decimal("1.10".parse().unwrap()), &Value::Int(3)).unwrap();
+        assert_eq!(r.to_text().unwrap(), "3.30");
+        assert!(arith(ArithOp::Sub, &Value::UInt(1), &Value::Int(2)).is_err());
+        assert_eq!(arith(ArithOp::Mod, &Value::Int(7), &Value::Int(3)).unwrap().to_text().unwrap(), "1");
+    }
+
+    #[test]
+    fn like_patterns() {
+        assert!(like("hello", "h%o", '\\'));
+        assert!(like("hello", "h_llo", '\\'));
+        assert!(!like("hello", "h_lo", '\\'));
+        assert!(like("50%", "50\\%", '\\'));
+        assert!(!like("500", "50\\%", '\\'));
+        assert!(like("", "%", '\\'));
+        assert!(like("abcabc", "%abc", '\\'));
+    }
+
+    #[test]
+    fn string_prefix_numbers() {
+        assert_eq!(str_to_f64("12abc"), 12.0);
+        assert_eq!(str_to_f64("abc"), 0.0);
+        assert_eq!(str_to_f64(" -1.5e3x"), -1500.0);
+    }
+}
