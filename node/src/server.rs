@@ -37,6 +37,15 @@ fn globals_for(config: &Config) -> Arc<GlobalVars> {
 
 /// Starts a single node with the in-process orderer and serves clients.
 pub async fn start_single(config: Config) -> anyhow::Result<Running> {
+    start_single_with_tap(config, None).await
+}
+
+/// As `start_single`, also copying every ordered event to `tap` (tests that
+/// replay the order serially).
+pub async fn start_single_with_tap(
+    config: Config,
+    tap: Option<tokio::sync::mpsc::UnboundedSender<crate::repl::Delivery>>,
+) -> anyhow::Result<Running> {
     let store = Store::new();
     crate::bootstrap::init_catalog(&store);
     let (orderer, mut deliveries) = LocalOrderer::new(config.node_id, 0);
@@ -67,6 +76,9 @@ pub async fn start_single(config: Config) -> anyhow::Result<Running> {
     );
     tokio::spawn(async move {
         while let Some(d) = deliveries.recv().await {
+            if let Some(t) = &tap {
+                let _ = t.send(d.clone());
+            }
             repl.deliver(d);
         }
     });

@@ -413,7 +413,7 @@ impl Session {
         let retries = self.state.vars.get_int("wsrep_retry_autocommit").max(0) as usize;
         let mut attempt = 0;
         loop {
-            let autocommit_stmt = !self.in_transaction();
+            let autocommit_stmt = !self.explicit && self.autocommit();
             self.ensure_txn(access).await?;
             let result = self.exec_in_txn(params, &f);
             let result = match result {

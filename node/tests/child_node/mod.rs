@@ -1,0 +1,125 @@
+//! A real `trireme` process for integration tests: the binary cargo built
+//! for this package, started on 127.0.0.1 with an ephemeral port and its own
+//! temporary data directory, and killed (by its pid, through the `Child`
+//! handle we own) when the guard drops — also when a test panics.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use mysql_async::{Conn, Opts, OptsBuilder};
+
+/// The root password every child node is started with.
+pub const ROOT_PW: &str = "slt-root-pw";
+
+/// How long a node may take to print its listen address.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The most stderr lines kept for a failure report.
+const KEEP_LOG_LINES: usize = 200;
+
+pub struct ChildNode {
+    child: Child,
+    pub addr: SocketAddr,
+    /// The last lines the node wrote to stderr (for failure messages).
+    log: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl ChildNode {
+    /// Spawns `trireme start --listen 127.0.0.1:0` and waits (bounded) until
+    /// it prints the address it listens on.
+    pub fn start() -> ChildNode {
+        let data_dir = tempfile::Builder::new()
+            .prefix("trireme-slt-")
+            .tempdir()
+            .expect("create a temporary data directory");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trireme"))
+            .args(["start", "--listen", "127.0.0.1:0", "--root-password", ROOT_PW, "--data-dir"])
+            .arg(data_dir.path())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the trireme binary");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let (tx, rx) = mpsc::channel();
+        {
+            let log = log.clone();
+            // Drains stderr for the child's whole life, so the pipe never
+            // fills up and blocks the node; ends when the child exits.
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(addr) = line.strip_prefix("trireme listening on ") {
+                        let _ = tx.send(addr.trim().to_string());
+                    }
+                    if let Ok(mut l) = log.lock() {
+                        if l.len() == KEEP_LOG_LINES {
+                            l.pop_front();
+                        }
+                        l.push_back(line);
+                    }
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("trireme did not report its address ({e}); log: {:?}", log.lock().map(|l| l.clone()));
+            }
+        };
+        let addr: SocketAddr = addr.parse().expect("a socket address");
+        ChildNode {
+            child,
+            addr,
+            log,
+            _data_dir: data_dir,
+        }
+    }
+
+    /// Connection options for root, optionally with a default database.
+    pub fn opts(&self, db: Option<&str>) -> Opts {
+        OptsBuilder::default()
+            .ip_or_hostname(self.addr.ip().to_string())
+            .tcp_port(self.addr.port())
+            .user(Some("root"))
+            .pass(Some(ROOT_PW))
+            .db_name(db)
+            .prefer_socket(false)
+            .into()
+    }
+
+    pub async fn connect(&self, db: Option<&str>) -> Conn {
+        Conn::new(self.opts(db)).await.expect("connect to the child node")
+    }
+
+    /// The node's recent log lines (for failure reports).
+    pub fn recent_log(&self) -> String {
+        self.log
+            .lock()
+            .map(|l| l.iter().cloned().collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default()
+    }
+
+    /// Whether the child is still running (it must not have crashed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ChildNode {
+    fn drop(&mut self) {
+        // Only the process this guard started, by its own handle (pid).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
