@@ -32,7 +32,8 @@ pub fn encode<T: Serialize>(magic: &[u8; 3], version: u8, v: &T) -> Result<Vec<u
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(magic);
     out.push(version);
-    let body = bincode::serde::encode_to_vec(v, cfg()).map_err(|e| CodecError::Encode(e.to_string()))?;
+    let body =
+        bincode::serde::encode_to_vec(v, cfg()).map_err(|e| CodecError::Encode(e.to_string()))?;
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -47,9 +48,11 @@ pub fn decode<T: DeserializeOwned>(
     if bytes.len() < 4 || &bytes[..3] != magic || bytes[3] != version {
         return Err(CodecError::BadHeader(what));
     }
-    let (v, used) = bincode::serde::decode_from_slice(&bytes[4..], cfg()).map_err(|e| CodecError::Malformed {
-        what,
-        detail: e.to_string(),
+    let (v, used) = bincode::serde::decode_from_slice(&bytes[4..], cfg()).map_err(|e| {
+        CodecError::Malformed {
+            what,
+            detail: e.to_string(),
+        }
     })?;
     if used != bytes.len() - 4 {
         return Err(CodecError::Malformed {

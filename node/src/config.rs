@@ -32,7 +32,81 @@ pub struct Config {
     pub gc_interval_ms: u64,
     /// Milliseconds between low-water reports (certification purge).
     pub low_water_interval_ms: u64,
+    /// Milliseconds between checkpoints (0: only on state transfer).
+    pub checkpoint_interval_ms: u64,
+    /// Group communication (membership, total order, gcache, TLS).
+    pub cluster: ClusterConfig,
+    /// Flow control, named as Galera's `gcs.*` options.
+    pub gcs: GcsOptions,
     pub debug: DebugConfig,
+}
+
+/// The `[cluster]` section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `gcomm://host1:port1,host2:port2`; `gcomm://` with bootstrap for a new
+    /// cluster (or a single node).
+    pub cluster_address: String,
+    /// UDP address of the peer (QUIC) endpoint.
+    pub listen: std::net::SocketAddr,
+    /// Address other members use to reach this one (default: `listen`).
+    pub advertise: Option<String>,
+    pub cluster_name: String,
+    /// Certificates (PEM). Default: `<data_dir>/tls/{ca.pem,node.pem,node.key}`.
+    pub tls: Option<trireme_gcs::TlsPaths>,
+    /// Create a development CA and a member certificate in `certs_dir` when
+    /// none exist (single-node and demo convenience; production configures
+    /// `tls` with its own CA, see `trireme certs`).
+    pub dev_certs: bool,
+    /// Where development certificates live (default `<data_dir>/tls`). Nodes
+    /// of one local cluster share it, so they share the CA.
+    pub certs_dir: Option<std::path::PathBuf>,
+    /// `always` (group commit, default) or `never`.
+    pub fsync: trireme_gcs::FsyncPolicy,
+    /// Bytes of ordered log kept for other members' catch-up (`gcache.size`).
+    pub gcache_size: u64,
+    pub timeouts: trireme_gcs::Timeouts,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            cluster_address: "gcomm://".into(),
+            listen: "127.0.0.1:4567".parse().expect("valid default address"),
+            advertise: None,
+            cluster_name: "trireme".into(),
+            tls: None,
+            dev_certs: true,
+            certs_dir: None,
+            fsync: trireme_gcs::FsyncPolicy::Always,
+            gcache_size: 128 << 20,
+            timeouts: trireme_gcs::Timeouts::default(),
+        }
+    }
+}
+
+/// The `[gcs]` section: Galera's flow-control options.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GcsOptions {
+    pub fc_limit: u64,
+    pub fc_factor: f64,
+    pub fc_single_primary: bool,
+    /// How long a COMMIT waits while flow control pauses the cluster before
+    /// failing with a clear error (ms).
+    pub fc_timeout_ms: u64,
+}
+
+impl Default for GcsOptions {
+    fn default() -> Self {
+        GcsOptions {
+            fc_limit: 16,
+            fc_factor: 0.5,
+            fc_single_primary: false,
+            fc_timeout_ms: 60_000,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -57,6 +131,9 @@ impl Default for Config {
             commit_timeout_ms: 60_000,
             gc_interval_ms: 1_000,
             low_water_interval_ms: 1_000,
+            checkpoint_interval_ms: 60_000,
+            cluster: ClusterConfig::default(),
+            gcs: GcsOptions::default(),
             debug: DebugConfig::default(),
         }
     }
@@ -79,7 +156,18 @@ mod tests {
 
     #[test]
     fn parses_and_rejects_unknown_keys() {
-        let c = Config::from_toml("node_id = 2\nlisten = '127.0.0.1:4000'\nwsrep_slave_threads = 8\n[debug]\napply_delay_ms = 5\n").unwrap();
+        let c = Config::from_toml(
+            "node_id = 2\nlisten = '127.0.0.1:4000'\nwsrep_slave_threads = 8\n\
+             [cluster]\ncluster_address = 'gcomm://127.0.0.1:4567'\nlisten = '127.0.0.1:4568'\n\
+             [cluster.timeouts]\nsuspect_ms = 30000\n[gcs]\nfc_limit = 32\n[debug]\napply_delay_ms = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.gcs.fc_limit, 32);
+        assert_eq!(c.cluster.timeouts.suspect_ms, 30_000);
+        assert_eq!(
+            c.cluster.timeouts.heartbeat_ms,
+            trireme_gcs::Timeouts::default().heartbeat_ms
+        );
         assert_eq!(c.node_id, 2);
         assert_eq!(c.applier_threads, 8);
         assert_eq!(c.debug.apply_delay_ms, 5);

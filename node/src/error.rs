@@ -258,7 +258,11 @@ impl SqlError {
     }
 
     pub fn invalid_group() -> Self {
-        Self::new(codes::INVALID_GROUP_FUNC_USE, "HY000", "Invalid use of group function")
+        Self::new(
+            codes::INVALID_GROUP_FUNC_USE,
+            "HY000",
+            "Invalid use of group function",
+        )
     }
 
     pub fn savepoint_missing(name: &str) -> Self {
@@ -286,7 +290,11 @@ impl SqlError {
     }
 
     pub fn internal(detail: impl fmt::Display) -> Self {
-        Self::new(codes::UNKNOWN_ERROR, "HY000", format!("Internal error: {detail}"))
+        Self::new(
+            codes::UNKNOWN_ERROR,
+            "HY000",
+            format!("Internal error: {detail}"),
+        )
     }
 
     pub fn access_denied_db(user: &str, db: &str) -> Self {
@@ -341,9 +349,7 @@ impl SqlError {
         Self::new(
             codes::TOO_BIG_PRECISION,
             "42000",
-            format!(
-                "Too big precision {p} specified for '{column}'. Maximum is {max}."
-            ),
+            format!("Too big precision {p} specified for '{column}'. Maximum is {max}."),
         )
     }
 

@@ -41,7 +41,11 @@ pub fn encode_value(out: &mut Vec<u8>, v: &Value) {
             out.push(VALUE_TAG);
             let d = if *d == 0.0 { 0.0 } else { *d };
             let bits = d.to_bits();
-            let enc = if bits >> 63 == 0 { bits ^ (1 << 63) } else { !bits };
+            let enc = if bits >> 63 == 0 {
+                bits ^ (1 << 63)
+            } else {
+                !bits
+            };
             out.extend_from_slice(&enc.to_be_bytes());
         }
         Value::Decimal(d) => {
@@ -207,7 +211,10 @@ mod tests {
         let k = encode_key([&Value::Str("a\0b".into()), &Value::Int(5)]);
         let widths = [ComponentWidth::Escaped, ComponentWidth::Fixed(8)];
         let first = components_len(&k, 1, &widths).unwrap();
-        assert_eq!(&k[..first], encode_key([&Value::Str("a\0b".into())]).as_slice());
+        assert_eq!(
+            &k[..first],
+            encode_key([&Value::Str("a\0b".into())]).as_slice()
+        );
         assert_eq!(components_len(&k, 2, &widths), Some(k.len()));
         assert_eq!(components_len(&k[..3], 1, &widths), None);
     }

@@ -13,8 +13,10 @@
 
 pub mod bootstrap;
 pub mod catalog;
+pub mod cluster;
 pub mod codec;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod keycode;
 pub mod node;

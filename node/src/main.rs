@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use trireme_node::config::Config;
 
 #[derive(Parser)]
-#[command(name = "trireme", version, about = "A multi-master, synchronously replicated SQL cluster")]
+#[command(
+    name = "trireme",
+    version,
+    about = "A multi-master, synchronously replicated SQL cluster"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,6 +36,41 @@ enum Command {
         #[arg(long)]
         bootstrap: bool,
     },
+    /// Run a local three-node cluster (child processes) with the proxy.
+    Demo {
+        /// MySQL port of node 1; nodes use P, P+1, P+2.
+        #[arg(long, default_value_t = 3307)]
+        base_port: u16,
+        /// Peer (group communication) port of node 1.
+        #[arg(long, default_value_t = 4567)]
+        peer_base_port: u16,
+        /// Port of the proxy in front of the cluster.
+        #[arg(long, default_value_t = 3306)]
+        proxy_port: u16,
+        /// Password of root on every node.
+        #[arg(long, default_value = "")]
+        root_password: String,
+        /// Where the nodes keep their data and logs.
+        #[arg(long, default_value = "demo-data")]
+        data_dir: PathBuf,
+    },
+    /// Create a cluster CA (if missing) and a member certificate.
+    Certs {
+        /// Directory holding the CA bundle and member certificates.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = "trireme")]
+        cluster_name: String,
+        /// Member name (the certificate is <dir>/<name>.pem).
+        #[arg(long)]
+        node_name: String,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -65,13 +104,43 @@ fn main() -> anyhow::Result<()> {
                 cfg.root_password = p;
             }
             cfg.bootstrap |= bootstrap;
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(async move {
-                let running = trireme_node::server::start_single(cfg).await?;
+            if cfg.root_password.is_empty() {
+                tracing::warn!("root has no password");
+            }
+            runtime()?.block_on(async move {
+                let running = trireme_node::cluster::start(cfg).await?;
                 eprintln!("trireme listening on {}", running.addr);
                 wait_for_signal().await;
+                running.node.shutdown().await;
                 anyhow::Ok(())
             })
+        }
+        Command::Demo {
+            base_port,
+            peer_base_port,
+            proxy_port,
+            root_password,
+            data_dir,
+        } => runtime()?.block_on(trireme_node::demo::run(trireme_node::demo::DemoArgs {
+            base_port,
+            peer_base_port,
+            proxy_port,
+            root_password,
+            data_dir,
+            nodes: 3,
+        })),
+        Command::Certs {
+            dir,
+            cluster_name,
+            node_name,
+        } => {
+            let p = trireme_gcs::tls::ensure_dev_certs(&dir, &cluster_name, &node_name)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "[cluster.tls]\nca_cert = {:?}\ncert = {:?}\nkey = {:?}",
+                p.ca_cert, p.cert, p.key
+            );
+            Ok(())
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct Node {
     flow: RwLock<Option<Arc<dyn FlowStatus>>>,
     recv_queue_max: AtomicU64,
     recv_queue_samples: Mutex<(f64, u64)>,
+    /// The group-communication member, in cluster mode (shutdown).
+    pub gcs_handle: Mutex<Option<trireme_gcs::Gcs>>,
 }
 
 impl Node {
@@ -91,6 +93,7 @@ impl Node {
             flow: RwLock::new(None),
             recv_queue_max: AtomicU64::new(0),
             recv_queue_samples: Mutex::new((0.0, 0)),
+            gcs_handle: Mutex::new(None),
         })
     }
 
@@ -113,11 +116,16 @@ impl Node {
             info.auto_increment_increment = view.size.max(1);
             info.auto_increment_offset = view.local_index + 1;
         }
-        self.globals
-            .set_server("auto_increment_increment", Value::Int(view.size.max(1) as i64));
-        self.globals
-            .set_server("auto_increment_offset", Value::Int(view.local_index as i64 + 1));
-        self.ready.store(view.primary && view.local_state == 4, Ordering::Release);
+        self.globals.set_server(
+            "auto_increment_increment",
+            Value::Int(view.size.max(1) as i64),
+        );
+        self.globals.set_server(
+            "auto_increment_offset",
+            Value::Int(view.local_index as i64 + 1),
+        );
+        self.ready
+            .store(view.primary && view.local_state == 4, Ordering::Release);
         *self.view.write() = view;
     }
 
@@ -167,6 +175,15 @@ impl Node {
         }
     }
 
+    /// Stops group communication (the member stays in the membership, so a
+    /// restart rejoins as the same member).
+    pub async fn shutdown(&self) {
+        let g = self.gcs_handle.lock().take();
+        if let Some(g) = g {
+            g.shutdown().await;
+        }
+    }
+
     pub fn statistics_line(&self) -> String {
         let up = self.started.elapsed().as_secs().max(1);
         let q = self.questions.load(Ordering::Relaxed);
@@ -192,8 +209,14 @@ impl NodeStatus for Node {
             (if g.1 == 0 { 0.0 } else { g.0 / g.1 as f64 }, g.1)
         };
         let mut out: Vec<(String, Value)> = vec![
-            ("Threads_connected".into(), Value::UInt(self.sessions.lock().len() as u64)),
-            ("Uptime".into(), Value::UInt(self.started.elapsed().as_secs())),
+            (
+                "Threads_connected".into(),
+                Value::UInt(self.sessions.lock().len() as u64),
+            ),
+            (
+                "Uptime".into(),
+                Value::UInt(self.started.elapsed().as_secs()),
+            ),
             ("Questions".into(), u(&self.questions)),
             ("trireme_isolation".into(), s("SNAPSHOT-ISOLATION")),
             (
@@ -202,22 +225,44 @@ impl NodeStatus for Node {
             ),
             ("trireme_horizon".into(), Value::UInt(self.store.horizon())),
             ("wsrep_apply_window".into(), Value::Double(1.0)),
-            ("wsrep_cert_deps_distance".into(), Value::Double(cert.deps_distance())),
-            ("wsrep_cert_index_size".into(), Value::UInt(self.repl.cert_index_size() as u64)),
-            ("wsrep_cert_interval".into(), Value::Double(cert.cert_interval())),
+            (
+                "wsrep_cert_deps_distance".into(),
+                Value::Double(cert.deps_distance()),
+            ),
+            (
+                "wsrep_cert_index_size".into(),
+                Value::UInt(self.repl.cert_index_size() as u64),
+            ),
+            (
+                "wsrep_cert_interval".into(),
+                Value::Double(cert.cert_interval()),
+            ),
             ("wsrep_cluster_conf_id".into(), Value::UInt(view.conf_id)),
             ("wsrep_cluster_size".into(), Value::UInt(view.size)),
             ("wsrep_cluster_state_uuid".into(), s(&view.state_uuid)),
             (
                 "wsrep_cluster_status".into(),
-                s(if view.primary { "Primary" } else { "non-Primary" }),
+                s(if view.primary {
+                    "Primary"
+                } else {
+                    "non-Primary"
+                }),
             ),
             ("wsrep_commit_window".into(), Value::Double(1.0)),
             ("wsrep_connected".into(), on(true)),
-            ("wsrep_incoming_addresses".into(), s(&view.incoming_addresses.join(","))),
-            ("wsrep_last_committed".into(), Value::UInt(self.store.horizon())),
+            (
+                "wsrep_incoming_addresses".into(),
+                s(&view.incoming_addresses.join(",")),
+            ),
+            (
+                "wsrep_last_committed".into(),
+                Value::UInt(self.store.horizon()),
+            ),
             ("wsrep_local_bf_aborts".into(), u(&st.local_bf_aborts)),
-            ("wsrep_local_cert_failures".into(), u(&st.local_cert_failures)),
+            (
+                "wsrep_local_cert_failures".into(),
+                u(&st.local_cert_failures),
+            ),
             ("wsrep_local_commits".into(), u(&st.local_commits)),
             ("wsrep_local_index".into(), Value::UInt(view.local_index)),
             (
@@ -227,7 +272,10 @@ impl NodeStatus for Node {
             ("wsrep_local_recv_queue_avg".into(), Value::Double(avg)),
             ("wsrep_local_recv_queue_max".into(), u(&self.recv_queue_max)),
             ("wsrep_local_send_queue".into(), Value::UInt(0)),
-            ("wsrep_local_state".into(), Value::UInt(u64::from(view.local_state))),
+            (
+                "wsrep_local_state".into(),
+                Value::UInt(u64::from(view.local_state)),
+            ),
             (
                 "wsrep_local_state_comment".into(),
                 s(match view.local_state {
@@ -241,7 +289,10 @@ impl NodeStatus for Node {
             ("wsrep_local_state_uuid".into(), s(&view.state_uuid)),
             ("wsrep_provider_name".into(), s("trireme-gcs")),
             ("wsrep_provider_vendor".into(), s("trireme")),
-            ("wsrep_provider_version".into(), s(env!("CARGO_PKG_VERSION"))),
+            (
+                "wsrep_provider_version".into(),
+                s(env!("CARGO_PKG_VERSION")),
+            ),
             ("wsrep_ready".into(), on(self.is_ready())),
             ("wsrep_received".into(), u(&st.received)),
             ("wsrep_received_bytes".into(), u(&st.received_bytes)),

@@ -23,15 +23,21 @@ pub struct Running {
     pub addr: std::net::SocketAddr,
 }
 
-fn globals_for(config: &Config) -> Arc<GlobalVars> {
+pub fn globals_for(config: &Config) -> Arc<GlobalVars> {
     let g = GlobalVars::new();
     g.set_server("wsrep_node_name", Value::Str(config.node_name.clone()));
     g.set_server("wsrep_node_address", Value::Str(config.listen.to_string()));
-    g.set_server("wsrep_slave_threads", Value::Int(config.applier_threads as i64));
+    g.set_server(
+        "wsrep_slave_threads",
+        Value::Int(config.applier_threads as i64),
+    );
     g.set_server("port", Value::Int(i64::from(config.listen.port())));
     g.set_server("datadir", Value::Str(config.data_dir.display().to_string()));
     g.set_server("wsrep_sync_wait", Value::Int(config.sync_wait));
-    g.set_server("wsrep_retry_autocommit", Value::Int(config.retry_autocommit));
+    g.set_server(
+        "wsrep_retry_autocommit",
+        Value::Int(config.retry_autocommit),
+    );
     g
 }
 

@@ -56,7 +56,13 @@ enum Access {
 }
 
 impl Session {
-    pub fn new(node: Arc<Node>, connection_id: u32, user: &str, host: &str, db: Option<String>) -> Session {
+    pub fn new(
+        node: Arc<Node>,
+        connection_id: u32,
+        user: &str,
+        host: &str,
+        db: Option<String>,
+    ) -> Session {
         let state = SessionState {
             db,
             user: user.to_string(),
@@ -94,9 +100,15 @@ impl Session {
         }
         let mut stmts = sql::parse(text)?;
         match stmts.len() {
-            0 => Err(SqlError::new(codes::EMPTY_QUERY, "42000", "Query was empty")),
+            0 => Err(SqlError::new(
+                codes::EMPTY_QUERY,
+                "42000",
+                "Query was empty",
+            )),
             1 => Ok(Parsed::Sql(Box::new(stmts.remove(0)))),
-            _ => Err(SqlError::syntax("several statements in one prepared statement")),
+            _ => Err(SqlError::syntax(
+                "several statements in one prepared statement",
+            )),
         }
     }
 
@@ -105,7 +117,11 @@ impl Session {
     pub async fn run_query(&mut self, text: &str) -> Vec<SqlResult<Output>> {
         let stmts = admin::split_statements(text);
         if stmts.is_empty() {
-            return vec![Err(SqlError::new(codes::EMPTY_QUERY, "42000", "Query was empty"))];
+            return vec![Err(SqlError::new(
+                codes::EMPTY_QUERY,
+                "42000",
+                "Query was empty",
+            ))];
         }
         let mut out = Vec::with_capacity(stmts.len());
         for StmtText { text } in stmts {
@@ -123,9 +139,17 @@ impl Session {
     }
 
     /// Runs one parsed statement.
-    pub async fn run(&mut self, text: &str, parsed: &Parsed, params: &[Value]) -> SqlResult<Output> {
+    pub async fn run(
+        &mut self,
+        text: &str,
+        parsed: &Parsed,
+        params: &[Value],
+    ) -> SqlResult<Output> {
         self.node.note_query(self.state.connection_id, text);
-        let keep_warnings = matches!(parsed, Parsed::Admin(Admin::ShowWarnings | Admin::ShowErrors));
+        let keep_warnings = matches!(
+            parsed,
+            Parsed::Admin(Admin::ShowWarnings | Admin::ShowErrors)
+        );
         if !keep_warnings {
             self.state.warnings.clear();
         }
@@ -150,7 +174,10 @@ impl Session {
                     return e.map(|o| match o {
                         Output::Rows { columns, rows } => Output::Rows {
                             columns,
-                            rows: rows.into_iter().filter(|r| r[0].to_text_lossy() == "Error").collect(),
+                            rows: rows
+                                .into_iter()
+                                .filter(|r| r[0].to_text_lossy() == "Error")
+                                .collect(),
                         },
                         other => other,
                     });
@@ -170,12 +197,17 @@ impl Session {
             }
             Admin::ShowTableStatus { db, like } => {
                 let (db, like) = (db.clone(), like.clone());
-                self.exec_readonly_view(move |e| e.show_table_status(db.as_deref(), like.as_deref()))
+                self.exec_readonly_view(move |e| {
+                    e.show_table_status(db.as_deref(), like.as_deref())
+                })
             }
             Admin::ChecksumTable(tables) => {
                 self.require_ready(false)?;
                 let tables = tables.clone();
-                self.with_statement(Access::Read, false, &[], move |e| e.checksum_tables(&tables)).await
+                self.with_statement(Access::Read, false, &[], move |e| {
+                    e.checksum_tables(&tables)
+                })
+                .await
             }
             Admin::Grant => Ok(Output::ok(0)),
             Admin::SetPassword { user, password } => {
@@ -197,14 +229,22 @@ impl Session {
         }
     }
 
-    async fn run_sql(&mut self, text: &str, stmt: &Statement, params: &[Value]) -> SqlResult<Output> {
+    async fn run_sql(
+        &mut self,
+        text: &str,
+        stmt: &Statement,
+        params: &[Value],
+    ) -> SqlResult<Output> {
         match stmt {
             Statement::StartTransaction { modes, .. } => {
                 self.implicit_commit().await?;
                 self.explicit = true;
-                self.explicit_read_only = modes
-                    .iter()
-                    .any(|m| matches!(m, ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly)));
+                self.explicit_read_only = modes.iter().any(|m| {
+                    matches!(
+                        m,
+                        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly)
+                    )
+                });
                 Ok(Output::ok(0))
             }
             Statement::Commit { .. } => {
@@ -243,7 +283,10 @@ impl Session {
             Statement::Use(u) => {
                 let name = match u {
                     ast::Use::Object(n) | ast::Use::Database(n) | ast::Use::Schema(n) => {
-                        sql::object_name_parts(n)?.last().cloned().unwrap_or_default()
+                        sql::object_name_parts(n)?
+                            .last()
+                            .cloned()
+                            .unwrap_or_default()
                     }
                     other => return Err(SqlError::unsupported(format!("{other}"))),
                 };
@@ -274,7 +317,9 @@ impl Session {
                     [] => return Err(SqlError::syntax("SHOW COLUMNS needs FROM table")),
                 };
                 let full = *full;
-                self.exec_readonly_view(move |e| e.show_columns(db.as_deref(), &table, full, f.as_deref()))
+                self.exec_readonly_view(move |e| {
+                    e.show_columns(db.as_deref(), &table, full, f.as_deref())
+                })
             }
             Statement::ShowCreate { obj_type, obj_name } => {
                 let parts = sql::object_name_parts(obj_name)?;
@@ -306,7 +351,10 @@ impl Session {
                 self.exec_readonly_view(move |e| Ok(e.show_processlist(&*node)))
             }
             Statement::ShowVariable { variable } => {
-                let words: Vec<String> = variable.iter().map(|i| i.value.to_ascii_uppercase()).collect();
+                let words: Vec<String> = variable
+                    .iter()
+                    .map(|i| i.value.to_ascii_uppercase())
+                    .collect();
                 Err(SqlError::unsupported(format!("SHOW {}", words.join(" "))))
             }
             Statement::Query(q) => {
@@ -322,34 +370,49 @@ impl Session {
             Statement::Insert(ins) => {
                 self.require_ready(false)?;
                 let ins = ins.clone();
-                self.with_statement(Access::InsertReplace, true, params, move |e| e.insert(&ins)).await
+                self.with_statement(Access::InsertReplace, true, params, move |e| e.insert(&ins))
+                    .await
             }
             Statement::Update(u) => {
                 self.require_ready(false)?;
                 let u = u.clone();
-                self.with_statement(Access::UpdateDelete, true, params, move |e| e.update(&u)).await
+                self.with_statement(Access::UpdateDelete, true, params, move |e| e.update(&u))
+                    .await
             }
             Statement::Delete(d) => {
                 self.require_ready(false)?;
                 let d = d.clone();
-                self.with_statement(Access::UpdateDelete, true, params, move |e| e.delete(&d)).await
+                self.with_statement(Access::UpdateDelete, true, params, move |e| e.delete(&d))
+                    .await
             }
             s if sql::ddl::is_toi(s) => {
-                let tables = sql::ddl::toi_tables(s, self.state.db.as_deref(), &self.node.store.catalog());
+                let tables =
+                    sql::ddl::toi_tables(s, self.state.db.as_deref(), &self.node.store.catalog());
                 self.run_toi(text, tables).await
             }
             Statement::Kill { id, .. } => {
                 if *id == u64::from(self.state.connection_id) {
-                    return Err(SqlError::new(1317, "70100", "Query execution was interrupted"));
+                    return Err(SqlError::new(
+                        1317,
+                        "70100",
+                        "Query execution was interrupted",
+                    ));
                 }
-                Err(SqlError::new(1094, "HY000", format!("Unknown thread id: {id}")))
+                Err(SqlError::new(
+                    1094,
+                    "HY000",
+                    format!("Unknown thread id: {id}"),
+                ))
             }
             Statement::Flush { .. } | Statement::LockTables { .. } | Statement::UnlockTables => {
                 // Nothing to flush in an in-memory store; table locks are not
                 // needed under snapshot isolation and are accepted as no-ops.
                 Ok(Output::ok(0))
             }
-            other => Err(SqlError::unsupported(format!("statement {}", first_words(&other.to_string())))),
+            other => Err(SqlError::unsupported(format!(
+                "statement {}",
+                first_words(&other.to_string())
+            ))),
         }
     }
 
@@ -368,7 +431,9 @@ impl Session {
     fn use_db(&mut self, name: &str) -> SqlResult<()> {
         let cat = self.node.store.catalog();
         if !cat.databases.contains_key(name)
-            && !sql::ddl::SYSTEM_DATABASES.iter().any(|d| d.eq_ignore_ascii_case(name))
+            && !sql::ddl::SYSTEM_DATABASES
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(name))
         {
             return Err(SqlError::unknown_db(name));
         }
@@ -448,10 +513,17 @@ impl Session {
         }
     }
 
-    fn exec_in_txn(&mut self, params: &[Value], f: &impl Fn(&mut Exec) -> SqlResult<Output>) -> SqlResult<Output> {
+    fn exec_in_txn(
+        &mut self,
+        params: &[Value],
+        f: &impl Fn(&mut Exec) -> SqlResult<Output>,
+    ) -> SqlResult<Output> {
         let node = self.node.clone();
         let info = node.info();
-        let txn = self.txn.as_mut().ok_or_else(|| SqlError::internal("no transaction"))?;
+        let txn = self
+            .txn
+            .as_mut()
+            .ok_or_else(|| SqlError::internal("no transaction"))?;
         txn.check_doomed()?;
         txn.begin_statement();
         let mut e = Exec {
@@ -477,7 +549,10 @@ impl Session {
 
     /// SHOW-like statements: read the catalog at a fresh snapshot, outside
     /// any transaction.
-    fn exec_readonly_view(&mut self, f: impl FnOnce(&mut Exec) -> SqlResult<Output>) -> SqlResult<Output> {
+    fn exec_readonly_view(
+        &mut self,
+        f: impl FnOnce(&mut Exec) -> SqlResult<Output>,
+    ) -> SqlResult<Output> {
         let node = self.node.clone();
         let info = node.info();
         let mut txn = Txn::new(0, node.store.snapshot(), false, true);
@@ -500,7 +575,10 @@ impl Session {
     async fn run_toi(&mut self, text: &str, tables: Vec<String>) -> SqlResult<Output> {
         self.require_ready(false)?;
         self.implicit_commit().await?;
-        self.node.repl.toi(self.state.db.as_deref(), text, tables).await?;
+        self.node
+            .repl
+            .toi(self.state.db.as_deref(), text, tables)
+            .await?;
         Ok(Output::ok(0))
     }
 
@@ -540,18 +618,30 @@ impl Session {
                     match m {
                         ast::TransactionMode::IsolationLevel(l) => {
                             let v = match l {
-                                ast::TransactionIsolationLevel::ReadUncommitted => "READ-UNCOMMITTED",
+                                ast::TransactionIsolationLevel::ReadUncommitted => {
+                                    "READ-UNCOMMITTED"
+                                }
                                 ast::TransactionIsolationLevel::ReadCommitted => "READ-COMMITTED",
                                 ast::TransactionIsolationLevel::RepeatableRead => "REPEATABLE-READ",
                                 ast::TransactionIsolationLevel::Serializable => "SERIALIZABLE",
                                 ast::TransactionIsolationLevel::Snapshot => "REPEATABLE-READ",
                             };
                             let _ = session;
-                            vars::set(&mut self.state, "transaction_isolation", Value::Str(v.into()), false)?;
+                            vars::set(
+                                &mut self.state,
+                                "transaction_isolation",
+                                Value::Str(v.into()),
+                                false,
+                            )?;
                         }
                         ast::TransactionMode::AccessMode(a) => {
                             let ro = matches!(a, ast::TransactionAccessMode::ReadOnly);
-                            vars::set(&mut self.state, "transaction_read_only", Value::from_bool(ro), false)?;
+                            vars::set(
+                                &mut self.state,
+                                "transaction_read_only",
+                                Value::from_bool(ro),
+                                false,
+                            )?;
                         }
                     }
                 }
@@ -583,10 +673,20 @@ impl Session {
         }
     }
 
-    async fn set_one(&mut self, name: &[String], value: &ast::Expr, mut global: bool, params: &[Value]) -> SqlResult<()> {
+    async fn set_one(
+        &mut self,
+        name: &[String],
+        value: &ast::Expr,
+        mut global: bool,
+        params: &[Value],
+    ) -> SqlResult<()> {
         // Evaluate the value (it may reference variables or be DEFAULT).
         let v = match value {
-            ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("DEFAULT") => None,
+            ast::Expr::Identifier(i)
+                if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("DEFAULT") =>
+            {
+                None
+            }
             ast::Expr::Identifier(i) if i.quote_style.is_none() && !i.value.starts_with('@') => {
                 // SET x = ON / OFF / word: MySQL reads bare words as strings.
                 Some(Value::Str(i.value.clone()))
@@ -610,7 +710,10 @@ impl Session {
         };
         let (scope_word, var) = match name {
             [n] => (None, n.clone()),
-            [s, n] => (Some(s.trim_start_matches('@').to_ascii_lowercase()), n.clone()),
+            [s, n] => (
+                Some(s.trim_start_matches('@').to_ascii_lowercase()),
+                n.clone(),
+            ),
             _ => return Err(SqlError::syntax("bad variable name")),
         };
         if let Some(s) = &scope_word {
@@ -630,7 +733,8 @@ impl Session {
             Some(v) => v,
             None => vars::read(&self.state, var, true)?,
         };
-        let turning_on_autocommit = lower == "autocommit" && !global && v.truth() == Some(true) && !self.autocommit();
+        let turning_on_autocommit =
+            lower == "autocommit" && !global && v.truth() == Some(true) && !self.autocommit();
         vars::set(&mut self.state, var, v, global)?;
         if turning_on_autocommit {
             // MySQL commits the open transaction when autocommit turns on.
@@ -644,9 +748,15 @@ impl Session {
         let stmts = admin::split_statements(text);
         let [one] = stmts.as_slice() else {
             if stmts.is_empty() {
-                return Err(SqlError::new(codes::EMPTY_QUERY, "42000", "Query was empty"));
+                return Err(SqlError::new(
+                    codes::EMPTY_QUERY,
+                    "42000",
+                    "Query was empty",
+                ));
             }
-            return Err(SqlError::syntax("several statements in one prepared statement"));
+            return Err(SqlError::syntax(
+                "several statements in one prepared statement",
+            ));
         };
         let parsed = Self::parse_one(&one.text)?;
         let params = count_placeholders(&one.text);
@@ -777,15 +887,39 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
             ),
             SqlType::Float => (ColumnType::MYSQL_TYPE_FLOAT, 12, 31, true, false),
             SqlType::Double => (ColumnType::MYSQL_TYPE_DOUBLE, 22, 31, true, false),
-            SqlType::Char(n) => (ColumnType::MYSQL_TYPE_STRING, n.saturating_mul(4), 0, false, false),
-            SqlType::Varchar(n) => (ColumnType::MYSQL_TYPE_VAR_STRING, n.saturating_mul(4), 0, false, false),
+            SqlType::Char(n) => (
+                ColumnType::MYSQL_TYPE_STRING,
+                n.saturating_mul(4),
+                0,
+                false,
+                false,
+            ),
+            SqlType::Varchar(n) => (
+                ColumnType::MYSQL_TYPE_VAR_STRING,
+                n.saturating_mul(4),
+                0,
+                false,
+                false,
+            ),
             SqlType::Text(n) => (ColumnType::MYSQL_TYPE_BLOB, *n, 0, false, false),
             SqlType::Binary(n) => (ColumnType::MYSQL_TYPE_STRING, *n, 0, true, false),
             SqlType::Varbinary(n) => (ColumnType::MYSQL_TYPE_VAR_STRING, *n, 0, true, false),
             SqlType::Blob(n) => (ColumnType::MYSQL_TYPE_BLOB, *n, 0, true, false),
             SqlType::Date => (ColumnType::MYSQL_TYPE_DATE, 10, 0, true, false),
-            SqlType::DateTime(f) => (ColumnType::MYSQL_TYPE_DATETIME, 19 + u32::from(*f) + u32::from(*f > 0), *f, true, false),
-            SqlType::Timestamp(f) => (ColumnType::MYSQL_TYPE_TIMESTAMP, 19 + u32::from(*f) + u32::from(*f > 0), *f, true, false),
+            SqlType::DateTime(f) => (
+                ColumnType::MYSQL_TYPE_DATETIME,
+                19 + u32::from(*f) + u32::from(*f > 0),
+                *f,
+                true,
+                false,
+            ),
+            SqlType::Timestamp(f) => (
+                ColumnType::MYSQL_TYPE_TIMESTAMP,
+                19 + u32::from(*f) + u32::from(*f > 0),
+                *f,
+                true,
+                false,
+            ),
             SqlType::Enum(v) => (
                 ColumnType::MYSQL_TYPE_STRING,
                 v.iter().map(|s| s.len() as u32).max().unwrap_or(1) * 4,
@@ -830,7 +964,16 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
     } else {
         d.charset = 45;
     }
-    if matches!(c.ty, Some(SqlType::Int { .. } | SqlType::Bool | SqlType::Decimal { .. } | SqlType::Float | SqlType::Double)) {
+    if matches!(
+        c.ty,
+        Some(
+            SqlType::Int { .. }
+                | SqlType::Bool
+                | SqlType::Decimal { .. }
+                | SqlType::Float
+                | SqlType::Double
+        )
+    ) {
         flags |= ColumnFlags::NUM_FLAG;
     }
     d.flags = flags;
@@ -865,7 +1008,9 @@ pub fn wire_value(v: Value, col: &OutCol) -> mysql_common::value::Value {
         Value::Str(s) => W::Bytes(s.into_bytes()),
         Value::Bytes(b) => W::Bytes(b),
         Value::Date(d) => match col.ty {
-            Some(SqlType::Date | SqlType::DateTime(_) | SqlType::Timestamp(_)) => W::Date(d.year, d.month, d.day, 0, 0, 0, 0),
+            Some(SqlType::Date | SqlType::DateTime(_) | SqlType::Timestamp(_)) => {
+                W::Date(d.year, d.month, d.day, 0, 0, 0, 0)
+            }
             _ => W::Bytes(d.to_string().into_bytes()),
         },
         Value::DateTime(dt) => match col.ty {
@@ -898,7 +1043,11 @@ pub fn from_wire(v: mysql_common::value::Value) -> Value {
             Err(e) => Value::Bytes(e.into_bytes()),
         },
         W::Date(y, m, d, h, mi, s, us) => {
-            let date = crate::value::Date { year: y, month: m, day: d };
+            let date = crate::value::Date {
+                year: y,
+                month: m,
+                day: d,
+            };
             if h == 0 && mi == 0 && s == 0 && us == 0 {
                 Value::Date(date)
             } else {
@@ -919,7 +1068,11 @@ pub fn from_wire(v: mysql_common::value::Value) -> Value {
                 hours,
                 m,
                 s,
-                if us > 0 { format!(".{us:06}") } else { String::new() }
+                if us > 0 {
+                    format!(".{us:06}")
+                } else {
+                    String::new()
+                }
             ))
         }
     }
@@ -942,9 +1095,17 @@ pub fn to_wire(out: Output, warnings: u16) -> Result<wire::StmtResult, wire::MyS
             let defs = columns.iter().map(column_def).collect();
             let rows = rows
                 .into_iter()
-                .map(|r| r.into_iter().zip(&columns).map(|(v, c)| wire_value(v, c)).collect())
+                .map(|r| {
+                    r.into_iter()
+                        .zip(&columns)
+                        .map(|(v, c)| wire_value(v, c))
+                        .collect()
+                })
                 .collect();
-            wire::StmtResult::Rows { columns: defs, rows }
+            wire::StmtResult::Rows {
+                columns: defs,
+                rows,
+            }
         }
     })
 }
@@ -973,11 +1134,18 @@ impl wire::Handler for WireSession {
             .collect()
     }
 
-    async fn prepare(&mut self, sql: &str) -> Result<(Prepared, wire::PrepareInfo), wire::MySqlError> {
+    async fn prepare(
+        &mut self,
+        sql: &str,
+    ) -> Result<(Prepared, wire::PrepareInfo), wire::MySqlError> {
         let (p, cols) = self.session.prepare(sql).await.map_err(to_wire_error)?;
         let info = wire::PrepareInfo {
             params: u16::try_from(p.params).map_err(|_| {
-                wire::MySqlError::new(1390, "HY000", "Prepared statement contains too many placeholders")
+                wire::MySqlError::new(
+                    1390,
+                    "HY000",
+                    "Prepared statement contains too many placeholders",
+                )
             })?,
             columns: cols.iter().map(column_def).collect(),
         };
@@ -990,7 +1158,11 @@ impl wire::Handler for WireSession {
         params: Vec<mysql_common::value::Value>,
     ) -> Result<wire::StmtResult, wire::MySqlError> {
         let params = params.into_iter().map(from_wire).collect();
-        let out = self.session.execute(stmt, params).await.map_err(to_wire_error)?;
+        let out = self
+            .session
+            .execute(stmt, params)
+            .await
+            .map_err(to_wire_error)?;
         let warnings = self.session.state.warnings.len().min(u16::MAX as usize) as u16;
         to_wire(out, warnings)
     }

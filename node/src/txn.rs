@@ -201,13 +201,17 @@ impl Txn {
         let name = table.def.qualified();
         self.shared.add(&name, &row_key(&pk));
         let snapshot = self.snapshot.seqno;
-        let tw = self.writes.entry(name.clone()).or_insert_with(|| TableWrites {
-            table: table.clone(),
-            rows: BTreeMap::new(),
-        });
+        let tw = self
+            .writes
+            .entry(name.clone())
+            .or_insert_with(|| TableWrites {
+                table: table.clone(),
+                rows: BTreeMap::new(),
+            });
         if let Some(undo) = &mut self.stmt_undo {
             if undo.seen.insert((name.clone(), pk.clone())) {
-                undo.rows.push((name, pk.clone(), tw.rows.get(&pk).cloned()));
+                undo.rows
+                    .push((name, pk.clone(), tw.rows.get(&pk).cloned()));
             }
         }
         match tw.rows.get_mut(&pk) {
@@ -227,14 +231,16 @@ impl Txn {
         }
         let key = (name, pk.to_vec());
         if let Some(undo) = &mut self.stmt_undo {
-            undo.locks.push((key.clone(), self.locks.get(&key).copied()));
+            undo.locks
+                .push((key.clone(), self.locks.get(&key).copied()));
         }
         let e = self.locks.entry(key).or_insert(kind);
         *e = (*e).max(kind);
     }
 
     pub fn savepoint(&mut self, name: &str) {
-        self.savepoints.retain(|(n, _, _)| !n.eq_ignore_ascii_case(name));
+        self.savepoints
+            .retain(|(n, _, _)| !n.eq_ignore_ascii_case(name));
         self.savepoints
             .push((name.to_string(), self.writes.clone(), self.locks.clone()));
     }
@@ -311,7 +317,11 @@ impl Txn {
                     table: name.clone(),
                     pk: pk.clone(),
                     kind,
-                    row: p.after.as_ref().map(|r| codec::encode_row(r)).unwrap_or_default(),
+                    row: p
+                        .after
+                        .as_ref()
+                        .map(|r| codec::encode_row(r))
+                        .unwrap_or_default(),
                 });
             }
             if any {

@@ -52,10 +52,16 @@ impl IntWidth {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SqlType {
-    Int { width: IntWidth, unsigned: bool },
+    Int {
+        width: IntWidth,
+        unsigned: bool,
+    },
     /// BOOL / BOOLEAN: TINYINT(1).
     Bool,
-    Decimal { precision: u8, scale: u8 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
     Float,
     Double,
     Char(u32),
@@ -166,13 +172,18 @@ impl SqlType {
                 let d = match &v {
                     Value::Str(s) => parse_decimal(s).or_else(|| {
                         let t = s.trim();
-                        t.parse::<f64>().ok().and_then(|f| Value::Double(f).to_decimal())
+                        t.parse::<f64>()
+                            .ok()
+                            .and_then(|f| Value::Double(f).to_decimal())
                     }),
                     Value::Bytes(_) => v.to_decimal(),
                     _ => v.to_decimal(),
                 }
                 .ok_or_else(|| wrong_value("decimal", &v, column))?;
-                let d = d.round_dp_with_strategy(u32::from(*scale), RoundingStrategy::MidpointAwayFromZero);
+                let d = d.round_dp_with_strategy(
+                    u32::from(*scale),
+                    RoundingStrategy::MidpointAwayFromZero,
+                );
                 let mut d = d;
                 d.rescale(u32::from(*scale));
                 let int_digits = u32::from(*precision) - u32::from(*scale);
@@ -198,8 +209,9 @@ impl SqlType {
             SqlType::Char(n) | SqlType::Varchar(n) | SqlType::Text(n) => {
                 let s = match v {
                     Value::Str(s) => s,
-                    Value::Bytes(b) => String::from_utf8(b)
-                        .map_err(|e| wrong_value("string", &Value::Bytes(e.into_bytes()), column))?,
+                    Value::Bytes(b) => String::from_utf8(b).map_err(|e| {
+                        wrong_value("string", &Value::Bytes(e.into_bytes()), column)
+                    })?,
                     other => other.to_text_lossy(),
                 };
                 let len = if matches!(self, SqlType::Text(_)) {
@@ -388,24 +400,39 @@ mod tests {
 
     #[test]
     fn integer_ranges_are_enforced() {
-        let t = SqlType::Int { width: IntWidth::Tiny, unsigned: false };
+        let t = SqlType::Int {
+            width: IntWidth::Tiny,
+            unsigned: false,
+        };
         assert!(t.coerce(Value::Int(127), "c").is_ok());
         assert_eq!(t.coerce(Value::Int(128), "c").unwrap_err().code, 1264);
-        let u = SqlType::Int { width: IntWidth::Int, unsigned: true };
+        let u = SqlType::Int {
+            width: IntWidth::Int,
+            unsigned: true,
+        };
         assert_eq!(u.coerce(Value::Int(-1), "c").unwrap_err().code, 1264);
-        assert!(matches!(u.coerce(Value::Str("42".into()), "c").unwrap(), Value::UInt(42)));
+        assert!(matches!(
+            u.coerce(Value::Str("42".into()), "c").unwrap(),
+            Value::UInt(42)
+        ));
         assert_eq!(
-            SqlType::Int { width: IntWidth::Int, unsigned: false }
-                .coerce(Value::Str("abc".into()), "c")
-                .unwrap_err()
-                .code,
+            SqlType::Int {
+                width: IntWidth::Int,
+                unsigned: false
+            }
+            .coerce(Value::Str("abc".into()), "c")
+            .unwrap_err()
+            .code,
             1366
         );
     }
 
     #[test]
     fn decimal_scale_and_precision() {
-        let t = SqlType::Decimal { precision: 5, scale: 2 };
+        let t = SqlType::Decimal {
+            precision: 5,
+            scale: 2,
+        };
         let v = t.coerce(Value::Str("12.345".into()), "c").unwrap();
         assert_eq!(v.to_text().unwrap(), "12.35");
         let v = t.coerce(Value::Int(3), "c").unwrap();
@@ -417,7 +444,10 @@ mod tests {
     fn strings_are_checked_for_length() {
         let t = SqlType::Varchar(3);
         assert!(t.coerce(Value::Str("abc".into()), "c").is_ok());
-        assert_eq!(t.coerce(Value::Str("abcd".into()), "c").unwrap_err().code, 1406);
+        assert_eq!(
+            t.coerce(Value::Str("abcd".into()), "c").unwrap_err().code,
+            1406
+        );
         // Length counts characters, not bytes.
         assert!(t.coerce(Value::Str("äöü".into()), "c").is_ok());
     }
@@ -425,12 +455,22 @@ mod tests {
     #[test]
     fn enums_and_dates() {
         let e = SqlType::Enum(vec!["a".into(), "b".into()]);
-        assert!(matches!(e.coerce(Value::Str("B".into()), "c").unwrap(), Value::Str(s) if s == "b"));
+        assert!(
+            matches!(e.coerce(Value::Str("B".into()), "c").unwrap(), Value::Str(s) if s == "b")
+        );
         assert!(e.coerce(Value::Str("z".into()), "c").is_err());
         let d = SqlType::Date;
-        assert_eq!(d.coerce(Value::Str("2024-02-30".into()), "c").unwrap_err().code, 1292);
         assert_eq!(
-            d.coerce(Value::Str("2024-02-03".into()), "c").unwrap().to_text().unwrap(),
+            d.coerce(Value::Str("2024-02-30".into()), "c")
+                .unwrap_err()
+                .code,
+            1292
+        );
+        assert_eq!(
+            d.coerce(Value::Str("2024-02-03".into()), "c")
+                .unwrap()
+                .to_text()
+                .unwrap(),
             "2024-02-03"
         );
     }

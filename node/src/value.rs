@@ -510,7 +510,10 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (DateTime(x), Date(y)) => x.cmp(&crate::value::DateTime::from_date(*y)),
         (Date(_) | DateTime(_), Str(_) | Bytes(_)) => match b.to_datetime() {
             Some(y) => a.to_datetime()?.cmp(&y),
-            None => a.to_text_lossy().as_bytes().cmp(b.to_text_lossy().as_bytes()),
+            None => a
+                .to_text_lossy()
+                .as_bytes()
+                .cmp(b.to_text_lossy().as_bytes()),
         },
         (Str(_) | Bytes(_), Date(_) | DateTime(_)) => return compare(b, a).map(Ordering::reverse),
         (Double(_), _) | (_, Double(_)) => cmp_f64(a.to_f64()?, b.to_f64()?),
@@ -593,6 +596,26 @@ fn parse_integer_literal(s: &str) -> Option<i64> {
     s.trim().parse::<i64>().ok()
 }
 
+thread_local! {
+    /// Set when an arithmetic operation divided by zero (and so produced
+    /// NULL) on this thread; statements executing synchronously read and
+    /// clear it to raise ER_DIVISION_BY_ZERO (INSERT / UPDATE, strict mode)
+    /// or add its warning (SELECT).
+    static DIVIDED_BY_ZERO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The NULL a division by zero yields; notes that it happened.
+fn divided_by_zero() -> Value {
+    DIVIDED_BY_ZERO.with(|c| c.set(true));
+    Value::Null
+}
+
+/// Whether a division by zero happened on this thread since the last call
+/// (and clears the note).
+pub fn take_divided_by_zero() -> bool {
+    DIVIDED_BY_ZERO.with(|c| c.replace(false))
+}
+
 /// Computes `a op b` with MySQL's result types: integers stay integers
 /// (checked), DECIMAL stays exact, `/` gives a DECIMAL with four more digits
 /// of scale, anything with a double or a non-numeric string is a double.
@@ -617,7 +640,7 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> SqlResult<Value> {
         (ArithOp::Div, NumClass::Double) => {
             let y = b.to_f64().unwrap_or(0.0);
             if y == 0.0 {
-                return Ok(Value::Null);
+                return Ok(divided_by_zero());
             }
             Ok(Value::Double(a.to_f64().unwrap_or(0.0) / y))
         }
@@ -625,7 +648,7 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> SqlResult<Value> {
             let x = a.to_decimal().unwrap_or_default();
             let y = b.to_decimal().unwrap_or_default();
             if y.is_zero() {
-                return Ok(Value::Null);
+                return Ok(divided_by_zero());
             }
             let scale = (x.scale() + 4).min(MAX_DECIMAL_PRECISION);
             match x.checked_div(y) {
@@ -640,7 +663,7 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> SqlResult<Value> {
         (ArithOp::IntDiv, _) => {
             if let (NumClass::Int, Some(x), Some(y)) = (num_class(a), int_of(a), int_of(b)) {
                 if y == 0 {
-                    return Ok(Value::Null);
+                    return Ok(divided_by_zero());
                 }
                 let _ = x;
                 return int_result(x / y).ok_or_else(|| overflow(sym, a, b));
@@ -648,7 +671,7 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> SqlResult<Value> {
             let x = a.to_f64().unwrap_or(0.0);
             let y = b.to_f64().unwrap_or(0.0);
             if y == 0.0 {
-                return Ok(Value::Null);
+                return Ok(divided_by_zero());
             }
             Ok(Value::Int((x / y).trunc() as i64))
         }
@@ -662,7 +685,7 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> SqlResult<Value> {
                 ArithOp::Mul => x.checked_mul(y),
                 ArithOp::Mod => {
                     if y == 0 {
-                        return Ok(Value::Null);
+                        return Ok(divided_by_zero());
                     }
                     Some(x % y)
                 }
@@ -671,7 +694,9 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> SqlResult<Value> {
             let r = r.ok_or_else(|| overflow(sym, a, b))?;
             let unsigned = matches!(a, Value::UInt(_)) || matches!(b, Value::UInt(_));
             if !unsigned {
-                return i64::try_from(r).map(Value::Int).map_err(|_| overflow(sym, a, b));
+                return i64::try_from(r)
+                    .map(Value::Int)
+                    .map_err(|_| overflow(sym, a, b));
             }
             if r < 0 {
                 return Err(SqlError::new(
@@ -695,7 +720,7 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> SqlResult<Value> {
                 ArithOp::Mul => x.checked_mul(y),
                 ArithOp::Mod => {
                     if y.is_zero() {
-                        return Ok(Value::Null);
+                        return Ok(divided_by_zero());
                     }
                     x.checked_rem(y)
                 }
@@ -839,14 +864,29 @@ mod tests {
 
     #[test]
     fn mixed_comparisons_follow_mysql() {
-        assert_eq!(compare(&Value::Int(2), &Value::Str("10".into())), Some(Ordering::Less));
-        assert_eq!(compare(&Value::Str("abc".into()), &Value::Int(0)), Some(Ordering::Equal));
-        assert_eq!(compare(&Value::UInt(u64::MAX), &Value::Int(-1)), Some(Ordering::Greater));
+        assert_eq!(
+            compare(&Value::Int(2), &Value::Str("10".into())),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            compare(&Value::Str("abc".into()), &Value::Int(0)),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare(&Value::UInt(u64::MAX), &Value::Int(-1)),
+            Some(Ordering::Greater)
+        );
         assert_eq!(compare(&Value::Null, &Value::Int(1)), None);
         let d = Value::Date(Date::new(2024, 1, 2).unwrap());
-        assert_eq!(compare(&d, &Value::Str("2024-01-02".into())), Some(Ordering::Equal));
         assert_eq!(
-            compare(&Value::Decimal("1.50".parse().unwrap()), &Value::Double(1.5)),
+            compare(&d, &Value::Str("2024-01-02".into())),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare(
+                &Value::Decimal("1.50".parse().unwrap()),
+                &Value::Double(1.5)
+            ),
             Some(Ordering::Equal)
         );
     }
@@ -856,11 +896,24 @@ mod tests {
         let r = arith(ArithOp::Div, &Value::Int(7), &Value::Int(2)).unwrap();
         assert_eq!(r.to_text().unwrap(), "3.5000");
         assert!(arith(ArithOp::Add, &Value::Int(i64::MAX), &Value::Int(1)).is_err());
-        assert!(arith(ArithOp::Div, &Value::Int(1), &Value::Int(0)).unwrap().is_null());
-        let r = arith(ArithOp::Mul, &Value::Decimal("1.10".parse().unwrap()), &Value::Int(3)).unwrap();
+        assert!(arith(ArithOp::Div, &Value::Int(1), &Value::Int(0))
+            .unwrap()
+            .is_null());
+        let r = arith(
+            ArithOp::Mul,
+            &Value::Decimal("1.10".parse().unwrap()),
+            &Value::Int(3),
+        )
+        .unwrap();
         assert_eq!(r.to_text().unwrap(), "3.30");
         assert!(arith(ArithOp::Sub, &Value::UInt(1), &Value::Int(2)).is_err());
-        assert_eq!(arith(ArithOp::Mod, &Value::Int(7), &Value::Int(3)).unwrap().to_text().unwrap(), "1");
+        assert_eq!(
+            arith(ArithOp::Mod, &Value::Int(7), &Value::Int(3))
+                .unwrap()
+                .to_text()
+                .unwrap(),
+            "1"
+        );
     }
 
     #[test]

@@ -118,7 +118,11 @@ impl MySqlDb {
                 let rows: Vec<mysql_async::Row> = result.collect().await?;
                 let rows = rows
                     .iter()
-                    .map(|r| (0..r.len()).map(|i| r.as_ref(i).map_or_else(String::new, render)).collect())
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.as_ref(i).map_or_else(String::new, render))
+                            .collect()
+                    })
                     .collect();
                 DBOutput::Rows { types, rows }
             }
@@ -210,17 +214,24 @@ async fn run_file(node: &ChildNode, path: &Path) -> Result<(), String> {
     runner.with_column_validator(sqllogictest::strict_column_validator);
     let r = runner.run_file_async(path).await;
     runner.shutdown_async().await;
-    r.map_err(|e| e.display(false).to_string())
+    r.map_err(|e| e.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqllogictest_files() {
-    let files = slt_files();
+    let mut files = slt_files();
+    // SLT_FILTER=<substring> runs only the matching files (while editing).
+    if let Ok(f) = std::env::var("SLT_FILTER") {
+        files.retain(|p| p.to_string_lossy().contains(&f));
+    }
     assert!(!files.is_empty(), "no .slt files found");
-    let mut node = ChildNode::start();
+    let mut node = ChildNode::start().await;
     let mut failures = Vec::new();
     for f in &files {
-        let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let started = std::time::Instant::now();
         let r = run_file(&node, f).await;
         eprintln!(
@@ -231,7 +242,11 @@ async fn sqllogictest_files() {
         if let Err(e) = r {
             failures.push(format!("--- {name}\n{e}"));
         }
-        assert!(node.is_running(), "the node exited while running {name}:\n{}", node.recent_log());
+        assert!(
+            node.is_running(),
+            "the node exited while running {name}:\n{}",
+            node.recent_log()
+        );
     }
     assert!(
         failures.is_empty(),

@@ -36,7 +36,9 @@ fn replay(events: &[Delivery]) -> Arc<Store> {
                     appliers::apply_write_set(&store, &ws, d.seqno);
                 }
             }
-            Event::Toi { db, sql, tables, .. } => {
+            Event::Toi {
+                db, sql, tables, ..
+            } => {
                 cert.certify_toi(&tables, d.seqno);
                 let _ = trireme_node::sql::ddl::apply(&store, &sql, db.as_deref(), d.seqno);
             }
@@ -79,14 +81,17 @@ async fn random_transactions_equal_a_serial_replay() {
     c.query_drop("CREATE TABLE s.kv (k INT PRIMARY KEY, v BIGINT NOT NULL, u INT, UNIQUE KEY (u))")
         .await
         .unwrap();
-    c.query_drop("CREATE TABLE s.log (id INT AUTO_INCREMENT PRIMARY KEY, k INT, note VARCHAR(20), KEY (k))")
-        .await
-        .unwrap();
+    c.query_drop(
+        "CREATE TABLE s.log (id INT AUTO_INCREMENT PRIMARY KEY, k INT, note VARCHAR(20), KEY (k))",
+    )
+    .await
+    .unwrap();
 
     let mut tasks = Vec::new();
     for w in 0..CONNECTIONS {
         let mut conn = support::connect(&node, Some("s")).await;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (w as u64).wrapping_mul(0x9e37_79b9));
+        let mut rng =
+            rand::rngs::StdRng::seed_from_u64(seed ^ (w as u64).wrapping_mul(0x9e37_79b9));
         tasks.push(tokio::spawn(async move {
             let (mut committed, mut aborted) = (0u32, 0u32);
             for _ in 0..TXNS_PER_CONNECTION {
@@ -95,8 +100,14 @@ async fn random_transactions_equal_a_serial_replay() {
                     let k = rng.random_range(1..=KEYS);
                     stmts.push(match rng.random_range(0..6) {
                         0 => format!("SELECT v FROM kv WHERE k = {k}"),
-                        1 => format!("INSERT INTO kv VALUES ({k}, {}, NULL)", rng.random_range(0..100)),
-                        2 => format!("UPDATE kv SET v = v + {} WHERE k = {k}", rng.random_range(1..10)),
+                        1 => format!(
+                            "INSERT INTO kv VALUES ({k}, {}, NULL)",
+                            rng.random_range(0..100)
+                        ),
+                        2 => format!(
+                            "UPDATE kv SET v = v + {} WHERE k = {k}",
+                            rng.random_range(1..10)
+                        ),
                         3 => format!("DELETE FROM kv WHERE k = {k}"),
                         4 => format!("UPDATE kv SET u = {} WHERE k = {k}", rng.random_range(0..6)),
                         _ => format!("INSERT INTO log (k, note) VALUES ({k}, 'w{w}')"),
@@ -149,7 +160,11 @@ async fn random_transactions_equal_a_serial_replay() {
         assert_eq!(d.seqno, i as u64 + 1, "seqnos are dense");
     }
     let serial = replay(&events);
-    assert_eq!(dump(&store), dump(&serial), "parallel apply differs from serial replay (seed {seed})");
+    assert_eq!(
+        dump(&store),
+        dump(&serial),
+        "parallel apply differs from serial replay (seed {seed})"
+    );
 
     // Unique values stayed unique, and the table agrees with itself.
     let dups: Option<i64> = c

@@ -32,7 +32,10 @@ fn sysbench(port: u16, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "sysbench failed:\n{text}");
-    assert!(!text.contains("FATAL"), "sysbench reported a fatal error:\n{text}");
+    assert!(
+        !text.contains("FATAL"),
+        "sysbench reported a fatal error:\n{text}"
+    );
     text
 }
 
@@ -56,7 +59,10 @@ async fn sum_k(c: &mut mysql_async::Conn) -> i64 {
             .unwrap()
             .unwrap();
         // Deletes are always followed by re-inserting the same id.
-        assert_eq!((n, ids, min, max), (TABLE_SIZE as i64, TABLE_SIZE as i64, 1, TABLE_SIZE as i64));
+        assert_eq!(
+            (n, ids, min, max),
+            (TABLE_SIZE as i64, TABLE_SIZE as i64, 1, TABLE_SIZE as i64)
+        );
         total += s;
     }
     total
@@ -76,12 +82,18 @@ async fn oltp_read_write_runs_clean_and_leaves_consistent_tables() {
 
     // The full mix (deletes and re-inserts change k arbitrarily).
     let out = tokio::task::spawn_blocking(move || {
-        sysbench(port, &["--threads=4", "--time=10", "--rand-type=uniform", "run"])
+        sysbench(
+            port,
+            &["--threads=4", "--time=10", "--rand-type=uniform", "run"],
+        )
     })
     .await
     .unwrap();
     let tx = stat(&out, "transactions:");
-    println!("full mix: {tx} transactions, {} ignored errors", stat(&out, "ignored errors:"));
+    println!(
+        "full mix: {tx} transactions, {} ignored errors",
+        stat(&out, "ignored errors:")
+    );
     assert!(tx > 0);
     let mid = sum_k(&mut c).await;
 
@@ -89,13 +101,24 @@ async fn oltp_read_write_runs_clean_and_leaves_consistent_tables() {
     let out = tokio::task::spawn_blocking(move || {
         sysbench(
             port,
-            &["--threads=4", "--time=5", "--delete_inserts=0", "--rand-type=uniform", "run"],
+            &[
+                "--threads=4",
+                "--time=5",
+                "--delete_inserts=0",
+                "--rand-type=uniform",
+                "run",
+            ],
         )
     })
     .await
     .unwrap();
     let tx2 = stat(&out, "transactions:");
     let after = sum_k(&mut c).await;
-    assert_eq!(after - mid, tx2 as i64, "sum(k) moved by {} for {tx2} transactions", after - mid);
+    assert_eq!(
+        after - mid,
+        tx2 as i64,
+        "sum(k) moved by {} for {tx2} transactions",
+        after - mid
+    );
     let _ = before;
 }

@@ -15,15 +15,25 @@ async fn snapshot_reads_do_not_see_later_commits() {
     let mut b = connect(&node, Some("snap")).await;
     a.query_drop("BEGIN").await.unwrap();
     assert_eq!(value_of(&mut a, 1).await, Some(10));
-    b.query_drop("UPDATE t SET v = 11 WHERE id = 1").await.unwrap();
+    b.query_drop("UPDATE t SET v = 11 WHERE id = 1")
+        .await
+        .unwrap();
     b.query_drop("INSERT INTO t VALUES (4, 40)").await.unwrap();
     // A keeps reading its snapshot: no non-repeatable read, no phantom.
     assert_eq!(value_of(&mut a, 1).await, Some(10));
-    let n: i64 = a.query_first("SELECT COUNT(*) FROM t").await.unwrap().unwrap();
+    let n: i64 = a
+        .query_first("SELECT COUNT(*) FROM t")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(n, 3);
     a.query_drop("COMMIT").await.unwrap();
     assert_eq!(value_of(&mut a, 1).await, Some(11));
-    let n: i64 = a.query_first("SELECT COUNT(*) FROM t").await.unwrap().unwrap();
+    let n: i64 = a
+        .query_first("SELECT COUNT(*) FROM t")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(n, 4);
 }
 
@@ -38,13 +48,19 @@ async fn concurrent_writers_of_one_row_first_committer_wins() {
     // update unless one of them fails.
     let va = value_of(&mut a, 2).await.unwrap();
     let vb = value_of(&mut b, 2).await.unwrap();
-    a.exec_drop("UPDATE t SET v = ? WHERE id = 2", (va + 1,)).await.unwrap();
-    b.exec_drop("UPDATE t SET v = ? WHERE id = 2", (vb + 1,)).await.unwrap();
+    a.exec_drop("UPDATE t SET v = ? WHERE id = 2", (va + 1,))
+        .await
+        .unwrap();
+    b.exec_drop("UPDATE t SET v = ? WHERE id = 2", (vb + 1,))
+        .await
+        .unwrap();
     a.query_drop("COMMIT").await.unwrap();
     assert_eq!(code(b.query_drop("COMMIT").await), 1213);
     assert_eq!(value_of(&mut a, 2).await, Some(21));
     // After the failure the session is usable and the transaction is gone.
-    b.query_drop("UPDATE t SET v = v + 1 WHERE id = 2").await.unwrap();
+    b.query_drop("UPDATE t SET v = v + 1 WHERE id = 2")
+        .await
+        .unwrap();
     assert_eq!(value_of(&mut b, 2).await, Some(22));
 }
 
@@ -55,8 +71,13 @@ async fn writing_a_row_changed_after_the_snapshot_fails_early() {
     let mut b = connect(&node, Some("eager")).await;
     a.query_drop("BEGIN").await.unwrap();
     assert_eq!(value_of(&mut a, 3).await, Some(30));
-    b.query_drop("UPDATE t SET v = 31 WHERE id = 3").await.unwrap();
-    assert_eq!(code(a.query_drop("UPDATE t SET v = 32 WHERE id = 3").await), 1213);
+    b.query_drop("UPDATE t SET v = 31 WHERE id = 3")
+        .await
+        .unwrap();
+    assert_eq!(
+        code(a.query_drop("UPDATE t SET v = 32 WHERE id = 3").await),
+        1213
+    );
     // The deadlock rolled A's transaction back entirely (InnoDB semantics).
     let in_trx: i64 = a.query_first("SELECT @@autocommit").await.unwrap().unwrap();
     assert_eq!(in_trx, 1);
@@ -69,7 +90,9 @@ async fn own_writes_rollback_and_savepoints() {
     let mut a = setup_kv(&node, "own").await;
     let mut b = connect(&node, Some("own")).await;
     a.query_drop("START TRANSACTION").await.unwrap();
-    a.query_drop("UPDATE t SET v = 100 WHERE id = 1").await.unwrap();
+    a.query_drop("UPDATE t SET v = 100 WHERE id = 1")
+        .await
+        .unwrap();
     a.query_drop("INSERT INTO t VALUES (5, 50)").await.unwrap();
     assert_eq!(value_of(&mut a, 1).await, Some(100));
     assert_eq!(value_of(&mut a, 5).await, Some(50));
@@ -78,7 +101,9 @@ async fn own_writes_rollback_and_savepoints() {
     assert_eq!(value_of(&mut b, 5).await, None);
     a.query_drop("SAVEPOINT s1").await.unwrap();
     a.query_drop("DELETE FROM t WHERE id = 2").await.unwrap();
-    a.query_drop("UPDATE t SET v = 101 WHERE id = 1").await.unwrap();
+    a.query_drop("UPDATE t SET v = 101 WHERE id = 1")
+        .await
+        .unwrap();
     assert_eq!(value_of(&mut a, 2).await, None);
     a.query_drop("ROLLBACK TO SAVEPOINT s1").await.unwrap();
     assert_eq!(value_of(&mut a, 2).await, Some(20));
@@ -111,10 +136,15 @@ async fn select_for_update_conflicts_are_certified() {
         .await
         .unwrap()
         .unwrap();
-    b.query_drop("UPDATE t SET v = 12 WHERE id = 1").await.unwrap();
+    b.query_drop("UPDATE t SET v = 12 WHERE id = 1")
+        .await
+        .unwrap();
     // B's certified write dooms A at once (a BF abort): A's next statement
     // fails, and nothing of A is committed.
-    assert_eq!(code(a.exec_drop("UPDATE t SET v = ? WHERE id = 2", (v,)).await), 1213);
+    assert_eq!(
+        code(a.exec_drop("UPDATE t SET v = ? WHERE id = 2", (v,)).await),
+        1213
+    );
     a.query_drop("COMMIT").await.unwrap();
     assert_eq!(value_of(&mut b, 2).await, Some(20));
     let aborts: (String, u64) = b
@@ -130,16 +160,23 @@ async fn select_for_update_conflicts_are_certified() {
         .query_first("SELECT v FROM t WHERE id = 3 LOCK IN SHARE MODE")
         .await
         .unwrap();
-    b.query_drop("UPDATE t SET v = 33 WHERE id = 3").await.unwrap();
-    a.query_drop("UPDATE t SET v = 0 WHERE id = 2").await.unwrap();
+    b.query_drop("UPDATE t SET v = 33 WHERE id = 3")
+        .await
+        .unwrap();
+    a.query_drop("UPDATE t SET v = 0 WHERE id = 2")
+        .await
+        .unwrap();
     assert_eq!(code(a.query_drop("COMMIT").await), 1213);
 
     // A locking read of a row changed since the snapshot fails at once.
     a.query_drop("BEGIN").await.unwrap();
     assert_eq!(value_of(&mut a, 1).await, Some(12));
-    b.query_drop("UPDATE t SET v = 13 WHERE id = 1").await.unwrap();
-    let r: mysql_async::Result<Option<i64>> =
-        a.query_first("SELECT v FROM t WHERE id = 1 FOR UPDATE").await;
+    b.query_drop("UPDATE t SET v = 13 WHERE id = 1")
+        .await
+        .unwrap();
+    let r: mysql_async::Result<Option<i64>> = a
+        .query_first("SELECT v FROM t WHERE id = 1 FOR UPDATE")
+        .await;
     assert_eq!(code(r), 1213);
 }
 
@@ -149,9 +186,14 @@ async fn read_only_transactions_refuse_writes() {
     let mut a = setup_kv(&node, "ro").await;
     a.query_drop("START TRANSACTION READ ONLY").await.unwrap();
     assert_eq!(value_of(&mut a, 1).await, Some(10));
-    assert_eq!(code(a.query_drop("UPDATE t SET v = 1 WHERE id = 1").await), 1792);
+    assert_eq!(
+        code(a.query_drop("UPDATE t SET v = 1 WHERE id = 1").await),
+        1792
+    );
     a.query_drop("COMMIT").await.unwrap();
-    a.query_drop("UPDATE t SET v = 1 WHERE id = 1").await.unwrap();
+    a.query_drop("UPDATE t SET v = 1 WHERE id = 1")
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +204,10 @@ async fn a_failing_statement_leaves_no_trace_in_its_transaction() {
     a.query_drop("INSERT INTO t VALUES (10, 1)").await.unwrap();
     // The second row collides: the whole statement is undone, the
     // transaction goes on.
-    assert_eq!(code(a.query_drop("INSERT INTO t VALUES (11, 1), (1, 1)").await), 1062);
+    assert_eq!(
+        code(a.query_drop("INSERT INTO t VALUES (11, 1), (1, 1)").await),
+        1062
+    );
     assert_eq!(value_of(&mut a, 11).await, None);
     assert_eq!(value_of(&mut a, 10).await, Some(1));
     a.query_drop("COMMIT").await.unwrap();
@@ -223,11 +268,16 @@ async fn transaction_status_and_isolation_are_reported() {
     assert_eq!(row.unwrap().1, "SNAPSHOT-ISOLATION");
     // SERIALIZABLE cannot be honoured (write skew is possible): refused.
     assert_eq!(
-        code(a.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE").await),
+        code(
+            a.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+                .await
+        ),
         1235
     );
     a.query_drop("SET autocommit = 0").await.unwrap();
-    a.query_drop("UPDATE t SET v = 99 WHERE id = 1").await.unwrap();
+    a.query_drop("UPDATE t SET v = 99 WHERE id = 1")
+        .await
+        .unwrap();
     let mut b = connect(&node, Some("status")).await;
     assert_eq!(value_of(&mut b, 1).await, Some(10));
     // Turning autocommit back on commits the open transaction.

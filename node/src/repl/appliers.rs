@@ -62,6 +62,15 @@ struct Shared {
     applied: AtomicUsize,
     apply_delay: Duration,
     repl: Weak<Replicator>,
+    on_queue: std::sync::OnceLock<Box<dyn Fn(usize) + Send + Sync>>,
+}
+
+impl Shared {
+    fn queue_changed(&self, len: usize) {
+        if let Some(f) = self.on_queue.get() {
+            f(len);
+        }
+    }
 }
 
 pub struct Appliers {
@@ -69,7 +78,12 @@ pub struct Appliers {
 }
 
 impl Appliers {
-    pub fn start(threads: usize, store: Arc<Store>, repl: Weak<Replicator>, apply_delay: Duration) -> Appliers {
+    pub fn start(
+        threads: usize,
+        store: Arc<Store>,
+        repl: Weak<Replicator>,
+        apply_delay: Duration,
+    ) -> Appliers {
         let horizon = store.horizon();
         let shared = Arc::new(Shared {
             store,
@@ -86,6 +100,7 @@ impl Appliers {
             applied: AtomicUsize::new(0),
             apply_delay,
             repl,
+            on_queue: std::sync::OnceLock::new(),
         });
         for i in 0..threads.max(1) {
             let s = shared.clone();
@@ -98,7 +113,8 @@ impl Appliers {
     }
 
     pub fn submit(&self, job: Job) {
-        self.shared.pending.fetch_add(1, Ordering::Relaxed);
+        let len = self.shared.pending.fetch_add(1, Ordering::Relaxed) + 1;
+        self.shared.queue_changed(len);
         self.shared.queue.lock().push_back(job);
         self.shared.queued.notify_one();
     }
@@ -116,6 +132,17 @@ impl Appliers {
         p.finished_above.retain(|s| *s > horizon);
         self.shared.store.reset_horizon(horizon);
         self.shared.advanced.notify_all();
+    }
+
+    /// Blocks until the horizon reaches `seqno`.
+    pub fn wait_horizon(&self, seqno: u64) {
+        wait_for(&self.shared, seqno);
+    }
+
+    /// Calls `f` with the receive-queue length whenever it changes (flow
+    /// control). Set once, before events flow.
+    pub fn on_queue_change(&self, f: Box<dyn Fn(usize) + Send + Sync>) {
+        let _ = self.shared.on_queue.set(f);
     }
 
     /// Write-sets delivered and not yet applied.
@@ -188,7 +215,8 @@ fn worker(s: Arc<Shared>) {
                 s.busy.fetch_sub(1, Ordering::AcqRel);
                 s.applied.fetch_add(1, Ordering::Relaxed);
                 finish(&s, seqno);
-                s.pending.fetch_sub(1, Ordering::Relaxed);
+                let len = s.pending.fetch_sub(1, Ordering::Relaxed) - 1;
+                s.queue_changed(len);
                 if let Some(r) = s.repl.upgrade() {
                     r.job_done(origin, ws.trx_id, Outcome::Committed(seqno));
                 }
@@ -206,7 +234,8 @@ fn worker(s: Arc<Shared>) {
                     tracing::info!(seqno, error = %e, "replicated DDL failed (on every node alike)");
                 }
                 finish(&s, seqno);
-                s.pending.fetch_sub(1, Ordering::Relaxed);
+                let len = s.pending.fetch_sub(1, Ordering::Relaxed) - 1;
+                s.queue_changed(len);
                 if let Some(r) = s.repl.upgrade() {
                     r.job_done(origin, trx_id, Outcome::Toi(result));
                 }
@@ -236,7 +265,12 @@ pub fn apply_write_set(store: &Store, ws: &WriteSet, seqno: u64) {
                 Ok(r) if r.len() == table.def.columns.len() => Some(r.into()),
                 Ok(r) => fatal(
                     seqno,
-                    &format!("row of {} has {} columns, table has {}", op.table, r.len(), table.def.columns.len()),
+                    &format!(
+                        "row of {} has {} columns, table has {}",
+                        op.table,
+                        r.len(),
+                        table.def.columns.len()
+                    ),
                 ),
                 Err(e) => fatal(seqno, &e.to_string()),
             },
@@ -246,6 +280,9 @@ pub fn apply_write_set(store: &Store, ws: &WriteSet, seqno: u64) {
 }
 
 fn fatal(seqno: u64, what: &str) -> ! {
-    error!(seqno, "cannot apply a certified write-set ({what}); this node has diverged and stops");
+    error!(
+        seqno,
+        "cannot apply a certified write-set ({what}); this node has diverged and stops"
+    );
     std::process::exit(70);
 }

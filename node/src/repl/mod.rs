@@ -32,7 +32,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 use tracing::{error, warn};
-use trireme_certification::{codec as cert_codec, CertConfig, Certifier, KeyKind, Verdict, WriteSet};
+use trireme_certification::{
+    codec as cert_codec, CertConfig, Certifier, KeyKind, Verdict, WriteSet,
+};
 
 use crate::error::{SqlError, SqlResult};
 use crate::storage::Store;
@@ -181,6 +183,65 @@ impl Replicator {
         *self.cert.lock() = c;
     }
 
+    /// Captures the state after exactly the events delivered so far: waits
+    /// for the appliers to finish them (deliveries pause meanwhile, since
+    /// certification is held), then copies the certification index and pins
+    /// a store snapshot at that seqno. Blocking: call from a blocking thread.
+    pub fn capture(&self, state_uuid: &str) -> SqlResult<crate::storage::checkpoint::Capture> {
+        let cert = self.cert.lock();
+        let pos = cert.position();
+        self.appliers.wait_horizon(pos);
+        let bytes = cert_codec::encode_snapshot(&cert.snapshot())
+            .map_err(|e| SqlError::internal(format!("certification snapshot: {e}")))?;
+        let guard = self.store.snapshot();
+        debug_assert_eq!(guard.seqno, pos);
+        let low_water = self
+            .low_water
+            .lock()
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        Ok(crate::storage::checkpoint::Capture {
+            seqno: pos,
+            state_uuid: state_uuid.to_string(),
+            catalog: self.store.catalog(),
+            cert: bytes,
+            low_water,
+            guard: Some(guard),
+        })
+    }
+
+    /// Replaces the whole state with a checkpoint (recovery, or a state
+    /// transfer arriving in stream order). Blocking.
+    pub fn install(&self, loaded: &crate::storage::checkpoint::Loaded) -> SqlResult<()> {
+        let mut cert = self.cert.lock();
+        self.appliers.wait_horizon(cert.position());
+        let snap = cert_codec::decode_snapshot(&loaded.cert)
+            .map_err(|e| SqlError::internal(format!("certification snapshot: {e}")))?;
+        let restored = Certifier::restore(&snap, CertConfig::default())
+            .map_err(|e| SqlError::internal(format!("certification snapshot: {e}")))?;
+        if restored.position() != loaded.seqno {
+            return Err(SqlError::internal(format!(
+                "checkpoint at {} holds a certification index at {}",
+                loaded.seqno,
+                restored.position()
+            )));
+        }
+        crate::storage::checkpoint::install(&self.store, loaded);
+        for t in self.store.catalog().all_tables() {
+            t.reseed_hidden(self.node_id);
+        }
+        self.appliers.reset(loaded.seqno);
+        *cert = restored;
+        *self.low_water.lock() = loaded.low_water.iter().copied().collect();
+        Ok(())
+    }
+
+    /// The last seqno certification has seen.
+    pub fn position(&self) -> u64 {
+        self.cert.lock().position()
+    }
+
     /// Tracks an open transaction's keys so a conflicting certified
     /// write-set can doom it.
     pub fn track(&self, txn: &Txn) {
@@ -210,7 +271,9 @@ impl Replicator {
     pub async fn sync_wait(&self) -> SqlResult<()> {
         let point = self.orderer.sync_point().await.map_err(|e| match e {
             SubmitError::NotPrimary => SqlError::not_primary(),
-            SubmitError::Unknown(m) => SqlError::lock_wait_timeout(format!("sync wait: {m}")),
+            SubmitError::NotOrdered(m) | SubmitError::Unknown(m) => {
+                SqlError::lock_wait_timeout(format!("sync wait: {m}"))
+            }
         })?;
         self.wait_applied(point).await
     }
@@ -239,13 +302,17 @@ impl Replicator {
         match outcome {
             Outcome::Committed(s) => {
                 self.stats.replicated.fetch_add(1, Ordering::Relaxed);
-                self.stats.replicated_bytes.fetch_add(len, Ordering::Relaxed);
+                self.stats
+                    .replicated_bytes
+                    .fetch_add(len, Ordering::Relaxed);
                 self.stats.local_commits.fetch_add(1, Ordering::Relaxed);
                 self.wait_applied(s).await?;
                 Ok(Some(s))
             }
             Outcome::CertFailed => {
-                self.stats.local_cert_failures.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .local_cert_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 Err(SqlError::deadlock())
             }
             Outcome::Toi(_) => Err(SqlError::internal("unexpected TOI outcome for a write-set")),
@@ -280,6 +347,16 @@ impl Replicator {
             Err(SubmitError::NotPrimary) => {
                 self.waiters.lock().remove(&trx_id);
                 return Err(SqlError::not_primary());
+            }
+            Err(SubmitError::NotOrdered(m)) => {
+                self.waiters.lock().remove(&trx_id);
+                return Err(SqlError::new(
+                    crate::error::codes::UNKNOWN_COM_ERROR,
+                    "08S01",
+                    format!(
+                        "WSREP could not replicate the transaction ({m}); it was not committed"
+                    ),
+                ));
             }
             Err(SubmitError::Unknown(m)) => {
                 warn!(trx_id, error = %m, "submit outcome unknown; waiting for delivery");

@@ -17,6 +17,9 @@ use tokio::sync::mpsc;
 pub enum SubmitError {
     #[error("not in the primary component")]
     NotPrimary,
+    /// Definitely not ordered (no leader in time, too large, shut down).
+    #[error("not ordered: {0}")]
+    NotOrdered(String),
     #[error("outcome unknown: {0}")]
     Unknown(String),
 }

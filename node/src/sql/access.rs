@@ -106,16 +106,17 @@ fn points(preds: &BTreeMap<usize, Vec<ColPred>>, cols: &[usize]) -> Option<Vec<V
     let mut acc: Vec<Vec<Expr>> = vec![Vec::new()];
     for c in cols {
         let choices: Vec<Expr> = preds.get(c).and_then(|ps| {
-            ps.iter().find_map(|p| match p {
-                ColPred::Eq(e) => Some(vec![e.clone()]),
-                _ => None,
-            })
-            .or_else(|| {
-                ps.iter().find_map(|p| match p {
-                    ColPred::In(l) => Some(l.clone()),
+            ps.iter()
+                .find_map(|p| match p {
+                    ColPred::Eq(e) => Some(vec![e.clone()]),
                     _ => None,
                 })
-            })
+                .or_else(|| {
+                    ps.iter().find_map(|p| match p {
+                        ColPred::In(l) => Some(l.clone()),
+                        _ => None,
+                    })
+                })
         })?;
         if acc.len() * choices.len() > MAX_POINTS {
             return None;
@@ -296,10 +297,12 @@ pub fn fetch(
             let pk = def.primary.as_ref().expect("PkRange needs a primary key");
             match encode_range(def, pk, r, row)? {
                 Some(Bounds::Empty) => {}
-                Some(Bounds::Range(lo, hi)) => table.scan(Some(&lo), hi.as_deref(), snap, |k, r| {
-                    out.insert(k.to_vec(), r);
-                    true
-                }),
+                Some(Bounds::Range(lo, hi)) => {
+                    table.scan(Some(&lo), hi.as_deref(), snap, |k, r| {
+                        out.insert(k.to_vec(), r);
+                        true
+                    })
+                }
                 None => full = true,
             }
         }

@@ -263,7 +263,9 @@ impl P {
                 self.i += 1;
                 Ok(s)
             }
-            other => Err(SqlError::syntax(format!("expected a string near {other:?}"))),
+            other => Err(SqlError::syntax(format!(
+                "expected a string near {other:?}"
+            ))),
         }
     }
     fn account(&mut self) -> SqlResult<Account> {
@@ -444,7 +446,11 @@ pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
             } else {
                 None
             };
-            let like = if p.kw("LIKE") { Some(p.string()?) } else { None };
+            let like = if p.kw("LIKE") {
+                Some(p.string()?)
+            } else {
+                None
+            };
             Admin::ShowTableStatus { db, like }
         }
         ("SHOW", "WARNINGS") => Admin::ShowWarnings,
@@ -470,7 +476,10 @@ mod tests {
     fn splits_outside_quotes_and_comments() {
         let v = split_statements("SELECT 'a;b'; SELECT \"c;\" -- x;y\n; /* ; */ SELECT 3;;");
         let texts: Vec<&str> = v.iter().map(|s| s.text.as_str()).collect();
-        assert_eq!(texts, vec!["SELECT 'a;b'", "SELECT \"c;\" -- x;y", "/* ; */ SELECT 3"]);
+        assert_eq!(
+            texts,
+            vec!["SELECT 'a;b'", "SELECT \"c;\" -- x;y", "/* ; */ SELECT 3"]
+        );
         assert!(split_statements("  ;  -- only a comment").is_empty());
     }
 

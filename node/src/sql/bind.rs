@@ -395,8 +395,14 @@ impl Exec<'_> {
             if l.len() != r.len() {
                 return Err(SqlError::operand_columns(l.len()));
             }
-            let l = l.iter().map(|x| self.bind(x, env)).collect::<SqlResult<Vec<_>>>()?;
-            let r = r.iter().map(|x| self.bind(x, env)).collect::<SqlResult<Vec<_>>>()?;
+            let l = l
+                .iter()
+                .map(|x| self.bind(x, env))
+                .collect::<SqlResult<Vec<_>>>()?;
+            let r = r
+                .iter()
+                .map(|x| self.bind(x, env))
+                .collect::<SqlResult<Vec<_>>>()?;
             return Ok(Expr::TupleCmp(cmp, l, r));
         }
         let a = self.bind(left, env)?;
@@ -408,7 +414,11 @@ impl Exec<'_> {
         // date +/- INTERVAL n unit.
         if matches!(op, B::Plus | B::Minus) {
             if let Expr::Interval(..) = &b {
-                let f = if *op == B::Plus { Func::DateAdd } else { Func::DateSub };
+                let f = if *op == B::Plus {
+                    Func::DateAdd
+                } else {
+                    Func::DateSub
+                };
                 return Ok(Expr::Func(f, vec![a, b]));
             }
             if let (Expr::Interval(..), B::Plus) = (&a, op) {
@@ -452,7 +462,11 @@ impl Exec<'_> {
         if ids.len() == 1 && first.starts_with('@') && ids[0].quote_style.is_none() {
             let name = first.trim_start_matches('@').to_ascii_lowercase();
             return Ok(Expr::Lit(
-                self.sess.user_vars.get(&name).cloned().unwrap_or(Value::Null),
+                self.sess
+                    .user_vars
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or(Value::Null),
             ));
         }
         if ids.len() == 1 {
@@ -528,7 +542,10 @@ impl Exec<'_> {
             ast::FunctionArguments::None => (Vec::new(), false, Vec::new()),
             ast::FunctionArguments::List(l) => (
                 l.args.clone(),
-                matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)),
+                matches!(
+                    l.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                ),
                 l.clauses.clone(),
             ),
             ast::FunctionArguments::Subquery(_) => {
@@ -610,9 +627,9 @@ impl Exec<'_> {
 
         // Functions answered from the session, once per statement.
         let session_value = match name.as_str() {
-            "DATABASE" | "SCHEMA" => Some(match &self.sess.db {
-                Some(d) => Value::Str(d.clone()),
-                None => Value::Null,
+            "DATABASE" | "SCHEMA" => Some(match self.current_db() {
+                Ok(d) => Value::Str(d.to_string()),
+                Err(_) => Value::Null,
             }),
             "USER" | "SESSION_USER" | "SYSTEM_USER" => {
                 Some(Value::Str(format!("{}@{}", self.sess.user, self.sess.host)))
@@ -626,7 +643,12 @@ impl Exec<'_> {
             "NOW" | "CURRENT_TIMESTAMP" | "LOCALTIME" | "LOCALTIMESTAMP" | "SYSDATE"
             | "UTC_TIMESTAMP" => {
                 let fsp = match raw_args.first() {
-                    Some(a) => self.bind(a, env)?.eval(&[])?.to_i64().unwrap_or(0).clamp(0, 6) as u8,
+                    Some(a) => self
+                        .bind(a, env)?
+                        .eval(&[])?
+                        .to_i64()
+                        .unwrap_or(0)
+                        .clamp(0, 6) as u8,
                     None => 0,
                 };
                 Some(Value::DateTime(self.now.truncate_fsp(fsp)))
@@ -645,7 +667,27 @@ impl Exec<'_> {
             return Err(SqlError::unsupported("LAST_INSERT_ID(expr)"));
         }
         if name == "VALUES" {
-            return Err(SqlError::unsupported("VALUES() outside ON DUPLICATE KEY UPDATE"));
+            // VALUES(col) in ON DUPLICATE KEY UPDATE: the value the INSERT
+            // proposed for col, which sits after the existing row's columns.
+            let [arg] = raw_args.as_slice() else {
+                return Err(SqlError::wrong_arg_count(&name));
+            };
+            let ids: &[ast::Ident] = match arg {
+                ast::Expr::Identifier(i) => std::slice::from_ref(i),
+                ast::Expr::CompoundIdentifier(ids) => ids,
+                _ => return Err(SqlError::syntax("VALUES() takes a column name")),
+            };
+            let Some(base) = self.values_ref else {
+                // Elsewhere MySQL answers NULL.
+                return Ok(Expr::Lit(Value::Null));
+            };
+            let (table, col) = match ids {
+                [c] => (None, &c.value),
+                [t, c] => (Some(t.value.as_str()), &c.value),
+                _ => return Err(SqlError::syntax("too many name parts")),
+            };
+            let i = env.scope.resolve(None, table, col, env.place)?;
+            return Ok(Expr::Col(base + i));
         }
 
         let (func, min, max) = match name.as_str() {
@@ -946,7 +988,16 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
                         Some(t) => t.max_len().unwrap_or(255).clamp(1, 65_535),
                         None => 255,
                     };
-                    (text(if matches!(f, Md5) { 32 } else if matches!(f, Sha1) { 40 } else { n }), true)
+                    (
+                        text(if matches!(f, Md5) {
+                            32
+                        } else if matches!(f, Sha1) {
+                            40
+                        } else {
+                            n
+                        }),
+                        true,
+                    )
                 }
                 Length | CharLength | Locate | Instr | Ascii | Sign | Year | Month | Day | Hour
                 | Minute | Second | UnixTimestamp | DateDiff | Sleep => (big, true),
@@ -1015,9 +1066,8 @@ fn merge_types(a: Option<SqlType>, b: Option<SqlType>) -> Option<SqlType> {
                 scale: 10,
             })
         }
-        (Some(SqlType::Double | SqlType::Float), _) | (_, Some(SqlType::Double | SqlType::Float)) => {
-            Some(SqlType::Double)
-        }
+        (Some(SqlType::Double | SqlType::Float), _)
+        | (_, Some(SqlType::Double | SqlType::Float)) => Some(SqlType::Double),
         _ => Some(SqlType::Varchar(255)),
     }
 }
@@ -1107,7 +1157,9 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
 pub fn expr_display_name(e: &ast::Expr) -> String {
     match e {
         ast::Expr::Identifier(i) => i.value.clone(),
-        ast::Expr::CompoundIdentifier(ids) => ids.last().map(|i| i.value.clone()).unwrap_or_default(),
+        ast::Expr::CompoundIdentifier(ids) => {
+            ids.last().map(|i| i.value.clone()).unwrap_or_default()
+        }
         ast::Expr::Value(v) => match &v.value {
             ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
             ast::Value::Placeholder(_) => "?".into(),

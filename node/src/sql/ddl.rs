@@ -19,7 +19,8 @@ use crate::types::SqlType;
 use crate::value::Value;
 
 /// Databases that exist on every node from the start.
-pub const SYSTEM_DATABASES: [&str; 4] = ["information_schema", "mysql", "performance_schema", "sys"];
+pub const SYSTEM_DATABASES: [&str; 4] =
+    ["information_schema", "mysql", "performance_schema", "sys"];
 
 /// Whether a parsed statement is replicated as TOI.
 pub fn is_toi(stmt: &Statement) -> bool {
@@ -39,7 +40,10 @@ pub fn is_toi(stmt: &Statement) -> bool {
 pub fn is_toi_admin(a: &Admin) -> bool {
     matches!(
         a,
-        Admin::CreateUser { .. } | Admin::DropUser { .. } | Admin::AlterUser { .. } | Admin::SetPassword { .. }
+        Admin::CreateUser { .. }
+            | Admin::DropUser { .. }
+            | Admin::AlterUser { .. }
+            | Admin::SetPassword { .. }
     )
 }
 
@@ -78,7 +82,12 @@ pub fn toi_tables(stmt: &Statement, db: Option<&str>, catalog: &Catalog) -> Vec<
                 catalog
                     .databases
                     .get(&d)
-                    .map(|x| x.tables.keys().map(|t| format!("{d}.{t}")).collect::<Vec<_>>())
+                    .map(|x| {
+                        x.tables
+                            .keys()
+                            .map(|t| format!("{d}.{t}"))
+                            .collect::<Vec<_>>()
+                    })
                     .unwrap_or_default()
             })
             .collect(),
@@ -294,7 +303,10 @@ impl DdlCtx<'_> {
                         .as_ref()
                         .ok_or_else(|| SqlError::syntax("DROP INDEX needs ON table"))?;
                     let (d, tn) = qualify(t, self.db)?;
-                    let idx = object_name_parts(&names[0])?.last().cloned().unwrap_or_default();
+                    let idx = object_name_parts(&names[0])?
+                        .last()
+                        .cloned()
+                        .unwrap_or_default();
                     self.alter(&d, &tn, &[AlterOp::DropIndex(idx)])
                 }
                 other => Err(SqlError::unsupported(format!("DROP {other}"))),
@@ -431,14 +443,18 @@ impl DdlCtx<'_> {
         check_identifier(&tn)?;
         if let Some(like) = &ct.like {
             let src = match like {
-                ast::CreateTableLikeKind::Parenthesized(l) | ast::CreateTableLikeKind::Plain(l) => &l.name,
+                ast::CreateTableLikeKind::Parenthesized(l) | ast::CreateTableLikeKind::Plain(l) => {
+                    &l.name
+                }
             };
             let (sd, st) = qualify(src, self.db)?;
             let mut def = self.table(&sd, &st)?.def.clone();
             def.db = d.clone();
             def.name = tn.clone();
             def.version = self.seqno;
-            self.db_mut(&d)?.tables.insert(tn, Arc::new(Table::new(def)));
+            self.db_mut(&d)?
+                .tables
+                .insert(tn, Arc::new(Table::new(def)));
             return Ok(());
         }
         let mut def = TableDef {
@@ -471,7 +487,11 @@ impl DdlCtx<'_> {
             def.columns.push(col);
         }
         if def.columns.is_empty() {
-            return Err(SqlError::new(1113, "42000", "A table must have at least 1 column"));
+            return Err(SqlError::new(
+                1113,
+                "42000",
+                "A table must have at least 1 column",
+            ));
         }
         for c in &ct.constraints {
             match c {
@@ -482,15 +502,22 @@ impl DdlCtx<'_> {
                     let cols = index_columns(&pk.columns)?;
                     let mut pos = Vec::new();
                     for c in &cols {
-                        pos.push(
-                            def.column_index(c)
-                                .ok_or_else(|| SqlError::new(1072, "42000", format!("Key column '{c}' doesn't exist in table")))?,
-                        );
+                        pos.push(def.column_index(c).ok_or_else(|| {
+                            SqlError::new(
+                                1072,
+                                "42000",
+                                format!("Key column '{c}' doesn't exist in table"),
+                            )
+                        })?);
                     }
                     def.primary = Some(pos);
                 }
                 ast::TableConstraint::Unique(u) => {
-                    let name = u.index_name.as_ref().or(u.name.as_ref()).map(|i| i.value.clone());
+                    let name = u
+                        .index_name
+                        .as_ref()
+                        .or(u.name.as_ref())
+                        .map(|i| i.value.clone());
                     pending_indexes.push((name, index_columns(&u.columns)?, true));
                 }
                 ast::TableConstraint::Index(i) => {
@@ -537,7 +564,12 @@ impl DdlCtx<'_> {
         let mut auto_inc_start = None;
         for op in ops {
             match op {
-                AlterOp::AddColumn { col, pk, unique, position } => {
+                AlterOp::AddColumn {
+                    col,
+                    pk,
+                    unique,
+                    position,
+                } => {
                     if def.column_index(&col.name).is_some() {
                         return Err(SqlError::dup_fieldname(&col.name));
                     }
@@ -549,7 +581,9 @@ impl DdlCtx<'_> {
                         Position::Last => def.columns.len(),
                         Position::First => 0,
                         Position::After(a) => {
-                            def.column_index(a).ok_or_else(|| SqlError::bad_field(a, tn))? + 1
+                            def.column_index(a)
+                                .ok_or_else(|| SqlError::bad_field(a, tn))?
+                                + 1
                         }
                     };
                     insert_column(&mut def, &mut source, at, col.clone(), ColSource::New);
@@ -561,7 +595,12 @@ impl DdlCtx<'_> {
                         def.columns[at].nullable = false;
                     }
                     if *unique {
-                        add_index(&mut def, Some(col.name.clone()), std::slice::from_ref(&col.name), true)?;
+                        add_index(
+                            &mut def,
+                            Some(col.name.clone()),
+                            std::slice::from_ref(&col.name),
+                            true,
+                        )?;
                     }
                 }
                 AlterOp::DropColumn { name, if_exists } => {
@@ -580,11 +619,17 @@ impl DdlCtx<'_> {
                     }
                     remove_column(&mut def, &mut source, i);
                 }
-                AlterOp::ModifyColumn { old_name, col, position } => {
+                AlterOp::ModifyColumn {
+                    old_name,
+                    col,
+                    position,
+                } => {
                     let i = def
                         .column_index(old_name)
                         .ok_or_else(|| SqlError::bad_field(old_name, tn))?;
-                    if !col.name.eq_ignore_ascii_case(old_name) && def.column_index(&col.name).is_some() {
+                    if !col.name.eq_ignore_ascii_case(old_name)
+                        && def.column_index(&col.name).is_some()
+                    {
                         return Err(SqlError::dup_fieldname(&col.name));
                     }
                     let mut c = col.clone();
@@ -600,7 +645,9 @@ impl DdlCtx<'_> {
                             Position::Last => def.columns.len(),
                             Position::First => 0,
                             Position::After(a) => {
-                                def.column_index(a).ok_or_else(|| SqlError::bad_field(a, tn))? + 1
+                                def.column_index(a)
+                                    .ok_or_else(|| SqlError::bad_field(a, tn))?
+                                    + 1
                             }
                         };
                         insert_column(&mut def, &mut source, at, c, src);
@@ -630,7 +677,9 @@ impl DdlCtx<'_> {
                     }
                     let mut pos = Vec::new();
                     for c in cols {
-                        let i = def.column_index(c).ok_or_else(|| SqlError::bad_field(c, tn))?;
+                        let i = def
+                            .column_index(c)
+                            .ok_or_else(|| SqlError::bad_field(c, tn))?;
                         def.columns[i].nullable = false;
                         pos.push(i);
                     }
@@ -716,7 +765,13 @@ impl DdlCtx<'_> {
         self.finish_alter(d, tn, t, auto_inc_start)
     }
 
-    fn finish_alter(&mut self, d: &str, tn: &str, t: Table, auto_inc: Option<u64>) -> SqlResult<()> {
+    fn finish_alter(
+        &mut self,
+        d: &str,
+        tn: &str,
+        t: Table,
+        auto_inc: Option<u64>,
+    ) -> SqlResult<()> {
         check_unique_data(&t, self.seqno)?;
         if let Some(n) = auto_inc {
             t.bump_auto_inc(n.saturating_sub(1));
@@ -736,7 +791,10 @@ fn check_unique_data(t: &Table, seqno: u64) -> SqlResult<()> {
             if let Some(k) = t.def.pk_of(r) {
                 if !seen.insert(k) {
                     let text = t.def.primary.as_ref().map_or(String::new(), |p| {
-                        p.iter().map(|&c| r[c].to_text_lossy()).collect::<Vec<_>>().join("-")
+                        p.iter()
+                            .map(|&c| r[c].to_text_lossy())
+                            .collect::<Vec<_>>()
+                            .join("-")
                     });
                     return Err(SqlError::dup_entry(&text, "PRIMARY"));
                 }
@@ -753,7 +811,12 @@ fn check_unique_data(t: &Table, seqno: u64) -> SqlResult<()> {
                 continue;
             }
             if !seen.insert(t.def.index_key_of(idx, r)) {
-                let text = idx.columns.iter().map(|&c| r[c].to_text_lossy()).collect::<Vec<_>>().join("-");
+                let text = idx
+                    .columns
+                    .iter()
+                    .map(|&c| r[c].to_text_lossy())
+                    .collect::<Vec<_>>()
+                    .join("-");
                 return Err(SqlError::dup_entry(&text, &idx.name));
             }
         }
@@ -767,7 +830,13 @@ enum ColSource {
     New,
 }
 
-fn insert_column(def: &mut TableDef, source: &mut Vec<ColSource>, at: usize, col: ColumnDef, src: ColSource) {
+fn insert_column(
+    def: &mut TableDef,
+    source: &mut Vec<ColSource>,
+    at: usize,
+    col: ColumnDef,
+    src: ColSource,
+) {
     def.columns.insert(at, col);
     source.insert(at, src);
     let shift = |c: &mut usize| {
@@ -880,7 +949,11 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
             column_position,
             ..
         } => {
-            let (col, pk, unique) = column_def_parts(&column_def.name, &column_def.data_type, column_def.options.iter().map(|o| &o.option))?;
+            let (col, pk, unique) = column_def_parts(
+                &column_def.name,
+                &column_def.data_type,
+                column_def.options.iter().map(|o| &o.option),
+            )?;
             AlterOp::AddColumn {
                 col,
                 pk,
@@ -894,7 +967,9 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
             ..
         } => {
             if column_names.len() != 1 {
-                return Err(SqlError::unsupported("dropping several columns in one clause"));
+                return Err(SqlError::unsupported(
+                    "dropping several columns in one clause",
+                ));
             }
             AlterOp::DropColumn {
                 name: column_names[0].value.clone(),
@@ -909,7 +984,9 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
         } => {
             let (col, pk, unique) = column_def_parts(col_name, data_type, options.iter())?;
             if pk || unique {
-                return Err(SqlError::unsupported("keys in MODIFY COLUMN; use ADD INDEX"));
+                return Err(SqlError::unsupported(
+                    "keys in MODIFY COLUMN; use ADD INDEX",
+                ));
             }
             AlterOp::ModifyColumn {
                 old_name: col_name.value.clone(),
@@ -926,7 +1003,9 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
         } => {
             let (col, pk, unique) = column_def_parts(new_name, data_type, options.iter())?;
             if pk || unique {
-                return Err(SqlError::unsupported("keys in CHANGE COLUMN; use ADD INDEX"));
+                return Err(SqlError::unsupported(
+                    "keys in CHANGE COLUMN; use ADD INDEX",
+                ));
             }
             AlterOp::ModifyColumn {
                 old_name: old_name.value.clone(),
@@ -954,7 +1033,11 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
         },
         O::AddConstraint { constraint, .. } => match constraint {
             ast::TableConstraint::Unique(u) => AlterOp::AddIndex {
-                name: u.index_name.as_ref().or(u.name.as_ref()).map(|i| i.value.clone()),
+                name: u
+                    .index_name
+                    .as_ref()
+                    .or(u.name.as_ref())
+                    .map(|i| i.value.clone()),
                 cols: index_columns(&u.columns)?,
                 unique: true,
             },
@@ -963,7 +1046,9 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
                 cols: index_columns(&i.columns)?,
                 unique: false,
             },
-            ast::TableConstraint::PrimaryKey(pk) => AlterOp::AddPrimaryKey(index_columns(&pk.columns)?),
+            ast::TableConstraint::PrimaryKey(pk) => {
+                AlterOp::AddPrimaryKey(index_columns(&pk.columns)?)
+            }
             ast::TableConstraint::ForeignKey(_) => {
                 return Err(SqlError::unsupported("FOREIGN KEY constraints"))
             }
@@ -986,7 +1071,11 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
 
 fn check_identifier(name: &str) -> SqlResult<()> {
     if name.is_empty() || name.len() > 64 || name.ends_with(' ') {
-        return Err(SqlError::new(1103, "42000", format!("Incorrect table name '{name}'")));
+        return Err(SqlError::new(
+            1103,
+            "42000",
+            format!("Incorrect table name '{name}'"),
+        ));
     }
     Ok(())
 }
@@ -997,16 +1086,27 @@ fn index_columns(cols: &[ast::IndexColumn]) -> SqlResult<Vec<String>> {
             ast::Expr::Identifier(i) => Ok(i.value.clone()),
             // KEY (c(10)): a prefix length; the whole value is indexed.
             ast::Expr::Function(f) => Ok(f.name.to_string()),
-            other => Err(SqlError::unsupported(format!("index on expression {other}"))),
+            other => Err(SqlError::unsupported(format!(
+                "index on expression {other}"
+            ))),
         })
         .collect()
 }
 
-fn add_index(def: &mut TableDef, name: Option<String>, cols: &[String], unique: bool) -> SqlResult<()> {
+fn add_index(
+    def: &mut TableDef,
+    name: Option<String>,
+    cols: &[String],
+    unique: bool,
+) -> SqlResult<()> {
     let mut pos = Vec::new();
     for c in cols {
         pos.push(def.column_index(c).ok_or_else(|| {
-            SqlError::new(1072, "42000", format!("Key column '{c}' doesn't exist in table"))
+            SqlError::new(
+                1072,
+                "42000",
+                format!("Key column '{c}' doesn't exist in table"),
+            )
         })?);
     }
     let name = match name {
@@ -1041,7 +1141,9 @@ fn add_index(def: &mut TableDef, name: Option<String>, cols: &[String], unique: 
 }
 
 fn check_auto_increment(def: &TableDef) -> SqlResult<()> {
-    let autos: Vec<usize> = (0..def.columns.len()).filter(|&i| def.columns[i].auto_increment).collect();
+    let autos: Vec<usize> = (0..def.columns.len())
+        .filter(|&i| def.columns[i].auto_increment)
+        .collect();
     match autos.as_slice() {
         [] => Ok(()),
         [c] => {
@@ -1057,7 +1159,11 @@ fn check_auto_increment(def: &TableDef) -> SqlResult<()> {
 }
 
 fn column_def(cd: &ast::ColumnDef) -> SqlResult<(ColumnDef, bool, bool)> {
-    column_def_parts(&cd.name, &cd.data_type, cd.options.iter().map(|o| &o.option))
+    column_def_parts(
+        &cd.name,
+        &cd.data_type,
+        cd.options.iter().map(|o| &o.option),
+    )
 }
 
 fn column_def_parts<'a>(
@@ -1080,7 +1186,11 @@ fn column_def_parts<'a>(
             }
             ast::ColumnOption::Unique(_) => unique = true,
             ast::ColumnOption::DialectSpecific(toks) => {
-                let text: String = toks.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
+                let text: String = toks
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 if text.eq_ignore_ascii_case("AUTO_INCREMENT") {
                     col.auto_increment = true;
                 } else {
@@ -1093,7 +1203,11 @@ fn column_def_parts<'a>(
                 if matches!(default_value(e, &col.name)?, DefaultValue::CurrentTimestamp) {
                     col.on_update_now = true;
                 } else {
-                    return Err(SqlError::new(1294, "HY000", format!("Invalid ON UPDATE clause for '{}' column", col.name)));
+                    return Err(SqlError::new(
+                        1294,
+                        "HY000",
+                        format!("Invalid ON UPDATE clause for '{}' column", col.name),
+                    ));
                 }
             }
             ast::ColumnOption::ForeignKey(_) => {
@@ -1104,26 +1218,41 @@ fn column_def_parts<'a>(
         }
     }
     if col.auto_increment && col.default.is_some() {
-        return Err(SqlError::new(1067, "42000", format!("Invalid default value for '{}'", col.name)));
+        return Err(SqlError::new(
+            1067,
+            "42000",
+            format!("Invalid default value for '{}'", col.name),
+        ));
     }
     // A default must fit the column.
     if let Some(DefaultValue::Value(v)) = &col.default {
         if v.is_null() {
             if !col.nullable {
-                return Err(SqlError::new(1067, "42000", format!("Invalid default value for '{}'", col.name)));
+                return Err(SqlError::new(
+                    1067,
+                    "42000",
+                    format!("Invalid default value for '{}'", col.name),
+                ));
             }
         } else {
-            let c = col
-                .ty
-                .coerce(v.clone(), &col.name)
-                .map_err(|_| SqlError::new(1067, "42000", format!("Invalid default value for '{}'", col.name)))?;
+            let c = col.ty.coerce(v.clone(), &col.name).map_err(|_| {
+                SqlError::new(
+                    1067,
+                    "42000",
+                    format!("Invalid default value for '{}'", col.name),
+                )
+            })?;
             col.default = Some(DefaultValue::Value(c));
         }
     }
     if matches!(col.default, Some(DefaultValue::CurrentTimestamp))
         && !matches!(col.ty, SqlType::DateTime(_) | SqlType::Timestamp(_))
     {
-        return Err(SqlError::new(1067, "42000", format!("Invalid default value for '{}'", col.name)));
+        return Err(SqlError::new(
+            1067,
+            "42000",
+            format!("Invalid default value for '{}'", col.name),
+        ));
     }
     Ok((col, pk, unique))
 }
@@ -1131,11 +1260,19 @@ fn column_def_parts<'a>(
 /// Evaluates a DEFAULT clause: a literal, a negated number, or
 /// CURRENT_TIMESTAMP / NOW().
 fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
-    let bad = || SqlError::new(1067, "42000", format!("Invalid default value for '{column}'"));
+    let bad = || {
+        SqlError::new(
+            1067,
+            "42000",
+            format!("Invalid default value for '{column}'"),
+        )
+    };
     Ok(match e {
         ast::Expr::Value(v) => DefaultValue::Value(match &v.value {
             ast::Value::Number(n, _) => crate::sql::bind::number_literal(n)?,
-            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => Value::Str(s.clone()),
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+                Value::Str(s.clone())
+            }
             ast::Value::Boolean(b) => Value::from_bool(*b),
             ast::Value::Null => Value::Null,
             _ => return Err(bad()),
@@ -1150,7 +1287,10 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
         ast::Expr::Nested(x) => default_value(x, column)?,
         ast::Expr::Function(f) => {
             let n = f.name.to_string().to_ascii_uppercase();
-            if matches!(n.as_str(), "CURRENT_TIMESTAMP" | "NOW" | "LOCALTIMESTAMP" | "LOCALTIME") {
+            if matches!(
+                n.as_str(),
+                "CURRENT_TIMESTAMP" | "NOW" | "LOCALTIMESTAMP" | "LOCALTIME"
+            ) {
                 DefaultValue::CurrentTimestamp
             } else {
                 return Err(bad());
@@ -1159,8 +1299,12 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
         ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("CURRENT_TIMESTAMP") => {
             DefaultValue::CurrentTimestamp
         }
-        ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("TRUE") => DefaultValue::Value(Value::Int(1)),
-        ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("FALSE") => DefaultValue::Value(Value::Int(0)),
+        ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("TRUE") => {
+            DefaultValue::Value(Value::Int(1))
+        }
+        ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("FALSE") => {
+            DefaultValue::Value(Value::Int(0))
+        }
         _ => return Err(bad()),
     })
 }
@@ -1214,7 +1358,9 @@ fn table_option_auto_increment(opts: &ast::CreateTableOptions) -> Option<u64> {
         | ast::CreateTableOptions::TableProperties(l) => l,
     };
     list.iter().find_map(|o| match o {
-        ast::SqlOption::KeyValue { key, value } if key.value.eq_ignore_ascii_case("AUTO_INCREMENT") => {
+        ast::SqlOption::KeyValue { key, value }
+            if key.value.eq_ignore_ascii_case("AUTO_INCREMENT") =>
+        {
             value.to_string().parse().ok()
         }
         _ => None,

@@ -18,7 +18,7 @@ use crate::sql::bind::{BindEnv, Scope, ScopeCol};
 use crate::sql::expr::Expr;
 use crate::sql::{Exec, OutCol, Output};
 use crate::storage::{Row, Table};
-use crate::value::{sort_cmp, Value};
+use crate::value::{self, sort_cmp, Value};
 
 /// What to do when an inserted row collides with an existing one.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -87,8 +87,7 @@ impl Exec<'_> {
             ins.columns
                 .iter()
                 .map(|c| {
-                    crate::sql::object_name_parts(c)
-                        .map(|p| p.last().cloned().unwrap_or_default())
+                    crate::sql::object_name_parts(c).map(|p| p.last().cloned().unwrap_or_default())
                 })
                 .collect::<SqlResult<_>>()?
         };
@@ -132,6 +131,9 @@ impl Exec<'_> {
                 }
                 _ => {
                     let (_, rows) = self.query(q)?;
+                    if value::take_divided_by_zero() {
+                        return Err(SqlError::division_by_zero());
+                    }
                     source.extend(rows.into_iter().map(|r| r.into_iter().map(Some).collect()));
                 }
             }
@@ -175,8 +177,12 @@ impl Exec<'_> {
             if src.len() != targets.len() {
                 return Err(SqlError::column_count(n + 1));
             }
-            let row = self.build_insert_row(&table, &targets, src, &mut first_auto)?;
-            affected += self.insert_one(&table, row, on_dup, &updates)?;
+            let row = self
+                .build_insert_row(&table, &targets, src, &mut first_auto)
+                .map_err(|e| at_row(e, n + 1))?;
+            affected += self
+                .insert_one(&table, row, on_dup, &updates)
+                .map_err(|e| at_row(e, n + 1))?;
         }
         if let Some(id) = first_auto {
             self.sess.last_insert_id = id;
@@ -197,7 +203,7 @@ impl Exec<'_> {
             }
         }
         let x = self.bind(e, &mut BindEnv::new(scope, "field list"))?;
-        Ok(Some(x.eval(&[])?))
+        Ok(Some(eval_stored(&x, &[])?))
     }
 
     /// Fills defaults and AUTO_INCREMENT, converts to column types.
@@ -313,7 +319,7 @@ impl Exec<'_> {
                             // Later assignments see earlier ones.
                             combined[..new_row.len()].clone_from_slice(&new_row);
                             let col = &table.def.columns[*c];
-                            let v = e.eval(&combined)?;
+                            let v = eval_stored(e, &combined)?;
                             if v.is_null() && !col.nullable {
                                 return Err(SqlError::bad_null(&col.name));
                             }
@@ -322,7 +328,12 @@ impl Exec<'_> {
                         if rows_equal(&new_row, &old_row) {
                             return Ok(affected);
                         }
-                        self.touch_on_update(table, &old_row, &mut new_row, updates.iter().map(|(c, _)| *c));
+                        self.touch_on_update(
+                            table,
+                            &old_row,
+                            &mut new_row,
+                            updates.iter().map(|(c, _)| *c),
+                        );
                         self.put_row(table, Some(&old_pk), Some(&old_row), new_row)?;
                         return Ok(affected + 2);
                     }
@@ -375,7 +386,11 @@ impl Exec<'_> {
             if let Some(p) = self.txn.pending(table) {
                 candidates.extend(
                     p.iter()
-                        .filter(|(_, p)| p.after.as_ref().is_some_and(|r| def.index_key_of(idx, r) == key))
+                        .filter(|(_, p)| {
+                            p.after
+                                .as_ref()
+                                .is_some_and(|r| def.index_key_of(idx, r) == key)
+                        })
                         .map(|(k, _)| k.clone()),
                 );
             }
@@ -417,11 +432,9 @@ impl Exec<'_> {
             (None, None) => table.next_hidden_key(self.node.node_id),
         };
         let unique_changed = old_row.is_none_or(|old| {
-            table
-                .def
-                .indexes
-                .iter()
-                .any(|i| i.unique && table.def.index_key_of(i, old) != table.def.index_key_of(i, &new_row))
+            table.def.indexes.iter().any(|i| {
+                i.unique && table.def.index_key_of(i, old) != table.def.index_key_of(i, &new_row)
+            })
         });
         if Some(new_pk.as_slice()) != old_pk || unique_changed {
             if let Some((key_name, _, _)) = self.find_conflict(table, &new_pk, &new_row, old_pk)? {
@@ -553,36 +566,16 @@ impl Exec<'_> {
             };
             sets.push((i, e));
         }
-        let rows = self.rows_for_write(&table, u.selection.as_ref(), &u.order_by, u.limit.as_ref())?;
+        let rows =
+            self.rows_for_write(&table, u.selection.as_ref(), &u.order_by, u.limit.as_ref())?;
         let matched = rows.len() as u64;
         let mut changed = 0u64;
-        for (pk, old) in rows {
+        for (n, (pk, old)) in rows.into_iter().enumerate() {
             self.check_not_newer(&table, &pk)?;
-            let mut new: Vec<Value> = old.to_vec();
-            for (c, e) in &sets {
-                let col = &table.def.columns[*c];
-                let v = match e {
-                    Some(e) => e.eval(&new)?,
-                    None => match &col.default {
-                        Some(DefaultValue::Value(d)) => d.clone(),
-                        Some(DefaultValue::CurrentTimestamp) => Value::DateTime(self.now),
-                        None => Value::Null,
-                    },
-                };
-                if v.is_null() && !col.nullable {
-                    return Err(SqlError::bad_null(&col.name));
-                }
-                new[*c] = col.ty.coerce(v, &col.name)?;
-            }
-            if rows_equal(&new, &old) {
-                continue;
-            }
-            self.touch_on_update(&table, &old, &mut new, sets.iter().map(|(c, _)| *c));
-            if let Some(ai) = table.def.auto_increment_column() {
-                if let Some(n) = new[ai].to_i64().filter(|n| *n > 0) {
-                    table.bump_auto_inc(n as u64);
-                }
-            }
+            let new = self
+                .updated_row(&table, &sets, &old)
+                .map_err(|e| at_row(e, n + 1))?;
+            let Some(new) = new else { continue };
             self.put_row(&table, Some(&pk), Some(&old), new)?;
             changed += 1;
         }
@@ -592,6 +585,41 @@ impl Exec<'_> {
             last_insert_id: 0,
             info: format!("Rows matched: {matched}  Changed: {changed}  Warnings: 0"),
         })
+    }
+
+    /// The row UPDATE makes of `old` (None: unchanged).
+    fn updated_row(
+        &mut self,
+        table: &Arc<Table>,
+        sets: &[(usize, Option<Expr>)],
+        old: &Row,
+    ) -> SqlResult<Option<Vec<Value>>> {
+        let mut new: Vec<Value> = old.to_vec();
+        for (c, e) in sets {
+            let col = &table.def.columns[*c];
+            let v = match e {
+                Some(e) => eval_stored(e, &new)?,
+                None => match &col.default {
+                    Some(DefaultValue::Value(d)) => d.clone(),
+                    Some(DefaultValue::CurrentTimestamp) => Value::DateTime(self.now),
+                    None => Value::Null,
+                },
+            };
+            if v.is_null() && !col.nullable {
+                return Err(SqlError::bad_null(&col.name));
+            }
+            new[*c] = col.ty.coerce(v, &col.name)?;
+        }
+        if rows_equal(&new, old) {
+            return Ok(None);
+        }
+        self.touch_on_update(table, old, &mut new, sets.iter().map(|(c, _)| *c));
+        if let Some(ai) = table.def.auto_increment_column() {
+            if let Some(n) = new[ai].to_i64().filter(|n| *n > 0) {
+                table.bump_auto_inc(n as u64);
+            }
+        }
+        Ok(Some(new))
     }
 
     pub fn delete(&mut self, d: &ast::Delete) -> SqlResult<Output> {
@@ -611,7 +639,8 @@ impl Exec<'_> {
             return Err(SqlError::unsupported("DELETE from a derived table"));
         };
         let table = self.table_for_write(name)?;
-        let rows = self.rows_for_write(&table, d.selection.as_ref(), &d.order_by, d.limit.as_ref())?;
+        let rows =
+            self.rows_for_write(&table, d.selection.as_ref(), &d.order_by, d.limit.as_ref())?;
         let n = rows.len() as u64;
         for (pk, _) in rows {
             self.check_not_newer(&table, &pk)?;
@@ -619,6 +648,29 @@ impl Exec<'_> {
         }
         Ok(Output::ok(n))
     }
+}
+
+/// Evaluates a value that is about to be stored. sql_mode has
+/// STRICT_TRANS_TABLES and ERROR_FOR_DIVISION_BY_ZERO, so a division by zero
+/// fails the statement (ER_DIVISION_BY_ZERO) instead of storing NULL.
+fn eval_stored(e: &Expr, row: &[Value]) -> SqlResult<Value> {
+    value::take_divided_by_zero();
+    let v = e.eval(row)?;
+    if value::take_divided_by_zero() {
+        return Err(SqlError::division_by_zero());
+    }
+    Ok(v)
+}
+
+/// Value errors are built saying "at row 1"; a multi-row statement names
+/// the row that failed, as MySQL does.
+fn at_row(mut e: SqlError, row: usize) -> SqlError {
+    if row != 1 {
+        if let Some(head) = e.message.strip_suffix(" at row 1") {
+            e.message = format!("{head} at row {row}");
+        }
+    }
+    e
 }
 
 fn is_default(e: &ast::Expr) -> bool {

@@ -265,7 +265,9 @@ impl Expr {
                 b.visit_mut(f);
             }
             Expr::TupleCmp(_, a, b) => {
-                a.iter_mut().chain(b.iter_mut()).for_each(|e| e.visit_mut(f));
+                a.iter_mut()
+                    .chain(b.iter_mut())
+                    .for_each(|e| e.visit_mut(f));
             }
             Expr::InList(e, l, _) => {
                 e.visit_mut(f);
@@ -336,8 +338,14 @@ impl Expr {
             },
             Expr::Cmp(op, a, b) => cmp_values(*op, &a.eval(row)?, &b.eval(row)?),
             Expr::TupleCmp(op, a, b) => {
-                let xs = a.iter().map(|e| e.eval(row)).collect::<SqlResult<Vec<_>>>()?;
-                let ys = b.iter().map(|e| e.eval(row)).collect::<SqlResult<Vec<_>>>()?;
+                let xs = a
+                    .iter()
+                    .map(|e| e.eval(row))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                let ys = b
+                    .iter()
+                    .map(|e| e.eval(row))
+                    .collect::<SqlResult<Vec<_>>>()?;
                 tuple_cmp(*op, &xs, &ys)
             }
             Expr::Arith(op, a, b) => arith(*op, &a.eval(row)?, &b.eval(row)?)?,
@@ -383,10 +391,16 @@ impl Expr {
                 }
             }
             Expr::TupleIn(es, lists, negated) => {
-                let xs = es.iter().map(|e| e.eval(row)).collect::<SqlResult<Vec<_>>>()?;
+                let xs = es
+                    .iter()
+                    .map(|e| e.eval(row))
+                    .collect::<SqlResult<Vec<_>>>()?;
                 let mut saw_null = false;
                 for l in lists {
-                    let ys = l.iter().map(|e| e.eval(row)).collect::<SqlResult<Vec<_>>>()?;
+                    let ys = l
+                        .iter()
+                        .map(|e| e.eval(row))
+                        .collect::<SqlResult<Vec<_>>>()?;
                     match tuple_cmp(CmpOp::Eq, &xs, &ys).truth() {
                         Some(true) => return Ok(Value::from_bool(!negated)),
                         None => saw_null = true,
@@ -443,7 +457,9 @@ impl Expr {
             }
             Expr::Func(f, args) => eval_func(*f, args, row)?,
             Expr::Interval(..) => {
-                return Err(SqlError::syntax("INTERVAL is only valid in date arithmetic"))
+                return Err(SqlError::syntax(
+                    "INTERVAL is only valid in date arithmetic",
+                ))
             }
             Expr::Cast(e, to) => cast(e.eval(row)?, to)?,
         })
@@ -482,7 +498,17 @@ fn tuple_cmp(op: CmpOp, xs: &[Value], ys: &[Value]) -> Value {
         CmpOp::Eq | CmpOp::NullSafeEq | CmpOp::Ne => {
             let mut saw_null = false;
             for (x, y) in xs.iter().zip(ys) {
-                match cmp_values(if op == CmpOp::NullSafeEq { op } else { CmpOp::Eq }, x, y).truth() {
+                match cmp_values(
+                    if op == CmpOp::NullSafeEq {
+                        op
+                    } else {
+                        CmpOp::Eq
+                    },
+                    x,
+                    y,
+                )
+                .truth()
+                {
                     Some(false) => return Value::from_bool(op == CmpOp::Ne),
                     None => saw_null = true,
                     _ => {}
@@ -542,7 +568,11 @@ fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
         }
         IfNull => {
             let v = arg(args, 0, row)?;
-            return if v.is_null() { arg(args, 1, row) } else { Ok(v) };
+            return if v.is_null() {
+                arg(args, 1, row)
+            } else {
+                Ok(v)
+            };
         }
         If => {
             return if arg(args, 0, row)?.truth() == Some(true) {
@@ -599,7 +629,10 @@ fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
             return date_add(f == DateSub, &base, &amount, unit);
         }
         Sleep => {
-            let secs = arg(args, 0, row)?.to_f64().unwrap_or(0.0).clamp(0.0, 3600.0);
+            let secs = arg(args, 0, row)?
+                .to_f64()
+                .unwrap_or(0.0)
+                .clamp(0.0, 3600.0);
             std::thread::sleep(std::time::Duration::from_secs_f64(secs));
             return Ok(Value::Int(0));
         }
@@ -646,7 +679,11 @@ fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
         Substring => {
             let s: Vec<char> = text(&v0).chars().collect();
             let pos = int_arg(1).unwrap_or(1);
-            let len = if vals.len() > 2 { int_arg(2).unwrap_or(0) } else { i64::MAX };
+            let len = if vals.len() > 2 {
+                int_arg(2).unwrap_or(0)
+            } else {
+                i64::MAX
+            };
             let n = s.len() as i64;
             let start = if pos > 0 {
                 pos - 1
@@ -707,7 +744,11 @@ fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
             }
             let fill: String = pad.iter().cycle().take(n - s.len()).collect();
             let body: String = s.iter().collect();
-            string_result(if f == Lpad { fill + &body } else { body + &fill })
+            string_result(if f == Lpad {
+                fill + &body
+            } else {
+                body + &fill
+            })
         }
         Locate | Instr => {
             let (needle, hay) = if f == Locate {
@@ -743,7 +784,13 @@ fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
                     .collect(),
             ),
         },
-        Ascii => Value::Int(i64::from(v0.to_bytes().unwrap_or_default().first().copied().unwrap_or(0))),
+        Ascii => Value::Int(i64::from(
+            v0.to_bytes()
+                .unwrap_or_default()
+                .first()
+                .copied()
+                .unwrap_or(0),
+        )),
         Space => string_result(" ".repeat(int_arg(0).unwrap_or(0).clamp(0, 1 << 20) as usize)),
         Abs => match v0 {
             Value::Int(i) => match i.checked_abs() {
@@ -755,7 +802,11 @@ fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
             other => Value::Double(other.to_f64().unwrap_or(0.0).abs()),
         },
         Round | Truncate => {
-            let places = if vals.len() > 1 { int_arg(1).unwrap_or(0) } else { 0 };
+            let places = if vals.len() > 1 {
+                int_arg(1).unwrap_or(0)
+            } else {
+                0
+            };
             round_value(&v0, places, f == Truncate)
         }
         Floor | Ceil => match v0 {
@@ -788,7 +839,11 @@ fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
                 Value::Double(x.sqrt())
             }
         }
-        Power => Value::Double(v0.to_f64().unwrap_or(0.0).powf(vals[1].to_f64().unwrap_or(0.0))),
+        Power => Value::Double(
+            v0.to_f64()
+                .unwrap_or(0.0)
+                .powf(vals[1].to_f64().unwrap_or(0.0)),
+        ),
         Date => match v0.to_datetime() {
             Some(dt) => Value::Date(dt.date),
             None => Value::Null,
@@ -834,7 +889,9 @@ fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
             let d = sha1::Sha1::digest(v0.to_bytes().unwrap_or_default());
             string_result(d.iter().map(|b| format!("{b:02x}")).collect())
         }
-        Crc32 => Value::UInt(u64::from(crc32fast::hash(&v0.to_bytes().unwrap_or_default()))),
+        Crc32 => Value::UInt(u64::from(crc32fast::hash(
+            &v0.to_bytes().unwrap_or_default(),
+        ))),
         Coalesce | IfNull | If | NullIf | ConcatWs | Rand | Uuid | Sleep | Greatest | Least
         | DateAdd | DateSub => unreachable!("handled above"),
     })
@@ -869,7 +926,13 @@ fn round_value(v: &Value, places: i64, truncate: bool) -> Value {
         other => {
             let x = other.to_f64().unwrap_or(0.0);
             let m = 10f64.powi(places.clamp(-30, 30) as i32);
-            let y = if truncate { (x * m).trunc() / m } else { (x * m).round() / m };
+            // Approximate values round half to even, as MySQL's ROUND does
+            // for doubles (ROUND(25E-1) = 2, while exact ROUND(2.5) = 3).
+            let y = if truncate {
+                (x * m).trunc() / m
+            } else {
+                (x * m).round_ties_even() / m
+            };
             Value::Double(y)
         }
     }
@@ -932,7 +995,10 @@ fn date_add(sub: bool, base: &Value, amount: &Value, unit: IntervalUnit) -> SqlR
     };
     let time_unit = matches!(
         unit,
-        IntervalUnit::Hour | IntervalUnit::Minute | IntervalUnit::Second | IntervalUnit::Microsecond
+        IntervalUnit::Hour
+            | IntervalUnit::Minute
+            | IntervalUnit::Second
+            | IntervalUnit::Microsecond
     );
     Ok(if was_date && !time_unit {
         Value::Date(r.date)
@@ -943,11 +1009,27 @@ fn date_add(sub: bool, base: &Value, amount: &Value, unit: IntervalUnit) -> SqlR
 
 fn date_format(dt: &DateTime, fmt: &str) -> String {
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     const DAYS: [&str; 7] = [
-        "Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
     ];
     let mut out = String::new();
     let mut it = fmt.chars();
@@ -995,7 +1077,12 @@ pub fn cast(v: Value, to: &CastTo) -> SqlResult<Value> {
         CastTo::Signed => Value::Int(v.to_i64().unwrap_or(0)),
         CastTo::Unsigned => Value::UInt(v.to_i64().unwrap_or(0) as u64),
         CastTo::Decimal(p, s) => {
-            match (SqlType::Decimal { precision: *p, scale: *s }).coerce(v, "CAST") {
+            match (SqlType::Decimal {
+                precision: *p,
+                scale: *s,
+            })
+            .coerce(v, "CAST")
+            {
                 Ok(d) => d,
                 Err(_) => Value::Null,
             }
@@ -1039,7 +1126,11 @@ mod tests {
         assert!(Expr::And(null(), t()).eval(&[]).unwrap().is_null());
         assert!(Expr::Or(null(), t()).eval(&[]).unwrap().to_i64() == Some(1));
         assert!(Expr::Not(null()).eval(&[]).unwrap().is_null());
-        let inl = Expr::InList(lit(Value::Int(3)), vec![Expr::Lit(Value::Int(1)), Expr::Lit(Value::Null)], false);
+        let inl = Expr::InList(
+            lit(Value::Int(3)),
+            vec![Expr::Lit(Value::Int(1)), Expr::Lit(Value::Null)],
+            false,
+        );
         assert!(inl.eval(&[]).unwrap().is_null());
     }
 
@@ -1053,7 +1144,13 @@ mod tests {
         assert_eq!(ev(Func::Concat, vec![s("a"), i(1)]), "a1");
         assert_eq!(ev(Func::Lpad, vec![s("7"), i(3), s("0")]), "007");
         assert_eq!(ev(Func::Locate, vec![s("l"), s("hello")]), "3");
-        assert_eq!(ev(Func::Round, vec![Expr::Lit(Value::Decimal("2.345".parse().unwrap())), i(2)]), "2.35");
+        assert_eq!(
+            ev(
+                Func::Round,
+                vec![Expr::Lit(Value::Decimal("2.345".parse().unwrap())), i(2)]
+            ),
+            "2.35"
+        );
         assert_eq!(ev(Func::Round, vec![Expr::Lit(Value::Double(2.5))]), "3");
     }
 

@@ -160,8 +160,22 @@ pub struct Exec<'a> {
 }
 
 impl Exec<'_> {
+    /// The session's current database. One that has been dropped since
+    /// USE no longer counts (MySQL clears it when the session drops it).
     pub fn current_db(&self) -> SqlResult<&str> {
-        self.sess.db.as_deref().ok_or_else(SqlError::no_db)
+        self.sess
+            .db
+            .as_deref()
+            .filter(|d| self.db_exists(d))
+            .ok_or_else(SqlError::no_db)
+    }
+
+    /// Whether `db` exists (a user database or a system one).
+    pub fn db_exists(&self, db: &str) -> bool {
+        self.catalog.databases.contains_key(db)
+            || ddl::SYSTEM_DATABASES
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(db))
     }
 
     pub fn warn(&mut self, code: u16, message: impl Into<String>) {
@@ -198,7 +212,8 @@ pub fn object_name_parts(name: &ast::ObjectName) -> SqlResult<Vec<String>> {
 /// sqlparser does not know `LOCK IN SHARE MODE` (MySQL's spelling of FOR
 /// SHARE), so it is rewritten first, outside string literals and comments.
 pub fn parse(sql: &str) -> SqlResult<Vec<Statement>> {
-    let rewritten = rewrite_for_parser(sql);
+    let leading = rewrite_leading_words(sql);
+    let rewritten = rewrite_for_parser(&leading);
     Parser::parse_sql(&MySqlDialect {}, &rewritten).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg);
@@ -206,6 +221,50 @@ pub fn parse(sql: &str) -> SqlResult<Vec<Statement>> {
             "check the manual that corresponds to your MySQL server version for the right syntax to use ({msg})"
         ))
     })
+}
+
+/// MySQL spellings sqlparser rejects, rewritten by their leading words to
+/// the equivalent it accepts: `CREATE SCHEMA ... CHARACTER SET ...` to
+/// `CREATE DATABASE ...`, and `SET CHARACTER SET x` / `SET CHARSET x` to
+/// `SET NAMES x` (trireme speaks utf8mb4 only, so both are accepted and
+/// change nothing).
+fn rewrite_leading_words(sql: &str) -> std::borrow::Cow<'_, str> {
+    // The first three words with their byte ranges.
+    let mut words: Vec<(usize, usize)> = Vec::with_capacity(3);
+    let mut i = 0;
+    let b = sql.as_bytes();
+    while words.len() < 3 && i < b.len() {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+            i += 1;
+        }
+        if i == start {
+            break;
+        }
+        words.push((start, i));
+    }
+    let word = |k: usize, w: &str| {
+        words
+            .get(k)
+            .is_some_and(|&(a, z)| sql[a..z].eq_ignore_ascii_case(w))
+    };
+    if word(0, "CREATE") && word(1, "SCHEMA") {
+        let (a, z) = words[1];
+        return std::borrow::Cow::Owned(format!("{}DATABASE{}", &sql[..a], &sql[z..]));
+    }
+    if word(0, "SET") && word(1, "CHARSET") {
+        let (a, z) = words[1];
+        return std::borrow::Cow::Owned(format!("{}NAMES{}", &sql[..a], &sql[z..]));
+    }
+    if word(0, "SET") && word(1, "CHARACTER") && word(2, "SET") {
+        let (a, _) = words[1];
+        let (_, z) = words[2];
+        return std::borrow::Cow::Owned(format!("{}NAMES{}", &sql[..a], &sql[z..]));
+    }
+    std::borrow::Cow::Borrowed(sql)
 }
 
 /// Rewrites `LOCK IN SHARE MODE` to `FOR SHARE` outside quotes.
@@ -245,7 +304,8 @@ fn rewrite_for_parser(sql: &str) -> std::borrow::Cow<'_, str> {
         if upper[i..].starts_with("LOCK") {
             let rest = &upper[i + 4..];
             let words: Vec<&str> = rest.split_whitespace().take(3).collect();
-            if words == ["IN", "SHARE", "MODE"] && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+            if words == ["IN", "SHARE", "MODE"] && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+            {
                 // Skip to the end of "MODE".
                 let mode_at = i + 4 + rest.find("MODE").unwrap_or(0) + 4;
                 out.push_str("FOR SHARE");
@@ -387,6 +447,33 @@ mod tests {
         let r = rewrite_for_parser("SELECT 'é' FROM t lock  in share  mode");
         assert_eq!(r, "SELECT 'é' FROM t FOR SHARE");
         assert!(parse("SELECT 'é' FROM t lock  in share  mode").is_ok());
+    }
+
+    #[test]
+    fn mysql_spellings_sqlparser_lacks_are_rewritten() {
+        assert_eq!(
+            rewrite_leading_words("create schema s character set utf8mb4"),
+            "create DATABASE s character set utf8mb4"
+        );
+        assert_eq!(
+            rewrite_leading_words("SET CHARACTER SET utf8mb4"),
+            "SET NAMES utf8mb4"
+        );
+        assert_eq!(
+            rewrite_leading_words("set charset 'utf8mb4'"),
+            "set NAMES 'utf8mb4'"
+        );
+        assert_eq!(
+            rewrite_leading_words("SET character_set_client = x"),
+            "SET character_set_client = x"
+        );
+        assert_eq!(
+            rewrite_leading_words("SELECT 'CREATE SCHEMA'"),
+            "SELECT 'CREATE SCHEMA'"
+        );
+        assert!(parse("CREATE SCHEMA s DEFAULT CHARACTER SET utf8mb4").is_ok());
+        assert!(parse("SET CHARACTER SET utf8mb4").is_ok());
+        assert!(parse("SET CHARSET DEFAULT").is_ok());
     }
 
     #[test]

@@ -68,6 +68,9 @@ impl Exec<'_> {
         if q.with.is_some() {
             return Err(SqlError::unsupported("WITH (common table expressions)"));
         }
+        // A division by zero noted by an earlier statement on this thread
+        // must not turn into this one's warning.
+        value::take_divided_by_zero();
         let lock = match q.locks.first().map(|l| &l.lock_type) {
             Some(ast::LockType::Update) => Some(LockKind::Update),
             Some(ast::LockType::Share) => Some(LockKind::Share),
@@ -147,7 +150,10 @@ impl Exec<'_> {
         }
     }
 
-    pub fn limit_offset(&mut self, lc: Option<&ast::LimitClause>) -> SqlResult<(Option<usize>, usize)> {
+    pub fn limit_offset(
+        &mut self,
+        lc: Option<&ast::LimitClause>,
+    ) -> SqlResult<(Option<usize>, usize)> {
         let scope = Scope::default();
         let num = |this: &mut Self, e: &ast::Expr| -> SqlResult<usize> {
             let v = this
@@ -155,11 +161,7 @@ impl Exec<'_> {
                 .eval(&[])?;
             match v.to_i64() {
                 Some(n) if n >= 0 => Ok(n as usize),
-                _ => Err(SqlError::new(
-                    1210,
-                    "HY000",
-                    "Incorrect arguments to LIMIT",
-                )),
+                _ => Err(SqlError::new(1210, "HY000", "Incorrect arguments to LIMIT")),
             }
         };
         Ok(match lc {
@@ -197,16 +199,14 @@ impl Exec<'_> {
                     | ast::JoinOperator::StraightJoin(c) => (false, c),
                     ast::JoinOperator::CrossJoin(c) => (false, c),
                     ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => (true, c),
-                    other => {
-                        return Err(SqlError::unsupported(format!("join {other:?}")))
-                    }
+                    other => return Err(SqlError::unsupported(format!("join {other:?}"))),
                 };
                 self.add_factor(&j.relation, left, &mut scope, &mut sources)?;
                 pending.push(match constraint {
                     ast::JoinConstraint::On(e) => PendingOn::On(e.clone()),
-                    ast::JoinConstraint::Using(cols) => PendingOn::Using(
-                        cols.iter().map(|c| c.to_string()).collect(),
-                    ),
+                    ast::JoinConstraint::Using(cols) => {
+                        PendingOn::Using(cols.iter().map(|c| c.to_string()).collect())
+                    }
                     ast::JoinConstraint::None => PendingOn::None,
                     ast::JoinConstraint::Natural => {
                         return Err(SqlError::unsupported("NATURAL JOIN"))
@@ -236,9 +236,11 @@ impl Exec<'_> {
                     for c in cols {
                         let l = left.resolve(None, None, &c, "from clause")?;
                         let r = own.resolve(None, None, &c, "from clause")? + sources[i].offset;
-                        sources[i]
-                            .on
-                            .push(Expr::Cmp(CmpOp::Eq, Box::new(Expr::Col(l)), Box::new(Expr::Col(r))));
+                        sources[i].on.push(Expr::Cmp(
+                            CmpOp::Eq,
+                            Box::new(Expr::Col(l)),
+                            Box::new(Expr::Col(r)),
+                        ));
                     }
                 }
             }
@@ -264,21 +266,18 @@ impl Exec<'_> {
                     push_rows_source(scope, sources, &qualifier, cols, rows, left_join);
                     return Ok(());
                 }
-                let table = self
-                    .catalog
-                    .table(&db, &tname)
-                    .cloned()
-                    .ok_or_else(|| {
-                        if self.catalog.databases.contains_key(&db) {
-                            SqlError::no_such_table(&db, &tname)
-                        } else {
-                            SqlError::unknown_db(&db)
-                        }
-                    })?;
+                let table = self.catalog.table(&db, &tname).cloned().ok_or_else(|| {
+                    if self.catalog.databases.contains_key(&db) {
+                        SqlError::no_such_table(&db, &tname)
+                    } else {
+                        SqlError::unknown_db(&db)
+                    }
+                })?;
                 self.txn.check_table_version(&table)?;
                 let offset = scope.len();
                 for (i, c) in table.def.columns.iter().enumerate() {
-                    let mut meta = OutCol::expr(&c.name, Some(c.ty.clone()), c.nullable || left_join);
+                    let mut meta =
+                        OutCol::expr(&c.name, Some(c.ty.clone()), c.nullable || left_join);
                     meta.org_name = c.name.clone();
                     meta.table = qualifier.clone();
                     meta.org_table = tname.clone();
@@ -392,7 +391,8 @@ impl Exec<'_> {
                         return Err(SqlError::unknown_table(&q));
                     }
                 }
-                ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
                     let alias = match item {
                         ast::SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
                         _ => None,
@@ -533,6 +533,9 @@ impl Exec<'_> {
             }
             out.push((vals, keys));
         }
+        if value::take_divided_by_zero() {
+            self.warn(crate::error::codes::DIVISION_BY_ZERO, "Division by 0");
+        }
         if distinct {
             let mut seen = std::collections::HashSet::new();
             out.retain(|(vals, _)| seen.insert(row_fingerprint(vals)));
@@ -569,8 +572,14 @@ impl Exec<'_> {
                 .ok_or_else(|| SqlError::bad_field(&pos.to_string(), "group statement"));
         }
         if let ast::Expr::Identifier(id) = e {
-            if scope.resolve(None, None, &id.value, "group statement").is_err() {
-                if let Some((_, x)) = aliases.iter().find(|(a, _)| a.eq_ignore_ascii_case(&id.value)) {
+            if scope
+                .resolve(None, None, &id.value, "group statement")
+                .is_err()
+            {
+                if let Some((_, x)) = aliases
+                    .iter()
+                    .find(|(a, _)| a.eq_ignore_ascii_case(&id.value))
+                {
                     return Ok(x.clone());
                 }
             }
@@ -593,9 +602,16 @@ impl Exec<'_> {
             return Ok(SortKey::Output(pos - 1));
         }
         if let ast::Expr::Identifier(id) = e {
-            if let Some(i) = proj.iter().position(|(_, m)| m.name.eq_ignore_ascii_case(&id.value)) {
-                if aliases.iter().any(|(a, _)| a.eq_ignore_ascii_case(&id.value))
-                    || scope.resolve(None, None, &id.value, "order clause").is_err()
+            if let Some(i) = proj
+                .iter()
+                .position(|(_, m)| m.name.eq_ignore_ascii_case(&id.value))
+            {
+                if aliases
+                    .iter()
+                    .any(|(a, _)| a.eq_ignore_ascii_case(&id.value))
+                    || scope
+                        .resolve(None, None, &id.value, "order clause")
+                        .is_err()
                 {
                     return Ok(SortKey::Output(i));
                 }
@@ -947,12 +963,16 @@ fn accumulate(a: &AggCall, st: &mut AggState, row: &[Value]) -> SqlResult<()> {
             *n += 1;
         }
         AggState::Min(m) => {
-            if m.as_ref().is_none_or(|x| sort_cmp(&v, x) == std::cmp::Ordering::Less) {
+            if m.as_ref()
+                .is_none_or(|x| sort_cmp(&v, x) == std::cmp::Ordering::Less)
+            {
                 *m = Some(v);
             }
         }
         AggState::Max(m) => {
-            if m.as_ref().is_none_or(|x| sort_cmp(&v, x) == std::cmp::Ordering::Greater) {
+            if m.as_ref()
+                .is_none_or(|x| sort_cmp(&v, x) == std::cmp::Ordering::Greater)
+            {
                 *m = Some(v);
             }
         }
@@ -1073,7 +1093,9 @@ fn aggregate_rows(
     }
     let mut out = Vec::with_capacity(order.len());
     for key in order {
-        let Some(g) = groups.remove(&key) else { continue };
+        let Some(g) = groups.remove(&key) else {
+            continue;
+        };
         let mut r = g.first;
         r.truncate(width);
         for (a, st) in aggs.iter().zip(g.states) {

@@ -79,7 +79,12 @@ impl Exec<'_> {
         rows(text_cols(&["Database"]), r)
     }
 
-    pub fn show_tables(&self, db: Option<&str>, full: bool, filter: Option<&str>) -> SqlResult<Output> {
+    pub fn show_tables(
+        &self,
+        db: Option<&str>,
+        full: bool,
+        filter: Option<&str>,
+    ) -> SqlResult<Output> {
         let db = match db {
             Some(d) => d.to_string(),
             None => self.current_db()?.to_string(),
@@ -194,7 +199,10 @@ impl Exec<'_> {
         let def = self.def_of(db, table)?;
         Ok(rows(
             text_cols(&["Table", "Create Table"]),
-            vec![vec![s(def.name.clone()), s(create_table_sql(&def, self.auto_inc_of(&def)))]],
+            vec![vec![
+                s(def.name.clone()),
+                s(create_table_sql(&def, self.auto_inc_of(&def))),
+            ]],
         ))
     }
 
@@ -366,14 +374,27 @@ impl Exec<'_> {
             .sess
             .warnings
             .iter()
-            .map(|w| vec![s(w.level), Value::Int(i64::from(w.code)), s(w.message.clone())])
+            .map(|w| {
+                vec![
+                    s(w.level),
+                    Value::Int(i64::from(w.code)),
+                    s(w.message.clone()),
+                ]
+            })
             .collect();
         rows(cols, r)
     }
 
     pub fn show_engines(&self) -> Output {
         rows(
-            text_cols(&["Engine", "Support", "Comment", "Transactions", "XA", "Savepoints"]),
+            text_cols(&[
+                "Engine",
+                "Support",
+                "Comment",
+                "Transactions",
+                "XA",
+                "Savepoints",
+            ]),
             vec![vec![
                 s("InnoDB"),
                 s("DEFAULT"),
@@ -389,24 +410,60 @@ impl Exec<'_> {
         rows(
             text_cols(&["Charset", "Description", "Default collation", "Maxlen"]),
             vec![
-                vec![s("utf8mb4"), s("UTF-8 Unicode"), s("utf8mb4_bin"), Value::Int(4)],
-                vec![s("binary"), s("Binary pseudo charset"), s("binary"), Value::Int(1)],
+                vec![
+                    s("utf8mb4"),
+                    s("UTF-8 Unicode"),
+                    s("utf8mb4_bin"),
+                    Value::Int(4),
+                ],
+                vec![
+                    s("binary"),
+                    s("Binary pseudo charset"),
+                    s("binary"),
+                    Value::Int(1),
+                ],
             ],
         )
     }
 
     pub fn show_collation(&self) -> Output {
         rows(
-            text_cols(&["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen", "Pad_attribute"]),
+            text_cols(&[
+                "Collation",
+                "Charset",
+                "Id",
+                "Default",
+                "Compiled",
+                "Sortlen",
+                "Pad_attribute",
+            ]),
             vec![
-                vec![s("utf8mb4_bin"), s("utf8mb4"), Value::Int(46), s("Yes"), s("Yes"), Value::Int(1), s("PAD SPACE")],
-                vec![s("binary"), s("binary"), Value::Int(63), s("Yes"), s("Yes"), Value::Int(1), s("NO PAD")],
+                vec![
+                    s("utf8mb4_bin"),
+                    s("utf8mb4"),
+                    Value::Int(46),
+                    s("Yes"),
+                    s("Yes"),
+                    Value::Int(1),
+                    s("PAD SPACE"),
+                ],
+                vec![
+                    s("binary"),
+                    s("binary"),
+                    Value::Int(63),
+                    s("Yes"),
+                    s("Yes"),
+                    Value::Int(1),
+                    s("NO PAD"),
+                ],
             ],
         )
     }
 
     pub fn show_processlist(&self, status: &dyn NodeStatus) -> Output {
-        let mut cols = text_cols(&["Id", "User", "Host", "db", "Command", "Time", "State", "Info"]);
+        let mut cols = text_cols(&[
+            "Id", "User", "Host", "db", "Command", "Time", "State", "Info",
+        ]);
         cols[0] = OutCol::bigint("Id");
         cols[5] = OutCol::bigint("Time");
         rows(cols, status.processlist())
@@ -416,7 +473,10 @@ impl Exec<'_> {
         let col = format!("Grants for {}@%", self.sess.user);
         rows(
             text_cols(&[&col]),
-            vec![vec![s(format!("GRANT ALL PRIVILEGES ON *.* TO `{}`@`%`", self.sess.user))]],
+            vec![vec![s(format!(
+                "GRANT ALL PRIVILEGES ON *.* TO `{}`@`%`",
+                self.sess.user
+            ))]],
         )
     }
 
@@ -468,11 +528,18 @@ impl Exec<'_> {
         let mut out: Vec<Vec<Value>> = Vec::new();
         let cols: Vec<&str> = match upper.as_str() {
             "SCHEMATA" => {
-                let mut names: Vec<String> = SYSTEM_DATABASES.iter().map(|d| d.to_string()).collect();
+                let mut names: Vec<String> =
+                    SYSTEM_DATABASES.iter().map(|d| d.to_string()).collect();
                 names.extend(self.catalog.databases.keys().cloned());
                 names.sort();
                 for n in names {
-                    out.push(vec![s("def"), s(n), s("utf8mb4"), s("utf8mb4_bin"), Value::Null]);
+                    out.push(vec![
+                        s("def"),
+                        s(n),
+                        s("utf8mb4"),
+                        s("utf8mb4_bin"),
+                        Value::Null,
+                    ]);
                 }
                 vec![
                     "CATALOG_NAME",
@@ -523,9 +590,10 @@ impl Exec<'_> {
                     let def = &t.def;
                     for (i, c) in def.columns.iter().enumerate() {
                         let (prec, scale) = match &c.ty {
-                            SqlType::Decimal { precision, scale } => {
-                                (Value::Int(i64::from(*precision)), Value::Int(i64::from(*scale)))
-                            }
+                            SqlType::Decimal { precision, scale } => (
+                                Value::Int(i64::from(*precision)),
+                                Value::Int(i64::from(*scale)),
+                            ),
                             SqlType::Int { width, .. } => (
                                 Value::Int(match width {
                                     IntWidth::Tiny => 3,
@@ -541,7 +609,9 @@ impl Exec<'_> {
                             SqlType::Float => (Value::Int(12), Value::Null),
                             _ => (Value::Null, Value::Null),
                         };
-                        let len = c.ty.max_len().map_or(Value::Null, |n| Value::Int(i64::from(n)));
+                        let len =
+                            c.ty.max_len()
+                                .map_or(Value::Null, |n| Value::Int(i64::from(n)));
                         out.push(vec![
                             s("def"),
                             s(def.db.clone()),
@@ -559,8 +629,16 @@ impl Exec<'_> {
                             len,
                             prec,
                             scale,
-                            if c.ty.is_string() { s("utf8mb4") } else { Value::Null },
-                            if c.ty.is_string() { s("utf8mb4_bin") } else { Value::Null },
+                            if c.ty.is_string() {
+                                s("utf8mb4")
+                            } else {
+                                Value::Null
+                            },
+                            if c.ty.is_string() {
+                                s("utf8mb4_bin")
+                            } else {
+                                Value::Null
+                            },
                             s(c.ty.sql_name()),
                             s(column_key(def, i)),
                             s(column_extra(c)),
@@ -632,34 +710,86 @@ impl Exec<'_> {
             }
             "GLOBAL_STATUS" | "SESSION_STATUS" => {
                 for (n, v) in self.status.status() {
-                    out.push(vec![s(n.to_ascii_uppercase()), s(v.to_text().unwrap_or_default())]);
+                    out.push(vec![
+                        s(n.to_ascii_uppercase()),
+                        s(v.to_text().unwrap_or_default()),
+                    ]);
                 }
                 vec!["VARIABLE_NAME", "VARIABLE_VALUE"]
             }
             "GLOBAL_VARIABLES" | "SESSION_VARIABLES" => {
                 for (n, v) in vars::all(self.sess, upper == "GLOBAL_VARIABLES") {
-                    out.push(vec![s(n.to_ascii_uppercase()), s(v.to_text().unwrap_or_default())]);
+                    out.push(vec![
+                        s(n.to_ascii_uppercase()),
+                        s(v.to_text().unwrap_or_default()),
+                    ]);
                 }
                 vec!["VARIABLE_NAME", "VARIABLE_VALUE"]
             }
             "PROCESSLIST" => {
                 out = self.status.processlist();
-                vec!["ID", "USER", "HOST", "DB", "COMMAND", "TIME", "STATE", "INFO"]
+                vec![
+                    "ID", "USER", "HOST", "DB", "COMMAND", "TIME", "STATE", "INFO",
+                ]
             }
             "ENGINES" => {
-                out.push(vec![s("InnoDB"), s("DEFAULT"), s("trireme"), s("YES"), s("NO"), s("YES")]);
-                vec!["ENGINE", "SUPPORT", "COMMENT", "TRANSACTIONS", "XA", "SAVEPOINTS"]
+                out.push(vec![
+                    s("InnoDB"),
+                    s("DEFAULT"),
+                    s("trireme"),
+                    s("YES"),
+                    s("NO"),
+                    s("YES"),
+                ]);
+                vec![
+                    "ENGINE",
+                    "SUPPORT",
+                    "COMMENT",
+                    "TRANSACTIONS",
+                    "XA",
+                    "SAVEPOINTS",
+                ]
             }
             "CHARACTER_SETS" => {
-                out.push(vec![s("utf8mb4"), s("utf8mb4_bin"), s("UTF-8 Unicode"), Value::Int(4)]);
-                vec!["CHARACTER_SET_NAME", "DEFAULT_COLLATE_NAME", "DESCRIPTION", "MAXLEN"]
+                out.push(vec![
+                    s("utf8mb4"),
+                    s("utf8mb4_bin"),
+                    s("UTF-8 Unicode"),
+                    Value::Int(4),
+                ]);
+                vec![
+                    "CHARACTER_SET_NAME",
+                    "DEFAULT_COLLATE_NAME",
+                    "DESCRIPTION",
+                    "MAXLEN",
+                ]
             }
             "COLLATIONS" => {
-                out.push(vec![s("utf8mb4_bin"), s("utf8mb4"), Value::Int(46), s("Yes"), s("Yes"), Value::Int(1)]);
-                vec!["COLLATION_NAME", "CHARACTER_SET_NAME", "ID", "IS_DEFAULT", "IS_COMPILED", "SORTLEN"]
+                out.push(vec![
+                    s("utf8mb4_bin"),
+                    s("utf8mb4"),
+                    Value::Int(46),
+                    s("Yes"),
+                    s("Yes"),
+                    Value::Int(1),
+                ]);
+                vec![
+                    "COLLATION_NAME",
+                    "CHARACTER_SET_NAME",
+                    "ID",
+                    "IS_DEFAULT",
+                    "IS_COMPILED",
+                    "SORTLEN",
+                ]
             }
-            "KEY_COLUMN_USAGE" | "TABLE_CONSTRAINTS" | "REFERENTIAL_CONSTRAINTS" | "ROUTINES"
-            | "VIEWS" | "TRIGGERS" | "PARTITIONS" | "EVENTS" => {
+            "KEY_COLUMN_USAGE"
+            | "TABLE_CONSTRAINTS"
+            | "REFERENTIAL_CONSTRAINTS"
+            | "ROUTINES"
+            | "VIEWS"
+            | "TRIGGERS"
+            | "PARTITIONS"
+            | "EVENTS" => {
                 vec!["TABLE_SCHEMA", "TABLE_NAME"]
             }
             _ => return Err(SqlError::no_such_table("information_schema", name)),
@@ -671,7 +801,11 @@ impl Exec<'_> {
                 let is_int = out
                     .first()
                     .is_some_and(|r| matches!(r.get(i), Some(Value::Int(_) | Value::UInt(_))));
-                let mut m = if is_int { OutCol::bigint(c) } else { OutCol::text(c) };
+                let mut m = if is_int {
+                    OutCol::bigint(c)
+                } else {
+                    OutCol::text(c)
+                };
                 m.db = "information_schema".into();
                 m.org_table = upper.clone();
                 m
@@ -771,7 +905,12 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
             cols(&idx.columns)
         ));
     }
-    let mut out = format!("CREATE TABLE {} (\n{}\n) ENGINE={}", q(&def.name), lines.join(",\n"), def.engine);
+    let mut out = format!(
+        "CREATE TABLE {} (\n{}\n) ENGINE={}",
+        q(&def.name),
+        lines.join(",\n"),
+        def.engine
+    );
     if let Some(n) = auto_inc {
         out.push_str(&format!(" AUTO_INCREMENT={n}"));
     }

@@ -245,14 +245,20 @@ pub fn set(sess: &mut SessionState, name: &str, value: Value, global: bool) -> S
         return Err(SqlError::new(
             1228,
             "HY000",
-            format!("Variable '{}' is a SESSION variable and can't be used with SET GLOBAL", d.name),
+            format!(
+                "Variable '{}' is a SESSION variable and can't be used with SET GLOBAL",
+                d.name
+            ),
         ));
     }
     if !global && d.scope == Scope::Global {
         return Err(SqlError::new(
             1229,
             "HY000",
-            format!("Variable '{}' is a GLOBAL variable and should be set with SET GLOBAL", d.name),
+            format!(
+                "Variable '{}' is a GLOBAL variable and should be set with SET GLOBAL",
+                d.name
+            ),
         ));
     }
     let v = validate(d, value, sess)?;

@@ -16,6 +16,7 @@
 //! the DDL's seqno as `TableDef::version`; a transaction whose snapshot is
 //! older than that gets ER_TABLE_DEF_CHANGED instead of mixing shapes.
 
+pub mod checkpoint;
 pub mod table;
 
 use std::collections::BTreeMap;

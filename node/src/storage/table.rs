@@ -155,12 +155,10 @@ impl Table {
             // Smallest v > cur with v % increment == offset % increment.
             let base = cur / increment * increment + offset;
             let v = if base > cur { base } else { base + increment };
-            match self.auto_inc_max.compare_exchange(
-                cur,
-                v,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .auto_inc_max
+                .compare_exchange(cur, v, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return v,
                 Err(actual) => cur = actual,
             }
@@ -402,13 +400,21 @@ mod tests {
     use crate::types::{IntWidth, SqlType};
 
     fn def() -> TableDef {
-        let int = SqlType::Int { width: IntWidth::Int, unsigned: false };
+        let int = SqlType::Int {
+            width: IntWidth::Int,
+            unsigned: false,
+        };
         TableDef {
             db: "d".into(),
             name: "t".into(),
             columns: vec![ColumnDef::new("id", int.clone()), ColumnDef::new("k", int)],
             primary: Some(vec![0]),
-            indexes: vec![IndexDef { name: "k".into(), columns: vec![1], unique: false, id: 1 }],
+            indexes: vec![IndexDef {
+                name: "k".into(),
+                columns: vec![1],
+                unique: false,
+                id: 1,
+            }],
             next_index_id: 2,
             engine: "InnoDB".into(),
             charset: "utf8mb4".into(),

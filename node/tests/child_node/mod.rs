@@ -16,8 +16,12 @@ use mysql_async::{Conn, Opts, OptsBuilder};
 /// The root password every child node is started with.
 pub const ROOT_PW: &str = "slt-root-pw";
 
-/// How long a node may take to print its listen address.
+/// How long a node may take to print its listen address, and then to
+/// become ready (primary, `wsrep_ready = ON`).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Pause between readiness probes.
+const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The most stderr lines kept for a failure report.
 const KEEP_LOG_LINES: usize = 200;
@@ -31,17 +35,34 @@ pub struct ChildNode {
 }
 
 impl ChildNode {
-    /// Spawns `trireme start --listen 127.0.0.1:0` and waits (bounded) until
-    /// it prints the address it listens on.
-    pub fn start() -> ChildNode {
+    /// Spawns `trireme start --bootstrap --listen 127.0.0.1:0` and waits
+    /// (bounded) until it listens and answers queries.
+    pub async fn start() -> ChildNode {
+        let node = Self::spawn();
+        node.wait_ready().await;
+        node
+    }
+
+    /// Spawns the process and waits (bounded) until it prints the address
+    /// it listens on.
+    fn spawn() -> ChildNode {
         let data_dir = tempfile::Builder::new()
             .prefix("trireme-slt-")
             .tempdir()
             .expect("create a temporary data directory");
         let mut child = Command::new(env!("CARGO_BIN_EXE_trireme"))
-            .args(["start", "--listen", "127.0.0.1:0", "--root-password", ROOT_PW, "--data-dir"])
+            .args([
+                "start",
+                "--bootstrap",
+                "--listen",
+                "127.0.0.1:0",
+                "--root-password",
+                ROOT_PW,
+            ])
+            .arg("--data-dir")
             .arg(data_dir.path())
             .env("RUST_LOG", "warn")
+            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -74,7 +95,13 @@ impl ChildNode {
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("trireme did not report its address ({e}); log: {:?}", log.lock().map(|l| l.clone()));
+                let log = log
+                    .lock()
+                    .map(|l| l.iter().cloned().collect::<Vec<_>>().join("\n"));
+                panic!(
+                    "trireme did not report its address ({e}); its log:\n{}",
+                    log.unwrap_or_default()
+                );
             }
         };
         let addr: SocketAddr = addr.parse().expect("a socket address");
@@ -84,6 +111,38 @@ impl ChildNode {
             log,
             _data_dir: data_dir,
         }
+    }
+
+    /// Probes (bounded in time and count) until the node accepts a
+    /// connection and reports `wsrep_ready = ON`.
+    async fn wait_ready(&self) {
+        let max_probes = (START_TIMEOUT.as_millis() / PROBE_INTERVAL.as_millis()) as usize;
+        let deadline = std::time::Instant::now() + START_TIMEOUT;
+        let mut last = String::new();
+        for _ in 0..max_probes {
+            if std::time::Instant::now() > deadline {
+                break;
+            }
+            match self.probe().await {
+                Ok(true) => return,
+                Ok(false) => last = "wsrep_ready is not ON".into(),
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+        panic!(
+            "trireme at {} did not become ready ({last}); its log:\n{}",
+            self.addr,
+            self.recent_log()
+        );
+    }
+
+    async fn probe(&self) -> mysql_async::Result<bool> {
+        use mysql_async::prelude::Queryable;
+        let mut c = Conn::new(self.opts(None)).await?;
+        let row: Option<(String, String)> = c.query_first("SHOW STATUS LIKE 'wsrep_ready'").await?;
+        let _ = c.disconnect().await;
+        Ok(row.is_some_and(|(_, v)| v == "ON"))
     }
 
     /// Connection options for root, optionally with a default database.
@@ -99,7 +158,9 @@ impl ChildNode {
     }
 
     pub async fn connect(&self, db: Option<&str>) -> Conn {
-        Conn::new(self.opts(db)).await.expect("connect to the child node")
+        Conn::new(self.opts(db))
+            .await
+            .expect("connect to the child node")
     }
 
     /// The node's recent log lines (for failure reports).

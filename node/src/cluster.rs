@@ -1,0 +1,577 @@
+//! A node as a member of a cluster: the commit pipeline ordered by `gcs`,
+//! views, flow control, checkpoints and state transfer.
+//!
+//! # Start-up and recovery
+//!
+//! 1. Load `<data_dir>/checkpoint.bin` if present: rows, catalog and the
+//!    certification index at its seqno `C`.
+//! 2. Start gcs, telling it the node applied `C`. gcs replays its ordered
+//!    log after `C` (or hands a snapshot from a donor when the log no longer
+//!    reaches back), then goes on with new events. Nothing acknowledged is
+//!    lost: a COMMIT returned OK only after its write-set was committed in
+//!    the raft log of a majority, and every event after `C` comes back.
+//! 3. The node is `Joined` until it has applied everything the cluster
+//!    ordered before it asked (`sync_point`), then `Synced` and ready.
+//!
+//! # Events, in stream order
+//!
+//! `Deliver` goes to the pipeline (`Replicator::deliver`); `View` updates
+//! readiness, auto-increment control and flow control; `Snapshot` replaces
+//! the state (after every earlier event is applied); `Message` carries flow
+//! control between members.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+use trireme_flowctl::{FcMessage, FlowControl};
+use trireme_gcs::{AppSnapshot, BroadcastError, Event, Gcs, GcsConfig, SnapshotApp, SyncError};
+
+use crate::config::Config;
+use crate::error::{SqlError, SqlResult};
+use crate::node::{ClusterView, FlowStatus, Node};
+use crate::repl::{CommitGate, Delivery, Orderer, ReplConfig, Replicator, SubmitError};
+use crate::sql::NodeInfo;
+use crate::storage::{checkpoint, Store};
+use crate::value::Value;
+
+/// Orders events through gcs.
+struct GcsOrderer {
+    gcs: Gcs,
+}
+
+impl Orderer for GcsOrderer {
+    fn submit(&self, payload: Vec<u8>) -> BoxFuture<'_, Result<(), SubmitError>> {
+        Box::pin(async move {
+            match self.gcs.broadcast(Bytes::from(payload)).await {
+                Ok(_) => Ok(()),
+                Err(BroadcastError::NonPrimary) => Err(SubmitError::NotPrimary),
+                Err(e @ BroadcastError::Unknown(_)) => Err(SubmitError::Unknown(e.to_string())),
+                Err(e) => Err(SubmitError::NotOrdered(e.to_string())),
+            }
+        })
+    }
+
+    fn sync_point(&self) -> BoxFuture<'_, Result<u64, SubmitError>> {
+        Box::pin(async move {
+            self.gcs.sync_point().await.map_err(|e| match e {
+                SyncError::NonPrimary => SubmitError::NotPrimary,
+                other => SubmitError::Unknown(other.to_string()),
+            })
+        })
+    }
+}
+
+/// The orderer before gcs is started (the replicator needs one to exist).
+struct Deferred {
+    inner: std::sync::OnceLock<GcsOrderer>,
+}
+
+impl Orderer for Deferred {
+    fn submit(&self, payload: Vec<u8>) -> BoxFuture<'_, Result<(), SubmitError>> {
+        match self.inner.get() {
+            Some(o) => o.submit(payload),
+            None => Box::pin(async { Err(SubmitError::NotPrimary) }),
+        }
+    }
+
+    fn sync_point(&self) -> BoxFuture<'_, Result<u64, SubmitError>> {
+        match self.inner.get() {
+            Some(o) => o.sync_point(),
+            None => Box::pin(async { Err(SubmitError::NotPrimary) }),
+        }
+    }
+}
+
+const FC_MAGIC: &[u8; 3] = b"TFC";
+
+/// Galera flow control between members, and the commit gate it closes.
+pub struct Flow {
+    fc: Mutex<FlowControl>,
+    gcs: std::sync::OnceLock<Gcs>,
+    epoch: Instant,
+    paused: watch::Sender<bool>,
+    timeout: Duration,
+}
+
+impl Flow {
+    fn new(cfg: &Config) -> anyhow::Result<Arc<Flow>> {
+        let fc_cfg = trireme_flowctl::Config {
+            fc_limit: cfg.gcs.fc_limit,
+            fc_factor: cfg.gcs.fc_factor,
+            fc_single_primary: cfg.gcs.fc_single_primary,
+        };
+        let fc = FlowControl::new(fc_cfg, cfg.node_id, &[cfg.node_id], 0)
+            .map_err(|e| anyhow::anyhow!("gcs flow control options: {e}"))?;
+        let (paused, _) = watch::channel(false);
+        Ok(Arc::new(Flow {
+            fc: Mutex::new(fc),
+            gcs: std::sync::OnceLock::new(),
+            epoch: Instant::now(),
+            paused,
+            timeout: Duration::from_millis(cfg.gcs.fc_timeout_ms),
+        }))
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    fn send(&self, m: Option<FcMessage>) {
+        let (Some(m), Some(gcs)) = (m, self.gcs.get()) else {
+            return;
+        };
+        match crate::codec::encode(FC_MAGIC, 1, &m) {
+            Ok(b) => gcs.send_to_all(Bytes::from(b)),
+            Err(e) => warn!(error = %e, "flow-control message not encoded"),
+        }
+    }
+
+    fn publish(&self, fc: &FlowControl) {
+        let p = fc.must_pause();
+        self.paused.send_if_modified(|v| {
+            let changed = *v != p;
+            *v = p;
+            changed
+        });
+    }
+
+    fn queue_changed(&self, len: usize) {
+        let mut fc = self.fc.lock();
+        let m = fc.on_queue_len(len as u64, self.now());
+        self.publish(&fc);
+        drop(fc);
+        self.send(m);
+    }
+
+    fn on_view(&self, members: &[u64]) {
+        let mut fc = self.fc.lock();
+        let mut m = fc.on_view(members, self.now());
+        // A member that just joined never saw our outstanding STOP.
+        if m.is_none() && fc.stop_outstanding() {
+            m = Some(FcMessage::Stop);
+        }
+        self.publish(&fc);
+        drop(fc);
+        self.send(m);
+    }
+
+    fn on_message(&self, from: u64, payload: &[u8]) {
+        let msg: FcMessage =
+            match crate::codec::decode(FC_MAGIC, 1, "flow-control message", payload) {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(from, error = %e, "undecodable flow-control message ignored");
+                    return;
+                }
+            };
+        let mut fc = self.fc.lock();
+        fc.on_message(from, msg, self.now());
+        self.publish(&fc);
+    }
+}
+
+impl CommitGate for Flow {
+    fn wait(&self) -> BoxFuture<'_, SqlResult<()>> {
+        Box::pin(async move {
+            let mut rx = self.paused.subscribe();
+            if !*rx.borrow() {
+                return Ok(());
+            }
+            let unpaused = async { rx.wait_for(|p| !*p).await.map(|_| ()) };
+            match tokio::time::timeout(self.timeout, unpaused).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(SqlError::internal("shutting down")),
+                Err(_) => Err(SqlError::lock_wait_timeout(format!(
+                    "flow control paused the cluster for more than {:?}; the transaction was not replicated",
+                    self.timeout
+                ))),
+            }
+        })
+    }
+}
+
+impl FlowStatus for Flow {
+    fn figures(&self) -> Vec<(String, Value)> {
+        let fc = self.fc.lock();
+        let st = fc.stats(self.now());
+        let lim = fc.limits();
+        vec![
+            (
+                "wsrep_flow_control_active".into(),
+                Value::Str(if st.active { "true" } else { "false" }.into()),
+            ),
+            ("wsrep_flow_control_paused".into(), Value::Double(st.paused)),
+            (
+                "wsrep_flow_control_paused_ns".into(),
+                Value::UInt(st.paused_ns),
+            ),
+            ("wsrep_flow_control_recv".into(), Value::UInt(st.recv)),
+            (
+                "wsrep_flow_control_requested".into(),
+                Value::Str(if st.requested { "true" } else { "false" }.into()),
+            ),
+            ("wsrep_flow_control_sent".into(), Value::UInt(st.sent)),
+            (
+                "wsrep_flow_control_upper_limit".into(),
+                Value::UInt(lim.upper),
+            ),
+            (
+                "wsrep_flow_control_lower_limit".into(),
+                Value::UInt(lim.lower),
+            ),
+        ]
+    }
+}
+
+/// The node as gcs's state-transfer application.
+struct App {
+    repl: std::sync::OnceLock<Arc<Replicator>>,
+    state_uuid: String,
+    data_dir: std::path::PathBuf,
+    applied: AtomicU64,
+}
+
+impl App {
+    /// Captures, encodes and writes a checkpoint; returns its seqno and bytes.
+    fn checkpoint(&self) -> anyhow::Result<(u64, Bytes)> {
+        let repl = self
+            .repl
+            .get()
+            .ok_or_else(|| anyhow::anyhow!("node not started"))?;
+        let cap = repl
+            .capture(&self.state_uuid)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let seqno = cap.seqno;
+        let bytes = checkpoint::encode(&cap)?;
+        drop(cap);
+        checkpoint::write_file(&self.data_dir, &bytes)?;
+        self.applied.fetch_max(seqno, Ordering::AcqRel);
+        Ok((seqno, Bytes::from(bytes)))
+    }
+}
+
+/// gcs's handle on the application.
+struct AppHandle(Arc<App>);
+
+impl SnapshotApp for AppHandle {
+    fn build_snapshot(&self) -> BoxFuture<'_, anyhow::Result<AppSnapshot>> {
+        let me = self.0.clone();
+        Box::pin(async move {
+            let (seqno, data) = tokio::task::spawn_blocking(move || me.checkpoint()).await??;
+            Ok(AppSnapshot { seqno, data })
+        })
+    }
+
+    fn applied_seqno(&self) -> u64 {
+        self.0.applied.load(Ordering::Acquire)
+    }
+}
+
+/// A stable identifier of the cluster's state, the same on every member.
+fn state_uuid(cluster_name: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let d = Sha1::digest(format!("trireme-cluster:{cluster_name}").as_bytes());
+    let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+fn gcs_config(cfg: &Config) -> anyhow::Result<GcsConfig> {
+    let gdir = cfg.data_dir.join("gcs");
+    std::fs::create_dir_all(&gdir)?;
+    let tls = match &cfg.cluster.tls {
+        Some(p) => Some(p.clone()),
+        None => {
+            let dir = cfg
+                .cluster
+                .certs_dir
+                .clone()
+                .unwrap_or_else(|| cfg.data_dir.join("tls"));
+            if !cfg.cluster.dev_certs {
+                anyhow::bail!(
+                    "no [cluster.tls] configured and dev_certs = false: create a cluster CA and member certificates with `trireme certs` and configure them"
+                );
+            }
+            Some(
+                trireme_gcs::tls::ensure_dev_certs(&dir, &cfg.cluster.cluster_name, &cfg.node_name)
+                    .map_err(|e| anyhow::anyhow!("TLS: {e}"))?,
+            )
+        }
+    };
+    Ok(GcsConfig {
+        node_id: cfg.node_id,
+        node_name: cfg.node_name.clone(),
+        listen: cfg.cluster.listen,
+        advertise: cfg.cluster.advertise.clone(),
+        cluster_address: cfg.cluster.cluster_address.clone(),
+        cluster_name: cfg.cluster.cluster_name.clone(),
+        data_dir: gdir,
+        bootstrap: cfg.bootstrap,
+        timeouts: cfg.cluster.timeouts.clone(),
+        fsync: cfg.cluster.fsync,
+        gcache_size: cfg.cluster.gcache_size,
+        tls,
+        ..GcsConfig::default()
+    })
+}
+
+/// Starts a cluster member (a bootstrapped member with no peers is a
+/// one-node cluster) and serves clients.
+pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let uuid = state_uuid(&config.cluster.cluster_name);
+    let store = Store::new();
+    crate::bootstrap::init_catalog(&store);
+    let deferred = Arc::new(Deferred {
+        inner: std::sync::OnceLock::new(),
+    });
+    let flow = Flow::new(&config)?;
+    let repl = Replicator::new(
+        ReplConfig {
+            node_id: config.node_id,
+            applier_threads: config.applier_threads,
+            commit_timeout: Duration::from_millis(config.commit_timeout_ms),
+            apply_delay: Duration::from_millis(config.debug.apply_delay_ms),
+        },
+        store.clone(),
+        deferred.clone(),
+        Replicator::default_certifier(0),
+        flow.clone(),
+    );
+    // 1. Recover the last checkpoint.
+    let app = Arc::new(App {
+        repl: std::sync::OnceLock::new(),
+        state_uuid: uuid.clone(),
+        data_dir: config.data_dir.clone(),
+        applied: AtomicU64::new(0),
+    });
+    let _ = app.repl.set(repl.clone());
+    match checkpoint::read_file(&config.data_dir) {
+        Ok(Some(loaded)) => {
+            info!(seqno = loaded.seqno, "recovered checkpoint");
+            repl.install(&loaded)
+                .map_err(|e| anyhow::anyhow!("installing the checkpoint: {e}"))?;
+            app.applied.store(loaded.seqno, Ordering::Release);
+        }
+        Ok(None) => info!("no checkpoint: starting empty"),
+        Err(e) => anyhow::bail!(
+            "{}: {e}; move it away to rebuild this node from its peers",
+            config.data_dir.join("checkpoint.bin").display()
+        ),
+    }
+    {
+        let f = flow.clone();
+        repl.appliers()
+            .on_queue_change(Box::new(move |len| f.queue_changed(len)));
+    }
+    let info = NodeInfo {
+        node_id: config.node_id,
+        auto_increment_increment: 1,
+        auto_increment_offset: 1,
+    };
+    let mut initial = ClusterView::single(&uuid, &config.listen.to_string());
+    initial.primary = false;
+    initial.size = 0;
+    initial.local_state = 1;
+    let node = Node::new(
+        store,
+        repl.clone(),
+        crate::server::globals_for(&config),
+        info,
+        initial,
+    );
+    node.set_flow_status(flow.clone());
+    node.globals.set_server(
+        "wsrep_cluster_address",
+        Value::Str(config.cluster.cluster_address.clone()),
+    );
+    node.globals.set_server(
+        "wsrep_cluster_name",
+        Value::Str(config.cluster.cluster_name.clone()),
+    );
+
+    // 2. Start gcs and the event loop.
+    let gcfg = gcs_config(&config)?;
+    let (gcs, mut events) = Gcs::start(gcfg, Arc::new(AppHandle(app.clone())))
+        .await
+        .map_err(|e| anyhow::anyhow!("starting group communication: {e}"))?;
+    let _ = deferred.inner.set(GcsOrderer { gcs: gcs.clone() });
+    let _ = flow.gcs.set(gcs.clone());
+    let loop_node = node.clone();
+    let loop_flow = flow.clone();
+    let own_id = config.node_id;
+    let mysql_addr = config.listen.to_string();
+    tokio::spawn(async move {
+        let mut catch_up: Option<tokio::task::JoinHandle<()>> = None;
+        while let Some(ev) = events.recv().await {
+            match ev {
+                Event::Deliver {
+                    seqno,
+                    origin,
+                    payload,
+                } => loop_node.repl.deliver(Delivery {
+                    seqno,
+                    origin,
+                    payload: payload.to_vec(),
+                }),
+                Event::View(v) => {
+                    let ids: Vec<u64> = v.members.iter().map(|m| m.id).collect();
+                    loop_flow.on_view(&ids);
+                    let was_primary = loop_node.view().primary;
+                    let mut cv = loop_node.view();
+                    cv.conf_id = v.view_id;
+                    cv.size = v.members.len() as u64;
+                    cv.primary = v.primary;
+                    cv.local_index = v.own_index.unwrap_or(0) as u64;
+                    cv.incoming_addresses = v
+                        .members
+                        .iter()
+                        .map(|m| {
+                            if m.id == own_id {
+                                mysql_addr.clone()
+                            } else {
+                                m.name.clone()
+                            }
+                        })
+                        .collect();
+                    if !v.primary {
+                        // Outside the primary component: not synced until
+                        // caught up again after it comes back.
+                        cv.local_state = 1;
+                        if let Some(h) = catch_up.take() {
+                            h.abort();
+                        }
+                    } else if !was_primary || cv.local_state != 4 {
+                        cv.local_state = 3;
+                        let n = loop_node.clone();
+                        if let Some(h) = catch_up.take() {
+                            h.abort();
+                        }
+                        catch_up = Some(tokio::spawn(async move { catch_up_then_sync(n).await }));
+                    }
+                    info!(
+                        view = v.view_id,
+                        members = v.members.len(),
+                        primary = v.primary,
+                        "view"
+                    );
+                    loop_node.set_view(cv);
+                }
+                Event::Snapshot { seqno, data } => {
+                    info!(seqno, bytes = data.len(), "installing state transfer");
+                    let n = loop_node.clone();
+                    let r = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                        let loaded = checkpoint::decode(&data)?;
+                        if loaded.seqno != seqno {
+                            anyhow::bail!(
+                                "snapshot labelled {seqno} holds state at {}",
+                                loaded.seqno
+                            );
+                        }
+                        n.repl
+                            .install(&loaded)
+                            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                        Ok(())
+                    })
+                    .await;
+                    match r {
+                        Ok(Ok(())) => info!(seqno, "state transfer installed"),
+                        Ok(Err(e)) => {
+                            error!(seqno, error = %e, "state transfer failed; this node cannot continue");
+                            std::process::exit(70);
+                        }
+                        Err(e) => {
+                            error!(seqno, error = %e, "state transfer task failed");
+                            std::process::exit(70);
+                        }
+                    }
+                }
+                Event::Message { from, payload } => loop_flow.on_message(from, &payload),
+            }
+        }
+        info!("group communication stopped");
+    });
+
+    crate::server::spawn_background(&node, &config);
+    spawn_checkpoints(&config, app, gcs.clone());
+    let running = crate::server::serve(node.clone(), &config).await?;
+    *node.gcs_handle.lock() = Some(gcs);
+    Ok(running)
+}
+
+/// Waits until this node has applied everything the primary component had
+/// ordered, then declares it Synced (ready for clients).
+async fn catch_up_then_sync(node: Arc<Node>) {
+    for attempt in 0u32.. {
+        match node.repl.orderer().sync_point().await {
+            Ok(point) => {
+                if node.repl.wait_applied(point).await.is_ok() {
+                    let mut v = node.view();
+                    if v.primary {
+                        v.local_state = 4;
+                        node.set_view(v);
+                        info!(seqno = point, "synced");
+                    }
+                    return;
+                }
+            }
+            Err(e) => {
+                if attempt % 10 == 0 {
+                    warn!(error = %e, "waiting for the primary component to sync");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn spawn_checkpoints(config: &Config, app: Arc<App>, gcs: Gcs) {
+    if config.checkpoint_interval_ms == 0 {
+        return;
+    }
+    let every = Duration::from_millis(config.checkpoint_interval_ms);
+    let store_progress = app.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(repl) = store_progress.repl.get().cloned() else {
+                return;
+            };
+            if repl.store().horizon() <= store_progress.applied.load(Ordering::Acquire) {
+                continue;
+            }
+            let a = store_progress.clone();
+            match tokio::task::spawn_blocking(move || a.checkpoint()).await {
+                Ok(Ok((seqno, bytes))) => {
+                    info!(seqno, bytes = bytes.len(), "checkpoint written");
+                    gcs.purge(seqno);
+                }
+                Ok(Err(e)) => warn!(error = %e, "checkpoint failed"),
+                Err(e) => warn!(error = %e, "checkpoint task failed"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn state_uuid_is_stable_and_formatted() {
+        let a = super::state_uuid("c1");
+        assert_eq!(a, super::state_uuid("c1"));
+        assert_ne!(a, super::state_uuid("c2"));
+        assert_eq!(a.len(), 36);
+    }
+}
