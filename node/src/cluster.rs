@@ -90,14 +90,39 @@ impl Orderer for Deferred {
 
 const FC_MAGIC: &[u8; 3] = b"TFC";
 
+/// A flow-control message on the (unordered, best-effort) control channel.
+/// `seq` grows per sender, so a message overtaken by a newer one is
+/// dropped (a late STOP must never override the CONT that followed it);
+/// `repeat` marks the periodic re-sends that repair lost messages.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FcWire {
+    seq: u64,
+    repeat: bool,
+    msg: FcMessage,
+}
+
 /// Galera flow control between members, and the commit gate it closes.
+///
+/// Galera orders FC messages in the group; here they travel on gcs's
+/// unordered control channel, which is cheaper but may reorder or drop
+/// them. Two rules keep that safe: receivers drop a message older than the
+/// last one seen from its sender, and every member repeats its current
+/// state every `FC_REPEAT` so a lost CONT cannot pause the cluster forever
+/// (and a lost STOP is restored).
 pub struct Flow {
     fc: Mutex<FlowControl>,
-    gcs: std::sync::OnceLock<Gcs>,
+    /// Messages to broadcast; sent by a task on the runtime, because queue
+    /// changes are reported from applier threads.
+    outbox: tokio::sync::mpsc::UnboundedSender<(FcMessage, bool)>,
+    outbox_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(FcMessage, bool)>>>,
+    next_seq: AtomicU64,
+    last_seen: Mutex<std::collections::HashMap<u64, u64>>,
     epoch: Instant,
     paused: watch::Sender<bool>,
     timeout: Duration,
 }
+
+const FC_REPEAT: Duration = Duration::from_millis(1000);
 
 impl Flow {
     fn new(cfg: &Config) -> anyhow::Result<Arc<Flow>> {
@@ -109,9 +134,19 @@ impl Flow {
         let fc = FlowControl::new(fc_cfg, cfg.node_id, &[cfg.node_id], 0)
             .map_err(|e| anyhow::anyhow!("gcs flow control options: {e}"))?;
         let (paused, _) = watch::channel(false);
+        let (outbox, outbox_rx) = tokio::sync::mpsc::unbounded_channel();
+        // Sequence numbers start from the wall clock so a restarted member's
+        // messages are newer than its previous life's.
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64;
         Ok(Arc::new(Flow {
             fc: Mutex::new(fc),
-            gcs: std::sync::OnceLock::new(),
+            outbox,
+            outbox_rx: Mutex::new(Some(outbox_rx)),
+            next_seq: AtomicU64::new(start),
+            last_seen: Mutex::new(Default::default()),
             epoch: Instant::now(),
             paused,
             timeout: Duration::from_millis(cfg.gcs.fc_timeout_ms),
@@ -123,13 +158,44 @@ impl Flow {
     }
 
     fn send(&self, m: Option<FcMessage>) {
-        let (Some(m), Some(gcs)) = (m, self.gcs.get()) else {
+        if let Some(m) = m {
+            let _ = self.outbox.send((m, false));
+        }
+    }
+
+    /// Starts the task that broadcasts flow-control messages through gcs,
+    /// and repeats this member's state periodically.
+    fn start_sender(self: &Arc<Self>, gcs: Gcs) {
+        let Some(mut rx) = self.outbox_rx.lock().take() else {
             return;
         };
-        match crate::codec::encode(FC_MAGIC, 1, &m) {
-            Ok(b) => gcs.send_to_all(Bytes::from(b)),
-            Err(e) => warn!(error = %e, "flow-control message not encoded"),
-        }
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FC_REPEAT);
+            loop {
+                let (msg, repeat) = tokio::select! {
+                    m = rx.recv() => match m {
+                        Some(m) => m,
+                        None => return,
+                    },
+                    _ = tick.tick() => {
+                        let Some(f) = weak.upgrade() else { return };
+                        let stopped = f.fc.lock().stop_outstanding();
+                        (if stopped { FcMessage::Stop } else { FcMessage::Cont }, true)
+                    }
+                };
+                let Some(f) = weak.upgrade() else { return };
+                let wire = FcWire {
+                    seq: f.next_seq.fetch_add(1, Ordering::Relaxed),
+                    repeat,
+                    msg,
+                };
+                match crate::codec::encode(FC_MAGIC, 2, &wire) {
+                    Ok(b) => gcs.send_to_all(Bytes::from(b)),
+                    Err(e) => warn!(error = %e, "flow-control message not encoded"),
+                }
+            }
+        });
     }
 
     fn publish(&self, fc: &FlowControl) {
@@ -162,16 +228,28 @@ impl Flow {
     }
 
     fn on_message(&self, from: u64, payload: &[u8]) {
-        let msg: FcMessage =
-            match crate::codec::decode(FC_MAGIC, 1, "flow-control message", payload) {
-                Ok(m) => m,
-                Err(e) => {
-                    warn!(from, error = %e, "undecodable flow-control message ignored");
-                    return;
-                }
-            };
+        let wire: FcWire = match crate::codec::decode(FC_MAGIC, 2, "flow-control message", payload) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(from, error = %e, "undecodable flow-control message ignored");
+                return;
+            }
+        };
+        {
+            let mut seen = self.last_seen.lock();
+            let last = seen.entry(from).or_insert(0);
+            if wire.seq <= *last {
+                return;
+            }
+            *last = wire.seq;
+        }
         let mut fc = self.fc.lock();
-        fc.on_message(from, msg, self.now());
+        let stopped = fc.paused_by().contains(&from);
+        // A repeat that changes nothing is not a new message (statistics).
+        let redundant = wire.repeat && (stopped == (wire.msg == FcMessage::Stop));
+        if !redundant {
+            fc.on_message(from, wire.msg, self.now());
+        }
         self.publish(&fc);
     }
 }
@@ -408,7 +486,7 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
         .await
         .map_err(|e| anyhow::anyhow!("starting group communication: {e}"))?;
     let _ = deferred.inner.set(GcsOrderer { gcs: gcs.clone() });
-    let _ = flow.gcs.set(gcs.clone());
+    flow.start_sender(gcs.clone());
     let loop_node = node.clone();
     let loop_flow = flow.clone();
     let own_id = config.node_id;

@@ -358,7 +358,12 @@ impl Session {
                 Err(SqlError::unsupported(format!("SHOW {}", words.join(" "))))
             }
             Statement::Query(q) => {
-                self.require_ready(true)?;
+                // As in Galera, a detached node still answers queries that
+                // read no table (`SELECT @@version`, `SELECT 1`): drivers
+                // send those while connecting.
+                if reads_tables(text) {
+                    self.require_ready(true)?;
+                }
                 let read_only_lock = !q.locks.is_empty();
                 let q = q.clone();
                 self.with_statement(Access::Read, read_only_lock, params, move |e| {
@@ -839,6 +844,13 @@ impl Session {
 
 fn txn_of(t: &mut Option<Txn>) -> &mut Txn {
     t.as_mut().expect("statement ran inside a transaction")
+}
+
+/// Whether a statement's text names a table (a FROM clause anywhere).
+fn reads_tables(text: &str) -> bool {
+    admin::lex(text)
+        .iter()
+        .any(|t| matches!(t, admin::Tok::Word(w) if w.eq_ignore_ascii_case("FROM")))
 }
 
 fn first_words(s: &str) -> String {

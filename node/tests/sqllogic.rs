@@ -9,8 +9,10 @@
 //!
 //! How results are rendered, for writing expectations:
 //! - NULL is `NULL`, the empty string is `(empty)`; other values are their
-//!   text-protocol bytes (non-UTF-8 bytes as `0x` hex). Whitespace runs,
-//!   newlines included, compare as one space (sqllogictest's normalizer).
+//!   text-protocol bytes (non-UTF-8 bytes as `0x` hex). Runs of whitespace
+//!   compare as one space (sqllogictest's normalizer). A row holding a
+//!   multi-line value (SHOW CREATE TABLE) is written over as many result
+//!   lines as it has lines (so don't `rowsort` those).
 //! - Column types are checked strictly: `I` for integer columns, `R` for
 //!   DECIMAL / FLOAT / DOUBLE, `T` for everything else.
 //! - Errors read `ERROR <code> (<SQLSTATE>): <message>`, so
@@ -116,15 +118,21 @@ impl MySqlDb {
             Some(cols) if !cols.is_empty() => {
                 let types = cols.iter().map(|c| column_type(c.column_type())).collect();
                 let rows: Vec<mysql_async::Row> = result.collect().await?;
-                let rows = rows
-                    .iter()
-                    .map(|r| {
-                        (0..r.len())
-                            .map(|i| r.as_ref(i).map_or_else(String::new, render))
-                            .collect()
-                    })
-                    .collect();
-                DBOutput::Rows { types, rows }
+                let mut lines: Vec<Vec<String>> = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let vals: Vec<String> = (0..r.len())
+                        .map(|i| r.as_ref(i).map_or_else(String::new, render))
+                        .collect();
+                    if vals.iter().any(|v| v.contains('\n')) {
+                        // A multi-line value (SHOW CREATE TABLE) continues
+                        // on the following result lines.
+                        let text = vals.join(" ");
+                        lines.extend(text.split('\n').map(|l| vec![l.to_string()]));
+                    } else {
+                        lines.push(vals);
+                    }
+                }
+                DBOutput::Rows { types, rows: lines }
             }
             _ => DBOutput::StatementComplete(result.affected_rows()),
         };

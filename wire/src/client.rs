@@ -30,10 +30,9 @@ use mysql_common::value::Value;
 use tokio::net::TcpStream;
 
 use crate::buf::{put_lenenc_bytes, put_nul_bytes, Reader};
-use crate::codec::{AsyncStream, PacketStream, Timeouts};
+use crate::codec::{AsyncStream, PacketStream, Rewind, Timeouts};
 use crate::error::{MySqlError, WireError};
 use crate::protocol;
-use crate::server::Rewind;
 use crate::types::{OkInfo, StmtResult};
 
 /// Why a client call failed.

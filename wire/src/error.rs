@@ -164,6 +164,24 @@ impl fmt::Display for MySqlError {
 
 impl std::error::Error for MySqlError {}
 
+/// Checks that client text is UTF-8 (the connection character set is
+/// utf8mb4), or returns MySQL's 1300 error naming the first bad bytes.
+pub fn utf8(bytes: &[u8]) -> Result<&str, MySqlError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let bad: String = bytes[at..]
+            .iter()
+            .take(4)
+            .map(|b| format!("\\x{b:02X}"))
+            .collect();
+        MySqlError::new(
+            codes::ER_INVALID_CHARACTER_STRING,
+            "HY000",
+            format!("Invalid utf8mb4 character string: '{bad}'"),
+        )
+    })
+}
+
 /// MySQL error numbers used by this crate (and handy for handlers).
 pub mod codes {
     /// Bad handshake.
@@ -198,6 +216,8 @@ pub mod codes {
     pub const ER_STMT_HAS_NO_OPEN_CURSOR: u16 = 1421;
     /// Too many prepared statements.
     pub const ER_MAX_PREPARED_STMT_COUNT_REACHED: u16 = 1461;
+    /// Connection was killed.
+    pub const ER_CONNECTION_KILLED: u16 = 1927;
     /// Malformed communication packet.
     pub const ER_MALFORMED_PACKET: u16 = 1835;
     /// Insecure transport refused.

@@ -76,6 +76,23 @@ pub trait Handler: Send + 'static {
         sql: &str,
     ) -> impl Future<Output = Vec<Result<StmtResult, MySqlError>>> + Send;
 
+    /// The raw bytes of a COM_QUERY. The default checks they are UTF-8
+    /// (else ERR 1300, like a utf8mb4 connection) and calls
+    /// [`Handler::query`]. Override to accept non-UTF-8 bytes inside
+    /// `_binary'...'` literals, which some drivers (PyMySQL) send for
+    /// binary values.
+    fn query_bytes(
+        &mut self,
+        sql: &[u8],
+    ) -> impl Future<Output = Vec<Result<StmtResult, MySqlError>>> + Send {
+        async move {
+            match crate::error::utf8(sql) {
+                Ok(sql) => self.query(sql).await,
+                Err(e) => vec![Err(e)],
+            }
+        }
+    }
+
     /// COM_STMT_PREPARE: parses `sql` (with `?` placeholders) and reports its
     /// parameter count and result columns.
     fn prepare(
@@ -145,6 +162,15 @@ pub trait Handler: Send + 'static {
     /// The connection ended (see the module contract).
     fn quit(&mut self) -> impl Future<Output = ()> + Send {
         async {}
+    }
+
+    /// Resolves when the connection must end (KILL CONNECTION from another
+    /// session, node shutdown). Polled only while the connection is idle
+    /// between commands; the driver then sends ERR 1927 and closes (calling
+    /// [`Handler::quit`]). A command in progress is the handler's to
+    /// interrupt. The default never resolves.
+    fn killed(&self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
     }
 
     /// Session status flags for the next OK/EOF packet.

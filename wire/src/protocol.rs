@@ -7,11 +7,11 @@
 //!
 //! | message | layout |
 //! |---|---|
-//! | HandshakeV10 | `0x0a`, version NUL, conn id u32, salt[0..8], 0, caps lo u16, charset u8, status u16, caps hi u16, 21, 10×0, salt[8..20] NUL, plugin NUL |
+//! | HandshakeV10 | `0x0a`, version NUL, conn id u32, salt bytes 0..8, 0, caps lo u16, charset u8, status u16, caps hi u16, 21, 10×0, salt bytes 8..20, NUL, plugin NUL |
 //! | HandshakeResponse41 | caps u32, max packet u32, charset u8, 23×0, user NUL, auth (lenenc / u8-len / NUL per caps), [db NUL], [plugin NUL], [attrs lenenc] |
 //! | SSLRequest | the first 32 bytes of HandshakeResponse41, with CLIENT_SSL |
 //! | OK | `0x00` (or `0xfe` ending a result set under DEPRECATE_EOF), affected lenenc, last id lenenc, status u16, warnings u16, [info lenenc, only if non-empty] |
-//! | ERR | `0xff`, code u16, `#`, sqlstate[5], message EOF |
+//! | ERR | `0xff`, code u16, `#`, 5-byte sqlstate, message EOF |
 //! | EOF | `0xfe`, warnings u16, status u16 |
 //! | ColumnDefinition41 | "def", schema, table, org_table, name, org_name (all lenenc), `0x0c`, charset u16, length u32, type u8, flags u16, decimals u8, 0u16 |
 //! | COM_STMT_PREPARE_OK | `0x00`, stmt id u32, columns u16, params u16, 0, warnings u16 |

@@ -16,6 +16,8 @@
 //! 5. Command phase: each command starts at sequence id 0 and is answered
 //!    completely before the next one is read. Idle time between commands is
 //!    bounded by `wait_timeout`, a stalled packet or write by `net_timeout`.
+//!    While idle, [`Handler::killed`] firing ends the connection with
+//!    ERR 1927 (KILL CONNECTION, node shutdown).
 //!
 //! # Invariants
 //!
@@ -34,15 +36,14 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mysql_common::constants::{CapabilityFlags, StatusFlags};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn, Instrument};
 
@@ -152,46 +153,7 @@ fn next_connection_id() -> u32 {
     }
 }
 
-use crate::codec::AsyncStream as Stream;
-
-/// Replays bytes already buffered before handing reads to the inner stream
-/// (the start of a TLS ClientHello may arrive with the SSLRequest).
-pub(crate) struct Rewind {
-    pub(crate) prefix: Bytes,
-    pub(crate) inner: Box<dyn Stream>,
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            let chunk = self.prefix.split_to(n);
-            buf.put_slice(&chunk);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+use crate::codec::{AsyncStream as Stream, Rewind};
 
 /// Accepts connections forever, serving each on its own task with a handler
 /// made by `factory`. Returns only if accepting fails.
@@ -257,6 +219,11 @@ where
         match &result {
             Ok(()) => debug!("connection closed"),
             Err(WireError::Refused(e)) => info!(error = %e, "login refused"),
+            // The client went away or went quiet: normal life of a server.
+            Err(e @ (WireError::Io(_) | WireError::Timeout(_))) => {
+                info!(error = %e, "connection ended")
+            }
+            // The client broke the protocol.
             Err(e) => warn!(error = %e, "connection ended"),
         }
         result
@@ -475,42 +442,40 @@ async fn authenticate(
 ) -> Result<(), WireError> {
     let creds = config.users.lookup(user, host);
     // Clients without CLIENT_PLUGIN_AUTH speak mysql_native_password.
-    let mut plugin = match client_plugin {
+    let client_plugin = match client_plugin {
         None => Some(AuthPlugin::NativePassword),
         Some(name) => AuthPlugin::from_name(name),
     };
+    // An unknown user is treated like a known one as far as the exchange
+    // goes (a switch happens for an unknown plugin either way), so the
+    // exchange does not reveal whether an account exists.
+    let usable = client_plugin.filter(|p| creds.as_ref().is_none_or(|c| c.supports(*p)));
     let mut response = first_response;
-    let ok = match creds {
-        None => false,
-        Some(creds) => {
-            let usable = plugin.filter(|p| creds.supports(*p));
-            let chosen = match usable {
-                Some(p) => p,
-                None => {
-                    // Unknown plugin, or one we cannot check for this
-                    // account: switch once to one we can.
-                    let target = if creds.supports(AuthPlugin::NativePassword) {
-                        AuthPlugin::NativePassword
-                    } else {
-                        AuthPlugin::CachingSha2Password
-                    };
-                    io.write_packet(&protocol::auth_switch_request(target.name(), salt))
-                        .await?;
-                    io.flush().await?;
-                    response = read_required(io).await?.to_vec();
-                    plugin = Some(target);
-                    target
+    let chosen = match usable {
+        Some(p) => p,
+        None => {
+            // Unknown plugin, or one we cannot check for this account:
+            // switch once to one we can.
+            let target = match &creds {
+                Some(c) if !c.supports(AuthPlugin::NativePassword) => {
+                    AuthPlugin::CachingSha2Password
                 }
+                _ => AuthPlugin::NativePassword,
             };
-            let ok = creds.verify(chosen, salt, &response);
-            if ok && chosen == AuthPlugin::CachingSha2Password && !response.is_empty() {
-                // fast_auth_success
-                io.write_packet(&protocol::auth_more_data(&[0x03])).await?;
-            }
-            ok
+            io.write_packet(&protocol::auth_switch_request(target.name(), salt))
+                .await?;
+            io.flush().await?;
+            response = read_required(io).await?.to_vec();
+            target
         }
     };
-    let _ = plugin;
+    let ok = creds
+        .as_ref()
+        .is_some_and(|c| c.verify(chosen, salt, &response));
+    if ok && chosen == AuthPlugin::CachingSha2Password && !response.is_empty() {
+        // fast_auth_success; the caller sends the OK.
+        io.write_packet(&protocol::auth_more_data(&[0x03])).await?;
+    }
     if ok {
         return Ok(());
     }
@@ -585,9 +550,31 @@ impl<H: Handler> Conn<H> {
     async fn command_loop(&mut self) -> Result<(), WireError> {
         loop {
             self.io.set_seq(0);
-            let packet = match self.io.read_packet().await? {
-                Some(p) => p,
-                None => return Ok(()),
+            // Between commands, a kill (KILL CONNECTION, node shutdown) ends
+            // the connection; during a command the handler itself decides.
+            let (io, handler) = (&mut self.io, &self.handler);
+            // `biased`: a kill that happened before the next command arrived
+            // wins over that command.
+            let read = tokio::select! {
+                biased;
+                () = handler.killed() => None,
+                r = io.read_packet() => Some(r),
+            };
+            let packet = match read {
+                Some(r) => match r? {
+                    Some(p) => p,
+                    None => return Ok(()),
+                },
+                None => {
+                    info!("connection killed");
+                    let e = MySqlError::new(
+                        codes::ER_CONNECTION_KILLED,
+                        "70100",
+                        "Connection was killed",
+                    );
+                    send_error_best_effort(&mut self.io, &e).await;
+                    return Ok(());
+                }
             };
             match self.dispatch(&packet).await? {
                 Flow::Continue => self.io.flush().await?,
@@ -720,32 +707,17 @@ impl<H: Handler> Conn<H> {
     }
 
     fn utf8<'a>(&self, bytes: &'a [u8]) -> Result<&'a str, MySqlError> {
-        std::str::from_utf8(bytes).map_err(|e| {
-            let at = e.valid_up_to();
-            let bad: String = bytes[at..]
-                .iter()
-                .take(4)
-                .map(|b| format!("\\x{b:02X}"))
-                .collect();
-            MySqlError::new(
-                codes::ER_INVALID_CHARACTER_STRING,
-                "HY000",
-                format!("Invalid utf8mb4 character string: '{bad}'"),
-            )
-        })
+        crate::error::utf8(bytes)
     }
 
     async fn dispatch(&mut self, packet: &[u8]) -> Result<Flow, WireError> {
         let cmd = protocol::parse_command(packet)?;
         match cmd {
             Command::Quit => return Ok(Flow::Quit),
-            Command::Query(sql) => match self.utf8(sql) {
-                Ok(sql) => {
-                    let results = self.handler.query(sql).await;
-                    self.send_results(results).await?;
-                }
-                Err(e) => self.send_err(&e).await?,
-            },
+            Command::Query(sql) => {
+                let results = self.handler.query_bytes(sql).await;
+                self.send_results(results).await?;
+            }
             Command::InitDb(db) => {
                 let r = match self.utf8(db) {
                     Ok(db) => self.handler.init_db(db).await.map(|()| db.to_string()),

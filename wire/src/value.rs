@@ -84,6 +84,11 @@ pub fn to_text(v: &Value, col: Option<&ColumnDef>) -> Option<Vec<u8>> {
             let _ = write!(s, "{u}");
         }
         Value::Float(f) => fmt_float(*f, f64::from(f.abs()), &mut s),
+        // A FLOAT column shows single-precision digits, as MySQL does.
+        Value::Double(d) if col.is_some_and(|c| c.column_type == ColumnType::MYSQL_TYPE_FLOAT) => {
+            let f = *d as f32;
+            fmt_float(f, f64::from(f.abs()), &mut s)
+        }
         Value::Double(d) => fmt_float(*d, d.abs(), &mut s),
         Value::Date(y, mo, d, h, mi, se, us) => {
             let date_only = matches!(
@@ -499,6 +504,9 @@ mod tests {
         assert_eq!(to_text(&Value::Double(0.5), None).unwrap(), b"0.5");
         assert_eq!(to_text(&Value::Double(1e20), None).unwrap(), b"1e20");
         assert_eq!(to_text(&Value::Float(2.75), None).unwrap(), b"2.75");
+        let f = col(ColumnType::MYSQL_TYPE_FLOAT);
+        let tenth = f64::from(0.1f32);
+        assert_eq!(to_text(&Value::Double(tenth), Some(&f)).unwrap(), b"0.1");
     }
 
     #[test]

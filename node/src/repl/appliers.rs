@@ -185,6 +185,17 @@ fn wait_for(s: &Shared, seqno: u64) {
 }
 
 fn worker(s: Arc<Shared>) {
+    // An applier that panicked would stall the horizon forever; this node
+    // must stop instead (DESIGN.md: apply failures stop the node).
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&s)));
+    if r.is_err() {
+        error!("an applier panicked; this node stops");
+        std::process::exit(70);
+    }
+}
+
+fn work(s: &Arc<Shared>) {
+    let s = s.clone();
     loop {
         let job = {
             let mut q = s.queue.lock();

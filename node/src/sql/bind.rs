@@ -752,7 +752,15 @@ impl Exec<'_> {
             "SHA1" | "SHA" => (Func::Sha1, 1, 1),
             "CRC32" => (Func::Crc32, 1, 1),
             "SLEEP" => (Func::Sleep, 1, 1),
-            _ => return Err(SqlError::unknown_function(&name)),
+            _ => {
+                // MySQL names the stored function it looked for: db.name.
+                let written = f.name.to_string();
+                let full = match (f.name.0.len(), self.current_db()) {
+                    (1, Ok(db)) => format!("{db}.{written}"),
+                    _ => written,
+                };
+                return Err(SqlError::unknown_function(&full));
+            }
         };
         if argc < min || argc > max {
             return Err(SqlError::wrong_arg_count(&name));
@@ -1157,6 +1165,15 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
 pub fn expr_display_name(e: &ast::Expr) -> String {
     match e {
         ast::Expr::Identifier(i) => i.value.clone(),
+        // `@@session.x` is named as written; `t.col` by its column.
+        ast::Expr::CompoundIdentifier(ids)
+            if ids.first().is_some_and(|i| i.value.starts_with("@@")) =>
+        {
+            ids.iter()
+                .map(|i| i.value.as_str())
+                .collect::<Vec<_>>()
+                .join(".")
+        }
         ast::Expr::CompoundIdentifier(ids) => {
             ids.last().map(|i| i.value.clone()).unwrap_or_default()
         }

@@ -715,7 +715,9 @@ impl DdlCtx<'_> {
         let cols = def.columns.clone();
         let src = source.clone();
         let now = crate::value::DateTime::now();
+        let mut row_no = 0usize;
         let t = old.rebuild(def, self.snapshot, self.seqno, |r| {
+            row_no += 1;
             let mut out = Vec::with_capacity(cols.len());
             for (c, s) in cols.iter().zip(&src) {
                 let v = match s {
@@ -739,7 +741,7 @@ impl DdlCtx<'_> {
                         format!("Invalid use of NULL value (column '{}')", c.name),
                     ));
                 }
-                out.push(c.ty.coerce(v, &c.name)?);
+                out.push(c.ty.coerce(v, &c.name).map_err(|e| alter_copy_error(e, &c.name, row_no))?);
             }
             Ok(out)
         })?;
@@ -783,6 +785,22 @@ impl DdlCtx<'_> {
 
 /// Refuses a table whose rows violate its primary key or a unique index
 /// (after an ALTER that adds one).
+/// A value that does not fit its new type while ALTER TABLE copies rows:
+/// MySQL reports a too-long string as truncated (1265), and names the row.
+fn alter_copy_error(e: SqlError, column: &str, row: usize) -> SqlError {
+    if e.code == crate::error::codes::DATA_TOO_LONG {
+        return SqlError::new(
+            1265,
+            "01000",
+            format!("Data truncated for column '{column}' at row {row}"),
+        );
+    }
+    match e.message.strip_suffix(" at row 1") {
+        Some(head) => SqlError::new(e.code, e.state, format!("{head} at row {row}")),
+        None => e,
+    }
+}
+
 fn check_unique_data(t: &Table, seqno: u64) -> SqlResult<()> {
     let rows = t.rows_at(seqno);
     if let Some(_pk) = &t.def.primary {

@@ -188,6 +188,15 @@ impl Exec<'_> {
     pub fn plan_from(&mut self, from: &[ast::TableWithJoins]) -> SqlResult<FromPlan> {
         let mut scope = Scope::default();
         let mut sources: Vec<Source> = Vec::new();
+        // `FROM DUAL` is MySQL's spelling of no table at all.
+        if let [twj] = from {
+            if let ast::TableFactor::Table { name, alias: None, .. } = &twj.relation {
+                let dual = matches!(object_name_parts_lossy(name).as_slice(), [n] if n.eq_ignore_ascii_case("dual"));
+                if dual && twj.joins.is_empty() {
+                    return Ok(FromPlan { scope, sources });
+                }
+            }
+        }
         let mut pending: Vec<PendingOn> = Vec::new();
         for twj in from {
             self.add_factor(&twj.relation, false, &mut scope, &mut sources)?;
@@ -261,6 +270,7 @@ impl Exec<'_> {
                 let qualifier = alias
                     .as_ref()
                     .map_or_else(|| tname.clone(), |a| a.name.value.clone());
+                check_unique_qualifier(scope, &qualifier)?;
                 if db.eq_ignore_ascii_case("information_schema") {
                     let (cols, rows) = self.information_schema(&tname)?;
                     push_rows_source(scope, sources, &qualifier, cols, rows, left_join);
@@ -320,6 +330,7 @@ impl Exec<'_> {
                         "Every derived table must have its own alias",
                     ));
                 };
+                check_unique_qualifier(scope, &alias.name.value)?;
                 let (cols, rows) = self.query(subquery)?;
                 let rows = rows.into_iter().map(Row::from).collect();
                 push_rows_source(scope, sources, &alias.name.value, cols, rows, left_join);
@@ -527,7 +538,10 @@ impl Exec<'_> {
             let mut keys = Vec::with_capacity(sort_keys.len());
             for (k, _) in &sort_keys {
                 keys.push(match k {
-                    SortKey::Output(i) => vals[*i].clone(),
+                    SortKey::Output(i) => enum_rank(vals[*i].clone(), columns[*i].ty.as_ref()),
+                    SortKey::Expr(e @ Expr::Col(c)) => {
+                        enum_rank(e.eval(r)?, layout.get(*c).and_then(|m| m.ty.as_ref()))
+                    }
                     SortKey::Expr(e) => e.eval(r)?,
                 });
             }
@@ -818,6 +832,22 @@ impl Exec<'_> {
     }
 }
 
+/// Two FROM items may not answer to the same name (ER_NONUNIQ_TABLE).
+fn check_unique_qualifier(scope: &Scope, qualifier: &str) -> SqlResult<()> {
+    if scope.cols.iter().any(|c| c.source == qualifier) {
+        return Err(SqlError::new(
+            crate::error::codes::NON_UNIQ_TABLE,
+            "42000",
+            format!("Not unique table/alias: '{qualifier}'"),
+        ));
+    }
+    Ok(())
+}
+
+fn object_name_parts_lossy(name: &ast::ObjectName) -> Vec<String> {
+    crate::sql::object_name_parts(name).unwrap_or_default()
+}
+
 fn all_hold(filters: &[&Expr], row: &[Value]) -> SqlResult<bool> {
     for f in filters {
         if !f.holds(row)? {
@@ -855,6 +885,18 @@ fn push_rows_source(
         on: Vec::new(),
         access: Access::Full,
     });
+}
+
+/// ENUM columns sort by member position, not by text (MySQL): the sort key
+/// of an ENUM value is its 1-based index; other values are unchanged.
+fn enum_rank(v: Value, ty: Option<&crate::types::SqlType>) -> Value {
+    match (ty, &v) {
+        (Some(crate::types::SqlType::Enum(members)), Value::Str(s)) => members
+            .iter()
+            .position(|m| m.eq_ignore_ascii_case(s))
+            .map_or(Value::Int(0), |i| Value::Int(i as i64 + 1)),
+        _ => v,
+    }
 }
 
 pub enum SortKey {

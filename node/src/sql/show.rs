@@ -867,6 +867,9 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
         let mut l = format!("  {} {}", q(&c.name), c.ty.sql_name());
         if !c.nullable {
             l.push_str(" NOT NULL");
+        } else if matches!(c.ty, SqlType::Timestamp(_)) {
+            // MySQL spells out a nullable TIMESTAMP (its old default was NOT NULL).
+            l.push_str(" NULL");
         }
         if c.auto_increment {
             l.push_str(" AUTO_INCREMENT");

@@ -210,6 +210,17 @@ impl SessionVars {
 
 pub fn read(sess: &SessionState, name: &str, global: bool) -> SqlResult<Value> {
     let lname = name.to_ascii_lowercase();
+    let session_only = matches!(
+        lname.as_str(),
+        "last_insert_id" | "identity" | "warning_count" | "error_count" | "pseudo_thread_id"
+    );
+    if global && session_only {
+        return Err(SqlError::new(
+            1238,
+            "HY000",
+            format!("Variable '{lname}' is a SESSION variable"),
+        ));
+    }
     match lname.as_str() {
         "last_insert_id" | "identity" => return Ok(Value::UInt(sess.last_insert_id)),
         "warning_count" => return Ok(Value::Int(sess.warnings.len() as i64)),
@@ -348,7 +359,14 @@ pub fn all(sess: &SessionState, global: bool) -> Vec<(String, Value)> {
             } else {
                 sess.vars.get(d.name)
             };
-            (d.name.to_string(), v.unwrap_or(Value::Null))
+            let v = v.unwrap_or(Value::Null);
+            // SHOW VARIABLES spells booleans ON / OFF (SELECT @@x gives 1 / 0).
+            let v = match (d.kind, v.truth()) {
+                (Kind::Bool, Some(true)) => Value::Str("ON".into()),
+                (Kind::Bool, Some(false)) => Value::Str("OFF".into()),
+                _ => v,
+            };
+            (d.name.to_string(), v)
         })
         .collect()
 }

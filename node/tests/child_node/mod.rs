@@ -50,6 +50,15 @@ impl ChildNode {
             .prefix("trireme-slt-")
             .tempdir()
             .expect("create a temporary data directory");
+        // The peer (QUIC) endpoint also takes an ephemeral port, so nodes of
+        // concurrent tests never collide; a one-node cluster needs no fsync
+        // for these tests.
+        let config = data_dir.path().join("trireme.toml");
+        std::fs::write(
+            &config,
+            "[cluster]\nlisten = \"127.0.0.1:0\"\nfsync = \"never\"\n",
+        )
+        .expect("write the node's configuration");
         let mut child = Command::new(env!("CARGO_BIN_EXE_trireme"))
             .args([
                 "start",
@@ -59,8 +68,10 @@ impl ChildNode {
                 "--root-password",
                 ROOT_PW,
             ])
+            .arg("--config")
+            .arg(&config)
             .arg("--data-dir")
-            .arg(data_dir.path())
+            .arg(data_dir.path().join("data"))
             .env("RUST_LOG", "warn")
             .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())

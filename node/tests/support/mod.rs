@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts};
 use trireme_node::config::Config;

@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use trireme_wire::{
-    ColumnDef, ColumnFlags, ColumnType, Handler, MySqlError, OkInfo, PrepareInfo, ServerConfig,
-    SessionInfo, StatusFlags, StmtResult, Value,
+    ColumnDef, ColumnType, Handler, MySqlError, OkInfo, PrepareInfo, ServerConfig, SessionInfo,
+    StatusFlags, StmtResult, Value,
 };
 
 pub const TABLE_SIZE: i64 = 1000;
@@ -43,6 +43,8 @@ pub struct Shared {
     /// Statements the handler did not understand.
     pub unknown: Mutex<Vec<String>>,
     pub server_version: String,
+    /// Kill switches by connection id.
+    pub kills: Mutex<std::collections::HashMap<u32, Arc<tokio::sync::Notify>>>,
 }
 
 impl Shared {
@@ -63,6 +65,7 @@ impl Shared {
             anomalies: Mutex::new(Vec::new()),
             unknown: Mutex::new(Vec::new()),
             server_version: server_version.to_string(),
+            kills: Mutex::new(Default::default()),
         })
     }
 
@@ -202,6 +205,7 @@ fn normalize(sql: &str) -> String {
 }
 
 pub struct TestHandler {
+    kill: Arc<tokio::sync::Notify>,
     shared: Arc<Shared>,
     info: SessionInfo,
     db: Option<String>,
@@ -211,7 +215,14 @@ pub struct TestHandler {
 
 impl TestHandler {
     pub fn new(shared: Arc<Shared>, info: &SessionInfo) -> Self {
+        let kill = Arc::new(tokio::sync::Notify::new());
+        shared
+            .kills
+            .lock()
+            .unwrap()
+            .insert(info.connection_id, kill.clone());
         TestHandler {
+            kill,
             shared,
             info: info.clone(),
             db: None,
@@ -393,6 +404,20 @@ impl TestHandler {
                 warnings: 1,
                 info: format!("Rows matched: {affected}  Changed: {affected}  Warnings: 1"),
             }));
+        }
+        if words.first().map(|w| w.eq_ignore_ascii_case("kill")) == Some(true) {
+            let id: u32 = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(0);
+            return match self.shared.kills.lock().unwrap().get(&id) {
+                Some(n) => {
+                    n.notify_one();
+                    Ok(StmtResult::ok())
+                }
+                None => Err(MySqlError::new(
+                    1094,
+                    "HY000",
+                    format!("Unknown thread id: {id}"),
+                )),
+            };
         }
         if words.first().map(|w| w.eq_ignore_ascii_case("fail")) == Some(true) {
             let code = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(1105);
@@ -715,6 +740,19 @@ impl Handler for TestHandler {
         Ok(())
     }
 
+    fn killed(&self) -> impl std::future::Future<Output = ()> + Send {
+        let kill = self.kill.clone();
+        async move { kill.notified().await }
+    }
+
+    async fn quit(&mut self) {
+        self.shared
+            .kills
+            .lock()
+            .unwrap()
+            .remove(&self.info.connection_id);
+    }
+
     fn status(&self) -> StatusFlags {
         let mut s = StatusFlags::empty();
         if self.autocommit {
@@ -779,8 +817,4 @@ pub async fn start(config: ServerConfig) -> TestServer {
         .await;
     });
     TestServer { addr, shared, task }
-}
-
-pub fn _flags_used() -> ColumnFlags {
-    ColumnFlags::empty()
 }

@@ -125,6 +125,9 @@ async fn mariadb_cli_query_error_status_use() {
     );
 }
 
+/// sysbench transactions per run (18 prepared statements each).
+const SB_EVENTS: u64 = 2000;
+
 fn stat(output: &str, key: &str) -> Option<u64> {
     let line = output.lines().find(|l| l.trim_start().starts_with(key))?;
     line[line.find(':')? + 1..]
@@ -148,7 +151,10 @@ async fn sysbench_oltp_read_write_runs_clean() {
         .arg("--tables=1")
         .arg(format!("--table-size={TABLE_SIZE}"))
         .arg("--threads=4")
-        .arg("--time=3")
+        // A fixed amount of work (a few seconds here), capped in time: the
+        // outcome does not depend on how much CPU the machine gives us.
+        .arg(format!("--events={SB_EVENTS}"))
+        .arg("--time=120")
         .arg("--report-interval=0")
         .arg("run");
     let out = run(cmd, "sysbench").await;
@@ -160,7 +166,7 @@ async fn sysbench_oltp_read_write_runs_clean() {
         out.stderr
     );
     let tx = stat(&out.stdout, "transactions:").expect("transactions line");
-    assert!(tx > 0, "{}", out.stdout);
+    assert_eq!(tx, SB_EVENTS, "{}", out.stdout);
     assert_eq!(
         stat(&out.stdout, "ignored errors:"),
         Some(0),

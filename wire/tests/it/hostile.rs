@@ -69,7 +69,7 @@ fn random_bytes_never_panic_the_decoders_or_the_state_machine() {
     let seed = seed();
     println!("WIRE_FUZZ_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
-    for i in 0..1500 {
+    for i in 0..4000 {
         let mut data = random_input(&mut rng);
         if i % 3 == 0 {
             // Pure noise too.
@@ -306,4 +306,58 @@ async fn login_violations() {
         .err()
         .unwrap();
     assert!(matches!(e, ClientError::Server(ref m) if m.code == 1045));
+}
+
+/// Logs in by hand with a plugin the server does not know: the server
+/// switches to mysql_native_password, for known and unknown users alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_client_plugin_gets_an_auth_switch() {
+    let server = common::start(common::config()).await;
+    for (user, expect_ok) in [(USER, true), ("nobody", false)] {
+        let s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let t = Some(Duration::from_secs(60));
+        let mut io =
+            trireme_wire::PacketStream::new(s, 1 << 20, trireme_wire::Timeouts { idle: t, io: t });
+        let greeting = io.read_packet().await.unwrap().unwrap();
+        // Salt: 8 bytes after version and id, then 12 more after the fixed part.
+        let ver_end = greeting.iter().position(|&b| b == 0).unwrap();
+        let p1 = &greeting[ver_end + 5..ver_end + 13];
+        let p2 = &greeting[ver_end + 13 + 1 + 2 + 1 + 2 + 2 + 1 + 10..][..12];
+        let salt = [p1, p2].concat();
+        let caps: u32 = 0x0200 | 0x8000 | 0x0008_0000 | 0x0020_0000; // 41, secure, plugin, lenenc
+        let mut resp = caps.to_le_bytes().to_vec();
+        resp.extend_from_slice(&(1u32 << 24).to_le_bytes());
+        resp.push(45);
+        resp.extend_from_slice(&[0; 23]);
+        resp.extend_from_slice(user.as_bytes());
+        resp.push(0);
+        resp.extend_from_slice(&[4, 1, 2, 3, 4]);
+        resp.extend_from_slice(b"client_ed25519\0");
+        io.write_packet(&resp).await.unwrap();
+        io.flush().await.unwrap();
+        let switch = io.read_packet().await.unwrap().unwrap();
+        assert_eq!(switch[0], 0xfe);
+        assert!(switch[1..].starts_with(b"mysql_native_password\0"));
+        assert_eq!(&switch[23..43], &salt[..]);
+        let scramble = mysql_common_scramble(&salt, PASSWORD);
+        io.write_packet(&scramble).await.unwrap();
+        io.flush().await.unwrap();
+        let reply = io.read_packet().await.unwrap().unwrap();
+        if expect_ok {
+            assert_eq!(reply[0], 0x00, "{reply:?}");
+        } else {
+            assert_eq!(err_code(&reply), Some(1045));
+        }
+    }
+}
+
+fn mysql_common_scramble(salt: &[u8], password: &str) -> Vec<u8> {
+    use sha1::{Digest, Sha1};
+    let h1 = Sha1::digest(password.as_bytes());
+    let h2 = Sha1::digest(h1);
+    let mut h = Sha1::new();
+    h.update(salt);
+    h.update(h2);
+    let mask = h.finalize();
+    h1.iter().zip(mask.iter()).map(|(a, b)| a ^ b).collect()
 }

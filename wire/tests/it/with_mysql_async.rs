@@ -328,28 +328,49 @@ async fn authentication_plugins_and_failures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_ids_are_unique_and_pool_works() {
     let server = common::start(common::config()).await;
+    // Eight connections open at once, each with its own id.
+    let mut conns = Vec::new();
+    for _ in 0..8 {
+        conns.push(connect(server.port()).await);
+    }
+    let mut ids: Vec<u32> = conns.iter().map(|c| c.id()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8);
+    for c in conns {
+        c.disconnect().await.unwrap();
+    }
+    // A pool shared by concurrent tasks.
     let pool = mysql_async::Pool::new(opts(server.port(), USER, PASSWORD));
     let mut tasks = Vec::new();
     for t in 0..8i64 {
         let pool = pool.clone();
         tasks.push(tokio::spawn(async move {
             let mut conn = pool.get_conn().await.unwrap();
-            let mut ids = Vec::new();
             for i in 0..20i64 {
                 let v: Option<i64> = conn.exec_first("SELECT ?", (t * 100 + i,)).await.unwrap();
                 assert_eq!(v, Some(t * 100 + i));
             }
-            ids.push(conn.id());
-            ids
         }));
     }
-    let mut ids = Vec::new();
     for t in tasks {
-        ids.extend(t.await.unwrap());
+        t.await.unwrap();
     }
-    let n = ids.len();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), n);
     pool.disconnect().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_ends_an_idle_connection() {
+    let server = common::start(common::config()).await;
+    let mut killer = connect(server.port()).await;
+    let mut victim = connect(server.port()).await;
+    killer
+        .query_drop(format!("KILL {}", victim.id()))
+        .await
+        .unwrap();
+    // The victim's next command fails: the server has closed it.
+    assert!(victim.query_drop("SELECT 1").await.is_err());
+    let err = killer.query_drop("KILL 4000000000").await.unwrap_err();
+    assert!(matches!(err, mysql_async::Error::Server(ref e) if e.code == 1094));
+    killer.disconnect().await.unwrap();
 }

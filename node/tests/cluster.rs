@@ -1,0 +1,466 @@
+//! Three real `trireme` processes on loopback (issue 6): reads everywhere,
+//! one winner per conflict round, a bank whose total never moves, DDL under
+//! load, flow control, parallel apply, loss of the primary component, and
+//! SIGKILL + restart without losing an acknowledged commit.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::*;
+use support::cluster::{Cluster, NodeOpts};
+
+fn server_code(e: &mysql_async::Error) -> Option<u16> {
+    match e {
+        mysql_async::Error::Server(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_row_written_on_each_node_is_read_on_every_other() {
+    let c = Cluster::start(3).await;
+    let mut a = c.conn(0).await;
+    a.query_drop("CREATE DATABASE r").await.unwrap();
+    a.query_drop("CREATE TABLE r.t (id INT PRIMARY KEY, origin VARCHAR(10))")
+        .await
+        .unwrap();
+    for w in 0..3 {
+        let mut cw = c.conn(w).await;
+        cw.exec_drop("INSERT INTO r.t VALUES (?, ?)", (w as i64, format!("node{}", w + 1)))
+            .await
+            .unwrap();
+        for r in 0..3 {
+            let mut cr = c.conn(r).await;
+            cr.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+            let got: Option<String> = cr
+                .exec_first("SELECT origin FROM r.t WHERE id = ?", (w as i64,))
+                .await
+                .unwrap();
+            assert_eq!(got.as_deref(), Some(format!("node{}", w + 1).as_str()), "read on node{}", r + 1);
+        }
+    }
+    // Auto-increment control: every node hands out distinct values.
+    a.query_drop("CREATE TABLE r.ai (id INT AUTO_INCREMENT PRIMARY KEY, n INT)")
+        .await
+        .unwrap();
+    for round in 0..5 {
+        for w in 0..3 {
+            let mut cw = c.conn(w).await;
+            cw.exec_drop("INSERT INTO r.ai (n) VALUES (?)", (round,)).await.unwrap();
+        }
+    }
+    a.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+    let (n, distinct): (i64, i64) = a
+        .query_first("SELECT COUNT(*), COUNT(DISTINCT id) FROM r.ai")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((n, distinct), (15, 15));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_updates_of_one_row_have_exactly_one_winner_per_round() {
+    let c = Cluster::start(3).await;
+    let mut setup = c.conn(0).await;
+    setup.query_drop("CREATE DATABASE w").await.unwrap();
+    setup
+        .query_drop("CREATE TABLE w.t (id INT PRIMARY KEY, v INT NOT NULL)")
+        .await
+        .unwrap();
+    setup.query_drop("INSERT INTO w.t VALUES (1, 0)").await.unwrap();
+    let mut conns = Vec::new();
+    for i in 0..3 {
+        let mut x = c.conn(i).await;
+        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        conns.push(x);
+    }
+    let rounds = 15;
+    for round in 0..rounds {
+        // Everyone takes its snapshot before anyone commits.
+        let mut seen = Vec::new();
+        for x in conns.iter_mut() {
+            x.query_drop("BEGIN").await.unwrap();
+            let v: i64 = x.query_first("SELECT v FROM w.t WHERE id = 1").await.unwrap().unwrap();
+            seen.push(v);
+        }
+        assert!(seen.iter().all(|v| *v == round), "round {round}: snapshots {seen:?}");
+        let mut tasks = Vec::new();
+        for mut x in conns.drain(..) {
+            tasks.push(tokio::spawn(async move {
+                let r = async {
+                    x.query_drop("UPDATE w.t SET v = v + 1 WHERE id = 1").await?;
+                    x.query_drop("COMMIT").await
+                }
+                .await;
+                if r.is_err() {
+                    let _ = x.query_drop("ROLLBACK").await;
+                }
+                (x, r)
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            let (x, r) = t.await.unwrap();
+            match r {
+                Ok(()) => winners += 1,
+                Err(e) => assert_eq!(server_code(&e), Some(1213), "loser error: {e}"),
+            }
+            conns.push(x);
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+    let sums = c.checksums("w.t").await;
+    assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
+    let v: i64 = setup.query_first("SELECT v FROM w.t WHERE id = 1").await.unwrap().unwrap();
+    assert_eq!(v, rounds);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bank_total_is_constant_in_every_read_on_every_node() {
+    const ACCOUNTS: i64 = 10;
+    const INITIAL: i64 = 100;
+    let c = Arc::new(Cluster::start(3).await);
+    let mut setup = c.conn(0).await;
+    setup.query_drop("CREATE DATABASE bank").await.unwrap();
+    setup
+        .query_drop("CREATE TABLE bank.acct (id INT PRIMARY KEY, balance BIGINT NOT NULL)")
+        .await
+        .unwrap();
+    for id in 0..ACCOUNTS {
+        setup
+            .exec_drop("INSERT INTO bank.acct VALUES (?, ?)", (id, INITIAL))
+            .await
+            .unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let transfers = Arc::new(AtomicU64::new(0));
+    let reads = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for node in 0..3 {
+        for w in 0..8u64 {
+            let c = c.clone();
+            let stop = stop.clone();
+            let transfers = transfers.clone();
+            let reads = reads.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut x = c.conn(node).await;
+                let mut i = w;
+                while !stop.load(Ordering::Relaxed) {
+                    i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let from = (i >> 33) as i64 % ACCOUNTS;
+                    let to = (from + 1 + (i >> 40) as i64 % (ACCOUNTS - 1)) % ACCOUNTS;
+                    let amount = 1 + (i >> 50) as i64 % 5;
+                    if w % 4 == 0 {
+                        let total: i64 = x
+                            .query_first("SELECT SUM(balance) FROM bank.acct")
+                            .await
+                            .unwrap()
+                            .unwrap();
+                        assert_eq!(total, ACCOUNTS * INITIAL, "a read on node{} saw a broken total", node + 1);
+                        reads.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let r: mysql_async::Result<()> = async {
+                        x.query_drop("BEGIN").await?;
+                        let b: Option<i64> = x
+                            .exec_first("SELECT balance FROM bank.acct WHERE id = ?", (from,))
+                            .await?;
+                        if b.unwrap_or(0) >= amount {
+                            x.exec_drop(
+                                "UPDATE bank.acct SET balance = balance - ? WHERE id = ?",
+                                (amount, from),
+                            )
+                            .await?;
+                            x.exec_drop(
+                                "UPDATE bank.acct SET balance = balance + ? WHERE id = ?",
+                                (amount, to),
+                            )
+                            .await?;
+                        }
+                        x.query_drop("COMMIT").await
+                    }
+                    .await;
+                    match r {
+                        Ok(()) => {
+                            transfers.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) if server_code(&e) == Some(1213) => {
+                            let _ = x.query_drop("ROLLBACK").await;
+                        }
+                        Err(e) => panic!("transfer failed: {e}"),
+                    }
+                }
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(transfers.load(Ordering::Relaxed) > 0);
+    assert!(reads.load(Ordering::Relaxed) > 0);
+    for node in 0..3 {
+        let mut x = c.conn(node).await;
+        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        let (total, negative): (i64, i64) = x
+            .query_first("SELECT SUM(balance), SUM(balance < 0) FROM bank.acct")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((total, negative), (ACCOUNTS * INITIAL, 0));
+    }
+    let sums = c.checksums("bank.acct").await;
+    assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
+    println!(
+        "bank: {} transfers, {} reads",
+        transfers.load(Ordering::Relaxed),
+        reads.load(Ordering::Relaxed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn alter_table_on_one_node_while_others_write() {
+    let c = Arc::new(Cluster::start(3).await);
+    let mut setup = c.conn(0).await;
+    setup.query_drop("CREATE DATABASE ddl").await.unwrap();
+    setup
+        .query_drop("CREATE TABLE ddl.t (id INT PRIMARY KEY, v INT NOT NULL)")
+        .await
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for node in [0usize, 2] {
+        let c = c.clone();
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut x = c.conn(node).await;
+            let mut n = 0i64;
+            let mut ok = Vec::new();
+            while !stop.load(Ordering::Relaxed) && n < 2000 {
+                let id = node as i64 * 100_000 + n;
+                match x.exec_drop("INSERT INTO ddl.t (id, v) VALUES (?, ?)", (id, n)).await {
+                    Ok(()) => ok.push(id),
+                    // In-flight write-sets of the altered table fail cleanly.
+                    Err(e) if matches!(server_code(&e), Some(1213 | 1412)) => {}
+                    Err(e) => panic!("insert on node{}: {e}", node + 1),
+                }
+                n += 1;
+            }
+            ok
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut b = c.conn(1).await;
+    b.query_drop("ALTER TABLE ddl.t ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'none'")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    for w in writers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    for node in 0..3 {
+        let mut x = c.conn(node).await;
+        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        let create: (String, String) = x
+            .query_first("SHOW CREATE TABLE ddl.t")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(create.1.contains("`note` varchar(20) NOT NULL DEFAULT 'none'"), "{}", create.1);
+        let n: i64 = x.query_first("SELECT COUNT(*) FROM ddl.t").await.unwrap().unwrap();
+        assert_eq!(n as usize, acknowledged.len(), "node{}", node + 1);
+    }
+    let sums = c.checksums("ddl.t").await;
+    assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_node_pauses_the_cluster_with_flow_control() {
+    let c = Cluster::start_with(3, |id| NodeOpts {
+        apply_delay_ms: if id == 3 { 20 } else { 0 },
+        fc_limit: Some(4),
+    })
+    .await;
+    let mut a = c.conn(0).await;
+    a.query_drop("CREATE DATABASE fc").await.unwrap();
+    a.query_drop("CREATE TABLE fc.t (id INT PRIMARY KEY, v INT)").await.unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..4i64 {
+        let mut x = c.conn(0).await;
+        tasks.push(tokio::spawn(async move {
+            for n in 0..60i64 {
+                x.exec_drop("INSERT INTO fc.t VALUES (?, ?)", (w * 1000 + n, n))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let sent: u64 = c.status(2, "wsrep_flow_control_sent").await.unwrap().parse().unwrap();
+    let paused_ns: u64 = c
+        .status(0, "wsrep_flow_control_paused_ns")
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sent > 0, "the slow node never sent FC_STOP");
+    assert!(paused_ns > 0, "node1 was never paused");
+    for node in 0..3 {
+        let mut x = c.conn(node).await;
+        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        let n: i64 = x.query_first("SELECT COUNT(*) FROM fc.t").await.unwrap().unwrap();
+        assert_eq!(n, 240, "node{} lost write-sets", node + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn independent_write_sets_are_applied_in_parallel() {
+    let c = Cluster::start(3).await;
+    let mut a = c.conn(0).await;
+    a.query_drop("CREATE DATABASE pa").await.unwrap();
+    a.query_drop("CREATE TABLE pa.t (id INT PRIMARY KEY, v INT NOT NULL)")
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..12i64 {
+        let mut x = c.conn((w % 3) as usize).await;
+        tasks.push(tokio::spawn(async move {
+            for n in 0..40i64 {
+                let id = w * 1000 + n;
+                x.exec_drop("INSERT INTO pa.t VALUES (?, ?)", (id, 0)).await.unwrap();
+                x.exec_drop("UPDATE pa.t SET v = v + ? WHERE id = ?", (n, id)).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut any_parallel = false;
+    for node in 0..3 {
+        let d: f64 = c.status(node, "wsrep_cert_deps_distance").await.unwrap().parse().unwrap();
+        assert!(d > 1.0, "deps distance {d} on node{}", node + 1);
+        let conc: u64 = c
+            .status(node, "trireme_applier_max_concurrency")
+            .await
+            .unwrap()
+            .parse()
+            .unwrap();
+        any_parallel |= conc > 1;
+    }
+    assert!(any_parallel, "no node ever applied two write-sets at once");
+    // The result equals what a serial execution gives.
+    for node in 0..3 {
+        let mut x = c.conn(node).await;
+        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        let (n, s): (i64, i64) = x
+            .query_first("SELECT COUNT(*), SUM(v) FROM pa.t")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((n, s), (12 * 40, 12 * (0..40).sum::<i64>()));
+    }
+    let sums = c.checksums("pa.t").await;
+    assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_without_quorum_refuses_then_serves_again() {
+    let mut c = Cluster::start(3).await;
+    let mut a = c.conn(0).await;
+    a.query_drop("CREATE DATABASE q").await.unwrap();
+    a.query_drop("CREATE TABLE q.t (id INT PRIMARY KEY)").await.unwrap();
+    a.query_drop("INSERT INTO q.t VALUES (1)").await.unwrap();
+    drop(a);
+    // Stop the two others: node1 loses quorum.
+    c.signal(1, libc::SIGSTOP);
+    c.signal(2, libc::SIGSTOP);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut x = c.conn(0).await;
+        match x.query_drop("SELECT * FROM q.t").await {
+            Err(e) if server_code(&e) == Some(1047) => {
+                // Writes are refused too; ROLLBACK always works.
+                let w = x.query_drop("INSERT INTO q.t VALUES (2)").await;
+                assert_eq!(w.as_ref().err().and_then(server_code), Some(1047));
+                x.query_drop("ROLLBACK").await.unwrap();
+                // Dirty reads may be asked for.
+                x.query_drop("SET SESSION wsrep_dirty_reads = 1").await.unwrap();
+                let n: i64 = x.query_first("SELECT COUNT(*) FROM q.t").await.unwrap().unwrap();
+                assert_eq!(n, 1);
+                break;
+            }
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(300)).await,
+            other => panic!("node1 kept serving without quorum: {other:?}"),
+        }
+    }
+    assert_eq!(c.status(0, "wsrep_cluster_status").await.as_deref(), Some("non-Primary"));
+    c.signal(1, libc::SIGCONT);
+    c.signal(2, libc::SIGCONT);
+    c.wait_synced(0, 3, Duration::from_secs(90)).await;
+    let mut x = c.conn(0).await;
+    x.query_drop("INSERT INTO q.t VALUES (3)").await.unwrap();
+    let _ = &mut c;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_node_restarts_and_loses_no_acknowledged_commit() {
+    let c = Cluster::start(3).await;
+    let c = Arc::new(tokio::sync::Mutex::new(c));
+    {
+        let g = c.lock().await;
+        let mut a = g.conn(0).await;
+        a.query_drop("CREATE DATABASE k").await.unwrap();
+        a.query_drop("CREATE TABLE k.t (id INT PRIMARY KEY, node INT)").await.unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for node in [0usize, 2] {
+        let url = c.lock().await.url(node);
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut x = mysql_async::Conn::from_url(url).await.unwrap();
+            let mut acked = Vec::new();
+            let mut n = 0i64;
+            while !stop.load(Ordering::Relaxed) && n < 5000 {
+                let id = node as i64 * 1_000_000 + n;
+                match x.exec_drop("INSERT INTO k.t VALUES (?, ?)", (id, node as i64)).await {
+                    Ok(()) => acked.push(id),
+                    Err(e) => panic!("insert on node{}: {e}", node + 1),
+                }
+                n += 1;
+            }
+            acked
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    c.lock().await.kill(1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    c.lock().await.restart(1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut acked = Vec::new();
+    for w in writers {
+        acked.extend(w.await.unwrap());
+    }
+    let g = c.lock().await;
+    g.wait_synced(1, 3, Duration::from_secs(120)).await;
+    for node in 0..3 {
+        let mut x = g.conn(node).await;
+        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        let ids: Vec<i64> = x.query("SELECT id FROM k.t").await.unwrap();
+        let have: std::collections::HashSet<i64> = ids.into_iter().collect();
+        let missing: Vec<&i64> = acked.iter().filter(|id| !have.contains(id)).take(5).collect();
+        assert!(missing.is_empty(), "node{} lost acknowledged commits, e.g. {missing:?}", node + 1);
+        assert_eq!(have.len(), acked.len(), "node{} has rows nobody committed", node + 1);
+    }
+    let sums = g.checksums("k.t").await;
+    assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
+}
