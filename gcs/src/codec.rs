@@ -107,7 +107,10 @@ mod tests {
 
     #[test]
     fn roundtrip_and_garbage() {
-        let t = T { a: 7, b: bytes::Bytes::from_static(b"hello") };
+        let t = T {
+            a: 7,
+            b: bytes::Bytes::from_static(b"hello"),
+        };
         let v = encode(&t).unwrap();
         assert_eq!(decode::<T>(&v).unwrap(), t);
         let mut w = v.clone();

@@ -238,7 +238,9 @@ impl GcsConfig {
             return e("timeouts.evict_ms must be >= suspect_ms".into());
         }
         if t.connect_ms == 0 || t.rpc_ms == 0 || t.idle_ms <= t.heartbeat_ms {
-            return e("timeouts.connect_ms and rpc_ms must be > 0 and idle_ms > heartbeat_ms".into());
+            return e(
+                "timeouts.connect_ms and rpc_ms must be > 0 and idle_ms > heartbeat_ms".into(),
+            );
         }
         if self.max_payload_bytes == 0 || self.max_frame_bytes < self.max_payload_bytes + 4096 {
             return e("max_frame_bytes must exceed max_payload_bytes by at least 4096".into());
@@ -247,7 +249,9 @@ impl GcsConfig {
             return e("snapshot_chunk_bytes must be smaller than max_frame_bytes".into());
         }
         if self.batch_max_payloads == 0 || self.max_inflight_batches == 0 || self.event_queue < 16 {
-            return e("batch_max_payloads, max_inflight_batches must be > 0 and event_queue >= 16".into());
+            return e(
+                "batch_max_payloads, max_inflight_batches must be > 0 and event_queue >= 16".into(),
+            );
         }
         Ok(peers)
     }
@@ -256,7 +260,11 @@ impl GcsConfig {
     pub fn tls_paths(&self) -> TlsPaths {
         self.tls.clone().unwrap_or_else(|| {
             let d = self.data_dir.join("tls");
-            TlsPaths { ca_cert: d.join("ca.pem"), cert: d.join("node.pem"), key: d.join("node.key") }
+            TlsPaths {
+                ca_cert: d.join("ca.pem"),
+                cert: d.join("node.pem"),
+                key: d.join("node.key"),
+            }
         })
     }
 }
@@ -281,20 +289,28 @@ pub fn parse_cluster_address(s: &str) -> Result<Vec<String>, ConfigError> {
     for part in rest.split(',') {
         let p = part.trim();
         if p.is_empty() {
-            return Err(ConfigError(format!("cluster_address {s:?} has an empty member between commas")));
+            return Err(ConfigError(format!(
+                "cluster_address {s:?} has an empty member between commas"
+            )));
         }
         let (host, port) = if let Some(v6) = p.strip_prefix('[') {
-            let (h, after) = v6
-                .split_once(']')
-                .ok_or_else(|| ConfigError(format!("cluster_address member {p:?}: missing ']' in IPv6 address")))?;
+            let (h, after) = v6.split_once(']').ok_or_else(|| {
+                ConfigError(format!(
+                    "cluster_address member {p:?}: missing ']' in IPv6 address"
+                ))
+            })?;
             let port = match after {
                 "" => None,
                 a => Some(a.strip_prefix(':').ok_or_else(|| {
-                    ConfigError(format!("cluster_address member {p:?}: expected ':port' after ']'"))
+                    ConfigError(format!(
+                        "cluster_address member {p:?}: expected ':port' after ']'"
+                    ))
                 })?),
             };
             if h.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(ConfigError(format!("cluster_address member {p:?}: {h:?} is not an IPv6 address")));
+                return Err(ConfigError(format!(
+                    "cluster_address member {p:?}: {h:?} is not an IPv6 address"
+                )));
             }
             (format!("[{h}]"), port)
         } else {
@@ -304,7 +320,9 @@ pub fn parse_cluster_address(s: &str) -> Result<Vec<String>, ConfigError> {
             }
         };
         if host.is_empty() || host.contains(char::is_whitespace) || host.contains('/') {
-            return Err(ConfigError(format!("cluster_address member {p:?}: bad host")));
+            return Err(ConfigError(format!(
+                "cluster_address member {p:?}: bad host"
+            )));
         }
         let port: u16 = match port {
             None => DEFAULT_PORT,
@@ -331,12 +349,24 @@ mod tests {
 
     #[test]
     fn parses_galera_addresses() {
-        assert_eq!(parse_cluster_address("gcomm://").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            parse_cluster_address("gcomm://").unwrap(),
+            Vec::<String>::new()
+        );
         assert_eq!(
             parse_cluster_address("gcomm://a:1,b , 10.0.0.3:4568,[::1]:9,[fe80::1]").unwrap(),
-            vec!["a:1", "b:4567", "10.0.0.3:4568", "[::1]:9", "[fe80::1]:4567"]
+            vec![
+                "a:1",
+                "b:4567",
+                "10.0.0.3:4568",
+                "[::1]:9",
+                "[fe80::1]:4567"
+            ]
         );
-        assert_eq!(parse_cluster_address(" gcomm://a:1,a:1 ").unwrap(), vec!["a:1"]);
+        assert_eq!(
+            parse_cluster_address(" gcomm://a:1,a:1 ").unwrap(),
+            vec!["a:1"]
+        );
     }
 
     #[test]

@@ -68,8 +68,8 @@ struct ViewInner {
 /// Shared control block: event senders plus the current view state.
 pub(crate) struct Ctl {
     pub id: NodeId,
-    ordered: mpsc::Sender<Event>,
-    unordered: mpsc::Sender<Event>,
+    ordered: parking_lot::Mutex<Option<mpsc::Sender<Event>>>,
+    unordered: parking_lot::Mutex<Option<mpsc::Sender<Event>>>,
     view: tokio::sync::Mutex<ViewInner>,
     /// This member's current primary state.
     pub primary: AtomicBool,
@@ -86,39 +86,64 @@ impl Ctl {
     pub fn new(id: NodeId, queue: usize) -> (Arc<Ctl>, EventReceiver) {
         let (otx, orx) = mpsc::channel(queue);
         let (utx, urx) = mpsc::channel(4096);
-        let empty = View { view_id: 0, members: vec![], own_index: None, primary: false, leader: None, last_seqno: 0 };
+        let empty = View {
+            view_id: 0,
+            members: vec![],
+            own_index: None,
+            primary: false,
+            leader: None,
+            last_seqno: 0,
+        };
         let ctl = Arc::new(Ctl {
             id,
-            ordered: otx,
-            unordered: utx,
-            view: tokio::sync::Mutex::new(ViewInner { membership: Arc::new(StoredMembership::default()), last: None }),
+            ordered: parking_lot::Mutex::new(Some(otx)),
+            unordered: parking_lot::Mutex::new(Some(utx)),
+            view: tokio::sync::Mutex::new(ViewInner {
+                membership: Arc::new(StoredMembership::default()),
+                last: None,
+            }),
             primary: AtomicBool::new(false),
             leader: AtomicU64::new(0),
             last_seqno: AtomicU64::new(0),
             current: parking_lot::Mutex::new(empty),
             closed: AtomicBool::new(false),
         });
-        (ctl, EventReceiver { ordered: orx, unordered: urx, ordered_open: true, unordered_open: true })
+        (
+            ctl,
+            EventReceiver {
+                ordered: orx,
+                unordered: urx,
+                ordered_open: true,
+                unordered_open: true,
+            },
+        )
     }
 
-    /// Stop sending events (after shutdown). Pending sends fail fast.
+    /// Stop sending events (after shutdown): drops the senders, so the
+    /// receiver ends once it has read what is queued.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        self.ordered.lock().take();
+        self.unordered.lock().take();
     }
 
     /// Send an ordered event, waiting for room.
     pub async fn send(&self, ev: Event) {
+        let tx = self.ordered.lock().clone();
+        let Some(tx) = tx else { return };
         if self.closed.load(Ordering::SeqCst) {
             return;
         }
-        if self.ordered.send(ev).await.is_err() {
+        if tx.send(ev).await.is_err() {
             tracing::debug!("event receiver dropped; event discarded");
         }
     }
 
     /// Queue an unordered message; dropped when the queue is full.
     pub fn message(&self, from: NodeId, payload: Bytes) {
-        if let Err(e) = self.unordered.try_send(Event::Message { from, payload }) {
+        let tx = self.unordered.lock().clone();
+        let Some(tx) = tx else { return };
+        if let Err(e) = tx.try_send(Event::Message { from, payload }) {
             tracing::warn!(from, error = %e, "control message dropped: the node is not draining events");
         }
     }
@@ -129,7 +154,11 @@ impl Ctl {
             .voter_ids()
             .map(|id| {
                 let n = mem.get_node(&id).cloned().unwrap_or_default();
-                Member { id, name: n.name, address: n.addr }
+                Member {
+                    id,
+                    name: n.name,
+                    address: n.addr,
+                }
             })
             .collect();
         members.sort_by_key(|m| m.id);
@@ -158,9 +187,17 @@ impl Ctl {
             g.last = Some(v.clone());
             *self.current.lock() = v.clone();
             if v.primary {
-                tracing::info!(view_id = v.view_id, members = v.members.len(), "view: primary");
+                tracing::info!(
+                    view_id = v.view_id,
+                    members = v.members.len(),
+                    "view: primary"
+                );
             } else {
-                tracing::warn!(view_id = v.view_id, members = v.members.len(), "view: NON-PRIMARY");
+                tracing::warn!(
+                    view_id = v.view_id,
+                    members = v.members.len(),
+                    "view: NON-PRIMARY"
+                );
             }
             self.send(Event::View(v)).await;
         } else {

@@ -160,7 +160,10 @@ fn d(ms: u64) -> Duration {
 impl Gcs {
     /// Start a member with the QUIC transport. Returns the handle and the
     /// event stream; drain the stream continuously.
-    pub async fn start(cfg: GcsConfig, app: Arc<dyn SnapshotApp>) -> Result<(Gcs, EventReceiver), StartError> {
+    pub async fn start(
+        cfg: GcsConfig,
+        app: Arc<dyn SnapshotApp>,
+    ) -> Result<(Gcs, EventReceiver), StartError> {
         Self::start_with(cfg, app, TransportChoice::Quic).await
     }
 
@@ -173,25 +176,27 @@ impl Gcs {
         let seeds = cfg.validate()?;
         let t = &cfg.timeouts;
         let faults = Arc::new(Faults::default());
-        let (transport, quic, local_addr, addr, router): (Arc<dyn Transport>, _, _, String, _) = match choice {
-            TransportChoice::Quic => {
-                let m = TlsMaterial::load(&cfg.tls_paths()).map_err(|e| {
+        let (transport, quic, local_addr, addr, router): (Arc<dyn Transport>, _, _, String, _) =
+            match choice {
+                TransportChoice::Quic => {
+                    let m = TlsMaterial::load(&cfg.tls_paths()).map_err(|e| {
                     StartError::Tls(format!(
                         "{e}; create the member certificate with trireme_gcs::tls::ensure_dev_certs (development) or from the cluster CA"
                     ))
                 })?;
-                let qs = QuicSettings {
-                    id: cfg.node_id,
-                    name: cfg.node_name.clone(),
-                    cluster: cfg.cluster_name.clone(),
-                    max_frame: cfg.max_frame_bytes,
-                    connect_timeout: d(t.connect_ms),
-                    idle_timeout: d(t.idle_ms),
-                    keep_alive: d(t.heartbeat_ms.min(t.idle_ms / 3).max(1)),
-                };
-                let q = QuicTransport::bind(cfg.listen, &m, qs, faults.clone()).map_err(StartError::Io)?;
-                let la = q.local_addr();
-                let addr = match &cfg.advertise {
+                    let qs = QuicSettings {
+                        id: cfg.node_id,
+                        name: cfg.node_name.clone(),
+                        cluster: cfg.cluster_name.clone(),
+                        max_frame: cfg.max_frame_bytes,
+                        connect_timeout: d(t.connect_ms),
+                        idle_timeout: d(t.idle_ms),
+                        keep_alive: d(t.heartbeat_ms.min(t.idle_ms / 3).max(1)),
+                    };
+                    let q = QuicTransport::bind(cfg.listen, &m, qs, faults.clone())
+                        .map_err(StartError::Io)?;
+                    let la = q.local_addr();
+                    let addr = match &cfg.advertise {
                     Some(a) => a.clone(),
                     None if la.ip().is_unspecified() => {
                         return Err(StartError::Config(crate::config::ConfigError(format!(
@@ -200,19 +205,26 @@ impl Gcs {
                     }
                     None => la.to_string(),
                 };
-                (q.clone() as Arc<dyn Transport>, Some(q), la, addr, None)
-            }
-            TransportChoice::InProcess(r) => {
-                let addr = cfg.advertise.clone().unwrap_or_else(|| cfg.listen.to_string());
-                let tr = Arc::new(r.endpoint(cfg.node_id, &addr, faults.clone()));
-                (tr as Arc<dyn Transport>, None, cfg.listen, addr, Some(r))
-            }
+                    (q.clone() as Arc<dyn Transport>, Some(q), la, addr, None)
+                }
+                TransportChoice::InProcess(r) => {
+                    let addr = cfg
+                        .advertise
+                        .clone()
+                        .unwrap_or_else(|| cfg.listen.to_string());
+                    let tr = Arc::new(r.endpoint(cfg.node_id, &addr, faults.clone()));
+                    (tr as Arc<dyn Transport>, None, cfg.listen, addr, Some(r))
+                }
+            };
+        let me = MemberNode {
+            name: cfg.node_name.clone(),
+            addr: addr.clone(),
         };
-        let me = MemberNode { name: cfg.node_name.clone(), addr: addr.clone() };
         let (ctl, rx) = Ctl::new(cfg.node_id, cfg.event_queue);
 
         let gdir = cfg.data_dir.join("gcache");
-        let storage = OsStorage::new(&gdir).map_err(|e| StartError::Io(format!("{}: {e}", gdir.display())))?;
+        let storage = OsStorage::new(&gdir)
+            .map_err(|e| StartError::Io(format!("{}: {e}", gdir.display())))?;
         let opts = GcacheOptions {
             fsync: cfg.fsync,
             segment_bytes: cfg.segment_bytes,
@@ -221,9 +233,14 @@ impl Gcs {
         let gcache = tokio::task::spawn_blocking(move || Gcache::open(Arc::new(storage), opts))
             .await
             .map_err(|e| StartError::Io(e.to_string()))??;
-        let sm = Sm::open(cfg.data_dir.join("snapshots"), app, ctl.clone(), cfg.fsync == FsyncPolicy::Always)
-            .await
-            .map_err(|e| StartError::Io(format!("snapshots: {e}")))?;
+        let sm = Sm::open(
+            cfg.data_dir.join("snapshots"),
+            app,
+            ctl.clone(),
+            cfg.fsync == FsyncPolicy::Always,
+        )
+        .await
+        .map_err(|e| StartError::Io(format!("snapshots: {e}")))?;
 
         let net = Arc::new(NetCtx {
             acks: Mutex::new(Default::default()),
@@ -245,10 +262,19 @@ impl Gcs {
         }
         .validate()
         .map_err(|e| StartError::Config(crate::config::ConfigError(e.to_string())))?;
-        let factory = NetFactory { transport: transport.clone(), ctx: net.clone() };
-        let raft = Raft::new(cfg.node_id, Arc::new(rcfg), factory, gcache.clone(), sm.clone())
-            .await
-            .map_err(|e| StartError::Raft(e.to_string()))?;
+        let factory = NetFactory {
+            transport: transport.clone(),
+            ctx: net.clone(),
+        };
+        let raft = Raft::new(
+            cfg.node_id,
+            Arc::new(rcfg),
+            factory,
+            gcache.clone(),
+            sm.clone(),
+        )
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
 
         let (submit_tx, submit_rx) = mpsc::unbounded_channel();
         let (stop, _) = watch::channel(false);
@@ -287,12 +313,17 @@ impl Gcs {
             r.register(&addr, inner.id, h, faults);
         }
         if inner.cfg.bootstrap {
-            let init = raft.is_initialized().await.map_err(|e| StartError::Raft(e.to_string()))?;
+            let init = raft
+                .is_initialized()
+                .await
+                .map_err(|e| StartError::Raft(e.to_string()))?;
             if !init {
                 tracing::info!(id = inner.id, "bootstrapping a new cluster");
                 let mut m = BTreeMap::new();
                 m.insert(inner.id, me.clone());
-                raft.initialize(m).await.map_err(|e| StartError::Raft(e.to_string()))?;
+                raft.initialize(m)
+                    .await
+                    .map_err(|e| StartError::Raft(e.to_string()))?;
             }
         }
         let tasks = vec![
@@ -360,14 +391,20 @@ impl Gcs {
             return Err(BroadcastError::Shutdown);
         }
         if payload.len() > i.cfg.max_payload_bytes {
-            return Err(BroadcastError::TooLarge { size: payload.len(), max: i.cfg.max_payload_bytes });
+            return Err(BroadcastError::TooLarge {
+                size: payload.len(),
+                max: i.cfg.max_payload_bytes,
+            });
         }
         if !i.ctl.primary.load(Ordering::SeqCst) {
             return Err(BroadcastError::NonPrimary);
         }
         let (tx, rx) = oneshot::channel();
         let sub = Sub {
-            payload: Payload { origin: i.id, data: payload },
+            payload: Payload {
+                origin: i.id,
+                data: payload,
+            },
             deadline: Instant::now() + d(i.cfg.timeouts.rpc_ms),
             tx,
             local_only: false,
@@ -378,9 +415,13 @@ impl Gcs {
         match rx.await {
             Ok(Ok(s)) => Ok(s),
             Ok(Err(SubErr::NonPrimary)) => Err(BroadcastError::NonPrimary),
-            Ok(Err(SubErr::Retry(m))) | Ok(Err(SubErr::Final(m))) => Err(BroadcastError::NotOrdered(m)),
+            Ok(Err(SubErr::Retry(m))) | Ok(Err(SubErr::Final(m))) => {
+                Err(BroadcastError::NotOrdered(m))
+            }
             Ok(Err(SubErr::Unknown(m))) => Err(BroadcastError::Unknown(m)),
-            Err(_) => Err(BroadcastError::Unknown("member stopped while the broadcast was in flight".into())),
+            Err(_) => Err(BroadcastError::Unknown(
+                "member stopped while the broadcast was in flight".into(),
+            )),
         }
     }
 
@@ -420,8 +461,11 @@ impl Gcs {
                 }
                 None => {}
             }
-            i.wait_metrics_change(d(i.cfg.timeouts.heartbeat_ms).min(deadline.saturating_duration_since(Instant::now())))
-                .await;
+            i.wait_metrics_change(
+                d(i.cfg.timeouts.heartbeat_ms)
+                    .min(deadline.saturating_duration_since(Instant::now())),
+            )
+            .await;
         }
         Err(SyncError::Timeout(last_err))
     }
@@ -433,7 +477,13 @@ impl Gcs {
         let mem = i.raft.metrics().borrow().membership_config.clone();
         for (id, node) in mem.membership().nodes() {
             if *id != i.id {
-                i.transport.notify(&Peer { id: Some(*id), addr: node.addr.clone() }, Request::Message(payload.clone()));
+                i.transport.notify(
+                    &Peer {
+                        id: Some(*id),
+                        addr: node.addr.clone(),
+                    },
+                    Request::Message(payload.clone()),
+                );
             }
         }
     }
@@ -474,7 +524,11 @@ impl Gcs {
                 Some(l) => {
                     if let Some(peer) = i.peer_of(l) {
                         let left = deadline.saturating_duration_since(Instant::now());
-                        match i.transport.call(&peer, &Request::Leave { id: i.id }, left).await {
+                        match i
+                            .transport
+                            .call(&peer, &Request::Leave { id: i.id }, left)
+                            .await
+                        {
                             Ok(Response::Done(Ok(()))) => {
                                 self.shutdown().await;
                                 return Ok(());
@@ -500,14 +554,22 @@ impl Gcs {
         }
         tracing::info!(id = i.id, "gcs member shutting down");
         let _ = i.stop.send(true);
-        let _ = i.ctl.set_status(false, None).now_or_never();
+        let _ = tokio::time::timeout(Duration::from_secs(1), i.ctl.set_status(false, None)).await;
         i.ctl.close();
         let tasks: Vec<_> = std::mem::take(&mut *i.tasks.lock());
         for t in &tasks {
             t.abort();
         }
-        let _ = tokio::time::timeout(Duration::from_secs(10), i.raft.shutdown()).await;
+        let t0 = Instant::now();
+        if tokio::time::timeout(Duration::from_secs(10), i.raft.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("raft did not stop within 10 s");
+        }
+        tracing::debug!(elapsed = ?t0.elapsed(), "raft stopped");
         i.transport.shutdown().await;
+        tracing::debug!(elapsed = ?t0.elapsed(), "transport stopped");
         if let Some(r) = &i.router {
             r.unregister(&i.me.addr);
         }
@@ -529,7 +591,10 @@ impl Inner {
 
     fn peer_of(&self, id: NodeId) -> Option<Peer> {
         let m = self.raft.metrics().borrow().membership_config.clone();
-        m.membership().get_node(&id).map(|n| Peer { id: Some(id), addr: n.addr.clone() })
+        m.membership().get_node(&id).map(|n| Peer {
+            id: Some(id),
+            addr: n.addr.clone(),
+        })
     }
 
     fn leader_hint(&self) -> Option<(NodeId, String)> {
@@ -558,9 +623,12 @@ impl Inner {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, self.raft.ensure_linearizable()).await {
             Ok(Ok(_)) => Ok(self.ctl.last_seqno.load(Ordering::SeqCst)),
-            Ok(Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f)))) => {
-                Err(FwdError::NotLeader(f.leader_id.and_then(|id| f.leader_node.clone().map(|n| (id, n.addr)))))
-            }
+            Ok(Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
+                f,
+            )))) => Err(FwdError::NotLeader(
+                f.leader_id
+                    .and_then(|id| f.leader_node.clone().map(|n| (id, n.addr))),
+            )),
             Ok(Err(RaftError::APIError(e))) => Err(FwdError::Unknown(e.to_string())),
             Ok(Err(e)) => Err(FwdError::Unknown(e.to_string())),
             Err(_) => Err(FwdError::Unknown("read index not confirmed in time".into())),
@@ -572,13 +640,19 @@ impl Inner {
         s.insert(id);
         let m = self.raft.metrics().borrow().membership_config.clone();
         let is_voter = m.membership().voter_ids().any(|v| v == id);
-        let change = if is_voter { ChangeMembers::RemoveVoters(s) } else { ChangeMembers::RemoveNodes(s) };
+        let change = if is_voter {
+            ChangeMembers::RemoveVoters(s)
+        } else {
+            ChangeMembers::RemoveNodes(s)
+        };
         if !is_voter && m.membership().get_node(&id).is_none() {
             return Ok(());
         }
         match self.raft.change_membership(change, false).await {
             Ok(_) => Ok(()),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(FwdError::NotLeader(self.leader_hint())),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                Err(FwdError::NotLeader(self.leader_hint()))
+            }
             Err(e) => Err(FwdError::Unknown(e.to_string())),
         }
     }
@@ -586,19 +660,31 @@ impl Inner {
     /// Order a batch on this (leader) member.
     async fn propose(&self, subs: Vec<Sub>) {
         let payloads: Vec<Payload> = subs.iter().map(|s| s.payload.clone()).collect();
-        let deadline = subs.iter().map(|s| s.deadline).max().unwrap_or_else(Instant::now);
-        let res: Result<Seqno, SubErr> = match self.raft.client_write_ff(Command::Batch(payloads)).await {
-            Err(e) => Err(SubErr::Final(format!("raft stopped: {e}"))),
-            Ok(rx) => match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), rx).await {
-                Err(_) => Err(SubErr::Unknown("not committed within rpc_ms".into())),
-                Ok(Err(_)) => Err(SubErr::Unknown("raft stopped while the entry was in flight".into())),
-                Ok(Ok(Ok(resp))) => Ok(resp.data.first_seqno),
-                Ok(Ok(Err(ClientWriteError::ForwardToLeader(_)))) => {
-                    Err(SubErr::Retry("leadership moved before the entry was committed".into()))
-                }
-                Ok(Ok(Err(e))) => Err(SubErr::Unknown(e.to_string())),
-            },
-        };
+        let deadline = subs
+            .iter()
+            .map(|s| s.deadline)
+            .max()
+            .unwrap_or_else(Instant::now);
+        let res: Result<Seqno, SubErr> =
+            match self.raft.client_write_ff(Command::Batch(payloads)).await {
+                Err(e) => Err(SubErr::Final(format!("raft stopped: {e}"))),
+                Ok(rx) => match tokio::time::timeout(
+                    deadline.saturating_duration_since(Instant::now()),
+                    rx,
+                )
+                .await
+                {
+                    Err(_) => Err(SubErr::Unknown("not committed within rpc_ms".into())),
+                    Ok(Err(_)) => Err(SubErr::Unknown(
+                        "raft stopped while the entry was in flight".into(),
+                    )),
+                    Ok(Ok(Ok(resp))) => Ok(resp.data.first_seqno),
+                    Ok(Ok(Err(ClientWriteError::ForwardToLeader(_)))) => Err(SubErr::Retry(
+                        "leadership moved before the entry was committed".into(),
+                    )),
+                    Ok(Ok(Err(e))) => Err(SubErr::Unknown(e.to_string())),
+                },
+            };
         match res {
             Ok(first) => {
                 for (k, s) in subs.into_iter().enumerate() {
@@ -613,10 +699,10 @@ impl Inner {
     fn requeue_or_fail(&self, subs: Vec<Sub>, e: SubErr) {
         for s in subs {
             match &e {
-                SubErr::Retry(m) if !s.local_only && Instant::now() < s.deadline => {
-                    let _ = m;
+                SubErr::Retry(_) if !s.local_only && Instant::now() < s.deadline => {
                     if let Err(mpsc::error::SendError(s)) = self.submit_tx.send(s) {
-                        let _ = s.tx.send(Err(SubErr::Final("member is shutting down".into())));
+                        let _ =
+                            s.tx.send(Err(SubErr::Final("member is shutting down".into())));
                     }
                 }
                 _ => {
@@ -629,20 +715,31 @@ impl Inner {
     /// Send a batch to the leader.
     async fn forward(&self, subs: Vec<Sub>, peer: Peer) {
         let payloads: Vec<Payload> = subs.iter().map(|s| s.payload.clone()).collect();
-        let deadline = subs.iter().map(|s| s.deadline).max().unwrap_or_else(Instant::now);
+        let deadline = subs
+            .iter()
+            .map(|s| s.deadline)
+            .max()
+            .unwrap_or_else(Instant::now);
         let left = deadline.saturating_duration_since(Instant::now());
         let n = subs.len();
-        match self.transport.call(&peer, &Request::Forward(payloads), left).await {
+        match self
+            .transport
+            .call(&peer, &Request::Forward(payloads), left)
+            .await
+        {
             Ok(Response::Forward(rs)) if rs.len() == n => {
                 for (s, r) in subs.into_iter().zip(rs) {
                     match r {
                         Ok(q) => {
                             let _ = s.tx.send(Ok(q));
                         }
-                        Err(FwdError::NotLeader(_)) => self.requeue_or_fail(vec![s], SubErr::Retry("leader moved".into())),
-                        Err(FwdError::NonPrimary) => {
-                            self.requeue_or_fail(vec![s], SubErr::Retry("leader is not primary".into()))
+                        Err(FwdError::NotLeader(_)) => {
+                            self.requeue_or_fail(vec![s], SubErr::Retry("leader moved".into()))
                         }
+                        Err(FwdError::NonPrimary) => self.requeue_or_fail(
+                            vec![s],
+                            SubErr::Retry("leader is not primary".into()),
+                        ),
                         Err(FwdError::Refused(m)) => {
                             let _ = s.tx.send(Err(SubErr::Final(m)));
                         }
@@ -653,7 +750,10 @@ impl Inner {
                 }
             }
             Ok(Response::Unavailable(m)) => self.requeue_or_fail(subs, SubErr::Retry(m)),
-            Ok(other) => self.requeue_or_fail(subs, SubErr::Unknown(format!("unexpected answer from leader: {other:?}"))),
+            Ok(other) => self.requeue_or_fail(
+                subs,
+                SubErr::Unknown(format!("unexpected answer from leader: {other:?}")),
+            ),
             Err(e) if e.not_delivered() => self.requeue_or_fail(subs, SubErr::Retry(e.to_string())),
             Err(e) => self.requeue_or_fail(subs, SubErr::Unknown(e.to_string())),
         }
@@ -662,9 +762,12 @@ impl Inner {
     /// Handle one batch: order it here, forward it, or wait for a leader.
     async fn route(&self, subs: Vec<Sub>) {
         let now = Instant::now();
-        let (live, expired): (Vec<Sub>, Vec<Sub>) = subs.into_iter().partition(|s| s.deadline > now);
+        let (live, expired): (Vec<Sub>, Vec<Sub>) =
+            subs.into_iter().partition(|s| s.deadline > now);
         for s in expired {
-            let _ = s.tx.send(Err(SubErr::Final("no leader ordered it within rpc_ms".into())));
+            let _ = s.tx.send(Err(SubErr::Final(
+                "no leader ordered it within rpc_ms".into(),
+            )));
         }
         if live.is_empty() {
             return;
@@ -687,15 +790,20 @@ impl Inner {
             _ if live.iter().all(|s| s.local_only) => {
                 let hint = self.leader_hint();
                 for s in live {
-                    let _ = s.tx.send(Err(SubErr::Retry(format!("not the leader (leader: {hint:?})"))));
+                    let _ = s.tx.send(Err(SubErr::Retry(format!(
+                        "not the leader (leader: {hint:?})"
+                    ))));
                 }
             }
             Some(l) => {
-                let (remote, local): (Vec<Sub>, Vec<Sub>) = live.into_iter().partition(|s| !s.local_only);
+                let (remote, local): (Vec<Sub>, Vec<Sub>) =
+                    live.into_iter().partition(|s| !s.local_only);
                 for s in local {
                     let _ = s.tx.send(Err(SubErr::Retry("not the leader".into())));
                 }
-                if !self.ctl.primary.load(Ordering::SeqCst) && self.nonprimary_for() > d(self.cfg.timeouts.suspect_ms) {
+                if !self.ctl.primary.load(Ordering::SeqCst)
+                    && self.nonprimary_for() > d(self.cfg.timeouts.suspect_ms)
+                {
                     for s in remote {
                         let _ = s.tx.send(Err(SubErr::NonPrimary));
                     }
@@ -704,28 +812,41 @@ impl Inner {
                 match self.peer_of(l) {
                     Some(p) => self.forward(remote, p).await,
                     None => {
-                        self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms)).await;
-                        self.requeue_or_fail(remote, SubErr::Retry("leader address unknown".into()));
+                        self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms))
+                            .await;
+                        self.requeue_or_fail(
+                            remote,
+                            SubErr::Retry("leader address unknown".into()),
+                        );
                     }
                 }
             }
             None => {
                 // No leader yet: wait for one, then retry.
-                self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms)).await;
+                self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms))
+                    .await;
                 self.requeue_or_fail(live, SubErr::Retry("no leader".into()));
             }
         }
     }
 
     fn nonprimary_for(&self) -> Duration {
-        self.nonprimary_since.lock().map(|t| t.elapsed()).unwrap_or_default()
+        self.nonprimary_since
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
     }
 
     fn record_contact(&self, leader: Option<NodeId>, term: u64, primary: Option<bool>) {
         let Some(leader) = leader else { return };
         let mut c = self.contact.lock();
         let p = primary.unwrap_or_else(|| c.is_some_and(|c| c.primary && c.leader == leader));
-        *c = Some(Contact { leader, term, at: Instant::now(), primary: p });
+        *c = Some(Contact {
+            leader,
+            term,
+            at: Instant::now(),
+            primary: p,
+        });
     }
 
     async fn handle_req(self: Arc<Self>, from: NodeId, req: Request) -> Response {
@@ -733,7 +854,10 @@ impl Inner {
             return Response::Unavailable("member is shutting down".into());
         }
         match req {
-            Request::AppendEntries { req, leader_primary } => {
+            Request::AppendEntries {
+                req,
+                leader_primary,
+            } => {
                 let leader = req.vote.leader_id().voted_for();
                 let term = req.vote.leader_id().get_term();
                 let r = self.raft.append_entries(req).await;
@@ -768,7 +892,12 @@ impl Inner {
                         continue;
                     }
                     let (tx, rx) = oneshot::channel();
-                    let _ = self.submit_tx.send(Sub { payload: p, deadline, tx, local_only: true });
+                    let _ = self.submit_tx.send(Sub {
+                        payload: p,
+                        deadline,
+                        tx,
+                        local_only: true,
+                    });
                     rxs.push(rx);
                 }
                 let mut out = Vec::with_capacity(rxs.len());
@@ -784,9 +913,10 @@ impl Inner {
                 }
                 Response::Forward(out)
             }
-            Request::ReadIndex => {
-                Response::ReadIndex(self.read_index(Instant::now() + d(self.cfg.timeouts.rpc_ms)).await)
-            }
+            Request::ReadIndex => Response::ReadIndex(
+                self.read_index(Instant::now() + d(self.cfg.timeouts.rpc_ms))
+                    .await,
+            ),
             Request::Join { id, node } => {
                 if !self.is_leader() {
                     return Response::Done(Err(FwdError::NotLeader(self.leader_hint())));
@@ -795,11 +925,22 @@ impl Inner {
                     return Response::Done(Err(FwdError::NonPrimary));
                 }
                 if id == 0 || id == self.id && node.addr != self.me.addr {
-                    return Response::Done(Err(FwdError::Refused(format!("member id {id} is already taken"))));
+                    return Response::Done(Err(FwdError::Refused(format!(
+                        "member id {id} is already taken"
+                    ))));
                 }
                 let m = self.raft.metrics().borrow().membership_config.clone();
-                if m.membership().get_node(&id).is_some() {
-                    return Response::Done(Ok(()));
+                if let Some(old) = m.membership().get_node(&id) {
+                    if *old == node {
+                        return Response::Done(Ok(()));
+                    }
+                    // Known member at a new address (restarted elsewhere).
+                    tracing::info!(id, old = %old, new = %node, "member address changed");
+                    let change = ChangeMembers::SetNodes([(id, node)].into_iter().collect());
+                    return match self.raft.change_membership(change, true).await {
+                        Ok(_) => Response::Done(Ok(())),
+                        Err(e) => Response::Done(Err(FwdError::Unknown(e.to_string()))),
+                    };
                 }
                 tracing::info!(id, %node, "adding joiner as learner");
                 match self.raft.add_learner(id, node, false).await {
@@ -847,7 +988,9 @@ async fn submitter(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Sub>) {
                 None => return,
             }
         }
-        let Ok(permit) = sem.clone().acquire_owned().await else { return };
+        let Ok(permit) = sem.clone().acquire_owned().await else {
+            return;
+        };
         while let Ok(s) = rx.try_recv() {
             q.push_back(s);
         }
@@ -894,8 +1037,11 @@ async fn supervisor(inner: Arc<Inner>) {
         }
         let m = inner.raft.metrics().borrow().clone();
         let mem = m.membership_config.membership().clone();
-        let configs: Vec<Vec<NodeId>> =
-            mem.get_joint_config().iter().map(|c| c.iter().copied().collect()).collect();
+        let configs: Vec<Vec<NodeId>> = mem
+            .get_joint_config()
+            .iter()
+            .map(|c| c.iter().copied().collect())
+            .collect();
         let is_voter = mem.voter_ids().any(|v| v == inner.id);
         let in_membership = mem.get_node(&inner.id).is_some();
         let leader = m.state == ServerState::Leader && m.current_leader == Some(inner.id);
@@ -908,14 +1054,22 @@ async fn supervisor(inner: Arc<Inner>) {
                 }
             }
             let acks = inner.net.acks.lock().clone();
-            let alive = |id: NodeId| id == inner.id || acks.get(&id).is_some_and(|t| now.duration_since(*t) < suspect);
+            let alive = |id: NodeId| {
+                id == inner.id
+                    || acks
+                        .get(&id)
+                        .is_some_and(|t| now.duration_since(*t) < suspect)
+            };
             is_voter && quorum_ok(&configs, &alive)
         } else {
             *inner.leader_since.lock() = None;
             let c = *inner.contact.lock();
             is_voter
                 && c.is_some_and(|c| {
-                    c.primary && now.duration_since(c.at) < suspect && m.current_leader == Some(c.leader) && c.term == m.current_term
+                    c.primary
+                        && now.duration_since(c.at) < suspect
+                        && m.current_leader == Some(c.leader)
+                        && c.term == m.current_term
                 })
         };
         {
@@ -938,8 +1092,13 @@ async fn supervisor(inner: Arc<Inner>) {
             let mut change = None;
             // Promote caught-up learners.
             for l in mem.learner_ids() {
-                let matched = m.replication.as_ref().and_then(|r| r.get(&l).cloned()).flatten();
-                let caught_up = matched.map(|x| x.index) >= m.last_applied.map(|x| x.index.saturating_sub(16));
+                let matched = m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(&l).cloned())
+                    .flatten();
+                let caught_up =
+                    matched.map(|x| x.index) >= m.last_applied.map(|x| x.index.saturating_sub(16));
                 if silent(l) {
                     tracing::warn!(id = l, "removing learner silent for longer than evict_ms");
                     change = Some(ChangeMembers::RemoveNodes([l].into_iter().collect()));
@@ -955,7 +1114,11 @@ async fn supervisor(inner: Arc<Inner>) {
             if change.is_none() {
                 for v in mem.voter_ids() {
                     if v != inner.id && silent(v) {
-                        tracing::warn!(id = v, evict_ms = t.evict_ms, "evicting member unreachable for longer than evict_ms");
+                        tracing::warn!(
+                            id = v,
+                            evict_ms = t.evict_ms,
+                            "evicting member unreachable for longer than evict_ms"
+                        );
                         change = Some(ChangeMembers::RemoveVoters([v].into_iter().collect()));
                         break;
                     }
@@ -965,8 +1128,15 @@ async fn supervisor(inner: Arc<Inner>) {
                 inner.membership_busy.store(true, Ordering::SeqCst);
                 let me = inner.clone();
                 tokio::spawn(async move {
-                    let r = tokio::time::timeout(d(me.cfg.timeouts.rpc_ms), me.raft.change_membership(c, false)).await;
-                    if let Ok(Err(e)) | Err(e) = r.map_err(|_| "timed out".to_string()).map(|r| r.map_err(|e| e.to_string())) {
+                    let r = tokio::time::timeout(
+                        d(me.cfg.timeouts.rpc_ms),
+                        me.raft.change_membership(c, false),
+                    )
+                    .await;
+                    if let Ok(Err(e)) | Err(e) = r
+                        .map_err(|_| "timed out".to_string())
+                        .map(|r| r.map_err(|e| e.to_string()))
+                    {
                         tracing::warn!(error = %e, "membership change failed");
                     }
                     me.membership_busy.store(false, Ordering::SeqCst);
@@ -976,8 +1146,12 @@ async fn supervisor(inner: Arc<Inner>) {
 
         // Join (or re-join after eviction) when outside the membership or cut
         // off for a long time.
-        let want_join = !leader && (!in_membership || (!primary && inner.nonprimary_for() > suspect));
-        if want_join && now.duration_since(last_join) > join_every && !inner.joining.load(Ordering::SeqCst) {
+        let want_join =
+            !leader && (!in_membership || (!primary && inner.nonprimary_for() > suspect));
+        if want_join
+            && now.duration_since(last_join) > join_every
+            && !inner.joining.load(Ordering::SeqCst)
+        {
             last_join = now;
             inner.joining.store(true, Ordering::SeqCst);
             let me = inner.clone();
@@ -998,7 +1172,10 @@ async fn supervisor(inner: Arc<Inner>) {
 
 impl Inner {
     async fn try_join(&self, mut targets: Vec<String>) {
-        let req = Request::Join { id: self.id, node: self.me.clone() };
+        let req = Request::Join {
+            id: self.id,
+            node: self.me.clone(),
+        };
         let timeout = d(self.cfg.timeouts.connect_ms * 2);
         let mut tried = 0;
         while let Some(addr) = targets.first().cloned() {
@@ -1007,7 +1184,18 @@ impl Inner {
             if tried > 16 {
                 break;
             }
-            match self.transport.call(&Peer { id: None, addr: addr.clone() }, &req, timeout).await {
+            match self
+                .transport
+                .call(
+                    &Peer {
+                        id: None,
+                        addr: addr.clone(),
+                    },
+                    &req,
+                    timeout,
+                )
+                .await
+            {
                 Ok(Response::Done(Ok(()))) => {
                     tracing::info!(%addr, "join request accepted");
                     return;
@@ -1042,20 +1230,40 @@ async fn purger(inner: Arc<Inner>) {
 
 impl Inner {
     async fn purge_once(&self, upto: Seqno) -> Result<(), String> {
-        let Some(by_node) = self.sm.entry_covered_by(upto) else { return Ok(()) };
-        let Some(by_size) = self.gcache.purge_limit_for(self.cfg.gcache_size) else { return Ok(()) };
+        let Some(by_node) = self.sm.entry_covered_by(upto) else {
+            return Ok(());
+        };
+        let Some(by_size) = self.gcache.purge_limit_for(self.cfg.gcache_size) else {
+            return Ok(());
+        };
         let mut p = by_node.index.min(by_size);
         let purged = self.raft.metrics().borrow().purged.map(|l| l.index);
         if purged.is_some_and(|x| x >= p) {
             return Ok(());
         }
         if self.sm.snapshot_log_id().is_none_or(|s| s.index < p) {
-            let staged = self.sm.prepare_snapshot().await.map_err(|e| format!("node could not build a snapshot: {e}"))?;
+            let staged = self
+                .sm
+                .prepare_snapshot()
+                .await
+                .map_err(|e| format!("node could not build a snapshot: {e}"))?;
             if let Some(l) = staged {
-                self.raft.trigger().snapshot().await.map_err(|e| e.to_string())?;
+                self.raft
+                    .trigger()
+                    .snapshot()
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let want = l.index;
                 let deadline = Instant::now() + d(self.cfg.timeouts.rpc_ms);
-                while self.sm.snapshot_log_id().is_none_or(|s| s.index < want) {
+                // Wait until raft itself knows the snapshot (it refuses to
+                // purge behind a snapshot it has not registered yet).
+                while self
+                    .raft
+                    .metrics()
+                    .borrow()
+                    .snapshot
+                    .is_none_or(|s| s.index < want)
+                {
                     if Instant::now() > deadline {
                         return Err("snapshot was not taken in time".into());
                     }
@@ -1063,9 +1271,15 @@ impl Inner {
                 }
             }
         }
-        let Some(s) = self.sm.snapshot_log_id() else { return Ok(()) };
+        let Some(s) = self.raft.metrics().borrow().snapshot else {
+            return Ok(());
+        };
         p = p.min(s.index);
         tracing::info!(upto_index = p, "purging gcache");
-        self.raft.trigger().purge_log(p).await.map_err(|e| e.to_string())
+        self.raft
+            .trigger()
+            .purge_log(p)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

@@ -56,6 +56,8 @@
 //! [`gcache`] (log format and storage seam), [`net`] (transport seam, QUIC,
 //! in-process router), [`tls`] (certificates), [`codec`] (the one encoder).
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod codec;
 pub mod config;

@@ -45,12 +45,17 @@ use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageError, StorageIOError};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{
+    AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite, AsyncWriteExt, ReadBuf,
+};
 
 use crate::app::SnapshotApp;
 use crate::codec;
 use crate::events::Ctl;
-use crate::types::{ApplyResult, Command, Entry, Event, LogId, MemberNode, NodeId, Seqno, StoredMembership, TypeConfig};
+use crate::types::{
+    ApplyResult, Command, Entry, Event, LogId, MemberNode, NodeId, Seqno, StoredMembership,
+    TypeConfig,
+};
 
 const SNAP_MAGIC: &[u8; 8] = b"TRSNAP01";
 
@@ -80,12 +85,20 @@ impl SnapshotFile {
 }
 
 impl AsyncRead for SnapshotFile {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.file).poll_read(cx, buf)
     }
 }
 impl AsyncWrite for SnapshotFile {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.file).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -147,11 +160,15 @@ fn io_err(e: impl std::fmt::Display) -> io::Error {
 }
 
 fn sm_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
-    StorageError::IO { source: StorageIOError::write_state_machine(&e) }
+    StorageError::IO {
+        source: StorageIOError::write_state_machine(&e),
+    }
 }
 
 fn snap_read_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
-    StorageError::IO { source: StorageIOError::read_snapshot(None, &e) }
+    StorageError::IO {
+        source: StorageIOError::read_snapshot(None, &e),
+    }
 }
 
 async fn write_atomic(dir: &Path, name: &str, data: &[u8], sync: bool) -> io::Result<()> {
@@ -165,7 +182,9 @@ async fn write_atomic(dir: &Path, name: &str, data: &[u8], sync: bool) -> io::Re
     tokio::fs::rename(&tmp, dir.join(name)).await?;
     if sync {
         let d = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || std::fs::File::open(d)?.sync_all()).await.map_err(io_err)??;
+        tokio::task::spawn_blocking(move || std::fs::File::open(d)?.sync_all())
+            .await
+            .map_err(io_err)??;
     }
     Ok(())
 }
@@ -195,7 +214,12 @@ async fn read_header(f: &mut tokio::fs::File) -> io::Result<(SnapHeader, u64)> {
 impl Sm {
     /// Open the state machine: load the current snapshot and decide where the
     /// delivery stream resumes for a node that has applied `applied_seqno`.
-    pub async fn open(dir: PathBuf, app: Arc<dyn SnapshotApp>, ctl: Arc<Ctl>, sync: bool) -> io::Result<Sm> {
+    pub async fn open(
+        dir: PathBuf,
+        app: Arc<dyn SnapshotApp>,
+        ctl: Arc<Ctl>,
+        sync: bool,
+    ) -> io::Result<Sm> {
         tokio::fs::create_dir_all(&dir).await?;
         let a = app.applied_seqno();
         let mut current = None;
@@ -213,7 +237,9 @@ impl Sm {
         while let Some(e) = rd.next_entry().await? {
             let name = e.file_name().to_string_lossy().to_string();
             let keep = name == "current"
-                || current.as_ref().is_some_and(|c: &SnapInfo| name.starts_with(&format!("snap-{}.", c.id)));
+                || current
+                    .as_ref()
+                    .is_some_and(|c: &SnapInfo| name.starts_with(&format!("snap-{}.", c.id)));
             if !keep {
                 let _ = tokio::fs::remove_file(e.path()).await;
             }
@@ -222,7 +248,13 @@ impl Sm {
             Some(c) => {
                 let m = Arc::new(c.meta.last_membership.clone());
                 if a < c.hdr.seqno_end {
-                    (c.meta.last_log_id, m, c.hdr.seqno_end, c.hdr.app_seqno, true)
+                    (
+                        c.meta.last_log_id,
+                        m,
+                        c.hdr.seqno_end,
+                        c.hdr.app_seqno,
+                        true,
+                    )
                 } else {
                     (c.meta.last_log_id, m, c.hdr.seqno_end, a, false)
                 }
@@ -230,7 +262,11 @@ impl Sm {
             None => (None, Arc::new(StoredMembership::default()), 0, a, false),
         };
         let mut index = VecDeque::new();
-        index.push_back(IndexRec { log_id: applied, seqno_end: last_seqno, membership: membership.clone() });
+        index.push_back(IndexRec {
+            log_id: applied,
+            seqno_end: last_seqno,
+            membership: membership.clone(),
+        });
         tracing::info!(node_applied = a, snapshot = ?current.as_ref().map(|c| (c.meta.last_log_id, c.hdr)),
             deliver_snapshot = deliver, resume_after = skip_upto, "state machine opened");
         ctl.last_seqno.store(last_seqno, Ordering::SeqCst);
@@ -256,7 +292,11 @@ impl Sm {
         if deliver {
             if let Some(c) = current {
                 let data = sm.read_app_data(&c.id).await?;
-                ctl.send(Event::Snapshot { seqno: c.hdr.app_seqno, data }).await;
+                ctl.send(Event::Snapshot {
+                    seqno: c.hdr.app_seqno,
+                    data,
+                })
+                .await;
             }
         }
         Ok(sm)
@@ -277,13 +317,22 @@ impl Sm {
 
     /// Log id of the current snapshot, if any.
     pub fn snapshot_log_id(&self) -> Option<LogId> {
-        self.sh.st.lock().current.as_ref().and_then(|c| c.meta.last_log_id)
+        self.sh
+            .st
+            .lock()
+            .current
+            .as_ref()
+            .and_then(|c| c.meta.last_log_id)
     }
 
     /// The last applied entry wholly covered by seqno `s` (for purging).
     pub fn entry_covered_by(&self, s: Seqno) -> Option<LogId> {
         let st = self.sh.st.lock();
-        st.index.iter().rev().find(|r| r.seqno_end <= s).and_then(|r| r.log_id)
+        st.index
+            .iter()
+            .rev()
+            .find(|r| r.seqno_end <= s)
+            .and_then(|r| r.log_id)
     }
 
     /// Ask the node for a snapshot and stage it, so the next openraft
@@ -293,22 +342,47 @@ impl Sm {
         let s = self.sh.app.build_snapshot().await?;
         let (rec, last_seqno) = {
             let st = self.sh.st.lock();
-            (st.index.iter().rev().find(|r| r.seqno_end <= s.seqno).cloned(), st.last_seqno)
+            (
+                st.index
+                    .iter()
+                    .rev()
+                    .find(|r| r.seqno_end <= s.seqno)
+                    .cloned(),
+                st.last_seqno,
+            )
         };
         if s.seqno > last_seqno {
-            tracing::warn!(app_seqno = s.seqno, last_seqno, "node snapshot is ahead of the ordered log; using the newest entry");
+            tracing::warn!(
+                app_seqno = s.seqno,
+                last_seqno,
+                "node snapshot is ahead of the ordered log; using the newest entry"
+            );
         }
         let Some(rec) = rec else { return Ok(None) };
         let Some(l) = rec.log_id else { return Ok(None) };
         {
             let st = self.sh.st.lock();
-            let newest = st.prepared.as_ref().or(st.current.as_ref()).and_then(|c| c.meta.last_log_id);
+            let newest = st
+                .prepared
+                .as_ref()
+                .or(st.current.as_ref())
+                .and_then(|c| c.meta.last_log_id);
             if newest.is_some_and(|n| n.index >= l.index) {
                 return Ok(None);
             }
         }
-        let id = format!("{}-{}-{}-{:08x}", l.leader_id.term, l.index, s.seqno, rand::random::<u32>());
-        let hdr = SnapHeader { version: 1, seqno_end: rec.seqno_end, app_seqno: s.seqno };
+        let id = format!(
+            "{}-{}-{}-{:08x}",
+            l.leader_id.term,
+            l.index,
+            s.seqno,
+            rand::random::<u32>()
+        );
+        let hdr = SnapHeader {
+            version: 1,
+            seqno_end: rec.seqno_end,
+            app_seqno: s.seqno,
+        };
         let meta = SnapshotMeta {
             last_log_id: Some(l),
             last_membership: (*rec.membership).clone(),
@@ -325,8 +399,19 @@ impl Sm {
             f.sync_all().await?;
         }
         drop(f);
-        write_atomic(&self.sh.dir, &format!("snap-{id}.meta"), &codec::encode(&meta)?, self.sh.sync).await?;
-        let old = self.sh.st.lock().prepared.replace(SnapInfo { meta, hdr, id });
+        write_atomic(
+            &self.sh.dir,
+            &format!("snap-{id}.meta"),
+            &codec::encode(&meta)?,
+            self.sh.sync,
+        )
+        .await?;
+        let old = self
+            .sh
+            .st
+            .lock()
+            .prepared
+            .replace(SnapInfo { meta, hdr, id });
         if let Some(o) = old {
             self.remove_files(&o.id).await;
         }
@@ -341,7 +426,10 @@ impl Sm {
     async fn open_snapshot(&self, info: &SnapInfo) -> io::Result<Snapshot<TypeConfig>> {
         let path = self.data_path(&info.id);
         let file = tokio::fs::File::open(&path).await?;
-        Ok(Snapshot { meta: info.meta.clone(), snapshot: Box::new(SnapshotFile { file, path }) })
+        Ok(Snapshot {
+            meta: info.meta.clone(),
+            snapshot: Box::new(SnapshotFile { file, path }),
+        })
     }
 
     /// Make `info` the current snapshot and prune the seqno index.
@@ -367,7 +455,11 @@ impl RaftSnapshotBuilder<TypeConfig> for Sm {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
         let (prepared, current) = {
             let mut st = self.sh.st.lock();
-            let cur_idx = st.current.as_ref().and_then(|c| c.meta.last_log_id).map(|l| l.index);
+            let cur_idx = st
+                .current
+                .as_ref()
+                .and_then(|c| c.meta.last_log_id)
+                .map(|l| l.index);
             let p = st.prepared.take();
             let newer = p.filter(|p| p.meta.last_log_id.map(|l| l.index) > cur_idx);
             (newer, st.current.clone())
@@ -394,7 +486,9 @@ impl RaftSnapshotBuilder<TypeConfig> for Sm {
                 self.make_current(p.clone()).await.map_err(sm_err)?;
                 self.open_snapshot(&p).await.map_err(snap_read_err)
             }
-            None => Err(sm_err(io_err("no snapshot can be built: the node has applied nothing yet"))),
+            None => Err(sm_err(io_err(
+                "no snapshot can be built: the node has applied nothing yet",
+            ))),
         }
     }
 }
@@ -402,7 +496,9 @@ impl RaftSnapshotBuilder<TypeConfig> for Sm {
 impl RaftStateMachine<TypeConfig> for Sm {
     type SnapshotBuilder = Sm;
 
-    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError<NodeId>> {
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId>, StoredMembership), StorageError<NodeId>> {
         let st = self.sh.st.lock();
         Ok((st.applied, (*st.membership).clone()))
     }
@@ -428,7 +524,11 @@ impl RaftStateMachine<TypeConfig> for Sm {
                         for p in ps {
                             st.last_seqno += 1;
                             if st.last_seqno > st.skip_upto {
-                                evs.push(Event::Deliver { seqno: st.last_seqno, origin: p.origin, payload: p.data });
+                                evs.push(Event::Deliver {
+                                    seqno: st.last_seqno,
+                                    origin: p.origin,
+                                    payload: p.data,
+                                });
                             }
                         }
                     }
@@ -438,10 +538,20 @@ impl RaftStateMachine<TypeConfig> for Sm {
                         mchange = Some(sm);
                     }
                 }
-                let rec = IndexRec { log_id: Some(e.log_id), seqno_end: st.last_seqno, membership: st.membership.clone() };
+                let rec = IndexRec {
+                    log_id: Some(e.log_id),
+                    seqno_end: st.last_seqno,
+                    membership: st.membership.clone(),
+                };
                 st.index.push_back(rec);
-                self.sh.ctl.last_seqno.store(st.last_seqno, Ordering::SeqCst);
-                results.push(ApplyResult { first_seqno: first, count });
+                self.sh
+                    .ctl
+                    .last_seqno
+                    .store(st.last_seqno, Ordering::SeqCst);
+                results.push(ApplyResult {
+                    first_seqno: first,
+                    count,
+                });
             }
             for ev in evs.drain(..) {
                 self.sh.ctl.send(ev).await;
@@ -457,8 +567,13 @@ impl RaftStateMachine<TypeConfig> for Sm {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotFile>, StorageError<NodeId>> {
-        let path = self.sh.dir.join(format!("recv-{:016x}.part", rand::random::<u64>()));
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<SnapshotFile>, StorageError<NodeId>> {
+        let path = self
+            .sh
+            .dir
+            .join(format!("recv-{:016x}.part", rand::random::<u64>()));
         let file = tokio::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -487,9 +602,21 @@ impl RaftStateMachine<TypeConfig> for Sm {
             let id = meta.snapshot_id.clone();
             let SnapshotFile { path, .. } = *snapshot;
             tokio::fs::rename(&path, self.data_path(&id)).await?;
-            write_atomic(&self.sh.dir, &format!("snap-{id}.meta"), &codec::encode(meta).map_err(io_err)?, self.sh.sync)
-                .await?;
-            Ok((SnapInfo { meta: meta.clone(), hdr, id }, Bytes::from(v)))
+            write_atomic(
+                &self.sh.dir,
+                &format!("snap-{id}.meta"),
+                &codec::encode(meta).map_err(io_err)?,
+                self.sh.sync,
+            )
+            .await?;
+            Ok((
+                SnapInfo {
+                    meta: meta.clone(),
+                    hdr,
+                    id,
+                },
+                Bytes::from(v),
+            ))
         }
         .await;
         let (info, data) = match res {
@@ -512,17 +639,28 @@ impl RaftStateMachine<TypeConfig> for Sm {
                 seqno_end: info.hdr.seqno_end,
                 membership: membership.clone(),
             });
-            self.sh.ctl.last_seqno.store(info.hdr.seqno_end, Ordering::SeqCst);
+            self.sh
+                .ctl
+                .last_seqno
+                .store(info.hdr.seqno_end, Ordering::SeqCst);
         }
         tracing::info!(last_log_id = ?meta.last_log_id, app_seqno = info.hdr.app_seqno, "installed snapshot from leader");
         let app_seqno = info.hdr.app_seqno;
         self.make_current(info).await.map_err(sm_err)?;
-        self.sh.ctl.send(Event::Snapshot { seqno: app_seqno, data }).await;
+        self.sh
+            .ctl
+            .send(Event::Snapshot {
+                seqno: app_seqno,
+                data,
+            })
+            .await;
         self.sh.ctl.set_membership(membership).await;
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
         let cur = self.sh.st.lock().current.clone();
         match cur {
             Some(c) => Ok(Some(self.open_snapshot(&c).await.map_err(snap_read_err)?)),

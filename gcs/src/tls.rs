@@ -17,8 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -62,28 +62,49 @@ pub fn generate_ca(cluster_name: &str) -> Result<CertPem, TlsError> {
     let mut p = CertificateParams::new(Vec::<String>::new()).map_err(|e| te("CA params")(&e))?;
     p.distinguished_name = dn(&format!("trireme CA {cluster_name}"), cluster_name);
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     p.not_before = rcgen::date_time_ymd(2024, 1, 1);
     p.not_after = rcgen::date_time_ymd(2036, 1, 1);
     let cert = p.self_signed(&key).map_err(|e| te("self-sign CA")(&e))?;
-    Ok(CertPem { cert: cert.pem(), key: key.serialize_pem() })
+    Ok(CertPem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
 }
 
 /// Create a member certificate for `node_name` in `cluster_name`, signed by
 /// the CA given as PEM.
-pub fn generate_member(ca: &CertPem, cluster_name: &str, node_name: &str) -> Result<CertPem, TlsError> {
+pub fn generate_member(
+    ca: &CertPem,
+    cluster_name: &str,
+    node_name: &str,
+) -> Result<CertPem, TlsError> {
     let ca_key = KeyPair::from_pem(&ca.key).map_err(|e| te("read CA key")(&e))?;
-    let issuer = Issuer::from_ca_cert_pem(&ca.cert, ca_key).map_err(|e| te("read CA certificate")(&e))?;
+    let issuer =
+        Issuer::from_ca_cert_pem(&ca.cert, ca_key).map_err(|e| te("read CA certificate")(&e))?;
     let key = KeyPair::generate().map_err(|e| te("generate member key")(&e))?;
-    let mut p = CertificateParams::new(vec![SERVER_NAME.to_string()]).map_err(|e| te("member params")(&e))?;
+    let mut p = CertificateParams::new(vec![SERVER_NAME.to_string()])
+        .map_err(|e| te("member params")(&e))?;
     p.distinguished_name = dn(node_name, cluster_name);
     p.is_ca = IsCa::NoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     p.not_before = rcgen::date_time_ymd(2024, 1, 1);
     p.not_after = rcgen::date_time_ymd(2036, 1, 1);
-    let cert = p.signed_by(&key, &issuer).map_err(|e| te("sign member certificate")(&e))?;
-    Ok(CertPem { cert: cert.pem(), key: key.serialize_pem() })
+    let cert = p
+        .signed_by(&key, &issuer)
+        .map_err(|e| te("sign member certificate")(&e))?;
+    Ok(CertPem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
 }
 
 fn write_new(path: &Path, data: &str) -> io::Result<bool> {
@@ -104,16 +125,26 @@ fn write_new(path: &Path, data: &str) -> io::Result<bool> {
 /// (`ca.pem`, `ca.key`; created once and shared by every node of a local
 /// demo, safe against concurrent callers) and a certificate for `node_name`
 /// (`<node_name>.pem`, `<node_name>.key`). Returns the paths to configure.
-pub fn ensure_dev_certs(dir: &Path, cluster_name: &str, node_name: &str) -> Result<TlsPaths, TlsError> {
+pub fn ensure_dev_certs(
+    dir: &Path,
+    cluster_name: &str,
+    node_name: &str,
+) -> Result<TlsPaths, TlsError> {
     fs::create_dir_all(dir).map_err(|e| te("create certificate directory")(&e))?;
     let bundle = dir.join("ca.bundle");
     if !bundle.exists() {
         let ca = generate_ca(cluster_name)?;
-        write_new(&bundle, &format!("{}{}", ca.key, ca.cert)).map_err(|e| te("write ca.bundle")(&e))?;
+        write_new(&bundle, &format!("{}{}", ca.key, ca.cert))
+            .map_err(|e| te("write ca.bundle")(&e))?;
     }
     let text = fs::read_to_string(&bundle).map_err(|e| te("read ca.bundle")(&e))?;
-    let split = text.find("-----BEGIN CERTIFICATE-----").ok_or_else(|| TlsError("ca.bundle has no certificate".into()))?;
-    let ca = CertPem { key: text[..split].to_string(), cert: text[split..].to_string() };
+    let split = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .ok_or_else(|| TlsError("ca.bundle has no certificate".into()))?;
+    let ca = CertPem {
+        key: text[..split].to_string(),
+        cert: text[split..].to_string(),
+    };
     let ca_pem = dir.join("ca.pem");
     if fs::read_to_string(&ca_pem).ok().as_deref() != Some(ca.cert.as_str()) {
         let tmp = dir.join(format!("ca.pem.tmp{}", rand::random::<u32>()));
@@ -128,7 +159,11 @@ pub fn ensure_dev_certs(dir: &Path, cluster_name: &str, node_name: &str) -> Resu
         fs::write(&key, &m.key).map_err(|e| te("write member key")(&e))?;
         fs::write(&cert, &m.cert).map_err(|e| te("write member certificate")(&e))?;
     }
-    Ok(TlsPaths { ca_cert: ca_pem, cert, key })
+    Ok(TlsPaths {
+        ca_cert: ca_pem,
+        cert,
+        key,
+    })
 }
 
 /// Loaded TLS material of one member.
@@ -144,7 +179,11 @@ pub struct TlsMaterial {
 
 impl Clone for TlsMaterial {
     fn clone(&self) -> Self {
-        TlsMaterial { ca: self.ca.clone(), chain: self.chain.clone(), key: self.key.clone_key() }
+        TlsMaterial {
+            ca: self.ca.clone(),
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
     }
 }
 
@@ -158,32 +197,44 @@ impl TlsMaterial {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| TlsError(format!("certificate {}: {e}", p.cert.display())))?;
         if chain.is_empty() {
-            return Err(TlsError(format!("certificate {}: no certificate found", p.cert.display())));
+            return Err(TlsError(format!(
+                "certificate {}: no certificate found",
+                p.cert.display()
+            )));
         }
-        let key = PrivateKeyDer::from_pem_file(&p.key).map_err(|e| TlsError(format!("key {}: {e}", p.key.display())))?;
+        let key = PrivateKeyDer::from_pem_file(&p.key)
+            .map_err(|e| TlsError(format!("key {}: {e}", p.key.display())))?;
         Ok(TlsMaterial { ca, chain, key })
     }
 
     /// From PEM text.
     pub fn from_pem(ca_cert: &str, member: &CertPem) -> Result<Self, TlsError> {
-        let ca = CertificateDer::from_pem_slice(ca_cert.as_bytes()).map_err(|e| te("CA certificate")(&e))?;
-        let chain = vec![CertificateDer::from_pem_slice(member.cert.as_bytes()).map_err(|e| te("certificate")(&e))?];
-        let key = PrivateKeyDer::from_pem_slice(member.key.as_bytes()).map_err(|e| te("key")(&e))?;
+        let ca = CertificateDer::from_pem_slice(ca_cert.as_bytes())
+            .map_err(|e| te("CA certificate")(&e))?;
+        let chain = vec![CertificateDer::from_pem_slice(member.cert.as_bytes())
+            .map_err(|e| te("certificate")(&e))?];
+        let key =
+            PrivateKeyDer::from_pem_slice(member.key.as_bytes()).map_err(|e| te("key")(&e))?;
         Ok(TlsMaterial { ca, chain, key })
     }
 
     fn roots(&self) -> Result<rustls::RootCertStore, TlsError> {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca.clone()).map_err(|e| te("CA certificate")(&e))?;
+        roots
+            .add(self.ca.clone())
+            .map_err(|e| te("CA certificate")(&e))?;
         Ok(roots)
     }
 
     /// rustls server config: requires a client certificate from the CA.
     pub fn server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(self.roots()?), provider.clone())
-            .build()
-            .map_err(|e| te("client verifier")(&e))?;
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(self.roots()?),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| te("client verifier")(&e))?;
         let mut c = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| te("TLS versions")(&e))?
@@ -211,14 +262,26 @@ impl TlsMaterial {
 /// The cluster name (subject OU) of a DER certificate.
 pub fn cluster_of(cert: &CertificateDer<'_>) -> Option<String> {
     let (_, c) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
-    let ou = c.subject().iter_organizational_unit().next()?.as_str().ok()?.to_string();
+    let ou = c
+        .subject()
+        .iter_organizational_unit()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
     Some(ou)
 }
 
 /// The member name (subject CN) of a DER certificate.
 pub fn name_of(cert: &CertificateDer<'_>) -> Option<String> {
     let (_, c) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
-    let cn = c.subject().iter_common_name().next()?.as_str().ok()?.to_string();
+    let cn = c
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
     Some(cn)
 }
 

@@ -28,14 +28,25 @@ async fn wait_leader(nodes: &[TestNode]) -> NodeId {
 
 async fn send_n(n: &TestNode, tag: &str, k: usize) {
     for i in 0..k {
-        broadcast_retry(&n.gcs, Bytes::from(format!("{tag}-{i}"))).await.unwrap();
+        broadcast_retry(&n.gcs, Bytes::from(format!("{tag}-{i}")))
+            .await
+            .unwrap();
     }
 }
 
 async fn converge(nodes: &[&TestNode]) {
-    let target = nodes.iter().map(|n| n.gcs.status().last_seqno).max().unwrap();
+    let target = nodes
+        .iter()
+        .map(|n| n.gcs.status().last_seqno)
+        .max()
+        .unwrap();
     for n in nodes {
-        wait_for(&format!("member {} delivered up to {target}", n.gcs.id()), LONG, || n.app.seqno() >= target).await;
+        wait_for(
+            &format!("member {} delivered up to {target}", n.gcs.id()),
+            LONG,
+            || n.app.seqno() >= target,
+        )
+        .await;
     }
     let r = nodes[0].app.log();
     for n in nodes {
@@ -70,7 +81,10 @@ async fn leader_stop_restart_catches_up() {
     converge(&nodes.iter().collect::<Vec<_>>()).await;
 
     let restarted = start(cfg, TestApp::new()).await;
-    assert!(restarted.gcs.recovery().entries > 0, "recovered its log from disk");
+    assert!(
+        restarted.gcs.recovery().entries > 0,
+        "recovered its log from disk"
+    );
     nodes.push(restarted);
     for n in &nodes {
         send_n(n, &format!("c{}", n.gcs.id()), 10).await;
@@ -97,9 +111,18 @@ async fn cut_off_member_goes_non_primary_and_heals() {
     let others: Vec<&TestNode> = nodes.iter().filter(|n| n.gcs.id() != lid).collect();
 
     cut.gcs.faults().set_isolated(true);
-    wait_for("cut-off member reports non-primary", LONG, || !cut.view().primary).await;
-    assert!(cut.app.last_view().is_some_and(|v| !v.primary), "a non-primary View event was delivered");
-    assert_eq!(cut.gcs.broadcast(Bytes::from_static(b"refused")).await, Err(BroadcastError::NonPrimary));
+    wait_for("cut-off member reports non-primary", LONG, || {
+        !cut.view().primary
+    })
+    .await;
+    assert!(
+        cut.app.last_view().is_some_and(|v| !v.primary),
+        "a non-primary View event was delivered"
+    );
+    assert_eq!(
+        cut.gcs.broadcast(Bytes::from_static(b"refused")).await,
+        Err(BroadcastError::NonPrimary)
+    );
     for o in &others {
         wait_for("majority side is primary under a new leader", LONG, || {
             let v = o.view();
@@ -112,7 +135,10 @@ async fn cut_off_member_goes_non_primary_and_heals() {
     }
 
     cut.gcs.faults().set_isolated(false);
-    wait_for("healed member is primary again", LONG, || cut.view().primary).await;
+    wait_for("healed member is primary again", LONG, || {
+        cut.view().primary
+    })
+    .await;
     converge(&nodes.iter().collect::<Vec<_>>()).await;
     assert_eq!(nodes[0].app.seqno(), 60);
     assert!(!cut.app.log().iter().any(|(_, p)| p.as_ref() == b"refused"));
@@ -141,7 +167,10 @@ async fn evict_rejoin_and_leave() {
 
     nodes.push(start(cfg3, TestApp::new()).await);
     for n in &nodes {
-        wait_for("member 3 rejoined as voter", LONG, || primary_with(n, &[1, 2, 3])).await;
+        wait_for("member 3 rejoined as voter", LONG, || {
+            primary_with(n, &[1, 2, 3])
+        })
+        .await;
     }
     send_n(&nodes[2], "z", 10).await;
     converge(&nodes.iter().collect::<Vec<_>>()).await;

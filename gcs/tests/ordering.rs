@@ -57,13 +57,21 @@ async fn three_members_concurrent_broadcasts_identical_sequences() {
     assert_eq!(reference.len() as u64, total, "no extra deliveries");
     for n in &nodes {
         assert!(n.app.errors().is_empty(), "{:?}", n.app.errors());
-        assert!(n.app.log() == reference, "member {} delivered a different sequence", n.gcs.id());
+        assert!(
+            n.app.log() == reference,
+            "member {} delivered a different sequence",
+            n.gcs.id()
+        );
     }
     let mut seen: HashMap<&Bytes, u64> = HashMap::new();
     for (i, (origin, p)) in reference.iter().enumerate() {
         let seqno = i as u64 + 1;
         assert!(seen.insert(p, seqno).is_none(), "{p:?} delivered twice");
-        assert_eq!(acked.get(p), Some(&seqno), "{p:?} delivered at {seqno}, broadcast said otherwise");
+        assert_eq!(
+            acked.get(p),
+            Some(&seqno),
+            "{p:?} delivered at {seqno}, broadcast said otherwise"
+        );
         assert!(p.starts_with(format!("{origin}-").as_bytes()));
     }
     for n in nodes {
@@ -80,10 +88,16 @@ async fn sync_point_covers_earlier_broadcasts_on_every_member() {
     let nodes = cluster(3, root.path(), |_| {}).await;
     for round in 0..5u32 {
         for (k, n) in nodes.iter().enumerate() {
-            let s = broadcast_retry(&n.gcs, Bytes::from(format!("r{round}-{k}"))).await.unwrap();
+            let s = broadcast_retry(&n.gcs, Bytes::from(format!("r{round}-{k}")))
+                .await
+                .unwrap();
             for m in &nodes {
                 let sp = m.gcs.sync_point().await.unwrap();
-                assert!(sp >= s, "member {}: sync_point {sp} < broadcast seqno {s}", m.gcs.id());
+                assert!(
+                    sp >= s,
+                    "member {}: sync_point {sp} < broadcast seqno {s}",
+                    m.gcs.id()
+                );
             }
         }
     }

@@ -11,18 +11,34 @@ use parking_lot::Mutex;
 
 async fn send_n(n: &TestNode, tag: &str, k: usize) {
     for i in 0..k {
-        broadcast_retry(&n.gcs, Bytes::from(format!("{tag}-{i}-{}", "p".repeat(64)))).await.unwrap();
+        broadcast_retry(&n.gcs, Bytes::from(format!("{tag}-{i}-{}", "p".repeat(64))))
+            .await
+            .unwrap();
     }
 }
 
 async fn converge(nodes: &[&TestNode]) {
-    let target = nodes.iter().map(|n| n.gcs.status().last_seqno).max().unwrap();
+    let target = nodes
+        .iter()
+        .map(|n| n.gcs.status().last_seqno)
+        .max()
+        .unwrap();
     for n in nodes {
-        wait_for(&format!("member {} delivered up to {target}", n.gcs.id()), LONG, || n.app.seqno() >= target).await;
+        wait_for(
+            &format!("member {} delivered up to {target}", n.gcs.id()),
+            LONG,
+            || n.app.seqno() >= target,
+        )
+        .await;
     }
     let r = nodes[0].app.log();
     for n in nodes {
-        assert!(n.app.errors().is_empty(), "member {}: {:?}", n.gcs.id(), n.app.errors());
+        assert!(
+            n.app.errors().is_empty(),
+            "member {}: {:?}",
+            n.gcs.id(),
+            n.app.errors()
+        );
         assert!(n.app.log() == r, "member {} diverged", n.gcs.id());
     }
 }
@@ -57,7 +73,10 @@ async fn purged_log_forces_snapshot_to_lagging_member() {
     }
     for n in &nodes {
         wait_for("log purged past the lagging member", LONG, || {
-            n.gcs.status().purged_index.is_some_and(|p| p > lagging_index + 5)
+            n.gcs
+                .status()
+                .purged_index
+                .is_some_and(|p| p > lagging_index + 5)
         })
         .await;
     }
@@ -66,19 +85,33 @@ async fn purged_log_forces_snapshot_to_lagging_member() {
     nodes.push(back);
     send_n(&nodes[0], "after", 5).await;
     converge(&nodes.iter().collect::<Vec<_>>()).await;
-    assert!(!nodes[2].app.st.lock().snapshots_installed.is_empty(), "lagging member got a snapshot");
+    assert!(
+        !nodes[2].app.st.lock().snapshots_installed.is_empty(),
+        "lagging member got a snapshot"
+    );
 
     // A new member joining now also needs the snapshot.
-    let mut c4 = test_config(4, root.path(), &root.path().join("certs"), &[nodes[0].addr()]);
+    let mut c4 = test_config(
+        4,
+        root.path(),
+        &root.path().join("certs"),
+        &[nodes[0].addr()],
+    );
     c4.gcache_size = 2048;
     c4.snapshot_chunk_bytes = 4096;
     nodes.push(start(c4, TestApp::new()).await);
     for n in &nodes {
-        wait_for("member 4 is a voter", LONG, || primary_with(n, &[1, 2, 3, 4])).await;
+        wait_for("member 4 is a voter", LONG, || {
+            primary_with(n, &[1, 2, 3, 4])
+        })
+        .await;
     }
     send_n(&nodes[3], "four", 5).await;
     converge(&nodes.iter().collect::<Vec<_>>()).await;
-    assert!(!nodes[3].app.st.lock().snapshots_installed.is_empty(), "joiner got a snapshot");
+    assert!(
+        !nodes[3].app.st.lock().snapshots_installed.is_empty(),
+        "joiner got a snapshot"
+    );
     assert_eq!(nodes[0].app.seqno(), 20 + 2 * 150 + 5 + 5);
     for n in nodes {
         n.stop().await;
@@ -102,27 +135,48 @@ async fn restart_resumes_after_node_applied_seqno() {
     let mut cfg = n2.cfg.clone();
     cfg.listen = n2.gcs.local_addr();
     n2.stop().await;
-    let app = Arc::new(TestApp { st: Mutex::new(AppState { log: kept, ..Default::default() }), applied_at_start: 25 });
+    let app = Arc::new(TestApp {
+        st: Mutex::new(AppState {
+            log: kept,
+            ..Default::default()
+        }),
+        applied_at_start: 25,
+    });
     let n2 = start(cfg, app).await;
     nodes.insert(1, n2);
     send_n(&nodes[0], "b", 10).await;
     converge(&nodes.iter().collect::<Vec<_>>()).await;
-    assert!(nodes[1].app.st.lock().snapshots_installed.is_empty(), "replayed from the log");
+    assert!(
+        nodes[1].app.st.lock().snapshots_installed.is_empty(),
+        "replayed from the log"
+    );
 
     // Member 3 snapshots and purges; restarted with a node that kept only 5
     // payloads, it must get its own local snapshot first.
     let n3 = nodes.pop().unwrap();
     n3.gcs.purge(n3.app.seqno());
-    wait_for("member 3 purged", LONG, || n3.gcs.status().purged_index.is_some()).await;
+    wait_for("member 3 purged", LONG, || {
+        n3.gcs.status().purged_index.is_some()
+    })
+    .await;
     let kept: Vec<_> = n3.app.log()[..5].to_vec();
     let mut cfg = n3.cfg.clone();
     cfg.listen = n3.gcs.local_addr();
     n3.stop().await;
-    let app = Arc::new(TestApp { st: Mutex::new(AppState { log: kept, ..Default::default() }), applied_at_start: 5 });
+    let app = Arc::new(TestApp {
+        st: Mutex::new(AppState {
+            log: kept,
+            ..Default::default()
+        }),
+        applied_at_start: 5,
+    });
     nodes.push(start(cfg, app).await);
     send_n(&nodes[0], "c", 10).await;
     converge(&nodes.iter().collect::<Vec<_>>()).await;
-    assert!(!nodes[2].app.st.lock().snapshots_installed.is_empty(), "got the local snapshot first");
+    assert!(
+        !nodes[2].app.st.lock().snapshots_installed.is_empty(),
+        "got the local snapshot first"
+    );
     assert_eq!(nodes[0].app.seqno(), 80);
     for n in nodes {
         n.stop().await;

@@ -68,7 +68,9 @@ impl OsStorage {
     /// Use (and create) `dir`.
     pub fn new(dir: impl AsRef<Path>) -> io::Result<Self> {
         fs::create_dir_all(dir.as_ref())?;
-        Ok(OsStorage { dir: dir.as_ref().to_path_buf() })
+        Ok(OsStorage {
+            dir: dir.as_ref().to_path_buf(),
+        })
     }
 
     fn p(&self, name: &str) -> PathBuf {
@@ -105,7 +107,11 @@ impl Storage for OsStorage {
         fs::read(self.p(name))
     }
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
-        let f = OpenOptions::new().create(true).truncate(true).write(true).open(self.p(name))?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(self.p(name))?;
         Ok(Box::new(OsFile(f)))
     }
     fn open_append(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
@@ -206,7 +212,9 @@ struct MemFile {
 impl LogFile for MemFile {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut g = self.s.files.lock();
-        let f = g.get_mut(&self.name).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "file removed"))?;
+        let f = g
+            .get_mut(&self.name)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "file removed"))?;
         f.data.extend_from_slice(buf);
         Ok(())
     }
@@ -215,7 +223,9 @@ impl LogFile for MemFile {
             return Err(io::Error::other("injected fsync failure"));
         }
         let mut g = self.s.files.lock();
-        let f = g.get_mut(&self.name).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "file removed"))?;
+        let f = g
+            .get_mut(&self.name)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "file removed"))?;
         f.durable = f.data.len();
         Ok(())
     }
@@ -233,18 +243,28 @@ impl Storage for MemStorage {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, name.to_string()))
     }
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
-        self.files.lock().insert(name.to_string(), MemFileState::default());
-        Ok(Box::new(MemFile { name: name.to_string(), s: self.clone() }))
+        self.files
+            .lock()
+            .insert(name.to_string(), MemFileState::default());
+        Ok(Box::new(MemFile {
+            name: name.to_string(),
+            s: self.clone(),
+        }))
     }
     fn open_append(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
         if !self.files.lock().contains_key(name) {
             return Err(io::Error::new(io::ErrorKind::NotFound, name.to_string()));
         }
-        Ok(Box::new(MemFile { name: name.to_string(), s: self.clone() }))
+        Ok(Box::new(MemFile {
+            name: name.to_string(),
+            s: self.clone(),
+        }))
     }
     fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
         let mut g = self.files.lock();
-        let f = g.get_mut(name).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, name.to_string()))?;
+        let f = g
+            .get_mut(name)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, name.to_string()))?;
         f.data.truncate(len as usize);
         f.durable = f.data.len();
         Ok(())
@@ -258,7 +278,13 @@ impl Storage for MemStorage {
             return Err(io::Error::other("injected fsync failure"));
         }
         let len = data.len();
-        self.files.lock().insert(name.to_string(), MemFileState { data: data.to_vec(), durable: len });
+        self.files.lock().insert(
+            name.to_string(),
+            MemFileState {
+                data: data.to_vec(),
+                durable: len,
+            },
+        );
         Ok(())
     }
     fn sync_dir(&self) -> io::Result<()> {

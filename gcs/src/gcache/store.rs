@@ -54,7 +54,9 @@ fn parse_seg(name: &str) -> Option<u64> {
 pub(crate) fn entry_size(e: &Entry) -> u64 {
     match &e.payload {
         EntryPayload::Normal(c) => match c {
-            crate::types::Command::Batch(v) => 48 + v.iter().map(|p| p.data.len() as u64 + 16).sum::<u64>(),
+            crate::types::Command::Batch(v) => {
+                48 + v.iter().map(|p| p.data.len() as u64 + 16).sum::<u64>()
+            }
         },
         EntryPayload::Membership(_) => 256,
         EntryPayload::Blank => 32,
@@ -124,7 +126,10 @@ impl MemLog {
     }
 
     fn last_log_id(&self) -> Option<LogId> {
-        self.entries.back().map(|(e, _)| e.log_id).or(self.last_purged)
+        self.entries
+            .back()
+            .map(|(e, _)| e.log_id)
+            .or(self.last_purged)
     }
 
     fn push(&mut self, e: Entry) -> Result<(), String> {
@@ -253,12 +258,18 @@ pub struct GcacheOptions {
 
 impl Default for GcacheOptions {
     fn default() -> Self {
-        GcacheOptions { fsync: FsyncPolicy::Always, segment_bytes: 64 << 20, max_read_bytes: 4 << 20 }
+        GcacheOptions {
+            fsync: FsyncPolicy::Always,
+            segment_bytes: 64 << 20,
+            max_read_bytes: 4 << 20,
+        }
     }
 }
 
 fn sto_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
-    StorageError::IO { source: StorageIOError::write_logs(&e) }
+    StorageError::IO {
+        source: StorageIOError::write_logs(&e),
+    }
 }
 
 impl Gcache {
@@ -266,14 +277,18 @@ impl Gcache {
     pub fn open(storage: Arc<dyn Storage>, opts: GcacheOptions) -> Result<Gcache, GcacheError> {
         let mut mem = MemLog::default();
         let mut report = RecoveryReport::default();
-        let mut segs: Vec<(u64, String)> =
-            storage.list()?.into_iter().filter_map(|n| parse_seg(&n).map(|s| (s, n))).collect();
+        let mut segs: Vec<(u64, String)> = storage
+            .list()?
+            .into_iter()
+            .filter_map(|n| parse_seg(&n).map(|s| (s, n)))
+            .collect();
         segs.sort();
         let mut seg_info = Vec::new();
         let nsegs = segs.len();
         for (k, (seq, name)) in segs.iter().enumerate() {
             let bytes = storage.read(name)?;
-            let scan = wal::scan(&bytes, FileKind::Segment).map_err(|e| GcacheError::Corrupt(format!("{name}: {e}")))?;
+            let scan = wal::scan(&bytes, FileKind::Segment)
+                .map_err(|e| GcacheError::Corrupt(format!("{name}: {e}")))?;
             report.segments += 1;
             let mut max_index = None;
             for r in &scan.records {
@@ -281,23 +296,33 @@ impl Gcache {
                 match r.kind {
                     RecordKind::Entry => {
                         let e: Entry = codec::decode(r.payload).map_err(|e| {
-                            GcacheError::Corrupt(format!("{name} offset {}: entry does not decode: {e}", r.offset))
+                            GcacheError::Corrupt(format!(
+                                "{name} offset {}: entry does not decode: {e}",
+                                r.offset
+                            ))
                         })?;
                         max_index = Some(e.log_id.index);
-                        mem.push(e).map_err(|e| GcacheError::Corrupt(format!("{name} offset {}: {e}", r.offset)))?;
+                        mem.push(e).map_err(|e| {
+                            GcacheError::Corrupt(format!("{name} offset {}: {e}", r.offset))
+                        })?;
                     }
                     RecordKind::Truncate => {
-                        let since: u64 = codec::decode(r.payload)
-                            .map_err(|e| GcacheError::Corrupt(format!("{name} offset {}: {e}", r.offset)))?;
+                        let since: u64 = codec::decode(r.payload).map_err(|e| {
+                            GcacheError::Corrupt(format!("{name} offset {}: {e}", r.offset))
+                        })?;
                         mem.truncate(since);
                     }
                     RecordKind::Purge => {
-                        let upto: LogId = codec::decode(r.payload)
-                            .map_err(|e| GcacheError::Corrupt(format!("{name} offset {}: {e}", r.offset)))?;
+                        let upto: LogId = codec::decode(r.payload).map_err(|e| {
+                            GcacheError::Corrupt(format!("{name} offset {}: {e}", r.offset))
+                        })?;
                         mem.purge(upto);
                     }
                     RecordKind::Vote => {
-                        return Err(GcacheError::Corrupt(format!("{name} offset {}: vote record in a segment", r.offset)))
+                        return Err(GcacheError::Corrupt(format!(
+                            "{name} offset {}: vote record in a segment",
+                            r.offset
+                        )))
                     }
                 }
             }
@@ -324,18 +349,29 @@ impl Gcache {
                     )));
                 }
             }
-            seg_info.push(SegInfo { seq: *seq, name: name.clone(), max_index });
+            seg_info.push(SegInfo {
+                seq: *seq,
+                name: name.clone(),
+                max_index,
+            });
         }
         // Vote.
         let mut vote = None;
         if storage.list()?.iter().any(|n| n == VOTE_FILE) {
             let bytes = storage.read(VOTE_FILE)?;
-            let scan = wal::scan(&bytes, FileKind::Vote).map_err(|e| GcacheError::Corrupt(format!("vote: {e}")))?;
+            let scan = wal::scan(&bytes, FileKind::Vote)
+                .map_err(|e| GcacheError::Corrupt(format!("vote: {e}")))?;
             if let Some(bad) = scan.bad {
-                return Err(GcacheError::Corrupt(format!("vote file at {}: {}", bad.offset, bad.reason)));
+                return Err(GcacheError::Corrupt(format!(
+                    "vote file at {}: {}",
+                    bad.offset, bad.reason
+                )));
             }
             for r in scan.records {
-                vote = Some(codec::decode::<Vote<NodeId>>(r.payload).map_err(|e| GcacheError::Corrupt(format!("vote: {e}")))?);
+                vote = Some(
+                    codec::decode::<Vote<NodeId>>(r.payload)
+                        .map_err(|e| GcacheError::Corrupt(format!("vote: {e}")))?,
+                );
             }
         }
         report.entries = mem.entries.len() as u64;
@@ -347,7 +383,10 @@ impl Gcache {
         let mut writer = Writer {
             storage: storage.clone(),
             opts: opts.clone(),
-            segs: seg_info.into_iter().filter(|s| storage.list().map(|l| l.contains(&s.name)).unwrap_or(true)).collect(),
+            segs: seg_info
+                .into_iter()
+                .filter(|s| storage.list().map(|l| l.contains(&s.name)).unwrap_or(true))
+                .collect(),
             cur: None,
             cur_len: 0,
             next_seq,
@@ -360,7 +399,9 @@ impl Gcache {
         };
         writer.rotate().map_err(GcacheError::Io)?;
         let (tx, rx) = mpsc::channel();
-        let join = std::thread::Builder::new().name("gcache-writer".into()).spawn(move || writer.run(rx))?;
+        let join = std::thread::Builder::new()
+            .name("gcache-writer".into())
+            .spawn(move || writer.run(rx))?;
         Ok(Gcache {
             sh: Arc::new(Shared {
                 mem: RwLock::new(mem),
@@ -380,7 +421,9 @@ impl Gcache {
 
     fn send(&self, c: Cmd) -> io::Result<()> {
         match &*self.sh.tx.lock() {
-            Some(tx) => tx.send(c).map_err(|_| io::Error::other("gcache writer stopped (after an earlier I/O error or shutdown)")),
+            Some(tx) => tx.send(c).map_err(|_| {
+                io::Error::other("gcache writer stopped (after an earlier I/O error or shutdown)")
+            }),
             None => Err(io::Error::other("gcache is closed")),
         }
     }
@@ -389,7 +432,8 @@ impl Gcache {
     pub async fn flush(&self) -> io::Result<()> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Cmd::Barrier(tx))?;
-        rx.await.map_err(|_| io::Error::other("gcache writer stopped"))?
+        rx.await
+            .map_err(|_| io::Error::other("gcache writer stopped"))?
     }
 
     /// Stop the writer thread after flushing. Idempotent.
@@ -405,7 +449,9 @@ impl Gcache {
     /// `(first_index, last_index)` of entries present, if any.
     pub fn bounds(&self) -> Option<(u64, u64)> {
         let m = self.sh.mem.read();
-        m.last_index().filter(|_| !m.entries.is_empty()).map(|l| (m.first, l))
+        m.last_index()
+            .filter(|_| !m.entries.is_empty())
+            .map(|l| (m.first, l))
     }
 
     /// Approximate bytes of entries present.
@@ -433,7 +479,9 @@ impl Gcache {
         if m.entries.is_empty() || index < m.first {
             return None;
         }
-        m.entries.get((index - m.first) as usize).map(|(e, _)| e.log_id)
+        m.entries
+            .get((index - m.first) as usize)
+            .map(|(e, _)| e.log_id)
     }
 }
 
@@ -468,8 +516,16 @@ impl RaftLogReader<TypeConfig> for GcacheReader {
         Ok(self.sh.mem.read().range(s, e, None))
     }
 
-    async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, StorageError<NodeId>> {
-        Ok(self.sh.mem.read().range(start, end, Some(self.sh.max_read_bytes)))
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, StorageError<NodeId>> {
+        Ok(self
+            .sh
+            .mem
+            .read()
+            .range(start, end, Some(self.sh.max_read_bytes)))
     }
 }
 
@@ -488,23 +544,35 @@ impl RaftLogStorage<TypeConfig> for Gcache {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
         let m = self.sh.mem.read();
-        Ok(LogState { last_purged_log_id: m.last_purged, last_log_id: m.last_log_id() })
+        Ok(LogState {
+            last_purged_log_id: m.last_purged,
+            last_log_id: m.last_log_id(),
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
-        GcacheReader { sh: self.sh.clone() }
+        GcacheReader {
+            sh: self.sh.clone(),
+        }
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.send(Cmd::Vote(*vote, tx)).map_err(|e| StorageError::IO { source: StorageIOError::write_vote(&e) })?;
-        let r = rx.await.map_err(|_| io::Error::other("gcache writer stopped"));
+        self.send(Cmd::Vote(*vote, tx))
+            .map_err(|e| StorageError::IO {
+                source: StorageIOError::write_vote(&e),
+            })?;
+        let r = rx
+            .await
+            .map_err(|_| io::Error::other("gcache writer stopped"));
         match r.and_then(|x| x) {
             Ok(()) => {
                 *self.sh.vote.lock() = Some(*vote);
                 Ok(())
             }
-            Err(e) => Err(StorageError::IO { source: StorageIOError::write_vote(&e) }),
+            Err(e) => Err(StorageError::IO {
+                source: StorageIOError::write_vote(&e),
+            }),
         }
     }
 
@@ -512,7 +580,11 @@ impl RaftLogStorage<TypeConfig> for Gcache {
         Ok(*self.sh.vote.lock())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError<NodeId>>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<NodeId>>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
@@ -521,7 +593,8 @@ impl RaftLogStorage<TypeConfig> for Gcache {
         {
             let mut m = self.sh.mem.write();
             for e in &entries {
-                m.push(e.clone()).map_err(|s| sto_err(io::Error::other(s)))?;
+                m.push(e.clone())
+                    .map_err(|s| sto_err(io::Error::other(s)))?;
             }
         }
         self.send(Cmd::Append(entries, callback)).map_err(sto_err)?;
@@ -577,7 +650,11 @@ impl Writer {
         let mut head = wal::file_header(FileKind::Segment).to_vec();
         // Every segment starts self-describing: it repeats the purge point.
         if let Some(p) = self.last_purged {
-            wal::put_record(&mut head, RecordKind::Purge, &codec::encode(&p).map_err(io::Error::other)?);
+            wal::put_record(
+                &mut head,
+                RecordKind::Purge,
+                &codec::encode(&p).map_err(io::Error::other)?,
+            );
         }
         f.write_all(&head)?;
         if self.opts.fsync == FsyncPolicy::Always {
@@ -586,7 +663,11 @@ impl Writer {
         }
         self.cur_len = head.len() as u64;
         self.cur = Some(f);
-        self.segs.push(SegInfo { seq, name, max_index: None });
+        self.segs.push(SegInfo {
+            seq,
+            name,
+            max_index: None,
+        });
         Ok(())
     }
 
@@ -594,7 +675,10 @@ impl Writer {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let f = self.cur.as_mut().ok_or_else(|| io::Error::other("no open segment"))?;
+        let f = self
+            .cur
+            .as_mut()
+            .ok_or_else(|| io::Error::other("no open segment"))?;
         f.write_all(&self.buf)?;
         self.cur_len += self.buf.len() as u64;
         self.buf.clear();
@@ -638,7 +722,10 @@ impl Writer {
     }
 
     fn poisoned_err(&self) -> io::Error {
-        io::Error::other(format!("gcache refuses writes after an earlier I/O error: {}", self.poisoned.as_deref().unwrap_or("")))
+        io::Error::other(format!(
+            "gcache refuses writes after an earlier I/O error: {}",
+            self.poisoned.as_deref().unwrap_or("")
+        ))
     }
 
     fn encode_into_buf(&mut self, kind: RecordKind, v: &impl serde::Serialize) -> io::Result<()> {
@@ -685,8 +772,13 @@ impl Writer {
             Cmd::Vote(v, tx) => {
                 let r = self.commit().and_then(|_| {
                     let mut b = wal::file_header(FileKind::Vote).to_vec();
-                    wal::put_record(&mut b, RecordKind::Vote, &codec::encode(&v).map_err(io::Error::other)?);
-                    self.storage.write_atomic(VOTE_FILE, &b, self.opts.fsync == FsyncPolicy::Always)
+                    wal::put_record(
+                        &mut b,
+                        RecordKind::Vote,
+                        &codec::encode(&v).map_err(io::Error::other)?,
+                    );
+                    self.storage
+                        .write_atomic(VOTE_FILE, &b, self.opts.fsync == FsyncPolicy::Always)
                 });
                 if let Err(e) = &r {
                     self.poison(e);
@@ -763,11 +855,9 @@ impl Writer {
             if !go_on {
                 return;
             }
-            if self.poisoned.is_none() {
-                if self.cur_len >= self.opts.segment_bytes {
-                    if let Err(e) = self.rotate() {
-                        self.poison(&e);
-                    }
+            if self.poisoned.is_none() && self.cur_len >= self.opts.segment_bytes {
+                if let Err(e) = self.rotate() {
+                    self.poison(&e);
                 }
             }
         }

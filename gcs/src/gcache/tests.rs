@@ -36,7 +36,12 @@ impl Backend {
         }
     }
     fn segments(&self) -> Vec<String> {
-        self.storage().list().unwrap().into_iter().filter(|n| n.starts_with("seg-")).collect()
+        self.storage()
+            .list()
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.starts_with("seg-"))
+            .collect()
     }
     fn len_of(&self, name: &str) -> usize {
         self.storage().read(name).unwrap().len()
@@ -45,7 +50,10 @@ impl Backend {
         match self {
             Backend::Mem(m) => m.tear(name, len),
             Backend::Os(d, _) => {
-                let f = std::fs::OpenOptions::new().write(true).open(d.path().join(name)).unwrap();
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(d.path().join(name))
+                    .unwrap();
                 f.set_len(len as u64).unwrap();
             }
         }
@@ -78,11 +86,20 @@ fn entry(term: u64, index: u64) -> Entry {
 }
 
 fn opts(segment_bytes: u64) -> GcacheOptions {
-    GcacheOptions { fsync: FsyncPolicy::Always, segment_bytes, max_read_bytes: 1 << 20 }
+    GcacheOptions {
+        fsync: FsyncPolicy::Always,
+        segment_bytes,
+        max_read_bytes: 1 << 20,
+    }
 }
 
 async fn indexes(g: &mut Gcache) -> Vec<(u64, u64)> {
-    g.try_get_log_entries(0..u64::MAX).await.unwrap().iter().map(|e| (e.log_id.leader_id.term, e.log_id.index)).collect()
+    g.try_get_log_entries(0..u64::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.log_id.leader_id.term, e.log_id.index))
+        .collect()
 }
 
 #[test]
@@ -116,15 +133,23 @@ fn storage_contract() {
 async fn recovers_entries_vote_truncate_and_purge() {
     for b in Backend::all() {
         let mut g = Gcache::open(b.storage(), opts(4096)).unwrap();
-        g.blocking_append((1..=50).map(|i| entry(1, i))).await.unwrap();
+        g.blocking_append((1..=50).map(|i| entry(1, i)))
+            .await
+            .unwrap();
         g.save_vote(&Vote::new(3, 2)).await.unwrap();
         g.truncate(lid(1, 41)).await.unwrap();
-        g.blocking_append((41..=45).map(|i| entry(2, i))).await.unwrap();
+        g.blocking_append((41..=45).map(|i| entry(2, i)))
+            .await
+            .unwrap();
         g.purge(lid(1, 20)).await.unwrap();
         g.flush().await.unwrap();
         let before = indexes(&mut g).await;
         g.close();
-        assert!(b.segments().len() > 1, "{}: small segments rotate", b.name());
+        assert!(
+            b.segments().len() > 1,
+            "{}: small segments rotate",
+            b.name()
+        );
 
         let mut g = Gcache::open(b.storage(), opts(4096)).unwrap();
         assert_eq!(indexes(&mut g).await, before, "{}", b.name());
@@ -169,7 +194,9 @@ async fn purge_deletes_whole_old_segments_only() {
 async fn torn_tail_is_cut_and_reported() {
     for b in Backend::all() {
         let mut g = Gcache::open(b.storage(), opts(1 << 20)).unwrap();
-        g.blocking_append((1..=10).map(|i| entry(1, i))).await.unwrap();
+        g.blocking_append((1..=10).map(|i| entry(1, i)))
+            .await
+            .unwrap();
         g.close();
         let seg = b.segments().last().cloned().unwrap();
         let len = b.len_of(&seg);
@@ -179,7 +206,12 @@ async fn torn_tail_is_cut_and_reported() {
         assert_eq!(t.file, seg);
         assert!(t.reason.contains("truncated"), "{}", t.reason);
         let ix = indexes(&mut g).await;
-        assert_eq!(ix.len(), 9, "{}: the torn entry is gone, the others intact", b.name());
+        assert_eq!(
+            ix.len(),
+            9,
+            "{}: the torn entry is gone, the others intact",
+            b.name()
+        );
         // Appending after recovery works, and the next open is clean.
         g.blocking_append([entry(1, 10)]).await.unwrap();
         g.close();
@@ -212,7 +244,9 @@ async fn crc_corruption_in_the_newest_segment_is_a_torn_tail_elsewhere_an_error(
         // An older segment: refuse to start, saying what to do.
         let first = b.segments()[0].clone();
         b.corrupt(&first, 40);
-        let err = Gcache::open(b.storage(), opts(2048)).err().expect("corruption refused");
+        let err = Gcache::open(b.storage(), opts(2048))
+            .err()
+            .expect("corruption refused");
         let msg = err.to_string();
         assert!(msg.contains("corrupt") && msg.contains("rejoin"), "{msg}");
     }
@@ -225,7 +259,10 @@ async fn failed_fsync_poisons_the_gcache() {
     g.blocking_append([entry(1, 1)]).await.unwrap();
     m.fail_next_sync();
     assert!(g.blocking_append([entry(1, 2)]).await.is_err());
-    assert!(g.blocking_append([entry(1, 3)]).await.is_err(), "refuses writes after an I/O error");
+    assert!(
+        g.blocking_append([entry(1, 3)]).await.is_err(),
+        "refuses writes after an I/O error"
+    );
     assert!(g.save_vote(&Vote::new(1, 1)).await.is_err());
     g.close();
     // A crash loses only unsynced bytes; entry 1 survives.
@@ -239,9 +276,14 @@ async fn failed_fsync_poisons_the_gcache() {
 #[tokio::test]
 async fn fsync_never_still_recovers_after_clean_close() {
     for b in Backend::all() {
-        let o = GcacheOptions { fsync: FsyncPolicy::Never, ..opts(1 << 20) };
+        let o = GcacheOptions {
+            fsync: FsyncPolicy::Never,
+            ..opts(1 << 20)
+        };
         let mut g = Gcache::open(b.storage(), o.clone()).unwrap();
-        g.blocking_append((1..=5).map(|i| entry(1, i))).await.unwrap();
+        g.blocking_append((1..=5).map(|i| entry(1, i)))
+            .await
+            .unwrap();
         g.close();
         let mut g = Gcache::open(b.storage(), o).unwrap();
         assert_eq!(indexes(&mut g).await.len(), 5, "{}", b.name());
@@ -252,9 +294,14 @@ async fn fsync_never_still_recovers_after_clean_close() {
 #[tokio::test]
 async fn limited_reads_respect_the_byte_budget() {
     let m = MemStorage::new();
-    let o = GcacheOptions { max_read_bytes: 1000, ..opts(1 << 20) };
+    let o = GcacheOptions {
+        max_read_bytes: 1000,
+        ..opts(1 << 20)
+    };
     let mut g = Gcache::open(Arc::new(m), o).unwrap();
-    g.blocking_append((1..=100).map(|i| entry(1, i))).await.unwrap();
+    g.blocking_append((1..=100).map(|i| entry(1, i)))
+        .await
+        .unwrap();
     let mut r = g.get_log_reader().await;
     let got = r.limited_get_log_entries(1, 101).await.unwrap();
     assert!(!got.is_empty() && got.len() < 100, "{}", got.len());

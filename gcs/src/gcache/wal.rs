@@ -107,7 +107,10 @@ pub fn scan(bytes: &[u8], kind: FileKind) -> Result<Scan<'_>, String> {
         // A file that was created but whose header never reached the disk.
         return Ok(Scan {
             records: vec![],
-            bad: Some(BadTail { offset: 0, reason: format!("file header truncated ({} bytes)", bytes.len()) }),
+            bad: Some(BadTail {
+                offset: 0,
+                reason: format!("file header truncated ({} bytes)", bytes.len()),
+            }),
         });
     }
     if &bytes[0..8] != MAGIC {
@@ -115,11 +118,16 @@ pub fn scan(bytes: &[u8], kind: FileKind) -> Result<Scan<'_>, String> {
     }
     let ver = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
     if ver != VERSION {
-        return Err(format!("gcache format version {ver} is not supported (this build reads {VERSION})"));
+        return Err(format!(
+            "gcache format version {ver} is not supported (this build reads {VERSION})"
+        ));
     }
     let k = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
     if k != kind as u32 {
-        return Err(format!("gcache file kind {k} where {} was expected", kind as u32));
+        return Err(format!(
+            "gcache file kind {k} where {} was expected",
+            kind as u32
+        ));
     }
     let mut records = Vec::new();
     let mut off = HEADER_LEN;
@@ -127,32 +135,52 @@ pub fn scan(bytes: &[u8], kind: FileKind) -> Result<Scan<'_>, String> {
     while off < bytes.len() {
         let rest = &bytes[off..];
         if rest.len() < RECORD_HEADER_LEN + 1 {
-            bad = Some(BadTail { offset: off, reason: format!("record header truncated ({} bytes)", rest.len()) });
+            bad = Some(BadTail {
+                offset: off,
+                reason: format!("record header truncated ({} bytes)", rest.len()),
+            });
             break;
         }
         let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
         if len == 0 || len > MAX_BODY {
-            bad = Some(BadTail { offset: off, reason: format!("record length {len} out of range") });
+            bad = Some(BadTail {
+                offset: off,
+                reason: format!("record length {len} out of range"),
+            });
             break;
         }
         if rest.len() < RECORD_HEADER_LEN + len {
             bad = Some(BadTail {
                 offset: off,
-                reason: format!("record truncated: need {} bytes, have {}", len, rest.len() - RECORD_HEADER_LEN),
+                reason: format!(
+                    "record truncated: need {} bytes, have {}",
+                    len,
+                    rest.len() - RECORD_HEADER_LEN
+                ),
             });
             break;
         }
         let body = &rest[RECORD_HEADER_LEN..RECORD_HEADER_LEN + len];
         if crc32fast::hash(body) != crc {
-            bad = Some(BadTail { offset: off, reason: "CRC mismatch".into() });
+            bad = Some(BadTail {
+                offset: off,
+                reason: "CRC mismatch".into(),
+            });
             break;
         }
         let Some(kind) = RecordKind::from_u8(body[0]) else {
-            bad = Some(BadTail { offset: off, reason: format!("unknown record kind {}", body[0]) });
+            bad = Some(BadTail {
+                offset: off,
+                reason: format!("unknown record kind {}", body[0]),
+            });
             break;
         };
-        records.push(Record { offset: off, kind, payload: &body[1..] });
+        records.push(Record {
+            offset: off,
+            kind,
+            payload: &body[1..],
+        });
         off += RECORD_HEADER_LEN + len;
     }
     Ok(Scan { records, bad })
@@ -174,7 +202,10 @@ mod tests {
         ];
         let mut built = file_header(FileKind::Segment).to_vec();
         put_record(&mut built, RecordKind::Truncate, &[5]);
-        assert_eq!(crc32fast::hash(&[2, 5]).to_le_bytes(), [0xf2, 0x84, 0x85, 0x03]);
+        assert_eq!(
+            crc32fast::hash(&[2, 5]).to_le_bytes(),
+            [0xf2, 0x84, 0x85, 0x03]
+        );
         assert_eq!(built, sample);
         let s = scan(sample, FileKind::Segment).unwrap();
         assert!(s.bad.is_none());

@@ -37,7 +37,8 @@ pub enum FrameError {
 
 /// Write one frame.
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> io::Result<()> {
-    let len = u32::try_from(body.len()).map_err(|_| io::Error::other("frame body larger than 4 GiB"))?;
+    let len =
+        u32::try_from(body.len()).map_err(|_| io::Error::other("frame body larger than 4 GiB"))?;
     let mut head = [0u8; 4];
     head.copy_from_slice(&len.to_le_bytes());
     w.write_all(&head).await?;
@@ -46,7 +47,10 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> io::R
 }
 
 /// Read one frame of at most `max` bytes.
-pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, max: usize) -> Result<Vec<u8>, FrameError> {
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> Result<Vec<u8>, FrameError> {
     let mut head = [0u8; 4];
     let mut got = 0;
     while got < 4 {
@@ -67,9 +71,9 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, max: usize) -> Result<V
     let mut body = vec![0u8; len];
     match r.read_exact(&mut body).await {
         Ok(_) => Ok(body),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            Err(FrameError::Truncated(format!("body shorter than the announced {len} bytes")))
-        }
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated(format!(
+            "body shorter than the announced {len} bytes"
+        ))),
         Err(e) => Err(FrameError::Io(e)),
     }
 }
@@ -89,13 +93,25 @@ mod tests {
         assert!(matches!(read_frame(&mut r, 10).await, Err(FrameError::Eof)));
 
         let mut r = &buf[..5];
-        assert!(matches!(read_frame(&mut r, 10).await, Err(FrameError::Truncated(_))));
+        assert!(matches!(
+            read_frame(&mut r, 10).await,
+            Err(FrameError::Truncated(_))
+        ));
         let mut r = &buf[..2];
-        assert!(matches!(read_frame(&mut r, 10).await, Err(FrameError::Truncated(_))));
+        assert!(matches!(
+            read_frame(&mut r, 10).await,
+            Err(FrameError::Truncated(_))
+        ));
         let mut r = &buf[..];
-        assert!(matches!(read_frame(&mut r, 2).await, Err(FrameError::Oversize { len: 3, max: 2 })));
+        assert!(matches!(
+            read_frame(&mut r, 2).await,
+            Err(FrameError::Oversize { len: 3, max: 2 })
+        ));
         let huge = [0xff, 0xff, 0xff, 0xff];
         let mut r = &huge[..];
-        assert!(matches!(read_frame(&mut r, 1 << 20).await, Err(FrameError::Oversize { .. })));
+        assert!(matches!(
+            read_frame(&mut r, 1 << 20).await,
+            Err(FrameError::Oversize { .. })
+        ));
     }
 }

@@ -34,8 +34,21 @@ impl MemRouter {
         Self::default()
     }
 
-    pub(crate) fn register(&self, addr: &str, id: NodeId, handler: Weak<dyn Handler>, faults: Arc<Faults>) {
-        self.slots.lock().insert(addr.to_string(), Slot { id, handler, faults });
+    pub(crate) fn register(
+        &self,
+        addr: &str,
+        id: NodeId,
+        handler: Weak<dyn Handler>,
+        faults: Arc<Faults>,
+    ) {
+        self.slots.lock().insert(
+            addr.to_string(),
+            Slot {
+                id,
+                handler,
+                faults,
+            },
+        );
     }
 
     pub(crate) fn unregister(&self, addr: &str) {
@@ -44,7 +57,12 @@ impl MemRouter {
 
     /// A transport for the member `id` at `addr`.
     pub(crate) fn endpoint(&self, id: NodeId, addr: &str, faults: Arc<Faults>) -> MemTransport {
-        MemTransport { router: self.clone(), id, addr: addr.to_string(), faults }
+        MemTransport {
+            router: self.clone(),
+            id,
+            addr: addr.to_string(),
+            faults,
+        }
     }
 }
 
@@ -57,7 +75,12 @@ pub struct MemTransport {
 }
 
 impl Transport for MemTransport {
-    fn call<'a>(&'a self, peer: &'a Peer, req: &'a Request, timeout: Duration) -> BoxFuture<'a, Result<Response, NetError>> {
+    fn call<'a>(
+        &'a self,
+        peer: &'a Peer,
+        req: &'a Request,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Response, NetError>> {
         async move {
             if !self.faults.allows(peer.id) {
                 return Err(NetError::Unreachable("fault injection: link is cut".into()));
@@ -66,12 +89,19 @@ impl Transport for MemTransport {
                 let s = self.router.slots.lock();
                 match s.get(&peer.addr) {
                     Some(sl) => (sl.handler.upgrade(), sl.faults.clone(), sl.id),
-                    None => return Err(NetError::Unreachable(format!("no member at {}", peer.addr))),
+                    None => {
+                        return Err(NetError::Unreachable(format!("no member at {}", peer.addr)))
+                    }
                 }
             };
-            let Some(h) = h else { return Err(NetError::Unreachable("member stopped".into())) };
+            let Some(h) = h else {
+                return Err(NetError::Unreachable("member stopped".into()));
+            };
             if peer.id.is_some_and(|i| i != pid) {
-                return Err(NetError::Refused(format!("{} is member {pid}, not {:?}", peer.addr, peer.id)));
+                return Err(NetError::Refused(format!(
+                    "{} is member {pid}, not {:?}",
+                    peer.addr, peer.id
+                )));
             }
             let bytes = codec::encode(req).map_err(|e| NetError::Unreachable(e.to_string()))?;
             if !f.allows(Some(self.id)) {
@@ -98,7 +128,8 @@ impl Transport for MemTransport {
         }
         let slot = {
             let s = self.router.slots.lock();
-            s.get(&peer.addr).map(|sl| (sl.handler.upgrade(), sl.faults.clone()))
+            s.get(&peer.addr)
+                .map(|sl| (sl.handler.upgrade(), sl.faults.clone()))
         };
         if let Some((Some(h), f)) = slot {
             if f.allows(Some(self.id)) {

@@ -6,7 +6,7 @@
 //!   fault switches ([`Faults`]) both implementations honour.
 //! - [`quic`]: the real transport, QUIC with mutual TLS.
 //! - [`mem`]: an in-process router for fast tests.
-//! - [`raft_net`]: openraft's `RaftNetworkFactory`/`RaftNetwork` over any
+//! - `raft_net`: openraft's `RaftNetworkFactory`/`RaftNetwork` over any
 //!   [`Transport`].
 
 pub mod frame;

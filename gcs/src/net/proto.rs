@@ -8,8 +8,8 @@
 use bytes::Bytes;
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +96,9 @@ pub enum Response {
     /// To [`Request::Vote`].
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
     /// To [`Request::InstallSnapshot`].
-    InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
+    InstallSnapshot(
+        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
+    ),
     /// To [`Request::Forward`]: one result per payload, in order.
     Forward(Vec<Result<Seqno, FwdError>>),
     /// To [`Request::ReadIndex`].

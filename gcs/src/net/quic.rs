@@ -61,11 +61,21 @@ pub struct QuicSettings {
     pub keep_alive: Duration,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Connection>>>;
+type ConnectFut = futures::future::Shared<BoxFuture<'static, Result<Connection, NetError>>>;
+
+/// Per-address connection state. A connect attempt runs in its own task, so a
+/// caller whose RPC times out does not abort it (handshakes in debug builds
+/// can take longer than a heartbeat).
+#[derive(Default)]
+struct Slot {
+    conn: Option<Connection>,
+    connecting: Option<ConnectFut>,
+}
 
 /// QUIC transport of one member.
 pub struct QuicTransport {
-    endpoint: Endpoint,
+    endpoint: Mutex<Option<Endpoint>>,
+    local: SocketAddr,
     s: QuicSettings,
     conns: Mutex<HashMap<String, Slot>>,
     handler: RwLock<Option<Weak<dyn Handler>>>,
@@ -80,7 +90,8 @@ fn transport_config(s: &QuicSettings) -> quinn::TransportConfig {
     t.max_concurrent_uni_streams(VarInt::from_u32(1024));
     t.keep_alive_interval(Some(s.keep_alive));
     t.max_idle_timeout(Some(
-        quinn::IdleTimeout::try_from(s.idle_timeout).unwrap_or_else(|_| VarInt::from_u32(30_000).into()),
+        quinn::IdleTimeout::try_from(s.idle_timeout)
+            .unwrap_or_else(|_| VarInt::from_u32(30_000).into()),
     ));
     t.stream_receive_window(VarInt::from_u32(16 << 20));
     t.receive_window(VarInt::from_u32(64 << 20));
@@ -97,21 +108,30 @@ fn peer_cert(conn: &Connection) -> Option<CertificateDer<'static>> {
 impl QuicTransport {
     /// Bind `listen` and start accepting. Requests are dispatched to the
     /// handler set with [`QuicTransport::set_handler`].
-    pub fn bind(listen: SocketAddr, tls_m: &TlsMaterial, s: QuicSettings, faults: Arc<Faults>) -> Result<Arc<Self>, String> {
+    pub fn bind(
+        listen: SocketAddr,
+        tls_m: &TlsMaterial,
+        s: QuicSettings,
+        faults: Arc<Faults>,
+    ) -> Result<Arc<Self>, String> {
         let server_tls = tls_m.server_config().map_err(|e| e.to_string())?;
         let client_tls = tls_m.client_config().map_err(|e| e.to_string())?;
-        let mut server =
-            quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(server_tls).map_err(|e| e.to_string())?));
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(
+            QuicServerConfig::try_from(server_tls).map_err(|e| e.to_string())?,
+        ));
         server.transport_config(Arc::new(transport_config(&s)));
-        let mut client =
-            quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(client_tls).map_err(|e| e.to_string())?));
+        let mut client = quinn::ClientConfig::new(Arc::new(
+            QuicClientConfig::try_from(client_tls).map_err(|e| e.to_string())?,
+        ));
         client.transport_config(Arc::new(transport_config(&s)));
-        let mut endpoint =
-            Endpoint::server(server, listen).map_err(|e| format!("cannot bind QUIC endpoint on {listen}: {e}"))?;
+        let mut endpoint = Endpoint::server(server, listen)
+            .map_err(|e| format!("cannot bind QUIC endpoint on {listen}: {e}"))?;
         endpoint.set_default_client_config(client);
+        let local = endpoint.local_addr().map_err(|e| e.to_string())?;
         let (stop, _) = tokio::sync::watch::channel(false);
         let t = Arc::new_cyclic(|me| QuicTransport {
-            endpoint,
+            endpoint: Mutex::new(Some(endpoint)),
+            local,
             s,
             conns: Mutex::new(HashMap::new()),
             handler: RwLock::new(None),
@@ -126,7 +146,11 @@ impl QuicTransport {
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.endpoint.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.local
+    }
+
+    fn endpoint(&self) -> Option<Endpoint> {
+        self.endpoint.lock().clone()
     }
 
     /// Where incoming requests go.
@@ -136,9 +160,10 @@ impl QuicTransport {
 
     async fn accept_loop(self: Arc<Self>) {
         let mut stop = self.stop.subscribe();
+        let Some(ep) = self.endpoint() else { return };
         loop {
             let inc = tokio::select! {
-                i = self.endpoint.accept() => i,
+                i = ep.accept() => i,
                 _ = stop.changed() => break,
             };
             let Some(inc) = inc else { break };
@@ -151,7 +176,10 @@ impl QuicTransport {
         let cert = peer_cert(conn).ok_or("peer presented no certificate")?;
         match tls::cluster_of(&cert) {
             Some(c) if c == self.s.cluster => Ok(()),
-            Some(c) => Err(format!("peer certificate is for cluster {c:?}, not {:?}", self.s.cluster)),
+            Some(c) => Err(format!(
+                "peer certificate is for cluster {c:?}, not {:?}",
+                self.s.cluster
+            )),
             None => Err("peer certificate names no cluster (subject OU)".into()),
         }
     }
@@ -177,12 +205,20 @@ impl QuicTransport {
         // Hello.
         let hello = async {
             let (mut send, mut recv) = conn.accept_bi().await.map_err(|e| e.to_string())?;
-            let b = read_frame(&mut recv, 64 << 10).await.map_err(|e| e.to_string())?;
+            let b = read_frame(&mut recv, 64 << 10)
+                .await
+                .map_err(|e| e.to_string())?;
             let h: Hello = codec::decode(&b).map_err(|e| e.to_string())?;
             let reply = if h.protocol != PROTOCOL_VERSION {
-                Err(format!("protocol version {} not supported (this member speaks {PROTOCOL_VERSION})", h.protocol))
+                Err(format!(
+                    "protocol version {} not supported (this member speaks {PROTOCOL_VERSION})",
+                    h.protocol
+                ))
             } else if h.cluster != self.s.cluster {
-                Err(format!("cluster name {:?} differs from {:?}", h.cluster, self.s.cluster))
+                Err(format!(
+                    "cluster name {:?} differs from {:?}",
+                    h.cluster, self.s.cluster
+                ))
             } else {
                 Ok(h.id)
             };
@@ -191,7 +227,9 @@ impl QuicTransport {
                 Err(e) => HelloReply::Refused(e.clone()),
             };
             let enc = codec::encode(&r).map_err(|e| e.to_string())?;
-            write_frame(&mut send, &enc).await.map_err(|e| e.to_string())?;
+            write_frame(&mut send, &enc)
+                .await
+                .map_err(|e| e.to_string())?;
             let _ = send.finish();
             reply.map(|id| (id, h.name))
         };
@@ -249,7 +287,12 @@ impl QuicTransport {
         conn.close(VarInt::from_u32(CODE_PROTOCOL), b"bad frame");
     }
 
-    async fn read_request(&self, conn: &Connection, peer: NodeId, recv: &mut quinn::RecvStream) -> Option<Request> {
+    async fn read_request(
+        &self,
+        conn: &Connection,
+        peer: NodeId,
+        recv: &mut quinn::RecvStream,
+    ) -> Option<Request> {
         match read_frame(recv, self.s.max_frame).await {
             Ok(b) => match codec::decode::<Request>(&b) {
                 Ok(r) => Some(r),
@@ -277,8 +320,16 @@ impl QuicTransport {
         self.handler.read().as_ref().and_then(|w| w.upgrade())
     }
 
-    async fn serve_stream(&self, conn: Connection, peer: NodeId, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
-        let Some(req) = self.read_request(&conn, peer, &mut recv).await else { return };
+    async fn serve_stream(
+        &self,
+        conn: Connection,
+        peer: NodeId,
+        mut send: quinn::SendStream,
+        mut recv: quinn::RecvStream,
+    ) {
+        let Some(req) = self.read_request(&conn, peer, &mut recv).await else {
+            return;
+        };
         if !self.faults.allows(Some(peer)) {
             let _ = send.reset(VarInt::from_u32(0));
             return;
@@ -302,7 +353,9 @@ impl QuicTransport {
     }
 
     async fn serve_uni(&self, conn: Connection, peer: NodeId, mut recv: quinn::RecvStream) {
-        let Some(req) = self.read_request(&conn, peer, &mut recv).await else { return };
+        let Some(req) = self.read_request(&conn, peer, &mut recv).await else {
+            return;
+        };
         if !self.faults.allows(Some(peer)) {
             return;
         }
@@ -318,7 +371,8 @@ impl QuicTransport {
             .next()
             .ok_or_else(|| NetError::Unreachable(format!("{addr} resolves to nothing")))?;
         let connecting = self
-            .endpoint
+            .endpoint()
+            .ok_or_else(|| NetError::Unreachable("transport stopped".into()))?
             .connect(sa, SERVER_NAME)
             .map_err(|e| NetError::Unreachable(format!("connect {addr}: {e}")))?;
         let conn = connecting.await.map_err(|e| match e {
@@ -333,12 +387,24 @@ impl QuicTransport {
             conn.close(VarInt::from_u32(CODE_REFUSED), e.as_bytes());
             return Err(NetError::Refused(e));
         }
-        let hello = Hello { protocol: PROTOCOL_VERSION, cluster: self.s.cluster.clone(), id: self.s.id, name: self.s.name.clone() };
+        let hello = Hello {
+            protocol: PROTOCOL_VERSION,
+            cluster: self.s.cluster.clone(),
+            id: self.s.id,
+            name: self.s.name.clone(),
+        };
         let r = async {
             let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
-            write_frame(&mut send, &codec::encode(&hello).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
+            write_frame(
+                &mut send,
+                &codec::encode(&hello).map_err(|e| e.to_string())?,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             let _ = send.finish();
-            let b = read_frame(&mut recv, 64 << 10).await.map_err(|e| e.to_string())?;
+            let b = read_frame(&mut recv, 64 << 10)
+                .await
+                .map_err(|e| e.to_string())?;
             codec::decode::<HelloReply>(&b).map_err(|e| e.to_string())
         }
         .await;
@@ -348,33 +414,67 @@ impl QuicTransport {
                 tracing::warn!(%addr, reason = %why, "peer refused our hello");
                 Err(NetError::Refused(why))
             }
-            Err(e) => Err(NetError::Unreachable(format!("hello with {addr} failed: {e}"))),
+            Err(e) => Err(NetError::Unreachable(format!(
+                "hello with {addr} failed: {e}"
+            ))),
         }
     }
 
     async fn conn(&self, addr: &str) -> Result<Connection, NetError> {
-        let slot = self.conns.lock().entry(addr.to_string()).or_default().clone();
-        let mut g = slot.lock().await;
-        if let Some(c) = g.as_ref() {
-            if c.close_reason().is_none() {
-                return Ok(c.clone());
+        let fut = {
+            let mut g = self.conns.lock();
+            let slot = g.entry(addr.to_string()).or_default();
+            if let Some(c) = &slot.conn {
+                if c.close_reason().is_none() {
+                    return Ok(c.clone());
+                }
+                slot.conn = None;
             }
-        }
-        *g = None;
-        let c = tokio::time::timeout(self.s.connect_timeout, self.connect(addr))
-            .await
-            .map_err(|_| NetError::Unreachable(format!("connect to {addr} timed out")))??;
-        *g = Some(c.clone());
-        Ok(c)
+            match &slot.connecting {
+                Some(f) => f.clone(),
+                None => {
+                    let Some(me) = self.me.upgrade() else {
+                        return Err(NetError::Unreachable("transport stopped".into()));
+                    };
+                    let a = addr.to_string();
+                    let h = tokio::spawn(async move {
+                        let r = tokio::time::timeout(me.s.connect_timeout, me.connect(&a))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(NetError::Unreachable(format!("connect to {a} timed out")))
+                            });
+                        let mut g = me.conns.lock();
+                        let slot = g.entry(a).or_default();
+                        slot.connecting = None;
+                        if let Ok(c) = &r {
+                            slot.conn = Some(c.clone());
+                        }
+                        r
+                    });
+                    let f: BoxFuture<'static, Result<Connection, NetError>> = async move {
+                        h.await.unwrap_or_else(|e| {
+                            Err(NetError::Unreachable(format!("connect task failed: {e}")))
+                        })
+                    }
+                    .boxed();
+                    let f = f.shared();
+                    slot.connecting = Some(f.clone());
+                    f
+                }
+            }
+        };
+        fut.await
     }
 
     fn forget(&self, addr: &str, conn: &Connection) {
-        let slot = self.conns.lock().get(addr).cloned();
-        if let Some(slot) = slot {
-            if let Ok(mut g) = slot.try_lock() {
-                if g.as_ref().is_some_and(|c| c.stable_id() == conn.stable_id()) {
-                    *g = None;
-                }
+        let mut g = self.conns.lock();
+        if let Some(slot) = g.get_mut(addr) {
+            if slot
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.stable_id() == conn.stable_id())
+            {
+                slot.conn = None;
             }
         }
     }
@@ -385,7 +485,10 @@ impl QuicTransport {
             Ok(s) => s,
             Err(e) => {
                 self.forget(&peer.addr, &conn);
-                return Err(NetError::Unreachable(format!("open stream to {}: {e}", peer.addr)));
+                return Err(NetError::Unreachable(format!(
+                    "open stream to {}: {e}",
+                    peer.addr
+                )));
             }
         };
         if let Err(e) = write_frame(&mut send, body).await {
@@ -410,14 +513,22 @@ impl QuicTransport {
 }
 
 impl Transport for QuicTransport {
-    fn call<'a>(&'a self, peer: &'a Peer, req: &'a Request, timeout: Duration) -> BoxFuture<'a, Result<Response, NetError>> {
+    fn call<'a>(
+        &'a self,
+        peer: &'a Peer,
+        req: &'a Request,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Response, NetError>> {
         async move {
             if !self.faults.allows(peer.id) {
                 return Err(NetError::Unreachable("fault injection: link is cut".into()));
             }
             let body = codec::encode(req).map_err(|e| NetError::Unreachable(e.to_string()))?;
             if body.len() > self.s.max_frame {
-                return Err(NetError::Unreachable(format!("request of {} bytes exceeds max_frame_bytes", body.len())));
+                return Err(NetError::Unreachable(format!(
+                    "request of {} bytes exceeds max_frame_bytes",
+                    body.len()
+                )));
             }
             match tokio::time::timeout(timeout, self.call_inner(peer, &body)).await {
                 Ok(r) => r,
@@ -431,7 +542,9 @@ impl Transport for QuicTransport {
         if !self.faults.allows(peer.id) {
             return;
         }
-        let Ok(body) = codec::encode(&req) else { return };
+        let Ok(body) = codec::encode(&req) else {
+            return;
+        };
         let Some(me) = self.me.upgrade() else { return };
         let addr = peer.addr.clone();
         tokio::spawn(async move {
@@ -453,8 +566,31 @@ impl Transport for QuicTransport {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         async move {
             let _ = self.stop.send(true);
-            self.endpoint.close(VarInt::from_u32(CODE_SHUTDOWN), b"shutdown");
-            let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+            let ep = self.endpoint.lock().take();
+            let conns: Vec<Connection> = self
+                .conns
+                .lock()
+                .drain()
+                .filter_map(|(_, s)| s.conn)
+                .collect();
+            drop(conns);
+            if let Some(ep) = ep {
+                ep.close(VarInt::from_u32(CODE_SHUTDOWN), b"shutdown");
+                let _ = tokio::time::timeout(Duration::from_secs(2), ep.wait_idle()).await;
+                drop(ep);
+            }
+            // The socket closes when quinn's endpoint driver notices the last
+            // handle is gone; wait (bounded) until the port is free so a
+            // restart on the same address works.
+            for _ in 0..100 {
+                match std::net::UdpSocket::bind(self.local) {
+                    Ok(sock) => {
+                        drop(sock);
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
         }
         .boxed()
     }

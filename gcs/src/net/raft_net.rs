@@ -15,8 +15,8 @@ use openraft::error::{
 };
 use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use parking_lot::Mutex;
 
@@ -60,14 +60,19 @@ impl RaftNetworkFactory<TypeConfig> for NetFactory {
             transport: self.transport.clone(),
             ctx: self.ctx.clone(),
             target,
-            peer: Peer { id: Some(target), addr: node.addr.clone() },
+            peer: Peer {
+                id: Some(target),
+                addr: node.addr.clone(),
+            },
         }
     }
 }
 
 fn map_err<E: std::error::Error>(e: NetError) -> RPCError<NodeId, MemberNode, E> {
     match e {
-        NetError::Unreachable(_) | NetError::Refused(_) => RPCError::Unreachable(Unreachable::new(&e)),
+        NetError::Unreachable(_) | NetError::Refused(_) => {
+            RPCError::Unreachable(Unreachable::new(&e))
+        }
         NetError::Timeout | NetError::Io(_) => RPCError::Network(NetworkError::new(&e)),
     }
 }
@@ -85,9 +90,18 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, MemberNode, RaftError<NodeId>>> {
-        let req = Request::AppendEntries { req: rpc, leader_primary: self.ctx.ctl.primary.load(Ordering::SeqCst) };
-        match self.transport.call(&self.peer, &req, option.hard_ttl()).await.map_err(map_err)? {
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, MemberNode, RaftError<NodeId>>>
+    {
+        let req = Request::AppendEntries {
+            req: rpc,
+            leader_primary: self.ctx.ctl.primary.load(Ordering::SeqCst),
+        };
+        match self
+            .transport
+            .call(&self.peer, &req, option.hard_ttl())
+            .await
+            .map_err(map_err)?
+        {
             Response::AppendEntries(r) => {
                 self.ctx.ack(self.target);
                 r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
@@ -100,10 +114,17 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         &mut self,
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, MemberNode, RaftError<NodeId, InstallSnapshotError>>>
-    {
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, MemberNode, RaftError<NodeId, InstallSnapshotError>>,
+    > {
         let req = Request::InstallSnapshot(rpc);
-        match self.transport.call(&self.peer, &req, option.hard_ttl()).await.map_err(map_err)? {
+        match self
+            .transport
+            .call(&self.peer, &req, option.hard_ttl())
+            .await
+            .map_err(map_err)?
+        {
             Response::InstallSnapshot(r) => {
                 self.ctx.ack(self.target);
                 r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
@@ -118,7 +139,12 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, MemberNode, RaftError<NodeId>>> {
         let req = Request::Vote(rpc);
-        match self.transport.call(&self.peer, &req, option.hard_ttl()).await.map_err(map_err)? {
+        match self
+            .transport
+            .call(&self.peer, &req, option.hard_ttl())
+            .await
+            .map_err(map_err)?
+        {
             Response::Vote(r) => {
                 self.ctx.ack(self.target);
                 r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))

@@ -73,7 +73,12 @@ pub trait Handler: Send + Sync + 'static {
 /// See the module docs for the contract.
 pub trait Transport: Send + Sync + 'static {
     /// Request/response call.
-    fn call<'a>(&'a self, peer: &'a Peer, req: &'a Request, timeout: Duration) -> BoxFuture<'a, Result<Response, NetError>>;
+    fn call<'a>(
+        &'a self,
+        peer: &'a Peer,
+        req: &'a Request,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Response, NetError>>;
     /// One-way best-effort send.
     fn notify(&self, peer: &Peer, req: Request);
     /// Stop accepting and close connections.

@@ -13,7 +13,8 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use parking_lot::Mutex;
 use trireme_gcs::{
-    tls, AppSnapshot, Event, FsyncPolicy, Gcs, GcsConfig, NodeId, Seqno, SnapshotApp, Timeouts, View,
+    tls, AppSnapshot, Event, EventReceiver, FsyncPolicy, Gcs, GcsConfig, NodeId, Seqno,
+    SnapshotApp, Timeouts, View,
 };
 
 /// Generous deadline for cluster-level conditions on a noisy 2-core machine.
@@ -47,7 +48,10 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn new() -> Arc<Self> {
-        Arc::new(TestApp { st: Mutex::new(AppState::default()), applied_at_start: 0 })
+        Arc::new(TestApp {
+            st: Mutex::new(AppState::default()),
+            applied_at_start: 0,
+        })
     }
     pub fn seqno(&self) -> Seqno {
         self.st.lock().log.len() as Seqno
@@ -65,10 +69,15 @@ impl TestApp {
     fn apply(&self, ev: Event) {
         let mut st = self.st.lock();
         match ev {
-            Event::Deliver { seqno, origin, payload } => {
+            Event::Deliver {
+                seqno,
+                origin,
+                payload,
+            } => {
                 let expect = st.log.len() as Seqno + 1;
                 if seqno != expect {
-                    st.errors.push(format!("deliver seqno {seqno}, expected {expect}"));
+                    st.errors
+                        .push(format!("deliver seqno {seqno}, expected {expect}"));
                 }
                 st.log.push((origin, payload));
             }
@@ -99,7 +108,10 @@ impl SnapshotApp for TestApp {
     fn build_snapshot(&self) -> BoxFuture<'_, anyhow::Result<AppSnapshot>> {
         async move {
             let st = self.st.lock();
-            Ok(AppSnapshot { seqno: st.log.len() as Seqno, data: encode_log(&st.log) })
+            Ok(AppSnapshot {
+                seqno: st.log.len() as Seqno,
+                data: encode_log(&st.log),
+            })
         }
         .boxed()
     }
@@ -116,6 +128,27 @@ pub struct TestNode {
 }
 
 impl TestNode {
+    /// Wrap a member started by hand and consume its events.
+    pub fn with_receiver(
+        gcs: Gcs,
+        app: Arc<TestApp>,
+        cfg: GcsConfig,
+        mut rx: EventReceiver,
+    ) -> TestNode {
+        let a = app.clone();
+        let consumer = tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                a.apply(ev);
+            }
+        });
+        TestNode {
+            gcs,
+            app,
+            cfg,
+            consumer,
+        }
+    }
+
     pub fn addr(&self) -> String {
         self.gcs.advertised_addr().to_string()
     }
@@ -147,14 +180,10 @@ pub fn test_config(id: NodeId, data: &Path, certs: &Path, peers: &[String]) -> G
 }
 
 pub async fn start(cfg: GcsConfig, app: Arc<TestApp>) -> TestNode {
-    let (gcs, mut rx) = Gcs::start(cfg.clone(), app.clone()).await.expect("member starts");
-    let a = app.clone();
-    let consumer = tokio::spawn(async move {
-        while let Some(ev) = rx.recv().await {
-            a.apply(ev);
-        }
-    });
-    TestNode { gcs, app, cfg, consumer }
+    let (gcs, rx) = Gcs::start(cfg.clone(), app.clone())
+        .await
+        .expect("member starts");
+    TestNode::with_receiver(gcs, app, cfg, rx)
 }
 
 /// Poll `f` every 20 ms until it holds; panic with `what` after `limit`.
@@ -190,7 +219,12 @@ pub async fn cluster(k: u64, root: &Path, tweak: impl Fn(&mut GcsConfig)) -> Vec
     }
     let ids: Vec<NodeId> = (1..=k).collect();
     for n in &nodes {
-        wait_for(&format!("member {} sees a primary view of {ids:?}", n.gcs.id()), LONG, || primary_with(n, &ids)).await;
+        wait_for(
+            &format!("member {} sees a primary view of {ids:?}", n.gcs.id()),
+            LONG,
+            || primary_with(n, &ids),
+        )
+        .await;
     }
     nodes
 }
