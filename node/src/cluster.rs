@@ -159,6 +159,7 @@ impl Flow {
 
     fn send(&self, m: Option<FcMessage>) {
         if let Some(m) = m {
+            info!(msg = ?m, "flow control: sending");
             let _ = self.outbox.send((m, false));
         }
     }
@@ -248,7 +249,8 @@ impl Flow {
         // A repeat that changes nothing is not a new message (statistics).
         let redundant = wire.repeat && (stopped == (wire.msg == FcMessage::Stop));
         if !redundant {
-            fc.on_message(from, wire.msg, self.now());
+            let accepted = fc.on_message(from, wire.msg, self.now());
+            info!(from, msg = ?wire.msg, repeat = wire.repeat, accepted, paused_by = ?fc.paused_by(), "flow control: received");
         }
         self.publish(&fc);
     }

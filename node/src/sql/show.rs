@@ -594,12 +594,13 @@ impl Exec<'_> {
                                 Value::Int(i64::from(*precision)),
                                 Value::Int(i64::from(*scale)),
                             ),
-                            SqlType::Int { width, .. } => (
+                            SqlType::Int { width, unsigned } => (
                                 Value::Int(match width {
                                     IntWidth::Tiny => 3,
                                     IntWidth::Small => 5,
                                     IntWidth::Medium => 7,
                                     IntWidth::Int => 10,
+                                    IntWidth::Big if *unsigned => 20,
                                     IntWidth::Big => 19,
                                 }),
                                 Value::Int(0),
@@ -612,6 +613,13 @@ impl Exec<'_> {
                         let len =
                             c.ty.max_len()
                                 .map_or(Value::Null, |n| Value::Int(i64::from(n)));
+                        // utf8mb4 text takes up to four bytes a character.
+                        let octets = match (&len, c.ty.is_string()) {
+                            (Value::Int(n), true) if matches!(c.ty, SqlType::Char(_) | SqlType::Varchar(_)) => {
+                                Value::Int(n.saturating_mul(4))
+                            }
+                            _ => len.clone(),
+                        };
                         out.push(vec![
                             s("def"),
                             s(def.db.clone()),
@@ -625,8 +633,8 @@ impl Exec<'_> {
                             },
                             s(if c.nullable { "YES" } else { "NO" }),
                             s(c.ty.data_type_name()),
-                            len.clone(),
                             len,
+                            octets,
                             prec,
                             scale,
                             if c.ty.is_string() {
@@ -798,9 +806,12 @@ impl Exec<'_> {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let is_int = out
-                    .first()
-                    .is_some_and(|r| matches!(r.get(i), Some(Value::Int(_) | Value::UInt(_))));
+                // Numeric columns are BIGINT whatever the rows hold (a NULL
+                // in the first row, or no rows, must not make them text).
+                let is_int = INFORMATION_SCHEMA_INT_COLUMNS.contains(c)
+                    || out.first().is_some_and(|r| {
+                        matches!(r.get(i), Some(Value::Int(_) | Value::UInt(_)))
+                    });
                 let mut m = if is_int {
                     OutCol::bigint(c)
                 } else {
@@ -827,6 +838,30 @@ const INFO_TABLES: [&str; 11] = [
     "SESSION_STATUS",
     "STATISTICS",
     "TABLES",
+];
+
+/// information_schema columns MySQL types as integers.
+const INFORMATION_SCHEMA_INT_COLUMNS: &[&str] = &[
+    "ORDINAL_POSITION",
+    "CHARACTER_MAXIMUM_LENGTH",
+    "CHARACTER_OCTET_LENGTH",
+    "NUMERIC_PRECISION",
+    "NUMERIC_SCALE",
+    "DATETIME_PRECISION",
+    "VERSION",
+    "TABLE_ROWS",
+    "AVG_ROW_LENGTH",
+    "DATA_LENGTH",
+    "INDEX_LENGTH",
+    "DATA_FREE",
+    "AUTO_INCREMENT",
+    "NON_UNIQUE",
+    "SEQ_IN_INDEX",
+    "CARDINALITY",
+    "ID",
+    "TIME",
+    "MAXLEN",
+    "SORTLEN",
 ];
 
 fn column_key(def: &TableDef, i: usize) -> &'static str {
