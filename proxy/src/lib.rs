@@ -1,1 +1,350 @@
-//! Placeholder.
+//! `trireme-proxy`: the MySQL-wire proxy in front of a trireme cluster, in
+//! the role HAProxy plus clustercheck (or a simple ProxySQL) plays for
+//! Galera.
+//!
+//! - **Health checks** on `wsrep_%` state: a monitor connection per backend
+//!   runs `SHOW GLOBAL STATUS LIKE 'wsrep_%'` every `check_interval`; a
+//!   backend is healthy when it answers, `wsrep_ready = ON` and
+//!   `wsrep_local_state = 4` (Synced); `fall` failures in a row take it
+//!   down, `rise` successes bring it back ([`health`]; the checks run in
+//!   `monitor.rs`).
+//! - **Routing** at connect time: the write port sends every session to
+//!   one writer (the first healthy backend in configured order) by default,
+//!   failing over to the next healthy one, or balances with `least_conn` /
+//!   `round_robin`; the optional read port balances over all healthy
+//!   backends (`router.rs`).
+//! - **Transparent relay**: the chosen node's greeting and the client's
+//!   login are relayed packet for packet, so authentication is end to end
+//!   and the proxy needs no user table; then bytes flow both ways
+//!   untouched (`relay.rs`, which walks one session step by step).
+//! - **Observability**: `tracing` logs on every backend state and writer
+//!   change; [`ProxyHandle::status`] ([`status`]) and the optional admin
+//!   port (`admin.rs`: `GET /`, `/status.json`, `/health`) list backends,
+//!   health, last check and session counts.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let mut config = trireme_proxy::ProxyConfig::new(
+//!     "127.0.0.1:3306",
+//!     vec!["127.0.0.1:3307".into(), "127.0.0.1:3308".into(), "127.0.0.1:3309".into()],
+//! );
+//! config.monitor.password = "secret".into();
+//! let proxy = trireme_proxy::run(config).await?;
+//! println!("{}", proxy.status());
+//! proxy.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Invariants
+//!
+//! - Only backends the monitor has marked `Up` receive new sessions; a
+//!   session is never moved between backends once its login started. A
+//!   backend that dies mid-session is a lost connection for the client,
+//!   as with HAProxy, never a silent reconnect that would lose
+//!   transaction state.
+//! - In single-writer mode, with `shutdown_sessions_on_down` (default), a
+//!   backend's write-port sessions are closed when it stops being the
+//!   writer, so writes go to two nodes for at most the moment of a
+//!   failover (plus sessions that were sent to a later node because the
+//!   writer refused TCP connections before the monitor noticed).
+//! - No peer input panics the proxy or grows its memory without bound
+//!   (see `relay.rs`); every wait is bounded by a configured timeout.
+//! - [`ProxyHandle::shutdown`] stops accepting, closes every session and
+//!   monitor connection, and returns when all tasks have ended.
+//!
+//! # Not done, on purpose
+//!
+//! - **Connection pooling / multiplexing.** With an end-to-end login the
+//!   proxy never knows the password, so it cannot open or reset backend
+//!   connections on a client's behalf; and sharing a backend connection
+//!   between clients needs statement-level routing and session-state
+//!   tracking (transactions, user variables, temporary tables, prepared
+//!   statements), i.e. parsing every command. That is ProxySQL's design
+//!   (a proxy-side user table, its own authentication), a different
+//!   product; it is left out. Each client session holds exactly one
+//!   backend connection.
+//! - **TLS termination.** A client asking for TLS gets it end to end with
+//!   the node (the SSLRequest is relayed, then opaque bytes); the proxy
+//!   holds no certificate. The monitor connects in plain text.
+//! - **Read/write splitting by statement.** The read port is a separate
+//!   port; the proxy does not inspect queries, so it cannot stop a client
+//!   from writing through the read port (use grants, or `read_only` on the
+//!   nodes).
+//! - **Client identity.** Nodes see the proxy's address as the client
+//!   host (no PROXY protocol), so host-based grants apply to the proxy.
+//!   Connection ids in the greeting are the node's: with balanced routing
+//!   a `KILL <id>` may land on another node.
+//! - **Draining** on maintenance and weighted balancing: not yet.
+
+#![warn(missing_docs)]
+
+mod admin;
+pub mod config;
+pub mod health;
+mod monitor;
+mod relay;
+mod router;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::{info, warn};
+
+pub use config::{Balance, MonitorConfig, ProxyConfig};
+pub use health::{Health, WsrepStatus};
+pub use status::{BackendStatus, CheckStatus, ProxyStatus, SessionCounters};
+
+use monitor::CheckRequest;
+use router::{Port, Shared};
+
+/// How long [`ProxyHandle::shutdown`] waits for sessions to notice before
+/// aborting their tasks.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running proxy. Dropping it stops the proxy in the background; call
+/// [`ProxyHandle::shutdown`] to wait for the stop.
+pub struct ProxyHandle {
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    monitors: Vec<mpsc::Sender<CheckRequest>>,
+    listen: SocketAddr,
+    read_listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for ProxyHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyHandle")
+            .field("listen", &self.listen)
+            .field("read_listen", &self.read_listen)
+            .field("admin_listen", &self.admin_listen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProxyHandle {
+    /// The bound read-write address (the real port when `listen` said 0).
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The bound read-only address, if configured.
+    pub fn read_listen_addr(&self) -> Option<SocketAddr> {
+        self.read_listen
+    }
+
+    /// The bound admin address, if configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_listen
+    }
+
+    /// A snapshot of backends, health and sessions.
+    pub fn status(&self) -> ProxyStatus {
+        self.shared.status()
+    }
+
+    /// Runs one health check on every backend now and returns when all
+    /// have been applied (each bounded by `check_timeout`). Periodic checks
+    /// go on as before; a manual one does not reset rise/fall counts.
+    pub async fn check_now(&self) {
+        let mut replies = Vec::with_capacity(self.monitors.len());
+        for m in &self.monitors {
+            let (tx, rx) = oneshot::channel();
+            if m.send(tx).await.is_ok() {
+                replies.push(rx);
+            }
+        }
+        for r in replies {
+            let _ = r.await;
+        }
+    }
+
+    /// Stops accepting, closes every client session and monitor connection,
+    /// and waits for all of the proxy's tasks to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for t in std::mem::take(&mut self.tasks) {
+            let _ = t.await;
+        }
+        info!("trireme-proxy stopped");
+    }
+}
+
+impl Drop for ProxyHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Resolves once `rx` reads true (or its sender is gone).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+async fn bind(what: &str, addr: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {what} {addr}"))
+}
+
+fn is_transient_accept_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+    ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    port: Port,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let mut sessions = JoinSet::new();
+    let for_sessions = shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = crate::stopped(&mut shutdown) => break,
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                    match slots.clone().try_acquire_owned() {
+                        Ok(permit) => {
+                            let shared = shared.clone();
+                            let shutdown = for_sessions.clone();
+                            sessions.spawn(async move {
+                                relay::serve_client(shared, port, stream, peer, shutdown).await;
+                                drop(permit);
+                            });
+                        }
+                        Err(_) => {
+                            shared.counters.too_many.fetch_add(1, Ordering::Relaxed);
+                            warn!(port = port.name(), %peer, "max_connections reached; refusing");
+                            // A fresh socket's send buffer is empty: this
+                            // does not block, and a failure just closes.
+                            let _ = stream.try_write(&relay::too_many_connections());
+                        }
+                    }
+                }
+                Err(e) if is_transient_accept_error(&e) => {
+                    warn!(error = %e, "accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    // Sessions watch the same shutdown signal; give them a moment to close
+    // their sockets, then abort what is left.
+    let drain = async { while sessions.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        sessions.shutdown().await;
+    }
+}
+
+/// Starts the proxy: validates `config`, binds its ports, runs the first
+/// round of health checks (so sessions route as soon as this returns;
+/// bounded by `check_timeout`), then accepts clients in the background.
+///
+/// Must be called within a tokio runtime; the proxy runs on it until the
+/// returned handle is shut down or dropped.
+pub async fn run(config: ProxyConfig) -> anyhow::Result<ProxyHandle> {
+    config.validate()?;
+    let listener = bind("listen", &config.listen).await?;
+    let read_listener = match &config.read_listen {
+        Some(a) => Some(bind("read_listen", a).await?),
+        None => None,
+    };
+    let admin_listener = match &config.admin_listen {
+        Some(a) => Some(bind("admin_listen", a).await?),
+        None => None,
+    };
+    let listen = listener.local_addr()?;
+    let read_listen = read_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let admin_listen = admin_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
+
+    let shared = Arc::new(Shared::new(config));
+    *shared.listen.lock() = [Some(listen), read_listen, admin_listen];
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut monitors = Vec::new();
+    let mut first = Vec::new();
+    for index in 0..shared.backends.len() {
+        let (tx, rx) = mpsc::channel(8);
+        let (done_tx, done_rx) = oneshot::channel();
+        monitors.push(tx);
+        first.push(done_rx);
+        tasks.push(tokio::spawn(monitor::run_monitor(
+            shared.clone(),
+            index,
+            rx,
+            shutdown_rx.clone(),
+            done_tx,
+        )));
+    }
+    for f in first {
+        let _ = f.await;
+    }
+    shared.elect_initial_writer();
+    tasks.push(tokio::spawn(accept_loop(
+        shared.clone(),
+        Port::Write,
+        listener,
+        shutdown_rx.clone(),
+    )));
+    if let Some(l) = read_listener {
+        tasks.push(tokio::spawn(accept_loop(
+            shared.clone(),
+            Port::Read,
+            l,
+            shutdown_rx.clone(),
+        )));
+    }
+    if let Some(l) = admin_listener {
+        tasks.push(tokio::spawn(admin::run_admin(
+            shared.clone(),
+            l,
+            shutdown_rx.clone(),
+        )));
+    }
+    let status = shared.status();
+    info!(
+        listen = %listen,
+        read_listen = ?read_listen,
+        admin = ?admin_listen,
+        balance = %shared.config.balance,
+        up = status.up_count(),
+        backends = shared.backends.len(),
+        writer = status.writer.as_deref().unwrap_or("none"),
+        "trireme-proxy started"
+    );
+    Ok(ProxyHandle {
+        shared,
+        shutdown,
+        tasks,
+        monitors,
+        listen,
+        read_listen,
+        admin_listen,
+    })
+}

@@ -1,0 +1,163 @@
+//! `trireme-proxy`: the command-line front end of the proxy library. Reads
+//! an optional TOML file, applies command-line overrides, runs until
+//! Ctrl-C or SIGTERM, then shuts down cleanly.
+//!
+//! ```text
+//! trireme-proxy --listen 127.0.0.1:3306 \
+//!     --backends 127.0.0.1:3307,127.0.0.1:3308,127.0.0.1:3309 \
+//!     --monitor-user root --monitor-password PW \
+//!     [--read-listen 127.0.0.1:3316] [--admin-listen 127.0.0.1:3390] \
+//!     [--balance single|least_conn|round_robin] [--config proxy.toml]
+//! ```
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use trireme_proxy::{Balance, ProxyConfig};
+
+/// MySQL-wire proxy for a trireme (Galera-style) cluster: health checks on
+/// wsrep_% state, single-writer or balanced routing, failover.
+#[derive(Debug, Parser)]
+#[command(name = "trireme-proxy", version)]
+struct Cli {
+    /// TOML configuration file; flags below override its values.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Read-write client listener (host:port).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Read-only client listener (host:port).
+    #[arg(long)]
+    read_listen: Option<String>,
+    /// Admin/status listener (HTTP: /, /status.json, /health).
+    #[arg(long)]
+    admin_listen: Option<String>,
+    /// Backends' MySQL addresses, comma-separated, in order of preference.
+    #[arg(long, value_delimiter = ',')]
+    backends: Option<Vec<String>>,
+    /// User for health checks.
+    #[arg(long)]
+    monitor_user: Option<String>,
+    /// Password for health checks.
+    #[arg(long, env = "TRIREME_PROXY_MONITOR_PASSWORD", hide_env_values = true)]
+    monitor_password: Option<String>,
+    /// Write-port routing: single (one writer, failover), least_conn, round_robin.
+    #[arg(long)]
+    balance: Option<Balance>,
+    /// Read-port routing: round_robin, least_conn, single.
+    #[arg(long)]
+    read_balance: Option<Balance>,
+    /// Milliseconds between health checks.
+    #[arg(long)]
+    check_interval_ms: Option<u64>,
+    /// Bound on one health check, in milliseconds.
+    #[arg(long)]
+    check_timeout_ms: Option<u64>,
+    /// Good checks in a row that bring a backend up.
+    #[arg(long)]
+    rise: Option<u32>,
+    /// Failed checks in a row that take a backend down.
+    #[arg(long)]
+    fall: Option<u32>,
+    /// Count Donor/Desynced (wsrep_local_state 2) as healthy.
+    #[arg(long)]
+    available_when_donor: bool,
+    /// Log filter (tracing EnvFilter syntax); RUST_LOG is used when unset.
+    #[arg(long)]
+    log: Option<String>,
+    /// Print the effective configuration (password redacted) and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+fn config_from(cli: &Cli) -> anyhow::Result<ProxyConfig> {
+    let mut c = match &cli.config {
+        Some(p) => ProxyConfig::load(p)?,
+        None => ProxyConfig::default(),
+    };
+    if let Some(v) = &cli.listen {
+        c.listen = v.clone();
+    }
+    if let Some(v) = &cli.read_listen {
+        c.read_listen = Some(v.clone());
+    }
+    if let Some(v) = &cli.admin_listen {
+        c.admin_listen = Some(v.clone());
+    }
+    if let Some(v) = &cli.backends {
+        c.backends = v
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+    }
+    if let Some(v) = &cli.monitor_user {
+        c.monitor.user = v.clone();
+    }
+    if let Some(v) = &cli.monitor_password {
+        c.monitor.password = v.clone();
+    }
+    if let Some(v) = cli.balance {
+        c.balance = v;
+    }
+    if let Some(v) = cli.read_balance {
+        c.read_balance = v;
+    }
+    if let Some(v) = cli.check_interval_ms {
+        c.monitor.check_interval_ms = v;
+    }
+    if let Some(v) = cli.check_timeout_ms {
+        c.monitor.check_timeout_ms = v;
+    }
+    if let Some(v) = cli.rise {
+        c.monitor.rise = v;
+    }
+    if let Some(v) = cli.fall {
+        c.monitor.fall = v;
+    }
+    if cli.available_when_donor {
+        c.monitor.available_when_donor = true;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending().await,
+            }
+        } => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = match &cli.log {
+        Some(f) => tracing_subscriber::EnvFilter::try_new(f)?,
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let config = config_from(&cli)?;
+    if cli.print_config {
+        let mut shown = config.clone();
+        if !shown.monitor.password.is_empty() {
+            shown.monitor.password = "<redacted>".into();
+        }
+        print!("{}", toml::to_string(&shown)?);
+        return Ok(());
+    }
+    let proxy = trireme_proxy::run(config).await?;
+    eprint!("{}", proxy.status());
+    wait_for_signal().await;
+    tracing::info!("signal received; shutting down");
+    proxy.shutdown().await;
+    Ok(())
+}

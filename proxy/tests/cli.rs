@@ -1,0 +1,103 @@
+//! The `trireme-proxy` binary: flags and config file are wired to the
+//! library, it serves, and it stops cleanly on SIGTERM.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_trireme-proxy");
+
+#[test]
+fn print_config_merges_file_and_flags() {
+    let dir = std::env::temp_dir().join(format!("trireme-proxy-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("proxy.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:4000\"\nbackends = [\"127.0.0.1:1\"]\n[monitor]\nfall = 5\npassword = \"hidden\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", file.to_str().unwrap()])
+        .args([
+            "--backends",
+            "127.0.0.1:7001,127.0.0.1:7002",
+            "--balance",
+            "least_conn",
+        ])
+        .args(["--rise", "4", "--print-config"])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let shown = trireme_proxy::ProxyConfig::from_toml(&text).unwrap();
+    assert_eq!(shown.listen, "127.0.0.1:4000");
+    assert_eq!(shown.backends, ["127.0.0.1:7001", "127.0.0.1:7002"]);
+    assert_eq!(shown.balance, trireme_proxy::Balance::LeastConn);
+    assert_eq!((shown.monitor.rise, shown.monitor.fall), (4, 5));
+    assert!(!text.contains("hidden"));
+
+    let bad = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success(), "no backends must be an error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_serves_and_stops_on_sigterm() {
+    bounded(async {
+        let a = ToyNode::start(9).await;
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--backends", &a.addr.to_string()])
+            .args([
+                "--monitor-user",
+                MONITOR_USER,
+                "--monitor-password",
+                MONITOR_PASSWORD,
+            ])
+            .args(["--log", "warn"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        // The first status line names the bound port.
+        let port = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            loop {
+                let line = lines.next().expect("status line").unwrap();
+                if let Some(rest) = line.split("write 127.0.0.1:").nth(1) {
+                    let port: u16 = rest.split_whitespace().next().unwrap().parse().unwrap();
+                    // Keep draining so the child never blocks on a full pipe.
+                    std::thread::spawn(move || for _ in lines.by_ref() {});
+                    return port;
+                }
+            }
+        })
+        .await
+        .unwrap();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert_eq!(lands_on(addr).await, 9);
+
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(exit.success(), "{exit:?}");
+    })
+    .await;
+}
