@@ -172,6 +172,17 @@ mod tests {
         assert_eq!(c.applier_threads, 8);
         assert_eq!(c.debug.apply_delay_ms, 5);
         assert!(Config::from_toml("no_such_key = 1").is_err());
+        assert!(Config::from_toml("[gcs]\nfc_limt = 3").is_err());
         assert!(Config::from_toml("listen = 'not an address'").is_err());
+    }
+
+    #[test]
+    fn the_example_configs_in_deploy_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+        for i in 1..=3 {
+            let c = Config::load(&dir.join(format!("node{i}.toml"))).unwrap();
+            assert_eq!(c.node_id, i);
+            assert_eq!(c.bootstrap, i == 1);
+        }
     }
 }

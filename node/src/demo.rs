@@ -164,6 +164,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         }
         nodes.push(addr);
     }
+    let mut pcfg = trireme_proxy::ProxyConfig::new(format!("127.0.0.1:{}", a.proxy_port), nodes.clone());
+    pcfg.monitor.user = "root".into();
+    pcfg.monitor.password = a.root_password.clone();
+    let proxy = trireme_proxy::run(pcfg).await?;
     let pw = if a.root_password.is_empty() {
         String::new()
     } else {
@@ -175,10 +179,15 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         let port = n.rsplit(':').next().unwrap_or("");
         println!("  node{}:  mysql -h127.0.0.1 -P{port} -uroot{pw}", i + 1);
     }
+    println!(
+        "  proxy:  mysql -h127.0.0.1 -P{} -uroot{pw}   (one writer at a time, fails over to a healthy node)",
+        proxy.listen_addr().port()
+    );
     println!("Data and logs: {}", a.data_dir.display());
     println!("Press Ctrl-C to stop.");
     wait_for_signal_or_exit(&mut children).await;
     eprintln!("stopping...");
+    proxy.shutdown().await;
     children.stop();
     Ok(())
 }

@@ -161,6 +161,92 @@ impl SqlType {
 
     /// Converts `v` into this column's storage shape, or explains why it does
     /// not fit (strict mode).
+    /// What MySQL stores instead of `v` when it does not fit this type and
+    /// the statement runs with IGNORE: numbers clamp to the type's range
+    /// (a string counts by its leading number, none being 0), text and
+    /// bytes are cut to the length. None where MySQL has no adjustment we
+    /// keep (dates, ENUM): the error then stands. The result still goes
+    /// through `coerce`.
+    pub fn adjust_for_ignore(&self, v: &Value) -> Option<Value> {
+        let number = |v: &Value| -> f64 {
+            match v {
+                Value::Str(s) => leading_number(s),
+                Value::Bytes(b) => leading_number(&String::from_utf8_lossy(b)),
+                other => other.to_f64().unwrap_or(0.0),
+            }
+        };
+        match self {
+            SqlType::Int { width, unsigned } => {
+                let (lo, hi) = width.range(*unsigned);
+                let x = number(v).round();
+                let n = if x.is_nan() {
+                    0
+                } else if x <= lo as f64 {
+                    lo
+                } else if x >= hi as f64 {
+                    hi
+                } else {
+                    x as i128
+                };
+                Some(if *unsigned {
+                    Value::UInt(u64::try_from(n).ok()?)
+                } else {
+                    Value::Int(i64::try_from(n).ok()?)
+                })
+            }
+            SqlType::Bool => SqlType::Int {
+                width: IntWidth::Tiny,
+                unsigned: false,
+            }
+            .adjust_for_ignore(v),
+            SqlType::Decimal { precision, scale } => {
+                let max = Decimal::from_i128_with_scale(
+                    10i128.checked_pow(u32::from(*precision))? - 1,
+                    u32::from(*scale),
+                );
+                let d = match v {
+                    Value::Decimal(d) => *d,
+                    other => Decimal::from_f64_retain(number(other)).unwrap_or(if number(other) < 0.0 {
+                        -max
+                    } else {
+                        max
+                    }),
+                };
+                Some(Value::Decimal(d.clamp(-max, max)))
+            }
+            SqlType::Float => {
+                let x = number(v);
+                let m = f64::from(f32::MAX);
+                Some(Value::Double(if x.is_nan() { 0.0 } else { x.clamp(-m, m) }))
+            }
+            SqlType::Double => {
+                let x = number(v);
+                Some(Value::Double(if x.is_finite() { x } else { 0.0 }))
+            }
+            SqlType::Char(n) | SqlType::Varchar(n) => {
+                let s = v.to_text_lossy();
+                Some(Value::Str(s.chars().take(*n as usize).collect()))
+            }
+            SqlType::Text(n) => {
+                let s = v.to_text_lossy();
+                let mut cut = (*n as usize).min(s.len());
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                Some(Value::Str(s[..cut].to_string()))
+            }
+            SqlType::Binary(n) | SqlType::Varbinary(n) | SqlType::Blob(n) => {
+                let mut b = match v {
+                    Value::Bytes(b) => b.clone(),
+                    other => other.to_text_lossy().into_bytes(),
+                };
+                b.truncate(*n as usize);
+                Some(Value::Bytes(b))
+            }
+            SqlType::Date | SqlType::DateTime(_) | SqlType::Timestamp(_) | SqlType::Enum(_) => None,
+        }
+    }
+
     pub fn coerce(&self, v: Value, column: &str) -> SqlResult<Value> {
         if v.is_null() {
             return Ok(Value::Null);
@@ -299,6 +385,48 @@ fn wrong_value(kind: &str, v: &Value, column: &str) -> SqlError {
         e.code = crate::error::codes::TRUNCATED_WRONG_VALUE;
     }
     e
+}
+
+/// The number a string starts with, as MySQL reads it for a numeric
+/// context ('12abc' is 12, '  -1.5e2x' is -150, 'abc' is 0).
+fn leading_number(s: &str) -> f64 {
+    let t = s.trim_start();
+    let b = t.as_bytes();
+    let mut end = 0;
+    if end < b.len() && (b[end] == b'+' || b[end] == b'-') {
+        end += 1;
+    }
+    let digits_start = end;
+    while end < b.len() && b[end].is_ascii_digit() {
+        end += 1;
+    }
+    if end < b.len() && b[end] == b'.' {
+        end += 1;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+    }
+    if end == digits_start {
+        return 0.0;
+    }
+    let mantissa_end = end;
+    if end < b.len() && (b[end] == b'e' || b[end] == b'E') {
+        let mut e = end + 1;
+        if e < b.len() && (b[e] == b'+' || b[e] == b'-') {
+            e += 1;
+        }
+        let exp_digits = e;
+        while e < b.len() && b[e].is_ascii_digit() {
+            e += 1;
+        }
+        if e > exp_digits {
+            end = e;
+        }
+    }
+    t[..end]
+        .parse::<f64>()
+        .or_else(|_| t[..mantissa_end].parse::<f64>())
+        .unwrap_or(0.0)
 }
 
 fn numeric_f64(v: &Value, column: &str) -> SqlResult<f64> {

@@ -642,7 +642,7 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> SqlResult<Value> {
             if y == 0.0 {
                 return Ok(divided_by_zero());
             }
-            Ok(Value::Double(a.to_f64().unwrap_or(0.0) / y))
+            finite_double(a.to_f64().unwrap_or(0.0) / y, sym, a, b)
         }
         (ArithOp::Div, _) => {
             let x = a.to_decimal().unwrap_or_default();
@@ -731,21 +731,38 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> SqlResult<Value> {
         (_, NumClass::Double) => {
             let x = a.to_f64().unwrap_or(0.0);
             let y = b.to_f64().unwrap_or(0.0);
-            Ok(match op {
-                ArithOp::Add => Value::Double(x + y),
-                ArithOp::Sub => Value::Double(x - y),
-                ArithOp::Mul => Value::Double(x * y),
+            let r = match op {
+                ArithOp::Add => x + y,
+                ArithOp::Sub => x - y,
+                ArithOp::Mul => x * y,
                 ArithOp::Mod => {
                     if y == 0.0 {
-                        Value::Null
-                    } else {
-                        Value::Double(x % y)
+                        return Ok(divided_by_zero());
                     }
+                    x % y
                 }
                 ArithOp::Div | ArithOp::IntDiv => unreachable!("handled above"),
-            })
+            };
+            finite_double(r, sym, a, b)
         }
     }
+}
+
+/// A DOUBLE result; overflow to infinity is ER_DATA_OUT_OF_RANGE, as in
+/// MySQL (a client never sees `inf`).
+fn finite_double(r: f64, sym: &str, a: &Value, b: &Value) -> SqlResult<Value> {
+    if r.is_finite() {
+        return Ok(Value::Double(r));
+    }
+    Err(SqlError::new(
+        1690,
+        "22003",
+        format!(
+            "DOUBLE value is out of range in '({} {sym} {})'",
+            a.to_text_lossy(),
+            b.to_text_lossy()
+        ),
+    ))
 }
 
 fn int_of(v: &Value) -> Option<i128> {

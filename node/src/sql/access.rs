@@ -251,13 +251,48 @@ fn key_value(def: &TableDef, col: usize, v: Value) -> KeyValue {
     }
 }
 
+/// Row-access counters of a session, named after (and counted like) MySQL's
+/// `Handler_read_*` status variables, shown by `SHOW STATUS`. They make the
+/// access path a statement took observable: a point lookup by primary key
+/// is one `read_key` and no `read_rnd_next`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Index lookups: one per primary- or unique-key point, one per index
+    /// (or key range) position started (`Handler_read_key`).
+    pub read_key: u64,
+    /// Rows read in key order after a lookup: key ranges and non-unique
+    /// index entries (`Handler_read_next`).
+    pub read_next: u64,
+    /// Rows read by full table scans (`Handler_read_rnd_next`).
+    pub read_rnd_next: u64,
+    /// Full table scans started (`Select_scan`, counted per scan).
+    pub full_scans: u64,
+}
+
+impl ReadStats {
+    /// The counters as `SHOW STATUS` rows.
+    pub fn status_rows(&self) -> Vec<(String, Value)> {
+        vec![
+            ("Handler_read_key".into(), Value::UInt(self.read_key)),
+            ("Handler_read_next".into(), Value::UInt(self.read_next)),
+            (
+                "Handler_read_rnd_next".into(),
+                Value::UInt(self.read_rnd_next),
+            ),
+            ("Select_scan".into(), Value::UInt(self.full_scans)),
+        ]
+    }
+}
+
 /// The rows of `table` an access path selects, as this transaction sees
-/// them, in key order. `row` holds the values of earlier sources.
+/// them, in key order. `row` holds the values of earlier sources. The work
+/// done is added to `stats`.
 pub fn fetch(
     table: &Table,
     txn: &Txn,
     access: &Access,
     row: &[Value],
+    stats: &mut ReadStats,
 ) -> SqlResult<Vec<(Vec<u8>, Row)>> {
     let def = &table.def;
     let snap = txn.snapshot_seqno();
@@ -270,6 +305,7 @@ pub fn fetch(
             match encode_points(def, pk, pts, row)? {
                 Some(keys) => {
                     for k in keys {
+                        stats.read_key += 1;
                         if let Some(r) = table.get(&k, snap) {
                             out.insert(k, r);
                         }
@@ -283,8 +319,10 @@ pub fn fetch(
             match encode_points(def, cols, pts, row)? {
                 Some(keys) => {
                     for k in keys {
+                        stats.read_key += 1;
                         let hi = keycode::prefix_successor(&k);
                         table.index_scan(*i, Some(&k), hi.as_deref(), snap, |pk, r| {
+                            stats.read_next += 1;
                             out.insert(pk.to_vec(), r);
                             true
                         });
@@ -298,7 +336,9 @@ pub fn fetch(
             match encode_range(def, pk, r, row)? {
                 Some(Bounds::Empty) => {}
                 Some(Bounds::Range(lo, hi)) => {
+                    stats.read_key += 1;
                     table.scan(Some(&lo), hi.as_deref(), snap, |k, r| {
+                        stats.read_next += 1;
                         out.insert(k.to_vec(), r);
                         true
                     })
@@ -311,7 +351,9 @@ pub fn fetch(
             match encode_range(def, cols, r, row)? {
                 Some(Bounds::Empty) => {}
                 Some(Bounds::Range(lo, hi)) => {
+                    stats.read_key += 1;
                     table.index_scan(*i, Some(&lo), hi.as_deref(), snap, |pk, r| {
+                        stats.read_next += 1;
                         out.insert(pk.to_vec(), r);
                         true
                     })
@@ -321,7 +363,9 @@ pub fn fetch(
         }
     }
     if full {
+        stats.full_scans += 1;
         table.scan(None, None, snap, |k, r| {
+            stats.read_rnd_next += 1;
             out.insert(k.to_vec(), r);
             true
         });

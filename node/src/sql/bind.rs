@@ -482,15 +482,17 @@ impl Exec<'_> {
                 return Ok(e.clone());
             }
             // A bare TRUE/FALSE sometimes arrives as an identifier.
-            if first.eq_ignore_ascii_case("true") && ids[0].quote_style.is_none() {
-                if env.scope.resolve(None, None, first, env.place).is_err() {
-                    return Ok(Expr::Lit(Value::Int(1)));
-                }
+            if first.eq_ignore_ascii_case("true")
+                && ids[0].quote_style.is_none()
+                && env.scope.resolve(None, None, first, env.place).is_err()
+            {
+                return Ok(Expr::Lit(Value::Int(1)));
             }
-            if first.eq_ignore_ascii_case("false") && ids[0].quote_style.is_none() {
-                if env.scope.resolve(None, None, first, env.place).is_err() {
-                    return Ok(Expr::Lit(Value::Int(0)));
-                }
+            if first.eq_ignore_ascii_case("false")
+                && ids[0].quote_style.is_none()
+                && env.scope.resolve(None, None, first, env.place).is_err()
+            {
+                return Ok(Expr::Lit(Value::Int(0)));
             }
             // MySQL accepts "double quoted" text as a string literal.
             if ids[0].quote_style == Some('"') {
@@ -1024,8 +1026,8 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
                     (ty, true)
                 }
                 If => {
-                    let a = args.get(1).map_or(None, |a| infer(a, cols).0);
-                    let b = args.get(2).map_or(None, |a| infer(a, cols).0);
+                    let a = args.get(1).and_then(|a| infer(a, cols).0);
+                    let b = args.get(2).and_then(|a| infer(a, cols).0);
                     (merge_types(a, b), true)
                 }
                 Abs | Floor | Ceil | Mod => first(),

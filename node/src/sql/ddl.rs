@@ -741,7 +741,10 @@ impl DdlCtx<'_> {
                         format!("Invalid use of NULL value (column '{}')", c.name),
                     ));
                 }
-                out.push(c.ty.coerce(v, &c.name).map_err(|e| alter_copy_error(e, &c.name, row_no))?);
+                out.push(
+                    c.ty.coerce(v, &c.name)
+                        .map_err(|e| alter_copy_error(e, &c.name, row_no))?,
+                );
             }
             Ok(out)
         })?;
@@ -894,9 +897,10 @@ fn remove_column(def: &mut TableDef, source: &mut Vec<ColSource>, i: usize) {
     def.indexes.retain(|x| !x.columns.is_empty());
 }
 
-/// The value MySQL gives existing rows for a new NOT NULL column without a
-/// default.
-fn implicit_default(t: &SqlType) -> Value {
+/// The value a NOT NULL column gets when no value is known (a new column
+/// over existing rows, NULL under INSERT IGNORE): zero, empty, the first
+/// ENUM member.
+pub(crate) fn implicit_default(t: &SqlType) -> Value {
     match t {
         SqlType::Int { unsigned: true, .. } => Value::UInt(0),
         SqlType::Int { .. } | SqlType::Bool => Value::Int(0),
@@ -1348,11 +1352,11 @@ fn apply_table_options(def: &mut TableDef, opts: &ast::CreateTableOptions) -> Sq
                     def.engine = engine_name(&v);
                 }
             }
-            ast::SqlOption::NamedParenthesizedList(l) => {
-                if l.key.value.eq_ignore_ascii_case("ENGINE") {
-                    if let Some(n) = &l.name {
-                        def.engine = engine_name(&n.value);
-                    }
+            ast::SqlOption::NamedParenthesizedList(l)
+                if l.key.value.eq_ignore_ascii_case("ENGINE") =>
+            {
+                if let Some(n) = &l.name {
+                    def.engine = engine_name(&n.value);
                 }
             }
             _ => {}

@@ -178,7 +178,14 @@ impl Exec<'_> {
                 return Err(SqlError::column_count(n + 1));
             }
             let row = self
-                .build_insert_row(&table, &targets, src, &mut first_auto)
+                .build_insert_row(
+                    &table,
+                    &targets,
+                    src,
+                    &mut first_auto,
+                    on_dup == OnDup::Ignore,
+                    n + 1,
+                )
                 .map_err(|e| at_row(e, n + 1))?;
             affected += self
                 .insert_one(&table, row, on_dup, &updates)
@@ -207,12 +214,18 @@ impl Exec<'_> {
     }
 
     /// Fills defaults and AUTO_INCREMENT, converts to column types.
+    /// With `ignore` (INSERT IGNORE), a value that does not fit its column
+    /// is adjusted as MySQL does — NULL in a NOT NULL column becomes the
+    /// type's implicit default, numbers clamp to the range, text is cut to
+    /// the length — with a warning naming row `row_no`, instead of failing.
     fn build_insert_row(
         &mut self,
         table: &Table,
         targets: &[usize],
         src: Vec<Option<Value>>,
         first_auto: &mut Option<u64>,
+        ignore: bool,
+        row_no: usize,
     ) -> SqlResult<Vec<Value>> {
         let def = &table.def;
         let mut given: Vec<Option<Option<Value>>> = vec![None; def.columns.len()];
@@ -231,10 +244,32 @@ impl Exec<'_> {
                     self.auto_value(table, first_auto)
                 }
                 Some(v) => {
-                    if v.is_null() && !col.nullable {
-                        return Err(SqlError::bad_null(&col.name));
-                    }
-                    let c = col.ty.coerce(v, &col.name)?;
+                    let v = if v.is_null() && !col.nullable {
+                        if !ignore {
+                            return Err(SqlError::bad_null(&col.name));
+                        }
+                        self.warn_ignored(SqlError::bad_null(&col.name), row_no);
+                        crate::sql::ddl::implicit_default(&col.ty)
+                    } else {
+                        v
+                    };
+                    let c = match col.ty.coerce(v.clone(), &col.name) {
+                        Ok(c) => c,
+                        Err(e) if ignore => {
+                            let adjusted = col
+                                .ty
+                                .adjust_for_ignore(&v)
+                                .and_then(|a| col.ty.coerce(a, &col.name).ok());
+                            match adjusted {
+                                Some(a) => {
+                                    self.warn_ignored(e, row_no);
+                                    a
+                                }
+                                None => return Err(e),
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    };
                     if col.auto_increment {
                         if let Some(n) = c.to_i64().filter(|n| *n > 0) {
                             table.bump_auto_inc(n as u64);
@@ -255,6 +290,18 @@ impl Exec<'_> {
             row.push(v);
         }
         Ok(row)
+    }
+
+    /// An error IGNORE turned into a warning: a too-long value is reported
+    /// as truncated (1265), as MySQL does outside strict mode.
+    fn warn_ignored(&mut self, e: SqlError, row_no: usize) {
+        let e = at_row(e, row_no);
+        if e.code == codes::DATA_TOO_LONG {
+            let msg = e.message.replacen("Data too long", "Data truncated", 1);
+            self.warn(1265, msg);
+        } else {
+            self.warn(e.code, e.message);
+        }
     }
 
     fn auto_value(&mut self, table: &Table, first_auto: &mut Option<u64>) -> Value {
@@ -493,7 +540,7 @@ impl Exec<'_> {
         let refs: Vec<&Expr> = filters.iter().collect();
         let path = access::choose(&table.def, &refs, 0);
         let mut rows = Vec::new();
-        for (pk, r) in access::fetch(table, self.txn, &path, &[])? {
+        for (pk, r) in access::fetch(table, self.txn, &path, &[], &mut self.sess.vars.reads)? {
             let mut ok = true;
             for f in &filters {
                 if !f.holds(&r)? {

@@ -455,7 +455,18 @@ impl Expr {
                     None => Value::Null,
                 }
             }
-            Expr::Func(f, args) => eval_func(*f, args, row)?,
+            Expr::Func(f, args) => match eval_func(*f, args, row)? {
+                // A function overflowing DOUBLE (POW(10, 400)) is an
+                // error in MySQL; a client never sees `inf`.
+                Value::Double(d) if !d.is_finite() => {
+                    return Err(SqlError::new(
+                        1690,
+                        "22003",
+                        format!("DOUBLE value is out of range in '{}'", func_name(*f)),
+                    ))
+                }
+                v => v,
+            },
             Expr::Interval(..) => {
                 return Err(SqlError::syntax(
                     "INTERVAL is only valid in date arithmetic",
@@ -551,6 +562,11 @@ fn text(v: &Value) -> String {
 
 fn string_result(s: String) -> Value {
     Value::Str(s)
+}
+
+/// A function's name for messages.
+fn func_name(f: Func) -> String {
+    format!("{f:?}").to_ascii_lowercase()
 }
 
 fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
@@ -1151,7 +1167,17 @@ mod tests {
             ),
             "2.35"
         );
-        assert_eq!(ev(Func::Round, vec![Expr::Lit(Value::Double(2.5))]), "3");
+        // DOUBLE rounds half to even (MySQL's manual: ROUND(25E-1) = 2);
+        // exact values round half away from zero.
+        assert_eq!(ev(Func::Round, vec![Expr::Lit(Value::Double(2.5))]), "2");
+        assert_eq!(ev(Func::Round, vec![Expr::Lit(Value::Double(3.5))]), "4");
+        assert_eq!(
+            ev(
+                Func::Round,
+                vec![Expr::Lit(Value::Decimal("2.5".parse().unwrap()))]
+            ),
+            "3"
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub struct FromPlan {
 /// A join's pending constraint, bound once the whole FROM scope is known.
 enum PendingOn {
     None,
-    On(ast::Expr),
+    On(Box<ast::Expr>),
     Using(Vec<String>),
 }
 
@@ -190,7 +190,10 @@ impl Exec<'_> {
         let mut sources: Vec<Source> = Vec::new();
         // `FROM DUAL` is MySQL's spelling of no table at all.
         if let [twj] = from {
-            if let ast::TableFactor::Table { name, alias: None, .. } = &twj.relation {
+            if let ast::TableFactor::Table {
+                name, alias: None, ..
+            } = &twj.relation
+            {
                 let dual = matches!(object_name_parts_lossy(name).as_slice(), [n] if n.eq_ignore_ascii_case("dual"));
                 if dual && twj.joins.is_empty() {
                     return Ok(FromPlan { scope, sources });
@@ -212,7 +215,7 @@ impl Exec<'_> {
                 };
                 self.add_factor(&j.relation, left, &mut scope, &mut sources)?;
                 pending.push(match constraint {
-                    ast::JoinConstraint::On(e) => PendingOn::On(e.clone()),
+                    ast::JoinConstraint::On(e) => PendingOn::On(Box::new(e.clone())),
                     ast::JoinConstraint::Using(cols) => {
                         PendingOn::Using(cols.iter().map(|c| c.to_string()).collect())
                     }
@@ -466,7 +469,9 @@ impl Exec<'_> {
             sort_keys.push((key, desc));
         }
 
-        let aggregate = !aggs.is_empty() || !group_exprs.is_empty() || having.is_some();
+        // HAVING alone does not group: without GROUP BY or an aggregate,
+        // MySQL applies it to each row (`SELECT a AS x FROM t HAVING x > 1`).
+        let aggregate = !aggs.is_empty() || !group_exprs.is_empty();
         let distinct = matches!(s.distinct, Some(ast::Distinct::Distinct));
         if let Some(ast::Distinct::On(_)) = s.distinct {
             return Err(SqlError::unsupported("DISTINCT ON"));
@@ -485,7 +490,7 @@ impl Exec<'_> {
             }
         }
 
-        let early = if aggregate || distinct || !sort_keys.is_empty() {
+        let early = if aggregate || distinct || having.is_some() || !sort_keys.is_empty() {
             None
         } else {
             limit.map(|l| l.saturating_add(offset))
@@ -512,6 +517,14 @@ impl Exec<'_> {
                 }
                 None => grouped,
             }
+        } else if let Some(h) = &having {
+            let mut kept = Vec::new();
+            for r in rows {
+                if h.holds(&r)? {
+                    kept.push(r);
+                }
+            }
+            kept
         } else {
             rows
         };
@@ -780,10 +793,12 @@ impl Exec<'_> {
         }
         let src = &plan.sources[level];
         let candidates: Vec<(Option<Vec<u8>>, Row)> = match &src.data {
-            SourceData::Stored(t) => access::fetch(t, self.txn, &src.access, row)?
-                .into_iter()
-                .map(|(k, r)| (Some(k), r))
-                .collect(),
+            SourceData::Stored(t) => {
+                { access::fetch(t, self.txn, &src.access, row, &mut self.sess.vars.reads)? }
+                    .into_iter()
+                    .map(|(k, r)| (Some(k), r))
+                    .collect()
+            }
             SourceData::Rows(rows) => rows.iter().map(|r| (None, r.clone())).collect(),
         };
         let mut matched = false;

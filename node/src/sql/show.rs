@@ -334,8 +334,7 @@ impl Exec<'_> {
                 Value::Int(0),
                 Value::Int(0),
                 Value::Int(0),
-                self.auto_inc_of(&t.def)
-                    .map_or(Value::Null, |n| Value::UInt(n)),
+                self.auto_inc_of(&t.def).map_or(Value::Null, Value::UInt),
                 Value::Null,
                 Value::Null,
                 Value::Null,
@@ -357,14 +356,31 @@ impl Exec<'_> {
         rows(text_cols(&["Variable_name", "Value"]), r)
     }
 
+    /// SHOW [SESSION | GLOBAL] STATUS: the node's status plus this
+    /// session's row-access counters, sorted by name as MySQL does.
     pub fn show_status(&self, status: &dyn NodeStatus, filter: Option<&str>) -> Output {
-        let r = status
-            .status()
+        let mut all = self.status_with_session(status);
+        all.sort_by_key(|(n, _)| n.to_ascii_lowercase());
+        let r = all
             .into_iter()
             .filter(|(n, _)| like_filter(filter, n))
             .map(|(n, v)| vec![s(n), s(v.to_text().unwrap_or_default())])
             .collect();
         rows(text_cols(&["Variable_name", "Value"]), r)
+    }
+
+    /// The node's status values with this session's own counters in place
+    /// of any node-wide value of the same name (SHOW STATUS is SESSION
+    /// scope by default, as in MySQL).
+    fn status_with_session(&self, status: &dyn NodeStatus) -> Vec<(String, Value)> {
+        let session = self.sess.vars.reads.status_rows();
+        let mut all: Vec<(String, Value)> = status
+            .status()
+            .into_iter()
+            .filter(|(n, _)| !session.iter().any(|(m, _)| m.eq_ignore_ascii_case(n)))
+            .collect();
+        all.extend(session);
+        all
     }
 
     pub fn show_warnings(&self) -> Output {
@@ -615,7 +631,9 @@ impl Exec<'_> {
                                 .map_or(Value::Null, |n| Value::Int(i64::from(n)));
                         // utf8mb4 text takes up to four bytes a character.
                         let octets = match (&len, c.ty.is_string()) {
-                            (Value::Int(n), true) if matches!(c.ty, SqlType::Char(_) | SqlType::Varchar(_)) => {
+                            (Value::Int(n), true)
+                                if matches!(c.ty, SqlType::Char(_) | SqlType::Varchar(_)) =>
+                            {
                                 Value::Int(n.saturating_mul(4))
                             }
                             _ => len.clone(),
@@ -717,7 +735,7 @@ impl Exec<'_> {
                 ]
             }
             "GLOBAL_STATUS" | "SESSION_STATUS" => {
-                for (n, v) in self.status.status() {
+                for (n, v) in self.status_with_session(self.status) {
                     out.push(vec![
                         s(n.to_ascii_uppercase()),
                         s(v.to_text().unwrap_or_default()),
@@ -809,9 +827,9 @@ impl Exec<'_> {
                 // Numeric columns are BIGINT whatever the rows hold (a NULL
                 // in the first row, or no rows, must not make them text).
                 let is_int = INFORMATION_SCHEMA_INT_COLUMNS.contains(c)
-                    || out.first().is_some_and(|r| {
-                        matches!(r.get(i), Some(Value::Int(_) | Value::UInt(_)))
-                    });
+                    || out
+                        .first()
+                        .is_some_and(|r| matches!(r.get(i), Some(Value::Int(_) | Value::UInt(_))));
                 let mut m = if is_int {
                     OutCol::bigint(c)
                 } else {

@@ -165,6 +165,10 @@ impl GlobalVars {
 pub struct SessionVars {
     pub global: Arc<GlobalVars>,
     local: BTreeMap<&'static str, Value>,
+    /// The session's row-access counters (SHOW STATUS `Handler_read_*`).
+    /// They live here because SessionVars is the per-session state the SQL
+    /// layer owns, reset with the session.
+    pub reads: crate::sql::access::ReadStats,
 }
 
 impl std::fmt::Debug for SessionVars {
@@ -178,6 +182,7 @@ impl SessionVars {
         SessionVars {
             global,
             local: BTreeMap::new(),
+            reads: Default::default(),
         }
     }
 

@@ -42,6 +42,16 @@ use crate::value::Value;
 /// A row's column values, immutable once installed.
 pub type Row = Arc<[Value]>;
 
+/// Process-wide read counters, reported as MySQL's `Handler_read_key`
+/// (point lookups by key), `Handler_read_next` (rows read by key-range and
+/// index scans) and `Handler_read_rnd_next` (rows read by full scans).
+pub mod counters {
+    use std::sync::atomic::AtomicU64;
+    pub static READ_KEY: AtomicU64 = AtomicU64::new(0);
+    pub static READ_NEXT: AtomicU64 = AtomicU64::new(0);
+    pub static READ_RND_NEXT: AtomicU64 = AtomicU64::new(0);
+}
+
 #[derive(Clone, Debug)]
 pub struct Version {
     pub seqno: u64,
@@ -200,6 +210,7 @@ impl Table {
 
     /// The row visible at `snapshot`.
     pub fn get(&self, pk: &[u8], snapshot: u64) -> Option<Row> {
+        counters::READ_KEY.fetch_add(1, Ordering::Relaxed);
         self.chain(pk).and_then(|c| c.visible(snapshot))
     }
 
@@ -220,9 +231,15 @@ impl Table {
         mut visit: impl FnMut(&[u8], Row) -> bool,
     ) {
         use std::ops::Bound;
+        let counter = if lo.is_none() && hi.is_none() {
+            &counters::READ_RND_NEXT
+        } else {
+            &counters::READ_NEXT
+        };
         let lo_b = lo.map_or(Bound::Unbounded, |l| Bound::Included(l.to_vec()));
         let hi_b = hi.map_or(Bound::Unbounded, |h| Bound::Excluded(h.to_vec()));
         for e in self.rows.range((lo_b, hi_b)) {
+            counter.fetch_add(1, Ordering::Relaxed);
             if let Some(row) = e.value().visible(snapshot) {
                 if !visit(e.key(), row) {
                     return;
@@ -247,6 +264,7 @@ impl Table {
         let lo_b = lo.map_or(Bound::Unbounded, |l| Bound::Included(l.to_vec()));
         let hi_b = hi.map_or(Bound::Unbounded, |h| Bound::Excluded(h.to_vec()));
         for e in self.indexes[index].range((lo_b, hi_b)) {
+            counters::READ_NEXT.fetch_add(1, Ordering::Relaxed);
             let entry = e.key();
             let Some(split) = keycode::components_len(entry, def.columns.len(), &widths) else {
                 continue;
