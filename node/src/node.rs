@@ -224,7 +224,7 @@ impl NodeStatus for Node {
                 Value::UInt(self.repl.appliers().max_concurrency() as u64),
             ),
             ("trireme_horizon".into(), Value::UInt(self.store.horizon())),
-            ("wsrep_apply_window".into(), Value::Double(1.0)),
+            ("wsrep_apply_window".into(), Value::Double(self.repl.appliers().apply_window())),
             (
                 "wsrep_cert_deps_distance".into(),
                 Value::Double(cert.deps_distance()),
@@ -248,7 +248,9 @@ impl NodeStatus for Node {
                     "non-Primary"
                 }),
             ),
-            ("wsrep_commit_window".into(), Value::Double(1.0)),
+            // Commits are the applies: the origin answers once its
+            // write-set is applied, in any order the dependencies allow.
+            ("wsrep_commit_window".into(), Value::Double(self.repl.appliers().apply_window())),
             ("wsrep_connected".into(), on(true)),
             (
                 "wsrep_incoming_addresses".into(),

@@ -361,34 +361,27 @@ impl Session {
                 // As in Galera, a detached node still answers queries that
                 // read no table (`SELECT @@version`, `SELECT 1`): drivers
                 // send those while connecting.
-                if reads_tables(text) {
+                if !self.node.is_ready() && reads_tables(text) {
                     self.require_ready(true)?;
                 }
-                let read_only_lock = !q.locks.is_empty();
-                let q = q.clone();
-                self.with_statement(Access::Read, read_only_lock, params, move |e| {
-                    let (columns, rows) = e.query(&q)?;
+                let locking = !q.locks.is_empty();
+                self.with_statement(Access::Read, locking, params, |e| {
+                    let (columns, rows) = e.query(q)?;
                     Ok(Output::Rows { columns, rows })
                 })
                 .await
             }
             Statement::Insert(ins) => {
                 self.require_ready(false)?;
-                let ins = ins.clone();
-                self.with_statement(Access::InsertReplace, true, params, move |e| e.insert(&ins))
-                    .await
+                self.with_statement(Access::InsertReplace, true, params, |e| e.insert(ins)).await
             }
             Statement::Update(u) => {
                 self.require_ready(false)?;
-                let u = u.clone();
-                self.with_statement(Access::UpdateDelete, true, params, move |e| e.update(&u))
-                    .await
+                self.with_statement(Access::UpdateDelete, true, params, |e| e.update(u)).await
             }
             Statement::Delete(d) => {
                 self.require_ready(false)?;
-                let d = d.clone();
-                self.with_statement(Access::UpdateDelete, true, params, move |e| e.delete(&d))
-                    .await
+                self.with_statement(Access::UpdateDelete, true, params, |e| e.delete(d)).await
             }
             s if sql::ddl::is_toi(s) => {
                 let tables =
@@ -819,9 +812,7 @@ impl Session {
                 "Incorrect arguments to mysqld_stmt_execute",
             ));
         }
-        let text = p.text.clone();
-        let parsed = p.parsed.clone();
-        self.run(&text, &parsed, &params).await
+        self.run(&p.text, &p.parsed, &params).await
     }
 
     /// Ends the session: an open transaction is rolled back.

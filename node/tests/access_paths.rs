@@ -54,7 +54,8 @@ async fn key_predicates_never_scan_the_table() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(n, 11);
+    // a.k = a.id % 100, and there is no row with id 0 (for a.id = 100).
+    assert_eq!(n, 10);
     assert_eq!(rnd_next(&mut c).await, before, "a key lookup scanned the table");
 
     // A range reads just the range.

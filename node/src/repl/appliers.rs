@@ -60,6 +60,9 @@ struct Shared {
     busy: AtomicUsize,
     max_busy: AtomicUsize,
     applied: AtomicUsize,
+    /// Sum over applied write-sets of (seqno - horizon) when their apply
+    /// started: the spread of concurrently applied seqnos.
+    window_sum: std::sync::atomic::AtomicU64,
     apply_delay: Duration,
     repl: Weak<Replicator>,
     on_queue: std::sync::OnceLock<Box<dyn Fn(usize) + Send + Sync>>,
@@ -98,6 +101,7 @@ impl Appliers {
             busy: AtomicUsize::new(0),
             max_busy: AtomicUsize::new(0),
             applied: AtomicUsize::new(0),
+            window_sum: std::sync::atomic::AtomicU64::new(0),
             apply_delay,
             repl,
             on_queue: std::sync::OnceLock::new(),
@@ -158,6 +162,16 @@ impl Appliers {
     pub fn applied_count(&self) -> usize {
         self.shared.applied.load(Ordering::Relaxed)
     }
+
+    /// Galera's wsrep_apply_window: the average distance between the
+    /// highest and lowest seqno being applied when a write-set starts.
+    pub fn apply_window(&self) -> f64 {
+        let n = self.shared.applied.load(Ordering::Relaxed);
+        if n == 0 {
+            return 0.0;
+        }
+        self.shared.window_sum.load(Ordering::Relaxed) as f64 / n as f64
+    }
 }
 
 fn finish(s: &Shared, seqno: u64) {
@@ -217,6 +231,9 @@ fn work(s: &Arc<Shared>) {
                 ws,
             } => {
                 wait_for(&s, depends);
+                let h = s.progress.lock().horizon;
+                s.window_sum
+                    .fetch_add(seqno.saturating_sub(h), Ordering::Relaxed);
                 let now = s.busy.fetch_add(1, Ordering::AcqRel) + 1;
                 s.max_busy.fetch_max(now, Ordering::Relaxed);
                 if !s.apply_delay.is_zero() {

@@ -43,7 +43,11 @@ impl Exec<'_> {
             }
         })?;
         self.txn.check_table_version(&table)?;
-        if self.txn.read_only {
+        // START TRANSACTION READ ONLY, or SET SESSION TRANSACTION READ ONLY
+        // for statements outside an explicit transaction.
+        if self.txn.read_only
+            || (!self.txn.explicit && self.sess.vars.get_bool("transaction_read_only"))
+        {
             return Err(SqlError::read_only_trx());
         }
         Ok(table)

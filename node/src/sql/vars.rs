@@ -126,7 +126,13 @@ defs! {
 }
 
 fn def(name: &str) -> Option<&'static Def> {
-    DEFS.iter().find(|d| d.name.eq_ignore_ascii_case(name))
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static Def>> =
+        std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| DEFS.iter().map(|d| (d.name, d)).collect());
+    match index.get(name) {
+        Some(d) => Some(d),
+        None => index.get(name.to_ascii_lowercase().as_str()).copied(),
+    }
 }
 
 /// Node-wide variable values (defaults overridden by configuration and
@@ -282,10 +288,14 @@ pub fn set(sess: &mut SessionState, name: &str, value: Value, global: bool) -> S
         sess.vars.global.set_server(d.name, v);
     } else {
         sess.vars.local.insert(d.name, v.clone());
-        // The two spellings of the isolation level move together.
+        // The two spellings of the isolation level and of the access mode
+        // move together.
         if d.kind == Kind::Isolation {
             sess.vars.local.insert("transaction_isolation", v.clone());
             sess.vars.local.insert("tx_isolation", v);
+        } else if matches!(d.name, "transaction_read_only" | "tx_read_only") {
+            sess.vars.local.insert("transaction_read_only", v.clone());
+            sess.vars.local.insert("tx_read_only", v);
         }
     }
     Ok(())

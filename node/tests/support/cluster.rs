@@ -30,6 +30,8 @@ pub struct Cluster {
 pub struct NodeOpts {
     pub apply_delay_ms: u64,
     pub fc_limit: Option<u64>,
+    /// Small values make the ordered log purge quickly (state transfer).
+    pub gcache_size: Option<u64>,
 }
 
 fn free_tcp_port() -> u16 {
@@ -55,7 +57,7 @@ listen = "127.0.0.1:{mysql}"
 data_dir = "{data}"
 root_password = "{PW}"
 bootstrap = {boot}
-checkpoint_interval_ms = 2000
+checkpoint_interval_ms = 1000
 low_water_interval_ms = 500
 commit_timeout_ms = 30000
 
@@ -65,6 +67,7 @@ listen = "127.0.0.1:{peer}"
 cluster_name = "test"
 certs_dir = "{certs}"
 fsync = "never"
+gcache_size = {gcache}
 
 [cluster.timeouts]
 heartbeat_ms = 100
@@ -91,6 +94,7 @@ apply_delay_ms = {delay}
         certs = dir.join("tls").display(),
         fc = opts.fc_limit.unwrap_or(16),
         delay = opts.apply_delay_ms,
+        gcache = opts.gcache_size.unwrap_or(128 << 20),
     )
 }
 
