@@ -501,11 +501,21 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
                     seqno,
                     origin,
                     payload,
-                } => loop_node.repl.deliver(Delivery {
-                    seqno,
-                    origin,
-                    payload: payload.to_vec(),
-                }),
+                } => {
+                    let d = Delivery {
+                        seqno,
+                        origin,
+                        payload: payload.to_vec(),
+                    };
+                    // The ordered stream is the node's lifeline: if
+                    // processing an event panics, stop the node rather than
+                    // hang every later commit.
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop_node.repl.deliver(d)));
+                    if r.is_err() {
+                        error!(seqno, origin, "processing an ordered event panicked; this node stops");
+                        std::process::exit(70);
+                    }
+                }
                 Event::View(v) => {
                     let ids: Vec<u64> = v.members.iter().map(|m| m.id).collect();
                     loop_flow.on_view(&ids);

@@ -206,11 +206,8 @@ impl SqlType {
                 );
                 let d = match v {
                     Value::Decimal(d) => *d,
-                    other => Decimal::from_f64_retain(number(other)).unwrap_or(if number(other) < 0.0 {
-                        -max
-                    } else {
-                        max
-                    }),
+                    other => Decimal::from_f64_retain(number(other))
+                        .unwrap_or(if number(other) < 0.0 { -max } else { max }),
                 };
                 Some(Value::Decimal(d.clamp(-max, max)))
             }

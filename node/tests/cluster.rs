@@ -285,6 +285,7 @@ async fn a_slow_node_pauses_the_cluster_with_flow_control() {
     let c = Cluster::start_with(3, |id| NodeOpts {
         apply_delay_ms: if id == 3 { 20 } else { 0 },
         fc_limit: Some(4),
+        ..NodeOpts::default()
     })
     .await;
     let mut a = c.conn(0).await;

@@ -19,6 +19,9 @@
 //!   `statement error 1146 \(42S02\): Table 'x.t' doesn't exist` asserts
 //!   code, state and message (the expectation is a regex).
 //! - `statement count N` checks the affected-rows count of the OK packet.
+//!
+//! `SLT_FILTER=<substring> cargo test -p trireme-node --test sqllogic` runs
+//! only the files whose path contains the substring.
 
 mod child_node;
 

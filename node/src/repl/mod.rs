@@ -367,6 +367,13 @@ impl Replicator {
             Ok(Err(_)) => Err(SqlError::commit_unknown("node shutting down")),
             Err(_) => {
                 self.waiters.lock().remove(&trx_id);
+                warn!(
+                    trx_id,
+                    certified = self.position(),
+                    horizon = self.store.horizon(),
+                    queue = self.appliers.queue_len(),
+                    "no outcome for an ordered event in time"
+                );
                 Err(SqlError::commit_unknown(format!(
                     "not ordered within {:?}",
                     self.commit_timeout

@@ -666,7 +666,12 @@ impl Exec<'_> {
             return Ok(Expr::Lit(v));
         }
         if name == "LAST_INSERT_ID" {
-            return Err(SqlError::unsupported("LAST_INSERT_ID(expr)"));
+            // LAST_INSERT_ID(expr): the sequence idiom
+            // `UPDATE seq SET id = LAST_INSERT_ID(id + 1)`.
+            let [a] = raw_args.as_slice() else {
+                return Err(SqlError::wrong_arg_count(&name));
+            };
+            return Ok(Expr::Func(Func::SetLastInsertId, vec![self.bind(a, env)?]));
         }
         if name == "VALUES" {
             // VALUES(col) in ON DUPLICATE KEY UPDATE: the value the INSERT
@@ -1011,6 +1016,13 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
                 }
                 Length | CharLength | Locate | Instr | Ascii | Sign | Year | Month | Day | Hour
                 | Minute | Second | UnixTimestamp | DateDiff | Sleep => (big, true),
+                SetLastInsertId => (
+                    Some(SqlType::Int {
+                        width: IntWidth::Big,
+                        unsigned: true,
+                    }),
+                    true,
+                ),
                 Crc32 => (
                     Some(SqlType::Int {
                         width: IntWidth::Big,

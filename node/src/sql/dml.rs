@@ -73,6 +73,7 @@ impl Exec<'_> {
     }
 
     pub fn insert(&mut self, ins: &ast::Insert) -> SqlResult<Output> {
+        crate::sql::expr::take_set_last_insert_id();
         let ast::TableObject::TableName(name) = &ins.table else {
             return Err(SqlError::unsupported("INSERT into a table function"));
         };
@@ -195,6 +196,8 @@ impl Exec<'_> {
                 .insert_one(&table, row, on_dup, &updates)
                 .map_err(|e| at_row(e, n + 1))?;
         }
+        // A generated id wins over LAST_INSERT_ID(expr) in the VALUES.
+        let first_auto = first_auto.or(crate::sql::expr::take_set_last_insert_id());
         if let Some(id) = first_auto {
             self.sess.last_insert_id = id;
         }
@@ -595,6 +598,7 @@ impl Exec<'_> {
     }
 
     pub fn update(&mut self, u: &ast::Update) -> SqlResult<Output> {
+        crate::sql::expr::take_set_last_insert_id();
         if !u.table.joins.is_empty() || u.from.is_some() {
             return Err(SqlError::unsupported("multi-table UPDATE"));
         }
@@ -631,9 +635,15 @@ impl Exec<'_> {
             changed += 1;
         }
         self.sess.found_rows = matched;
+        // UPDATE seq SET id = LAST_INSERT_ID(id + 1): the client's insert
+        // id and the session's LAST_INSERT_ID() become the new value.
+        let set_id = crate::sql::expr::take_set_last_insert_id();
+        if let Some(id) = set_id {
+            self.sess.last_insert_id = id;
+        }
         Ok(Output::Ok {
             affected: changed,
-            last_insert_id: 0,
+            last_insert_id: set_id.unwrap_or(0),
             info: format!("Rows matched: {matched}  Changed: {changed}  Warnings: 0"),
         })
     }

@@ -106,6 +106,22 @@ pub enum Func {
     Sha1,
     Crc32,
     Sleep,
+    /// LAST_INSERT_ID(expr): returns expr and remembers it as the session's
+    /// LAST_INSERT_ID() (see `take_set_last_insert_id`).
+    SetLastInsertId,
+}
+
+thread_local! {
+    /// The value the last LAST_INSERT_ID(expr) evaluated on this thread set,
+    /// not yet taken by the statement that ran it (statements execute
+    /// synchronously, so the statement reads it right after its rows).
+    static SET_LAST_INSERT_ID: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// The value LAST_INSERT_ID(expr) set during the statement, if any (and
+/// clears it).
+pub fn take_set_last_insert_id() -> Option<u64> {
+    SET_LAST_INSERT_ID.with(|c| c.take())
 }
 
 /// A unit of INTERVAL arithmetic.
@@ -649,8 +665,32 @@ fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
                 .to_f64()
                 .unwrap_or(0.0)
                 .clamp(0.0, 3600.0);
-            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            let pause = || std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            // Statements run on the async runtime's workers: on a
+            // multi-threaded runtime, hand this worker's other tasks to
+            // another thread while sleeping, so SLEEP() stalls only its
+            // own session.
+            let multi = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            if multi {
+                tokio::task::block_in_place(pause);
+            } else {
+                pause();
+            }
             return Ok(Value::Int(0));
+        }
+        SetLastInsertId => {
+            let v = arg(args, 0, row)?;
+            if v.is_null() {
+                return Ok(v);
+            }
+            let n = match &v {
+                Value::Int(i) => *i as u64,
+                Value::UInt(u) => *u,
+                other => other.to_i64().unwrap_or(0) as u64,
+            };
+            SET_LAST_INSERT_ID.with(|c| c.set(Some(n)));
+            return Ok(Value::UInt(n));
         }
         _ => {}
     }
@@ -908,8 +948,8 @@ fn eval_func(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
         Crc32 => Value::UInt(u64::from(crc32fast::hash(
             &v0.to_bytes().unwrap_or_default(),
         ))),
-        Coalesce | IfNull | If | NullIf | ConcatWs | Rand | Uuid | Sleep | Greatest | Least
-        | DateAdd | DateSub => unreachable!("handled above"),
+        Coalesce | IfNull | If | NullIf | ConcatWs | Rand | Uuid | Sleep | SetLastInsertId
+        | Greatest | Least | DateAdd | DateSub => unreachable!("handled above"),
     })
 }
 

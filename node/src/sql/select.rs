@@ -71,6 +71,7 @@ impl Exec<'_> {
         // A division by zero noted by an earlier statement on this thread
         // must not turn into this one's warning.
         value::take_divided_by_zero();
+        crate::sql::expr::take_set_last_insert_id();
         let lock = match q.locks.first().map(|l| &l.lock_type) {
             Some(ast::LockType::Update) => Some(LockKind::Update),
             Some(ast::LockType::Share) => Some(LockKind::Share),
@@ -581,6 +582,9 @@ impl Exec<'_> {
         }
         let mut rows: Vec<Vec<Value>> = out.into_iter().map(|(v, _)| v).collect();
         self.sess.found_rows = rows.len() as u64;
+        if let Some(id) = crate::sql::expr::take_set_last_insert_id() {
+            self.sess.last_insert_id = id;
+        }
         apply_limit(&mut rows, limit, offset);
         Ok((columns, rows))
     }
