@@ -493,7 +493,13 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
     let loop_flow = flow.clone();
     let own_id = config.node_id;
     let mysql_addr = config.listen.to_string();
-    tokio::spawn(async move {
+    // The event loop runs on its own thread: processing an event may wait
+    // (certification is held while a checkpoint is captured), and that must
+    // never take a runtime worker away from client connections.
+    let rt = tokio::runtime::Handle::current();
+    let rt_inner = rt.clone();
+    let events_thread = std::thread::Builder::new().name("ordered-events".into());
+    let _ = events_thread.spawn(move || rt_inner.block_on(async move {
         let mut catch_up: Option<tokio::task::JoinHandle<()>> = None;
         while let Some(ev) = events.recv().await {
             match ev {
@@ -536,28 +542,34 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
                             }
                         })
                         .collect();
-                    if !v.primary {
+                    let start_catch_up = if !v.primary {
                         // Outside the primary component: not synced until
                         // caught up again after it comes back.
                         cv.local_state = 1;
-                        if let Some(h) = catch_up.take() {
-                            h.abort();
-                        }
+                        false
                     } else if !was_primary || cv.local_state != 4 {
                         cv.local_state = 3;
-                        let n = loop_node.clone();
-                        if let Some(h) = catch_up.take() {
-                            h.abort();
-                        }
-                        catch_up = Some(tokio::spawn(async move { catch_up_then_sync(n).await }));
-                    }
+                        true
+                    } else {
+                        false
+                    };
                     info!(
                         view = v.view_id,
                         members = v.members.len(),
                         primary = v.primary,
                         "view"
                     );
-                    loop_node.set_view(cv);
+                    // Publish the view first: the catch-up task checks it.
+                    let gen = loop_node.set_view(cv);
+                    if !v.primary || start_catch_up {
+                        if let Some(h) = catch_up.take() {
+                            h.abort();
+                        }
+                    }
+                    if start_catch_up {
+                        let n = loop_node.clone();
+                        catch_up = Some(tokio::spawn(async move { catch_up_then_sync(n, gen).await }));
+                    }
                 }
                 Event::Snapshot { seqno, data } => {
                     info!(seqno, bytes = data.len(), "installing state transfer");
@@ -592,7 +604,8 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
             }
         }
         info!("group communication stopped");
-    });
+    }))?;
+    let _ = rt;
 
     crate::server::spawn_background(&node, &config);
     spawn_checkpoints(&config, app, gcs.clone());
@@ -603,15 +616,30 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
 
 /// Waits until this node has applied everything the primary component had
 /// ordered, then declares it Synced (ready for clients).
-async fn catch_up_then_sync(node: Arc<Node>) {
+async fn catch_up_then_sync(node: Arc<Node>, gen: u64) {
     for attempt in 0u32.. {
-        match node.repl.orderer().sync_point().await {
+        let point = tokio::time::timeout(Duration::from_secs(5), node.repl.orderer().sync_point()).await;
+        let point = match point {
+            Ok(p) => p,
+            Err(_) => {
+                warn!(attempt, "sync point not answered within 5 s; retrying");
+                continue;
+            }
+        };
+        match point {
             Ok(point) => {
-                if node.repl.wait_applied(point).await.is_ok() {
-                    let mut v = node.view();
-                    if v.primary {
-                        v.local_state = 4;
-                        node.set_view(v);
+                let r = node.repl.wait_applied(point).await;
+                if let Err(e) = &r {
+                    warn!(
+                        point,
+                        horizon = node.store.horizon(),
+                        certified = node.repl.position(),
+                        error = %e,
+                        "not caught up with the primary component yet"
+                    );
+                }
+                if r.is_ok() {
+                    if node.mark_synced(gen) {
                         info!(seqno = point, "synced");
                     }
                     return;

@@ -60,6 +60,7 @@ pub struct Node {
     pub globals: Arc<GlobalVars>,
     info: RwLock<NodeInfo>,
     view: RwLock<ClusterView>,
+    view_gen: AtomicU64,
     ready: AtomicBool,
     sessions: Mutex<BTreeMap<u32, SessionEntry>>,
     started: Instant,
@@ -86,6 +87,7 @@ impl Node {
             globals,
             info: RwLock::new(info),
             view: RwLock::new(view),
+            view_gen: AtomicU64::new(0),
             ready: AtomicBool::new(ready),
             sessions: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
@@ -109,24 +111,34 @@ impl Node {
         self.view.read().clone()
     }
 
-    /// A new view: readiness, auto-increment control, status.
-    pub fn set_view(&self, view: ClusterView) {
+    /// A new view: readiness, auto-increment control, status. Returns the
+    /// view's generation (for `mark_synced`).
+    pub fn set_view(&self, view: ClusterView) -> u64 {
         {
             let mut info = self.info.write();
             info.auto_increment_increment = view.size.max(1);
             info.auto_increment_offset = view.local_index + 1;
         }
-        self.globals.set_server(
-            "auto_increment_increment",
-            Value::Int(view.size.max(1) as i64),
-        );
-        self.globals.set_server(
-            "auto_increment_offset",
-            Value::Int(view.local_index as i64 + 1),
-        );
-        self.ready
-            .store(view.primary && view.local_state == 4, Ordering::Release);
-        *self.view.write() = view;
+        self.globals
+            .set_server("auto_increment_increment", Value::Int(view.size.max(1) as i64));
+        self.globals
+            .set_server("auto_increment_offset", Value::Int(view.local_index as i64 + 1));
+        let mut v = self.view.write();
+        self.ready.store(view.primary && view.local_state == 4, Ordering::Release);
+        *v = view;
+        self.view_gen.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Declares the node Synced, unless the view changed since generation
+    /// `gen` (a catch-up that raced a newer view must not win).
+    pub fn mark_synced(&self, gen: u64) -> bool {
+        let mut v = self.view.write();
+        if self.view_gen.load(Ordering::Acquire) != gen || !v.primary {
+            return false;
+        }
+        v.local_state = 4;
+        self.ready.store(true, Ordering::Release);
+        true
     }
 
     pub fn set_flow_status(&self, f: Arc<dyn FlowStatus>) {
@@ -224,6 +236,7 @@ impl NodeStatus for Node {
                 Value::UInt(self.repl.appliers().max_concurrency() as u64),
             ),
             ("trireme_horizon".into(), Value::UInt(self.store.horizon())),
+            ("trireme_delivered_seqno".into(), Value::UInt(self.repl.last_delivered())),
             ("wsrep_apply_window".into(), Value::Double(self.repl.appliers().apply_window())),
             (
                 "wsrep_cert_deps_distance".into(),

@@ -74,12 +74,15 @@ pub struct Replicator {
     store: Arc<Store>,
     orderer: Arc<dyn Orderer>,
     cert: Mutex<Certifier>,
+    cert_cache: Mutex<(trireme_certification::CertStats, usize)>,
     waiters: Mutex<HashMap<u64, oneshot::Sender<Outcome>>>,
     /// Open transactions with writes, for BF aborts.
     active: Mutex<HashMap<u64, Arc<TxnShared>>>,
     low_water: Mutex<BTreeMap<u64, u64>>,
     appliers: Appliers,
     next_trx: AtomicU64,
+    /// The last seqno handed to `deliver` (diagnostics, gap detection).
+    last_delivered: AtomicU64,
     pub stats: Arc<Stats>,
     commit_timeout: Duration,
     gate: Arc<dyn CommitGate>,
@@ -134,12 +137,14 @@ impl Replicator {
             store,
             orderer,
             cert: Mutex::new(certifier),
+            cert_cache: Mutex::new(Default::default()),
             waiters: Mutex::new(HashMap::new()),
             active: Mutex::new(HashMap::new()),
             low_water: Mutex::new(BTreeMap::new()),
             // Trx ids never repeat across restarts, so a write-set ordered
             // before a crash can never wake a waiter of after it.
             next_trx: AtomicU64::new(start_trx),
+            last_delivered: AtomicU64::new(0),
             stats: Arc::new(Stats::default()),
             commit_timeout: cfg.commit_timeout,
             gate,
@@ -166,12 +171,18 @@ impl Replicator {
         self.next_trx.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Certification statistics as of the last processed event (status
+    /// queries never wait for certification).
     pub fn cert_stats(&self) -> trireme_certification::CertStats {
-        self.cert.lock().stats()
+        self.cert_cache.lock().0
     }
 
     pub fn cert_index_size(&self) -> usize {
-        self.cert.lock().index_size()
+        self.cert_cache.lock().1
+    }
+
+    fn cache_cert_stats(&self, cert: &Certifier) {
+        *self.cert_cache.lock() = (cert.stats(), cert.index_size());
     }
 
     /// Snapshot of the certification index (checkpoints, state transfer).
@@ -232,9 +243,20 @@ impl Replicator {
             t.reseed_hidden(self.node_id);
         }
         self.appliers.reset(loaded.seqno);
+        self.set_delivered(loaded.seqno);
         *cert = restored;
         *self.low_water.lock() = loaded.low_water.iter().copied().collect();
         Ok(())
+    }
+
+    /// The last seqno delivered to this node.
+    pub fn last_delivered(&self) -> u64 {
+        self.last_delivered.load(Ordering::Acquire)
+    }
+
+    /// Notes where the delivery stream resumes (recovery, state transfer).
+    pub fn set_delivered(&self, seqno: u64) {
+        self.last_delivered.store(seqno, Ordering::Release);
     }
 
     /// The last seqno certification has seen.
@@ -408,6 +430,11 @@ impl Replicator {
     /// task, by every node for every seqno.
     pub fn deliver(&self, d: Delivery) {
         let seqno = d.seqno;
+        let prev = self.last_delivered.swap(seqno, Ordering::AcqRel);
+        if prev != 0 && seqno != prev + 1 {
+            // The order must be dense: a gap would stall the horizon.
+            error!(seqno, previous = prev, "ordered events are not contiguous");
+        }
         if d.origin != self.node_id {
             self.stats.received.fetch_add(1, Ordering::Relaxed);
             self.stats
@@ -471,7 +498,12 @@ impl Replicator {
     }
 
     fn deliver_write_set(&self, seqno: u64, origin: u64, ws: WriteSet) {
-        let verdict = self.cert.lock().certify(&ws, seqno);
+        let verdict = {
+            let mut cert = self.cert.lock();
+            let v = cert.certify(&ws, seqno);
+            self.cache_cert_stats(&cert);
+            v
+        };
         match verdict {
             Verdict::Pass { depends_seqno } => {
                 self.bf_abort(&ws, origin);
