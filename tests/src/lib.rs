@@ -1,1 +1,29 @@
-//! Placeholder.
+//! `trireme-tests`: the Jepsen-style harness for trireme.
+//!
+//! What Jepsen does to databases, this crate does to trireme: run real
+//! `trireme` processes (each in its own network namespace), drive concurrent
+//! clients against them, inject faults (partitions, crashes, pauses), record
+//! every operation with an honest outcome, and check the history for
+//! anomalies.
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`history`] | operation records (invoke / ok / fail / info), JSON lines, the recorder |
+//! | [`checker`] | bank, set and Elle-style list-append checkers; each tested on hand-written histories |
+//! | [`rng`] | replayable randomness: one seed fixes every choice the harness makes |
+//! | [`cluster`] | network namespaces, bridge and veth pairs, nft partitions, node processes, `--cleanup` |
+//! | [`nemesis`] | fault / heal schedules: partition, kill, pause, swizzle-clog, mix |
+//! | [`workload`] | bank, set and list-append clients with honest error classification |
+//! | [`run`] | one run end to end: set up, drive, heal, final reads, check, write results |
+//! | [`plot`] | the latency-over-time SVG with fault periods shaded |
+//!
+//! The binary `jepsen` (`src/bin/jepsen.rs`) is a thin CLI over [`run`].
+
+pub mod checker;
+pub mod cluster;
+pub mod history;
+pub mod nemesis;
+pub mod plot;
+pub mod rng;
+pub mod run;
+pub mod workload;

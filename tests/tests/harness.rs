@@ -1,0 +1,243 @@
+//! Tests of the harness itself against real processes and real namespaces.
+//!
+//! Behind the `cluster-tests` feature, because they need root (network
+//! namespaces, nft), the `trireme` binary (`cargo build -j2 -p
+//! trireme-node`, or `TRIREME_BIN`), and take tens of seconds:
+//!
+//! ```text
+//! cargo build -j2 -p trireme-node
+//! cargo test -j2 -p trireme-tests --features cluster-tests --test harness
+//! ```
+#![cfg(feature = "cluster-tests")]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use trireme_tests::checker::Validity;
+use trireme_tests::cluster::{self, netns, NetMode, Network, NsExecutor, RunState};
+use trireme_tests::nemesis::NemesisKind;
+use trireme_tests::run::{self, RunOpts};
+use trireme_tests::workload::WorkloadKind;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn binary() -> PathBuf {
+    let b = std::env::var_os("TRIREME_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/debug/trireme"));
+    assert!(
+        b.exists(),
+        "{} missing: run `cargo build -j2 -p trireme-node` first",
+        b.display()
+    );
+    b
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Removes a test network even when an assertion fails.
+struct NetGuard(Option<Network>);
+
+impl Drop for NetGuard {
+    fn drop(&mut self) {
+        if let Some(n) = self.0.take() {
+            let errs = n.destroy();
+            assert!(errs.is_empty() || std::thread::panicking(), "{errs:?}");
+        }
+    }
+}
+
+fn connect_from(ex: &NsExecutor, addr: SocketAddr) -> bool {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = ex.spawn(async move {
+            matches!(
+                tokio::time::timeout(
+                    Duration::from_millis(1500),
+                    tokio::net::TcpStream::connect(addr)
+                )
+                .await,
+                Ok(Ok(_))
+            )
+        });
+        r.await.unwrap()
+    })
+}
+
+#[test]
+fn namespaces_isolate_addresses_and_partitions_drop_traffic() {
+    assert!(is_root(), "this test needs root (network namespaces)");
+    let id = cluster::new_run_id();
+    let guard = NetGuard(Some(Network::create(&id, 2).expect("create namespaces")));
+    let net = guard.0.as_ref().unwrap();
+    let names = netns::list_netns().unwrap();
+    for (ns, _) in &net.nodes {
+        assert!(names.contains(ns), "{ns} missing from {names:?}");
+    }
+    // A listener inside n2.
+    let target: SocketAddr = (net.nodes[1].1, 5000).into();
+    let server = NsExecutor::start(Some(&net.nodes[1].0), "test-server").unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let _accepting = server.spawn(async move {
+        let l = tokio::net::TcpListener::bind(target)
+            .await
+            .expect("bind inside n2");
+        ready_tx.send(()).unwrap();
+        for _ in 0..100 {
+            if l.accept().await.is_err() {
+                break;
+            }
+        }
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("listener up");
+    let client = NsExecutor::start(Some(&net.nodes[0].0), "test-client").unwrap();
+    // The private range exists only inside our namespaces. (Checked
+    // statically: a packet to it from the host namespace would follow the
+    // host's default route off the machine, so we never send one.)
+    let host_addrs = netns::cmd_output("ip", &["-br", "addr"]).unwrap();
+    assert!(!host_addrs.contains("10.213."), "{host_addrs}");
+
+    assert!(
+        connect_from(&client, target),
+        "n1 reaches n2 over the bridge"
+    );
+
+    net.partition(&[(1, vec![0])]).unwrap();
+    assert!(
+        !connect_from(&client, target),
+        "n2 drops traffic from n1 while partitioned"
+    );
+    net.heal().unwrap();
+    assert!(connect_from(&client, target), "healed");
+    // Healing twice is fine.
+    net.heal().unwrap();
+    drop((client, server));
+    drop(guard);
+    let after = netns::list_netns().unwrap();
+    assert!(
+        !after.iter().any(|n| n.starts_with(&id)),
+        "namespaces removed: {after:?}"
+    );
+}
+
+#[test]
+fn cleanup_removes_what_a_dead_harness_left() {
+    assert!(is_root(), "this test needs root (network namespaces)");
+    let id = cluster::new_run_id();
+    let net = Network::create(&id, 1).expect("create namespaces");
+    // A pid that certainly belongs to no live process: a child we reaped.
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let dead = c.id();
+    c.wait().unwrap();
+    RunState {
+        run_id: id.clone(),
+        harness_pid: dead,
+        namespaces: std::iter::once(net.bridge_ns.clone())
+            .chain(net.nodes.iter().map(|n| n.0.clone()))
+            .collect(),
+        node_pids: Default::default(),
+        binary: "/nonexistent/trireme".into(),
+    }
+    .save()
+    .unwrap();
+    let done = cluster::cleanup(Some(&id)).unwrap();
+    assert!(
+        done.iter().any(|d| d.contains("deleted namespace")),
+        "{done:?}"
+    );
+    let after = netns::list_netns().unwrap();
+    assert!(!after.iter().any(|n| n.starts_with(&id)), "{after:?}");
+    assert!(!RunState::path(&id).exists());
+}
+
+fn opts(
+    workload: WorkloadKind,
+    nemesis: NemesisKind,
+    nodes: usize,
+    net: NetMode,
+    time_s: u64,
+) -> RunOpts {
+    RunOpts {
+        workload,
+        nemesis,
+        time_s,
+        seed: 42,
+        nodes,
+        concurrency: 4,
+        rate: 40.0,
+        interval_s: 2,
+        recovery_s: 2,
+        net,
+        binary: binary(),
+        results_root: workspace().join("target/jepsen-tests"),
+        root_password: "jepsen".into(),
+        statement_timeout_ms: 3_000,
+        connect_timeout_ms: 1_000,
+        base_port: 0,
+        extra_config: String::new(),
+        startup_timeout_s: 30,
+    }
+}
+
+fn assert_valid(s: &run::Summary) {
+    assert_eq!(
+        s.verdict,
+        Validity::Valid,
+        "{}\n(history: {})",
+        run::render_summary(s),
+        s.dir.join("history.jsonl").display()
+    );
+    assert!(s.ops.ok > 0, "no operation succeeded");
+    for f in [
+        "history.jsonl",
+        "summary.json",
+        "summary.txt",
+        "latency.svg",
+        "run.json",
+    ] {
+        assert!(s.dir.join(f).exists(), "{f} missing");
+    }
+}
+
+#[test]
+fn one_node_on_loopback_runs_and_checks_every_workload() {
+    for w in [
+        WorkloadKind::Bank,
+        WorkloadKind::Set,
+        WorkloadKind::ListAppend,
+    ] {
+        let s = run::run(&opts(w, NemesisKind::None, 1, NetMode::Loopback, 3)).unwrap();
+        assert_valid(&s);
+        assert!(s.by_f.contains_key("final-read"));
+    }
+}
+
+#[test]
+fn one_node_in_a_namespace_survives_kills_and_pauses() {
+    assert!(is_root(), "this test needs root (network namespaces)");
+    let s = run::run(&opts(
+        WorkloadKind::Set,
+        NemesisKind::Mix,
+        1,
+        NetMode::Netns,
+        8,
+    ))
+    .unwrap();
+    assert_valid(&s);
+    assert!(!s.faults.is_empty(), "the nemesis acted");
+    assert!(s.harness_errors.is_empty(), "{:?}", s.harness_errors);
+}
