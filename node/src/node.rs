@@ -323,7 +323,7 @@ impl NodeStatus for Node {
                 out.push(("wsrep_flow_control_sent".into(), Value::UInt(0)));
             }
         }
-        out.sort_by(|a, b| a.0.to_ascii_lowercase().cmp(&b.0.to_ascii_lowercase()));
+        out.sort_by_key(|a| a.0.to_ascii_lowercase());
         out
     }
 

@@ -45,6 +45,11 @@ pub struct Session {
     /// BEGIN / START TRANSACTION was issued and not yet ended.
     explicit: bool,
     explicit_read_only: bool,
+    /// START TRANSACTION READ WRITE was asked for explicitly.
+    explicit_read_write: bool,
+    /// SET TRANSACTION READ ONLY / READ WRITE (without SESSION): applies to
+    /// the next transaction only.
+    next_read_only: Option<bool>,
 }
 
 /// Which `wsrep_sync_wait` bit a statement falls under.
@@ -82,6 +87,8 @@ impl Session {
             txn: None,
             explicit: false,
             explicit_read_only: false,
+            explicit_read_write: false,
+            next_read_only: None,
         }
     }
 
@@ -146,10 +153,12 @@ impl Session {
         params: &[Value],
     ) -> SqlResult<Output> {
         self.node.note_query(self.state.connection_id, text);
-        let keep_warnings = matches!(
-            parsed,
-            Parsed::Admin(Admin::ShowWarnings | Admin::ShowErrors)
-        );
+        // MySQL keeps the previous statement's warnings for SHOW WARNINGS and
+        // for statements that read no table (`SELECT @@warning_count`).
+        let keep_warnings = match parsed {
+            Parsed::Admin(a) => matches!(a, Admin::ShowWarnings | Admin::ShowErrors),
+            Parsed::Sql(s) => matches!(s.as_ref(), Statement::Query(_)) && !reads_tables(text),
+        };
         if !keep_warnings {
             self.state.warnings.clear();
         }
@@ -245,6 +254,12 @@ impl Session {
                         ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly)
                     )
                 });
+                self.explicit_read_write = modes.iter().any(|m| {
+                    matches!(
+                        m,
+                        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite)
+                    )
+                });
                 Ok(Output::ok(0))
             }
             Statement::Commit { .. } => {
@@ -279,7 +294,7 @@ impl Session {
                 }
                 Ok(Output::ok(0))
             }
-            Statement::Set(set) => self.set(set, params).await,
+            Statement::Set(set) => self.set(text, set, params).await,
             Statement::Use(u) => {
                 let name = match u {
                     ast::Use::Object(n) | ast::Use::Database(n) | ast::Use::Schema(n) => {
@@ -336,14 +351,25 @@ impl Session {
                 }
             }
             Statement::ShowVariables { filter, global, .. } => {
-                let f = show_filter(filter)?;
+                let (f, wh) = split_filter(filter)?;
                 let g = *global;
-                self.exec_readonly_view(move |e| Ok(e.show_variables(g, f.as_deref())))
+                let out = self.exec_readonly_view(move |e| Ok(e.show_variables(g, f.as_deref())))?;
+                self.filter_where(out, wh)
             }
-            Statement::ShowStatus { filter, .. } => {
-                let f = show_filter(filter)?;
+            Statement::ExplainTable { table_name, .. } => {
+                let (db, t) = match sql::object_name_parts(table_name)?.as_slice() {
+                    [t] => (None, t.clone()),
+                    [d, t] => (Some(d.clone()), t.clone()),
+                    _ => return Err(SqlError::syntax("bad table name")),
+                };
+                self.exec_readonly_view(move |e| e.show_columns(db.as_deref(), &t, false, None))
+            }
+            Statement::ShowStatus { filter, global, .. } => {
+                let (f, wh) = split_filter(filter)?;
                 let node = self.node.clone();
-                self.exec_readonly_view(move |e| Ok(e.show_status(&*node, f.as_deref())))
+                let g = *global;
+                let out = self.exec_readonly_view(move |e| Ok(e.show_status(&*node, f.as_deref(), g)))?;
+                self.filter_where(out, wh)
             }
             Statement::ShowCollation { .. } => self.exec_readonly_view(|e| Ok(e.show_collation())),
             Statement::ShowProcessList { .. } => {
@@ -455,7 +481,15 @@ impl Session {
         }
         let id = self.node.repl.next_trx_id();
         let snap = self.node.store.snapshot();
-        let read_only = self.explicit && self.explicit_read_only;
+        // START TRANSACTION's own mode wins, then SET TRANSACTION for this
+        // one transaction, then the session's transaction_read_only.
+        let read_only = if self.explicit && (self.explicit_read_only || self.explicit_read_write) {
+            self.explicit_read_only
+        } else if let Some(ro) = self.next_read_only.take() {
+            ro
+        } else {
+            self.state.vars.get_bool("transaction_read_only")
+        };
         let txn = Txn::new(id, snap, self.explicit, read_only);
         if self.explicit || !self.autocommit() {
             self.node.repl.track(&txn);
@@ -570,6 +604,37 @@ impl Session {
         f(&mut e)
     }
 
+    /// SHOW ... WHERE expr: keeps the rows of `out` for which `expr` holds,
+    /// with the result's column names in scope.
+    fn filter_where(&mut self, out: Output, expr: Option<ast::Expr>) -> SqlResult<Output> {
+        let Some(expr) = expr else {
+            return Ok(out);
+        };
+        let Output::Rows { columns, rows } = out else {
+            return Ok(out);
+        };
+        let scope = crate::sql::bind::Scope {
+            cols: columns
+                .iter()
+                .map(|c| crate::sql::bind::ScopeCol {
+                    source: String::new(),
+                    meta: c.clone(),
+                })
+                .collect(),
+        };
+        self.exec_readonly_view(move |e| {
+            let mut env = crate::sql::bind::BindEnv::new(&scope, "where clause");
+            let cond = e.bind(&expr, &mut env)?;
+            let mut kept = Vec::new();
+            for r in rows {
+                if cond.holds(&r)? {
+                    kept.push(r);
+                }
+            }
+            Ok(Output::Rows { columns, rows: kept })
+        })
+    }
+
     async fn run_toi(&mut self, text: &str, tables: Vec<String>) -> SqlResult<Output> {
         self.require_ready(false)?;
         self.implicit_commit().await?;
@@ -591,6 +656,7 @@ impl Session {
     async fn commit(&mut self) -> SqlResult<()> {
         self.explicit = false;
         self.explicit_read_only = false;
+        self.explicit_read_write = false;
         let Some(txn) = self.txn.take() else {
             return Ok(());
         };
@@ -603,15 +669,24 @@ impl Session {
     fn rollback(&mut self) {
         self.explicit = false;
         self.explicit_read_only = false;
+        self.explicit_read_write = false;
         if let Some(txn) = self.txn.take() {
             self.node.repl.untrack(txn.id);
         }
     }
 
-    async fn set(&mut self, set: &ast::Set, params: &[Value]) -> SqlResult<Output> {
+    async fn set(&mut self, text: &str, set: &ast::Set, params: &[Value]) -> SqlResult<Output> {
         match set {
             ast::Set::SetNames { .. } | ast::Set::SetNamesDefault {} => Ok(Output::ok(0)),
-            ast::Set::SetTransaction { modes, session, .. } => {
+            ast::Set::SetTransaction { modes, .. } => {
+                // sqlparser drops SET's SESSION / GLOBAL scope word here;
+                // without one the settings apply to the next transaction.
+                let toks = admin::lex(text);
+                let session = matches!(
+                    toks.get(1),
+                    Some(admin::Tok::Word(w)) if w.eq_ignore_ascii_case("SESSION") || w.eq_ignore_ascii_case("GLOBAL")
+                );
+                let session = &session;
                 for m in modes {
                     match m {
                         ast::TransactionMode::IsolationLevel(l) => {
@@ -624,7 +699,6 @@ impl Session {
                                 ast::TransactionIsolationLevel::Serializable => "SERIALIZABLE",
                                 ast::TransactionIsolationLevel::Snapshot => "REPEATABLE-READ",
                             };
-                            let _ = session;
                             vars::set(
                                 &mut self.state,
                                 "transaction_isolation",
@@ -634,12 +708,16 @@ impl Session {
                         }
                         ast::TransactionMode::AccessMode(a) => {
                             let ro = matches!(a, ast::TransactionAccessMode::ReadOnly);
-                            vars::set(
-                                &mut self.state,
-                                "transaction_read_only",
-                                Value::from_bool(ro),
-                                false,
-                            )?;
+                            if *session {
+                                vars::set(
+                                    &mut self.state,
+                                    "transaction_read_only",
+                                    Value::from_bool(ro),
+                                    false,
+                                )?;
+                            } else {
+                                self.next_read_only = Some(ro);
+                            }
                         }
                     }
                 }
@@ -835,6 +913,16 @@ impl Session {
 
 fn txn_of(t: &mut Option<Txn>) -> &mut Txn {
     t.as_mut().expect("statement ran inside a transaction")
+}
+
+/// A SHOW filter as a LIKE pattern or a WHERE expression.
+fn split_filter(
+    f: &Option<ast::ShowStatementFilter>,
+) -> SqlResult<(Option<String>, Option<ast::Expr>)> {
+    match f {
+        Some(ast::ShowStatementFilter::Where(e)) => Ok((None, Some(e.clone()))),
+        other => Ok((show_filter(other)?, None)),
+    }
 }
 
 /// Whether a statement's text names a table (a FROM clause anywhere).

@@ -75,7 +75,9 @@ pub enum LockKind {
 }
 
 type Buffer = BTreeMap<String, TableWrites>;
-type Locks = BTreeMap<(String, Vec<u8>), LockKind>;
+/// (qualified table, primary key) of a locking read.
+type LockKey = (String, Vec<u8>);
+type Locks = BTreeMap<LockKey, LockKind>;
 
 pub struct Txn {
     pub id: u64,
@@ -97,7 +99,7 @@ pub struct Txn {
 struct StmtUndo {
     seen: std::collections::HashSet<(String, Vec<u8>)>,
     rows: Vec<(String, Vec<u8>, Option<Pending>)>,
-    locks: Vec<((String, Vec<u8>), Option<LockKind>)>,
+    locks: Vec<(LockKey, Option<LockKind>)>,
 }
 
 impl Txn {

@@ -49,7 +49,10 @@ fn replay(events: &[Delivery]) -> Arc<Store> {
     store
 }
 
-fn dump(store: &Store) -> Vec<(String, Vec<(Vec<u8>, Vec<String>)>)> {
+/// Every table's rows at the horizon, as (key, column texts).
+type Dump = Vec<(String, Vec<(Vec<u8>, Vec<String>)>)>;
+
+fn dump(store: &Store) -> Dump {
     let cat = store.catalog();
     let h = store.horizon();
     cat.all_tables()
@@ -69,10 +72,12 @@ async fn random_transactions_equal_a_serial_replay() {
     let seed = seed();
     println!("seed {seed} (TRIREME_STRESS_SEED={seed} replays)");
     let (tap, mut taps) = tokio::sync::mpsc::unbounded_channel();
-    let mut cfg = trireme_node::config::Config::default();
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.root_password = support::ROOT_PW.into();
-    cfg.applier_threads = 4;
+    let cfg = trireme_node::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        root_password: support::ROOT_PW.into(),
+        applier_threads: 4,
+        ..trireme_node::config::Config::default()
+    };
     let node = trireme_node::server::start_single_with_tap(cfg, Some(tap))
         .await
         .unwrap();

@@ -14,10 +14,12 @@ pub const ROOT_PW: &str = "test-pw";
 
 /// Starts a single node in this process, listening on 127.0.0.1:<any>.
 pub async fn start_node() -> Running {
-    let mut cfg = Config::default();
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.root_password = ROOT_PW.to_string();
-    cfg.data_dir = std::env::temp_dir().join(format!("trireme-test-{}", std::process::id()));
+    let cfg = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        root_password: ROOT_PW.to_string(),
+        data_dir: std::env::temp_dir().join(format!("trireme-test-{}", std::process::id())),
+        ..Config::default()
+    };
     server::start_single(cfg).await.expect("node starts")
 }
 
