@@ -459,6 +459,12 @@ impl Session {
                 .iter()
                 .any(|d| d.eq_ignore_ascii_case(name))
         {
+            // A node that is not synced may simply not have applied the
+            // CREATE DATABASE yet: say it is not ready rather than that the
+            // database does not exist.
+            if !self.node.is_ready() {
+                return Err(SqlError::not_primary());
+            }
             return Err(SqlError::unknown_db(name));
         }
         self.state.db = Some(name.to_string());
