@@ -21,7 +21,7 @@
 //! | `evict_ms` | 60000 | the primary leader removes a member it has not heard from for this long |
 //! | `connect_ms` | 5000 | QUIC connect + hello |
 //! | `rpc_ms` | 30000 | deadline of `broadcast`, `sync_point`, forwarding, join/leave and snapshot chunks |
-//! | `idle_ms` | 30000 | QUIC idle timeout (keep-alives are sent every heartbeat) |
+//! | `idle_ms` | 30000 | QUIC idle timeout (keep-alives are sent every heartbeat). A connection on which nothing arrived for 4 heartbeats (at least 1 s) is no longer used for new requests and a fresh one is dialed, so a member killed and restarted in place is reached again within seconds, not after `idle_ms` (see [`crate::net::quic`]) |
 //!
 //! Tests use much shorter values and wait for conditions with generous
 //! deadlines instead of sleeping.

@@ -12,7 +12,7 @@ use common::*;
 use quinn::crypto::rustls::QuicClientConfig;
 use trireme_gcs::codec;
 use trireme_gcs::net::frame::{read_frame, write_frame};
-use trireme_gcs::net::proto::{Hello, HelloReply, Request, Response, PROTOCOL_VERSION};
+use trireme_gcs::net::proto::{Hello, HelloReply, HelloV1, Request, Response, PROTOCOL_VERSION};
 use trireme_gcs::net::quic::{QuicSettings, QuicTransport, CODE_PROTOCOL, CODE_REFUSED};
 use trireme_gcs::net::{Faults, NetError, Peer, Transport};
 use trireme_gcs::tls::{self, CertPem, TlsMaterial, SERVER_NAME};
@@ -128,6 +128,7 @@ async fn hello(conn: &quinn::Connection) {
         cluster: "test".into(),
         id: 42,
         name: "prober".into(),
+        incarnation: 7,
     };
     write_frame(&mut s, &codec::encode(&h).unwrap())
         .await
@@ -136,7 +137,7 @@ async fn hello(conn: &quinn::Connection) {
     let b = read_frame(&mut r, 1 << 16).await.unwrap();
     assert!(matches!(
         codec::decode::<HelloReply>(&b).unwrap(),
-        HelloReply::Welcome(1)
+        HelloReply::Welcome { id: 1, .. }
     ));
 }
 
@@ -179,6 +180,30 @@ async fn garbage_and_oversize_frames_do_not_crash_the_member() {
     s.write_all(b"\x05\x00\x00\x00garbage!").await.unwrap();
     s.finish().unwrap();
     expect_closed(&conn, CODE_REFUSED, "garbage hello").await;
+
+    // A member of protocol version 1 (hello without incarnation) is refused
+    // with a message naming both versions.
+    let conn = ep.connect(addr, SERVER_NAME).unwrap().await.unwrap();
+    let (mut s, mut r) = conn.open_bi().await.unwrap();
+    let old = HelloV1 {
+        protocol: 1,
+        cluster: "test".into(),
+        id: 42,
+        name: "old".into(),
+    };
+    write_frame(&mut s, &codec::encode(&old).unwrap())
+        .await
+        .unwrap();
+    s.finish().unwrap();
+    let b = read_frame(&mut r, 1 << 16).await.unwrap();
+    match codec::decode::<HelloReply>(&b).unwrap() {
+        HelloReply::Refused(why) => assert!(
+            why.contains("protocol version 1") && why.contains(&PROTOCOL_VERSION.to_string()),
+            "{why}"
+        ),
+        other => panic!("version-1 hello accepted: {other:?}"),
+    }
+    expect_closed(&conn, CODE_REFUSED, "version-1 hello").await;
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("undecodable frame", {

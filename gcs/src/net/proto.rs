@@ -3,7 +3,9 @@
 //! stream, except [`Request::Message`], which is sent one-way.
 //!
 //! Versioning: [`PROTOCOL_VERSION`] is exchanged in the [`Hello`]; variants
-//! are only ever appended.
+//! are only ever appended. Version 2 added the incarnations to [`Hello`] and
+//! [`HelloReply::Welcome`]; a version-1 hello is recognised and refused with
+//! a message naming both versions.
 
 use bytes::Bytes;
 use openraft::error::{InstallSnapshotError, RaftError};
@@ -16,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::types::{MemberNode, NodeId, Payload, Seqno, TypeConfig};
 
 /// Version of this message set.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// First message on every connection, from the connecting member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,13 +31,36 @@ pub struct Hello {
     pub id: NodeId,
     /// Sender's name.
     pub name: String,
+    /// Drawn at random each time the sender's transport starts: tells a
+    /// restarted member (same id, same address) from its previous
+    /// incarnation, whose connections are then known to be dead.
+    pub incarnation: u64,
+}
+
+/// The hello of protocol version 1 (no incarnation), decoded only to refuse
+/// such a peer with a clear message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloV1 {
+    /// 1.
+    pub protocol: u32,
+    /// Cluster name of the sender.
+    pub cluster: String,
+    /// Sender's member id.
+    pub id: NodeId,
+    /// Sender's name.
+    pub name: String,
 }
 
 /// Answer to a [`Hello`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HelloReply {
-    /// Accepted; the receiver's id.
-    Welcome(NodeId),
+    /// Accepted; the receiver's id and incarnation.
+    Welcome {
+        /// The receiver's member id.
+        id: NodeId,
+        /// The receiver's incarnation (see [`Hello::incarnation`]).
+        incarnation: u64,
+    },
     /// Refused, with the reason (the connection is then closed).
     Refused(String),
 }

@@ -2,24 +2,56 @@
 //!
 //! # Connections and streams
 //!
-//! - One connection per peer address, opened on demand and cached; concurrent
-//!   callers share the connect attempt. A connection that fails is dropped
-//!   from the cache and re-opened by the next call.
 //! - Right after the handshake, the connecting side opens a bidirectional
 //!   stream and sends a [`Hello`]; the accepting side checks protocol version
 //!   and cluster name (also checked in both certificates' OU) and answers
 //!   [`HelloReply`]. A refusal closes the connection and is logged on both
-//!   ends.
+//!   ends. Both messages carry the sender's member id and *incarnation* (a
+//!   random number drawn when its transport starts).
 //! - Each request then uses its own bidirectional stream: one request frame,
 //!   one response frame. One-way messages use unidirectional streams.
 //! - A frame that is oversize, truncated or does not decode closes the whole
 //!   connection with a logged error (error code [`CODE_PROTOCOL`]); the member
 //!   keeps serving everyone else.
+//!
+//! # The connection manager
+//!
+//! Requests to a peer address go over one cached outgoing connection, opened
+//! on demand; concurrent callers share the connect attempt, which runs in its
+//! own task bounded by `connect_timeout`. A cached connection is replaced by
+//! a freshly dialed one when any of these shows it is dead or no longer leads
+//! to the member wanted:
+//!
+//! - **it closed** (error, peer closed it, quinn's idle timeout);
+//! - **it went silent**: a live peer sends at least one packet every
+//!   keep-alive interval (its own keep-alives, or acks of ours), so a
+//!   connection on which nothing arrived for [`QuicTransport::silent_after`]
+//!   (4 keep-alives, at least 1 s) is *retired*: not used for new requests,
+//!   but not closed either, since requests already in flight on it keep
+//!   their own deadlines; it is closed once the last of them is done. This
+//!   is what makes a
+//!   member killed without a goodbye (SIGKILL, power loss) reachable again
+//!   as soon as it is restarted, instead of after the much longer QUIC idle
+//!   timeout (which stays long so that multi-second stalls of a live peer do
+//!   not break connections carrying requests);
+//! - **the member restarted**: a hello (in either direction) with a member id
+//!   known under another incarnation proves the previous process is gone;
+//!   every connection to the previous incarnation, outgoing (cached or
+//!   retired) and incoming, is closed at once (code [`CODE_SUPERSEDED`]),
+//!   failing its in-flight requests instead of leaving them to their
+//!   deadlines (a snapshot chunk may wait `rpc_ms`).
+//!
+//! A request for a known member id is refused ([`NetError::Refused`], not
+//! delivered) when the member answering at that address has another id.
+//!
+//! Every wait is bounded: connecting by `connect_timeout`, a request by its
+//! caller's timeout (waiting for a connection counts as not delivered), a
+//! one-way message by twice `connect_timeout`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -29,7 +61,7 @@ use quinn::{Connection, Endpoint, VarInt};
 use rustls::pki_types::CertificateDer;
 
 use super::frame::{read_frame, write_frame, FrameError};
-use super::proto::{Hello, HelloReply, Request, Response, PROTOCOL_VERSION};
+use super::proto::{Hello, HelloReply, HelloV1, Request, Response, PROTOCOL_VERSION};
 use super::transport::{Faults, Handler, NetError, Peer, Transport};
 use crate::codec;
 use crate::tls::{self, TlsMaterial, SERVER_NAME};
@@ -41,6 +73,9 @@ pub const CODE_PROTOCOL: u32 = 1;
 pub const CODE_REFUSED: u32 = 2;
 /// Connection closed: shutting down.
 pub const CODE_SHUTDOWN: u32 = 3;
+/// Connection closed: it leads to a previous incarnation of a member that
+/// has restarted since.
+pub const CODE_SUPERSEDED: u32 = 4;
 
 /// Settings of a [`QuicTransport`].
 #[derive(Debug, Clone)]
@@ -61,14 +96,34 @@ pub struct QuicSettings {
     pub keep_alive: Duration,
 }
 
-type ConnectFut = futures::future::Shared<BoxFuture<'static, Result<Connection, NetError>>>;
+/// An established outgoing connection and whom it leads to (from the
+/// peer's [`HelloReply::Welcome`]). Every request holds a clone while it
+/// runs, so `uses` tells whether requests are still in flight on it.
+#[derive(Clone)]
+struct Out {
+    conn: Connection,
+    peer: NodeId,
+    incarnation: u64,
+    uses: Arc<()>,
+}
+
+type ConnectFut = futures::future::Shared<BoxFuture<'static, Result<Out, NetError>>>;
+
+/// A cached outgoing connection with its liveness bookkeeping: the number of
+/// datagrams received on it when last looked at, and when that number last
+/// changed.
+struct Live {
+    out: Out,
+    rx_seen: u64,
+    rx_at: Instant,
+}
 
 /// Per-address connection state. A connect attempt runs in its own task, so a
 /// caller whose RPC times out does not abort it (handshakes in debug builds
 /// can take longer than a heartbeat).
 #[derive(Default)]
 struct Slot {
-    conn: Option<Connection>,
+    live: Option<Live>,
     connecting: Option<ConnectFut>,
 }
 
@@ -77,7 +132,13 @@ pub struct QuicTransport {
     endpoint: Mutex<Option<Endpoint>>,
     local: SocketAddr,
     s: QuicSettings,
+    incarnation: u64,
     conns: Mutex<HashMap<String, Slot>>,
+    /// Latest incarnation seen of each member.
+    incarnations: Mutex<HashMap<NodeId, u64>>,
+    /// Bumped when a member is seen under a new incarnation; wakes the tasks
+    /// serving incoming connections so those of the old one close.
+    restarts: tokio::sync::watch::Sender<u64>,
     handler: RwLock<Option<Weak<dyn Handler>>>,
     faults: Arc<Faults>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -129,11 +190,15 @@ impl QuicTransport {
         endpoint.set_default_client_config(client);
         let local = endpoint.local_addr().map_err(|e| e.to_string())?;
         let (stop, _) = tokio::sync::watch::channel(false);
+        let (restarts, _) = tokio::sync::watch::channel(0);
         let t = Arc::new_cyclic(|me| QuicTransport {
             endpoint: Mutex::new(Some(endpoint)),
             local,
             s,
+            incarnation: rand::random::<u64>(),
             conns: Mutex::new(HashMap::new()),
+            incarnations: Mutex::new(HashMap::new()),
+            restarts,
             handler: RwLock::new(None),
             faults,
             stop,
@@ -147,6 +212,63 @@ impl QuicTransport {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// This transport's incarnation (random, drawn at bind).
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// A cached connection on which nothing arrived for this long is not used
+    /// for new requests: 4 keep-alive intervals, at least 1 s, at most the
+    /// idle timeout.
+    pub fn silent_after(&self) -> Duration {
+        (self.s.keep_alive * 4)
+            .max(Duration::from_secs(1))
+            .min(self.s.idle_timeout)
+    }
+
+    /// Record that member `id` answered a hello as `incarnation`. If it was
+    /// known under another incarnation, it restarted: close every connection
+    /// to the previous one (the cached outgoing one here; retired and
+    /// incoming ones by the tasks watching them, woken through `restarts`).
+    fn note_incarnation(&self, id: NodeId, incarnation: u64) {
+        let previous = self.incarnations.lock().insert(id, incarnation);
+        if previous.is_none_or(|p| p == incarnation) {
+            return;
+        }
+        tracing::info!(
+            peer = id,
+            "member restarted (new incarnation); closing connections to its previous incarnation"
+        );
+        let stale: Vec<Connection> = self
+            .conns
+            .lock()
+            .values_mut()
+            .filter_map(|slot| {
+                let old = slot
+                    .live
+                    .as_ref()
+                    .is_some_and(|l| l.out.peer == id && l.out.incarnation != incarnation);
+                if old {
+                    slot.live.take().map(|l| l.out.conn)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for c in stale {
+            c.close(VarInt::from_u32(CODE_SUPERSEDED), b"peer restarted");
+        }
+        self.restarts.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Whether `incarnation` is (still) the latest one known of member `id`.
+    fn is_current(&self, id: NodeId, incarnation: u64) -> bool {
+        self.incarnations
+            .lock()
+            .get(&id)
+            .is_none_or(|i| *i == incarnation)
     }
 
     fn endpoint(&self) -> Option<Endpoint> {
@@ -208,7 +330,21 @@ impl QuicTransport {
             let b = read_frame(&mut recv, 64 << 10)
                 .await
                 .map_err(|e| e.to_string())?;
-            let h: Hello = codec::decode(&b).map_err(|e| e.to_string())?;
+            let h: Hello = match codec::decode(&b) {
+                Ok(h) => h,
+                Err(e) => {
+                    // Name the version of an older peer instead of failing
+                    // on its shorter hello.
+                    let v1 = codec::decode::<HelloV1>(&b).map_err(|_| e.to_string())?;
+                    Hello {
+                        protocol: v1.protocol,
+                        cluster: v1.cluster,
+                        id: v1.id,
+                        name: v1.name,
+                        incarnation: 0,
+                    }
+                }
+            };
             let reply = if h.protocol != PROTOCOL_VERSION {
                 Err(format!(
                     "protocol version {} not supported (this member speaks {PROTOCOL_VERSION})",
@@ -223,7 +359,10 @@ impl QuicTransport {
                 Ok(h.id)
             };
             let r = match &reply {
-                Ok(_) => HelloReply::Welcome(self.s.id),
+                Ok(_) => HelloReply::Welcome {
+                    id: self.s.id,
+                    incarnation: self.incarnation,
+                },
                 Err(e) => HelloReply::Refused(e.clone()),
             };
             let enc = codec::encode(&r).map_err(|e| e.to_string())?;
@@ -231,25 +370,28 @@ impl QuicTransport {
                 .await
                 .map_err(|e| e.to_string())?;
             let _ = send.finish();
-            reply.map(|id| (id, h.name))
+            reply.map(|id| (id, h.name, h.incarnation))
         };
-        let (peer_id, peer_name) = match tokio::time::timeout(self.s.connect_timeout, hello).await {
-            Ok(Ok(x)) => x,
-            Ok(Err(e)) => {
-                tracing::warn!(%remote, reason = %e, "refused peer in hello");
-                // Give the reply a moment to leave before closing.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                conn.close(VarInt::from_u32(CODE_REFUSED), e.as_bytes());
-                return;
-            }
-            Err(_) => {
-                tracing::warn!(%remote, "peer sent no hello in time; closing");
-                conn.close(VarInt::from_u32(CODE_REFUSED), b"no hello");
-                return;
-            }
-        };
+        let (peer_id, peer_name, peer_inc) =
+            match tokio::time::timeout(self.s.connect_timeout, hello).await {
+                Ok(Ok(x)) => x,
+                Ok(Err(e)) => {
+                    tracing::warn!(%remote, reason = %e, "refused peer in hello");
+                    // Give the reply a moment to leave before closing.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    conn.close(VarInt::from_u32(CODE_REFUSED), e.as_bytes());
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(%remote, "peer sent no hello in time; closing");
+                    conn.close(VarInt::from_u32(CODE_REFUSED), b"no hello");
+                    return;
+                }
+            };
         tracing::debug!(%remote, peer_id, %peer_name, "peer connected");
         let mut stop = self.stop.subscribe();
+        let mut restarts = self.restarts.subscribe();
+        self.note_incarnation(peer_id, peer_inc);
         loop {
             tokio::select! {
                 bi = conn.accept_bi() => match bi {
@@ -277,6 +419,13 @@ impl QuicTransport {
                 _ = stop.changed() => {
                     conn.close(VarInt::from_u32(CODE_SHUTDOWN), b"shutdown");
                     return;
+                }
+                r = restarts.changed() => {
+                    if r.is_err() || !self.is_current(peer_id, peer_inc) {
+                        tracing::debug!(%remote, peer_id, "closing incoming connection of a previous incarnation");
+                        conn.close(VarInt::from_u32(CODE_SUPERSEDED), b"peer restarted");
+                        return;
+                    }
                 }
             }
         }
@@ -364,7 +513,7 @@ impl QuicTransport {
         }
     }
 
-    async fn connect(&self, addr: &str) -> Result<Connection, NetError> {
+    async fn connect(&self, addr: &str) -> Result<Out, NetError> {
         let sa = tokio::net::lookup_host(addr)
             .await
             .map_err(|e| NetError::Unreachable(format!("cannot resolve {addr}: {e}")))?
@@ -392,6 +541,7 @@ impl QuicTransport {
             cluster: self.s.cluster.clone(),
             id: self.s.id,
             name: self.s.name.clone(),
+            incarnation: self.incarnation,
         };
         let r = async {
             let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
@@ -409,7 +559,15 @@ impl QuicTransport {
         }
         .await;
         match r {
-            Ok(HelloReply::Welcome(_)) => Ok(conn),
+            Ok(HelloReply::Welcome { id, incarnation }) => {
+                self.note_incarnation(id, incarnation);
+                Ok(Out {
+                    conn,
+                    peer: id,
+                    incarnation,
+                    uses: Arc::new(()),
+                })
+            }
             Ok(HelloReply::Refused(why)) => {
                 tracing::warn!(%addr, reason = %why, "peer refused our hello");
                 Err(NetError::Refused(why))
@@ -420,15 +578,34 @@ impl QuicTransport {
         }
     }
 
-    async fn conn(&self, addr: &str) -> Result<Connection, NetError> {
+    /// The connection to `addr`: the cached one while it is open and not
+    /// silent, else a fresh one (see the module docs).
+    async fn conn(&self, addr: &str) -> Result<Out, NetError> {
         let fut = {
             let mut g = self.conns.lock();
             let slot = g.entry(addr.to_string()).or_default();
-            if let Some(c) = &slot.conn {
-                if c.close_reason().is_none() {
-                    return Ok(c.clone());
+            if let Some(l) = &mut slot.live {
+                if l.out.conn.close_reason().is_none() {
+                    let now = Instant::now();
+                    let rx = l.out.conn.stats().udp_rx.datagrams;
+                    if rx != l.rx_seen {
+                        l.rx_seen = rx;
+                        l.rx_at = now;
+                    }
+                    let silent = now.duration_since(l.rx_at);
+                    if silent <= self.silent_after() {
+                        return Ok(l.out.clone());
+                    }
+                    tracing::info!(
+                        %addr,
+                        peer = l.out.peer,
+                        silent_ms = silent.as_millis() as u64,
+                        "nothing received from peer on its connection; dialing a fresh one"
+                    );
                 }
-                slot.conn = None;
+                if let Some(l) = slot.live.take() {
+                    self.retire(l.out);
+                }
             }
             match &slot.connecting {
                 Some(f) => f.clone(),
@@ -446,12 +623,19 @@ impl QuicTransport {
                         let mut g = me.conns.lock();
                         let slot = g.entry(a).or_default();
                         slot.connecting = None;
-                        if let Ok(c) = &r {
-                            slot.conn = Some(c.clone());
+                        if let Ok(out) = &r {
+                            // A restart noticed meanwhile may have made it stale.
+                            if me.is_current(out.peer, out.incarnation) {
+                                slot.live = Some(Live {
+                                    rx_seen: out.conn.stats().udp_rx.datagrams,
+                                    rx_at: Instant::now(),
+                                    out: out.clone(),
+                                });
+                            }
                         }
                         r
                     });
-                    let f: BoxFuture<'static, Result<Connection, NetError>> = async move {
+                    let f: BoxFuture<'static, Result<Out, NetError>> = async move {
                         h.await.unwrap_or_else(|e| {
                             Err(NetError::Unreachable(format!("connect task failed: {e}")))
                         })
@@ -466,47 +650,111 @@ impl QuicTransport {
         fut.await
     }
 
-    fn forget(&self, addr: &str, conn: &Connection) {
-        let mut g = self.conns.lock();
-        if let Some(slot) = g.get_mut(addr) {
-            if slot
-                .conn
-                .as_ref()
-                .is_some_and(|c| c.stable_id() == conn.stable_id())
-            {
-                slot.conn = None;
+    /// The connection to `peer`, checked to lead to the member wanted, within
+    /// `deadline`. Errors mean the request was not delivered.
+    async fn conn_for(&self, peer: &Peer, deadline: tokio::time::Instant) -> Result<Out, NetError> {
+        let out = match tokio::time::timeout_at(deadline, self.conn(&peer.addr)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(NetError::Unreachable(format!(
+                    "no connection to {} in time",
+                    peer.addr
+                )))
             }
+        };
+        match peer.id {
+            Some(want) if want != out.peer => Err(NetError::Refused(format!(
+                "{} is member {}, not member {want}",
+                peer.addr, out.peer
+            ))),
+            _ => Ok(out),
         }
     }
 
-    async fn call_inner(&self, peer: &Peer, body: &[u8]) -> Result<Response, NetError> {
-        let conn = self.conn(&peer.addr).await?;
+    /// Stop using `conn` for new requests to `addr` (it failed).
+    fn forget(&self, addr: &str, conn: &Connection) {
+        let old = {
+            let mut g = self.conns.lock();
+            g.get_mut(addr).and_then(|slot| {
+                if slot
+                    .live
+                    .as_ref()
+                    .is_some_and(|l| l.out.conn.stable_id() == conn.stable_id())
+                {
+                    slot.live.take()
+                } else {
+                    None
+                }
+            })
+        };
+        if let Some(l) = old {
+            self.retire(l.out);
+        }
+    }
+
+    /// Watch a connection no longer handed out: close it once no request is
+    /// in flight on it any more, or at once when its member restarted.
+    fn retire(&self, out: Out) {
+        let Some(me) = self.me.upgrade() else { return };
+        tokio::spawn(async move {
+            let mut restarts = me.restarts.subscribe();
+            let mut stop = me.stop.subscribe();
+            loop {
+                if out.conn.close_reason().is_some() {
+                    return;
+                }
+                if !me.is_current(out.peer, out.incarnation) {
+                    out.conn
+                        .close(VarInt::from_u32(CODE_SUPERSEDED), b"peer restarted");
+                    return;
+                }
+                // Only this task's clone left: nothing in flight.
+                if Arc::strong_count(&out.uses) == 1 {
+                    out.conn.close(VarInt::from_u32(0), b"retired");
+                    return;
+                }
+                tokio::select! {
+                    _ = out.conn.closed() => return,
+                    r = restarts.changed() => if r.is_err() { return },
+                    _ = stop.changed() => return,
+                    // In-flight requests end by their own deadlines; look
+                    // again now and then.
+                    _ = tokio::time::sleep(me.silent_after()) => {}
+                }
+            }
+        });
+    }
+
+    /// One request/response exchange on `conn`.
+    async fn exchange(
+        &self,
+        addr: &str,
+        conn: &Connection,
+        body: &[u8],
+    ) -> Result<Response, NetError> {
         let (mut send, mut recv) = match conn.open_bi().await {
             Ok(s) => s,
             Err(e) => {
-                self.forget(&peer.addr, &conn);
-                return Err(NetError::Unreachable(format!(
-                    "open stream to {}: {e}",
-                    peer.addr
-                )));
+                self.forget(addr, conn);
+                return Err(NetError::Unreachable(format!("open stream to {addr}: {e}")));
             }
         };
         if let Err(e) = write_frame(&mut send, body).await {
-            self.forget(&peer.addr, &conn);
-            return Err(NetError::Io(format!("send to {}: {e}", peer.addr)));
+            self.forget(addr, conn);
+            return Err(NetError::Io(format!("send to {addr}: {e}")));
         }
         let _ = send.finish();
         match read_frame(&mut recv, self.s.max_frame).await {
             Ok(b) => codec::decode::<Response>(&b).map_err(|e| {
-                tracing::error!(addr = %peer.addr, error = %e, "bad response frame; closing connection");
+                tracing::error!(%addr, error = %e, "bad response frame; closing connection");
                 conn.close(VarInt::from_u32(CODE_PROTOCOL), b"bad frame");
                 NetError::Io(e.to_string())
             }),
             Err(e) => {
                 if conn.close_reason().is_some() {
-                    self.forget(&peer.addr, &conn);
+                    self.forget(addr, conn);
                 }
-                Err(NetError::Io(format!("response from {}: {e}", peer.addr)))
+                Err(NetError::Io(format!("response from {addr}: {e}")))
             }
         }
     }
@@ -530,7 +778,11 @@ impl Transport for QuicTransport {
                     body.len()
                 )));
             }
-            match tokio::time::timeout(timeout, self.call_inner(peer, &body)).await {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let out = self.conn_for(peer, deadline).await?;
+            match tokio::time::timeout_at(deadline, self.exchange(&peer.addr, &out.conn, &body))
+                .await
+            {
                 Ok(r) => r,
                 Err(_) => Err(NetError::Timeout),
             }
@@ -546,19 +798,28 @@ impl Transport for QuicTransport {
             return;
         };
         let Some(me) = self.me.upgrade() else { return };
-        let addr = peer.addr.clone();
+        let peer = peer.clone();
         tokio::spawn(async move {
-            let conn = match me.conn(&addr).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::debug!(%addr, error = %e, "one-way message dropped");
-                    return;
-                }
+            let limit = me.s.connect_timeout * 2;
+            let deadline = tokio::time::Instant::now() + limit;
+            let sent = async {
+                let out = me.conn_for(&peer, deadline).await?;
+                let mut s = out
+                    .conn
+                    .open_uni()
+                    .await
+                    .map_err(|e| NetError::Unreachable(e.to_string()))?;
+                write_frame(&mut s, &body)
+                    .await
+                    .map_err(|e| NetError::Io(e.to_string()))?;
+                let _ = s.finish();
+                Ok::<(), NetError>(())
             };
-            if let Ok(mut s) = conn.open_uni().await {
-                if write_frame(&mut s, &body).await.is_ok() {
-                    let _ = s.finish();
-                }
+            let r = tokio::time::timeout_at(deadline, sent)
+                .await
+                .unwrap_or(Err(NetError::Timeout));
+            if let Err(e) = r {
+                tracing::debug!(addr = %peer.addr, error = %e, "one-way message dropped");
             }
         });
     }
@@ -571,7 +832,7 @@ impl Transport for QuicTransport {
                 .conns
                 .lock()
                 .drain()
-                .filter_map(|(_, s)| s.conn)
+                .filter_map(|(_, s)| s.live.map(|l| l.out.conn))
                 .collect();
             drop(conns);
             if let Some(ep) = ep {

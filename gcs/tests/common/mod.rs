@@ -250,3 +250,144 @@ pub async fn broadcast_retry(g: &Gcs, p: Bytes) -> Result<Seqno, trireme_gcs::Br
         }
     }
 }
+
+/// A tokio runtime on its own thread: the in-process stand-in for a
+/// *process*. [`ProcRt::kill`] ends it the way SIGKILL ends a process: the
+/// runtime is dropped, so every task on it (raft, QUIC endpoint and
+/// connection drivers, timers) vanishes without running any shutdown code;
+/// peers receive no CONNECTION_CLOSE and the UDP socket is released once the
+/// last handle to it is gone.
+pub struct ProcRt {
+    handle: tokio::runtime::Handle,
+    kill: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProcRt {
+    pub async fn new(name: &str) -> ProcRt {
+        let (htx, hrx) = tokio::sync::oneshot::channel();
+        let (kill, kill_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let _ = htx.send(rt.handle().clone());
+                rt.block_on(async {
+                    let _ = kill_rx.await;
+                });
+                // A current-thread runtime drops all its tasks here without
+                // polling any of them again.
+                rt.shutdown_timeout(Duration::from_secs(10));
+            })
+            .expect("spawn process thread");
+        let handle = hrx.await.expect("process runtime");
+        ProcRt {
+            handle,
+            kill: Some(kill),
+            thread: Some(thread),
+        }
+    }
+
+    /// Spawn `f` on this process.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        self.handle.spawn(f)
+    }
+
+    /// Run `f` on this process and wait for its result.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> T {
+        self.spawn(f).await.expect("task on process runtime")
+    }
+
+    /// Drop the runtime and every task on it, abruptly.
+    pub async fn kill(mut self) {
+        if let Some(k) = self.kill.take() {
+            let _ = k.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            tokio::task::spawn_blocking(move || t.join())
+                .await
+                .expect("join process thread")
+                .expect("process thread exits cleanly");
+        }
+    }
+}
+
+/// Wait (bounded) until the UDP port of a killed process can be bound again.
+pub async fn wait_port_free(addr: std::net::SocketAddr) {
+    wait_for(&format!("UDP port {addr} is free"), LONG, || {
+        std::net::UdpSocket::bind(addr).is_ok()
+    })
+    .await;
+}
+
+/// A member running in its own [`ProcRt`], so it can be crashed.
+pub struct Proc {
+    pub node: TestNode,
+    pub rt: ProcRt,
+}
+
+impl Proc {
+    /// Start a member from `cfg` in a new process.
+    pub async fn start(cfg: GcsConfig, app: Arc<TestApp>) -> Proc {
+        let rt = ProcRt::new(&format!("proc-n{}", cfg.node_id)).await;
+        let node = rt.run(start(cfg, app)).await;
+        Proc { node, rt }
+    }
+
+    pub fn gcs(&self) -> &Gcs {
+        &self.node.gcs
+    }
+
+    /// SIGKILL: no shutdown of gcs, raft or QUIC; the data directory stays as
+    /// it is. Returns the configuration to restart the member with (same id,
+    /// data directory and address).
+    pub async fn crash(self) -> GcsConfig {
+        let mut cfg = self.node.cfg.clone();
+        cfg.listen = self.node.gcs.local_addr();
+        self.rt.kill().await;
+        drop(self.node);
+        wait_port_free(cfg.listen).await;
+        cfg
+    }
+
+    /// Graceful stop.
+    pub async fn stop(self) {
+        let g = self.node.gcs.clone();
+        self.rt.run(async move { g.shutdown().await }).await;
+        self.rt.kill().await;
+    }
+}
+
+/// Like [`cluster`], each member in its own [`Proc`].
+pub async fn proc_cluster(k: u64, root: &Path, tweak: impl Fn(&mut GcsConfig)) -> Vec<Proc> {
+    let certs = root.join("certs");
+    let mut c1 = test_config(1, root, &certs, &[]);
+    tweak(&mut c1);
+    let p1 = Proc::start(c1, TestApp::new()).await;
+    let seed = vec![p1.node.addr()];
+    let mut procs = vec![p1];
+    for id in 2..=k {
+        let mut c = test_config(id, root, &certs, &seed);
+        tweak(&mut c);
+        procs.push(Proc::start(c, TestApp::new()).await);
+    }
+    let ids: Vec<NodeId> = (1..=k).collect();
+    for p in &procs {
+        wait_for(
+            &format!("member {} sees a primary view of {ids:?}", p.gcs().id()),
+            LONG,
+            || primary_with(&p.node, &ids),
+        )
+        .await;
+    }
+    procs
+}
