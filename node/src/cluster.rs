@@ -633,7 +633,7 @@ async fn catch_up_then_sync(node: Arc<Node>, gen: u64) {
                     warn!(
                         point,
                         horizon = node.store.horizon(),
-                        certified = node.repl.position(),
+                        delivered = node.repl.last_delivered(),
                         error = %e,
                         "not caught up with the primary component yet"
                     );

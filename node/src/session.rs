@@ -921,6 +921,70 @@ fn txn_of(t: &mut Option<Txn>) -> &mut Txn {
     t.as_mut().expect("statement ran inside a transaction")
 }
 
+/// Rewrites every quoted literal that is not valid UTF-8 into a hex literal
+/// (`'\xff\0'` becomes `X'FF00'`), undoing MySQL's backslash escapes. Returns
+/// None when bytes outside literals are not UTF-8.
+pub fn binary_literals_to_hex(sql: &[u8]) -> Option<String> {
+    let mut out = String::with_capacity(sql.len() * 2);
+    let mut plain: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < sql.len() {
+        let c = sql[i];
+        if c != b'\'' && c != b'"' {
+            plain.push(c);
+            i += 1;
+            continue;
+        }
+        out.push_str(std::str::from_utf8(&plain).ok()?);
+        plain.clear();
+        let quote = c;
+        let start = i;
+        let mut value = Vec::new();
+        i += 1;
+        loop {
+            let b = *sql.get(i)?;
+            if b == b'\\' {
+                let n = *sql.get(i + 1)?;
+                value.push(match n {
+                    b'0' => 0,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'b' => 8,
+                    b'Z' => 26,
+                    other => other,
+                });
+                i += 2;
+                continue;
+            }
+            if b == quote {
+                if sql.get(i + 1) == Some(&quote) {
+                    value.push(quote);
+                    i += 2;
+                    continue;
+                }
+                i += 1;
+                break;
+            }
+            value.push(b);
+            i += 1;
+        }
+        match std::str::from_utf8(&sql[start..i]) {
+            Ok(literal) => out.push_str(literal),
+            Err(_) => {
+                // The space keeps an introducer (`_binary`) a separate word.
+                out.push_str(" X'");
+                for b in &value {
+                    out.push_str(&format!("{b:02X}"));
+                }
+                out.push('\'');
+            }
+        }
+    }
+    out.push_str(std::str::from_utf8(&plain).ok()?);
+    Some(out)
+}
+
 /// A SHOW filter as a LIKE pattern or a WHERE expression.
 fn split_filter(
     f: &Option<ast::ShowStatementFilter>,
@@ -1300,5 +1364,26 @@ impl wire::Handler for WireSession {
 
     fn status(&self) -> StatusFlags {
         self.session.status_flags()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_literals_become_hex_and_text_stays() {
+        let sql = b"INSERT INTO t VALUES (_binary'\xff\\0\\'x', 'caf\xc3\xa9', \"a\"\"b\")";
+        let out = binary_literals_to_hex(sql).unwrap();
+        assert_eq!(out, "INSERT INTO t VALUES (_binary X'FF002778', 'caf\u{e9}', \"a\"\"b\")");
+        // Bytes outside literals must be UTF-8.
+        assert!(binary_literals_to_hex(b"SELECT \xff").is_none());
+        // An unterminated literal is refused rather than guessed.
+        assert!(binary_literals_to_hex(b"SELECT '\xff").is_none());
+    }
+
+    #[test]
+    fn placeholders_are_counted_outside_literals() {
+        assert_eq!(count_placeholders("SELECT ?, '?', \"?\" FROM t WHERE a = ? -- ?"), 2);
     }
 }

@@ -66,6 +66,7 @@ struct Shared {
     apply_delay: Duration,
     repl: Weak<Replicator>,
     on_queue: std::sync::OnceLock<Box<dyn Fn(usize) + Send + Sync>>,
+    shutdown: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -105,6 +106,7 @@ impl Appliers {
             apply_delay,
             repl,
             on_queue: std::sync::OnceLock::new(),
+            shutdown: std::sync::atomic::AtomicBool::new(false),
         });
         for i in 0..threads.max(1) {
             let s = shared.clone();
@@ -136,6 +138,12 @@ impl Appliers {
         p.finished_above.retain(|s| *s > horizon);
         self.shared.store.reset_horizon(horizon);
         self.shared.advanced.notify_all();
+    }
+
+    /// Lets the workers exit once the queue is empty.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.queued.notify_all();
     }
 
     /// Blocks until the horizon reaches `seqno`.
@@ -217,7 +225,10 @@ fn work(s: &Arc<Shared>) {
                 if let Some(j) = q.pop_front() {
                     break j;
                 }
-                if s.repl.strong_count() == 0 {
+                // Only an explicit shutdown ends a worker. (The replicator's
+                // strong count says nothing here: it is still zero while the
+                // replicator is being built, when workers already run.)
+                if s.shutdown.load(Ordering::Acquire) {
                     return;
                 }
                 s.queued.wait_for(&mut q, Duration::from_millis(500));

@@ -88,6 +88,12 @@ pub struct Replicator {
     gate: Arc<dyn CommitGate>,
 }
 
+impl Drop for Replicator {
+    fn drop(&mut self) {
+        self.appliers.shutdown();
+    }
+}
+
 /// Flow control seen from the commit path: wait while the cluster is paused.
 pub trait CommitGate: Send + Sync + 'static {
     fn wait(&self) -> futures::future::BoxFuture<'_, SqlResult<()>>;
@@ -391,7 +397,7 @@ impl Replicator {
                 self.waiters.lock().remove(&trx_id);
                 warn!(
                     trx_id,
-                    certified = self.position(),
+                    delivered = self.last_delivered(),
                     horizon = self.store.horizon(),
                     queue = self.appliers.queue_len(),
                     "no outcome for an ordered event in time"

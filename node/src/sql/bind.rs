@@ -376,6 +376,28 @@ impl Exec<'_> {
                 Expr::Lit(v)
             }
             A::Collate { expr, .. } => self.bind(expr, env)?,
+            // Character-set introducers: `_binary'..'` is a byte string,
+            // `_utf8mb4'..'` and friends are text.
+            A::Prefixed { prefix, value } if prefix.value.starts_with('_') => {
+                let v = self.bind(value, env)?;
+                if prefix.value.eq_ignore_ascii_case("_binary") {
+                    match v {
+                        Expr::Lit(x) => Expr::Lit(match x {
+                            Value::Null => Value::Null,
+                            other => Value::Bytes(other.to_bytes().unwrap_or_default()),
+                        }),
+                        other => Expr::Cast(Box::new(other), CastTo::Binary(None)),
+                    }
+                } else {
+                    match v {
+                        Expr::Lit(Value::Bytes(b)) => match String::from_utf8(b) {
+                            Ok(s) => Expr::Lit(Value::Str(s)),
+                            Err(e) => Expr::Lit(Value::Bytes(e.into_bytes())),
+                        },
+                        other => other,
+                    }
+                }
+            }
             A::Tuple(items) if items.len() == 1 => self.bind(&items[0], env)?,
             A::Tuple(_) => return Err(SqlError::operand_columns(1)),
             other => return Err(SqlError::unsupported(format!("expression {other}"))),

@@ -23,7 +23,13 @@ pub struct NodeProc {
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<NodeProc>,
+    /// One cluster at a time per test binary: three processes per test on a
+    /// 2-core machine are plenty, and parallel clusters would only turn the
+    /// tests into a measure of CPU luck.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Per-node options.
 #[derive(Clone, Default)]
@@ -105,6 +111,7 @@ impl Cluster {
     }
 
     pub async fn start_with(n: u16, opts: impl Fn(u16) -> NodeOpts) -> Cluster {
+        let turn = TURN.lock().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let mut nodes: Vec<NodeProc> = (1..=n)
             .map(|id| NodeProc {
@@ -121,7 +128,11 @@ impl Cluster {
             std::fs::write(&node.config, config_text(dir.path(), node, &peers, &opts(node.id)))
                 .expect("write config");
         }
-        let mut c = Cluster { dir, nodes: Vec::new() };
+        let mut c = Cluster {
+            dir,
+            nodes: Vec::new(),
+            _turn: turn,
+        };
         for node in nodes.drain(..) {
             c.nodes.push(node);
             let i = c.nodes.len() - 1;
