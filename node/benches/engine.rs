@@ -17,7 +17,10 @@ use trireme_node::value::Value;
 const ROWS: i64 = 100_000;
 
 fn table() -> Table {
-    let int = SqlType::Int { width: IntWidth::Int, unsigned: false };
+    let int = SqlType::Int {
+        width: IntWidth::Int,
+        unsigned: false,
+    };
     let def = TableDef {
         db: "b".into(),
         name: "t".into(),
@@ -36,7 +39,11 @@ fn table() -> Table {
     };
     let t = Table::new(def);
     for i in 1..=ROWS {
-        let row: Vec<Value> = vec![Value::Int(i), Value::Int(i % 1000), Value::Str("x".repeat(119))];
+        let row: Vec<Value> = vec![
+            Value::Int(i),
+            Value::Int(i % 1000),
+            Value::Str("x".repeat(119)),
+        ];
         t.install(&keycode::encode_key([&row[0]]), 1, Some(row.into()));
     }
     t
@@ -44,7 +51,10 @@ fn table() -> Table {
 
 fn point_get(c: &mut Criterion) {
     let t = table();
-    let keys: Vec<Vec<u8>> = (1..=ROWS).step_by(7).map(|i| keycode::encode_key([&Value::Int(i)])).collect();
+    let keys: Vec<Vec<u8>> = (1..=ROWS)
+        .step_by(7)
+        .map(|i| keycode::encode_key([&Value::Int(i)]))
+        .collect();
     let mut i = 0usize;
     c.bench_function("store/point_get_100k_rows", |b| {
         b.iter(|| {
@@ -63,7 +73,10 @@ fn commit(c: &mut Criterion) {
     let store = Store::new();
     let t = Arc::new(table());
     let mut cat = Catalog::default();
-    let mut db = Database { name: "b".into(), tables: Default::default() };
+    let mut db = Database {
+        name: "b".into(),
+        tables: Default::default(),
+    };
     db.tables.insert("t".into(), t.clone());
     cat.databases.insert("b".into(), db);
     store.set_catalog(cat);

@@ -229,7 +229,8 @@ impl Flow {
     }
 
     fn on_message(&self, from: u64, payload: &[u8]) {
-        let wire: FcWire = match crate::codec::decode(FC_MAGIC, 2, "flow-control message", payload) {
+        let wire: FcWire = match crate::codec::decode(FC_MAGIC, 2, "flow-control message", payload)
+        {
             Ok(m) => m,
             Err(e) => {
                 warn!(from, error = %e, "undecodable flow-control message ignored");
@@ -357,15 +358,9 @@ impl SnapshotApp for AppHandle {
 fn state_uuid(cluster_name: &str) -> String {
     use sha1::{Digest, Sha1};
     let d = Sha1::digest(format!("trireme-cluster:{cluster_name}").as_bytes());
-    let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    crate::bootstrap::format_uuid(&b)
 }
 
 fn gcs_config(cfg: &Config) -> anyhow::Result<GcsConfig> {
@@ -419,12 +414,7 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
     });
     let flow = Flow::new(&config)?;
     let repl = Replicator::new(
-        ReplConfig {
-            node_id: config.node_id,
-            applier_threads: config.applier_threads,
-            commit_timeout: Duration::from_millis(config.commit_timeout_ms),
-            apply_delay: Duration::from_millis(config.debug.apply_delay_ms),
-        },
+        ReplConfig::from_config(&config),
         store.clone(),
         deferred.clone(),
         Replicator::default_certifier(0),
@@ -618,7 +608,8 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
 /// ordered, then declares it Synced (ready for clients).
 async fn catch_up_then_sync(node: Arc<Node>, gen: u64) {
     for attempt in 0u32.. {
-        let point = tokio::time::timeout(Duration::from_secs(5), node.repl.orderer().sync_point()).await;
+        let point =
+            tokio::time::timeout(Duration::from_secs(5), node.repl.orderer().sync_point()).await;
         let point = match point {
             Ok(p) => p,
             Err(_) => {

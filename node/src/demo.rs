@@ -164,7 +164,8 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         }
         nodes.push(addr);
     }
-    let mut pcfg = trireme_proxy::ProxyConfig::new(format!("127.0.0.1:{}", a.proxy_port), nodes.clone());
+    let mut pcfg =
+        trireme_proxy::ProxyConfig::new(format!("127.0.0.1:{}", a.proxy_port), nodes.clone());
     pcfg.monitor.user = "root".into();
     pcfg.monitor.password = a.root_password.clone();
     let proxy = trireme_proxy::run(pcfg).await?;

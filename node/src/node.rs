@@ -119,12 +119,17 @@ impl Node {
             info.auto_increment_increment = view.size.max(1);
             info.auto_increment_offset = view.local_index + 1;
         }
-        self.globals
-            .set_server("auto_increment_increment", Value::Int(view.size.max(1) as i64));
-        self.globals
-            .set_server("auto_increment_offset", Value::Int(view.local_index as i64 + 1));
+        self.globals.set_server(
+            "auto_increment_increment",
+            Value::Int(view.size.max(1) as i64),
+        );
+        self.globals.set_server(
+            "auto_increment_offset",
+            Value::Int(view.local_index as i64 + 1),
+        );
         let mut v = self.view.write();
-        self.ready.store(view.primary && view.local_state == 4, Ordering::Release);
+        self.ready
+            .store(view.primary && view.local_state == 4, Ordering::Release);
         *v = view;
         self.view_gen.fetch_add(1, Ordering::AcqRel) + 1
     }
@@ -236,8 +241,14 @@ impl NodeStatus for Node {
                 Value::UInt(self.repl.appliers().max_concurrency() as u64),
             ),
             ("trireme_horizon".into(), Value::UInt(self.store.horizon())),
-            ("trireme_delivered_seqno".into(), Value::UInt(self.repl.last_delivered())),
-            ("wsrep_apply_window".into(), Value::Double(self.repl.appliers().apply_window())),
+            (
+                "trireme_delivered_seqno".into(),
+                Value::UInt(self.repl.last_delivered()),
+            ),
+            (
+                "wsrep_apply_window".into(),
+                Value::Double(self.repl.appliers().apply_window()),
+            ),
             (
                 "wsrep_cert_deps_distance".into(),
                 Value::Double(cert.deps_distance()),
@@ -263,7 +274,10 @@ impl NodeStatus for Node {
             ),
             // Commits are the applies: the origin answers once its
             // write-set is applied, in any order the dependencies allow.
-            ("wsrep_commit_window".into(), Value::Double(self.repl.appliers().apply_window())),
+            (
+                "wsrep_commit_window".into(),
+                Value::Double(self.repl.appliers().apply_window()),
+            ),
             ("wsrep_connected".into(), on(true)),
             (
                 "wsrep_incoming_addresses".into(),

@@ -56,12 +56,7 @@ pub async fn start_single_with_tap(
     crate::bootstrap::init_catalog(&store);
     let (orderer, mut deliveries) = LocalOrderer::new(config.node_id, 0);
     let repl = Replicator::new(
-        ReplConfig {
-            node_id: config.node_id,
-            applier_threads: config.applier_threads,
-            commit_timeout: Duration::from_millis(config.commit_timeout_ms),
-            apply_delay: Duration::from_millis(config.debug.apply_delay_ms),
-        },
+        ReplConfig::from_config(&config),
         store.clone(),
         Arc::new(orderer),
         Replicator::default_certifier(0),

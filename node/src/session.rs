@@ -353,7 +353,8 @@ impl Session {
             Statement::ShowVariables { filter, global, .. } => {
                 let (f, wh) = split_filter(filter)?;
                 let g = *global;
-                let out = self.exec_readonly_view(move |e| Ok(e.show_variables(g, f.as_deref())))?;
+                let out =
+                    self.exec_readonly_view(move |e| Ok(e.show_variables(g, f.as_deref())))?;
                 self.filter_where(out, wh)
             }
             Statement::ExplainTable { table_name, .. } => {
@@ -368,7 +369,8 @@ impl Session {
                 let (f, wh) = split_filter(filter)?;
                 let node = self.node.clone();
                 let g = *global;
-                let out = self.exec_readonly_view(move |e| Ok(e.show_status(&*node, f.as_deref(), g)))?;
+                let out =
+                    self.exec_readonly_view(move |e| Ok(e.show_status(&*node, f.as_deref(), g)))?;
                 self.filter_where(out, wh)
             }
             Statement::ShowCollation { .. } => self.exec_readonly_view(|e| Ok(e.show_collation())),
@@ -399,15 +401,18 @@ impl Session {
             }
             Statement::Insert(ins) => {
                 self.require_ready(false)?;
-                self.with_statement(Access::InsertReplace, true, params, |e| e.insert(ins)).await
+                self.with_statement(Access::InsertReplace, true, params, |e| e.insert(ins))
+                    .await
             }
             Statement::Update(u) => {
                 self.require_ready(false)?;
-                self.with_statement(Access::UpdateDelete, true, params, |e| e.update(u)).await
+                self.with_statement(Access::UpdateDelete, true, params, |e| e.update(u))
+                    .await
             }
             Statement::Delete(d) => {
                 self.require_ready(false)?;
-                self.with_statement(Access::UpdateDelete, true, params, |e| e.delete(d)).await
+                self.with_statement(Access::UpdateDelete, true, params, |e| e.delete(d))
+                    .await
             }
             s if sql::ddl::is_toi(s) => {
                 let tables =
@@ -564,19 +569,7 @@ impl Session {
             .ok_or_else(|| SqlError::internal("no transaction"))?;
         txn.check_doomed()?;
         txn.begin_statement();
-        let mut e = Exec {
-            store: &node.store,
-            catalog: node.store.catalog(),
-            txn,
-            sess: &mut self.state,
-            node: &info,
-            params,
-            now: DateTime::now(),
-            next_param: 0,
-            values_ref: None,
-            status: &*node,
-            describe: false,
-        };
+        let mut e = new_exec(&node, &info, txn, &mut self.state, params, false);
         let r = f(&mut e);
         match &r {
             Ok(_) => txn_of(&mut self.txn).end_statement(),
@@ -594,19 +587,7 @@ impl Session {
         let node = self.node.clone();
         let info = node.info();
         let mut txn = Txn::new(0, node.store.snapshot(), false, true);
-        let mut e = Exec {
-            store: &node.store,
-            catalog: node.store.catalog(),
-            txn: &mut txn,
-            sess: &mut self.state,
-            node: &info,
-            params: &[],
-            now: DateTime::now(),
-            next_param: 0,
-            values_ref: None,
-            status: &*node,
-            describe: false,
-        };
+        let mut e = new_exec(&node, &info, &mut txn, &mut self.state, &[], false);
         f(&mut e)
     }
 
@@ -637,7 +618,10 @@ impl Session {
                     kept.push(r);
                 }
             }
-            Ok(Output::Rows { columns, rows: kept })
+            Ok(Output::Rows {
+                columns,
+                rows: kept,
+            })
         })
     }
 
@@ -866,19 +850,7 @@ impl Session {
         let mut txn = Txn::new(0, node.store.snapshot(), false, true);
         // Parameters are unknown: bind them as NULL, and read no rows.
         let nulls = vec![Value::Null; 65_535];
-        let mut e = Exec {
-            store: &node.store,
-            catalog: node.store.catalog(),
-            txn: &mut txn,
-            sess: &mut self.state,
-            node: &info,
-            params: &nulls,
-            now: DateTime::now(),
-            next_param: 0,
-            values_ref: None,
-            status: &*node,
-            describe: true,
-        };
+        let mut e = new_exec(&node, &info, &mut txn, &mut self.state, &nulls, true);
         // Describing must not fail the PREPARE when the query only fails at
         // run time (e.g. a NULL parameter in LIMIT).
         match e.describe_query(q) {
@@ -983,6 +955,30 @@ pub fn binary_literals_to_hex(sql: &[u8]) -> Option<String> {
     }
     out.push_str(std::str::from_utf8(&plain).ok()?);
     Some(out)
+}
+
+/// The context one statement runs in.
+fn new_exec<'a>(
+    node: &'a Arc<Node>,
+    info: &'a crate::sql::NodeInfo,
+    txn: &'a mut Txn,
+    sess: &'a mut SessionState,
+    params: &'a [Value],
+    describe: bool,
+) -> Exec<'a> {
+    Exec {
+        store: &node.store,
+        catalog: node.store.catalog(),
+        txn,
+        sess,
+        node: info,
+        params,
+        now: DateTime::now(),
+        next_param: 0,
+        values_ref: None,
+        status: &**node,
+        describe,
+    }
 }
 
 /// A SHOW filter as a LIKE pattern or a WHERE expression.
@@ -1375,7 +1371,10 @@ mod tests {
     fn binary_literals_become_hex_and_text_stays() {
         let sql = b"INSERT INTO t VALUES (_binary'\xff\\0\\'x', 'caf\xc3\xa9', \"a\"\"b\")";
         let out = binary_literals_to_hex(sql).unwrap();
-        assert_eq!(out, "INSERT INTO t VALUES (_binary X'FF002778', 'caf\u{e9}', \"a\"\"b\")");
+        assert_eq!(
+            out,
+            "INSERT INTO t VALUES (_binary X'FF002778', 'caf\u{e9}', \"a\"\"b\")"
+        );
         // Bytes outside literals must be UTF-8.
         assert!(binary_literals_to_hex(b"SELECT \xff").is_none());
         // An unterminated literal is refused rather than guessed.
@@ -1384,6 +1383,9 @@ mod tests {
 
     #[test]
     fn placeholders_are_counted_outside_literals() {
-        assert_eq!(count_placeholders("SELECT ?, '?', \"?\" FROM t WHERE a = ? -- ?"), 2);
+        assert_eq!(
+            count_placeholders("SELECT ?, '?', \"?\" FROM t WHERE a = ? -- ?"),
+            2
+        );
     }
 }

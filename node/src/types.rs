@@ -170,8 +170,8 @@ impl SqlType {
     pub fn adjust_for_ignore(&self, v: &Value) -> Option<Value> {
         let number = |v: &Value| -> f64 {
             match v {
-                Value::Str(s) => leading_number(s),
-                Value::Bytes(b) => leading_number(&String::from_utf8_lossy(b)),
+                Value::Str(s) => crate::value::str_to_f64(s),
+                Value::Bytes(b) => crate::value::str_to_f64(&String::from_utf8_lossy(b)),
                 other => other.to_f64().unwrap_or(0.0),
             }
         };
@@ -382,48 +382,6 @@ fn wrong_value(kind: &str, v: &Value, column: &str) -> SqlError {
         e.code = crate::error::codes::TRUNCATED_WRONG_VALUE;
     }
     e
-}
-
-/// The number a string starts with, as MySQL reads it for a numeric
-/// context ('12abc' is 12, '  -1.5e2x' is -150, 'abc' is 0).
-fn leading_number(s: &str) -> f64 {
-    let t = s.trim_start();
-    let b = t.as_bytes();
-    let mut end = 0;
-    if end < b.len() && (b[end] == b'+' || b[end] == b'-') {
-        end += 1;
-    }
-    let digits_start = end;
-    while end < b.len() && b[end].is_ascii_digit() {
-        end += 1;
-    }
-    if end < b.len() && b[end] == b'.' {
-        end += 1;
-        while end < b.len() && b[end].is_ascii_digit() {
-            end += 1;
-        }
-    }
-    if end == digits_start {
-        return 0.0;
-    }
-    let mantissa_end = end;
-    if end < b.len() && (b[end] == b'e' || b[end] == b'E') {
-        let mut e = end + 1;
-        if e < b.len() && (b[e] == b'+' || b[e] == b'-') {
-            e += 1;
-        }
-        let exp_digits = e;
-        while e < b.len() && b[e].is_ascii_digit() {
-            e += 1;
-        }
-        if e > exp_digits {
-            end = e;
-        }
-    }
-    t[..end]
-        .parse::<f64>()
-        .or_else(|_| t[..mantissa_end].parse::<f64>())
-        .unwrap_or(0.0)
 }
 
 fn numeric_f64(v: &Value, column: &str) -> SqlResult<f64> {

@@ -443,6 +443,7 @@ pub fn str_to_f64(s: &str) -> f64 {
     if end == digits_start {
         return 0.0;
     }
+    let mantissa_end = end;
     if end < b.len() && (b[end] == b'e' || b[end] == b'E') {
         let mut e = end + 1;
         if e < b.len() && (b[e] == b'+' || b[e] == b'-') {
@@ -456,7 +457,13 @@ pub fn str_to_f64(s: &str) -> f64 {
             end = e;
         }
     }
-    t[..end].parse().unwrap_or(0.0)
+    // An exponent out of range ('1e999') keeps the mantissa.
+    t[..end]
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .or_else(|| t[..mantissa_end].parse::<f64>().ok())
+        .unwrap_or(0.0)
 }
 
 /// Parses an exact decimal literal ("12.50", "-3", "1e3" is not exact).

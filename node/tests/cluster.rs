@@ -29,17 +29,27 @@ async fn a_row_written_on_each_node_is_read_on_every_other() {
         .unwrap();
     for w in 0..3 {
         let mut cw = c.conn(w).await;
-        cw.exec_drop("INSERT INTO r.t VALUES (?, ?)", (w as i64, format!("node{}", w + 1)))
-            .await
-            .unwrap();
+        cw.exec_drop(
+            "INSERT INTO r.t VALUES (?, ?)",
+            (w as i64, format!("node{}", w + 1)),
+        )
+        .await
+        .unwrap();
         for r in 0..3 {
             let mut cr = c.conn(r).await;
-            cr.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+            cr.query_drop("SET SESSION wsrep_sync_wait = 1")
+                .await
+                .unwrap();
             let got: Option<String> = cr
                 .exec_first("SELECT origin FROM r.t WHERE id = ?", (w as i64,))
                 .await
                 .unwrap();
-            assert_eq!(got.as_deref(), Some(format!("node{}", w + 1).as_str()), "read on node{}", r + 1);
+            assert_eq!(
+                got.as_deref(),
+                Some(format!("node{}", w + 1).as_str()),
+                "read on node{}",
+                r + 1
+            );
         }
     }
     // Auto-increment control: every node hands out distinct values.
@@ -49,10 +59,14 @@ async fn a_row_written_on_each_node_is_read_on_every_other() {
     for round in 0..5 {
         for w in 0..3 {
             let mut cw = c.conn(w).await;
-            cw.exec_drop("INSERT INTO r.ai (n) VALUES (?)", (round,)).await.unwrap();
+            cw.exec_drop("INSERT INTO r.ai (n) VALUES (?)", (round,))
+                .await
+                .unwrap();
         }
     }
-    a.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+    a.query_drop("SET SESSION wsrep_sync_wait = 1")
+        .await
+        .unwrap();
     let (n, distinct): (i64, i64) = a
         .query_first("SELECT COUNT(*), COUNT(DISTINCT id) FROM r.ai")
         .await
@@ -70,11 +84,16 @@ async fn concurrent_updates_of_one_row_have_exactly_one_winner_per_round() {
         .query_drop("CREATE TABLE w.t (id INT PRIMARY KEY, v INT NOT NULL)")
         .await
         .unwrap();
-    setup.query_drop("INSERT INTO w.t VALUES (1, 0)").await.unwrap();
+    setup
+        .query_drop("INSERT INTO w.t VALUES (1, 0)")
+        .await
+        .unwrap();
     let mut conns = Vec::new();
     for i in 0..3 {
         let mut x = c.conn(i).await;
-        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
         conns.push(x);
     }
     let rounds = 15;
@@ -83,15 +102,23 @@ async fn concurrent_updates_of_one_row_have_exactly_one_winner_per_round() {
         let mut seen = Vec::new();
         for x in conns.iter_mut() {
             x.query_drop("BEGIN").await.unwrap();
-            let v: i64 = x.query_first("SELECT v FROM w.t WHERE id = 1").await.unwrap().unwrap();
+            let v: i64 = x
+                .query_first("SELECT v FROM w.t WHERE id = 1")
+                .await
+                .unwrap()
+                .unwrap();
             seen.push(v);
         }
-        assert!(seen.iter().all(|v| *v == round), "round {round}: snapshots {seen:?}");
+        assert!(
+            seen.iter().all(|v| *v == round),
+            "round {round}: snapshots {seen:?}"
+        );
         let mut tasks = Vec::new();
         for mut x in conns.drain(..) {
             tasks.push(tokio::spawn(async move {
                 let r = async {
-                    x.query_drop("UPDATE w.t SET v = v + 1 WHERE id = 1").await?;
+                    x.query_drop("UPDATE w.t SET v = v + 1 WHERE id = 1")
+                        .await?;
                     x.query_drop("COMMIT").await
                 }
                 .await;
@@ -114,7 +141,11 @@ async fn concurrent_updates_of_one_row_have_exactly_one_winner_per_round() {
     }
     let sums = c.checksums("w.t").await;
     assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
-    let v: i64 = setup.query_first("SELECT v FROM w.t WHERE id = 1").await.unwrap().unwrap();
+    let v: i64 = setup
+        .query_first("SELECT v FROM w.t WHERE id = 1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(v, rounds);
 }
 
@@ -149,7 +180,9 @@ async fn bank_total_is_constant_in_every_read_on_every_node() {
                 let mut x = c.conn(node).await;
                 let mut i = w;
                 while !stop.load(Ordering::Relaxed) {
-                    i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    i = i
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     let from = (i >> 33) as i64 % ACCOUNTS;
                     let to = (from + 1 + (i >> 40) as i64 % (ACCOUNTS - 1)) % ACCOUNTS;
                     let amount = 1 + (i >> 50) as i64 % 5;
@@ -159,7 +192,12 @@ async fn bank_total_is_constant_in_every_read_on_every_node() {
                             .await
                             .unwrap()
                             .unwrap();
-                        assert_eq!(total, ACCOUNTS * INITIAL, "a read on node{} saw a broken total", node + 1);
+                        assert_eq!(
+                            total,
+                            ACCOUNTS * INITIAL,
+                            "a read on node{} saw a broken total",
+                            node + 1
+                        );
                         reads.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
@@ -205,7 +243,9 @@ async fn bank_total_is_constant_in_every_read_on_every_node() {
     assert!(reads.load(Ordering::Relaxed) > 0);
     for node in 0..3 {
         let mut x = c.conn(node).await;
-        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
         let (total, negative): (i64, i64) = x
             .query_first("SELECT SUM(balance), SUM(balance < 0) FROM bank.acct")
             .await
@@ -242,7 +282,10 @@ async fn alter_table_on_one_node_while_others_write() {
             let mut ok = Vec::new();
             while !stop.load(Ordering::Relaxed) && n < 2000 {
                 let id = node as i64 * 100_000 + n;
-                match x.exec_drop("INSERT INTO ddl.t (id, v) VALUES (?, ?)", (id, n)).await {
+                match x
+                    .exec_drop("INSERT INTO ddl.t (id, v) VALUES (?, ?)", (id, n))
+                    .await
+                {
                     Ok(()) => ok.push(id),
                     // In-flight write-sets of the altered table fail cleanly.
                     Err(e) if matches!(server_code(&e), Some(1213 | 1412)) => {}
@@ -266,14 +309,26 @@ async fn alter_table_on_one_node_while_others_write() {
     }
     for node in 0..3 {
         let mut x = c.conn(node).await;
-        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
         let create: (String, String) = x
             .query_first("SHOW CREATE TABLE ddl.t")
             .await
             .unwrap()
             .unwrap();
-        assert!(create.1.contains("`note` varchar(20) NOT NULL DEFAULT 'none'"), "{}", create.1);
-        let n: i64 = x.query_first("SELECT COUNT(*) FROM ddl.t").await.unwrap().unwrap();
+        assert!(
+            create
+                .1
+                .contains("`note` varchar(20) NOT NULL DEFAULT 'none'"),
+            "{}",
+            create.1
+        );
+        let n: i64 = x
+            .query_first("SELECT COUNT(*) FROM ddl.t")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(n as usize, acknowledged.len(), "node{}", node + 1);
     }
     let sums = c.checksums("ddl.t").await;
@@ -290,7 +345,9 @@ async fn a_slow_node_pauses_the_cluster_with_flow_control() {
     .await;
     let mut a = c.conn(0).await;
     a.query_drop("CREATE DATABASE fc").await.unwrap();
-    a.query_drop("CREATE TABLE fc.t (id INT PRIMARY KEY, v INT)").await.unwrap();
+    a.query_drop("CREATE TABLE fc.t (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for w in 0..4i64 {
         let mut x = c.conn(0).await;
@@ -305,7 +362,12 @@ async fn a_slow_node_pauses_the_cluster_with_flow_control() {
     for t in tasks {
         t.await.unwrap();
     }
-    let sent: u64 = c.status(2, "wsrep_flow_control_sent").await.unwrap().parse().unwrap();
+    let sent: u64 = c
+        .status(2, "wsrep_flow_control_sent")
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
     let paused_ns: u64 = c
         .status(0, "wsrep_flow_control_paused_ns")
         .await
@@ -316,8 +378,14 @@ async fn a_slow_node_pauses_the_cluster_with_flow_control() {
     assert!(paused_ns > 0, "node1 was never paused");
     for node in 0..3 {
         let mut x = c.conn(node).await;
-        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
-        let n: i64 = x.query_first("SELECT COUNT(*) FROM fc.t").await.unwrap().unwrap();
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
+        let n: i64 = x
+            .query_first("SELECT COUNT(*) FROM fc.t")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(n, 240, "node{} lost write-sets", node + 1);
     }
 }
@@ -336,8 +404,12 @@ async fn independent_write_sets_are_applied_in_parallel() {
         tasks.push(tokio::spawn(async move {
             for n in 0..40i64 {
                 let id = w * 1000 + n;
-                x.exec_drop("INSERT INTO pa.t VALUES (?, ?)", (id, 0)).await.unwrap();
-                x.exec_drop("UPDATE pa.t SET v = v + ? WHERE id = ?", (n, id)).await.unwrap();
+                x.exec_drop("INSERT INTO pa.t VALUES (?, ?)", (id, 0))
+                    .await
+                    .unwrap();
+                x.exec_drop("UPDATE pa.t SET v = v + ? WHERE id = ?", (n, id))
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -346,7 +418,12 @@ async fn independent_write_sets_are_applied_in_parallel() {
     }
     let mut any_parallel = false;
     for node in 0..3 {
-        let d: f64 = c.status(node, "wsrep_cert_deps_distance").await.unwrap().parse().unwrap();
+        let d: f64 = c
+            .status(node, "wsrep_cert_deps_distance")
+            .await
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(d > 1.0, "deps distance {d} on node{}", node + 1);
         let conc: u64 = c
             .status(node, "trireme_applier_max_concurrency")
@@ -360,7 +437,9 @@ async fn independent_write_sets_are_applied_in_parallel() {
     // The result equals what a serial execution gives.
     for node in 0..3 {
         let mut x = c.conn(node).await;
-        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
         let (n, s): (i64, i64) = x
             .query_first("SELECT COUNT(*), SUM(v) FROM pa.t")
             .await
@@ -377,7 +456,9 @@ async fn a_node_without_quorum_refuses_then_serves_again() {
     let mut c = Cluster::start(3).await;
     let mut a = c.conn(0).await;
     a.query_drop("CREATE DATABASE q").await.unwrap();
-    a.query_drop("CREATE TABLE q.t (id INT PRIMARY KEY)").await.unwrap();
+    a.query_drop("CREATE TABLE q.t (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
     a.query_drop("INSERT INTO q.t VALUES (1)").await.unwrap();
     drop(a);
     // Stop the two others: node1 loses quorum.
@@ -393,8 +474,14 @@ async fn a_node_without_quorum_refuses_then_serves_again() {
                 assert_eq!(w.as_ref().err().and_then(server_code), Some(1047));
                 x.query_drop("ROLLBACK").await.unwrap();
                 // Dirty reads may be asked for.
-                x.query_drop("SET SESSION wsrep_dirty_reads = 1").await.unwrap();
-                let n: i64 = x.query_first("SELECT COUNT(*) FROM q.t").await.unwrap().unwrap();
+                x.query_drop("SET SESSION wsrep_dirty_reads = 1")
+                    .await
+                    .unwrap();
+                let n: i64 = x
+                    .query_first("SELECT COUNT(*) FROM q.t")
+                    .await
+                    .unwrap()
+                    .unwrap();
                 assert_eq!(n, 1);
                 break;
             }
@@ -402,7 +489,10 @@ async fn a_node_without_quorum_refuses_then_serves_again() {
             other => panic!("node1 kept serving without quorum: {other:?}"),
         }
     }
-    assert_eq!(c.status(0, "wsrep_cluster_status").await.as_deref(), Some("non-Primary"));
+    assert_eq!(
+        c.status(0, "wsrep_cluster_status").await.as_deref(),
+        Some("non-Primary")
+    );
     c.signal(1, libc::SIGCONT);
     c.signal(2, libc::SIGCONT);
     c.wait_synced(0, 3, Duration::from_secs(90)).await;
@@ -419,7 +509,9 @@ async fn a_killed_node_restarts_and_loses_no_acknowledged_commit() {
         let g = c.lock().await;
         let mut a = g.conn(0).await;
         a.query_drop("CREATE DATABASE k").await.unwrap();
-        a.query_drop("CREATE TABLE k.t (id INT PRIMARY KEY, node INT)").await.unwrap();
+        a.query_drop("CREATE TABLE k.t (id INT PRIMARY KEY, node INT)")
+            .await
+            .unwrap();
     }
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
@@ -432,7 +524,10 @@ async fn a_killed_node_restarts_and_loses_no_acknowledged_commit() {
             let mut n = 0i64;
             while !stop.load(Ordering::Relaxed) && n < 5000 {
                 let id = node as i64 * 1_000_000 + n;
-                match x.exec_drop("INSERT INTO k.t VALUES (?, ?)", (id, node as i64)).await {
+                match x
+                    .exec_drop("INSERT INTO k.t VALUES (?, ?)", (id, node as i64))
+                    .await
+                {
                     Ok(()) => acked.push(id),
                     Err(e) => panic!("insert on node{}: {e}", node + 1),
                 }
@@ -455,12 +550,27 @@ async fn a_killed_node_restarts_and_loses_no_acknowledged_commit() {
     g.wait_synced(1, 3, Duration::from_secs(120)).await;
     for node in 0..3 {
         let mut x = g.conn(node).await;
-        x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
         let ids: Vec<i64> = x.query("SELECT id FROM k.t").await.unwrap();
         let have: std::collections::HashSet<i64> = ids.into_iter().collect();
-        let missing: Vec<&i64> = acked.iter().filter(|id| !have.contains(id)).take(5).collect();
-        assert!(missing.is_empty(), "node{} lost acknowledged commits, e.g. {missing:?}", node + 1);
-        assert_eq!(have.len(), acked.len(), "node{} has rows nobody committed", node + 1);
+        let missing: Vec<&i64> = acked
+            .iter()
+            .filter(|id| !have.contains(id))
+            .take(5)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "node{} lost acknowledged commits, e.g. {missing:?}",
+            node + 1
+        );
+        assert_eq!(
+            have.len(),
+            acked.len(),
+            "node{} has rows nobody committed",
+            node + 1
+        );
     }
     let sums = g.checksums("k.t").await;
     assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
@@ -478,14 +588,20 @@ async fn a_node_behind_the_purged_log_catches_up_by_state_transfer() {
     a.query_drop("CREATE TABLE sst.t (id INT PRIMARY KEY, pad VARCHAR(200) NOT NULL)")
         .await
         .unwrap();
-    a.query_drop("CREATE USER 'late'@'%' IDENTIFIED BY 'pw'").await.unwrap();
+    a.query_drop("CREATE USER 'late'@'%' IDENTIFIED BY 'pw'")
+        .await
+        .unwrap();
     c.kill(2);
     // Far more than 64 KiB of write-sets while node3 is down, over several
     // checkpoints: the others purge their logs past node3's position.
     let pad = "p".repeat(180);
     for batch in 0..40i64 {
-        let values: Vec<String> = (0..50).map(|i| format!("({}, '{pad}')", batch * 50 + i)).collect();
-        a.query_drop(format!("INSERT INTO sst.t VALUES {}", values.join(","))).await.unwrap();
+        let values: Vec<String> = (0..50)
+            .map(|i| format!("({}, '{pad}')", batch * 50 + i))
+            .collect();
+        a.query_drop(format!("INSERT INTO sst.t VALUES {}", values.join(",")))
+            .await
+            .unwrap();
         if batch % 10 == 9 {
             tokio::time::sleep(Duration::from_millis(1200)).await;
         }
@@ -498,8 +614,14 @@ async fn a_node_behind_the_purged_log_catches_up_by_state_transfer() {
         "node3 caught up without a state transfer; the test did not exercise it"
     );
     let mut x = c.conn(2).await;
-    x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
-    let n: i64 = x.query_first("SELECT COUNT(*) FROM sst.t").await.unwrap().unwrap();
+    x.query_drop("SET SESSION wsrep_sync_wait = 1")
+        .await
+        .unwrap();
+    let n: i64 = x
+        .query_first("SELECT COUNT(*) FROM sst.t")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(n, 2000);
     // Accounts travel with the state.
     let users: i64 = x
@@ -510,10 +632,14 @@ async fn a_node_behind_the_purged_log_catches_up_by_state_transfer() {
     assert_eq!(users, 1);
     drop(x);
     let late = format!("mysql://late:pw@127.0.0.1:{}/", c.nodes[2].mysql_port);
-    mysql_async::Conn::from_url(late).await.expect("the account created before the transfer logs in");
+    mysql_async::Conn::from_url(late)
+        .await
+        .expect("the account created before the transfer logs in");
     // And the node goes on certifying like the others.
     let mut y = c.conn(2).await;
-    y.query_drop("UPDATE sst.t SET pad = 'x' WHERE id = 7").await.unwrap();
+    y.query_drop("UPDATE sst.t SET pad = 'x' WHERE id = 7")
+        .await
+        .unwrap();
     let sums = c.checksums("sst.t").await;
     assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
 }

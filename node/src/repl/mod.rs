@@ -120,6 +120,17 @@ pub struct ReplConfig {
     pub apply_delay: Duration,
 }
 
+impl ReplConfig {
+    pub fn from_config(c: &crate::config::Config) -> ReplConfig {
+        ReplConfig {
+            node_id: c.node_id,
+            applier_threads: c.applier_threads,
+            commit_timeout: Duration::from_millis(c.commit_timeout_ms),
+            apply_delay: Duration::from_millis(c.debug.apply_delay_ms),
+        }
+    }
+}
+
 impl Replicator {
     pub fn new(
         cfg: ReplConfig,

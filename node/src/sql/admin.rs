@@ -300,6 +300,18 @@ impl P {
             )))
         }
     }
+    /// The rest of SHOW INDEX: `FROM [db.]table [FROM db]`.
+    fn show_index(&mut self) -> SqlResult<Admin> {
+        if !(self.kw("FROM") || self.kw("IN")) {
+            return Err(SqlError::syntax("expected FROM"));
+        }
+        let (mut db, table) = self.table()?;
+        if self.kw("FROM") || self.kw("IN") {
+            db = Some(self.name()?);
+        }
+        Ok(Admin::ShowIndex { db, table })
+    }
+
     fn identified(&mut self) -> SqlResult<Option<String>> {
         if self.kw("IDENTIFIED") {
             if self.kw("WITH") {
@@ -419,25 +431,11 @@ pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
         }
         ("SHOW", "INDEX") | ("SHOW", "INDEXES") | ("SHOW", "KEYS") => {
             p.i = 2;
-            if !(p.kw("FROM") || p.kw("IN")) {
-                return Err(SqlError::syntax("expected FROM"));
-            }
-            let (mut db, table) = p.table()?;
-            if p.kw("FROM") || p.kw("IN") {
-                db = Some(p.name()?);
-            }
-            Admin::ShowIndex { db, table }
+            p.show_index()?
         }
         ("SHOW", "EXTENDED") if matches!(third.as_str(), "INDEX" | "INDEXES" | "KEYS") => {
             p.i = 3;
-            if !(p.kw("FROM") || p.kw("IN")) {
-                return Err(SqlError::syntax("expected FROM"));
-            }
-            let (mut db, table) = p.table()?;
-            if p.kw("FROM") || p.kw("IN") {
-                db = Some(p.name()?);
-            }
-            Admin::ShowIndex { db, table }
+            p.show_index()?
         }
         ("SHOW", "TABLE") if third == "STATUS" => {
             p.i = 3;

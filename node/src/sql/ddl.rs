@@ -1003,38 +1003,28 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
             data_type,
             options,
             column_position,
-        } => {
-            let (col, pk, unique) = column_def_parts(col_name, data_type, options.iter())?;
-            if pk || unique {
-                return Err(SqlError::unsupported(
-                    "keys in MODIFY COLUMN; use ADD INDEX",
-                ));
-            }
-            AlterOp::ModifyColumn {
-                old_name: col_name.value.clone(),
-                col,
-                position: position(column_position),
-            }
-        }
+        } => modify_op(
+            col_name,
+            col_name,
+            data_type,
+            options,
+            column_position,
+            "MODIFY",
+        )?,
         O::ChangeColumn {
             old_name,
             new_name,
             data_type,
             options,
             column_position,
-        } => {
-            let (col, pk, unique) = column_def_parts(new_name, data_type, options.iter())?;
-            if pk || unique {
-                return Err(SqlError::unsupported(
-                    "keys in CHANGE COLUMN; use ADD INDEX",
-                ));
-            }
-            AlterOp::ModifyColumn {
-                old_name: old_name.value.clone(),
-                col,
-                position: position(column_position),
-            }
-        }
+        } => modify_op(
+            old_name,
+            new_name,
+            data_type,
+            options,
+            column_position,
+            "CHANGE",
+        )?,
         O::RenameColumn {
             old_column_name,
             new_column_name,
@@ -1088,6 +1078,28 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
         ),
         O::Algorithm { .. } | O::Lock { .. } => AlterOp::NoOp,
         other => return Err(SqlError::unsupported(format!("ALTER TABLE {other}"))),
+    })
+}
+
+/// MODIFY and CHANGE COLUMN: a new definition (and maybe name) for a column.
+fn modify_op(
+    old_name: &ast::Ident,
+    new_name: &ast::Ident,
+    data_type: &ast::DataType,
+    options: &[ast::ColumnOption],
+    column_position: &Option<ast::MySQLColumnPosition>,
+    clause: &str,
+) -> SqlResult<AlterOp> {
+    let (col, pk, unique) = column_def_parts(new_name, data_type, options.iter())?;
+    if pk || unique {
+        return Err(SqlError::unsupported(format!(
+            "keys in {clause} COLUMN; use ADD INDEX"
+        )));
+    }
+    Ok(AlterOp::ModifyColumn {
+        old_name: old_name.value.clone(),
+        col,
+        position: position(column_position),
     })
 }
 
@@ -1331,15 +1343,19 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
     })
 }
 
-fn apply_table_options(def: &mut TableDef, opts: &ast::CreateTableOptions) -> SqlResult<()> {
-    let list = match opts {
-        ast::CreateTableOptions::None => return Ok(()),
+/// The table options, however they were written.
+fn option_list(opts: &ast::CreateTableOptions) -> &[ast::SqlOption] {
+    match opts {
+        ast::CreateTableOptions::None => &[],
         ast::CreateTableOptions::With(l)
         | ast::CreateTableOptions::Options(l)
         | ast::CreateTableOptions::Plain(l)
         | ast::CreateTableOptions::TableProperties(l) => l,
-    };
-    for o in list {
+    }
+}
+
+fn apply_table_options(def: &mut TableDef, opts: &ast::CreateTableOptions) -> SqlResult<()> {
+    for o in option_list(opts) {
         match o {
             ast::SqlOption::KeyValue { key, value } => {
                 let k = key.value.to_ascii_uppercase();
@@ -1372,14 +1388,7 @@ fn engine_name(_asked: &str) -> String {
 }
 
 fn table_option_auto_increment(opts: &ast::CreateTableOptions) -> Option<u64> {
-    let list = match opts {
-        ast::CreateTableOptions::None => return None,
-        ast::CreateTableOptions::With(l)
-        | ast::CreateTableOptions::Options(l)
-        | ast::CreateTableOptions::Plain(l)
-        | ast::CreateTableOptions::TableProperties(l) => l,
-    };
-    list.iter().find_map(|o| match o {
+    option_list(opts).iter().find_map(|o| match o {
         ast::SqlOption::KeyValue { key, value }
             if key.value.eq_ignore_ascii_case("AUTO_INCREMENT") =>
         {

@@ -358,7 +358,12 @@ impl Exec<'_> {
 
     /// SHOW [SESSION | GLOBAL] STATUS: the node's status plus this
     /// session's row-access counters, sorted by name as MySQL does.
-    pub fn show_status(&self, status: &dyn NodeStatus, filter: Option<&str>, global: bool) -> Output {
+    pub fn show_status(
+        &self,
+        status: &dyn NodeStatus,
+        filter: Option<&str>,
+        global: bool,
+    ) -> Output {
         // GLOBAL: the node's totals; SESSION (the default): this session's
         // own counters in place of the node-wide ones.
         let mut all = if global {

@@ -125,8 +125,11 @@ impl Cluster {
             .collect();
         let peers: Vec<u16> = nodes.iter().map(|x| x.peer_port).collect();
         for node in &nodes {
-            std::fs::write(&node.config, config_text(dir.path(), node, &peers, &opts(node.id)))
-                .expect("write config");
+            std::fs::write(
+                &node.config,
+                config_text(dir.path(), node, &peers, &opts(node.id)),
+            )
+            .expect("write config");
         }
         let mut c = Cluster {
             dir,
@@ -137,7 +140,8 @@ impl Cluster {
             c.nodes.push(node);
             let i = c.nodes.len() - 1;
             c.spawn(i);
-            c.wait_synced(i, i as u64 + 1, Duration::from_secs(120)).await;
+            c.wait_synced(i, i as u64 + 1, Duration::from_secs(120))
+                .await;
         }
         c
     }
@@ -259,7 +263,9 @@ impl Cluster {
                 continue;
             }
             let mut c = self.conn(i).await;
-            c.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+            c.query_drop("SET SESSION wsrep_sync_wait = 1")
+                .await
+                .unwrap();
             let rows: Vec<(String, Option<u64>)> =
                 c.query(format!("CHECKSUM TABLE {tables}")).await.unwrap();
             out.push(rows);
