@@ -361,6 +361,7 @@ impl SqlError {
 /// MySQL error codes used by trireme (names follow MySQL's ER_ constants).
 pub mod codes {
     pub const UNKNOWN_COM_ERROR: u16 = 1047;
+    pub const ILLEGAL_HA: u16 = 1031;
     pub const DB_CREATE_EXISTS: u16 = 1007;
     pub const DB_DROP_EXISTS: u16 = 1008;
     pub const DBACCESS_DENIED: u16 = 1044;

@@ -196,9 +196,12 @@ impl Session {
             Admin::ShowEngines => self.exec_readonly_view(|e| Ok(e.show_engines())),
             Admin::ShowCharset => self.exec_readonly_view(|e| Ok(e.show_charset())),
             Admin::ShowGrants => self.exec_readonly_view(|e| Ok(e.show_grants())),
-            Admin::ShowCreateDatabase(d) => {
-                let d = d.clone();
-                self.exec_readonly_view(move |e| e.show_create_database(&d))
+            Admin::ShowCreateDatabase {
+                name,
+                if_not_exists,
+            } => {
+                let (d, ine) = (name.clone(), *if_not_exists);
+                self.exec_readonly_view(move |e| e.show_create_database(&d, ine))
             }
             Admin::ShowIndex { db, table } => {
                 let (db, table) = (db.clone(), table.clone());
@@ -215,6 +218,14 @@ impl Session {
                 let tables = tables.clone();
                 self.with_statement(Access::Read, false, &[], move |e| {
                     e.checksum_tables(&tables)
+                })
+                .await
+            }
+            Admin::AlterTableKeys { db, table } => {
+                self.require_ready(false)?;
+                let (db, table) = (db.clone(), table.clone());
+                self.with_statement(Access::Read, false, &[], move |e| {
+                    e.alter_table_keys(db.as_deref(), &table)
                 })
                 .await
             }
@@ -260,6 +271,11 @@ impl Session {
                         ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite)
                     )
                 });
+                // Other transactions take their snapshot at the first read;
+                // this one promises a snapshot as of START TRANSACTION.
+                if crate::sql::wants_consistent_snapshot(text) {
+                    self.ensure_txn(Access::Read).await?;
+                }
                 Ok(Output::ok(0))
             }
             Statement::Commit { .. } => {

@@ -38,6 +38,39 @@ async fn snapshot_reads_do_not_see_later_commits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consistent_snapshot_is_taken_at_start_transaction() {
+    let node = start_node().await;
+    let mut a = setup_kv(&node, "cs").await;
+    let mut b = connect(&node, Some("cs")).await;
+    // mysqldump's spelling, inside a version comment.
+    a.query_drop("START TRANSACTION /*!40100 WITH CONSISTENT SNAPSHOT */")
+        .await
+        .unwrap();
+    b.query_drop("UPDATE t SET v = 11 WHERE id = 1")
+        .await
+        .unwrap();
+    // The snapshot predates B's commit although A had not read yet.
+    assert_eq!(value_of(&mut a, 1).await, Some(10));
+    a.query_drop("COMMIT").await.unwrap();
+    a.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        .await
+        .unwrap();
+    b.query_drop("UPDATE t SET v = 12 WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(value_of(&mut a, 1).await, Some(11));
+    assert_eq!(code(a.query_drop("UPDATE t SET v = 0").await), 1792);
+    a.query_drop("COMMIT").await.unwrap();
+    // A plain START TRANSACTION still takes its snapshot at the first read.
+    a.query_drop("START TRANSACTION").await.unwrap();
+    b.query_drop("UPDATE t SET v = 13 WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(value_of(&mut a, 1).await, Some(13));
+    a.query_drop("COMMIT").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_of_one_row_first_committer_wins() {
     let node = start_node().await;
     let mut a = setup_kv(&node, "ww").await;

@@ -207,6 +207,13 @@ pub enum Admin {
     /// GRANT / REVOKE: accepted; trireme does not enforce privileges.
     Grant,
     ChecksumTable(Vec<(Option<String>, String)>),
+    /// `ALTER TABLE t DISABLE KEYS` / `ENABLE KEYS`, which dump files wrap
+    /// around their INSERTs: secondary indexes are always maintained, so
+    /// this only checks the table and leaves a note, as InnoDB does.
+    AlterTableKeys {
+        db: Option<String>,
+        table: String,
+    },
     ShowIndex {
         db: Option<String>,
         table: String,
@@ -219,7 +226,12 @@ pub enum Admin {
     ShowErrors,
     ShowEngines,
     ShowGrants,
-    ShowCreateDatabase(String),
+    ShowCreateDatabase {
+        name: String,
+        /// `SHOW CREATE DATABASE IF NOT EXISTS` (mysqldump's spelling) puts
+        /// the clause into the statement it returns.
+        if_not_exists: bool,
+    },
     ShowCharset,
 }
 
@@ -458,8 +470,20 @@ pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
         ("SHOW", "CHARSET") | ("SHOW", "CHARACTER") => Admin::ShowCharset,
         ("SHOW", "CREATE") if third == "DATABASE" || third == "SCHEMA" => {
             p.i = 3;
-            let _ = p.kw("IF") && p.kw("NOT") && p.kw("EXISTS");
-            Admin::ShowCreateDatabase(p.name()?)
+            let if_not_exists = p.kw("IF") && p.kw("NOT") && p.kw("EXISTS");
+            Admin::ShowCreateDatabase {
+                name: p.name()?,
+                if_not_exists,
+            }
+        }
+        ("ALTER", "TABLE") => {
+            p.i = 2;
+            let (db, table) = p.table()?;
+            if !((p.kw("DISABLE") || p.kw("ENABLE")) && p.kw("KEYS") && p.done()) {
+                // Any other ALTER TABLE is sqlparser's.
+                return Ok(None);
+            }
+            Admin::AlterTableKeys { db, table }
         }
         _ => return Ok(None),
     };

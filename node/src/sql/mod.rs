@@ -264,7 +264,72 @@ fn rewrite_leading_words(sql: &str) -> std::borrow::Cow<'_, str> {
         let (_, z) = words[2];
         return std::borrow::Cow::Owned(format!("{}NAMES{}", &sql[..a], &sql[z..]));
     }
+    if word(0, "START") && word(1, "TRANSACTION") {
+        if let Some(stripped) = strip_consistent_snapshot(sql) {
+            return std::borrow::Cow::Owned(stripped);
+        }
+    }
     std::borrow::Cow::Borrowed(sql)
+}
+
+/// True when a START TRANSACTION text asks for `WITH CONSISTENT SNAPSHOT`
+/// (possibly inside a `/*!40100 ... */` version comment, as mysqldump and
+/// mariadb-dump send it).
+pub fn wants_consistent_snapshot(sql: &str) -> bool {
+    consistent_snapshot_span(sql).is_some()
+}
+
+/// Byte range of the words `WITH CONSISTENT SNAPSHOT`, separated by
+/// whitespace only.
+fn consistent_snapshot_span(sql: &str) -> Option<(usize, usize)> {
+    let b = sql.as_bytes();
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_alphanumeric() || b[i] == b'_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            words.push((start, i));
+        } else {
+            i += 1;
+        }
+    }
+    let is = |w: (usize, usize), s: &str| sql[w.0..w.1].eq_ignore_ascii_case(s);
+    let blank =
+        |a: (usize, usize), z: (usize, usize)| b[a.1..z.0].iter().all(|c| c.is_ascii_whitespace());
+    words.windows(3).find_map(|w| {
+        (is(w[0], "WITH")
+            && is(w[1], "CONSISTENT")
+            && is(w[2], "SNAPSHOT")
+            && blank(w[0], w[1])
+            && blank(w[1], w[2]))
+        .then_some((w[0].0, w[2].1))
+    })
+}
+
+/// sqlparser has no `WITH CONSISTENT SNAPSHOT` mode; the words are removed
+/// (with the comma joining them to another mode) and the session takes its
+/// snapshot at START TRANSACTION instead, see `wants_consistent_snapshot`.
+fn strip_consistent_snapshot(sql: &str) -> Option<String> {
+    let (a, z) = consistent_snapshot_span(sql)?;
+    let b = sql.as_bytes();
+    let mut after = z;
+    while after < b.len() && b[after].is_ascii_whitespace() {
+        after += 1;
+    }
+    if after < b.len() && b[after] == b',' {
+        return Some(format!("{}{}", &sql[..a], &sql[after + 1..]));
+    }
+    let mut before = a;
+    while before > 0 && b[before - 1].is_ascii_whitespace() {
+        before -= 1;
+    }
+    if before > 0 && b[before - 1] == b',' {
+        return Some(format!("{}{}", &sql[..before - 1], &sql[z..]));
+    }
+    Some(format!("{}{}", &sql[..a], &sql[z..]))
 }
 
 /// Rewrites `LOCK IN SHARE MODE` to `FOR SHARE` outside quotes.
@@ -474,6 +539,42 @@ mod tests {
         assert!(parse("CREATE SCHEMA s DEFAULT CHARACTER SET utf8mb4").is_ok());
         assert!(parse("SET CHARACTER SET utf8mb4").is_ok());
         assert!(parse("SET CHARSET DEFAULT").is_ok());
+    }
+
+    #[test]
+    fn consistent_snapshot_is_stripped_and_detected() {
+        assert_eq!(
+            rewrite_leading_words("START TRANSACTION /*!40100 WITH CONSISTENT SNAPSHOT */"),
+            "START TRANSACTION /*!40100  */"
+        );
+        assert_eq!(
+            rewrite_leading_words("start transaction with consistent snapshot, read only"),
+            "start transaction  read only"
+        );
+        assert_eq!(
+            rewrite_leading_words("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT"),
+            "START TRANSACTION READ ONLY"
+        );
+        assert!(wants_consistent_snapshot(
+            "START TRANSACTION /*!40100 WITH CONSISTENT SNAPSHOT */"
+        ));
+        assert!(!wants_consistent_snapshot("START TRANSACTION READ ONLY"));
+        assert!(!wants_consistent_snapshot(
+            "START TRANSACTION WITH CONSISTENTSNAPSHOT"
+        ));
+        for sql in [
+            "START TRANSACTION /*!40100 WITH CONSISTENT SNAPSHOT */",
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+            "START TRANSACTION READ WRITE, WITH CONSISTENT SNAPSHOT",
+        ] {
+            assert!(
+                matches!(
+                    parse(sql).as_deref(),
+                    Ok([Statement::StartTransaction { .. }])
+                ),
+                "{sql}"
+            );
+        }
     }
 
     #[test]

@@ -4,9 +4,9 @@
 use sqlparser::ast;
 
 use crate::catalog::{DefaultValue, TableDef};
-use crate::error::{SqlError, SqlResult};
+use crate::error::{codes, SqlError, SqlResult};
 use crate::sql::ddl::SYSTEM_DATABASES;
-use crate::sql::{vars, Exec, OutCol, Output};
+use crate::sql::{vars, Exec, OutCol, Output, Warning};
 use crate::storage::Row;
 use crate::types::{sql_literal, IntWidth, SqlType};
 use crate::value::{like, Value};
@@ -213,7 +213,7 @@ impl Exec<'_> {
         (m > 0).then_some(m + 1)
     }
 
-    pub fn show_create_database(&self, db: &str) -> SqlResult<Output> {
+    pub fn show_create_database(&self, db: &str, if_not_exists: bool) -> SqlResult<Output> {
         if !self.catalog.databases.contains_key(db)
             && !SYSTEM_DATABASES.iter().any(|d| d.eq_ignore_ascii_case(db))
         {
@@ -224,7 +224,8 @@ impl Exec<'_> {
             vec![vec![
                 s(db),
                 s(format!(
-                    "CREATE DATABASE `{db}` /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin */"
+                    "CREATE DATABASE {}`{db}` /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin */",
+                    if if_not_exists { "/*!32312 IF NOT EXISTS*/ " } else { "" }
                 )),
             ]],
         ))
@@ -509,6 +510,24 @@ impl Exec<'_> {
 
     /// CHECKSUM TABLE: a value that is equal on two nodes holding the same
     /// rows (order-independent sum of per-row CRC32s, as MySQL computes it).
+    pub fn alter_table_keys(&mut self, db: Option<&str>, t: &str) -> SqlResult<Output> {
+        let db = match db {
+            Some(d) => d.to_string(),
+            None => self.current_db()?.to_string(),
+        };
+        if self.catalog.table(&db, t).is_none() {
+            return Err(SqlError::no_such_table(&db, t));
+        }
+        self.sess.warnings.push(Warning {
+            level: "Note",
+            code: codes::ILLEGAL_HA,
+            message: format!(
+                "Storage engine InnoDB of the table `{db}`.`{t}` doesn't have this option"
+            ),
+        });
+        Ok(Output::ok(0))
+    }
+
     pub fn checksum_tables(&mut self, tables: &[(Option<String>, String)]) -> SqlResult<Output> {
         let mut out = Vec::new();
         for (db, t) in tables {
@@ -681,6 +700,8 @@ impl Exec<'_> {
                             s(column_extra(c)),
                             s("select,insert,update,references"),
                             s(c.comment.clone()),
+                            s("NEVER"),
+                            Value::Null,
                         ]);
                     }
                 }
@@ -704,6 +725,8 @@ impl Exec<'_> {
                     "EXTRA",
                     "PRIVILEGES",
                     "COLUMN_COMMENT",
+                    "IS_GENERATED",
+                    "GENERATION_EXPRESSION",
                 ]
             }
             "STATISTICS" => {
@@ -819,15 +842,136 @@ impl Exec<'_> {
                     "SORTLEN",
                 ]
             }
-            "KEY_COLUMN_USAGE"
-            | "TABLE_CONSTRAINTS"
-            | "REFERENTIAL_CONSTRAINTS"
-            | "ROUTINES"
-            | "VIEWS"
-            | "TRIGGERS"
-            | "PARTITIONS"
-            | "EVENTS" => {
-                vec!["TABLE_SCHEMA", "TABLE_NAME"]
+            // trireme has no tablespaces, partitions, routines, views,
+            // triggers or events: these are empty, with the columns tools
+            // such as mariadb-dump select from them.
+            "FILES" => vec![
+                "FILE_ID",
+                "FILE_NAME",
+                "FILE_TYPE",
+                "TABLESPACE_NAME",
+                "TABLE_SCHEMA",
+                "TABLE_NAME",
+                "LOGFILE_GROUP_NAME",
+                "ENGINE",
+                "TOTAL_EXTENTS",
+                "EXTENT_SIZE",
+                "INITIAL_SIZE",
+                "EXTRA",
+            ],
+            "PARTITIONS" => vec![
+                "TABLE_SCHEMA",
+                "TABLE_NAME",
+                "PARTITION_NAME",
+                "TABLESPACE_NAME",
+            ],
+            "TRIGGERS" => vec![
+                "TRIGGER_CATALOG",
+                "TRIGGER_SCHEMA",
+                "TRIGGER_NAME",
+                "EVENT_MANIPULATION",
+                "EVENT_OBJECT_SCHEMA",
+                "EVENT_OBJECT_TABLE",
+                "ACTION_ORDER",
+                "ACTION_STATEMENT",
+                "ACTION_TIMING",
+                "DEFINER",
+            ],
+            "ROUTINES" => vec![
+                "SPECIFIC_NAME",
+                "ROUTINE_CATALOG",
+                "ROUTINE_SCHEMA",
+                "ROUTINE_NAME",
+                "ROUTINE_TYPE",
+                "ROUTINE_DEFINITION",
+                "DEFINER",
+            ],
+            "VIEWS" => vec![
+                "TABLE_CATALOG",
+                "TABLE_SCHEMA",
+                "TABLE_NAME",
+                "VIEW_DEFINITION",
+                "CHECK_OPTION",
+                "IS_UPDATABLE",
+                "DEFINER",
+                "SECURITY_TYPE",
+            ],
+            "EVENTS" => vec![
+                "EVENT_CATALOG",
+                "EVENT_SCHEMA",
+                "EVENT_NAME",
+                "DEFINER",
+                "STATUS",
+            ],
+            "REFERENTIAL_CONSTRAINTS" => vec![
+                "CONSTRAINT_CATALOG",
+                "CONSTRAINT_SCHEMA",
+                "CONSTRAINT_NAME",
+                "UNIQUE_CONSTRAINT_SCHEMA",
+                "UNIQUE_CONSTRAINT_NAME",
+                "UPDATE_RULE",
+                "DELETE_RULE",
+                "TABLE_NAME",
+                "REFERENCED_TABLE_NAME",
+            ],
+            "TABLE_CONSTRAINTS" => {
+                for t in self.catalog.all_tables() {
+                    for (name, kind, _) in unique_keys(&t.def) {
+                        out.push(vec![
+                            s("def"),
+                            s(t.def.db.clone()),
+                            s(name),
+                            s(t.def.db.clone()),
+                            s(t.def.name.clone()),
+                            s(kind),
+                        ]);
+                    }
+                }
+                vec![
+                    "CONSTRAINT_CATALOG",
+                    "CONSTRAINT_SCHEMA",
+                    "CONSTRAINT_NAME",
+                    "TABLE_SCHEMA",
+                    "TABLE_NAME",
+                    "CONSTRAINT_TYPE",
+                ]
+            }
+            "KEY_COLUMN_USAGE" => {
+                for t in self.catalog.all_tables() {
+                    let def = &t.def;
+                    for (name, _, columns) in unique_keys(def) {
+                        for (pos, &c) in columns.iter().enumerate() {
+                            out.push(vec![
+                                s("def"),
+                                s(def.db.clone()),
+                                s(name),
+                                s("def"),
+                                s(def.db.clone()),
+                                s(def.name.clone()),
+                                s(def.columns[c].name.clone()),
+                                Value::Int(pos as i64 + 1),
+                                Value::Null,
+                                Value::Null,
+                                Value::Null,
+                                Value::Null,
+                            ]);
+                        }
+                    }
+                }
+                vec![
+                    "CONSTRAINT_CATALOG",
+                    "CONSTRAINT_SCHEMA",
+                    "CONSTRAINT_NAME",
+                    "TABLE_CATALOG",
+                    "TABLE_SCHEMA",
+                    "TABLE_NAME",
+                    "COLUMN_NAME",
+                    "ORDINAL_POSITION",
+                    "POSITION_IN_UNIQUE_CONSTRAINT",
+                    "REFERENCED_TABLE_SCHEMA",
+                    "REFERENCED_TABLE_NAME",
+                    "REFERENCED_COLUMN_NAME",
+                ]
             }
             _ => return Err(SqlError::no_such_table("information_schema", name)),
         };
@@ -891,7 +1035,25 @@ const INFORMATION_SCHEMA_INT_COLUMNS: &[&str] = &[
     "TIME",
     "MAXLEN",
     "SORTLEN",
+    "FILE_ID",
+    "TOTAL_EXTENTS",
+    "EXTENT_SIZE",
+    "INITIAL_SIZE",
+    "POSITION_IN_UNIQUE_CONSTRAINT",
+    "ACTION_ORDER",
 ];
+
+/// The primary key and unique indexes: (name, constraint type, columns).
+fn unique_keys(def: &TableDef) -> Vec<(&str, &'static str, &[usize])> {
+    let mut keys: Vec<(&str, &'static str, &[usize])> = Vec::new();
+    if let Some(pk) = &def.primary {
+        keys.push(("PRIMARY", "PRIMARY KEY", pk));
+    }
+    for idx in def.indexes.iter().filter(|i| i.unique) {
+        keys.push((&idx.name, "UNIQUE", &idx.columns));
+    }
+    keys
+}
 
 fn column_key(def: &TableDef, i: usize) -> &'static str {
     if def.primary.as_ref().is_some_and(|p| p.first() == Some(&i)) {
