@@ -362,6 +362,7 @@ impl SqlError {
 pub mod codes {
     pub const UNKNOWN_COM_ERROR: u16 = 1047;
     pub const ILLEGAL_HA: u16 = 1031;
+    pub const KEY_COLUMN_DOES_NOT_EXIST: u16 = 1072;
     pub const DB_CREATE_EXISTS: u16 = 1007;
     pub const DB_DROP_EXISTS: u16 = 1008;
     pub const DBACCESS_DENIED: u16 = 1044;

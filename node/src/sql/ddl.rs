@@ -11,7 +11,7 @@ use std::sync::Arc;
 use sqlparser::ast::{self, Statement};
 
 use crate::catalog::{ColumnDef, DefaultValue, IndexDef, TableDef, UserDef};
-use crate::error::{SqlError, SqlResult};
+use crate::error::{codes, SqlError, SqlResult};
 use crate::sql::admin::{self, Admin};
 use crate::sql::{object_name_parts, sql_type};
 use crate::storage::{Catalog, Database, Store, Table};
@@ -500,17 +500,7 @@ impl DdlCtx<'_> {
                         return Err(SqlError::multiple_pri_key());
                     }
                     let cols = index_columns(&pk.columns)?;
-                    let mut pos = Vec::new();
-                    for c in &cols {
-                        pos.push(def.column_index(c).ok_or_else(|| {
-                            SqlError::new(
-                                1072,
-                                "42000",
-                                format!("Key column '{c}' doesn't exist in table"),
-                            )
-                        })?);
-                    }
-                    def.primary = Some(pos);
+                    def.primary = Some(key_positions(&def, &cols)?);
                 }
                 ast::TableConstraint::Unique(u) => {
                     let name = u
@@ -1127,22 +1117,28 @@ fn index_columns(cols: &[ast::IndexColumn]) -> SqlResult<Vec<String>> {
         .collect()
 }
 
+/// The positions of a key's columns; 1072 names the first that is missing.
+fn key_positions(def: &TableDef, cols: &[String]) -> SqlResult<Vec<usize>> {
+    cols.iter()
+        .map(|c| {
+            def.column_index(c).ok_or_else(|| {
+                SqlError::new(
+                    codes::KEY_COLUMN_DOES_NOT_EXIST,
+                    "42000",
+                    format!("Key column '{c}' doesn't exist in table"),
+                )
+            })
+        })
+        .collect()
+}
+
 fn add_index(
     def: &mut TableDef,
     name: Option<String>,
     cols: &[String],
     unique: bool,
 ) -> SqlResult<()> {
-    let mut pos = Vec::new();
-    for c in cols {
-        pos.push(def.column_index(c).ok_or_else(|| {
-            SqlError::new(
-                1072,
-                "42000",
-                format!("Key column '{c}' doesn't exist in table"),
-            )
-        })?);
-    }
+    let pos = key_positions(def, cols)?;
     let name = match name {
         Some(n) => {
             if n.eq_ignore_ascii_case("PRIMARY") || def.index_by_name(&n).is_some() {

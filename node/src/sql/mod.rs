@@ -229,23 +229,16 @@ pub fn parse(sql: &str) -> SqlResult<Vec<Statement>> {
 /// `SET NAMES x` (trireme speaks utf8mb4 only, so both are accepted and
 /// change nothing).
 fn rewrite_leading_words(sql: &str) -> std::borrow::Cow<'_, str> {
-    // The first three words with their byte ranges.
-    let mut words: Vec<(usize, usize)> = Vec::with_capacity(3);
-    let mut i = 0;
-    let b = sql.as_bytes();
-    while words.len() < 3 && i < b.len() {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let start = i;
-        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-            i += 1;
-        }
-        if i == start {
-            break;
-        }
-        words.push((start, i));
-    }
+    // The first three words, as long as only whitespace comes before each.
+    let mut end = 0;
+    let words: Vec<(usize, usize)> = word_spans(sql)
+        .take_while(|&(a, z)| {
+            let leading = is_blank(sql, end, a);
+            end = z;
+            leading
+        })
+        .take(3)
+        .collect();
     let word = |k: usize, w: &str| {
         words
             .get(k)
@@ -282,31 +275,37 @@ pub fn wants_consistent_snapshot(sql: &str) -> bool {
 /// Byte range of the words `WITH CONSISTENT SNAPSHOT`, separated by
 /// whitespace only.
 fn consistent_snapshot_span(sql: &str) -> Option<(usize, usize)> {
-    let b = sql.as_bytes();
-    let mut words: Vec<(usize, usize)> = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_alphanumeric() || b[i] == b'_' {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                i += 1;
-            }
-            words.push((start, i));
-        } else {
-            i += 1;
-        }
-    }
+    let words: Vec<(usize, usize)> = word_spans(sql).collect();
     let is = |w: (usize, usize), s: &str| sql[w.0..w.1].eq_ignore_ascii_case(s);
-    let blank =
-        |a: (usize, usize), z: (usize, usize)| b[a.1..z.0].iter().all(|c| c.is_ascii_whitespace());
     words.windows(3).find_map(|w| {
         (is(w[0], "WITH")
             && is(w[1], "CONSISTENT")
             && is(w[2], "SNAPSHOT")
-            && blank(w[0], w[1])
-            && blank(w[1], w[2]))
+            && is_blank(sql, w[0].1, w[1].0)
+            && is_blank(sql, w[1].1, w[2].0))
         .then_some((w[0].0, w[2].1))
     })
+}
+
+/// Byte ranges of the runs of ASCII letters, digits and `_` in `sql`.
+fn word_spans(sql: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let b = sql.as_bytes();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() && !is_word(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && is_word(b[i]) {
+            i += 1;
+        }
+        (i > start).then_some((start, i))
+    })
+}
+
+fn is_blank(sql: &str, from: usize, to: usize) -> bool {
+    sql.as_bytes()[from..to].iter().all(u8::is_ascii_whitespace)
 }
 
 /// sqlparser has no `WITH CONSISTENT SNAPSHOT` mode; the words are removed

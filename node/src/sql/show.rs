@@ -259,12 +259,12 @@ impl Exec<'_> {
             .table(&def.db, &def.name)
             .map_or(0, |t| t.entry_count() as i64);
         let mut out = Vec::new();
-        let mut push = |name: &str, unique: bool, columns: &[usize]| {
-            for (seq, &c) in columns.iter().enumerate() {
+        for k in keys(&def) {
+            for (seq, &c) in k.columns.iter().enumerate() {
                 out.push(vec![
                     s(def.name.clone()),
-                    Value::Int(i64::from(!unique)),
-                    s(name),
+                    Value::Int(i64::from(!k.unique)),
+                    s(k.name),
                     Value::Int(seq as i64 + 1),
                     s(def.columns[c].name.clone()),
                     s("A"),
@@ -279,12 +279,6 @@ impl Exec<'_> {
                     Value::Null,
                 ]);
             }
-        };
-        if let Some(pk) = &def.primary {
-            push("PRIMARY", true, pk);
-        }
-        for idx in &def.indexes {
-            push(&idx.name, idx.unique, &idx.columns);
         }
         Ok(rows(cols, out))
     }
@@ -732,27 +726,21 @@ impl Exec<'_> {
             "STATISTICS" => {
                 for t in self.catalog.all_tables() {
                     let def = &t.def;
-                    let mut push = |name: &str, unique: bool, columns: &[usize]| {
-                        for (seq, &c) in columns.iter().enumerate() {
+                    for k in keys(def) {
+                        for (seq, &c) in k.columns.iter().enumerate() {
                             out.push(vec![
                                 s("def"),
                                 s(def.db.clone()),
                                 s(def.name.clone()),
-                                Value::Int(i64::from(!unique)),
+                                Value::Int(i64::from(!k.unique)),
                                 s(def.db.clone()),
-                                s(name),
+                                s(k.name),
                                 Value::Int(seq as i64 + 1),
                                 s(def.columns[c].name.clone()),
                                 s(if def.columns[c].nullable { "YES" } else { "" }),
                                 s("BTREE"),
                             ]);
                         }
-                    };
-                    if let Some(pk) = &def.primary {
-                        push("PRIMARY", true, pk);
-                    }
-                    for idx in &def.indexes {
-                        push(&idx.name, idx.unique, &idx.columns);
                     }
                 }
                 vec![
@@ -916,14 +904,14 @@ impl Exec<'_> {
             ],
             "TABLE_CONSTRAINTS" => {
                 for t in self.catalog.all_tables() {
-                    for (name, kind, _) in unique_keys(&t.def) {
+                    for k in keys(&t.def).into_iter().filter(|k| k.unique) {
                         out.push(vec![
                             s("def"),
                             s(t.def.db.clone()),
-                            s(name),
+                            s(k.name),
                             s(t.def.db.clone()),
                             s(t.def.name.clone()),
-                            s(kind),
+                            s(if k.primary { "PRIMARY KEY" } else { "UNIQUE" }),
                         ]);
                     }
                 }
@@ -939,12 +927,12 @@ impl Exec<'_> {
             "KEY_COLUMN_USAGE" => {
                 for t in self.catalog.all_tables() {
                     let def = &t.def;
-                    for (name, _, columns) in unique_keys(def) {
-                        for (pos, &c) in columns.iter().enumerate() {
+                    for k in keys(def).into_iter().filter(|k| k.unique) {
+                        for (pos, &c) in k.columns.iter().enumerate() {
                             out.push(vec![
                                 s("def"),
                                 s(def.db.clone()),
-                                s(name),
+                                s(k.name),
                                 s("def"),
                                 s(def.db.clone()),
                                 s(def.name.clone()),
@@ -1043,16 +1031,31 @@ const INFORMATION_SCHEMA_INT_COLUMNS: &[&str] = &[
     "ACTION_ORDER",
 ];
 
-/// The primary key and unique indexes: (name, constraint type, columns).
-fn unique_keys(def: &TableDef) -> Vec<(&str, &'static str, &[usize])> {
-    let mut keys: Vec<(&str, &'static str, &[usize])> = Vec::new();
-    if let Some(pk) = &def.primary {
-        keys.push(("PRIMARY", "PRIMARY KEY", pk));
-    }
-    for idx in def.indexes.iter().filter(|i| i.unique) {
-        keys.push((&idx.name, "UNIQUE", &idx.columns));
-    }
-    keys
+/// One key of a table as SHOW INDEX and information_schema list it.
+struct Key<'a> {
+    name: &'a str,
+    primary: bool,
+    unique: bool,
+    columns: &'a [usize],
+}
+
+/// The primary key (named PRIMARY), then the indexes in creation order.
+fn keys(def: &TableDef) -> Vec<Key<'_>> {
+    let primary = def.primary.as_deref().map(|columns| Key {
+        name: "PRIMARY",
+        primary: true,
+        unique: true,
+        columns,
+    });
+    primary
+        .into_iter()
+        .chain(def.indexes.iter().map(|i| Key {
+            name: &i.name,
+            primary: false,
+            unique: i.unique,
+            columns: &i.columns,
+        }))
+        .collect()
 }
 
 fn column_key(def: &TableDef, i: usize) -> &'static str {
