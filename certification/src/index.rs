@@ -23,6 +23,10 @@
 //!    conflict with are gone).
 //! 3. some table the write-set touches (keys or row operations) had a TOI
 //!    event at `t > ls`: [`FailReason::Barrier`] with the newest such `t`.
+//!    Names are hierarchical (Galera's database / table / row keys): a TOI
+//!    on `d` (a database) is a TOI on every table `d.t`, so `DROP DATABASE`
+//!    needs no list of the tables it drops, which a node's catalog might
+//!    not know yet.
 //! 4. for the keys in order, the first key `i` for which some index entry
 //!    of the same `(table, pk)`, recorded with kind `f`, has
 //!    `KeyKind::check(f, key.kind) == Conflict` and seqno `> ls`:
@@ -788,10 +792,15 @@ impl Certifier {
                 continue;
             }
             prev = Some(name);
-            if let Some(&id) = self.table_ids.get(name) {
-                let t = self.table_toi[id as usize];
-                if t > ls {
-                    newest = newest.max(t);
+            // Names are hierarchical: a TOI on database `d` is a barrier for
+            // every table `d.t`, whatever tables the issuing node knew of.
+            let parent = name.split_once('.').map(|(db, _)| db);
+            for n in std::iter::once(name).chain(parent) {
+                if let Some(&id) = self.table_ids.get(n) {
+                    let t = self.table_toi[id as usize];
+                    if t > ls {
+                        newest = newest.max(t);
+                    }
                 }
             }
         }

@@ -23,6 +23,8 @@ use trireme_certification::{
 };
 
 const TABLES: [&str; 3] = ["d.t0", "d.t1", "s.t2"];
+/// What a TOI may name: tables, and databases (a barrier for all their tables).
+const TOI_NAMES: [&str; 5] = ["d.t0", "d.t1", "s.t2", "d", "s"];
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -81,7 +83,7 @@ fn op() -> impl Strategy<Value = Op> {
         });
     prop_oneof![
         75 => ws,
-        4 => (gap(), prop::collection::vec(0..TABLES.len(), 0..3))
+        4 => (gap(), prop::collection::vec(0..TOI_NAMES.len(), 0..3))
             .prop_map(|(gap, tables)| Op::Toi { gap, tables }),
         4 => gap().prop_map(|gap| Op::Skip { gap }),
         10 => prop::option::weighted(0.9, 0u64..12).prop_map(|back| Op::Purge { back }),
@@ -172,7 +174,7 @@ fn run(optimistic_pa: bool, ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::Toi { gap, tables } => {
                 let seqno = c.position() + 1 + gap;
-                let names: Vec<String> = tables.iter().map(|&t| TABLES[t].to_string()).collect();
+                let names: Vec<String> = tables.iter().map(|&t| TOI_NAMES[t].to_string()).collect();
                 let got = c.certify_toi(&names, seqno);
                 prop_assert_eq!(got, m.certify_toi(&names, seqno));
                 prop_assert_eq!(twin.certify_toi(&names, seqno), got);
@@ -266,7 +268,7 @@ proptest! {
                 }
                 Op::Toi { gap, tables } => {
                     let seqno = c.position() + 1 + gap;
-                    let names: Vec<String> = tables.iter().map(|&t| TABLES[t].to_string()).collect();
+                    let names: Vec<String> = tables.iter().map(|&t| TOI_NAMES[t].to_string()).collect();
                     m.certify_toi(&names, seqno);
                     Some(c.certify_toi(&names, seqno))
                 }

@@ -30,6 +30,12 @@ pub struct EventReceiver {
 }
 
 impl EventReceiver {
+    /// Ordered events waiting to be read: the part of the receive queue that
+    /// the application has not taken yet (flow control counts it).
+    pub fn backlog(&self) -> usize {
+        self.ordered.len()
+    }
+
     /// Next event; `None` once the member has shut down and all events were
     /// read. Unordered messages may overtake ordered events.
     pub async fn recv(&mut self) -> Option<Event> {

@@ -54,6 +54,7 @@ use crate::config::{FsyncPolicy, GcsConfig, Timeouts};
 use crate::error::{BroadcastError, LeaveError, StartError, SyncError};
 use crate::events::{Ctl, EventReceiver};
 use crate::gcache::{Gcache, GcacheOptions, OsStorage, RecoveryReport};
+use crate::identity::ClusterIdentity;
 use crate::net::mem::MemRouter;
 use crate::net::proto::{FwdError, Request, Response};
 use crate::net::quic::{QuicSettings, QuicTransport};
@@ -130,6 +131,17 @@ pub struct Gcs {
     inner: Arc<Inner>,
 }
 
+/// What [`Gcs::force_sole_member`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForcedReport {
+    /// The last entry of the log kept (everything up to it will commit).
+    pub last_log_index: u64,
+    /// Its term.
+    pub last_log_term: u64,
+    /// The term the member starts in, alone.
+    pub new_term: u64,
+}
+
 /// A snapshot of a member's state, for status output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -167,11 +179,140 @@ impl Gcs {
         Self::start_with(cfg, app, TransportChoice::Quic).await
     }
 
-    /// Start a member with an explicit transport.
+    /// Start a member with an explicit transport, accepting peers of any
+    /// cluster uuid (tests of gcs alone).
     pub async fn start_with(
         cfg: GcsConfig,
         app: Arc<dyn SnapshotApp>,
         choice: TransportChoice,
+    ) -> Result<(Gcs, EventReceiver), StartError> {
+        Self::start_member(cfg, app, choice, Arc::new(ClusterIdentity::any())).await
+    }
+
+    /// Asks every member listed in `cluster_address` (except this one) which
+    /// cluster it belongs to, within `timeouts.connect_ms` each; returns the
+    /// address and the answer (`Ok(None)`: a member with no history yet;
+    /// `Err`: nobody answered). Used before bootstrapping, which must never
+    /// form a second cluster beside a running one.
+    pub async fn probe_members(
+        cfg: &GcsConfig,
+    ) -> Result<Vec<(String, Result<Option<String>, String>)>, StartError> {
+        let seeds = cfg.validate()?;
+        let m = TlsMaterial::load(&cfg.tls_paths()).map_err(|e| StartError::Tls(e.to_string()))?;
+        let t = &cfg.timeouts;
+        let qs = QuicSettings {
+            id: cfg.node_id,
+            name: cfg.node_name.clone(),
+            cluster: cfg.cluster_name.clone(),
+            max_frame: cfg.max_frame_bytes,
+            connect_timeout: d(t.connect_ms),
+            idle_timeout: d(t.idle_ms),
+            keep_alive: d(t.heartbeat_ms.min(t.idle_ms / 3).max(1)),
+            identity: Arc::new(ClusterIdentity::any()),
+        };
+        let own = [
+            cfg.listen.to_string(),
+            cfg.advertise.clone().unwrap_or_default(),
+        ];
+        let bind = SocketAddr::new(cfg.listen.ip(), 0);
+        let q = QuicTransport::bind(bind, &m, qs, Arc::new(Faults::default()))
+            .map_err(StartError::Io)?;
+        let mut out = Vec::new();
+        for addr in seeds.into_iter().filter(|a| !own.contains(a)) {
+            let r = tokio::time::timeout(d(t.connect_ms), q.probe(&addr)).await;
+            let r = match r {
+                Ok(Ok(u)) => Ok(u),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer in time".to_string()),
+            };
+            out.push((addr, r));
+        }
+        q.shutdown().await;
+        Ok(out)
+    }
+
+    /// Makes this member the only voter of its group, keeping its whole log:
+    /// the operator's last resort when a majority is gone for good
+    /// (Galera's `pc.bootstrap`). Raft cannot change its membership without
+    /// a quorum, so this writes, outside raft, a vote for a new term and a
+    /// membership entry naming only this member after the last entry of
+    /// the log. When the member then starts, it is the sole voter, elects
+    /// itself and commits everything its log holds, including entries the
+    /// old majority may never have committed; whatever the old majority
+    /// committed that this log lacks is lost. Call it before
+    /// [`Gcs::start_member`], with the member stopped.
+    pub async fn force_sole_member(cfg: &GcsConfig) -> Result<ForcedReport, StartError> {
+        use openraft::storage::RaftLogStorage;
+        let addr = cfg
+            .advertise
+            .clone()
+            .unwrap_or_else(|| cfg.listen.to_string());
+        let me = MemberNode {
+            name: cfg.node_name.clone(),
+            addr,
+        };
+        let gdir = cfg.data_dir.join("gcache");
+        let storage = OsStorage::new(&gdir)
+            .map_err(|e| StartError::Io(format!("{}: {e}", gdir.display())))?;
+        let opts = GcacheOptions {
+            fsync: FsyncPolicy::Always,
+            segment_bytes: cfg.segment_bytes,
+            max_read_bytes: (cfg.max_frame_bytes as u64 / 4).max(1 << 20),
+        };
+        let mut g = tokio::task::spawn_blocking(move || Gcache::open(Arc::new(storage), opts))
+            .await
+            .map_err(|e| StartError::Io(e.to_string()))??;
+        let io = |e: &dyn std::fmt::Display| StartError::Io(format!("forced bootstrap: {e}"));
+        let state = g.get_log_state().await.map_err(|e| io(&e))?;
+        let vote = g.read_vote().await.map_err(|e| io(&e))?;
+        let Some(last) = state.last_log_id.or(state.last_purged_log_id) else {
+            g.close();
+            return Err(StartError::Config(crate::config::ConfigError(
+                "forced bootstrap: this member's log is empty; there is nothing to bootstrap from"
+                    .into(),
+            )));
+        };
+        let term = vote
+            .map_or(0, |v| v.leader_id().get_term())
+            .max(last.leader_id.term)
+            + 1;
+        let mut nodes = BTreeMap::new();
+        nodes.insert(cfg.node_id, me);
+        let voters: BTreeSet<NodeId> = [cfg.node_id].into_iter().collect();
+        let entry = openraft::Entry::<TypeConfig> {
+            log_id: openraft::LogId::new(
+                openraft::CommittedLeaderId::new(term, cfg.node_id),
+                last.index + 1,
+            ),
+            payload: openraft::EntryPayload::Membership(openraft::Membership::new(
+                vec![voters],
+                nodes,
+            )),
+        };
+        g.save_vote(&openraft::Vote::new_committed(term, cfg.node_id))
+            .await
+            .map_err(|e| io(&e))?;
+        g.append_offline(vec![entry]).await.map_err(|e| io(&e))?;
+        g.close();
+        tracing::warn!(
+            term,
+            index = last.index + 1,
+            "forced bootstrap: this member is now the only voter"
+        );
+        Ok(ForcedReport {
+            last_log_index: last.index,
+            last_log_term: last.leader_id.term,
+            new_term: term,
+        })
+    }
+
+    /// Start a member with an explicit transport and identity (cluster
+    /// uuid and application format, checked at every handshake).
+    pub async fn start_member(
+        cfg: GcsConfig,
+        app: Arc<dyn SnapshotApp>,
+        choice: TransportChoice,
+        identity: Arc<ClusterIdentity>,
     ) -> Result<(Gcs, EventReceiver), StartError> {
         let seeds = cfg.validate()?;
         let t = &cfg.timeouts;
@@ -192,6 +333,7 @@ impl Gcs {
                         connect_timeout: d(t.connect_ms),
                         idle_timeout: d(t.idle_ms),
                         keep_alive: d(t.heartbeat_ms.min(t.idle_ms / 3).max(1)),
+                        identity: identity.clone(),
                     };
                     let q = QuicTransport::bind(cfg.listen, &m, qs, faults.clone())
                         .map_err(StartError::Io)?;

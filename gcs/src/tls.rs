@@ -107,11 +107,34 @@ pub fn generate_member(
     })
 }
 
+/// Writes a file only its owner can read (0600 on Unix): private keys, and
+/// the bundle that holds the CA's key. Created with that mode, so the key is
+/// never readable by others, not even for a moment.
+fn write_secret(path: &Path, data: &str) -> io::Result<()> {
+    use std::io::Write;
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path)?;
+    // A file that already existed keeps its mode: tighten it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(data.as_bytes())?;
+    f.sync_all()
+}
+
 fn write_new(path: &Path, data: &str) -> io::Result<bool> {
     // Create atomically: write a temp file, then hard-link it into place,
     // which fails if another process won the race.
     let tmp = path.with_extension(format!("tmp{}", rand::random::<u32>()));
-    fs::write(&tmp, data)?;
+    write_secret(&tmp, data)?;
     let r = fs::hard_link(&tmp, path);
     let _ = fs::remove_file(&tmp);
     match r {
@@ -150,13 +173,13 @@ pub fn ensure_dev_certs(
         let tmp = dir.join(format!("ca.pem.tmp{}", rand::random::<u32>()));
         fs::write(&tmp, &ca.cert).map_err(|e| te("write ca.pem")(&e))?;
         fs::rename(&tmp, &ca_pem).map_err(|e| te("write ca.pem")(&e))?;
-        let _ = fs::write(dir.join("ca.key"), &ca.key);
+        let _ = write_secret(&dir.join("ca.key"), &ca.key);
     }
     let cert = dir.join(format!("{node_name}.pem"));
     let key = dir.join(format!("{node_name}.key"));
     if !(cert.exists() && key.exists()) {
         let m = generate_member(&ca, cluster_name, node_name)?;
-        fs::write(&key, &m.key).map_err(|e| te("write member key")(&e))?;
+        write_secret(&key, &m.key).map_err(|e| te("write member key")(&e))?;
         fs::write(&cert, &m.cert).map_err(|e| te("write member certificate")(&e))?;
     }
     Ok(TlsPaths {
@@ -309,5 +332,24 @@ mod tests {
         let again = ensure_dev_certs(d.path(), "c", "a").unwrap();
         assert_eq!(fs::read(&a.cert).unwrap(), fs::read(&again.cert).unwrap());
         TlsMaterial::load(&a).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_keys_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = ensure_dev_certs(d.path(), "c", "a").unwrap();
+        for f in [
+            p.key.clone(),
+            d.path().join("ca.key"),
+            d.path().join("ca.bundle"),
+        ] {
+            let mode = fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+        }
+        // Certificates are public.
+        let mode = fs::metadata(&p.cert).unwrap().permissions().mode() & 0o777;
+        assert_ne!(mode & 0o044, 0);
     }
 }

@@ -39,6 +39,7 @@ fn settings(id: NodeId) -> QuicSettings {
         // to expire the dead connection.
         idle_timeout: Duration::from_secs(3600),
         keep_alive: Duration::from_millis(100),
+        identity: std::sync::Arc::new(trireme_gcs::identity::ClusterIdentity::any()),
     }
 }
 

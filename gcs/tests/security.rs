@@ -26,6 +26,7 @@ fn settings(id: u64, cluster: &str) -> QuicSettings {
         connect_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(30),
         keep_alive: Duration::from_secs(1),
+        identity: std::sync::Arc::new(trireme_gcs::identity::ClusterIdentity::any()),
     }
 }
 
@@ -129,6 +130,9 @@ async fn hello(conn: &quinn::Connection) {
         id: 42,
         name: "prober".into(),
         incarnation: 7,
+        cluster_uuid: None,
+        app_version: 0,
+        probe: false,
     };
     write_frame(&mut s, &codec::encode(&h).unwrap())
         .await
@@ -238,5 +242,97 @@ async fn garbage_and_oversize_frames_do_not_crash_the_member() {
     assert!(nodes[0].gcs.sync_point().await.unwrap() >= s);
     for n in nodes {
         n.stop().await;
+    }
+}
+
+fn with_identity(id: u64, uuid: Option<&str>, app: u32) -> QuicSettings {
+    QuicSettings {
+        identity: Arc::new(trireme_gcs::identity::ClusterIdentity::new(
+            uuid.map(str::to_string),
+            app,
+            Box::new(|_| Ok(())),
+        )),
+        ..settings(id, "test")
+    }
+}
+
+async fn call_read_index(t: &QuicTransport, addr: &str) -> Result<Response, NetError> {
+    t.call(
+        &Peer {
+            id: None,
+            addr: addr.into(),
+        },
+        &Request::ReadIndex,
+        Duration::from_secs(10),
+    )
+    .await
+}
+
+/// Members of different histories (cluster uuids) never talk; a member with
+/// no history adopts the first one that welcomes it and is then bound to it;
+/// a probe learns the uuid without adopting it; a newer event format is
+/// refused by the older member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_of_another_history_are_refused_at_the_handshake() {
+    init_tracing();
+    let root = root();
+    let m =
+        TlsMaterial::load(&tls::ensure_dev_certs(&root.path().join("certs"), "test", "m").unwrap())
+            .unwrap();
+    let bind = |s: QuicSettings| {
+        QuicTransport::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            &m,
+            s,
+            Arc::new(Faults::default()),
+        )
+        .unwrap()
+    };
+    let a = bind(with_identity(1, Some("uuid-a"), 2));
+    let b = bind(with_identity(2, Some("uuid-b"), 2));
+    let a_addr = a.local_addr().to_string();
+    let b_addr = b.local_addr().to_string();
+
+    // Both directions are refused.
+    let r = call_read_index(&a, &b_addr).await;
+    assert!(
+        matches!(&r, Err(NetError::Refused(w)) if w.contains("uuid")),
+        "{r:?}"
+    );
+    let r = call_read_index(&b, &a_addr).await;
+    assert!(
+        matches!(&r, Err(NetError::Refused(w)) if w.contains("uuid")),
+        "{r:?}"
+    );
+
+    // A probe reports the uuid and adopts nothing.
+    let fresh = bind(with_identity(3, None, 2));
+    assert_eq!(
+        fresh.probe(&a_addr).await.unwrap().as_deref(),
+        Some("uuid-a")
+    );
+    assert_eq!(
+        fresh.probe(&b_addr).await.unwrap().as_deref(),
+        Some("uuid-b")
+    );
+    // A real hello adopts: then the other history is refused.
+    assert!(call_read_index(&fresh, &a_addr).await.is_ok());
+    let r = call_read_index(&fresh, &b_addr).await;
+    assert!(matches!(&r, Err(NetError::Refused(_))), "{r:?}");
+
+    // A member writing a newer event format is refused by an older one.
+    let newer = bind(with_identity(4, Some("uuid-a"), 3));
+    let r = call_read_index(&newer, &a_addr).await;
+    assert!(
+        matches!(&r, Err(NetError::Refused(w)) if w.contains("format")),
+        "{r:?}"
+    );
+    let r = call_read_index(&a, &newer.local_addr().to_string()).await;
+    assert!(
+        matches!(&r, Err(NetError::Refused(w)) if w.contains("format")),
+        "{r:?}"
+    );
+    for t in [a, b, fresh, newer] {
+        t.shutdown().await;
     }
 }

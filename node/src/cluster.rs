@@ -30,13 +30,17 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 use trireme_flowctl::{FcMessage, FlowControl};
-use trireme_gcs::{AppSnapshot, BroadcastError, Event, Gcs, GcsConfig, SnapshotApp, SyncError};
+use trireme_gcs::identity::ClusterIdentity;
+use trireme_gcs::{
+    AppSnapshot, BroadcastError, Event, Gcs, GcsConfig, SnapshotApp, SyncError, TransportChoice,
+};
 
 use crate::config::Config;
 use crate::error::{SqlError, SqlResult};
 use crate::node::{ClusterView, FlowStatus, Node};
 use crate::repl::{CommitGate, Delivery, Orderer, ReplConfig, Replicator, SubmitError};
 use crate::sql::NodeInfo;
+use crate::state::{self, State, StateStore};
 use crate::storage::{checkpoint, Store};
 use crate::value::Value;
 
@@ -131,8 +135,11 @@ impl Flow {
             fc_factor: cfg.gcs.fc_factor,
             fc_single_primary: cfg.gcs.fc_single_primary,
         };
-        let fc = FlowControl::new(fc_cfg, cfg.node_id, &[cfg.node_id], 0)
+        let mut fc = FlowControl::new(fc_cfg, cfg.node_id, &[cfg.node_id], 0)
             .map_err(|e| anyhow::anyhow!("gcs flow control options: {e}"))?;
+        // Not synced yet: a node replaying its backlog or receiving state
+        // must not throttle the cluster to its own speed.
+        let _ = fc.set_enabled(false, 0);
         let (paused, _) = watch::channel(false);
         let (outbox, outbox_rx) = tokio::sync::mpsc::unbounded_channel();
         // Sequence numbers start from the wall clock so a restarted member's
@@ -206,6 +213,30 @@ impl Flow {
             *v = p;
             changed
         });
+    }
+
+    /// Galera's rule: only a Synced member sends flow control. A joiner
+    /// (replaying its log, installing a state transfer, catching up to the
+    /// point the cluster had reached when it joined) applies as fast as it
+    /// can without pausing the others; turning it off releases a STOP it
+    /// had sent.
+    fn set_enabled(&self, synced: bool) {
+        let mut fc = self.fc.lock();
+        let m = fc.set_enabled(synced, self.now());
+        self.publish(&fc);
+        drop(fc);
+        if m.is_some() {
+            info!(
+                synced,
+                "flow control: {}",
+                if synced {
+                    "enabled (synced)"
+                } else {
+                    "disabled (not synced)"
+                }
+            );
+        }
+        self.send(m);
     }
 
     fn queue_changed(&self, len: usize) {
@@ -313,7 +344,7 @@ impl FlowStatus for Flow {
 /// The node as gcs's state-transfer application.
 struct App {
     repl: std::sync::OnceLock<Arc<Replicator>>,
-    state_uuid: String,
+    state: Arc<StateStore>,
     data_dir: std::path::PathBuf,
     applied: AtomicU64,
 }
@@ -326,12 +357,13 @@ impl App {
             .get()
             .ok_or_else(|| anyhow::anyhow!("node not started"))?;
         let cap = repl
-            .capture(&self.state_uuid)
+            .capture(&view_uuid(&self.state))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let seqno = cap.seqno;
         let bytes = checkpoint::encode(&cap)?;
         drop(cap);
         checkpoint::write_file(&self.data_dir, &bytes)?;
+        self.state.update(|s| s.seqno = seqno)?;
         self.applied.fetch_max(seqno, Ordering::AcqRel);
         Ok((seqno, Bytes::from(bytes)))
     }
@@ -354,8 +386,18 @@ impl SnapshotApp for AppHandle {
     }
 }
 
-/// A stable identifier of the cluster's state, the same on every member.
-fn state_uuid(cluster_name: &str) -> String {
+/// wsrep_cluster_state_uuid: the cluster's uuid, zeros until this node has
+/// joined one (as Galera shows before joining).
+fn view_uuid(state: &StateStore) -> String {
+    state
+        .get()
+        .cluster_uuid
+        .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into())
+}
+
+/// The uuid nodes reported before state files existed (a hash of the
+/// cluster name): a data directory written then belongs to it.
+fn legacy_state_uuid(cluster_name: &str) -> String {
     use sha1::{Digest, Sha1};
     let d = Sha1::digest(format!("trireme-cluster:{cluster_name}").as_bytes());
     let mut b = [0u8; 16];
@@ -406,7 +448,80 @@ fn gcs_config(cfg: &Config) -> anyhow::Result<GcsConfig> {
 /// one-node cluster) and serves clients.
 pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let uuid = state_uuid(&config.cluster.cluster_name);
+    // 0. Which cluster, and whether to form one (see `state`).
+    let prior = State::load(&config.data_dir)?;
+    let has_data = state::has_data(&config.data_dir);
+    let mut gcfg = gcs_config(&config)?;
+    let members = if !has_data && config.bootstrap {
+        let m = Gcs::probe_members(&gcfg)
+            .await
+            .map_err(|e| anyhow::anyhow!("asking the listed members before bootstrapping: {e}"))?;
+        for (addr, r) in &m {
+            info!(%addr, answer = ?r, "bootstrap probe");
+        }
+        m
+    } else {
+        Vec::new()
+    };
+    let plan = state::plan(
+        prior.as_ref(),
+        has_data,
+        config.bootstrap,
+        &members,
+        &legacy_state_uuid(&config.cluster.cluster_name),
+        crate::bootstrap::new_uuid,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", config.data_dir.display()))?;
+    let no_peers = trireme_gcs::parse_cluster_address(&config.cluster.cluster_address)
+        .map(|p| p.is_empty())
+        .unwrap_or(false);
+    let (mut uuid, form_cluster) = match plan {
+        state::Plan::Bootstrap { uuid } => {
+            info!(%uuid, "bootstrapping a new cluster");
+            (Some(uuid), true)
+        }
+        // A node with state never forms a cluster again, unless it is a
+        // one-node cluster by configuration (nobody to diverge from).
+        state::Plan::Restart { uuid } => {
+            if config.bootstrap && !no_peers {
+                info!("bootstrap ignored: the data directory holds cluster state; restarting as a member");
+            }
+            (uuid, no_peers)
+        }
+        state::Plan::Join => (None, false),
+    };
+    gcfg.bootstrap = form_cluster;
+    let mut safe = form_cluster || prior.as_ref().is_some_and(|p| p.safe_to_bootstrap);
+    if config.force_bootstrap {
+        if !has_data {
+            anyhow::bail!(
+                "--force-bootstrap: {} is empty; there is nothing to bootstrap from (use bootstrap for a new cluster)",
+                config.data_dir.display()
+            );
+        }
+        let r = Gcs::force_sole_member(&gcfg)
+            .await
+            .map_err(|e| anyhow::anyhow!("--force-bootstrap: {e}"))?;
+        let new = crate::bootstrap::new_uuid();
+        warn!(
+            old_uuid = ?uuid,
+            new_uuid = %new,
+            last_log_index = r.last_log_index,
+            checkpoint_seqno = prior.as_ref().map_or(0, |p| p.seqno),
+            "FORCED BOOTSTRAP: this node becomes a cluster of its own with the data it has. Every transaction in its log up to index {} is kept, including ones whose clients got no answer; transactions the other members committed after that are LOST. The new cluster uuid refuses the old members: empty their data directories to rejoin by state transfer",
+            r.last_log_index
+        );
+        uuid = Some(new);
+        safe = true;
+    }
+    let state_store = StateStore::open(
+        &config.data_dir,
+        State {
+            cluster_uuid: uuid.clone(),
+            safe_to_bootstrap: safe,
+            ..prior.clone().unwrap_or_default()
+        },
+    )?;
     let store = Store::new();
     crate::bootstrap::init_catalog(&store);
     let deferred = Arc::new(Deferred {
@@ -423,7 +538,7 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
     // 1. Recover the last checkpoint.
     let app = Arc::new(App {
         repl: std::sync::OnceLock::new(),
-        state_uuid: uuid.clone(),
+        state: state_store.clone(),
         data_dir: config.data_dir.clone(),
         applied: AtomicU64::new(0),
     });
@@ -443,15 +558,17 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
     }
     {
         let f = flow.clone();
-        repl.appliers()
-            .on_queue_change(Box::new(move |len| f.queue_changed(len)));
+        let backlog = repl.event_backlog();
+        repl.appliers().on_queue_change(Box::new(move |len| {
+            f.queue_changed(len + backlog.load(Ordering::Relaxed))
+        }));
     }
     let info = NodeInfo {
         node_id: config.node_id,
         auto_increment_increment: 1,
         auto_increment_offset: 1,
     };
-    let mut initial = ClusterView::single(&uuid, &config.listen.to_string());
+    let mut initial = ClusterView::single(&view_uuid(&state_store), &config.listen.to_string());
     initial.primary = false;
     initial.size = 0;
     initial.local_state = 1;
@@ -472,15 +589,31 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
         Value::Str(config.cluster.cluster_name.clone()),
     );
 
-    // 2. Start gcs and the event loop.
-    let gcfg = gcs_config(&config)?;
-    let (gcs, mut events) = Gcs::start(gcfg, Arc::new(AppHandle(app.clone())))
-        .await
-        .map_err(|e| anyhow::anyhow!("starting group communication: {e}"))?;
+    // 2. Start gcs and the event loop. A joiner records the cluster's uuid
+    // before its first handshake completes.
+    let adopt_store = state_store.clone();
+    let identity = Arc::new(ClusterIdentity::new(
+        uuid,
+        u32::from(crate::repl::event::FORMAT_VERSION),
+        Box::new(move |u| {
+            adopt_store
+                .update(|s| s.cluster_uuid = Some(u.to_string()))
+                .map_err(|e| e.to_string())
+        }),
+    ));
+    let (gcs, mut events) = Gcs::start_member(
+        gcfg,
+        Arc::new(AppHandle(app.clone())),
+        TransportChoice::Quic,
+        identity,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("starting group communication: {e}"))?;
     let _ = deferred.inner.set(GcsOrderer { gcs: gcs.clone() });
     flow.start_sender(gcs.clone());
     let loop_node = node.clone();
     let loop_flow = flow.clone();
+    let loop_state = state_store.clone();
     let own_id = config.node_id;
     let mysql_addr = config.listen.to_string();
     // The event loop runs on its own thread: processing an event may wait
@@ -491,7 +624,9 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
     let events_thread = std::thread::Builder::new().name("ordered-events".into());
     let _ = events_thread.spawn(move || rt_inner.block_on(async move {
         let mut catch_up: Option<tokio::task::JoinHandle<()>> = None;
+        let backlog = loop_node.repl.event_backlog();
         while let Some(ev) = events.recv().await {
+            backlog.store(events.backlog(), Ordering::Relaxed);
             match ev {
                 Event::Deliver {
                     seqno,
@@ -508,15 +643,25 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
                     // hang every later commit.
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop_node.repl.deliver(d)));
                     if r.is_err() {
-                        error!(seqno, origin, "processing an ordered event panicked; this node stops");
-                        std::process::exit(70);
+                        crate::state::diverged(seqno, "processing an ordered event panicked");
                     }
+                    let q = loop_node.repl.note_recv_queue(loop_node.repl.recv_queue_len());
+                    loop_flow.queue_changed(q);
                 }
                 Event::View(v) => {
                     let ids: Vec<u64> = v.members.iter().map(|m| m.id).collect();
                     loop_flow.on_view(&ids);
                     let was_primary = loop_node.view().primary;
                     let mut cv = loop_node.view();
+                    cv.state_uuid = view_uuid(&loop_state);
+                    if v.primary {
+                        // Galera's rule: only the last member of the
+                        // primary component may bootstrap from its data.
+                        let alone = v.members.len() == 1;
+                        if let Err(e) = loop_state.update(|s| s.safe_to_bootstrap = alone) {
+                            warn!(error = %e, "state file not updated");
+                        }
+                    }
                     cv.conf_id = v.view_id;
                     cv.size = v.members.len() as u64;
                     cv.primary = v.primary;
@@ -549,6 +694,9 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
                         primary = v.primary,
                         "view"
                     );
+                    if cv.local_state != 4 {
+                        loop_flow.set_enabled(false);
+                    }
                     // Publish the view first: the catch-up task checks it.
                     let gen = loop_node.set_view(cv);
                     if !v.primary || start_catch_up {
@@ -558,7 +706,8 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
                     }
                     if start_catch_up {
                         let n = loop_node.clone();
-                        catch_up = Some(tokio::spawn(async move { catch_up_then_sync(n, gen).await }));
+                        let f = loop_flow.clone();
+                        catch_up = Some(tokio::spawn(async move { catch_up_then_sync(n, f, gen).await }));
                     }
                 }
                 Event::Snapshot { seqno, data } => {
@@ -606,7 +755,7 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
 
 /// Waits until this node has applied everything the primary component had
 /// ordered, then declares it Synced (ready for clients).
-async fn catch_up_then_sync(node: Arc<Node>, gen: u64) {
+async fn catch_up_then_sync(node: Arc<Node>, flow: Arc<Flow>, gen: u64) {
     for attempt in 0u32.. {
         let point =
             tokio::time::timeout(Duration::from_secs(5), node.repl.orderer().sync_point()).await;
@@ -632,6 +781,7 @@ async fn catch_up_then_sync(node: Arc<Node>, gen: u64) {
                 if r.is_ok() {
                     if node.mark_synced(gen) {
                         info!(seqno = point, "synced");
+                        flow.set_enabled(true);
                     }
                     return;
                 }
@@ -678,9 +828,9 @@ fn spawn_checkpoints(config: &Config, app: Arc<App>, gcs: Gcs) {
 mod tests {
     #[test]
     fn state_uuid_is_stable_and_formatted() {
-        let a = super::state_uuid("c1");
-        assert_eq!(a, super::state_uuid("c1"));
-        assert_ne!(a, super::state_uuid("c2"));
+        let a = super::legacy_state_uuid("c1");
+        assert_eq!(a, super::legacy_state_uuid("c1"));
+        assert_ne!(a, super::legacy_state_uuid("c2"));
         assert_eq!(a.len(), 36);
     }
 }

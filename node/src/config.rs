@@ -20,6 +20,9 @@ pub struct Config {
     pub root_password: String,
     /// Start a new cluster from this node (`--wsrep-new-cluster`).
     pub bootstrap: bool,
+    /// `--force-bootstrap` (command line only, one start).
+    #[serde(skip)]
+    pub force_bootstrap: bool,
     #[serde(alias = "wsrep_slave_threads")]
     pub applier_threads: usize,
     /// Default `wsrep_sync_wait` for new sessions.
@@ -125,6 +128,7 @@ impl Default for Config {
             data_dir: PathBuf::from("trireme-data"),
             root_password: String::new(),
             bootstrap: false,
+            force_bootstrap: false,
             applier_threads: 4,
             sync_wait: 0,
             retry_autocommit: 1,

@@ -24,6 +24,7 @@ pub mod repl;
 pub mod server;
 pub mod session;
 pub mod sql;
+pub mod state;
 pub mod storage;
 pub mod txn;
 pub mod types;

@@ -35,6 +35,13 @@ enum Command {
         /// Bootstrap a new cluster from this node.
         #[arg(long)]
         bootstrap: bool,
+        /// Recover from the loss of a majority: make this node, with the
+        /// data it has, a cluster of its own under a new cluster uuid.
+        /// Transactions the lost majority committed after this node's last
+        /// entry are lost; the other members must be emptied to rejoin.
+        /// Use once, on the most advanced survivor (see grastate.toml).
+        #[arg(long)]
+        force_bootstrap: bool,
     },
     /// Run a local three-node cluster (child processes) with the proxy.
     Demo {
@@ -89,6 +96,7 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             root_password,
             bootstrap,
+            force_bootstrap,
         } => {
             let mut cfg = match config {
                 Some(p) => Config::load(&p).map_err(anyhow::Error::msg)?,
@@ -104,16 +112,25 @@ fn main() -> anyhow::Result<()> {
                 cfg.root_password = p;
             }
             cfg.bootstrap |= bootstrap;
+            cfg.force_bootstrap = force_bootstrap;
             if cfg.root_password.is_empty() {
                 tracing::warn!("root has no password");
             }
-            runtime()?.block_on(async move {
+            let r = runtime()?.block_on(async move {
                 let running = trireme_node::cluster::start(cfg).await?;
                 eprintln!("trireme listening on {}", running.addr);
                 wait_for_signal().await;
                 running.node.shutdown().await;
                 anyhow::Ok(())
-            })
+            });
+            if let Err(e) = r {
+                // A refusal to start is an operator's message, not a crash:
+                // one line that says what to do, no backtrace.
+                tracing::error!("cannot start: {e:#}");
+                eprintln!("trireme: cannot start: {e:#}");
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Demo {
             base_port,

@@ -152,7 +152,7 @@ impl Node {
 
     /// Samples the receive queue (for wsrep_local_recv_queue_avg/_max).
     pub fn sample_recv_queue(&self) {
-        let q = self.repl.appliers().queue_len() as u64;
+        let q = self.repl.recv_queue_len() as u64;
         self.recv_queue_max.fetch_max(q, Ordering::Relaxed);
         let mut s = self.recv_queue_samples.lock();
         s.0 += q as f64;
@@ -296,10 +296,17 @@ impl NodeStatus for Node {
             ("wsrep_local_index".into(), Value::UInt(view.local_index)),
             (
                 "wsrep_local_recv_queue".into(),
-                Value::UInt(self.repl.appliers().queue_len() as u64),
+                Value::UInt(self.repl.recv_queue_len() as u64),
             ),
             ("wsrep_local_recv_queue_avg".into(), Value::Double(avg)),
-            ("wsrep_local_recv_queue_max".into(), u(&self.recv_queue_max)),
+            (
+                "wsrep_local_recv_queue_max".into(),
+                Value::UInt(
+                    self.recv_queue_max
+                        .load(Ordering::Relaxed)
+                        .max(self.repl.recv_queue_max()),
+                ),
+            ),
             ("wsrep_local_send_queue".into(), Value::UInt(0)),
             (
                 "wsrep_local_state".into(),

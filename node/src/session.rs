@@ -431,8 +431,7 @@ impl Session {
                     .await
             }
             s if sql::ddl::is_toi(s) => {
-                let tables =
-                    sql::ddl::toi_tables(s, self.state.db.as_deref(), &self.node.store.catalog());
+                let tables = sql::ddl::toi_tables(s, self.state.db.as_deref());
                 self.run_toi(text, tables).await
             }
             Statement::Kill { id, .. } => {

@@ -376,6 +376,29 @@ async fn a_slow_node_pauses_the_cluster_with_flow_control() {
         .unwrap();
     assert!(sent > 0, "the slow node never sent FC_STOP");
     assert!(paused_ns > 0, "node1 was never paused");
+    // The point of flow control: the slow node's receive queue stays near
+    // its upper limit however fast the others write. Past the limit only
+    // what was in flight when the STOP went out can arrive: at most one
+    // commit per writer, plus those that passed the gate in the moment the
+    // STOP took to travel (a few per writer). Without a working gate the
+    // queue grows with the load (about 200 here).
+    let upper: u64 = c
+        .status(2, "wsrep_flow_control_upper_limit")
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let max_queue: u64 = c
+        .status(2, "wsrep_local_recv_queue_max")
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let writers = 4;
+    assert!(
+        max_queue <= upper + 3 * writers,
+        "the slow node's receive queue reached {max_queue}, upper limit {upper}"
+    );
     for node in 0..3 {
         let mut x = c.conn(node).await;
         x.query_drop("SET SESSION wsrep_sync_wait = 1")
@@ -388,6 +411,58 @@ async fn a_slow_node_pauses_the_cluster_with_flow_control() {
             .unwrap();
         assert_eq!(n, 240, "node{} lost write-sets", node + 1);
     }
+}
+
+/// Galera's JOINER rule: a node catching up (replaying the log it missed
+/// while down) applies as fast as it can and does not pause the cluster,
+/// however long its queue; only once Synced does it take part in flow
+/// control.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_catching_up_after_a_restart_does_not_pause_the_cluster() {
+    let mut c = Cluster::start_with(3, |id| NodeOpts {
+        apply_delay_ms: if id == 3 { 15 } else { 0 },
+        fc_limit: Some(4),
+        ..NodeOpts::default()
+    })
+    .await;
+    let mut a = c.conn(0).await;
+    a.query_drop("CREATE DATABASE cu").await.unwrap();
+    a.query_drop("CREATE TABLE cu.t (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    c.kill(2);
+    for n in 0..150i64 {
+        a.exec_drop("INSERT INTO cu.t VALUES (?)", (n,))
+            .await
+            .unwrap();
+    }
+    c.start_node(2);
+    c.wait_synced(2, 3, Duration::from_secs(120)).await;
+    let st = |k: &'static str| {
+        let c = &c;
+        async move { c.status(2, k).await.unwrap().parse::<u64>().unwrap() }
+    };
+    let upper = st("wsrep_flow_control_upper_limit").await;
+    let max_queue = st("wsrep_local_recv_queue_max").await;
+    assert!(
+        max_queue > upper,
+        "the restarted node's queue ({max_queue}) never passed the limit ({upper}): the test proves nothing"
+    );
+    assert_eq!(
+        st("wsrep_flow_control_sent").await,
+        0,
+        "a catching-up node sent flow control"
+    );
+    let mut x = c.conn(2).await;
+    x.query_drop("SET SESSION wsrep_sync_wait = 1")
+        .await
+        .unwrap();
+    let n: i64 = x
+        .query_first("SELECT COUNT(*) FROM cu.t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 150);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -37,10 +37,15 @@ fn replay(events: &[Delivery]) -> Arc<Store> {
                 }
             }
             Event::Toi {
-                db, sql, tables, ..
+                db,
+                sql,
+                tables,
+                time_us,
+                ..
             } => {
                 cert.certify_toi(&tables, d.seqno);
-                let _ = trireme_node::sql::ddl::apply(&store, &sql, db.as_deref(), d.seqno);
+                let now = trireme_node::value::DateTime::from_unix_micros(time_us);
+                let _ = trireme_node::sql::ddl::apply(&store, &sql, db.as_deref(), d.seqno, now);
             }
             Event::LowWater { .. } => cert.skip(d.seqno),
         }

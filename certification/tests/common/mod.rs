@@ -143,8 +143,14 @@ impl Model {
             .history
             .iter()
             .filter_map(|(s, ev)| match ev {
+                // A TOI on database `d` covers every table `d.t`.
                 Event::Toi(tables)
-                    if *s > ls && tables.iter().any(|t| touched.contains(&t.as_str())) =>
+                    if *s > ls
+                        && tables.iter().any(|t| {
+                            touched.iter().any(|n| {
+                                *n == t.as_str() || n.split_once('.').is_some_and(|(db, _)| db == t)
+                            })
+                        }) =>
                 {
                     Some(*s)
                 }

@@ -216,7 +216,8 @@ impl MemLog {
 }
 
 enum Cmd {
-    Append(Vec<Entry>, LogFlushed<TypeConfig>),
+    /// Entries to write; the callback (openraft's) once they are durable.
+    Append(Vec<Entry>, Option<LogFlushed<TypeConfig>>),
     Truncate(u64),
     Purge(LogId),
     Vote(Vote<NodeId>, tokio::sync::oneshot::Sender<io::Result<()>>),
@@ -436,6 +437,19 @@ impl Gcache {
             .map_err(|_| io::Error::other("gcache writer stopped"))?
     }
 
+    /// Appends entries outside raft and waits until they are durable. Only
+    /// for an operator's forced recovery, before raft starts on this log.
+    pub async fn append_offline(&self, entries: Vec<Entry>) -> io::Result<()> {
+        {
+            let mut m = self.sh.mem.write();
+            for e in &entries {
+                m.push(e.clone()).map_err(io::Error::other)?;
+            }
+        }
+        self.send(Cmd::Append(entries, None))?;
+        self.flush().await
+    }
+
     /// Stop the writer thread after flushing. Idempotent.
     pub fn close(&self) {
         if let Some(tx) = self.sh.tx.lock().take() {
@@ -597,7 +611,8 @@ impl RaftLogStorage<TypeConfig> for Gcache {
                     .map_err(|s| sto_err(io::Error::other(s)))?;
             }
         }
-        self.send(Cmd::Append(entries, callback)).map_err(sto_err)?;
+        self.send(Cmd::Append(entries, Some(callback)))
+            .map_err(sto_err)?;
         Ok(())
     }
 
@@ -737,7 +752,7 @@ impl Writer {
     fn handle(&mut self, c: Cmd) -> bool {
         if self.poisoned.is_some() {
             match c {
-                Cmd::Append(_, cb) => cb.log_io_completed(Err(self.poisoned_err())),
+                Cmd::Append(_, Some(cb)) => cb.log_io_completed(Err(self.poisoned_err())),
                 Cmd::Vote(_, tx) | Cmd::Barrier(tx) => {
                     let _ = tx.send(Err(self.poisoned_err()));
                 }
@@ -754,7 +769,9 @@ impl Writer {
                     let m = &mut self.segs[cur].max_index;
                     *m = Some(m.map_or(e.log_id.index, |x| x.max(e.log_id.index)));
                 }
-                self.pending.push(cb);
+                if let Some(cb) = cb {
+                    self.pending.push(cb);
+                }
                 if self.buf.len() > (4 << 20) {
                     self.write_buf()?;
                 }

@@ -5,7 +5,9 @@
 //! Versioning: [`PROTOCOL_VERSION`] is exchanged in the [`Hello`]; variants
 //! are only ever appended. Version 2 added the incarnations to [`Hello`] and
 //! [`HelloReply::Welcome`]; a version-1 hello is recognised and refused with
-//! a message naming both versions.
+//! a message naming both versions. Version 3 added the cluster uuid and the
+//! application's event format to both (see [`crate::identity`]), and probe
+//! hellos; version-2 hellos are refused by name the same way.
 
 use bytes::Bytes;
 use openraft::error::{InstallSnapshotError, RaftError};
@@ -18,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::types::{MemberNode, NodeId, Payload, Seqno, TypeConfig};
 
 /// Version of this message set.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// First message on every connection, from the connecting member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +36,29 @@ pub struct Hello {
     /// Drawn at random each time the sender's transport starts: tells a
     /// restarted member (same id, same address) from its previous
     /// incarnation, whose connections are then known to be dead.
+    pub incarnation: u64,
+    /// The sender's cluster uuid; `None` for a member with no history yet.
+    pub cluster_uuid: Option<String>,
+    /// The newest ordered-event format the sender's application reads.
+    pub app_version: u32,
+    /// Only asks who answers (bootstrap safety): the receiver replies and
+    /// closes, records nothing, and adopts nothing.
+    pub probe: bool,
+}
+
+/// The hello of protocol version 2, decoded only to refuse such a peer by
+/// name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloV2 {
+    /// 2.
+    pub protocol: u32,
+    /// Cluster name of the sender.
+    pub cluster: String,
+    /// Sender's member id.
+    pub id: NodeId,
+    /// Sender's name.
+    pub name: String,
+    /// Sender's incarnation.
     pub incarnation: u64,
 }
 
@@ -60,6 +85,10 @@ pub enum HelloReply {
         id: NodeId,
         /// The receiver's incarnation (see [`Hello::incarnation`]).
         incarnation: u64,
+        /// The receiver's cluster uuid (see [`Hello::cluster_uuid`]).
+        cluster_uuid: Option<String>,
+        /// The receiver's application format (see [`Hello::app_version`]).
+        app_version: u32,
     },
     /// Refused, with the reason (the connection is then closed).
     Refused(String),

@@ -61,9 +61,10 @@ use quinn::{Connection, Endpoint, VarInt};
 use rustls::pki_types::CertificateDer;
 
 use super::frame::{read_frame, write_frame, FrameError};
-use super::proto::{Hello, HelloReply, HelloV1, Request, Response, PROTOCOL_VERSION};
+use super::proto::{Hello, HelloReply, HelloV1, HelloV2, Request, Response, PROTOCOL_VERSION};
 use super::transport::{Faults, Handler, NetError, Peer, Transport};
 use crate::codec;
+use crate::identity::ClusterIdentity;
 use crate::tls::{self, TlsMaterial, SERVER_NAME};
 use crate::types::NodeId;
 
@@ -94,6 +95,8 @@ pub struct QuicSettings {
     pub idle_timeout: Duration,
     /// QUIC keep-alive interval.
     pub keep_alive: Duration,
+    /// Cluster uuid and application format, checked at every hello.
+    pub identity: Arc<ClusterIdentity>,
 }
 
 /// An established outgoing connection and whom it leads to (from the
@@ -335,13 +338,22 @@ impl QuicTransport {
                 Err(e) => {
                     // Name the version of an older peer instead of failing
                     // on its shorter hello.
-                    let v1 = codec::decode::<HelloV1>(&b).map_err(|_| e.to_string())?;
+                    let (protocol, cluster, id, name) = match codec::decode::<HelloV2>(&b) {
+                        Ok(v2) => (v2.protocol, v2.cluster, v2.id, v2.name),
+                        Err(_) => {
+                            let v1 = codec::decode::<HelloV1>(&b).map_err(|_| e.to_string())?;
+                            (v1.protocol, v1.cluster, v1.id, v1.name)
+                        }
+                    };
                     Hello {
-                        protocol: v1.protocol,
-                        cluster: v1.cluster,
-                        id: v1.id,
-                        name: v1.name,
+                        protocol,
+                        cluster,
+                        id,
+                        name,
                         incarnation: 0,
+                        cluster_uuid: None,
+                        app_version: 0,
+                        probe: false,
                     }
                 }
             };
@@ -355,13 +367,20 @@ impl QuicTransport {
                     "cluster name {:?} differs from {:?}",
                     h.cluster, self.s.cluster
                 ))
-            } else {
+            } else if h.probe {
                 Ok(h.id)
+            } else {
+                self.s
+                    .identity
+                    .admit(h.cluster_uuid.as_deref(), h.app_version)
+                    .map(|()| h.id)
             };
             let r = match &reply {
                 Ok(_) => HelloReply::Welcome {
                     id: self.s.id,
                     incarnation: self.incarnation,
+                    cluster_uuid: self.s.identity.uuid(),
+                    app_version: self.s.identity.app_version(),
                 },
                 Err(e) => HelloReply::Refused(e.clone()),
             };
@@ -370,9 +389,9 @@ impl QuicTransport {
                 .await
                 .map_err(|e| e.to_string())?;
             let _ = send.finish();
-            reply.map(|id| (id, h.name, h.incarnation))
+            reply.map(|id| (id, h.name, h.incarnation, h.probe))
         };
-        let (peer_id, peer_name, peer_inc) =
+        let (peer_id, peer_name, peer_inc, probe) =
             match tokio::time::timeout(self.s.connect_timeout, hello).await {
                 Ok(Ok(x)) => x,
                 Ok(Err(e)) => {
@@ -388,6 +407,13 @@ impl QuicTransport {
                     return;
                 }
             };
+        if probe {
+            // A probe learns who answers and leaves; give the reply a moment.
+            tracing::info!(%remote, peer_id, %peer_name, "answered a bootstrap probe");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            conn.close(VarInt::from_u32(CODE_SHUTDOWN), b"probe answered");
+            return;
+        }
         tracing::debug!(%remote, peer_id, %peer_name, "peer connected");
         let mut stop = self.stop.subscribe();
         let mut restarts = self.restarts.subscribe();
@@ -514,6 +540,31 @@ impl QuicTransport {
     }
 
     async fn connect(&self, addr: &str) -> Result<Out, NetError> {
+        let (out, uuid, app) = self.hello(addr, false).await?;
+        if let Err(why) = self.s.identity.admit(uuid.as_deref(), app) {
+            tracing::warn!(%addr, reason = %why, "refusing peer");
+            out.conn
+                .close(VarInt::from_u32(CODE_REFUSED), why.as_bytes());
+            return Err(NetError::Refused(why));
+        }
+        self.note_incarnation(out.peer, out.incarnation);
+        Ok(out)
+    }
+
+    /// Asks the member at `addr` which cluster it belongs to, without
+    /// joining it or adopting anything: `Ok(None)` is a member with no
+    /// history yet. Bootstrap safety: a new cluster must not be formed while
+    /// a member of an existing one answers.
+    pub async fn probe(&self, addr: &str) -> Result<Option<String>, NetError> {
+        let (out, uuid, _) = self.hello(addr, true).await?;
+        out.conn
+            .close(VarInt::from_u32(CODE_SHUTDOWN), b"probe done");
+        Ok(uuid)
+    }
+
+    /// Connects and exchanges hellos; returns the connection with the
+    /// peer's cluster uuid and application format.
+    async fn hello(&self, addr: &str, probe: bool) -> Result<(Out, Option<String>, u32), NetError> {
         let sa = tokio::net::lookup_host(addr)
             .await
             .map_err(|e| NetError::Unreachable(format!("cannot resolve {addr}: {e}")))?
@@ -542,6 +593,9 @@ impl QuicTransport {
             id: self.s.id,
             name: self.s.name.clone(),
             incarnation: self.incarnation,
+            cluster_uuid: self.s.identity.uuid(),
+            app_version: self.s.identity.app_version(),
+            probe,
         };
         let r = async {
             let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
@@ -559,15 +613,21 @@ impl QuicTransport {
         }
         .await;
         match r {
-            Ok(HelloReply::Welcome { id, incarnation }) => {
-                self.note_incarnation(id, incarnation);
-                Ok(Out {
+            Ok(HelloReply::Welcome {
+                id,
+                incarnation,
+                cluster_uuid,
+                app_version,
+            }) => Ok((
+                Out {
                     conn,
                     peer: id,
                     incarnation,
                     uses: Arc::new(()),
-                })
-            }
+                },
+                cluster_uuid,
+                app_version,
+            )),
             Ok(HelloReply::Refused(why)) => {
                 tracing::warn!(%addr, reason = %why, "peer refused our hello");
                 Err(NetError::Refused(why))

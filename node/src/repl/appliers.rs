@@ -41,6 +41,8 @@ pub enum Job {
         trx_id: u64,
         db: Option<String>,
         sql: String,
+        /// The origin's clock, see `Event::Toi`.
+        time_us: i64,
     },
 }
 
@@ -266,9 +268,16 @@ fn work(s: &Arc<Shared>) {
                 trx_id,
                 db,
                 sql,
+                time_us,
             } => {
                 wait_for(&s, seqno.saturating_sub(1));
-                let result = crate::sql::ddl::apply(&s.store, &sql, db.as_deref(), seqno);
+                // Version-1 events carried no clock (0): they keep the
+                // applier's, as before.
+                let now = match time_us {
+                    0 => crate::value::DateTime::now(),
+                    us => crate::value::DateTime::from_unix_micros(us),
+                };
+                let result = crate::sql::ddl::apply(&s.store, &sql, db.as_deref(), seqno, now);
                 if let Err(e) = &result {
                     tracing::info!(seqno, error = %e, "replicated DDL failed (on every node alike)");
                 }
@@ -319,9 +328,8 @@ pub fn apply_write_set(store: &Store, ws: &WriteSet, seqno: u64) {
 }
 
 fn fatal(seqno: u64, what: &str) -> ! {
-    error!(
+    crate::state::diverged(
         seqno,
-        "cannot apply a certified write-set ({what}); this node has diverged and stops"
-    );
-    std::process::exit(70);
+        &format!("cannot apply a certified write-set ({what})"),
+    )
 }

@@ -83,6 +83,11 @@ pub struct Replicator {
     next_trx: AtomicU64,
     /// The last seqno handed to `deliver` (diagnostics, gap detection).
     last_delivered: AtomicU64,
+    /// Ordered events received by gcs and not yet handed to `deliver` (the
+    /// front of the receive queue; set by the event loop).
+    event_backlog: Arc<std::sync::atomic::AtomicUsize>,
+    /// The longest receive queue seen (wsrep_local_recv_queue_max).
+    recv_queue_max: AtomicU64,
     pub stats: Arc<Stats>,
     commit_timeout: Duration,
     gate: Arc<dyn CommitGate>,
@@ -162,6 +167,8 @@ impl Replicator {
             // before a crash can never wake a waiter of after it.
             next_trx: AtomicU64::new(start_trx),
             last_delivered: AtomicU64::new(0),
+            event_backlog: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            recv_queue_max: AtomicU64::new(0),
             stats: Arc::new(Stats::default()),
             commit_timeout: cfg.commit_timeout,
             gate,
@@ -182,6 +189,30 @@ impl Replicator {
 
     pub fn appliers(&self) -> &Appliers {
         &self.appliers
+    }
+
+    /// The whole receive queue, Galera's wsrep_local_recv_queue: ordered
+    /// events not yet certified plus certified ones not yet applied. Flow
+    /// control watches this, so a node slow to certify (or to take events
+    /// at all) pauses the cluster just as a node slow to apply does.
+    pub fn recv_queue_len(&self) -> usize {
+        self.appliers.queue_len() + self.event_backlog.load(Ordering::Relaxed)
+    }
+
+    /// Where the event loop reports the events still waiting in gcs.
+    pub fn event_backlog(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.event_backlog.clone()
+    }
+
+    /// Records a receive-queue length; returns it.
+    pub fn note_recv_queue(&self, len: usize) -> usize {
+        self.recv_queue_max.fetch_max(len as u64, Ordering::Relaxed);
+        len
+    }
+
+    /// The longest receive queue recorded.
+    pub fn recv_queue_max(&self) -> u64 {
+        self.recv_queue_max.load(Ordering::Relaxed)
     }
 
     pub fn next_trx_id(&self) -> u64 {
@@ -305,6 +336,36 @@ impl Replicator {
         }
     }
 
+    /// Waits until this node has applied `seqno`, a write-set that passed
+    /// certification. Its outcome is decided (it commits on every node), so
+    /// no timeout may turn it into an error a driver would read as a
+    /// rollback (1205) and retry: it waits as long as the apply takes, and
+    /// only a node that stops answers 1180 "outcome unknown".
+    async fn wait_committed_applied(&self, seqno: u64) -> SqlResult<()> {
+        let mut rx = self.store.watch_horizon();
+        let mut waited = Duration::ZERO;
+        loop {
+            match tokio::time::timeout(self.commit_timeout, rx.wait_for(|h| *h >= seqno)).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(_)) => {
+                    return Err(SqlError::commit_unknown(format!(
+                        "seqno {seqno} was certified but the node stopped before applying it"
+                    )))
+                }
+                Err(_) => {
+                    waited += self.commit_timeout;
+                    warn!(
+                        seqno,
+                        waited_s = waited.as_secs(),
+                        horizon = self.store.horizon(),
+                        queue = self.appliers.queue_len(),
+                        "a certified commit is still waiting for its apply"
+                    );
+                }
+            }
+        }
+    }
+
     /// wsrep_sync_wait: waits until everything ordered before now is
     /// applied here.
     pub async fn sync_wait(&self) -> SqlResult<()> {
@@ -345,7 +406,7 @@ impl Replicator {
                     .replicated_bytes
                     .fetch_add(len, Ordering::Relaxed);
                 self.stats.local_commits.fetch_add(1, Ordering::Relaxed);
-                self.wait_applied(s).await?;
+                self.wait_committed_applied(s).await?;
                 Ok(Some(s))
             }
             Outcome::CertFailed => {
@@ -363,12 +424,16 @@ impl Replicator {
     pub async fn toi(&self, db: Option<&str>, sql: &str, tables: Vec<String>) -> SqlResult<()> {
         self.gate.wait().await?;
         let trx_id = self.next_trx_id();
+        let time_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
         let payload = Event::Toi {
             source: self.node_id,
             trx_id,
             db: db.map(str::to_string),
             sql: sql.to_string(),
             tables,
+            time_us,
         }
         .encode()
         .map_err(|e| SqlError::internal(e.to_string()))?;
@@ -449,8 +514,12 @@ impl Replicator {
         let seqno = d.seqno;
         let prev = self.last_delivered.swap(seqno, Ordering::AcqRel);
         if prev != 0 && seqno != prev + 1 {
-            // The order must be dense: a gap would stall the horizon.
-            error!(seqno, previous = prev, "ordered events are not contiguous");
+            // The order must be dense: a gap means this node missed events
+            // its peers applied, so its state can no longer match theirs.
+            crate::state::diverged(
+                seqno,
+                &format!("ordered events are not contiguous (previous was {prev})"),
+            );
         }
         if d.origin != self.node_id {
             self.stats.received.fetch_add(1, Ordering::Relaxed);
@@ -460,9 +529,16 @@ impl Replicator {
         }
         let event = match Event::decode(&d.payload) {
             Ok(e) => e,
-            Err(e) => {
-                // Every node decodes the same bytes the same way, so every
-                // node skips this seqno.
+            Err(e @ event::DecodeError::TooNew(_)) => {
+                // Peers that can read it will apply it: skipping would
+                // diverge. (The handshake keeps newer members out; this is
+                // the last line.)
+                crate::state::diverged(seqno, &format!("{e}; upgrade this node"));
+            }
+            Err(e @ event::DecodeError::Malformed(_)) => {
+                // Not an event of any version: every node reads the same
+                // bytes the same way (the handshake guarantees one format),
+                // so every node skips this seqno.
                 error!(seqno, origin = d.origin, error = %e, "undecodable ordered event skipped");
                 self.cert.lock().skip(seqno);
                 self.appliers.finish(seqno);
@@ -484,6 +560,7 @@ impl Replicator {
                 db,
                 sql,
                 tables,
+                time_us,
             } => {
                 let v = self.cert.lock().certify_toi(&tables, seqno);
                 debug_assert!(v.is_pass());
@@ -493,6 +570,7 @@ impl Replicator {
                     trx_id,
                     db,
                     sql,
+                    time_us,
                 });
             }
             Event::LowWater { node, seqno: low } => {
@@ -524,6 +602,9 @@ impl Replicator {
         match verdict {
             Verdict::Pass { depends_seqno } => {
                 self.bf_abort(&ws, origin);
+                // The verdict is final: the origin's COMMIT learns it now and
+                // then waits for the apply (read-your-writes) on its own.
+                self.notify(origin, ws.trx_id, Outcome::Committed(seqno));
                 self.appliers.submit(appliers::Job::WriteSet {
                     seqno,
                     depends: depends_seqno,
@@ -565,11 +646,14 @@ impl Replicator {
         }
     }
 
-    /// Called by appliers when a job is done.
+    /// Called by appliers when a job is done. A write-set's origin already
+    /// learned its verdict at certification; a TOI's learns it here.
     fn job_done(&self, origin: u64, trx_id: u64, outcome: Outcome) {
-        if let Outcome::Committed(s) = &outcome {
-            self.stats.last_committed.fetch_max(*s, Ordering::Relaxed);
+        match outcome {
+            Outcome::Committed(s) => {
+                self.stats.last_committed.fetch_max(s, Ordering::Relaxed);
+            }
+            other => self.notify(origin, trx_id, other),
         }
-        self.notify(origin, trx_id, outcome);
     }
 }

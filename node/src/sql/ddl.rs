@@ -57,7 +57,7 @@ fn qualify(name: &ast::ObjectName, db: Option<&str>) -> SqlResult<(String, Strin
 }
 
 /// The qualified tables a TOI statement is a certification barrier for.
-pub fn toi_tables(stmt: &Statement, db: Option<&str>, catalog: &Catalog) -> Vec<String> {
+pub fn toi_tables(stmt: &Statement, db: Option<&str>) -> Vec<String> {
     let q = |n: &ast::ObjectName| qualify(n, db).ok().map(|(d, t)| format!("{d}.{t}"));
     let mut out: Vec<String> = match stmt {
         Statement::CreateTable(ct) => q(&ct.name).into_iter().collect(),
@@ -71,6 +71,9 @@ pub fn toi_tables(stmt: &Statement, db: Option<&str>, catalog: &Catalog) -> Vec<
             table: Some(t),
             ..
         } => q(t).into_iter().collect(),
+        // The database itself: certification treats it as the parent of
+        // all its tables (hierarchical keys), so the barrier does not depend
+        // on which tables this node's catalog happens to hold yet.
         Statement::Drop {
             object_type: ast::ObjectType::Database | ast::ObjectType::Schema,
             names,
@@ -78,18 +81,6 @@ pub fn toi_tables(stmt: &Statement, db: Option<&str>, catalog: &Catalog) -> Vec<
         } => names
             .iter()
             .filter_map(|n| object_name_parts(n).ok()?.last().cloned())
-            .flat_map(|d| {
-                catalog
-                    .databases
-                    .get(&d)
-                    .map(|x| {
-                        x.tables
-                            .keys()
-                            .map(|t| format!("{d}.{t}"))
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default()
-            })
             .collect(),
         Statement::Truncate(t) => t.table_names.iter().filter_map(|x| q(&x.name)).collect(),
         Statement::AlterTable(a) => {
@@ -118,7 +109,15 @@ pub fn toi_tables(stmt: &Statement, db: Option<&str>, catalog: &Catalog) -> Vec<
 }
 
 /// Applies one TOI statement's text at `seqno`.
-pub fn apply(store: &Store, text: &str, db: Option<&str>, seqno: u64) -> SqlResult<()> {
+/// `now` is the origin's clock when the statement ran, the same on every
+/// node.
+pub fn apply(
+    store: &Store,
+    text: &str,
+    db: Option<&str>,
+    seqno: u64,
+    now: crate::value::DateTime,
+) -> SqlResult<()> {
     let mut cat = (*store.catalog()).clone();
     let snapshot = store.horizon();
     if let Some(a) = admin::parse_admin(text)? {
@@ -135,6 +134,7 @@ pub fn apply(store: &Store, text: &str, db: Option<&str>, seqno: u64) -> SqlResu
         db,
         seqno,
         snapshot,
+        now,
     };
     ctx.apply(stmt)?;
     store.set_catalog(cat);
@@ -226,6 +226,7 @@ struct DdlCtx<'a> {
     db: Option<&'a str>,
     seqno: u64,
     snapshot: u64,
+    now: crate::value::DateTime,
 }
 
 impl DdlCtx<'_> {
@@ -704,7 +705,7 @@ impl DdlCtx<'_> {
         // strictly.
         let cols = def.columns.clone();
         let src = source.clone();
-        let now = crate::value::DateTime::now();
+        let now = self.now;
         let mut row_no = 0usize;
         let t = old.rebuild(def, self.snapshot, self.seqno, |r| {
             row_no += 1;

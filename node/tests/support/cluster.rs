@@ -38,6 +38,11 @@ pub struct NodeOpts {
     pub fc_limit: Option<u64>,
     /// Small values make the ordered log purge quickly (state transfer).
     pub gcache_size: Option<u64>,
+    pub commit_timeout_ms: Option<u64>,
+    /// Overrides "node 1 bootstraps".
+    pub bootstrap: Option<bool>,
+    /// Overrides the peer list (`Some(vec![])`: `gcomm://`, a cluster of its own).
+    pub peers: Option<Vec<u16>>,
 }
 
 fn free_tcp_port() -> u16 {
@@ -55,7 +60,13 @@ fn free_udp_port() -> u16 {
 }
 
 fn config_text(dir: &std::path::Path, n: &NodeProc, peers: &[u16], opts: &NodeOpts) -> String {
-    let peers: Vec<String> = peers.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let peers: Vec<String> = opts
+        .peers
+        .as_deref()
+        .unwrap_or(peers)
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
     format!(
         r#"node_id = {id}
 node_name = "node{id}"
@@ -65,7 +76,7 @@ root_password = "{PW}"
 bootstrap = {boot}
 checkpoint_interval_ms = 1000
 low_water_interval_ms = 500
-commit_timeout_ms = 30000
+commit_timeout_ms = {commit_timeout}
 
 [cluster]
 cluster_address = "gcomm://{peers}"
@@ -94,7 +105,8 @@ apply_delay_ms = {delay}
         id = n.id,
         mysql = n.mysql_port,
         data = dir.join(format!("node{}", n.id)).display(),
-        boot = n.id == 1,
+        boot = opts.bootstrap.unwrap_or(n.id == 1),
+        commit_timeout = opts.commit_timeout_ms.unwrap_or(30000),
         peers = peers.join(","),
         peer = n.peer_port,
         certs = dir.join("tls").display(),
@@ -147,6 +159,15 @@ impl Cluster {
     }
 
     fn spawn(&mut self, i: usize) {
+        self.spawn_with(i, &[]);
+    }
+
+    /// Starts a stopped node `i` with extra command-line arguments.
+    pub fn start_node_with(&mut self, i: usize, args: &[&str]) {
+        self.spawn_with(i, args);
+    }
+
+    fn spawn_with(&mut self, i: usize, args: &[&str]) {
         let n = &mut self.nodes[i];
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -157,6 +178,7 @@ impl Cluster {
             .arg("start")
             .arg("--config")
             .arg(&n.config)
+            .args(args)
             .env("RUST_LOG", "info,openraft=warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -182,6 +204,11 @@ impl Cluster {
             .await
             .ok()?
             .ok()
+    }
+
+    /// Node `i`'s whole log.
+    pub fn log_text(&self, i: usize) -> String {
+        std::fs::read_to_string(&self.nodes[i].log).unwrap_or_default()
     }
 
     pub fn log_tail(&self, i: usize) -> String {
@@ -250,6 +277,48 @@ impl Cluster {
         }
     }
 
+    /// Rewrites node `i`'s configuration (takes effect at its next start).
+    pub fn reconfigure(&self, i: usize, opts: &NodeOpts) {
+        let peers: Vec<u16> = self.nodes.iter().map(|x| x.peer_port).collect();
+        std::fs::write(
+            &self.nodes[i].config,
+            config_text(self.dir.path(), &self.nodes[i], &peers, opts),
+        )
+        .expect("write config");
+    }
+
+    /// Removes node `i`'s data directory (the node must be stopped).
+    pub fn wipe(&mut self, i: usize) {
+        assert!(self.nodes[i].child.is_none(), "wipe a running node");
+        let d = self.dir.path().join(format!("node{}", self.nodes[i].id));
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    /// Starts node `i` (stopped) and waits, bounded, for it to exit by
+    /// itself; returns its exit code, or None if it kept running (then it is
+    /// left running).
+    pub async fn start_expecting_exit(&mut self, i: usize, timeout: Duration) -> Option<i32> {
+        self.spawn(i);
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let done = self.nodes[i]
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(st) = done {
+                self.nodes[i].child = None;
+                return Some(st.code().unwrap_or(-1));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
+    /// Starts a stopped node `i`.
+    pub fn start_node(&mut self, i: usize) {
+        self.spawn(i);
+    }
+
     pub fn restart(&mut self, i: usize) {
         self.kill(i);
         self.spawn(i);
@@ -282,6 +351,11 @@ impl Drop for Cluster {
         if std::thread::panicking() {
             for i in 0..self.nodes.len() {
                 eprintln!("--- node{} log tail ---\n{}", i + 1, self.log_tail(i));
+            }
+            // For a post-mortem: keep every log and data directory.
+            if std::env::var_os("TRIREME_KEEP_FAILED").is_some() {
+                let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+                eprintln!("kept {}", kept.keep().display());
             }
         }
     }
