@@ -1306,6 +1306,22 @@ impl wire::Handler for WireSession {
             .collect()
     }
 
+    /// PyMySQL sends binary values as raw bytes inside `_binary'...'`; they
+    /// become hex literals. Bytes that are not UTF-8 outside a literal get
+    /// MySQL's 1300, as a utf8mb4 connection answers.
+    async fn query_bytes(&mut self, sql: &[u8]) -> Vec<Result<wire::StmtResult, wire::MySqlError>> {
+        if let Ok(text) = std::str::from_utf8(sql) {
+            return self.query(text).await;
+        }
+        match binary_literals_to_hex(sql) {
+            Some(text) => self.query(&text).await,
+            None => match wire::error::utf8(sql) {
+                Ok(text) => self.query(text).await,
+                Err(e) => vec![Err(e)],
+            },
+        }
+    }
+
     async fn prepare(
         &mut self,
         sql: &str,
