@@ -214,6 +214,7 @@ fn one_node_on_loopback_runs_and_checks_every_workload() {
         WorkloadKind::Bank,
         WorkloadKind::Set,
         WorkloadKind::ListAppend,
+        WorkloadKind::Ddl,
     ] {
         let s = run::run(&opts(w, NemesisKind::None, 1, NetMode::Loopback, 3)).unwrap();
         assert_valid(&s);
