@@ -21,7 +21,7 @@
 //!
 //! | verdict | exit | when |
 //! |---|---|---|
-//! | `invalid` | 1 | the checker found a forbidden anomaly, nodes diverged, or a node crashed (exited without being killed) |
+//! | `invalid` | 1 | the checker found a forbidden anomaly, nodes diverged, or a node crashed (exited without being killed, or logged a thread panic) |
 //! | `harness-failure` | 3 | the run could not test what it claims: the cluster did not start, a fault could not be applied or healed, a nemesis applied no fault at all, the run was interrupted, teardown failed |
 //! | `unknown` | 2 | the history does not allow a verdict, typically because a node stayed unavailable for its final read or the consistency snapshot |
 //! | `valid` | 0 | none of the above |
