@@ -1552,6 +1552,112 @@ pub fn recheck(dir: &Path) -> anyhow::Result<Summary> {
 mod tests {
     use super::*;
 
+    fn summary(nemesis: &str, checker: Validity, consistency: Option<Validity>) -> Summary {
+        let mut check = CheckResult::new("test");
+        check.validity = checker;
+        Summary {
+            run_id: "trjtest0".into(),
+            workload: "set".into(),
+            nemesis: nemesis.into(),
+            seed: 1,
+            nodes: 3,
+            net: NetMode::Netns,
+            time_s: 1,
+            duration_s: 1.0,
+            ops: Counts::default(),
+            by_f: BTreeMap::new(),
+            faults: vec![],
+            faults_applied: 2,
+            faults_failed: 0,
+            faults_skipped: vec![],
+            verdict: Verdict::Unknown,
+            check: Some(check),
+            consistency: consistency.map(|v| Consistency {
+                validity: v,
+                divergences: vec![],
+                notes: vec![],
+                tables_compared: 1,
+                positions: BTreeMap::new(),
+                checksum_diverged: vec![],
+                details: vec![],
+            }),
+            crashes: vec![],
+            harness_errors: vec![],
+            unavailable: vec![],
+            replay: String::new(),
+            dir: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn verdicts_put_harness_failures_above_unknown_and_below_invalid() {
+        let ok = Some(Validity::Valid);
+        assert_eq!(
+            verdict(&summary("kill", Validity::Valid, ok)),
+            Verdict::Valid
+        );
+        // A genuine unknown: a node unavailable for its final read.
+        assert_eq!(
+            verdict(&summary("kill", Validity::Unknown, ok)),
+            Verdict::Unknown
+        );
+        let mut s = summary("kill", Validity::Valid, ok);
+        s.unavailable.push("n2: not ready".into());
+        assert_eq!(verdict(&s), Verdict::Unknown);
+        // Start-up or fault failures never hide behind unknown.
+        let mut s = summary("kill", Validity::Unknown, None);
+        s.harness_errors
+            .push("starting the cluster: n1 exited".into());
+        assert_eq!(verdict(&s), Verdict::HarnessFailure);
+        assert_eq!(verdict(&s).exit_code(), 3);
+        let mut s = summary("partition", Validity::Valid, ok);
+        s.faults_applied = 0;
+        assert_eq!(verdict(&s), Verdict::HarnessFailure, "no fault applied");
+        s.nemesis = "none".into();
+        assert_eq!(verdict(&s), Verdict::Valid, "no nemesis, no fault needed");
+        // Anomalies, divergences and crashes are invalid whatever else.
+        let mut s = summary("kill", Validity::Invalid, None);
+        s.harness_errors.push("nemesis could not apply".into());
+        assert_eq!(verdict(&s), Verdict::Invalid);
+        assert_eq!(
+            verdict(&summary("kill", Validity::Valid, Some(Validity::Invalid))),
+            Verdict::Invalid
+        );
+        let mut s = summary("kill", Validity::Unknown, ok);
+        s.crashes.push("n3 exited".into());
+        assert_eq!(verdict(&s), Verdict::Invalid);
+        assert_eq!(
+            Verdict::Unknown.and(Verdict::HarnessFailure),
+            Verdict::HarnessFailure
+        );
+        assert_eq!(
+            Verdict::Invalid.and(Verdict::HarnessFailure),
+            Verdict::Invalid
+        );
+    }
+
+    #[test]
+    fn old_summaries_still_parse() {
+        let s = summary("kill", Validity::Valid, None);
+        let mut v = serde_json::to_value(&s).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for k in [
+            "duration_s",
+            "faults_applied",
+            "faults_failed",
+            "faults_skipped",
+            "consistency",
+            "crashes",
+            "unavailable",
+        ] {
+            o.remove(k);
+        }
+        o.insert("verdict".into(), "valid".into());
+        let back: Summary = serde_json::from_value(v).unwrap();
+        assert_eq!(back.verdict, Verdict::Valid);
+        assert_eq!(back.faults_applied, 0);
+    }
+
     #[test]
     fn timestamp_has_the_expected_shape() {
         let t = timestamp();

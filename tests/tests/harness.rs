@@ -315,3 +315,47 @@ fn killing_a_node_that_is_not_running_fails() {
     assert!(c.teardown().is_empty());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn wiping_a_node_deletes_its_data_and_restarts_it_without_bootstrap() {
+    // Harness mechanics only (loopback, no readiness wait): whether the
+    // wiped node then rejoins is what the wipe nemesis runs test.
+    let dir = trireme_tests::target_dir()
+        .join("jepsen-tests")
+        .join(format!("wipe-{}", cluster::new_run_id()));
+    let spec = ClusterSpec {
+        run_id: cluster::new_run_id(),
+        nodes: 3,
+        net: NetMode::Loopback,
+        binary: binary(),
+        root_password: "jepsen".into(),
+        dir: dir.clone(),
+        base_port: cluster::free_base_port(3).unwrap(),
+        extra_config: String::new(),
+    };
+    let mut c = Cluster::create(spec).unwrap();
+    let join = std::fs::read_to_string(c.nodes[0].join_config_path()).unwrap();
+    assert!(join.contains("bootstrap = false"), "{join}");
+    c.start_all().unwrap();
+    assert!(c.nodes[0].data_dir().exists());
+    c.wipe(0).unwrap();
+    assert!(
+        !c.nodes[0].data_dir().exists(),
+        "the data directory is gone"
+    );
+    assert!(c.is_wiped(0) && !c.is_running(0));
+    c.start(0).unwrap();
+    let pid = c.pid(0).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    assert!(cmdline.contains("node-join.toml"), "{cmdline}");
+    assert!(!cmdline.contains("--bootstrap"), "{cmdline}");
+    // The other nodes still start with their own configuration.
+    let other = c.pid(1).unwrap();
+    let cmdline =
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{other}/cmdline")).unwrap())
+            .replace('\0', " ");
+    assert!(cmdline.contains("node.toml"), "{cmdline}");
+    assert!(c.teardown().is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}

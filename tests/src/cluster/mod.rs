@@ -602,6 +602,11 @@ impl Cluster {
         Ok(())
     }
 
+    /// The pid of node `i`'s current process, if it has one.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.procs[i].as_ref().map(|p| p.child.id())
+    }
+
     /// Whether node `i` restarts with its join configuration.
     pub fn is_wiped(&self, i: usize) -> bool {
         self.join[i]
