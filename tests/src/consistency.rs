@@ -13,8 +13,11 @@
 //!
 //! and [`compare`] reports every difference as a `divergence` line naming
 //! the table and which nodes hold which value. Any divergence makes the run
-//! invalid. A node that cannot be snapshotted, or nodes that do not reach
-//! the same position, make the check `unknown` instead (said in `notes`).
+//! invalid. A node that cannot be snapshotted makes the check `unknown`
+//! (said in `notes`). Differences seen while the nodes were not at one
+//! position are checked again a little later: if the very same differences
+//! persist ([`confirm_persistent`]) they are a divergence, otherwise they
+//! were lag.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -181,6 +184,27 @@ async fn snapshot_on(s: &mut Session) -> Result<NodeSnapshot, String> {
     }
     snap.position_after = Some(position_on(s).await?);
     Ok(snap)
+}
+
+/// Called on the next round's result when the previous round found
+/// differences but the nodes were not at one position (so they might have
+/// been lag): the same differences again, rounds apart and with no client
+/// writing, are a divergence after all. Nodes order internal events now and
+/// then (e.g. purge reports), so positions alone can keep moving.
+pub fn confirm_persistent(prev: &Consistency, cur: &mut Consistency) {
+    if cur.validity == Validity::Unknown
+        && !cur.divergences.is_empty()
+        && cur.divergences == prev.divergences
+        && !cur
+            .notes
+            .iter()
+            .any(|n| n.contains("no consistency snapshot"))
+    {
+        cur.validity = Validity::Invalid;
+        cur.notes.push(
+            "the same differences persisted over consecutive rounds with no client running: divergence, not lag".into(),
+        );
+    }
 }
 
 /// The most rows [`table_rows`] reads from one table.
@@ -509,6 +533,25 @@ mod tests {
         let c = compare(&of(vec![("n1", Ok(a)), ("n2", Ok(behind))]));
         assert_eq!(c.validity, Validity::Unknown, "{c:?}");
         assert_eq!(c.divergences.len(), 1);
+    }
+
+    #[test]
+    fn differences_that_persist_across_rounds_are_divergences() {
+        let a = snap(7, &[("jepsen.a", Some(1), "CREATE a")]);
+        let mut moving = snap(7, &[("jepsen.a", Some(2), "CREATE a")]);
+        moving.position_after = Some(8);
+        let round = |a: &NodeSnapshot, b: &NodeSnapshot| {
+            compare(&of(vec![("n1", Ok(a.clone())), ("n2", Ok(b.clone()))]))
+        };
+        let first = round(&a, &moving);
+        assert_eq!(first.validity, Validity::Unknown);
+        let mut second = round(&a, &moving);
+        confirm_persistent(&first, &mut second);
+        assert_eq!(second.validity, Validity::Invalid, "{second:?}");
+        // Lag that resolved: nothing to confirm.
+        let mut third = round(&a, &a);
+        confirm_persistent(&first, &mut third);
+        assert_eq!(third.validity, Validity::Valid);
     }
 
     #[test]

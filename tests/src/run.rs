@@ -1320,8 +1320,9 @@ async fn final_reads(
 
 /// The end-of-run comparison ([`crate::consistency`]): waits (bounded)
 /// until every node reports the same `wsrep_last_committed`, then takes
-/// each node's snapshot; retries a few rounds when the nodes were not at
-/// one position.
+/// each node's snapshot; when it finds differences while the nodes were not
+/// at one position, tries again (up to three rounds, 2 s apart) and
+/// calls differences that persist a divergence.
 async fn consistency_check(
     cluster: &mut Cluster,
     executors: &[NsExecutor],
@@ -1329,12 +1330,13 @@ async fn consistency_check(
     shared: &Shared,
 ) -> Consistency {
     use crate::consistency::{
-        compare, position, row_differences, snapshot, table_rows, NodeSnapshot,
+        compare, confirm_persistent, position, row_differences, snapshot, table_rows, NodeSnapshot,
     };
     const ROUNDS: usize = 3;
     const CONVERGE: Duration = Duration::from_secs(30);
     const SNAPSHOT_ATTEMPTS: usize = 5;
     let mut result = None;
+    let mut previous: Option<Consistency> = None;
     for round in 0..ROUNDS {
         // Same position everywhere (bounded).
         let deadline = Instant::now() + CONVERGE;
@@ -1403,6 +1405,9 @@ async fn consistency_check(
             }
             c.details.extend(row_differences(&t, &rows, 6));
         }
+        if let Some(p) = &previous {
+            confirm_persistent(p, &mut c);
+        }
         let settled = c.validity != Validity::Unknown
             || snaps.values().any(|s| s.is_err())
             || round + 1 == ROUNDS;
@@ -1415,6 +1420,7 @@ async fn consistency_check(
             round + 1,
             c.notes.join("; ")
         ));
+        previous = Some(c);
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     result.expect("the last round always settles")
