@@ -96,6 +96,10 @@ pub enum F {
     Add,
     /// list-append: a transaction of appends and reads.
     Txn,
+    /// ddl: a schema change (CREATE / ALTER / DROP TABLE) on a client's own table.
+    Ddl,
+    /// ddl: insert one row into a client's own table.
+    Insert,
     /// Any workload: the read on each node after the nemesis healed and the
     /// cluster recovered. Checkers use these for final-state checks.
     FinalRead,
@@ -179,6 +183,21 @@ pub enum Value {
     Elements(Option<Vec<u64>>),
     Txn(Vec<Mop>),
     Nemesis(NemesisValue),
+    /// ddl: a schema statement on `table`; `kind` is `create`,
+    /// `add-column`, `add-index` or `drop`.
+    Ddl {
+        table: String,
+        kind: String,
+        sql: String,
+    },
+    /// ddl: one row, `id` unique over the run, inserted into `table`.
+    Row {
+        table: String,
+        id: u64,
+    },
+    /// ddl final read: every table of the workload's database with the ids
+    /// of its rows; `None` until read.
+    Tables(Option<BTreeMap<String, Vec<u64>>>),
 }
 
 impl fmt::Display for Value {

@@ -14,16 +14,33 @@
 //! | [`cluster`] | network namespaces, bridge and veth pairs, nft partitions, node processes, `--cleanup` |
 //! | [`nemesis`] | fault / heal schedules: partition, kill, pause, swizzle-clog, mix |
 //! | [`workload`] | bank, set and list-append clients with honest error classification |
-//! | [`run`] | one run end to end: set up, drive, heal, final reads, check, write results |
+//! | [`consistency`] | end of run: databases, table definitions and `CHECKSUM TABLE` equal on every node |
+//! | [`run`] | one run end to end: set up, drive, heal, final reads, consistency, check, write results |
 //! | [`plot`] | the latency-over-time SVG with fault periods shaded |
 //!
 //! The binary `jepsen` (`src/bin/jepsen.rs`) is a thin CLI over [`run`].
 
 pub mod checker;
 pub mod cluster;
+pub mod consistency;
 pub mod history;
 pub mod nemesis;
 pub mod plot;
 pub mod rng;
 pub mod run;
 pub mod workload;
+
+/// The cargo target directory: `$CARGO_TARGET_DIR` (relative to the
+/// workspace when relative), else `<workspace>/target`. The harness finds
+/// the `trireme` binary (`<target>/debug/trireme`) and writes results
+/// (`<target>/jepsen`) there.
+pub fn target_dir() -> std::path::PathBuf {
+    let workspace = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => workspace.join(d),
+        _ => workspace.join("target"),
+    }
+}

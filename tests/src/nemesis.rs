@@ -12,7 +12,8 @@
 //! | `kill` | SIGKILL one node, a majority, or all; heal restarts them with the same command |
 //! | `pause` | SIGSTOP one node or a majority; heal is SIGCONT |
 //! | `clog` | swizzle-clogging (FoundationDB): cut every link of a random node set one at a time, then restore them one at a time in another random order |
-//! | `mix` | any of the above |
+//! | `wipe` | SIGKILL one node (any of them, seeded), delete its data directory, restart it without bootstrap: it rejoins by state transfer. Only applied while every node is synced; needs 3 or more nodes |
+//! | `mix` | any of the above except `wipe` |
 //! | `none` | nothing (a baseline) |
 //!
 //! Partitions are *grudges*: node X drops traffic arriving from a set of
@@ -47,6 +48,9 @@ pub enum NemesisKind {
     Pause,
     /// Swizzle-clogging: cut a random node set's links one at a time, restore in random order.
     Clog,
+    /// SIGKILL one node, delete its data directory, restart it without
+    /// bootstrap (it rejoins by state transfer).
+    Wipe,
     /// A random choice among partition, clog, kill and pause each time.
     Mix,
 }
@@ -59,6 +63,7 @@ impl NemesisKind {
             NemesisKind::Kill => "kill",
             NemesisKind::Pause => "pause",
             NemesisKind::Clog => "clog",
+            NemesisKind::Wipe => "wipe",
             NemesisKind::Mix => "mix",
         }
     }
@@ -71,6 +76,8 @@ pub enum Fault {
     Partition(&'static str, Vec<(usize, Vec<usize>)>),
     Kill(Vec<usize>),
     Pause(Vec<usize>),
+    /// Kill one node, delete its data directory; heal restarts it empty.
+    Wipe(usize),
     /// Links (unordered node pairs) in the order they are cut, and the order
     /// they are restored.
     Clog {
@@ -209,6 +216,7 @@ impl Fault {
                 rng.shuffle(&mut restore);
                 Fault::Clog { cut, restore }
             }
+            NemesisKind::Wipe => Fault::Wipe(all[0]),
             NemesisKind::None | NemesisKind::Mix => unreachable!("resolved above"),
         })
     }
@@ -244,6 +252,12 @@ impl Fault {
                 targets: list(t),
                 detail: "SIGSTOP".into(),
             },
+            Fault::Wipe(i) => NemesisValue {
+                kind: "wipe".into(),
+                targets: vec![names[*i].clone()],
+                detail: "SIGKILL, delete the data directory; heal restarts it without bootstrap"
+                    .into(),
+            },
             Fault::Clog { cut, restore } => {
                 let l = |v: &[(usize, usize)]| {
                     v.iter()
@@ -274,6 +288,7 @@ impl Fault {
             Fault::Clog { cut, .. } => c.partition(&link_grudges(c.nodes.len(), cut)),
             Fault::Kill(t) => t.iter().try_for_each(|i| c.kill(*i)),
             Fault::Pause(t) => t.iter().try_for_each(|i| c.pause(*i)),
+            Fault::Wipe(i) => c.wipe(*i),
         }
     }
 
@@ -283,6 +298,7 @@ impl Fault {
             Fault::Partition(..) | Fault::Clog { .. } => c.heal_network(),
             Fault::Kill(t) => t.iter().try_for_each(|i| c.start(*i)),
             Fault::Pause(t) => t.iter().try_for_each(|i| c.resume(*i)),
+            Fault::Wipe(i) => c.start(*i),
         }
     }
 }
@@ -351,6 +367,7 @@ mod tests {
             match Fault::choose(NemesisKind::Mix, 1, &mut r).unwrap() {
                 Fault::Partition(..) | Fault::Clog { .. } => panic!("no partition with one node"),
                 Fault::Kill(t) | Fault::Pause(t) => assert_eq!(t, vec![0]),
+                Fault::Wipe(_) => panic!("mix never wipes"),
             }
         }
         assert!(Fault::choose(NemesisKind::None, 3, &mut r).is_none());
@@ -375,6 +392,19 @@ mod tests {
             link_grudges(3, &[(0, 2)]),
             vec![(0, vec![2]), (1, vec![]), (2, vec![0])]
         );
+    }
+
+    #[test]
+    fn wipes_pick_every_node_sometimes() {
+        let mut r = Rng::new(11);
+        let mut seen = [false; 3];
+        for _ in 0..60 {
+            let Some(Fault::Wipe(i)) = Fault::choose(NemesisKind::Wipe, 3, &mut r) else {
+                panic!("the wipe nemesis wipes")
+            };
+            seen[i] = true;
+        }
+        assert_eq!(seen, [true; 3], "not always node 1");
     }
 
     #[test]

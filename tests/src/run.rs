@@ -9,15 +9,25 @@
 //! 4. Drive the clients (bound to nodes round-robin, each on its node's
 //!    [`NsExecutor`]) and the nemesis for `--time`; every operation goes to
 //!    `history.jsonl` as it happens.
-//! 5. Heal everything, wait `--recovery`, run a final read on every node
-//!    (retrying a bounded number of times).
-//! 6. Stop the nodes, remove the network, check the history, and write
+//! 5. Heal everything (restarting nodes that are down), wait `--recovery`
+//!    and (bounded) until every node is ready again, run a final read on
+//!    every node (retrying a bounded number of times).
+//! 6. Check that every node holds the same databases, table definitions and
+//!    rows ([`crate::consistency`]).
+//! 7. Stop the nodes, remove the network, check the history, and write
 //!    `summary.json`, `summary.txt` and `latency.svg`.
 //!
-//! Harness failures (the cluster did not start, a nemesis command failed)
-//! are reported apart from what the checker found: they make the verdict
-//! `unknown` (or are listed next to a verdict that still stands), never
-//! `invalid`.
+//! # Verdicts
+//!
+//! | verdict | exit | when |
+//! |---|---|---|
+//! | `invalid` | 1 | the checker found a forbidden anomaly, nodes diverged, or a node crashed (exited without being killed, or logged a thread panic) |
+//! | `harness-failure` | 3 | the run could not test what it claims: the cluster did not start, a fault could not be applied or healed, a nemesis applied no fault at all, the run was interrupted, teardown failed |
+//! | `unknown` | 2 | the history does not allow a verdict, typically because a node stayed unavailable for its final read or the consistency snapshot |
+//! | `valid` | 0 | none of the above |
+//!
+//! A harness failure is never downgraded to `unknown`: a run that did not
+//! start, or whose faults were not applied, tested nothing.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,6 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checker::{CheckResult, Validity};
 use crate::cluster::{Cluster, ClusterSpec, NetMode, NsExecutor};
+use crate::consistency::Consistency;
 use crate::history::{pair, NemesisValue, Op, OpType, Process, Recorder, Value, F};
 use crate::nemesis::{link_grudges, Fault, NemesisKind, Schedule};
 use crate::rng::Rng;
@@ -103,6 +114,11 @@ impl RunOpts {
                 self.nemesis.name()
             ));
         }
+        if self.nemesis == NemesisKind::Wipe && self.nodes < 3 {
+            return Err(
+                "the wipe nemesis needs --nodes >= 3 (a majority must keep the data)".into(),
+            );
+        }
         if self.nemesis == NemesisKind::Mix && self.net != NetMode::Netns && self.nodes > 1 {
             return Err(
                 "the mix nemesis includes partitions: it needs --net netns (or --nodes 1)".into(),
@@ -147,6 +163,74 @@ impl Counts {
     }
 }
 
+/// The verdict of a run. Ordered from best to worst; a suite reports its
+/// worst run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Valid,
+    /// The history does not allow a verdict (e.g. a node unavailable for
+    /// its final read).
+    Unknown,
+    /// The run could not start, or its faults were not applied: it tested
+    /// nothing, whatever the history says.
+    HarnessFailure,
+    /// An anomaly, a divergence or a crash.
+    Invalid,
+}
+
+impl Verdict {
+    /// The process exit status for this verdict.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Valid => 0,
+            Verdict::Invalid => 1,
+            Verdict::Unknown => 2,
+            Verdict::HarnessFailure => 3,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Unknown => "unknown",
+            Verdict::HarnessFailure => "harness-failure",
+            Verdict::Invalid => "invalid",
+        }
+    }
+
+    /// The worse of two verdicts.
+    pub fn and(self, other: Verdict) -> Verdict {
+        self.max(other)
+    }
+}
+
+/// The run's verdict from its parts (see the module docs).
+pub fn verdict(s: &Summary) -> Verdict {
+    let checker = s.check.as_ref().map_or(Validity::Unknown, |c| c.validity);
+    let consistency = s
+        .consistency
+        .as_ref()
+        .map_or(Validity::Unknown, |c| c.validity);
+    if checker == Validity::Invalid || consistency == Validity::Invalid || !s.crashes.is_empty() {
+        Verdict::Invalid
+    } else if !s.harness_errors.is_empty() || no_fault_applied(s) {
+        Verdict::HarnessFailure
+    } else if checker == Validity::Unknown
+        || consistency == Validity::Unknown
+        || !s.unavailable.is_empty()
+    {
+        Verdict::Unknown
+    } else {
+        Verdict::Valid
+    }
+}
+
+/// A run with a nemesis that applied no fault tested nothing.
+fn no_fault_applied(s: &Summary) -> bool {
+    s.nemesis != NemesisKind::None.name() && s.faults_applied == 0
+}
+
 /// What a run produced (`summary.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
@@ -157,24 +241,69 @@ pub struct Summary {
     pub nodes: usize,
     pub net: NetMode,
     pub time_s: u64,
+    /// Wall-clock seconds the whole run took (start-up to teardown).
+    #[serde(default)]
+    pub duration_s: f64,
     /// Client operations (final reads included).
     pub ops: Counts,
     pub by_f: BTreeMap<String, Counts>,
     /// Fault descriptions in order.
     pub faults: Vec<String>,
-    pub verdict: Validity,
+    /// Faults the nemesis applied successfully.
+    #[serde(default)]
+    pub faults_applied: usize,
+    /// Faults the nemesis tried and could not apply (each also in
+    /// `harness_errors`).
+    #[serde(default)]
+    pub faults_failed: usize,
+    /// Faults not attempted because their precondition did not hold (a
+    /// wipe waits until every node is synced), with why.
+    #[serde(default)]
+    pub faults_skipped: Vec<String>,
+    #[serde(default = "unknown_verdict")]
+    pub verdict: Verdict,
     pub check: Option<CheckResult>,
-    /// Failures of the harness (not of trireme).
+    /// The end-of-run comparison of every node's tables.
+    #[serde(default)]
+    pub consistency: Option<Consistency>,
+    /// Nodes that exited without the harness killing them (a crash, or a
+    /// refusal to start), with their status and log tail.
+    #[serde(default)]
+    pub crashes: Vec<String>,
+    /// Failures of the harness (not of trireme): start-up, faults and heals
+    /// that did not work, teardown. Any makes the run a harness failure.
     pub harness_errors: Vec<String>,
+    /// Nodes that stayed unavailable at the end (not ready after the final
+    /// heal, final read not finished): the verdict is at best unknown.
+    #[serde(default)]
+    pub unavailable: Vec<String>,
     pub replay: String,
     pub dir: PathBuf,
 }
 
+fn unknown_verdict() -> Verdict {
+    Verdict::Unknown
+}
+
+/// Operation counts and faults of a history.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    pub ops: Counts,
+    pub by_f: BTreeMap<String, Counts>,
+    /// Fault descriptions in order.
+    pub faults: Vec<String>,
+    /// Faults whose application completed `ok`.
+    pub applied: usize,
+    /// Faults whose application did not.
+    pub failed: usize,
+}
+
 /// Counts client operations by outcome, and lists faults.
-pub fn tally(ops: &[Op]) -> (Counts, BTreeMap<String, Counts>, Vec<String>) {
+pub fn tally(ops: &[Op]) -> Tally {
     let mut all = Counts::default();
     let mut by_f: BTreeMap<String, Counts> = BTreeMap::new();
     let mut faults = Vec::new();
+    let (mut applied, mut failed) = (0, 0);
     for c in pair(ops).unwrap_or_default() {
         match c.invoke.process {
             Process::Client(_) => {
@@ -190,7 +319,10 @@ pub fn tally(ops: &[Op]) -> (Counts, BTreeMap<String, Counts>, Vec<String>) {
                             n.kind,
                             n.targets.join(",")
                         );
-                        if c.typ() != OpType::Ok {
+                        if c.typ() == OpType::Ok {
+                            applied += 1;
+                        } else {
+                            failed += 1;
                             d.push_str(" (failed to apply)");
                         }
                         faults.push(d);
@@ -199,7 +331,13 @@ pub fn tally(ops: &[Op]) -> (Counts, BTreeMap<String, Counts>, Vec<String>) {
             }
         }
     }
-    (all, by_f, faults)
+    Tally {
+        ops: all,
+        by_f,
+        faults,
+        applied,
+        failed,
+    }
 }
 
 /// A compact UTC timestamp (`20261122T230501`) for result paths.
@@ -215,6 +353,10 @@ struct Shared {
     rec: Arc<Recorder>,
     stop: Arc<AtomicBool>,
     harness_errors: Mutex<Vec<String>>,
+    crashes: Mutex<Vec<String>>,
+    unavailable: Mutex<Vec<String>>,
+    skipped: Mutex<Vec<String>>,
+    consistency: Mutex<Option<Consistency>>,
     /// `harness.log`: the run's phases with their times (same clock as the
     /// history), to line up with the nodes' logs.
     phases: Mutex<Option<std::fs::File>>,
@@ -240,16 +382,39 @@ impl Shared {
     fn harness_error(&self, e: String) {
         tracing::warn!("harness: {e}");
         self.phase(&format!("harness error: {e}"));
-        self.harness_errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(e);
+        push(&self.harness_errors, e);
     }
+
+    fn crash(&self, e: String) {
+        tracing::warn!("crash: {e}");
+        self.phase(&format!("node crash: {e}"));
+        push(&self.crashes, e);
+    }
+
+    fn unavailable(&self, e: String) {
+        tracing::warn!("unavailable: {e}");
+        self.phase(&format!("unavailable: {e}"));
+        push(&self.unavailable, e);
+    }
+
+    fn skipped(&self, e: String) {
+        self.phase(&format!("fault skipped: {e}"));
+        push(&self.skipped, e);
+    }
+}
+
+fn push(v: &Mutex<Vec<String>>, e: String) {
+    v.lock().unwrap_or_else(|p| p.into_inner()).push(e);
+}
+
+fn take(v: &Mutex<Vec<String>>) -> Vec<String> {
+    v.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// Runs one test and writes its results. Returns the summary; errors only
 /// when not even the results directory could be written.
 pub fn run(opts: &RunOpts) -> anyhow::Result<Summary> {
+    let started = Instant::now();
     let run_id = crate::cluster::new_run_id();
     let name = format!(
         "{}-{}-{}-s{}-{}",
@@ -269,6 +434,10 @@ pub fn run(opts: &RunOpts) -> anyhow::Result<Summary> {
         rec: Arc::new(Recorder::new(Instant::now(), Some(file))),
         stop: Arc::new(AtomicBool::new(false)),
         harness_errors: Mutex::new(Vec::new()),
+        crashes: Mutex::new(Vec::new()),
+        unavailable: Mutex::new(Vec::new()),
+        skipped: Mutex::new(Vec::new()),
+        consistency: Mutex::new(None),
         phases: Mutex::new(std::fs::File::create(dir.join("harness.log")).ok()),
     });
     eprintln!(
@@ -307,18 +476,10 @@ pub fn run(opts: &RunOpts) -> anyhow::Result<Summary> {
     let ops = shared.rec.snapshot();
     let names: Vec<String> = (1..=opts.nodes).map(|i| format!("n{i}")).collect();
     let check = workload.check(&ops, &names);
-    let harness_errors = shared
-        .harness_errors
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    let mut verdict = check.validity;
-    if completed.is_err() && verdict == Validity::Valid {
-        // The run did not complete: a clean history proves nothing.
-        verdict = Validity::Unknown;
-    }
-    let (counts, by_f, faults) = tally(&ops);
-    let summary = Summary {
+    // A run that did not complete has already recorded why (start-up,
+    // interruption, teardown) as a harness error: it is a harness failure.
+    let t = tally(&ops);
+    let mut summary = Summary {
         run_id,
         workload: opts.workload.name().into(),
         nemesis: opts.nemesis.name().into(),
@@ -326,15 +487,27 @@ pub fn run(opts: &RunOpts) -> anyhow::Result<Summary> {
         nodes: opts.nodes,
         net: opts.net,
         time_s: opts.time_s,
-        ops: counts,
-        by_f,
-        faults,
-        verdict,
+        duration_s: started.elapsed().as_secs_f64(),
+        ops: t.ops,
+        by_f: t.by_f,
+        faults: t.faults,
+        faults_applied: t.applied,
+        faults_failed: t.failed,
+        faults_skipped: take(&shared.skipped),
+        verdict: Verdict::Unknown,
         check: Some(check),
-        harness_errors,
+        consistency: shared
+            .consistency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+        crashes: take(&shared.crashes),
+        harness_errors: take(&shared.harness_errors),
+        unavailable: take(&shared.unavailable),
         replay: opts.replay_command(),
         dir: dir.clone(),
     };
+    summary.verdict = verdict(&summary);
     write_results(&dir, &summary, &ops)?;
     Ok(summary)
 }
@@ -347,8 +520,12 @@ pub fn write_results(dir: &Path, summary: &Summary, ops: &[Op]) -> anyhow::Resul
     )?;
     std::fs::write(dir.join("summary.txt"), render_summary(summary))?;
     let title = format!(
-        "trireme {} x {} ({} nodes, seed {}): {:?}",
-        summary.workload, summary.nemesis, summary.nodes, summary.seed, summary.verdict
+        "trireme {} x {} ({} nodes, seed {}): {}",
+        summary.workload,
+        summary.nemesis,
+        summary.nodes,
+        summary.seed,
+        summary.verdict.name()
     );
     std::fs::write(
         dir.join("latency.svg"),
@@ -376,9 +553,25 @@ pub fn render_summary(s: &Summary) -> String {
     for (f, n) in &s.by_f {
         let _ = writeln!(t, "  {f:<10} {}", c(n));
     }
-    let _ = writeln!(t, "faults: {}", s.faults.len());
+    let _ = writeln!(
+        t,
+        "faults: {} applied, {} failed to apply, {} skipped",
+        s.faults_applied,
+        s.faults_failed,
+        s.faults_skipped.len()
+    );
     for f in &s.faults {
         let _ = writeln!(t, "  {f}");
+    }
+    for f in &s.faults_skipped {
+        let _ = writeln!(t, "  skipped: {f}");
+    }
+    if no_fault_applied(s) {
+        let _ = writeln!(
+            t,
+            "  the {} nemesis applied no fault: this run tested nothing",
+            s.nemesis
+        );
     }
     if let Some(ch) = &s.check {
         let _ = writeln!(t, "checker {}: {:?}", ch.checker, ch.validity);
@@ -422,15 +615,56 @@ pub fn render_summary(s: &Summary) -> String {
             let _ = writeln!(t, "  note: {n}");
         }
     }
+    match &s.consistency {
+        None => {
+            let _ = writeln!(t, "consistency: not checked (the run did not get that far)");
+        }
+        Some(c) => {
+            let _ = writeln!(
+                t,
+                "consistency: {:?} ({} tables compared on every node; positions {})",
+                c.validity,
+                c.tables_compared,
+                c.positions
+                    .iter()
+                    .map(|(n, p)| format!("{n}={}", p.map_or("?".into(), |p| p.to_string())))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            for d in &c.divergences {
+                let _ = writeln!(t, "  {d}");
+            }
+            for d in &c.details {
+                let _ = writeln!(t, "    {d}");
+            }
+            for n in &c.notes {
+                let _ = writeln!(t, "  note: {n}");
+            }
+        }
+    }
+    if s.crashes.is_empty() {
+        let _ = writeln!(t, "crashes: none");
+    } else {
+        let _ = writeln!(t, "crashes:");
+        for e in &s.crashes {
+            let _ = writeln!(t, "  {}", e.replace('\n', "\n    "));
+        }
+    }
+    if !s.unavailable.is_empty() {
+        let _ = writeln!(t, "unavailable at the end:");
+        for e in &s.unavailable {
+            let _ = writeln!(t, "  {e}");
+        }
+    }
     if s.harness_errors.is_empty() {
         let _ = writeln!(t, "harness errors: none");
     } else {
         let _ = writeln!(t, "harness errors:");
         for e in &s.harness_errors {
-            let _ = writeln!(t, "  {e}");
+            let _ = writeln!(t, "  {}", e.replace('\n', "\n    "));
         }
     }
-    let _ = writeln!(t, "verdict: {:?}", s.verdict);
+    let _ = writeln!(t, "verdict: {}", s.verdict.name());
     let _ = writeln!(t, "replay: {}", s.replay);
     let _ = writeln!(t, "results: {}", s.dir.display());
     t
@@ -447,8 +681,15 @@ async fn drive(
     // Cluster operations are short commands (`ip`, `nft`, `kill`); they run
     // inline on this single-threaded runtime.
     let mut cluster = Cluster::create(spec)?;
-    let result = drive_cluster(opts, &mut cluster, workload, shared).await;
+    let result = drive_cluster(opts, &mut cluster, workload, shared.clone()).await;
     let errors = cluster.teardown();
+    // A thread that panicked inside a node that kept running (e.g. its raft
+    // core) is a crash too; the logs cover every restart.
+    for i in 0..cluster.nodes.len() {
+        for p in cluster.log_panics(i, 3) {
+            shared.crash(format!("{}: a thread panicked: {p}", cluster.nodes[i].name));
+        }
+    }
     for n in 0..cluster.nodes.len() {
         tracing::debug!(
             "{} log tail:\n{}",
@@ -481,13 +722,15 @@ async fn on<T: Send + 'static>(
         .map_err(|_| anyhow::anyhow!("executor stopped"))
 }
 
-/// Whether the node at `addr` answers and (in a cluster) is synced with all
-/// `n` members. `Err` carries what is still missing.
+/// Whether the node at `addr` answers and (in a cluster) is ready with all
+/// `n` members (and, with `synced`, reports `Synced`). `Err` carries what
+/// is still missing.
 async fn probe(
     addr: SocketAddr,
     cfg: ClientConfig,
     n: usize,
     db_probe: Option<&'static str>,
+    synced: bool,
 ) -> Result<(), String> {
     let mut s = Session::new(addr, cfg, db_probe.map(|_| DB));
     let r = async {
@@ -511,6 +754,13 @@ async fn probe(
         if let Some(size) = status.get("wsrep_cluster_size") {
             if size.parse::<usize>().ok() != Some(n) {
                 return Err(format!("wsrep_cluster_size = {size}, want {n}"));
+            }
+        }
+        if synced {
+            if let Some(state) = status.get("wsrep_local_state_comment") {
+                if state != "Synced" {
+                    return Err(format!("wsrep_local_state_comment = {state}"));
+                }
             }
         }
         Ok(())
@@ -565,7 +815,7 @@ async fn wait_ready(
             }
             let r = on(
                 &executors[i],
-                probe(cluster.nodes[i].mysql, cfg.clone(), n, db_probe),
+                probe(cluster.nodes[i].mysql, cfg.clone(), n, db_probe, false),
             )
             .await?;
             if let Err(e) = r {
@@ -677,7 +927,7 @@ async fn drive_cluster(
 
     // The nemesis, in this task, until the deadline (or Ctrl-C).
     let interrupted = tokio::select! {
-        r = nemesis_loop(opts, cluster, &names, &shared, deadline) => { r?; false }
+        r = nemesis_loop(opts, cluster, &executors, &cfg, &names, &shared, deadline) => { r?; false }
         _ = tokio::signal::ctrl_c() => true,
     };
     if interrupted {
@@ -698,7 +948,9 @@ async fn drive_cluster(
     }
 
     shared.phase("clients done; final heal");
-    // Heal everything, recover, final reads.
+    // Nodes that died by themselves are crashes, whatever the heal does.
+    reap_crashes(cluster, &shared, &mut BTreeMap::new(), false);
+    // Heal everything (restarting dead nodes), recover, final reads.
     let rec = &shared.rec;
     let all = Value::Nemesis(NemesisValue {
         kind: "final-heal".into(),
@@ -715,6 +967,9 @@ async fn drive_cluster(
     );
     match cluster.heal_all() {
         Ok(did) => {
+            if !did.is_empty() {
+                shared.phase(&format!("final heal: {}", did.join("; ")));
+            }
             let v = Value::Nemesis(NemesisValue {
                 kind: "final-heal".into(),
                 targets: names.clone(),
@@ -738,16 +993,120 @@ async fn drive_cluster(
         anyhow::bail!("interrupted");
     }
     tokio::time::sleep(Duration::from_secs(opts.recovery_s)).await;
+    // Every node back and ready (bounded): a restarted or wiped node may
+    // need a state transfer first. One that does not make it is reported
+    // unavailable (its final read will tell the rest).
+    let recovery = Duration::from_secs(opts.startup_timeout_s.max(30));
+    if let Err(e) = wait_all(cluster, &executors, &cfg, recovery, None, false).await {
+        shared.unavailable(format!("after the final heal: {e}"));
+    }
+    reap_crashes(cluster, &shared, &mut BTreeMap::new(), false);
     shared.phase("final reads");
     final_reads(opts, cluster, &executors, &cfg, &workload, &shared).await;
+    shared.phase("final reads done; consistency check");
+    let c = consistency_check(cluster, &executors, &cfg, &shared).await;
+    for d in &c.divergences {
+        shared.phase(d);
+    }
+    *shared.consistency.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+    reap_crashes(cluster, &shared, &mut BTreeMap::new(), false);
     drop(executors);
-    shared.phase("final reads done");
+    shared.phase("consistency check done");
     Ok(())
 }
+
+/// How often a node that crashed during the run is restarted by the
+/// harness (after that it stays down until the final heal).
+const CRASH_RESTARTS: usize = 3;
+
+/// Records every node that exited without the harness killing it as a
+/// crash; with `restart`, starts it again (at most [`CRASH_RESTARTS`] times
+/// per node, counted in `restarts`).
+fn reap_crashes(
+    cluster: &mut Cluster,
+    shared: &Shared,
+    restarts: &mut BTreeMap<usize, usize>,
+    restart: bool,
+) {
+    for (i, status) in cluster.reap_exited() {
+        let name = cluster.nodes[i].name.clone();
+        let t = shared.rec.now_ns() as f64 / 1e9;
+        shared.crash(format!(
+            "{name} exited without being killed, seen at {t:.1}s ({status}){}; log tail:\n{}",
+            if cluster.is_wiped(i) {
+                " after its data directory was wiped"
+            } else {
+                ""
+            },
+            cluster.log_tail(i, 12)
+        ));
+        let n = restarts.entry(i).or_insert(0);
+        if restart && *n < CRASH_RESTARTS {
+            *n += 1;
+            match cluster.start(i) {
+                Ok(()) => shared.phase(&format!("restarted {name} after its crash")),
+                Err(e) => shared.harness_error(format!("restarting {name} after its crash: {e:#}")),
+            }
+        }
+    }
+}
+
+/// Waits (bounded) until every node answers, is ready with the full
+/// cluster size (and, with `synced`, is Synced). `Err` names the laggards.
+/// Unlike start-up, a node that is down is not an error here: it is simply
+/// not ready.
+async fn wait_all(
+    cluster: &mut Cluster,
+    executors: &[NsExecutor],
+    cfg: &ClientConfig,
+    timeout: Duration,
+    db_probe: Option<&'static str>,
+    synced: bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    let n = cluster.nodes.len();
+    let mut last: BTreeMap<usize, String> = BTreeMap::new();
+    for _round in 0..10_000 {
+        last.clear();
+        for (i, ex) in executors.iter().enumerate() {
+            if !cluster.is_running(i) {
+                last.insert(i, "not running".into());
+                continue;
+            }
+            let r = on(
+                ex,
+                probe(cluster.nodes[i].mysql, cfg.clone(), n, db_probe, synced),
+            )
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            if let Err(e) = r {
+                last.insert(i, e);
+            }
+        }
+        if last.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let why: Vec<String> = last
+        .iter()
+        .map(|(i, e)| format!("{}: {e}", cluster.nodes[*i].name))
+        .collect();
+    Err(format!("not ready after {timeout:?}: {}", why.join("; ")))
+}
+
+/// How long a wipe waits for every node to be synced before it is skipped.
+const WIPE_PRECONDITION: Duration = Duration::from_secs(60);
 
 async fn nemesis_loop(
     opts: &RunOpts,
     cluster: &mut Cluster,
+    executors: &[NsExecutor],
+    cfg: &ClientConfig,
     names: &[String],
     shared: &Shared,
     deadline: Instant,
@@ -757,17 +1116,34 @@ async fn nemesis_loop(
         interval: Duration::from_secs(opts.interval_s.max(1)),
     };
     let rec = &shared.rec;
+    let mut restarts = BTreeMap::new();
     // Bounded: every iteration sleeps at least interval/2 before the deadline.
     for _ in 0..100_000 {
         let wait = sched.next_wait(&mut rng);
         if Instant::now() + wait >= deadline {
             break;
         }
-        tokio::time::sleep(wait).await;
+        sleep_watching(cluster, shared, &mut restarts, Instant::now() + wait).await;
         let Some(fault) = Fault::choose(opts.nemesis, names.len(), &mut rng) else {
             continue;
         };
         let v = Value::Nemesis(fault.describe(names));
+        if let Fault::Wipe(_) = fault {
+            // Wiping a node while another one still lacks the data (e.g.
+            // the previous wipe's victim is still receiving its state)
+            // could destroy the last copy: that tests the harness, not
+            // trireme. Wait until every node is synced, else skip.
+            let bound = WIPE_PRECONDITION.min(deadline.saturating_duration_since(Instant::now()));
+            let t = rec.now_ns() as f64 / 1e9;
+            if let Err(e) = wait_all(cluster, executors, cfg, bound, None, true).await {
+                shared.skipped(format!("{t:.1}s {v}: not every node synced ({e})"));
+                continue;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        reap_crashes(cluster, shared, &mut restarts, true);
         rec.record(
             Process::Nemesis,
             OpType::Invoke,
@@ -801,7 +1177,7 @@ async fn nemesis_loop(
         }
         let hold = sched.next_wait(&mut rng);
         let until = (Instant::now() + hold).min(deadline);
-        tokio::time::sleep_until(until.into()).await;
+        sleep_watching(cluster, shared, &mut restarts, until).await;
         rec.record(
             Process::Nemesis,
             OpType::Invoke,
@@ -827,9 +1203,26 @@ async fn nemesis_loop(
             }
         }
     }
-    let left = deadline.saturating_duration_since(Instant::now());
-    tokio::time::sleep(left).await;
+    sleep_watching(cluster, shared, &mut restarts, deadline).await;
     Ok(())
+}
+
+/// Sleeps until `until`, looking for crashed nodes every second.
+async fn sleep_watching(
+    cluster: &mut Cluster,
+    shared: &Shared,
+    restarts: &mut BTreeMap<usize, usize>,
+    until: Instant,
+) {
+    // Bounded: each step sleeps up to a second, until `until`.
+    for _ in 0..100_000 {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+        reap_crashes(cluster, shared, restarts, true);
+    }
 }
 
 /// Time between the single link changes of a clog.
@@ -880,44 +1273,157 @@ async fn final_reads(
             node.name.clone(),
         );
         let process = Process::Client(1_000_000 + i as u64);
-        handles.push(executors[i].spawn(async move {
-            let mut s = Session::new(addr, cfg, Some(DB));
-            for attempt in 0..ATTEMPTS {
-                // Make the read wait until this node has applied everything
-                // the cluster ordered (ignored if unsupported).
-                let _ = s.exec("SET SESSION wsrep_sync_wait = 1", Stage::Body).await;
-                let v = w.final_read();
-                rec.record(
-                    process,
-                    OpType::Invoke,
-                    F::FinalRead,
-                    v.clone(),
-                    Some(&name),
-                    None,
-                );
-                match w.invoke(&mut s, F::FinalRead, &v).await {
-                    Ok(done) => {
-                        rec.record(process, OpType::Ok, F::FinalRead, done, Some(&name), None);
-                        break;
-                    }
-                    Err(e) => {
-                        let t = outcome(&e, true);
-                        rec.record(process, t, F::FinalRead, v, Some(&name), Some(e.msg));
-                        if attempt + 1 < ATTEMPTS {
-                            tokio::time::sleep(Duration::from_secs(1)).await;
+        handles.push((
+            node.name.clone(),
+            executors[i].spawn(async move {
+                let mut s = Session::new(addr, cfg, Some(DB));
+                for attempt in 0..ATTEMPTS {
+                    // Make the read wait until this node has applied everything
+                    // the cluster ordered (ignored if unsupported).
+                    let _ = s.exec("SET SESSION wsrep_sync_wait = 1", Stage::Body).await;
+                    let v = w.final_read();
+                    rec.record(
+                        process,
+                        OpType::Invoke,
+                        F::FinalRead,
+                        v.clone(),
+                        Some(&name),
+                        None,
+                    );
+                    match w.invoke(&mut s, F::FinalRead, &v).await {
+                        Ok(done) => {
+                            rec.record(process, OpType::Ok, F::FinalRead, done, Some(&name), None);
+                            break;
+                        }
+                        Err(e) => {
+                            let t = outcome(&e, true);
+                            rec.record(process, t, F::FinalRead, v, Some(&name), Some(e.msg));
+                            if attempt + 1 < ATTEMPTS {
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            }
                         }
                     }
                 }
-            }
-            s.close().await;
-        }));
+                s.close().await;
+            }),
+        ));
     }
     let bound = Duration::from_millis((opts.statement_timeout_ms * 4 + 1000) * ATTEMPTS as u64);
-    for h in handles {
+    for (name, h) in handles {
         if tokio::time::timeout(bound, h).await.is_err() {
-            shared.harness_error("a final read did not finish in time".into());
+            shared.unavailable(format!(
+                "{name}: the final read did not finish in {bound:?}"
+            ));
         }
     }
+}
+
+/// The end-of-run comparison ([`crate::consistency`]): waits (bounded)
+/// until every node reports the same `wsrep_last_committed`, then takes
+/// each node's snapshot; when it finds differences while the nodes were not
+/// at one position, tries again (up to three rounds, 2 s apart) and
+/// calls differences that persist a divergence.
+async fn consistency_check(
+    cluster: &mut Cluster,
+    executors: &[NsExecutor],
+    cfg: &ClientConfig,
+    shared: &Shared,
+) -> Consistency {
+    use crate::consistency::{
+        compare, confirm_persistent, position, row_differences, snapshot, table_rows, NodeSnapshot,
+    };
+    const ROUNDS: usize = 3;
+    const CONVERGE: Duration = Duration::from_secs(30);
+    const SNAPSHOT_ATTEMPTS: usize = 5;
+    let mut result = None;
+    let mut previous: Option<Consistency> = None;
+    for round in 0..ROUNDS {
+        // Same position everywhere (bounded).
+        let deadline = Instant::now() + CONVERGE;
+        let mut positions: Vec<Result<u64, String>> = Vec::new();
+        for _ in 0..1_000 {
+            positions.clear();
+            for (i, ex) in executors.iter().enumerate() {
+                let p = on(ex, position(cluster.nodes[i].mysql, cfg.clone()))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r);
+                positions.push(p);
+            }
+            let first = positions[0].as_ref().ok();
+            if first.is_some() && positions.iter().all(|p| p.as_ref().ok() == first) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let parts: Vec<String> = positions
+                    .iter()
+                    .zip(&cluster.nodes)
+                    .map(|(p, node)| match p {
+                        Ok(p) => format!("{}={p}", node.name),
+                        Err(e) => format!("{}: {e}", node.name),
+                    })
+                    .collect();
+                shared.phase(&format!(
+                    "consistency round {}: wsrep_last_committed not equal after {CONVERGE:?}: {}",
+                    round + 1,
+                    parts.join(", ")
+                ));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        // Each node's snapshot, retried a bounded number of times.
+        let mut snaps: BTreeMap<String, Result<NodeSnapshot, String>> = BTreeMap::new();
+        for (i, ex) in executors.iter().enumerate() {
+            let mut last = Err("not attempted".to_owned());
+            for attempt in 0..SNAPSHOT_ATTEMPTS {
+                last = on(ex, snapshot(cluster.nodes[i].mysql, cfg.clone()))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r);
+                if last.is_ok() {
+                    break;
+                }
+                if attempt + 1 < SNAPSHOT_ATTEMPTS {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            snaps.insert(cluster.nodes[i].name.clone(), last);
+        }
+        let mut c = compare(&snaps);
+        for t in c.checksum_diverged.clone() {
+            let mut rows = BTreeMap::new();
+            for (i, ex) in executors.iter().enumerate() {
+                let r = on(
+                    ex,
+                    table_rows(cluster.nodes[i].mysql, cfg.clone(), t.clone()),
+                )
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+                rows.insert(cluster.nodes[i].name.clone(), r);
+            }
+            c.details.extend(row_differences(&t, &rows, 6));
+        }
+        if let Some(p) = &previous {
+            confirm_persistent(p, &mut c);
+        }
+        let settled = c.validity != Validity::Unknown
+            || snaps.values().any(|s| s.is_err())
+            || round + 1 == ROUNDS;
+        if settled {
+            result = Some(c);
+            break;
+        }
+        shared.phase(&format!(
+            "consistency round {}: nodes not at one position, again: {}",
+            round + 1,
+            c.notes.join("; ")
+        ));
+        previous = Some(c);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    result.expect("the last round always settles")
 }
 
 struct ClientCtx {
@@ -945,7 +1451,7 @@ async fn client_loop(ctx: ClientCtx) {
         if Instant::now() >= ctx.deadline || ctx.stop.load(Ordering::SeqCst) {
             break;
         }
-        let (f, v) = ctx.workload.generate(&mut rng);
+        let (f, v) = ctx.workload.generate(ctx.slot, &mut rng);
         ctx.rec.record(
             Process::Client(process),
             OpType::Invoke,
@@ -994,7 +1500,9 @@ async fn client_loop(ctx: ClientCtx) {
 }
 
 /// Re-checks a finished run from its directory (`run.json` +
-/// `history.jsonl`) and rewrites its summary.
+/// `history.jsonl`) and rewrites its summary. What the history does not
+/// hold (harness errors, crashes, the consistency check) is kept from the
+/// old summary.
 pub fn recheck(dir: &Path) -> anyhow::Result<Summary> {
     let opts: RunOpts =
         serde_json::from_slice(&std::fs::read(dir.join("run.json")).context("reading run.json")?)?;
@@ -1007,16 +1515,8 @@ pub fn recheck(dir: &Path) -> anyhow::Result<Summary> {
     let old: Option<Summary> = std::fs::read(dir.join("summary.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
-    let (counts, by_f, faults) = tally(&ops);
-    let harness_errors = old
-        .as_ref()
-        .map(|o| o.harness_errors.clone())
-        .unwrap_or_default();
-    let mut verdict = check.validity;
-    if old.as_ref().is_some_and(|o| o.verdict == Validity::Unknown) && verdict == Validity::Valid {
-        verdict = Validity::Unknown;
-    }
-    let summary = Summary {
+    let t = tally(&ops);
+    let mut summary = Summary {
         run_id: old.as_ref().map(|o| o.run_id.clone()).unwrap_or_default(),
         workload: opts.workload.name().into(),
         nemesis: opts.nemesis.name().into(),
@@ -1024,15 +1524,32 @@ pub fn recheck(dir: &Path) -> anyhow::Result<Summary> {
         nodes: opts.nodes,
         net: opts.net,
         time_s: opts.time_s,
-        ops: counts,
-        by_f,
-        faults,
-        verdict,
+        duration_s: old.as_ref().map_or(0.0, |o| o.duration_s),
+        ops: t.ops,
+        by_f: t.by_f,
+        faults: t.faults,
+        faults_applied: t.applied,
+        faults_failed: t.failed,
+        faults_skipped: old
+            .as_ref()
+            .map(|o| o.faults_skipped.clone())
+            .unwrap_or_default(),
+        verdict: Verdict::Unknown,
         check: Some(check),
-        harness_errors,
+        consistency: old.as_ref().and_then(|o| o.consistency.clone()),
+        crashes: old.as_ref().map(|o| o.crashes.clone()).unwrap_or_default(),
+        harness_errors: old
+            .as_ref()
+            .map(|o| o.harness_errors.clone())
+            .unwrap_or_default(),
+        unavailable: old
+            .as_ref()
+            .map(|o| o.unavailable.clone())
+            .unwrap_or_default(),
         replay: opts.replay_command(),
         dir: dir.to_path_buf(),
     };
+    summary.verdict = verdict(&summary);
     write_results(dir, &summary, &ops)?;
     Ok(summary)
 }
@@ -1040,6 +1557,112 @@ pub fn recheck(dir: &Path) -> anyhow::Result<Summary> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary(nemesis: &str, checker: Validity, consistency: Option<Validity>) -> Summary {
+        let mut check = CheckResult::new("test");
+        check.validity = checker;
+        Summary {
+            run_id: "trjtest0".into(),
+            workload: "set".into(),
+            nemesis: nemesis.into(),
+            seed: 1,
+            nodes: 3,
+            net: NetMode::Netns,
+            time_s: 1,
+            duration_s: 1.0,
+            ops: Counts::default(),
+            by_f: BTreeMap::new(),
+            faults: vec![],
+            faults_applied: 2,
+            faults_failed: 0,
+            faults_skipped: vec![],
+            verdict: Verdict::Unknown,
+            check: Some(check),
+            consistency: consistency.map(|v| Consistency {
+                validity: v,
+                divergences: vec![],
+                notes: vec![],
+                tables_compared: 1,
+                positions: BTreeMap::new(),
+                checksum_diverged: vec![],
+                details: vec![],
+            }),
+            crashes: vec![],
+            harness_errors: vec![],
+            unavailable: vec![],
+            replay: String::new(),
+            dir: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn verdicts_put_harness_failures_above_unknown_and_below_invalid() {
+        let ok = Some(Validity::Valid);
+        assert_eq!(
+            verdict(&summary("kill", Validity::Valid, ok)),
+            Verdict::Valid
+        );
+        // A genuine unknown: a node unavailable for its final read.
+        assert_eq!(
+            verdict(&summary("kill", Validity::Unknown, ok)),
+            Verdict::Unknown
+        );
+        let mut s = summary("kill", Validity::Valid, ok);
+        s.unavailable.push("n2: not ready".into());
+        assert_eq!(verdict(&s), Verdict::Unknown);
+        // Start-up or fault failures never hide behind unknown.
+        let mut s = summary("kill", Validity::Unknown, None);
+        s.harness_errors
+            .push("starting the cluster: n1 exited".into());
+        assert_eq!(verdict(&s), Verdict::HarnessFailure);
+        assert_eq!(verdict(&s).exit_code(), 3);
+        let mut s = summary("partition", Validity::Valid, ok);
+        s.faults_applied = 0;
+        assert_eq!(verdict(&s), Verdict::HarnessFailure, "no fault applied");
+        s.nemesis = "none".into();
+        assert_eq!(verdict(&s), Verdict::Valid, "no nemesis, no fault needed");
+        // Anomalies, divergences and crashes are invalid whatever else.
+        let mut s = summary("kill", Validity::Invalid, None);
+        s.harness_errors.push("nemesis could not apply".into());
+        assert_eq!(verdict(&s), Verdict::Invalid);
+        assert_eq!(
+            verdict(&summary("kill", Validity::Valid, Some(Validity::Invalid))),
+            Verdict::Invalid
+        );
+        let mut s = summary("kill", Validity::Unknown, ok);
+        s.crashes.push("n3 exited".into());
+        assert_eq!(verdict(&s), Verdict::Invalid);
+        assert_eq!(
+            Verdict::Unknown.and(Verdict::HarnessFailure),
+            Verdict::HarnessFailure
+        );
+        assert_eq!(
+            Verdict::Invalid.and(Verdict::HarnessFailure),
+            Verdict::Invalid
+        );
+    }
+
+    #[test]
+    fn old_summaries_still_parse() {
+        let s = summary("kill", Validity::Valid, None);
+        let mut v = serde_json::to_value(&s).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for k in [
+            "duration_s",
+            "faults_applied",
+            "faults_failed",
+            "faults_skipped",
+            "consistency",
+            "crashes",
+            "unavailable",
+        ] {
+            o.remove(k);
+        }
+        o.insert("verdict".into(), "valid".into());
+        let back: Summary = serde_json::from_value(v).unwrap();
+        assert_eq!(back.verdict, Verdict::Valid);
+        assert_eq!(back.faults_applied, 0);
+    }
 
     #[test]
     fn timestamp_has_the_expected_shape() {
@@ -1090,7 +1713,10 @@ mod tests {
             None,
         );
         rec.record(Process::Nemesis, OpType::Ok, F::Fault, nv, None, None);
-        let (c, by_f, faults) = tally(&rec.snapshot());
+        let t = tally(&rec.snapshot());
+        let (c, by_f, faults) = (t.ops, t.by_f, t.faults);
+        assert_eq!(t.applied, 1);
+        assert_eq!(t.failed, 0);
         assert_eq!(
             c,
             Counts {

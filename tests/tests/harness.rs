@@ -2,7 +2,8 @@
 //!
 //! Behind the `cluster-tests` feature, because they need root (network
 //! namespaces, nft), the `trireme` binary (`cargo build -j2 -p
-//! trireme-node`, or `TRIREME_BIN`), and take tens of seconds:
+//! trireme-node`; found in `$CARGO_TARGET_DIR/debug`, or `TRIREME_BIN`),
+//! and take tens of seconds (CI runs them as root, from `.ci/run`):
 //!
 //! ```text
 //! cargo build -j2 -p trireme-node
@@ -14,23 +15,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use trireme_tests::checker::Validity;
-use trireme_tests::cluster::{self, netns, NetMode, Network, NsExecutor, RunState};
+use trireme_tests::cluster::{
+    self, netns, Cluster, ClusterSpec, NetMode, Network, NsExecutor, RunState,
+};
 use trireme_tests::nemesis::NemesisKind;
-use trireme_tests::run::{self, RunOpts};
+use trireme_tests::run::{self, RunOpts, Verdict};
 use trireme_tests::workload::WorkloadKind;
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 fn binary() -> PathBuf {
     let b = std::env::var_os("TRIREME_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/debug/trireme"));
+        .unwrap_or_else(|| trireme_tests::target_dir().join("debug/trireme"));
     assert!(
         b.exists(),
         "{} missing: run `cargo build -j2 -p trireme-node` first",
@@ -183,7 +178,7 @@ fn opts(
         recovery_s: 2,
         net,
         binary: binary(),
-        results_root: workspace().join("target/jepsen-tests"),
+        results_root: trireme_tests::target_dir().join("jepsen-tests"),
         root_password: "jepsen".into(),
         statement_timeout_ms: 3_000,
         connect_timeout_ms: 1_000,
@@ -196,7 +191,7 @@ fn opts(
 fn assert_valid(s: &run::Summary) {
     assert_eq!(
         s.verdict,
-        Validity::Valid,
+        Verdict::Valid,
         "{}\n(history: {})",
         run::render_summary(s),
         s.dir.join("history.jsonl").display()
@@ -219,6 +214,7 @@ fn one_node_on_loopback_runs_and_checks_every_workload() {
         WorkloadKind::Bank,
         WorkloadKind::Set,
         WorkloadKind::ListAppend,
+        WorkloadKind::Ddl,
     ] {
         let s = run::run(&opts(w, NemesisKind::None, 1, NetMode::Loopback, 3)).unwrap();
         assert_valid(&s);
@@ -239,5 +235,127 @@ fn one_node_in_a_namespace_survives_kills_and_pauses() {
     .unwrap();
     assert_valid(&s);
     assert!(!s.faults.is_empty(), "the nemesis acted");
+    assert!(s.faults_applied > 0, "faults were applied");
     assert!(s.harness_errors.is_empty(), "{:?}", s.harness_errors);
+    assert!(s.crashes.is_empty(), "{:?}", s.crashes);
+    assert!(s.consistency.is_some(), "the consistency check ran");
+}
+
+#[test]
+fn a_cluster_that_cannot_start_is_a_harness_failure_not_unknown() {
+    // `false` exits at once: the node "crashes" during start-up.
+    let mut o = opts(
+        WorkloadKind::Set,
+        NemesisKind::None,
+        1,
+        NetMode::Loopback,
+        2,
+    );
+    o.binary = PathBuf::from("/bin/false");
+    o.startup_timeout_s = 5;
+    let s = run::run(&o).unwrap();
+    assert_eq!(
+        s.verdict,
+        Verdict::HarnessFailure,
+        "{}",
+        run::render_summary(&s)
+    );
+    assert_eq!(s.verdict.exit_code(), 3);
+    assert!(
+        s.harness_errors.iter().any(|e| e.contains("start")),
+        "{:?}",
+        s.harness_errors
+    );
+}
+
+#[test]
+fn a_nemesis_that_applied_no_fault_is_a_harness_failure() {
+    // One second of workload is shorter than any quiet period of a 2 s
+    // interval: the kill nemesis never acts.
+    let s = run::run(&opts(
+        WorkloadKind::Set,
+        NemesisKind::Kill,
+        1,
+        NetMode::Loopback,
+        1,
+    ))
+    .unwrap();
+    assert_eq!(s.faults_applied, 0);
+    assert_eq!(
+        s.verdict,
+        Verdict::HarnessFailure,
+        "{}",
+        run::render_summary(&s)
+    );
+    assert!(run::render_summary(&s).contains("applied no fault"));
+}
+
+#[test]
+fn killing_a_node_that_is_not_running_fails() {
+    let dir = trireme_tests::target_dir()
+        .join("jepsen-tests")
+        .join(format!("kill-{}", cluster::new_run_id()));
+    let spec = ClusterSpec {
+        run_id: cluster::new_run_id(),
+        nodes: 1,
+        net: NetMode::Loopback,
+        binary: binary(),
+        root_password: "jepsen".into(),
+        dir: dir.clone(),
+        base_port: cluster::free_base_port(1).unwrap(),
+        extra_config: String::new(),
+    };
+    let mut c = Cluster::create(spec).unwrap();
+    let e = c.kill(0).unwrap_err().to_string();
+    assert!(e.contains("no running process"), "{e}");
+    c.start(0).unwrap();
+    c.kill(0).expect("a running node can be killed");
+    assert!(c.kill(0).is_err(), "a killed node cannot be killed again");
+    assert!(c.wipe(0).is_err(), "the only node is never wiped");
+    assert!(c.teardown().is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn wiping_a_node_deletes_its_data_and_restarts_it_without_bootstrap() {
+    // Harness mechanics only (loopback, no readiness wait): whether the
+    // wiped node then rejoins is what the wipe nemesis runs test.
+    let dir = trireme_tests::target_dir()
+        .join("jepsen-tests")
+        .join(format!("wipe-{}", cluster::new_run_id()));
+    let spec = ClusterSpec {
+        run_id: cluster::new_run_id(),
+        nodes: 3,
+        net: NetMode::Loopback,
+        binary: binary(),
+        root_password: "jepsen".into(),
+        dir: dir.clone(),
+        base_port: cluster::free_base_port(3).unwrap(),
+        extra_config: String::new(),
+    };
+    let mut c = Cluster::create(spec).unwrap();
+    let join = std::fs::read_to_string(c.nodes[0].join_config_path()).unwrap();
+    assert!(join.contains("bootstrap = false"), "{join}");
+    c.start_all().unwrap();
+    assert!(c.nodes[0].data_dir().exists());
+    c.wipe(0).unwrap();
+    assert!(
+        !c.nodes[0].data_dir().exists(),
+        "the data directory is gone"
+    );
+    assert!(c.is_wiped(0) && !c.is_running(0));
+    c.start(0).unwrap();
+    let pid = c.pid(0).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    assert!(cmdline.contains("node-join.toml"), "{cmdline}");
+    assert!(!cmdline.contains("--bootstrap"), "{cmdline}");
+    // The other nodes still start with their own configuration.
+    let other = c.pid(1).unwrap();
+    let cmdline =
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{other}/cmdline")).unwrap())
+            .replace('\0', " ");
+    assert!(cmdline.contains("node.toml"), "{cmdline}");
+    assert!(c.teardown().is_empty());
+    let _ = std::fs::remove_dir_all(dir);
 }

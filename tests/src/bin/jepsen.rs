@@ -8,27 +8,22 @@
 //! cargo run -p trireme-tests --bin jepsen -- --check target/jepsen/latest
 //! ```
 //!
-//! Exit status: 0 valid, 1 invalid (an anomaly was found), 2 unknown (the
-//! history does not allow a verdict, or the run did not complete), 3 the
-//! harness could not run at all (bad options, no binary, no results dir).
+//! Exit status: 0 valid; 1 invalid (an anomaly, a divergence between
+//! nodes, or a node crash); 2 unknown (the history does not allow a
+//! verdict, e.g. a node stayed unavailable for its final read); 3 harness
+//! failure (bad options, no binary, the cluster did not start, a fault
+//! could not be applied or healed, or a nemesis applied no fault at all).
+//! A suite exits with its worst run's status (1 before 3 before 2).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use trireme_tests::checker::Validity;
 use trireme_tests::cluster::{self, NetMode};
 use trireme_tests::nemesis::NemesisKind;
 use trireme_tests::rng::Rng;
-use trireme_tests::run::{self, RunOpts, Summary};
+use trireme_tests::run::{self, RunOpts, Summary, Verdict};
 use trireme_tests::workload::WorkloadKind;
-
-fn workspace_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
-}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,10 +31,13 @@ fn workspace_dir() -> PathBuf {
     about = "Jepsen-style tests of trireme: real nodes in network namespaces, faults, checked histories",
     after_help = "Workloads: bank (total constant, no negative balances, nodes agree), \
 list-append (Elle: G0, G1a, G1b, G1c, G-single, G-nonadjacent forbidden under SI; G2-item reported), \
-set (acknowledged inserts survive).\n\
+set (acknowledged inserts survive), ddl (CREATE / ALTER ADD COLUMN / ADD INDEX / DROP TABLE racing with inserts on every node).\n\
 Nemeses: none, partition (isolate one | halves | majorities ring, via nft in the namespaces), \
-kill (SIGKILL one | majority | all, restart), pause (SIGSTOP one | majority), clog (swizzle-clogging: cut a node set's links one at a time, restore in random order), mix.\n\
-Exit status: 0 valid, 1 invalid, 2 unknown, 3 harness failure. Needs root for --net netns."
+kill (SIGKILL one | majority | all, restart), pause (SIGSTOP one | majority), clog (swizzle-clogging: cut a node set's links one at a time, restore in random order), \
+wipe (SIGKILL one node, delete its data directory, restart it without bootstrap; 3+ nodes), mix (all but wipe).\n\
+Every run ends with a consistency check: databases, SHOW CREATE TABLE and CHECKSUM TABLE of every user table equal on every node.\n\
+Exit status: 0 valid, 1 invalid (anomaly, divergence, crash), 2 unknown (a node unavailable at the end), \
+3 harness failure (did not start, fault not applied, no fault at all). Needs root for --net netns."
 )]
 struct Cli {
     /// What the clients do.
@@ -72,10 +70,10 @@ struct Cli {
     /// netns: one network namespace per node (root); loopback: 127.0.0.1, no partitions.
     #[arg(long, value_enum, default_value = "netns")]
     net: NetMode,
-    /// The trireme binary.
+    /// The trireme binary [default: $CARGO_TARGET_DIR/debug/trireme, else target/debug/trireme].
     #[arg(long, env = "TRIREME_BIN")]
     trireme: Option<PathBuf>,
-    /// Where result directories go.
+    /// Where result directories go [default: $CARGO_TARGET_DIR/jepsen, else target/jepsen].
     #[arg(long)]
     results: Option<PathBuf>,
     #[arg(long, default_value = "jepsen")]
@@ -97,8 +95,10 @@ struct Cli {
     /// Remove what crashed runs left behind (processes, namespaces), then exit.
     #[arg(long)]
     cleanup: bool,
-    /// Run a set of tests instead of one: `ci` = every workload x
-    /// {partition, kill, pause} (partition only with --nodes >= 2 and netns), 30 s each unless --time is given.
+    /// Run a set of tests instead of one: `ci` = bank, list-append and set x
+    /// {partition, kill, pause}, bank x wipe, ddl x partition (partitions only
+    /// with --nodes >= 2 and netns, wipe only with --nodes >= 3), 25 s each
+    /// unless --time is given.
     #[arg(long)]
     suite: Option<String>,
     /// Re-check a finished run's directory and rewrite its summary.
@@ -106,12 +106,8 @@ struct Cli {
     check: Option<PathBuf>,
 }
 
-fn exit_for(v: Validity) -> ExitCode {
-    ExitCode::from(match v {
-        Validity::Valid => 0,
-        Validity::Invalid => 1,
-        Validity::Unknown => 2,
-    })
+fn exit_for(v: Verdict) -> ExitCode {
+    ExitCode::from(v.exit_code())
 }
 
 fn main() -> ExitCode {
@@ -169,11 +165,11 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         binary: cli
             .trireme
             .clone()
-            .unwrap_or_else(|| workspace_dir().join("target/debug/trireme")),
+            .unwrap_or_else(|| trireme_tests::target_dir().join("debug/trireme")),
         results_root: cli
             .results
             .clone()
-            .unwrap_or_else(|| workspace_dir().join("target/jepsen")),
+            .unwrap_or_else(|| trireme_tests::target_dir().join("jepsen")),
         root_password: cli.root_password.clone(),
         statement_timeout_ms: cli.statement_timeout_ms,
         connect_timeout_ms: cli.connect_timeout_ms,
@@ -199,43 +195,92 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Every workload against partition (when possible), kill and pause.
-fn ci_suite(mut base: RunOpts, explicit_time: bool) -> anyhow::Result<ExitCode> {
-    if !explicit_time {
-        base.time_s = 30;
-    }
+/// The runs of the CI set for this many nodes and this network.
+fn ci_runs(nodes: usize, net: NetMode) -> Vec<(WorkloadKind, NemesisKind)> {
+    let partitions = nodes >= 2 && net == NetMode::Netns;
     let mut nemeses = Vec::new();
-    if base.nodes >= 2 && base.net == NetMode::Netns {
+    if partitions {
         nemeses.push(NemesisKind::Partition);
     }
     nemeses.extend([NemesisKind::Kill, NemesisKind::Pause]);
-    let mut results: Vec<Summary> = Vec::new();
-    let mut worst = Validity::Valid;
+    let mut runs = Vec::new();
     for w in [
         WorkloadKind::Bank,
         WorkloadKind::ListAppend,
         WorkloadKind::Set,
     ] {
         for n in &nemeses {
-            let mut o = base.clone();
-            o.workload = w;
-            o.nemesis = *n;
-            if let Err(e) = o.validate() {
-                anyhow::bail!("{e}");
-            }
-            let s = run::run(&o)?;
-            eprintln!(
-                "{} x {}: {:?} ({})",
-                w.name(),
-                n.name(),
-                s.verdict,
-                s.dir.display()
-            );
-            worst = worst.and(s.verdict);
-            results.push(s);
+            runs.push((w, *n));
         }
     }
-    let table = ci_table(&results);
+    if nodes >= 3 {
+        runs.push((WorkloadKind::Bank, NemesisKind::Wipe));
+    }
+    runs.push((
+        WorkloadKind::Ddl,
+        if partitions {
+            NemesisKind::Partition
+        } else {
+            NemesisKind::Kill
+        },
+    ));
+    runs
+}
+
+/// The CI set ([`ci_runs`]), one run after the other; a table of results.
+fn ci_suite(mut base: RunOpts, explicit_time: bool) -> anyhow::Result<ExitCode> {
+    if !explicit_time {
+        base.time_s = 25;
+    }
+    let started = std::time::Instant::now();
+    let mut results: Vec<Summary> = Vec::new();
+    let mut worst = Verdict::Valid;
+    for (w, n) in ci_runs(base.nodes, base.net) {
+        let mut o = base.clone();
+        o.workload = w;
+        o.nemesis = n;
+        if let Err(e) = o.validate() {
+            anyhow::bail!("{e}");
+        }
+        let s = run::run(&o)?;
+        eprintln!(
+            "{} x {}: {} in {:.0} s, {} fault(s) applied ({})",
+            w.name(),
+            n.name(),
+            s.verdict.name(),
+            s.duration_s,
+            s.faults_applied,
+            s.dir.display()
+        );
+        for line in problems(&s) {
+            eprintln!("  {line}");
+        }
+        worst = worst.and(s.verdict);
+        results.push(s);
+    }
+    let mut table = ci_table(&results);
+    table.push_str(&format!(
+        "\n{} runs in {:.0} s; worst verdict: {} (exit {})\n",
+        results.len(),
+        started.elapsed().as_secs_f64(),
+        worst.name(),
+        worst.exit_code()
+    ));
+    let problem_lines: Vec<String> = results
+        .iter()
+        .flat_map(|s| {
+            problems(s)
+                .into_iter()
+                .map(move |p| format!("- {} x {}: {p}", s.workload, s.nemesis))
+        })
+        .collect();
+    if !problem_lines.is_empty() {
+        table.push_str("\nProblems:\n");
+        for p in problem_lines {
+            table.push_str(&p);
+            table.push('\n');
+        }
+    }
     let path = base
         .results_root
         .join(format!("ci-{}.md", run::timestamp()));
@@ -245,9 +290,54 @@ fn ci_suite(mut base: RunOpts, explicit_time: bool) -> anyhow::Result<ExitCode> 
     Ok(exit_for(worst))
 }
 
+/// One line per thing that went wrong in a run (first line of each).
+fn problems(s: &Summary) -> Vec<String> {
+    let first = |e: &String| e.lines().next().unwrap_or_default().to_owned();
+    let mut out = Vec::new();
+    out.extend(
+        s.harness_errors
+            .iter()
+            .map(|e| format!("harness: {}", first(e))),
+    );
+    out.extend(s.crashes.iter().map(|e| format!("crash: {}", first(e))));
+    if let Some(c) = &s.consistency {
+        out.extend(c.divergences.iter().cloned());
+    }
+    if let Some(c) = &s.check {
+        out.extend(
+            c.anomaly_counts
+                .iter()
+                .filter(|(k, _)| {
+                    c.anomalies
+                        .iter()
+                        .find(|a| &a.kind == *k)
+                        .is_none_or(|a| a.forbidden)
+                })
+                .map(|(k, n)| format!("anomaly {k}: {n}")),
+        );
+    }
+    if s.verdict == Verdict::Unknown {
+        out.extend(
+            s.unavailable
+                .iter()
+                .map(|e| format!("unavailable: {}", first(e))),
+        );
+        if let Some(c) = &s.check {
+            out.extend(c.notes.iter().map(|n| format!("checker: {n}")));
+        }
+        if let Some(c) = &s.consistency {
+            out.extend(c.notes.iter().map(|n| format!("consistency: {n}")));
+        }
+    }
+    if s.nemesis != "none" && s.faults_applied == 0 {
+        out.push(format!("the {} nemesis applied no fault", s.nemesis));
+    }
+    out
+}
+
 fn ci_table(results: &[Summary]) -> String {
     let mut t = String::from(
-        "| workload | nemesis | nodes | ops | ok | fail | info | faults | anomalies | verdict | results |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| workload | nemesis | nodes | time (s) | ops | ok | fail | info | faults applied | crashes | anomalies | consistency | verdict | results |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for s in results {
         let anomalies = s
@@ -265,18 +355,35 @@ fn ci_table(results: &[Summary]) -> String {
                 }
             })
             .unwrap_or_default();
+        let consistency = match &s.consistency {
+            None => "not checked".to_owned(),
+            Some(c) if !c.divergences.is_empty() => {
+                format!("{} divergence(s)", c.divergences.len())
+            }
+            Some(c) => format!("{:?}, {} tables", c.validity, c.tables_compared).to_lowercase(),
+        };
+        let attempted = s.faults_applied + s.faults_failed;
         t.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:?} | {} |\n",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {}/{}{} | {} | {} | {} | {} | {} |\n",
             s.workload,
             s.nemesis,
             s.nodes,
+            s.duration_s,
             s.ops.total,
             s.ops.ok,
             s.ops.fail,
             s.ops.info,
-            s.faults.len(),
+            s.faults_applied,
+            attempted,
+            if s.faults_skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} skipped)", s.faults_skipped.len())
+            },
+            s.crashes.len(),
             anomalies,
-            s.verdict,
+            consistency,
+            s.verdict.name(),
             s.dir.display()
         ));
     }

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | [`bank`] | transfers + reads of all balances | the total never changes, no balance goes negative, all nodes agree at the end |
 //! | [`set`] | unique inserts + reads | every acknowledged insert survives, nothing unattempted appears, nothing reported failed appears |
+//! | [`ddl`] | DDL (create / alter / drop) racing with inserts on every node | every acknowledged insert survives unless its table was dropped; nothing failed or unattempted appears |
 //! | [`list_append`] | Elle-style transactions over append-only lists | no G0, G1a, G1b, G1c, G-single, G-nonadjacent (forbidden under snapshot isolation); G2-item reported, allowed |
 //!
 //! Every checker returns a [`CheckResult`]. Its [`Validity`] is
@@ -19,6 +20,7 @@
 //! verdict.
 
 pub mod bank;
+pub mod ddl;
 pub mod list_append;
 pub mod set;
 

@@ -91,6 +91,12 @@ impl NodeSpec {
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("trireme.log")
     }
+    /// The configuration a node restarts with after its data directory was
+    /// wiped: the same as [`NodeSpec::config_path`] but never bootstrapping,
+    /// so the node joins its peers and receives their state.
+    pub fn join_config_path(&self) -> PathBuf {
+        self.dir.join("node-join.toml")
+    }
 }
 
 impl ClusterSpec {
@@ -154,8 +160,19 @@ fn toml_str(s: &str) -> String {
 ///
 /// Node 1 bootstraps; restarts reuse the same file, relying on trireme to
 /// ignore `bootstrap` once the data directory holds cluster state (as
-/// Galera's `safe_to_bootstrap` does).
+/// Galera's `safe_to_bootstrap` does). A node whose data directory the wipe
+/// nemesis deleted restarts with [`join_config_toml`] instead.
 pub fn node_config_toml(spec: &ClusterSpec, nodes: &[NodeSpec], me: &NodeSpec) -> String {
+    config_toml(spec, nodes, me, me.id == 1)
+}
+
+/// The configuration of a node that must join the running cluster (never
+/// bootstrap), written next to the normal one as `node-join.toml`.
+pub fn join_config_toml(spec: &ClusterSpec, nodes: &[NodeSpec], me: &NodeSpec) -> String {
+    config_toml(spec, nodes, me, false)
+}
+
+fn config_toml(spec: &ClusterSpec, nodes: &[NodeSpec], me: &NodeSpec, bootstrap: bool) -> String {
     let members: Vec<String> = nodes.iter().map(|n| n.peer.to_string()).collect();
     let cluster_address = if spec.nodes == 1 {
         "gcomm://".to_owned()
@@ -182,7 +199,7 @@ pub fn node_config_toml(spec: &ClusterSpec, nodes: &[NodeSpec], me: &NodeSpec) -
         listen = toml_str(&me.mysql.to_string()),
         data = toml_str(&me.data_dir().display().to_string()),
         pw = toml_str(&spec.root_password),
-        bootstrap = me.id == 1,
+        bootstrap = bootstrap,
         ca = toml_str(&cluster_address),
         peer = toml_str(&me.peer.to_string()),
         cn = toml_str(&spec.cluster_name()),
@@ -280,6 +297,25 @@ fn signal(pid: u32, sig: i32) -> anyhow::Result<()> {
         bail!("kill({pid}, {sig}): {}", std::io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `s` without ANSI escape sequences (`ESC [ ... letter`).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Removes what crashed runs left behind: for every state file whose
@@ -380,6 +416,8 @@ pub struct Cluster {
     pub nodes: Vec<NodeSpec>,
     pub network: Option<Network>,
     procs: Vec<Option<Proc>>,
+    /// Per node: restart with `node-join.toml` (its data was wiped).
+    join: Vec<bool>,
     state: RunState,
 }
 
@@ -414,6 +452,7 @@ impl Cluster {
         };
         let mut c = Cluster {
             procs: nodes.iter().map(|_| None).collect(),
+            join: nodes.iter().map(|_| false).collect(),
             spec,
             nodes,
             network,
@@ -422,6 +461,12 @@ impl Cluster {
         for n in c.nodes.clone() {
             std::fs::create_dir_all(n.data_dir())?;
             std::fs::write(n.config_path(), node_config_toml(&c.spec, &c.nodes, &n))?;
+            if c.spec.nodes > 1 {
+                std::fs::write(
+                    n.join_config_path(),
+                    join_config_toml(&c.spec, &c.nodes, &n),
+                )?;
+            }
         }
         if c.spec.nodes > 1 {
             c.make_certs()?;
@@ -462,7 +507,8 @@ impl Cluster {
         self.nodes.iter().position(|n| n.name == name)
     }
 
-    /// The command that starts node `i` (also used for restarts).
+    /// The command that starts node `i` (also used for restarts; a wiped
+    /// node restarts with its join configuration, which never bootstraps).
     fn command(&self, i: usize) -> Command {
         let n = &self.nodes[i];
         let mut c = match &n.netns {
@@ -473,7 +519,12 @@ impl Cluster {
             }
             None => Command::new(&self.spec.binary),
         };
-        c.arg("start").arg("--config").arg(n.config_path());
+        let config = if self.join[i] {
+            n.join_config_path()
+        } else {
+            n.config_path()
+        };
+        c.arg("start").arg("--config").arg(config);
         c
     }
 
@@ -521,15 +572,67 @@ impl Cluster {
         }
     }
 
-    /// SIGKILL node `i` and reap it.
+    /// SIGKILL node `i` and reap it. Fails (the fault was not applied) when
+    /// there is no running process to kill: never started, already killed,
+    /// or it exited by itself (then the error says with which status).
     pub fn kill(&mut self, i: usize) -> anyhow::Result<()> {
-        if let Some(mut p) = self.procs[i].take() {
-            if p.child.try_wait()?.is_none() {
-                signal(p.child.id(), libc::SIGKILL)?;
-            }
-            p.child.wait()?;
+        let name = &self.nodes[i].name;
+        let Some(mut p) = self.procs[i].take() else {
+            bail!("{name} has no running process to kill");
+        };
+        if let Some(status) = p.child.try_wait()? {
+            bail!("{name} had already exited ({status}) before the kill");
         }
+        signal(p.child.id(), libc::SIGKILL)?;
+        p.child.wait()?;
         Ok(())
+    }
+
+    /// The wipe fault: SIGKILL node `i`, delete its data directory
+    /// entirely, and make its next start use the join configuration (no
+    /// bootstrap), so it comes back empty and rejoins by state transfer.
+    pub fn wipe(&mut self, i: usize) -> anyhow::Result<()> {
+        if self.spec.nodes < 2 {
+            bail!("wiping the only node would destroy the cluster");
+        }
+        self.kill(i)?;
+        let dir = self.nodes[i].data_dir();
+        std::fs::remove_dir_all(&dir).with_context(|| format!("deleting {}", dir.display()))?;
+        self.join[i] = true;
+        Ok(())
+    }
+
+    /// The pid of node `i`'s current process, if it has one.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.procs[i].as_ref().map(|p| p.child.id())
+    }
+
+    /// Whether node `i` restarts with its join configuration.
+    pub fn is_wiped(&self, i: usize) -> bool {
+        self.join[i]
+    }
+
+    /// Nodes whose process exited although the harness did not kill it (a
+    /// crash, or a refusal to start): reaps them and returns each with its
+    /// exit status. A reaped node counts as not running; [`Cluster::start`]
+    /// or [`Cluster::heal_all`] brings it back.
+    pub fn reap_exited(&mut self) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        for i in 0..self.procs.len() {
+            let exited = match &mut self.procs[i] {
+                Some(p) => match p.child.try_wait() {
+                    Ok(Some(status)) => Some(status.to_string()),
+                    Ok(None) => None,
+                    Err(e) => Some(format!("unknown status ({e})")),
+                },
+                None => None,
+            };
+            if let Some(status) = exited {
+                self.procs[i] = None;
+                out.push((i, status));
+            }
+        }
+        out
     }
 
     /// SIGSTOP node `i`.
@@ -627,14 +730,40 @@ impl Cluster {
     }
 
     /// The last lines of node `i`'s log (for error messages), without
-    /// backtrace frames.
+    /// backtrace frames and colours.
     pub fn log_tail(&self, i: usize, lines: usize) -> String {
-        let text = std::fs::read_to_string(self.nodes[i].log_path()).unwrap_or_default();
+        let text =
+            strip_ansi(&std::fs::read_to_string(self.nodes[i].log_path()).unwrap_or_default());
         let v: Vec<&str> = text
             .lines()
             .filter(|l| !l.starts_with(' ') && !l.trim().is_empty() && !l.contains("openraft"))
             .collect();
         v[v.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Panics node `i` logged (any thread, over all its restarts): each
+    /// `panicked at <place>` line with the message line after it, at most
+    /// `max`, duplicates removed. A panicking thread inside a process that
+    /// keeps running (e.g. the raft core) is a crash all the same.
+    pub fn log_panics(&self, i: usize, max: usize) -> Vec<String> {
+        let text =
+            strip_ansi(&std::fs::read_to_string(self.nodes[i].log_path()).unwrap_or_default());
+        let lines: Vec<&str> = text.lines().collect();
+        let mut out: Vec<String> = Vec::new();
+        for (k, l) in lines.iter().enumerate() {
+            if !l.contains("panicked at") {
+                continue;
+            }
+            let msg = lines.get(k + 1).copied().unwrap_or_default();
+            let p = format!("{} {}", l.trim(), msg.trim());
+            if !out.contains(&p) {
+                out.push(p);
+            }
+            if out.len() == max {
+                break;
+            }
+        }
+        out
     }
 }
 
@@ -694,6 +823,14 @@ mod tests {
         let t = node_config_toml(&s, &nodes, &nodes[0]);
         assert!(t.contains("cluster_address = \"gcomm://\""));
         assert!(t.contains("listen = \"127.0.0.1:23100\""));
+    }
+
+    #[test]
+    fn ansi_colours_are_stripped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m x"),
+            "2026  WARN x"
+        );
     }
 
     #[test]

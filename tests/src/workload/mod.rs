@@ -23,8 +23,10 @@
 //! - [`bank`]: transfers between accounts, reads of all balances.
 //! - [`set`]: inserts of unique elements, reads of all elements.
 //! - [`list_append`]: Elle-style transactions of appends and reads.
+//! - [`ddl`]: CREATE / ALTER / DROP TABLE racing with inserts, on every node.
 
 pub mod bank;
+pub mod ddl;
 pub mod list_append;
 pub mod set;
 
@@ -51,6 +53,9 @@ pub enum WorkloadKind {
     ListAppend,
     /// Unique inserts; checks that acknowledged inserts survive.
     Set,
+    /// Schema changes (create, add column, add index, drop) racing with
+    /// inserts; acknowledged inserts survive, nodes agree.
+    Ddl,
 }
 
 impl WorkloadKind {
@@ -59,6 +64,7 @@ impl WorkloadKind {
             WorkloadKind::Bank => "bank",
             WorkloadKind::ListAppend => "list-append",
             WorkloadKind::Set => "set",
+            WorkloadKind::Ddl => "ddl",
         }
     }
 }
@@ -278,6 +284,7 @@ pub enum Workload {
     Bank(bank::Bank),
     Set(set::SetWorkload),
     ListAppend(list_append::ListAppend),
+    Ddl(ddl::DdlWorkload),
 }
 
 impl Workload {
@@ -288,6 +295,7 @@ impl Workload {
             WorkloadKind::ListAppend => {
                 Workload::ListAppend(list_append::ListAppend::new(5, 32, 4))
             }
+            WorkloadKind::Ddl => Workload::Ddl(ddl::DdlWorkload::new()),
         }
     }
 
@@ -296,6 +304,7 @@ impl Workload {
             Workload::Bank(_) => WorkloadKind::Bank,
             Workload::Set(_) => WorkloadKind::Set,
             Workload::ListAppend(_) => WorkloadKind::ListAppend,
+            Workload::Ddl(_) => WorkloadKind::Ddl,
         }
     }
 
@@ -306,6 +315,7 @@ impl Workload {
             Workload::Bank(b) => b.setup(),
             Workload::Set(s) => s.setup(),
             Workload::ListAppend(l) => l.setup(),
+            Workload::Ddl(d) => d.setup(),
         }
     }
 
@@ -316,15 +326,17 @@ impl Workload {
             Workload::Bank(_) => "SELECT COUNT(*) FROM accounts",
             Workload::Set(_) => "SELECT COUNT(*) FROM elements",
             Workload::ListAppend(_) => "SELECT COUNT(*) FROM lists",
+            Workload::Ddl(_) => "SELECT COUNT(*) FROM ddl_marker",
         }
     }
 
-    /// The next operation a client invokes.
-    pub fn generate(&self, rng: &mut Rng) -> (F, Value) {
+    /// The next operation client `slot` invokes.
+    pub fn generate(&self, slot: usize, rng: &mut Rng) -> (F, Value) {
         match self {
             Workload::Bank(b) => b.generate(rng),
             Workload::Set(s) => s.generate(rng),
             Workload::ListAppend(l) => l.generate(rng),
+            Workload::Ddl(d) => d.generate(slot, rng),
         }
     }
 
@@ -334,6 +346,7 @@ impl Workload {
             Workload::Bank(_) => Value::Balances(None),
             Workload::Set(_) => Value::Elements(None),
             Workload::ListAppend(l) => l.final_read(),
+            Workload::Ddl(_) => Value::Tables(None),
         }
     }
 
@@ -354,6 +367,7 @@ impl Workload {
             Workload::Bank(b) => b.invoke(s, f, v).await,
             Workload::Set(w) => w.invoke(s, f, v).await,
             Workload::ListAppend(l) => l.invoke(s, f, v).await,
+            Workload::Ddl(d) => d.invoke(s, f, v).await,
         }
     }
 
@@ -371,6 +385,12 @@ impl Workload {
                 &crate::checker::list_append::ListAppendOpts {
                     nodes: nodes.to_vec(),
                     ..Default::default()
+                },
+            ),
+            Workload::Ddl(_) => crate::checker::ddl::check(
+                ops,
+                &crate::checker::ddl::DdlOpts {
+                    nodes: nodes.to_vec(),
                 },
             ),
         }
