@@ -821,6 +821,11 @@ impl Inner {
                         "raft stopped while the entry was in flight".into(),
                     )),
                     Ok(Ok(Ok(resp))) => Ok(resp.data.first_seqno),
+                    // openraft 0.9 answers ForwardToLeader for an appended
+                    // entry only when its log is truncated from that index
+                    // (DeleteConflictLog): a newer leader's log differs there,
+                    // so by log matching no later leader holds the entry, and
+                    // it can never commit. Retrying cannot order it twice.
                     Ok(Ok(Err(ClientWriteError::ForwardToLeader(_)))) => Err(SubErr::Retry(
                         "leadership moved before the entry was committed".into(),
                     )),
