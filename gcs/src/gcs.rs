@@ -169,6 +169,20 @@ fn d(ms: u64) -> Duration {
     Timeouts::d(ms)
 }
 
+fn quic_settings(cfg: &GcsConfig, identity: Arc<ClusterIdentity>) -> QuicSettings {
+    let t = &cfg.timeouts;
+    QuicSettings {
+        id: cfg.node_id,
+        name: cfg.node_name.clone(),
+        cluster: cfg.cluster_name.clone(),
+        max_frame: cfg.max_frame_bytes,
+        connect_timeout: d(t.connect_ms),
+        idle_timeout: d(t.idle_ms),
+        keep_alive: d(t.heartbeat_ms.min(t.idle_ms / 3).max(1)),
+        identity,
+    }
+}
+
 impl Gcs {
     /// Start a member with the QUIC transport. Returns the handle and the
     /// event stream; drain the stream continuously.
@@ -200,16 +214,7 @@ impl Gcs {
         let seeds = cfg.validate()?;
         let m = TlsMaterial::load(&cfg.tls_paths()).map_err(|e| StartError::Tls(e.to_string()))?;
         let t = &cfg.timeouts;
-        let qs = QuicSettings {
-            id: cfg.node_id,
-            name: cfg.node_name.clone(),
-            cluster: cfg.cluster_name.clone(),
-            max_frame: cfg.max_frame_bytes,
-            connect_timeout: d(t.connect_ms),
-            idle_timeout: d(t.idle_ms),
-            keep_alive: d(t.heartbeat_ms.min(t.idle_ms / 3).max(1)),
-            identity: Arc::new(ClusterIdentity::any()),
-        };
+        let qs = quic_settings(cfg, Arc::new(ClusterIdentity::any()));
         let own = [
             cfg.listen.to_string(),
             cfg.advertise.clone().unwrap_or_default(),
@@ -325,16 +330,7 @@ impl Gcs {
                         "{e}; create the member certificate with trireme_gcs::tls::ensure_dev_certs (development) or from the cluster CA"
                     ))
                 })?;
-                    let qs = QuicSettings {
-                        id: cfg.node_id,
-                        name: cfg.node_name.clone(),
-                        cluster: cfg.cluster_name.clone(),
-                        max_frame: cfg.max_frame_bytes,
-                        connect_timeout: d(t.connect_ms),
-                        idle_timeout: d(t.idle_ms),
-                        keep_alive: d(t.heartbeat_ms.min(t.idle_ms / 3).max(1)),
-                        identity: identity.clone(),
-                    };
+                    let qs = quic_settings(&cfg, identity.clone());
                     let q = QuicTransport::bind(cfg.listen, &m, qs, faults.clone())
                         .map_err(StartError::Io)?;
                     let la = q.local_addr();
