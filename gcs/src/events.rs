@@ -17,6 +17,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::dedup::Stamper;
 use crate::types::{Event, Member, NodeId, StoredMembership, View};
 
 /// Receives the events of one member. Drain it continuously from a task of
@@ -85,11 +86,13 @@ pub(crate) struct Ctl {
     pub last_seqno: AtomicU64,
     /// Last view sent (for `Gcs::view`).
     pub current: parking_lot::Mutex<View>,
+    /// Stamps of this member's broadcasts.
+    pub stamper: Arc<Stamper>,
     closed: AtomicBool,
 }
 
 impl Ctl {
-    pub fn new(id: NodeId, queue: usize) -> (Arc<Ctl>, EventReceiver) {
+    pub fn new(id: NodeId, queue: usize, stamper: Arc<Stamper>) -> (Arc<Ctl>, EventReceiver) {
         let (otx, orx) = mpsc::channel(queue);
         let (utx, urx) = mpsc::channel(4096);
         let empty = View {
@@ -112,6 +115,7 @@ impl Ctl {
             leader: AtomicU64::new(0),
             last_seqno: AtomicU64::new(0),
             current: parking_lot::Mutex::new(empty),
+            stamper,
             closed: AtomicBool::new(false),
         });
         (

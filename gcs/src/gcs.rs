@@ -51,8 +51,10 @@ use tokio::task::JoinHandle;
 
 use crate::app::SnapshotApp;
 use crate::config::{FsyncPolicy, GcsConfig, Timeouts};
+use crate::dedup::{next_incarnation, Stamper};
 use crate::error::{BroadcastError, LeaveError, StartError, SyncError};
 use crate::events::{Ctl, EventReceiver};
+use crate::gcache::storage::Storage;
 use crate::gcache::{Gcache, GcacheOptions, OsStorage, RecoveryReport};
 use crate::identity::ClusterIdentity;
 use crate::net::mem::MemRouter;
@@ -63,6 +65,26 @@ use crate::net::{Faults, Handler, Peer, Transport};
 use crate::sm::Sm;
 use crate::tls::TlsMaterial;
 use crate::types::{Command, MemberNode, NodeId, Payload, Seqno, TypeConfig, View};
+
+/// File in the gcache directory holding the last incarnation used.
+const INCARNATION_FILE: &str = "incarnation";
+
+/// Pick and record this run's incarnation (see [`crate::dedup`]).
+fn new_incarnation(storage: &OsStorage, sync: bool) -> std::io::Result<u64> {
+    let prev = match storage.read(INCARNATION_FILE) {
+        Ok(b) => std::str::from_utf8(&b)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let inc = next_incarnation(prev, now_us);
+    storage.write_atomic(INCARNATION_FILE, inc.to_string().as_bytes(), sync)?;
+    Ok(inc)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum SubErr {
@@ -358,11 +380,12 @@ impl Gcs {
             name: cfg.node_name.clone(),
             addr: addr.clone(),
         };
-        let (ctl, rx) = Ctl::new(cfg.node_id, cfg.event_queue);
-
         let gdir = cfg.data_dir.join("gcache");
         let storage = OsStorage::new(&gdir)
             .map_err(|e| StartError::Io(format!("{}: {e}", gdir.display())))?;
+        let incarnation = new_incarnation(&storage, cfg.fsync == FsyncPolicy::Always)
+            .map_err(|e| StartError::Io(format!("{}/{INCARNATION_FILE}: {e}", gdir.display())))?;
+        let (ctl, rx) = Ctl::new(cfg.node_id, cfg.event_queue, Stamper::new(incarnation));
         let opts = GcacheOptions {
             fsync: cfg.fsync,
             segment_bytes: cfg.segment_bytes,
@@ -538,9 +561,13 @@ impl Gcs {
             return Err(BroadcastError::NonPrimary);
         }
         let (tx, rx) = oneshot::channel();
+        // Held until we answer: while it is open, no later broadcast of ours
+        // lets the state machine forget this stamp.
+        let issued = i.ctl.stamper.issue();
         let sub = Sub {
             payload: Payload {
                 origin: i.id,
+                stamp: issued.stamp,
                 data: payload,
             },
             deadline: Instant::now() + d(i.cfg.timeouts.rpc_ms),
@@ -550,7 +577,9 @@ impl Gcs {
         if i.submit_tx.send(sub).is_err() {
             return Err(BroadcastError::Shutdown);
         }
-        match rx.await {
+        let answer = rx.await;
+        drop(issued);
+        match answer {
             Ok(Ok(s)) => Ok(s),
             Ok(Err(SubErr::NonPrimary)) => Err(BroadcastError::NonPrimary),
             Ok(Err(SubErr::Retry(m))) | Ok(Err(SubErr::Final(m))) => {
@@ -803,8 +832,8 @@ impl Inner {
             .map(|s| s.deadline)
             .max()
             .unwrap_or_else(Instant::now);
-        let res: Result<Seqno, SubErr> =
-            match self.raft.client_write_ff(Command::Batch(payloads)).await {
+        let res: Result<Vec<Option<Seqno>>, SubErr> =
+            match self.raft.client_write_ff(Command::Stamped(payloads)).await {
                 Err(e) => Err(SubErr::Final(format!("raft stopped: {e}"))),
                 Ok(rx) => match tokio::time::timeout(
                     deadline.saturating_duration_since(Instant::now()),
@@ -816,12 +845,13 @@ impl Inner {
                     Ok(Err(_)) => Err(SubErr::Unknown(
                         "raft stopped while the entry was in flight".into(),
                     )),
-                    Ok(Ok(Ok(resp))) => Ok(resp.data.first_seqno),
+                    Ok(Ok(Ok(resp))) => Ok(resp.data.seqnos),
                     // openraft 0.9 answers ForwardToLeader for an appended
-                    // entry only when its log is truncated from that index
-                    // (DeleteConflictLog): a newer leader's log differs there,
-                    // so by log matching no later leader holds the entry, and
-                    // it can never commit. Retrying cannot order it twice.
+                    // entry when its log is truncated from that index
+                    // (DeleteConflictLog): a newer leader's log differs
+                    // there, so the entry should never commit. Should a copy
+                    // commit after all, the state machine drops the second
+                    // one by its stamp, so a retry is safe either way.
                     Ok(Ok(Err(ClientWriteError::ForwardToLeader(_)))) => Err(SubErr::Retry(
                         "leadership moved before the entry was committed".into(),
                     )),
@@ -829,9 +859,14 @@ impl Inner {
                 },
             };
         match res {
-            Ok(first) => {
-                for (k, s) in subs.into_iter().enumerate() {
-                    let _ = s.tx.send(Ok(first + k as u64));
+            Ok(seqnos) => {
+                for (s, q) in subs.into_iter().zip(seqnos) {
+                    let _ = s.tx.send(match q {
+                        Some(q) => Ok(q),
+                        None => Err(SubErr::Final(
+                            "dropped as stale: the origin restarted or gave up on it".into(),
+                        )),
+                    });
                 }
             }
             Err(e) => self.requeue_or_fail(subs, e),
@@ -863,8 +898,16 @@ impl Inner {
             .map(|s| s.deadline)
             .max()
             .unwrap_or_else(Instant::now);
-        let left = deadline.saturating_duration_since(Instant::now());
         let n = subs.len();
+        if self.faults.duplicate_forwards() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let first = self
+                .transport
+                .call(&peer, &Request::Forward(payloads.clone()), left)
+                .await;
+            tracing::debug!(?first, "fault: first copy of a duplicated forward");
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
         match self
             .transport
             .call(&peer, &Request::Forward(payloads), left)

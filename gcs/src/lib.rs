@@ -61,6 +61,7 @@
 pub mod app;
 pub mod codec;
 pub mod config;
+pub mod dedup;
 pub mod error;
 mod events;
 pub mod gcache;

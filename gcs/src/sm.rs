@@ -16,6 +16,11 @@
 //! - The state machine itself is not persisted: at start it is the current
 //!   snapshot's state (or empty) and raft re-applies committed entries after
 //!   it. Events for already-applied payloads are suppressed by `skip_upto`.
+//! - `dedup` is the at-most-once table ([`crate::dedup`]) after the last
+//!   applied entry; `base_dedup` is the table after `index[0]`, and every
+//!   later `IndexRec` lists the stamps its entry admitted, so the table after
+//!   any indexed entry (the one a snapshot is labelled with) can be rebuilt
+//!   and stored in that snapshot's header.
 //!
 //! # Snapshot files (`<data_dir>/snapshots/`)
 //!
@@ -25,7 +30,7 @@
 //! |---|---|---|
 //! | 0 | 8 | magic `TRSNAP01` |
 //! | 8 | 4 | `h`: u32 LE length of the header |
-//! | 12 | h | header, bincode of [`SnapHeader`] (`version`, `seqno_end`, `app_seqno`) |
+//! | 12 | h | header, bincode of [`SnapHeader`] (`version`, `seqno_end`, `app_seqno`, `dedup`) |
 //! | 12+h | rest | the node's snapshot bytes |
 //!
 //! `snap-<id>.meta` holds the bincode of openraft's `SnapshotMeta`, and the
@@ -51,23 +56,51 @@ use tokio::io::{
 
 use crate::app::SnapshotApp;
 use crate::codec;
+use crate::dedup::{Dedup, Verdict};
 use crate::events::Ctl;
 use crate::types::{
-    ApplyResult, Command, Entry, Event, LogId, MemberNode, NodeId, Seqno, StoredMembership,
+    ApplyResult, Command, Entry, Event, LogId, MemberNode, NodeId, Seqno, Stamp, StoredMembership,
     TypeConfig,
 };
 
 const SNAP_MAGIC: &[u8; 8] = b"TRSNAP01";
 
+/// Longest snapshot header accepted (the dedup table is in it).
+const MAX_HEADER: usize = 64 << 20;
+
 /// The gcs header inside every snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapHeader {
-    /// Format version (1).
+    /// Format version (2; 1 had no `dedup`).
     pub version: u32,
     /// Seqno of the last payload of the snapshot's raft entry `L`.
     pub seqno_end: Seqno,
     /// Seqno the node's state in this snapshot reflects (`>= seqno_end`).
     pub app_seqno: Seqno,
+    /// The at-most-once table after entry `L`.
+    pub dedup: Dedup,
+}
+
+/// Header of version 1 snapshots.
+#[derive(Deserialize)]
+struct SnapHeaderV1 {
+    version: u32,
+    seqno_end: Seqno,
+    app_seqno: Seqno,
+}
+
+fn decode_header(b: &[u8]) -> Result<SnapHeader, codec::CodecError> {
+    // bincode's varint puts a small version in the first byte.
+    if b.first() == Some(&1) {
+        let h: SnapHeaderV1 = codec::decode(b)?;
+        return Ok(SnapHeader {
+            version: h.version,
+            seqno_end: h.seqno_end,
+            app_seqno: h.app_seqno,
+            dedup: Dedup::default(),
+        });
+    }
+    codec::decode(b)
 }
 
 /// Snapshot data as openraft sees it: a file, read and written in chunks.
@@ -122,6 +155,8 @@ struct IndexRec {
     log_id: Option<LogId>,
     seqno_end: Seqno,
     membership: Arc<StoredMembership>,
+    /// Stamps this entry admitted, with their seqnos.
+    admitted: Vec<(NodeId, Stamp, Seqno)>,
 }
 
 #[derive(Clone)]
@@ -137,8 +172,23 @@ struct SmState {
     last_seqno: Seqno,
     skip_upto: Seqno,
     index: VecDeque<IndexRec>,
+    dedup: Dedup,
+    base_dedup: Dedup,
     current: Option<SnapInfo>,
     prepared: Option<SnapInfo>,
+}
+
+impl SmState {
+    /// The dedup table after `index[upto]`.
+    fn dedup_at(&self, upto: usize) -> Dedup {
+        let mut d = self.base_dedup.clone();
+        for r in self.index.iter().take(upto + 1).skip(1) {
+            for (o, s, q) in &r.admitted {
+                d.admit(*o, s, *q);
+            }
+        }
+        d
+    }
 }
 
 pub(crate) struct SmShared {
@@ -199,13 +249,13 @@ async fn read_header(f: &mut tokio::fs::File) -> io::Result<(SnapHeader, u64)> {
         return Err(io_err("snapshot data has a bad magic"));
     }
     let h = u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize;
-    if h > 4096 {
+    if h > MAX_HEADER {
         return Err(io_err("snapshot header too long"));
     }
     let mut hb = vec![0u8; h];
     f.read_exact(&mut hb).await?;
-    let hdr: SnapHeader = codec::decode(&hb).map_err(io_err)?;
-    if hdr.version != 1 || hdr.app_seqno < hdr.seqno_end {
+    let hdr = decode_header(&hb).map_err(io_err)?;
+    if !(1..=2).contains(&hdr.version) || hdr.app_seqno < hdr.seqno_end {
         return Err(io_err(format!("snapshot header not understood: {hdr:?}")));
     }
     Ok((hdr, 12 + h as u64))
@@ -244,6 +294,10 @@ impl Sm {
                 let _ = tokio::fs::remove_file(e.path()).await;
             }
         }
+        let dedup = current
+            .as_ref()
+            .map(|c| c.hdr.dedup.clone())
+            .unwrap_or_default();
         let (applied, membership, last_seqno, skip_upto, deliver) = match &current {
             Some(c) => {
                 let m = Arc::new(c.meta.last_membership.clone());
@@ -266,8 +320,9 @@ impl Sm {
             log_id: applied,
             seqno_end: last_seqno,
             membership: membership.clone(),
+            admitted: Vec::new(),
         });
-        tracing::info!(node_applied = a, snapshot = ?current.as_ref().map(|c| (c.meta.last_log_id, c.hdr)),
+        tracing::info!(node_applied = a, snapshot = ?current.as_ref().map(|c| (c.meta.last_log_id, c.hdr.seqno_end, c.hdr.app_seqno)),
             deliver_snapshot = deliver, resume_after = skip_upto, "state machine opened");
         ctl.last_seqno.store(last_seqno, Ordering::SeqCst);
         let sm = Sm {
@@ -278,6 +333,8 @@ impl Sm {
                     last_seqno,
                     skip_upto,
                     index,
+                    base_dedup: dedup.clone(),
+                    dedup,
                     current: current.clone(),
                     prepared: None,
                 }),
@@ -342,12 +399,9 @@ impl Sm {
         let s = self.sh.app.build_snapshot().await?;
         let (rec, last_seqno) = {
             let st = self.sh.st.lock();
+            let pos = st.index.iter().rposition(|r| r.seqno_end <= s.seqno);
             (
-                st.index
-                    .iter()
-                    .rev()
-                    .find(|r| r.seqno_end <= s.seqno)
-                    .cloned(),
+                pos.map(|p| (st.index[p].clone(), st.dedup_at(p))),
                 st.last_seqno,
             )
         };
@@ -358,7 +412,9 @@ impl Sm {
                 "node snapshot is ahead of the ordered log; using the newest entry"
             );
         }
-        let Some(rec) = rec else { return Ok(None) };
+        let Some((rec, dedup)) = rec else {
+            return Ok(None);
+        };
         let Some(l) = rec.log_id else { return Ok(None) };
         {
             let st = self.sh.st.lock();
@@ -379,9 +435,10 @@ impl Sm {
             rand::random::<u32>()
         );
         let hdr = SnapHeader {
-            version: 1,
+            version: 2,
             seqno_end: rec.seqno_end,
             app_seqno: s.seqno,
+            dedup,
         };
         let meta = SnapshotMeta {
             last_log_id: Some(l),
@@ -440,6 +497,10 @@ impl Sm {
             if let Some(l) = info.meta.last_log_id {
                 while st.index.len() > 1 && st.index[1].log_id.is_some_and(|x| x.index <= l.index) {
                     st.index.pop_front();
+                    let admitted = std::mem::take(&mut st.index[0].admitted);
+                    for (o, s, q) in &admitted {
+                        st.base_dedup.admit(*o, s, *q);
+                    }
                 }
             }
             st.current.replace(info)
@@ -515,20 +576,55 @@ impl RaftStateMachine<TypeConfig> for Sm {
             {
                 let mut st = self.sh.st.lock();
                 st.applied = Some(e.log_id);
-                let first = st.last_seqno + 1;
-                let mut count = 0;
+                let mut seqnos = Vec::new();
+                let mut admitted = Vec::new();
                 match e.payload {
                     EntryPayload::Blank => {}
                     EntryPayload::Normal(Command::Batch(ps)) => {
-                        count = ps.len() as u64;
                         for p in ps {
                             st.last_seqno += 1;
+                            seqnos.push(Some(st.last_seqno));
                             if st.last_seqno > st.skip_upto {
                                 evs.push(Event::Deliver {
                                     seqno: st.last_seqno,
                                     origin: p.origin,
                                     payload: p.data,
                                 });
+                            }
+                        }
+                    }
+                    EntryPayload::Normal(Command::Stamped(ps)) => {
+                        for p in ps {
+                            match st.dedup.check(p.origin, &p.stamp) {
+                                Verdict::New => {
+                                    st.last_seqno += 1;
+                                    let q = st.last_seqno;
+                                    st.dedup.admit(p.origin, &p.stamp, q);
+                                    admitted.push((p.origin, p.stamp, q));
+                                    seqnos.push(Some(q));
+                                    if q > st.skip_upto {
+                                        evs.push(Event::Deliver {
+                                            seqno: q,
+                                            origin: p.origin,
+                                            payload: p.data,
+                                        });
+                                    }
+                                }
+                                Verdict::Duplicate(q) => {
+                                    tracing::warn!(origin = p.origin, stamp = ?p.stamp, first_seqno = q,
+                                        "dropped a second copy of an ordered broadcast");
+                                    seqnos.push(Some(q));
+                                }
+                                Verdict::Stale => {
+                                    tracing::warn!(origin = p.origin, stamp = ?p.stamp,
+                                        "dropped a broadcast from an older incarnation or below its origin's floor");
+                                    if p.origin == self.sh.ctl.id {
+                                        if let Some(i) = st.dedup.incarnation(p.origin) {
+                                            self.sh.ctl.stamper.move_past(i);
+                                        }
+                                    }
+                                    seqnos.push(None);
+                                }
                             }
                         }
                     }
@@ -542,16 +638,14 @@ impl RaftStateMachine<TypeConfig> for Sm {
                     log_id: Some(e.log_id),
                     seqno_end: st.last_seqno,
                     membership: st.membership.clone(),
+                    admitted,
                 };
                 st.index.push_back(rec);
                 self.sh
                     .ctl
                     .last_seqno
                     .store(st.last_seqno, Ordering::SeqCst);
-                results.push(ApplyResult {
-                    first_seqno: first,
-                    count,
-                });
+                results.push(ApplyResult { seqnos });
             }
             for ev in evs.drain(..) {
                 self.sh.ctl.send(ev).await;
@@ -633,11 +727,14 @@ impl RaftStateMachine<TypeConfig> for Sm {
             st.membership = membership.clone();
             st.last_seqno = info.hdr.seqno_end;
             st.skip_upto = info.hdr.app_seqno;
+            st.dedup = info.hdr.dedup.clone();
+            st.base_dedup = info.hdr.dedup.clone();
             st.index.clear();
             st.index.push_back(IndexRec {
                 log_id: meta.last_log_id,
                 seqno_end: info.hdr.seqno_end,
                 membership: membership.clone(),
+                admitted: Vec::new(),
             });
             self.sh
                 .ctl
@@ -666,5 +763,167 @@ impl RaftStateMachine<TypeConfig> for Sm {
             Some(c) => Ok(Some(self.open_snapshot(&c).await.map_err(snap_read_err)?)),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::AppSnapshot;
+    use crate::dedup::Stamper;
+    use crate::events::EventReceiver;
+    use crate::types::Payload;
+    use futures::future::BoxFuture;
+    use openraft::CommittedLeaderId;
+
+    /// A node that has applied everything delivered so far.
+    struct App(std::sync::atomic::AtomicU64);
+
+    impl SnapshotApp for App {
+        fn build_snapshot(&self) -> BoxFuture<'_, anyhow::Result<AppSnapshot>> {
+            let seqno = self.0.load(Ordering::SeqCst);
+            Box::pin(async move {
+                Ok(AppSnapshot {
+                    seqno,
+                    data: Bytes::from_static(b"state"),
+                })
+            })
+        }
+        fn applied_seqno(&self) -> Seqno {
+            0
+        }
+    }
+
+    async fn open(dir: &Path) -> (Sm, EventReceiver, Arc<App>) {
+        let app = Arc::new(App(Default::default()));
+        let (ctl, rx) = Ctl::new(9, 1024, Stamper::new(1));
+        let sm = Sm::open(dir.to_path_buf(), app.clone(), ctl, false)
+            .await
+            .unwrap();
+        (sm, rx, app)
+    }
+
+    fn entry(index: u64, ps: &[(NodeId, u64, u64)]) -> Entry {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Command::Stamped(
+                ps.iter()
+                    .map(|&(origin, seq, floor)| Payload {
+                        origin,
+                        stamp: Stamp {
+                            incarnation: 5,
+                            seq,
+                            floor,
+                        },
+                        data: Bytes::from(format!("{origin}/{seq}")),
+                    })
+                    .collect(),
+            )),
+        }
+    }
+
+    fn delivered(rx: &mut EventReceiver) -> Vec<(Seqno, String)> {
+        let mut v = Vec::new();
+        while let Some(e) = rx.try_recv() {
+            if let Event::Deliver { seqno, payload, .. } = e {
+                v.push((seqno, String::from_utf8_lossy(&payload).into_owned()));
+            }
+        }
+        v
+    }
+
+    #[tokio::test]
+    async fn a_second_copy_of_a_broadcast_is_numbered_and_delivered_once() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut sm, mut rx, _) = open(d.path()).await;
+        let r = sm
+            .apply(vec![
+                entry(1, &[(1, 0, 0), (2, 0, 0)]),
+                entry(2, &[(1, 1, 0)]),
+                entry(3, &[(2, 1, 0), (1, 0, 0)]),
+            ])
+            .await
+            .unwrap();
+        let seqnos: Vec<_> = r.into_iter().map(|a| a.seqnos).collect();
+        assert_eq!(
+            seqnos,
+            vec![
+                vec![Some(1), Some(2)],
+                vec![Some(3)],
+                vec![Some(4), Some(1)]
+            ]
+        );
+        assert_eq!(
+            delivered(&mut rx),
+            vec![
+                (1, "1/0".into()),
+                (2, "2/0".into()),
+                (3, "1/1".into()),
+                (4, "2/1".into())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_member_installing_a_snapshot_drops_the_same_copies() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut sm, mut rx, app) = open(&d.path().join("a")).await;
+        sm.apply(vec![entry(1, &[(1, 0, 0)]), entry(2, &[(1, 1, 0)])])
+            .await
+            .unwrap();
+        assert_eq!(delivered(&mut rx).len(), 2);
+        app.0.store(1, Ordering::SeqCst);
+        assert!(sm.prepare_snapshot().await.unwrap().is_some());
+        let mut snap = sm.build_snapshot().await.unwrap();
+        assert_eq!(snap.meta.last_log_id.map(|l| l.index), Some(1));
+        let mut bytes = Vec::new();
+        snap.snapshot.read_to_end(&mut bytes).await.unwrap();
+
+        let (mut other, mut orx, _) = open(&d.path().join("b")).await;
+        let mut f = other.begin_receiving_snapshot().await.unwrap();
+        f.write_all(&bytes).await.unwrap();
+        other.install_snapshot(&snap.meta, f).await.unwrap();
+        // Entry 2 replays after the snapshot's entry 1; then a late copy of
+        // 1/0 (admitted inside the snapshot) and of 1/1 (after it) arrive.
+        let r = other
+            .apply(vec![
+                entry(2, &[(1, 1, 0)]),
+                entry(3, &[(1, 0, 0), (1, 1, 0)]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(r[1].seqnos, vec![Some(1), Some(2)]);
+        assert_eq!(delivered(&mut orx), vec![(2, "1/1".into())]);
+        // And after a restart from that snapshot the table is still there.
+        drop(other);
+        let (mut again, mut arx, _) = open(&d.path().join("b")).await;
+        let r = again
+            .apply(vec![entry(2, &[(1, 1, 0)]), entry(3, &[(1, 0, 0)])])
+            .await
+            .unwrap();
+        assert_eq!(r[1].seqnos, vec![Some(1)]);
+        assert!(
+            delivered(&mut arx).iter().all(|(_, p)| p != "1/0"),
+            "1/0 delivered twice"
+        );
+    }
+
+    #[test]
+    fn version_1_headers_still_decode() {
+        #[derive(Serialize)]
+        struct V1 {
+            version: u32,
+            seqno_end: Seqno,
+            app_seqno: Seqno,
+        }
+        let b = codec::encode(&V1 {
+            version: 1,
+            seqno_end: 7,
+            app_seqno: 9,
+        })
+        .unwrap();
+        let h = decode_header(&b).unwrap();
+        assert_eq!((h.version, h.seqno_end, h.app_seqno), (1, 7, 9));
+        assert!(h.dedup.is_empty());
     }
 }

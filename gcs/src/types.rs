@@ -29,9 +29,33 @@ impl fmt::Display for MemberNode {
     }
 }
 
+/// Identity of one broadcast, the same on every copy of it (see
+/// [`crate::dedup`]): the state machine orders each stamp at most once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Distinguishes runs of the origin process; grows across restarts.
+    pub incarnation: u64,
+    /// Per-incarnation counter of the origin's broadcasts.
+    pub seq: u64,
+    /// Smallest `seq` the origin still waited for when it sent this.
+    pub floor: u64,
+}
+
 /// One broadcast payload inside a raft entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {
+    /// Member that called `broadcast`.
+    pub origin: NodeId,
+    /// Identity of the broadcast, kept across retries.
+    pub stamp: Stamp,
+    /// The bytes, opaque to gcs.
+    #[serde(with = "crate::codec::bytes_serde")]
+    pub data: Bytes,
+}
+
+/// A payload as written before stamps existed; only read from old logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnstampedPayload {
     /// Member that called `broadcast`.
     pub origin: NodeId,
     /// The bytes, opaque to gcs.
@@ -45,26 +69,30 @@ pub struct Payload {
 /// never changed or reused (the log and peers decode them by position).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    /// Coalesced broadcasts: payload `i` gets seqno `first + i`, where `first`
-    /// is one more than the last seqno assigned before this entry.
-    Batch(Vec<Payload>),
+    /// Coalesced broadcasts of logs written before stamps: each payload gets
+    /// the next seqno. No longer written.
+    Batch(Vec<UnstampedPayload>),
+    /// Coalesced broadcasts: each payload whose stamp is new gets the next
+    /// seqno; copies of an already ordered stamp are dropped.
+    Stamped(Vec<Payload>),
 }
 
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Command::Batch(v) => write!(f, "Batch({} payloads)", v.len()),
+            Command::Stamped(v) => write!(f, "Stamped({} payloads)", v.len()),
         }
     }
 }
 
-/// Result of applying one raft entry: the seqnos it was given.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Result of applying one raft entry: for each payload, the seqno it was
+/// given (for a duplicate, the seqno of its first copy), or `None` when it
+/// was dropped as stale.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyResult {
-    /// Seqno of the entry's first payload (meaningless when `count == 0`).
-    pub first_seqno: Seqno,
-    /// Number of payloads in the entry.
-    pub count: u64,
+    /// One per payload of the entry, in order.
+    pub seqnos: Vec<Option<Seqno>>,
 }
 
 openraft::declare_raft_types!(

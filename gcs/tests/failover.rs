@@ -359,3 +359,93 @@ async fn crashed_follower_restarts_and_catches_up() {
 async fn crashed_follower_restarts_behind_purged_log_gets_snapshot() {
     crashed_follower_restarts_in_place(true).await;
 }
+
+/// Safety issue, item 5: five members, a burst of broadcasts from all of
+/// them while the leader is cut off three times, and every batch forwarded
+/// to the leader sent twice (as a retry whose first copy was ordered after
+/// all). Every broadcast is ordered at most once, a successful one exactly
+/// once at the seqno it was answered, and all members hold the same
+/// sequence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_changes_during_a_burst_order_each_broadcast_once() {
+    init_tracing();
+    let root = root();
+    let nodes = Arc::new(cluster(5, root.path(), |_| {}).await);
+    for n in nodes.iter() {
+        n.gcs.faults().set_duplicate_forwards(true);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let mut senders = Vec::new();
+    for k in 0..nodes.len() {
+        let (nodes, stop, ok) = (nodes.clone(), stop.clone(), ok.clone());
+        senders.push(tokio::spawn(async move {
+            let g = &nodes[k].gcs;
+            let mut answered = Vec::new();
+            for i in 0..100_000 {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let p = Bytes::from(format!("m{}-{i}", g.id()));
+                if let Ok(s) = broadcast_retry(g, p.clone()).await {
+                    answered.push((s, p));
+                    ok.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            answered
+        }));
+    }
+    let progress = |n: usize| {
+        let ok = ok.clone();
+        move || ok.load(Ordering::SeqCst) >= n
+    };
+    wait_for("the burst is under way", LONG, progress(50)).await;
+    for round in 0..3 {
+        let lid = wait_leader(&nodes).await;
+        let cut = nodes.iter().find(|n| n.gcs.id() == lid).unwrap();
+        cut.gcs.faults().set_isolated(true);
+        wait_for(&format!("round {round}: a new leader"), LONG, || {
+            nodes.iter().any(|n| {
+                n.gcs.id() != lid && n.view().primary && n.view().leader == Some(n.gcs.id())
+            })
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cut.gcs.faults().set_isolated(false);
+        wait_for(
+            &format!("round {round}: member {lid} back in"),
+            LONG,
+            || cut.view().primary,
+        )
+        .await;
+    }
+    let after = ok.load(Ordering::SeqCst) + 50;
+    wait_for("the burst goes on after the faults", LONG, progress(after)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut answered = Vec::new();
+    for s in senders {
+        answered.extend(s.await.unwrap());
+    }
+    converge(&nodes.iter().collect::<Vec<_>>()).await;
+
+    let log = nodes[0].app.log();
+    let mut seen = std::collections::HashSet::new();
+    for (_, p) in &log {
+        assert!(
+            seen.insert(p.clone()),
+            "{} ordered twice",
+            String::from_utf8_lossy(p)
+        );
+    }
+    for (s, p) in &answered {
+        assert_eq!(
+            log.get(*s as usize - 1).map(|(_, b)| b),
+            Some(p),
+            "broadcast answered seqno {s} is not there"
+        );
+    }
+    let nodes = Arc::try_unwrap(nodes).ok().expect("senders finished");
+    for n in nodes {
+        n.stop().await;
+    }
+}

@@ -57,6 +57,9 @@ pub(crate) fn entry_size(e: &Entry) -> u64 {
             crate::types::Command::Batch(v) => {
                 48 + v.iter().map(|p| p.data.len() as u64 + 16).sum::<u64>()
             }
+            crate::types::Command::Stamped(v) => {
+                48 + v.iter().map(|p| p.data.len() as u64 + 40).sum::<u64>()
+            }
         },
         EntryPayload::Membership(_) => 256,
         EntryPayload::Blank => 32,

@@ -10,7 +10,7 @@ use openraft::{CommittedLeaderId, EntryPayload, RaftLogReader, Vote};
 
 use super::*;
 use crate::config::FsyncPolicy;
-use crate::types::{Command, Entry, LogId, Payload};
+use crate::types::{Command, Entry, LogId, Payload, Stamp};
 
 enum Backend {
     Mem(MemStorage),
@@ -78,8 +78,13 @@ fn lid(term: u64, index: u64) -> LogId {
 fn entry(term: u64, index: u64) -> Entry {
     Entry {
         log_id: lid(term, index),
-        payload: EntryPayload::Normal(Command::Batch(vec![Payload {
+        payload: EntryPayload::Normal(Command::Stamped(vec![Payload {
             origin: 1,
+            stamp: Stamp {
+                incarnation: 1,
+                seq: index,
+                floor: index,
+            },
             data: Bytes::from(format!("payload-{index}-{}", "x".repeat(100))),
         }])),
     }

@@ -90,6 +90,7 @@ pub trait Transport: Send + Sync + 'static {
 pub struct Faults {
     isolated: AtomicBool,
     blocked: Mutex<HashSet<NodeId>>,
+    duplicate_forwards: AtomicBool,
 }
 
 impl Faults {
@@ -101,6 +102,18 @@ impl Faults {
     /// Whether this member is isolated.
     pub fn isolated(&self) -> bool {
         self.isolated.load(Ordering::SeqCst)
+    }
+
+    /// Send every batch forwarded to the leader twice, as a retry would if
+    /// the first copy was ordered after all (the state machine must order
+    /// it once).
+    pub fn set_duplicate_forwards(&self, on: bool) {
+        self.duplicate_forwards.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether forwarded batches are sent twice.
+    pub fn duplicate_forwards(&self) -> bool {
+        self.duplicate_forwards.load(Ordering::SeqCst)
     }
 
     /// Drop all traffic to and from `peer` (or restore it).
