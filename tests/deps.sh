@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what the test suite runs besides cargo: the mariadb client,
+# sysbench and PyMySQL (driver-compatibility tests), and with --netns the
+# tools of the namespace tests (iproute2, nftables). Installs only what is
+# missing; needs root or sudo for Debian packages.
+set -euo pipefail
+
+need=()
+command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
+command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+if [ "${1:-}" = --netns ]; then
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  command -v nft >/dev/null 2>&1 || need+=(nftables)
+fi
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else
+    echo "tests/deps.sh: need root (or sudo) to install: $*" >&2
+    return 1
+  fi
+}
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  for attempt in 1 2 3; do
+    if as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; then
+      return 0
+    fi
+    echo "apt-get failed (attempt $attempt); retrying" >&2
+    sleep 10
+  done
+  return 1
+}
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "tests/deps.sh: installing ${need[*]}"
+  apt_install "${need[@]}"
+fi
+
+# PyMySQL for whichever python3 the tests will run: pip when it has one
+# (pyenv, venv), else Debian's package for the system python.
+if ! python3 -c "import pymysql" >/dev/null 2>&1; then
+  echo "tests/deps.sh: installing PyMySQL"
+  if python3 -m pip --version >/dev/null 2>&1; then
+    python3 -m pip install --quiet "PyMySQL==1.1.2" ||
+      python3 -m pip install --quiet --break-system-packages "PyMySQL==1.1.2"
+  else
+    apt_install python3-pymysql
+  fi
+  python3 -c "import pymysql" || {
+    echo "tests/deps.sh: PyMySQL is still not importable by $(command -v python3)" >&2
+    exit 1
+  }
+fi
