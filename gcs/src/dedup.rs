@@ -95,6 +95,13 @@ impl Dedup {
         }
     }
 
+    /// Replay stamps admitted by a range of the log, in order.
+    pub fn admit_all(&mut self, admitted: &[(NodeId, Stamp, Seqno)]) {
+        for (o, s, q) in admitted {
+            self.admit(*o, s, *q);
+        }
+    }
+
     /// Newest incarnation recorded for `origin`.
     pub fn incarnation(&self, origin: NodeId) -> Option<u64> {
         self.origins.get(&origin).map(|o| o.incarnation)
@@ -196,77 +203,70 @@ mod tests {
         }
     }
 
-    /// Run the state machine's rule over a sequence; returns the verdicts.
-    fn run(d: &mut Dedup, next: &mut Seqno, ps: &[(NodeId, Stamp)]) -> Vec<Verdict> {
-        ps.iter()
-            .map(|(o, s)| {
-                let v = d.check(*o, s);
-                if v == Verdict::New {
-                    *next += 1;
-                    d.admit(*o, s, *next);
-                }
-                v
-            })
-            .collect()
+    /// The state machine's rule over an ordered log: the table and the
+    /// last seqno given.
+    #[derive(Default)]
+    struct Log {
+        d: Dedup,
+        next: Seqno,
+    }
+
+    impl Log {
+        /// Order `ps`; returns their verdicts.
+        fn run(&mut self, ps: &[(NodeId, Stamp)]) -> Vec<Verdict> {
+            ps.iter()
+                .map(|(o, s)| {
+                    let v = self.d.check(*o, s);
+                    if v == Verdict::New {
+                        self.next += 1;
+                        self.d.admit(*o, s, self.next);
+                    }
+                    v
+                })
+                .collect()
+        }
     }
 
     #[test]
     fn a_retried_payload_is_ordered_once_and_answers_its_first_seqno() {
-        let mut d = Dedup::default();
-        let mut n = 0;
-        let v = run(
-            &mut d,
-            &mut n,
-            &[(1, st(7, 0, 0)), (1, st(7, 1, 0)), (1, st(7, 0, 0))],
-        );
+        let mut l = Log::default();
+        let v = l.run(&[(1, st(7, 0, 0)), (1, st(7, 1, 0)), (1, st(7, 0, 0))]);
         assert_eq!(v, vec![Verdict::New, Verdict::New, Verdict::Duplicate(1)]);
-        assert_eq!(n, 2);
+        assert_eq!(l.next, 2);
     }
 
     #[test]
     fn retries_may_be_ordered_after_later_payloads_of_the_same_origin() {
-        let mut d = Dedup::default();
-        let mut n = 0;
         // seq 0 is outstanding while 1 and 2 are sent (floor stays 0); its
         // first copy is lost and the retry lands after them.
-        let v = run(
-            &mut d,
-            &mut n,
-            &[(1, st(7, 1, 0)), (1, st(7, 2, 0)), (1, st(7, 0, 0))],
-        );
+        let v = Log::default().run(&[(1, st(7, 1, 0)), (1, st(7, 2, 0)), (1, st(7, 0, 0))]);
         assert_eq!(v, vec![Verdict::New; 3]);
     }
 
     #[test]
     fn the_floor_forgets_answered_payloads_and_drops_their_late_copies() {
-        let mut d = Dedup::default();
-        let mut n = 0;
-        run(&mut d, &mut n, &[(1, st(7, 0, 0)), (1, st(7, 1, 0))]);
-        run(&mut d, &mut n, &[(1, st(7, 5, 5))]);
-        assert_eq!(d.len(), 1);
-        assert_eq!(d.check(1, &st(7, 0, 0)), Verdict::Stale);
-        assert_eq!(d.check(1, &st(7, 5, 5)), Verdict::Duplicate(3));
+        let mut l = Log::default();
+        l.run(&[(1, st(7, 0, 0)), (1, st(7, 1, 0))]);
+        l.run(&[(1, st(7, 5, 5))]);
+        assert_eq!(l.d.len(), 1);
+        assert_eq!(l.d.check(1, &st(7, 0, 0)), Verdict::Stale);
+        assert_eq!(l.d.check(1, &st(7, 5, 5)), Verdict::Duplicate(3));
     }
 
     #[test]
     fn origins_and_incarnations_are_separate() {
-        let mut d = Dedup::default();
-        let mut n = 0;
-        let v = run(
-            &mut d,
-            &mut n,
-            &[
-                (1, st(7, 0, 0)),
-                (2, st(7, 0, 0)),
-                (1, st(8, 0, 0)),
-                (1, st(7, 3, 0)),
-            ],
-        );
+        let mut l = Log::default();
+        let v = l.run(&[
+            (1, st(7, 0, 0)),
+            (2, st(7, 0, 0)),
+            (1, st(8, 0, 0)),
+            (1, st(7, 3, 0)),
+        ]);
         assert_eq!(
             v,
             vec![Verdict::New, Verdict::New, Verdict::New, Verdict::Stale]
         );
-        assert_eq!(d.incarnation(1), Some(8));
+        assert_eq!(l.d.incarnation(1), Some(8));
     }
 
     #[test]

@@ -183,9 +183,7 @@ impl SmState {
     fn dedup_at(&self, upto: usize) -> Dedup {
         let mut d = self.base_dedup.clone();
         for r in self.index.iter().take(upto + 1).skip(1) {
-            for (o, s, q) in &r.admitted {
-                d.admit(*o, s, *q);
-            }
+            d.admit_all(&r.admitted);
         }
         d
     }
@@ -498,9 +496,7 @@ impl Sm {
                 while st.index.len() > 1 && st.index[1].log_id.is_some_and(|x| x.index <= l.index) {
                     st.index.pop_front();
                     let admitted = std::mem::take(&mut st.index[0].admitted);
-                    for (o, s, q) in &admitted {
-                        st.base_dedup.admit(*o, s, *q);
-                    }
+                    st.base_dedup.admit_all(&admitted);
                 }
             }
             st.current.replace(info)
@@ -578,60 +574,61 @@ impl RaftStateMachine<TypeConfig> for Sm {
                 st.applied = Some(e.log_id);
                 let mut seqnos = Vec::new();
                 let mut admitted = Vec::new();
-                match e.payload {
-                    EntryPayload::Blank => {}
+                // Unstamped payloads (old logs) are all new.
+                let ps: Vec<(NodeId, Option<Stamp>, Bytes)> = match e.payload {
                     EntryPayload::Normal(Command::Batch(ps)) => {
-                        for p in ps {
-                            st.last_seqno += 1;
-                            seqnos.push(Some(st.last_seqno));
-                            if st.last_seqno > st.skip_upto {
-                                evs.push(Event::Deliver {
-                                    seqno: st.last_seqno,
-                                    origin: p.origin,
-                                    payload: p.data,
-                                });
-                            }
-                        }
+                        ps.into_iter().map(|p| (p.origin, None, p.data)).collect()
                     }
-                    EntryPayload::Normal(Command::Stamped(ps)) => {
-                        for p in ps {
-                            match st.dedup.check(p.origin, &p.stamp) {
-                                Verdict::New => {
-                                    st.last_seqno += 1;
-                                    let q = st.last_seqno;
-                                    st.dedup.admit(p.origin, &p.stamp, q);
-                                    admitted.push((p.origin, p.stamp, q));
-                                    seqnos.push(Some(q));
-                                    if q > st.skip_upto {
-                                        evs.push(Event::Deliver {
-                                            seqno: q,
-                                            origin: p.origin,
-                                            payload: p.data,
-                                        });
-                                    }
-                                }
-                                Verdict::Duplicate(q) => {
-                                    tracing::warn!(origin = p.origin, stamp = ?p.stamp, first_seqno = q,
-                                        "dropped a second copy of an ordered broadcast");
-                                    seqnos.push(Some(q));
-                                }
-                                Verdict::Stale => {
-                                    tracing::warn!(origin = p.origin, stamp = ?p.stamp,
-                                        "dropped a broadcast from an older incarnation or below its origin's floor");
-                                    if p.origin == self.sh.ctl.id {
-                                        if let Some(i) = st.dedup.incarnation(p.origin) {
-                                            self.sh.ctl.stamper.move_past(i);
-                                        }
-                                    }
-                                    seqnos.push(None);
-                                }
-                            }
-                        }
-                    }
+                    EntryPayload::Normal(Command::Stamped(ps)) => ps
+                        .into_iter()
+                        .map(|p| (p.origin, Some(p.stamp), p.data))
+                        .collect(),
+                    EntryPayload::Blank => Vec::new(),
                     EntryPayload::Membership(m) => {
                         let sm = Arc::new(StoredMembership::new(Some(e.log_id), m));
                         st.membership = sm.clone();
                         mchange = Some(sm);
+                        Vec::new()
+                    }
+                };
+                for (origin, stamp, data) in ps {
+                    let verdict = stamp.map_or(Verdict::New, |s| st.dedup.check(origin, &s));
+                    match verdict {
+                        Verdict::New => {
+                            st.last_seqno += 1;
+                            let q = st.last_seqno;
+                            if let Some(s) = stamp {
+                                st.dedup.admit(origin, &s, q);
+                                admitted.push((origin, s, q));
+                            }
+                            seqnos.push(Some(q));
+                            if q > st.skip_upto {
+                                evs.push(Event::Deliver {
+                                    seqno: q,
+                                    origin,
+                                    payload: data,
+                                });
+                            }
+                        }
+                        Verdict::Duplicate(q) => {
+                            tracing::warn!(
+                                origin,
+                                ?stamp,
+                                first_seqno = q,
+                                "dropped a second copy of an ordered broadcast"
+                            );
+                            seqnos.push(Some(q));
+                        }
+                        Verdict::Stale => {
+                            tracing::warn!(origin, ?stamp,
+                                "dropped a broadcast from an older incarnation or below its origin's floor");
+                            if origin == self.sh.ctl.id {
+                                if let Some(i) = st.dedup.incarnation(origin) {
+                                    self.sh.ctl.stamper.move_past(i);
+                                }
+                            }
+                            seqnos.push(None);
+                        }
                     }
                 }
                 let rec = IndexRec {
