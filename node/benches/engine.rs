@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use trireme_node::catalog::{ColumnDef, TableDef};
-use trireme_node::keycode;
 use trireme_node::repl::{LocalOrderer, OpenGate, ReplConfig, Replicator};
-use trireme_node::storage::{Catalog, Database, Store, Table};
-use trireme_node::txn::Txn;
-use trireme_node::types::{IntWidth, SqlType};
-use trireme_node::value::Value;
+use trireme_storage::catalog::{ColumnDef, TableDef};
+use trireme_storage::keycode;
+use trireme_storage::txn::Txn;
+use trireme_storage::types::{IntWidth, SqlType};
+use trireme_storage::value::Value;
+use trireme_storage::{Catalog, Database, Store, Table};
 
 const ROWS: i64 = 100_000;
 
@@ -93,6 +93,7 @@ fn commit(c: &mut Criterion) {
         Arc::new(orderer),
         Replicator::default_certifier(1),
         Arc::new(OpenGate),
+        Arc::new(trireme_node::schema::SqlSchema),
     );
     let r2 = repl.clone();
     rt.spawn(async move {

@@ -1,6 +1,6 @@
 //! What a brand-new node starts with.
 
-use crate::storage::Store;
+use trireme_storage::Store;
 
 /// The empty catalog of a new node: no user databases; the system schemas
 /// (information_schema, mysql, ...) are answered virtually.

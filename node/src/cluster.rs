@@ -36,13 +36,13 @@ use trireme_gcs::{
 };
 
 use crate::config::Config;
-use crate::error::{SqlError, SqlResult};
 use crate::node::{ClusterView, FlowStatus, Node};
 use crate::repl::{CommitGate, Delivery, Orderer, ReplConfig, Replicator, SubmitError};
-use crate::sql::NodeInfo;
 use crate::state::{self, State, StateStore};
-use crate::storage::{checkpoint, Store};
-use crate::value::Value;
+use trireme_sql::error::{SqlError, SqlResult};
+use trireme_sql::NodeInfo;
+use trireme_storage::value::Value;
+use trireme_storage::{checkpoint, Store};
 
 /// Orders events through gcs.
 struct GcsOrderer {
@@ -198,7 +198,7 @@ impl Flow {
                     repeat,
                     msg,
                 };
-                match crate::codec::encode(FC_MAGIC, 2, &wire) {
+                match trireme_storage::codec::encode(FC_MAGIC, 2, &wire) {
                     Ok(b) => gcs.send_to_all(Bytes::from(b)),
                     Err(e) => warn!(error = %e, "flow-control message not encoded"),
                 }
@@ -260,14 +260,14 @@ impl Flow {
     }
 
     fn on_message(&self, from: u64, payload: &[u8]) {
-        let wire: FcWire = match crate::codec::decode(FC_MAGIC, 2, "flow-control message", payload)
-        {
-            Ok(m) => m,
-            Err(e) => {
-                warn!(from, error = %e, "undecodable flow-control message ignored");
-                return;
-            }
-        };
+        let wire: FcWire =
+            match trireme_storage::codec::decode(FC_MAGIC, 2, "flow-control message", payload) {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(from, error = %e, "undecodable flow-control message ignored");
+                    return;
+                }
+            };
         {
             let mut seen = self.last_seen.lock();
             let last = seen.entry(from).or_insert(0);
@@ -534,6 +534,7 @@ pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
         deferred.clone(),
         Replicator::default_certifier(0),
         flow.clone(),
+        Arc::new(crate::schema::SqlSchema),
     );
     // 1. Recover the last checkpoint.
     let app = Arc::new(App {

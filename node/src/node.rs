@@ -9,11 +9,11 @@ use std::time::Instant;
 use parking_lot::{Mutex, RwLock};
 
 use crate::repl::Replicator;
-use crate::sql::show::NodeStatus;
-use crate::sql::vars::GlobalVars;
-use crate::sql::NodeInfo;
-use crate::storage::Store;
-use crate::value::Value;
+use trireme_sql::show::NodeStatus;
+use trireme_sql::vars::GlobalVars;
+use trireme_sql::NodeInfo;
+use trireme_storage::value::Value;
+use trireme_storage::Store;
 
 /// What the node knows of its cluster (updated on view changes).
 #[derive(Clone, Debug)]

@@ -12,10 +12,10 @@ use crate::config::Config;
 use crate::node::{ClusterView, Node};
 use crate::repl::{LocalOrderer, OpenGate, ReplConfig, Replicator};
 use crate::session::{Session, WireSession};
-use crate::sql::vars::GlobalVars;
-use crate::sql::NodeInfo;
-use crate::storage::Store;
-use crate::value::Value;
+use trireme_sql::vars::GlobalVars;
+use trireme_sql::NodeInfo;
+use trireme_storage::value::Value;
+use trireme_storage::Store;
 
 /// A started node and its listener address.
 pub struct Running {
@@ -61,6 +61,7 @@ pub async fn start_single_with_tap(
         Arc::new(orderer),
         Replicator::default_certifier(0),
         Arc::new(OpenGate),
+        Arc::new(crate::schema::SqlSchema),
     );
     let info = NodeInfo {
         node_id: config.node_id,

@@ -14,14 +14,14 @@ use mysql_common::constants::{ColumnFlags, ColumnType, StatusFlags};
 use sqlparser::ast::{self, Statement};
 use trireme_wire as wire;
 
-use crate::error::{codes, SqlError, SqlResult};
 use crate::node::Node;
-use crate::sql::admin::{self, Admin, StmtText};
-use crate::sql::show::{options_filter, options_in, show_filter};
-use crate::sql::{self, vars, Exec, OutCol, Output, SessionState};
-use crate::txn::Txn;
-use crate::types::{IntWidth, SqlType};
-use crate::value::{DateTime, Value};
+use trireme_sql::admin::{self, Admin, StmtText};
+use trireme_sql::error::{codes, SqlError, SqlResult};
+use trireme_sql::show::{options_filter, options_in, show_filter};
+use trireme_sql::{self as sql, vars, Exec, OutCol, Output, SessionState};
+use trireme_storage::txn::Txn;
+use trireme_storage::types::{IntWidth, SqlType};
+use trireme_storage::value::{DateTime, Value};
 
 /// A statement parsed once (prepared statements keep it).
 #[derive(Clone, Debug)]
@@ -273,7 +273,7 @@ impl Session {
                 });
                 // Other transactions take their snapshot at the first read;
                 // this one promises a snapshot as of START TRANSACTION.
-                if crate::sql::wants_consistent_snapshot(text) {
+                if trireme_sql::wants_consistent_snapshot(text) {
                     self.ensure_txn(Access::Read).await?;
                 }
                 Ok(Output::ok(0))
@@ -615,17 +615,17 @@ impl Session {
         let Output::Rows { columns, rows } = out else {
             return Ok(out);
         };
-        let scope = crate::sql::bind::Scope {
+        let scope = trireme_sql::bind::Scope {
             cols: columns
                 .iter()
-                .map(|c| crate::sql::bind::ScopeCol {
+                .map(|c| trireme_sql::bind::ScopeCol {
                     source: String::new(),
                     meta: c.clone(),
                 })
                 .collect(),
         };
         self.exec_readonly_view(move |e| {
-            let mut env = crate::sql::bind::BindEnv::new(&scope, "where clause");
+            let mut env = trireme_sql::bind::BindEnv::new(&scope, "where clause");
             let cond = e.bind(&expr, &mut env)?;
             let mut kept = Vec::new();
             for r in rows {
@@ -776,8 +776,8 @@ impl Session {
                 let other = other.clone();
                 let _ = params;
                 let out = self.exec_readonly_view(move |e| {
-                    let scope = crate::sql::bind::Scope::default();
-                    let x = e.bind(&other, &mut crate::sql::bind::BindEnv::new(&scope, "SET"))?;
+                    let scope = trireme_sql::bind::Scope::default();
+                    let x = e.bind(&other, &mut trireme_sql::bind::BindEnv::new(&scope, "SET"))?;
                     Ok(Output::Rows {
                         columns: vec![],
                         rows: vec![vec![x.eval(&[])?]],
@@ -975,7 +975,7 @@ pub fn binary_literals_to_hex(sql: &[u8]) -> Option<String> {
 /// The context one statement runs in.
 fn new_exec<'a>(
     node: &'a Arc<Node>,
-    info: &'a crate::sql::NodeInfo,
+    info: &'a trireme_sql::NodeInfo,
     txn: &'a mut Txn,
     sess: &'a mut SessionState,
     params: &'a [Value],
@@ -1215,7 +1215,7 @@ pub fn from_wire(v: mysql_common::value::Value) -> Value {
             Err(e) => Value::Bytes(e.into_bytes()),
         },
         W::Date(y, m, d, h, mi, s, us) => {
-            let date = crate::value::Date {
+            let date = trireme_storage::value::Date {
                 year: y,
                 month: m,
                 day: d,

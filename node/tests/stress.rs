@@ -11,7 +11,7 @@ use mysql_async::prelude::*;
 use rand::{Rng, SeedableRng};
 use trireme_certification::{codec as cert_codec, Verdict};
 use trireme_node::repl::{appliers, Delivery, Event, Replicator};
-use trireme_node::storage::Store;
+use trireme_storage::Store;
 
 const CONNECTIONS: usize = 16;
 const TXNS_PER_CONNECTION: usize = 100;
@@ -44,8 +44,8 @@ fn replay(events: &[Delivery]) -> Arc<Store> {
                 ..
             } => {
                 cert.certify_toi(&tables, d.seqno);
-                let now = trireme_node::value::DateTime::from_unix_micros(time_us);
-                let _ = trireme_node::sql::ddl::apply(&store, &sql, db.as_deref(), d.seqno, now);
+                let now = trireme_storage::value::DateTime::from_unix_micros(time_us);
+                let _ = trireme_sql::ddl::apply(&store, &sql, db.as_deref(), d.seqno, now);
             }
             Event::LowWater { .. } => cert.skip(d.seqno),
         }

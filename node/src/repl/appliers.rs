@@ -24,9 +24,9 @@ use parking_lot::{Condvar, Mutex};
 use tracing::error;
 use trireme_certification::{RowOpKind, WriteSet};
 
-use crate::codec;
-use crate::repl::{Outcome, Replicator};
-use crate::storage::Store;
+use crate::repl::{Outcome, Replicator, SchemaChange};
+use trireme_storage::codec;
+use trireme_storage::Store;
 
 pub enum Job {
     WriteSet {
@@ -53,6 +53,7 @@ struct Progress {
 
 struct Shared {
     store: Arc<Store>,
+    schema: Arc<dyn SchemaChange>,
     progress: Mutex<Progress>,
     advanced: Condvar,
     queue: Mutex<std::collections::VecDeque<Job>>,
@@ -89,10 +90,12 @@ impl Appliers {
         store: Arc<Store>,
         repl: Weak<Replicator>,
         apply_delay: Duration,
+        schema: Arc<dyn SchemaChange>,
     ) -> Appliers {
         let horizon = store.horizon();
         let shared = Arc::new(Shared {
             store,
+            schema,
             progress: Mutex::new(Progress {
                 horizon,
                 finished_above: BTreeSet::new(),
@@ -274,10 +277,10 @@ fn work(s: &Arc<Shared>) {
                 // Version-1 events carried no clock (0): they keep the
                 // applier's, as before.
                 let now = match time_us {
-                    0 => crate::value::DateTime::now(),
-                    us => crate::value::DateTime::from_unix_micros(us),
+                    0 => trireme_storage::value::DateTime::now(),
+                    us => trireme_storage::value::DateTime::from_unix_micros(us),
                 };
-                let result = crate::sql::ddl::apply(&s.store, &sql, db.as_deref(), seqno, now);
+                let result = s.schema.apply(&s.store, &sql, db.as_deref(), seqno, now);
                 if let Err(e) = &result {
                     tracing::info!(seqno, error = %e, "replicated DDL failed (on every node alike)");
                 }

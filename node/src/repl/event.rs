@@ -20,7 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{self, CodecError};
+use trireme_storage::codec::{self, CodecError};
 
 const MAGIC: &[u8; 3] = b"TRE";
 /// The newest event format this binary writes and reads.

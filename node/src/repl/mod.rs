@@ -23,6 +23,7 @@
 pub mod appliers;
 pub mod event;
 pub mod orderer;
+pub mod writeset;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,12 +37,13 @@ use trireme_certification::{
     codec as cert_codec, CertConfig, Certifier, KeyKind, Verdict, WriteSet,
 };
 
-use crate::error::{SqlError, SqlResult};
-use crate::storage::Store;
-use crate::txn::{Txn, TxnShared};
 pub use appliers::Appliers;
 pub use event::Event;
 pub use orderer::{Delivery, LocalOrderer, Orderer, SubmitError};
+use trireme_sql::error::{SqlError, SqlResult};
+use trireme_storage::txn::{Txn, TxnShared};
+use trireme_storage::value::DateTime;
+use trireme_storage::Store;
 
 /// How an ordered event of this node ended.
 #[derive(Debug)]
@@ -49,6 +51,21 @@ pub enum Outcome {
     Committed(u64),
     CertFailed,
     Toi(SqlResult<()>),
+}
+
+/// How replication applies an ordered schema change (TOI). The node
+/// implements it with the SQL engine; replication never parses SQL itself.
+/// It must be deterministic: every node applies the same statement at the
+/// same seqno with the origin's clock and must reach the same catalog.
+pub trait SchemaChange: Send + Sync + 'static {
+    fn apply(
+        &self,
+        store: &Store,
+        sql: &str,
+        db: Option<&str>,
+        seqno: u64,
+        now: DateTime,
+    ) -> SqlResult<()>;
 }
 
 /// Counters behind the wsrep_% status variables.
@@ -143,6 +160,7 @@ impl Replicator {
         orderer: Arc<dyn Orderer>,
         certifier: Certifier,
         gate: Arc<dyn CommitGate>,
+        schema: Arc<dyn SchemaChange>,
     ) -> Arc<Replicator> {
         let start_trx = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -155,6 +173,7 @@ impl Replicator {
                 store.clone(),
                 weak.clone(),
                 cfg.apply_delay,
+                schema,
             ),
             store,
             orderer,
@@ -246,7 +265,7 @@ impl Replicator {
     /// for the appliers to finish them (deliveries pause meanwhile, since
     /// certification is held), then copies the certification index and pins
     /// a store snapshot at that seqno. Blocking: call from a blocking thread.
-    pub fn capture(&self, state_uuid: &str) -> SqlResult<crate::storage::checkpoint::Capture> {
+    pub fn capture(&self, state_uuid: &str) -> SqlResult<trireme_storage::checkpoint::Capture> {
         let cert = self.cert.lock();
         let pos = cert.position();
         self.appliers.wait_horizon(pos);
@@ -260,7 +279,7 @@ impl Replicator {
             .iter()
             .map(|(k, v)| (*k, *v))
             .collect();
-        Ok(crate::storage::checkpoint::Capture {
+        Ok(trireme_storage::checkpoint::Capture {
             seqno: pos,
             state_uuid: state_uuid.to_string(),
             catalog: self.store.catalog(),
@@ -272,7 +291,7 @@ impl Replicator {
 
     /// Replaces the whole state with a checkpoint (recovery, or a state
     /// transfer arriving in stream order). Blocking.
-    pub fn install(&self, loaded: &crate::storage::checkpoint::Loaded) -> SqlResult<()> {
+    pub fn install(&self, loaded: &trireme_storage::checkpoint::Loaded) -> SqlResult<()> {
         let mut cert = self.cert.lock();
         self.appliers.wait_horizon(cert.position());
         let snap = cert_codec::decode_snapshot(&loaded.cert)
@@ -286,7 +305,7 @@ impl Replicator {
                 restored.position()
             )));
         }
-        crate::storage::checkpoint::install(&self.store, loaded);
+        trireme_storage::checkpoint::install(&self.store, loaded);
         for t in self.store.catalog().all_tables() {
             t.reseed_hidden(self.node_id);
         }
@@ -383,7 +402,7 @@ impl Replicator {
     /// replicate.
     pub async fn commit(&self, txn: &Txn) -> SqlResult<Option<u64>> {
         txn.check_doomed()?;
-        let Some(ws) = txn.write_set(self.node_id) else {
+        let Some(ws) = writeset::write_set(txn, self.node_id) else {
             self.untrack(txn.id);
             return Ok(None);
         };
@@ -455,7 +474,7 @@ impl Replicator {
             Err(SubmitError::NotOrdered(m)) => {
                 self.waiters.lock().remove(&trx_id);
                 return Err(SqlError::new(
-                    crate::error::codes::UNKNOWN_COM_ERROR,
+                    trireme_sql::error::codes::UNKNOWN_COM_ERROR,
                     "08S01",
                     format!(
                         "WSREP could not replicate the transaction ({m}); it was not committed"
@@ -637,8 +656,9 @@ impl Replicator {
             let hit = ws
                 .keys
                 .iter()
-                .filter(|k| k.kind == KeyKind::Exclusive && !k.pk.is_empty())
-                .any(|k| shared.touches(&k.table, &k.pk));
+                .filter(|k| k.kind == KeyKind::Exclusive)
+                .filter_map(|k| writeset::row_pk(&k.pk).map(|pk| (&k.table, pk)))
+                .any(|(table, pk)| shared.touches(table, pk));
             if hit {
                 shared.doomed.store(true, Ordering::Release);
                 self.stats.local_bf_aborts.fetch_add(1, Ordering::Relaxed);

@@ -16,9 +16,6 @@
 //! the DDL's seqno as `TableDef::version`; a transaction whose snapshot is
 //! older than that gets ER_TABLE_DEF_CHANGED instead of mixing shapes.
 
-pub mod checkpoint;
-pub mod table;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,7 +24,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::catalog::UserDef;
-pub use table::{Row, Table};
+pub use crate::table::{Row, Table};
 
 /// A database and its tables.
 #[derive(Clone, Default)]

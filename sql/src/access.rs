@@ -14,13 +14,14 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use crate::catalog::TableDef;
+use crate::coerce::Coerce;
 use crate::error::SqlResult;
-use crate::keycode;
-use crate::sql::expr::{CmpOp, Expr};
-use crate::storage::{Row, Table};
-use crate::txn::Txn;
-use crate::value::{compare, Value};
+use crate::expr::{CmpOp, Expr};
+use trireme_storage::catalog::TableDef;
+use trireme_storage::keycode;
+use trireme_storage::txn::Txn;
+use trireme_storage::value::{compare, Value};
+use trireme_storage::{Row, Table};
 
 /// Upper limit on the number of point lookups an IN-list expands to.
 const MAX_POINTS: usize = 4096;
@@ -230,7 +231,7 @@ fn key_value(def: &TableDef, col: usize, v: Value) -> KeyValue {
     // Strings compared with a numeric column compare as numbers, which a
     // byte-ordered key cannot express exactly: scan instead.
     if v.is_stringish() && !ty.is_string() && !ty.is_binary() {
-        let parsed = crate::value::parse_decimal(&v.to_text_lossy());
+        let parsed = trireme_storage::value::parse_decimal(&v.to_text_lossy());
         if parsed.is_none() {
             return KeyValue::Unusable;
         }

@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use sqlparser::ast::{self, Statement};
 
-use crate::catalog::{ColumnDef, DefaultValue, IndexDef, TableDef, UserDef};
+use crate::admin::{self, Admin};
+use crate::coerce::Coerce;
 use crate::error::{codes, SqlError, SqlResult};
-use crate::sql::admin::{self, Admin};
-use crate::sql::{object_name_parts, sql_type};
-use crate::storage::{Catalog, Database, Store, Table};
-use crate::types::SqlType;
-use crate::value::Value;
+use crate::{object_name_parts, sql_type};
+use trireme_storage::catalog::{ColumnDef, DefaultValue, IndexDef, TableDef, UserDef};
+use trireme_storage::types::SqlType;
+use trireme_storage::value::Value;
+use trireme_storage::{Catalog, Database, Store, Table};
 
 /// Databases that exist on every node from the start.
 pub const SYSTEM_DATABASES: [&str; 4] =
@@ -116,7 +117,7 @@ pub fn apply(
     text: &str,
     db: Option<&str>,
     seqno: u64,
-    now: crate::value::DateTime,
+    now: trireme_storage::value::DateTime,
 ) -> SqlResult<()> {
     let mut cat = (*store.catalog()).clone();
     let snapshot = store.horizon();
@@ -125,7 +126,7 @@ pub fn apply(
         store.set_catalog(cat);
         return Ok(());
     }
-    let stmts = crate::sql::parse(text)?;
+    let stmts = crate::parse(text)?;
     let [stmt] = stmts.as_slice() else {
         return Err(SqlError::syntax("expected exactly one DDL statement"));
     };
@@ -226,7 +227,7 @@ struct DdlCtx<'a> {
     db: Option<&'a str>,
     seqno: u64,
     snapshot: u64,
-    now: crate::value::DateTime,
+    now: trireme_storage::value::DateTime,
 }
 
 impl DdlCtx<'_> {
@@ -418,7 +419,9 @@ impl DdlCtx<'_> {
         def.db = nd.to_string();
         def.name = nt.to_string();
         def.version = self.seqno;
-        let t = old.rebuild(def, self.snapshot, self.seqno, |r| Ok(r.to_vec()))?;
+        let t = old.rebuild(def, self.snapshot, self.seqno, |r| {
+            Ok::<_, SqlError>(r.to_vec())
+        })?;
         self.db_mut(od)?.tables.remove(ot);
         self.db_mut(nd)?.tables.insert(nt.to_string(), Arc::new(t));
         Ok(())
@@ -1300,7 +1303,7 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
     };
     Ok(match e {
         ast::Expr::Value(v) => DefaultValue::Value(match &v.value {
-            ast::Value::Number(n, _) => crate::sql::bind::number_literal(n)?,
+            ast::Value::Number(n, _) => crate::bind::number_literal(n)?,
             ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
                 Value::Str(s.clone())
             }
@@ -1312,7 +1315,7 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
             op: ast::UnaryOperator::Minus,
             expr,
         } => match default_value(expr, column)? {
-            DefaultValue::Value(v) => DefaultValue::Value(crate::value::negate(&v)?),
+            DefaultValue::Value(v) => DefaultValue::Value(crate::arith::negate(&v)?),
             DefaultValue::CurrentTimestamp => return Err(bad()),
         },
         ast::Expr::Nested(x) => default_value(x, column)?,

@@ -3,13 +3,14 @@
 
 use sqlparser::ast;
 
-use crate::catalog::{DefaultValue, TableDef};
+use crate::arith::like;
+use crate::ddl::SYSTEM_DATABASES;
 use crate::error::{codes, SqlError, SqlResult};
-use crate::sql::ddl::SYSTEM_DATABASES;
-use crate::sql::{vars, Exec, OutCol, Output, Warning};
-use crate::storage::Row;
-use crate::types::{sql_literal, IntWidth, SqlType};
-use crate::value::{like, Value};
+use crate::{vars, Exec, OutCol, Output, Warning};
+use trireme_storage::catalog::{DefaultValue, TableDef};
+use trireme_storage::types::{sql_literal, IntWidth, SqlType};
+use trireme_storage::value::Value;
+use trireme_storage::Row;
 
 fn text_cols(names: &[&str]) -> Vec<OutCol> {
     names.iter().map(|n| OutCol::text(n)).collect()
@@ -51,7 +52,7 @@ pub fn options_filter(o: &ast::ShowStatementOptions) -> SqlResult<Option<String>
 pub fn options_in(o: &ast::ShowStatementOptions) -> SqlResult<Option<Vec<String>>> {
     match &o.show_in {
         Some(si) => match &si.parent_name {
-            Some(n) => Ok(Some(crate::sql::object_name_parts(n)?)),
+            Some(n) => Ok(Some(crate::object_name_parts(n)?)),
             None => Ok(None),
         },
         None => Ok(None),
@@ -539,7 +540,7 @@ impl Exec<'_> {
                     table.scan(None, None, snap, |_, r| {
                         let mut bytes = Vec::new();
                         for v in r.iter() {
-                            crate::keycode::encode_value(&mut bytes, v);
+                            trireme_storage::keycode::encode_value(&mut bytes, v);
                         }
                         sum = sum.wrapping_add(u64::from(crc32fast::hash(&bytes)));
                         true
@@ -1074,7 +1075,7 @@ fn column_key(def: &TableDef, i: usize) -> &'static str {
     }
 }
 
-fn column_extra(c: &crate::catalog::ColumnDef) -> String {
+fn column_extra(c: &trireme_storage::catalog::ColumnDef) -> String {
     let mut e = Vec::new();
     if c.auto_increment {
         e.push("auto_increment");

@@ -1,21 +1,32 @@
-//! The SQL layer: MySQL statements parsed by `sqlparser` (MySqlDialect),
+//! `trireme-sql`: the SQL engine. MySQL statements parsed by `sqlparser` (MySqlDialect),
 //! bound to the catalog (`bind`), planned (`access`, `select`) and executed
 //! against a transaction (`select`, `dml`), or turned into schema changes
 //! (`ddl`) and administrative answers (`show`, `vars`).
 //!
 //! A statement runs synchronously against the transaction's snapshot and
 //! write buffer (`Exec`); only commit, DDL and causal-read waits are
-//! asynchronous, and those live in `session`.
+//! asynchronous, and those live in the node's session.
+//!
+//! Errors reach clients as [`error::SqlError`]: the one table of MySQL codes
+//! lives in [`error`], which also maps the store's meanings
+//! ([`trireme_storage::StorageError`]) to codes.
 
 pub mod access;
 pub mod admin;
+pub mod arith;
 pub mod bind;
+pub mod coerce;
 pub mod ddl;
 pub mod dml;
+pub mod error;
 pub mod expr;
 pub mod select;
 pub mod show;
 pub mod vars;
+
+/// The version string clients see (`@@version`, the handshake). It reads as
+/// a MariaDB 10.11 so MariaDB and Galera tooling accept it.
+pub const SERVER_VERSION: &str = "10.11.99-MariaDB-trireme";
 
 use std::sync::Arc;
 
@@ -24,10 +35,10 @@ use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
 use crate::error::{SqlError, SqlResult};
-use crate::storage::{Catalog, Store};
-use crate::txn::Txn;
-use crate::types::SqlType;
-use crate::value::{DateTime, Value};
+use trireme_storage::txn::Txn;
+use trireme_storage::types::SqlType;
+use trireme_storage::value::{DateTime, Value};
+use trireme_storage::{Catalog, Store};
 
 /// Result metadata of one output column.
 #[derive(Clone, Debug)]
@@ -72,7 +83,7 @@ impl OutCol {
         OutCol::expr(
             name,
             Some(SqlType::Int {
-                width: crate::types::IntWidth::Big,
+                width: trireme_storage::types::IntWidth::Big,
                 unsigned: false,
             }),
             true,
@@ -396,8 +407,8 @@ fn utf8_len(first: u8) -> usize {
 
 /// Converts a parsed column type into ours.
 pub fn sql_type(dt: &ast::DataType, column: &str) -> SqlResult<SqlType> {
-    use crate::types::IntWidth as W;
     use ast::DataType as D;
+    use trireme_storage::types::IntWidth as W;
     let int = |width, unsigned| Ok(SqlType::Int { width, unsigned });
     let char_len = |l: &Option<ast::CharacterLength>, default: u32| -> SqlResult<u32> {
         match l {
@@ -414,7 +425,7 @@ pub fn sql_type(dt: &ast::DataType, column: &str) -> SqlResult<SqlType> {
             ast::ExactNumberInfo::Precision(p) => (*p, 0),
             ast::ExactNumberInfo::PrecisionAndScale(p, s) => (*p, (*s).max(0) as u64),
         };
-        let (precision, scale) = crate::types::check_decimal(p, s, column)?;
+        let (precision, scale) = crate::coerce::check_decimal(p, s, column)?;
         Ok(SqlType::Decimal { precision, scale })
     };
     let fsp = |p: &Option<u64>| -> SqlResult<u8> {

@@ -11,14 +11,17 @@ use std::sync::Arc;
 
 use sqlparser::ast;
 
-use crate::catalog::DefaultValue;
+use crate::access;
+use crate::arith;
+use crate::bind::{BindEnv, Scope, ScopeCol};
+use crate::coerce::Coerce;
 use crate::error::{codes, SqlError, SqlResult};
-use crate::sql::access;
-use crate::sql::bind::{BindEnv, Scope, ScopeCol};
-use crate::sql::expr::Expr;
-use crate::sql::{Exec, OutCol, Output};
-use crate::storage::{Row, Table};
-use crate::value::{self, sort_cmp, Value};
+use crate::expr::Expr;
+use crate::{Exec, OutCol, Output};
+use trireme_storage::catalog::DefaultValue;
+use trireme_storage::keycode::rows_equal;
+use trireme_storage::value::{sort_cmp, Value};
+use trireme_storage::{Row, Table};
 
 /// What to do when an inserted row collides with an existing one.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -73,7 +76,7 @@ impl Exec<'_> {
     }
 
     pub fn insert(&mut self, ins: &ast::Insert) -> SqlResult<Output> {
-        crate::sql::expr::take_set_last_insert_id();
+        crate::expr::take_set_last_insert_id();
         let ast::TableObject::TableName(name) = &ins.table else {
             return Err(SqlError::unsupported("INSERT into a table function"));
         };
@@ -91,9 +94,7 @@ impl Exec<'_> {
         } else {
             ins.columns
                 .iter()
-                .map(|c| {
-                    crate::sql::object_name_parts(c).map(|p| p.last().cloned().unwrap_or_default())
-                })
+                .map(|c| crate::object_name_parts(c).map(|p| p.last().cloned().unwrap_or_default()))
                 .collect::<SqlResult<_>>()?
         };
         if names.is_empty() {
@@ -136,7 +137,7 @@ impl Exec<'_> {
                 }
                 _ => {
                     let (_, rows) = self.query(q)?;
-                    if value::take_divided_by_zero() {
+                    if arith::take_divided_by_zero() {
                         return Err(SqlError::division_by_zero());
                     }
                     source.extend(rows.into_iter().map(|r| r.into_iter().map(Some).collect()));
@@ -197,7 +198,7 @@ impl Exec<'_> {
                 .map_err(|e| at_row(e, n + 1))?;
         }
         // A generated id wins over LAST_INSERT_ID(expr) in the VALUES.
-        let first_auto = first_auto.or(crate::sql::expr::take_set_last_insert_id());
+        let first_auto = first_auto.or(crate::expr::take_set_last_insert_id());
         if let Some(id) = first_auto {
             self.sess.last_insert_id = id;
         }
@@ -256,7 +257,7 @@ impl Exec<'_> {
                             return Err(SqlError::bad_null(&col.name));
                         }
                         self.warn_ignored(SqlError::bad_null(&col.name), row_no);
-                        crate::sql::ddl::implicit_default(&col.ty)
+                        crate::ddl::implicit_default(&col.ty)
                     } else {
                         v
                     };
@@ -598,7 +599,7 @@ impl Exec<'_> {
     }
 
     pub fn update(&mut self, u: &ast::Update) -> SqlResult<Output> {
-        crate::sql::expr::take_set_last_insert_id();
+        crate::expr::take_set_last_insert_id();
         if !u.table.joins.is_empty() || u.from.is_some() {
             return Err(SqlError::unsupported("multi-table UPDATE"));
         }
@@ -637,7 +638,7 @@ impl Exec<'_> {
         self.sess.found_rows = matched;
         // UPDATE seq SET id = LAST_INSERT_ID(id + 1): the client's insert
         // id and the session's LAST_INSERT_ID() become the new value.
-        let set_id = crate::sql::expr::take_set_last_insert_id();
+        let set_id = crate::expr::take_set_last_insert_id();
         if let Some(id) = set_id {
             self.sess.last_insert_id = id;
         }
@@ -715,9 +716,9 @@ impl Exec<'_> {
 /// STRICT_TRANS_TABLES and ERROR_FOR_DIVISION_BY_ZERO, so a division by zero
 /// fails the statement (ER_DIVISION_BY_ZERO) instead of storing NULL.
 fn eval_stored(e: &Expr, row: &[Value]) -> SqlResult<Value> {
-    value::take_divided_by_zero();
+    arith::take_divided_by_zero();
     let v = e.eval(row)?;
-    if value::take_divided_by_zero() {
+    if arith::take_divided_by_zero() {
         return Err(SqlError::division_by_zero());
     }
     Ok(v)
@@ -740,22 +741,10 @@ fn is_default(e: &ast::Expr) -> bool {
 
 fn assignment_column(t: &ast::AssignmentTarget) -> SqlResult<String> {
     match t {
-        ast::AssignmentTarget::ColumnName(n) => Ok(crate::sql::object_name_parts(n)?
+        ast::AssignmentTarget::ColumnName(n) => Ok(crate::object_name_parts(n)?
             .last()
             .cloned()
             .unwrap_or_default()),
         ast::AssignmentTarget::Tuple(_) => Err(SqlError::unsupported("tuple assignment")),
     }
-}
-
-/// Exact equality of stored rows (same column types on both sides).
-pub fn rows_equal(a: &[Value], b: &[Value]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            let mut kx = Vec::new();
-            let mut ky = Vec::new();
-            crate::keycode::encode_value(&mut kx, x);
-            crate::keycode::encode_value(&mut ky, y);
-            kx == ky
-        })
 }

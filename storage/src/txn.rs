@@ -15,16 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use trireme_certification::{Key, KeyKind, RowOp, RowOpKind, WriteSet};
-
-use crate::codec;
-use crate::error::{SqlError, SqlResult};
-use crate::storage::{Row, SnapshotGuard, Table};
-
-/// Prefix of a certification key for a row (by primary key).
-pub const ROW_KEY_PREFIX: u8 = 0x01;
-/// Prefix of a certification key for a unique index value.
-pub const UNIQUE_KEY_PREFIX: u8 = 0x02;
+use crate::error::{StorageError, StorageResult};
+use crate::{Row, SnapshotGuard, Table};
 
 /// A pending change to one row.
 #[derive(Clone, Debug)]
@@ -42,8 +34,8 @@ pub struct TableWrites {
 }
 
 /// State shared with the certifier so a conflicting remote write-set can
-/// doom this transaction (BF abort). Keys are certification row keys
-/// (`row_key(pk)`), as they appear in write-sets.
+/// doom this transaction (BF abort). Keys are (qualified table, primary key)
+/// of the rows written or locked.
 #[derive(Default)]
 pub struct TxnShared {
     pub doomed: AtomicBool,
@@ -76,7 +68,7 @@ pub enum LockKind {
 
 type Buffer = BTreeMap<String, TableWrites>;
 /// (qualified table, primary key) of a locking read.
-type LockKey = (String, Vec<u8>);
+pub type LockKey = (String, Vec<u8>);
 type Locks = BTreeMap<LockKey, LockKind>;
 
 pub struct Txn {
@@ -162,9 +154,9 @@ impl Txn {
 
     /// Fails with ER_LOCK_DEADLOCK once a conflicting write-set was certified
     /// while this transaction was open.
-    pub fn check_doomed(&self) -> SqlResult<()> {
+    pub fn check_doomed(&self) -> StorageResult<()> {
         if self.shared.doomed.load(Ordering::Acquire) {
-            return Err(SqlError::deadlock());
+            return Err(StorageError::Conflict);
         }
         Ok(())
     }
@@ -174,9 +166,9 @@ impl Txn {
     }
 
     /// Refuses to read a table whose definition changed after the snapshot.
-    pub fn check_table_version(&self, table: &Table) -> SqlResult<()> {
+    pub fn check_table_version(&self, table: &Table) -> StorageResult<()> {
         if table.def.version > self.snapshot.seqno {
-            return Err(SqlError::table_def_changed());
+            return Err(StorageError::TableDefChanged);
         }
         Ok(())
     }
@@ -201,7 +193,7 @@ impl Txn {
     /// Records a write of row `pk`: `after` None deletes it.
     pub fn put(&mut self, table: &Arc<Table>, pk: Vec<u8>, after: Option<Row>) {
         let name = table.def.qualified();
-        self.shared.add(&name, &row_key(&pk));
+        self.shared.add(&name, &pk);
         let snapshot = self.snapshot.seqno;
         let tw = self
             .writes
@@ -229,7 +221,7 @@ impl Txn {
     pub fn lock(&mut self, table: &Table, pk: &[u8], kind: LockKind) {
         let name = table.def.qualified();
         if kind == LockKind::Update {
-            self.shared.add(&name, &row_key(pk));
+            self.shared.add(&name, pk);
         }
         let key = (name, pk.to_vec());
         if let Some(undo) = &mut self.stmt_undo {
@@ -247,12 +239,12 @@ impl Txn {
             .push((name.to_string(), self.writes.clone(), self.locks.clone()));
     }
 
-    pub fn rollback_to(&mut self, name: &str) -> SqlResult<()> {
+    pub fn rollback_to(&mut self, name: &str) -> StorageResult<()> {
         let pos = self
             .savepoints
             .iter()
             .rposition(|(n, _, _)| n.eq_ignore_ascii_case(name))
-            .ok_or_else(|| SqlError::savepoint_missing(name))?;
+            .ok_or_else(|| StorageError::NoSuchSavepoint(name.to_string()))?;
         self.savepoints.truncate(pos + 1);
         let (_, w, l) = self.savepoints[pos].clone();
         self.writes = w;
@@ -263,12 +255,12 @@ impl Txn {
         Ok(())
     }
 
-    pub fn release_savepoint(&mut self, name: &str) -> SqlResult<()> {
+    pub fn release_savepoint(&mut self, name: &str) -> StorageResult<()> {
         let pos = self
             .savepoints
             .iter()
             .rposition(|(n, _, _)| n.eq_ignore_ascii_case(name))
-            .ok_or_else(|| SqlError::savepoint_missing(name))?;
+            .ok_or_else(|| StorageError::NoSuchSavepoint(name.to_string()))?;
         self.savepoints.truncate(pos);
         Ok(())
     }
@@ -279,93 +271,14 @@ impl Txn {
         self.shared.clear();
     }
 
-    /// Builds the write-set, or None when there is nothing to replicate.
-    pub fn write_set(&self, source: u64) -> Option<WriteSet> {
-        let mut keys = Vec::new();
-        let mut ops = Vec::new();
-        for (name, tw) in &self.writes {
-            let def = &tw.table.def;
-            let mut any = false;
-            for (pk, p) in &tw.rows {
-                let kind = match (&p.before, &p.after) {
-                    (None, None) => continue,
-                    (None, Some(_)) => RowOpKind::Insert,
-                    (Some(_), Some(_)) => RowOpKind::Update,
-                    (Some(_), None) => RowOpKind::Delete,
-                };
-                any = true;
-                keys.push(Key::row(name.clone(), row_key(pk), KeyKind::Exclusive));
-                for idx in def.indexes.iter().filter(|i| i.unique) {
-                    // MySQL allows many NULLs in a UNIQUE index, so a value
-                    // with a NULL part never conflicts.
-                    let key_of = |r: &Row| {
-                        (!idx.columns.iter().any(|&c| r[c].is_null()))
-                            .then(|| def.index_key_of(idx, r))
-                    };
-                    let b = p.before.as_ref().and_then(key_of);
-                    let a = p.after.as_ref().and_then(key_of);
-                    if b == a {
-                        continue;
-                    }
-                    for k in [b, a].into_iter().flatten() {
-                        keys.push(Key::row(
-                            name.clone(),
-                            unique_key(idx.id, &k),
-                            KeyKind::Exclusive,
-                        ));
-                    }
-                }
-                ops.push(RowOp {
-                    table: name.clone(),
-                    pk: pk.clone(),
-                    kind,
-                    row: p
-                        .after
-                        .as_ref()
-                        .map(|r| codec::encode_row(r))
-                        .unwrap_or_default(),
-                });
-            }
-            if any {
-                keys.push(Key::table(name.clone(), KeyKind::Shared));
-            }
-        }
-        for ((table, pk), kind) in &self.locks {
-            let k = match kind {
-                LockKind::Share => KeyKind::Shared,
-                LockKind::Update => KeyKind::Exclusive,
-            };
-            keys.push(Key::row(table.clone(), row_key(pk), k));
-        }
-        if keys.is_empty() {
-            return None;
-        }
-        // A key listed twice (a locked row that was also written) is
-        // harmless to certification; sort so every node sees one order.
-        keys.sort_by(|a, b| (&a.table, &a.pk, a.kind).cmp(&(&b.table, &b.pk, b.kind)));
-        keys.dedup_by(|a, b| a.table == b.table && a.pk == b.pk && a.kind == b.kind);
-        Some(WriteSet {
-            source,
-            trx_id: self.id,
-            last_seen_seqno: self.snapshot.seqno,
-            flags: 0,
-            keys,
-            ops,
-        })
+    /// The rows this transaction changed, by qualified table name.
+    pub fn writes(&self) -> impl Iterator<Item = (&String, &TableWrites)> {
+        self.writes.iter()
     }
-}
 
-pub fn row_key(pk: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(pk.len() + 1);
-    k.push(ROW_KEY_PREFIX);
-    k.extend_from_slice(pk);
-    k
-}
-
-pub fn unique_key(index_id: u32, ikey: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(ikey.len() + 5);
-    k.push(UNIQUE_KEY_PREFIX);
-    k.extend_from_slice(&index_id.to_be_bytes());
-    k.extend_from_slice(ikey);
-    k
+    /// The rows it read with FOR UPDATE / FOR SHARE: (qualified table,
+    /// primary key) and the lock taken.
+    pub fn locks(&self) -> impl Iterator<Item = (&LockKey, &LockKind)> {
+        self.locks.iter()
+    }
 }

@@ -14,15 +14,16 @@ use std::sync::Arc;
 
 use sqlparser::ast;
 
+use crate::access::{self, Access};
+use crate::arith;
+use crate::bind::{self, AggCall, AggFunc, BindEnv, Scope, ScopeCol};
 use crate::error::{SqlError, SqlResult};
-use crate::keycode;
-use crate::sql::access::{self, Access};
-use crate::sql::bind::{self, AggCall, AggFunc, BindEnv, Scope, ScopeCol};
-use crate::sql::expr::{CmpOp, Expr};
-use crate::sql::{Exec, OutCol};
-use crate::storage::{Row, Table};
-use crate::txn::LockKind;
-use crate::value::{self, sort_cmp, Value};
+use crate::expr::{CmpOp, Expr};
+use crate::{Exec, OutCol};
+use trireme_storage::keycode;
+use trireme_storage::txn::LockKind;
+use trireme_storage::value::{self, sort_cmp, Value};
+use trireme_storage::{Row, Table};
 
 /// Where a FROM item's rows come from.
 pub enum SourceData {
@@ -70,8 +71,8 @@ impl Exec<'_> {
         }
         // A division by zero noted by an earlier statement on this thread
         // must not turn into this one's warning.
-        value::take_divided_by_zero();
-        crate::sql::expr::take_set_last_insert_id();
+        arith::take_divided_by_zero();
+        crate::expr::take_set_last_insert_id();
         let lock = match q.locks.first().map(|l| &l.lock_type) {
             Some(ast::LockType::Update) => Some(LockKind::Update),
             Some(ast::LockType::Share) => Some(LockKind::Share),
@@ -388,7 +389,7 @@ impl Exec<'_> {
                 ast::SelectItem::QualifiedWildcard(kind, _) => {
                     let q = match kind {
                         ast::SelectItemQualifiedWildcardKind::ObjectName(n) => {
-                            crate::sql::object_name_parts(n)?
+                            crate::object_name_parts(n)?
                                 .last()
                                 .cloned()
                                 .unwrap_or_default()
@@ -561,7 +562,7 @@ impl Exec<'_> {
             }
             out.push((vals, keys));
         }
-        if value::take_divided_by_zero() {
+        if arith::take_divided_by_zero() {
             self.warn(crate::error::codes::DIVISION_BY_ZERO, "Division by 0");
         }
         if distinct {
@@ -582,7 +583,7 @@ impl Exec<'_> {
         }
         let mut rows: Vec<Vec<Value>> = out.into_iter().map(|(v, _)| v).collect();
         self.sess.found_rows = rows.len() as u64;
-        if let Some(id) = crate::sql::expr::take_set_last_insert_id() {
+        if let Some(id) = crate::expr::take_set_last_insert_id() {
             self.sess.last_insert_id = id;
         }
         apply_limit(&mut rows, limit, offset);
@@ -864,7 +865,7 @@ fn check_unique_qualifier(scope: &Scope, qualifier: &str) -> SqlResult<()> {
 }
 
 fn object_name_parts_lossy(name: &ast::ObjectName) -> Vec<String> {
-    crate::sql::object_name_parts(name).unwrap_or_default()
+    crate::object_name_parts(name).unwrap_or_default()
 }
 
 fn all_hold(filters: &[&Expr], row: &[Value]) -> SqlResult<bool> {
@@ -908,9 +909,9 @@ fn push_rows_source(
 
 /// ENUM columns sort by member position, not by text (MySQL): the sort key
 /// of an ENUM value is its 1-based index; other values are unchanged.
-fn enum_rank(v: Value, ty: Option<&crate::types::SqlType>) -> Value {
+fn enum_rank(v: Value, ty: Option<&trireme_storage::types::SqlType>) -> Value {
     match (ty, &v) {
-        (Some(crate::types::SqlType::Enum(members)), Value::Str(s)) => members
+        (Some(trireme_storage::types::SqlType::Enum(members)), Value::Str(s)) => members
             .iter()
             .position(|m| m.eq_ignore_ascii_case(s))
             .map_or(Value::Int(0), |i| Value::Int(i as i64 + 1)),
@@ -1013,7 +1014,7 @@ fn accumulate(a: &AggCall, st: &mut AggState, row: &[Value]) -> SqlResult<()> {
         };
         match acc {
             None => Ok(v),
-            Some(acc) => value::arith(value::ArithOp::Add, &acc, &v),
+            Some(acc) => arith::arith(arith::ArithOp::Add, &acc, &v),
         }
     };
     match st {
@@ -1064,7 +1065,7 @@ fn finish(a: &AggCall, st: AggState) -> Value {
         AggState::Sum(v) => v.unwrap_or(Value::Null),
         AggState::Avg(None, _) => Value::Null,
         AggState::Avg(Some(sum), n) => {
-            value::arith(value::ArithOp::Div, &sum, &Value::Int(n)).unwrap_or(Value::Null)
+            arith::arith(arith::ArithOp::Div, &sum, &Value::Int(n)).unwrap_or(Value::Null)
         }
         AggState::Min(v) | AggState::Max(v) => v.unwrap_or(Value::Null),
         AggState::Concat(mut items) => {

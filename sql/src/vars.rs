@@ -11,8 +11,8 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use crate::error::{SqlError, SqlResult};
-use crate::sql::SessionState;
-use crate::value::Value;
+use crate::SessionState;
+use trireme_storage::value::Value;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Scope {
@@ -174,7 +174,7 @@ pub struct SessionVars {
     /// The session's row-access counters (SHOW STATUS `Handler_read_*`).
     /// They live here because SessionVars is the per-session state the SQL
     /// layer owns, reset with the session.
-    pub reads: crate::sql::access::ReadStats,
+    pub reads: crate::access::ReadStats,
 }
 
 impl std::fmt::Debug for SessionVars {
@@ -341,7 +341,7 @@ fn validate(d: &Def, v: Value, sess: &mut SessionState) -> SqlResult<Value> {
                 "READ-COMMITTED" | "READ-UNCOMMITTED" => {
                     // trireme runs every transaction under snapshot isolation,
                     // which is stronger than what was asked; say so.
-                    sess.warnings.push(crate::sql::Warning {
+                    sess.warnings.push(crate::Warning {
                         level: "Note",
                         code: 1105,
                         message: format!(

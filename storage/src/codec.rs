@@ -101,7 +101,7 @@ mod tests {
         let b = encode_row(&row);
         let back = decode_row(&b).unwrap();
         assert_eq!(back.len(), 5);
-        assert!(crate::sql::dml::rows_equal(&row, &back));
+        assert!(crate::keycode::rows_equal(&row, &back));
         assert!(decode_row(&[0xff, 0xff, 0xff]).is_err());
         let mut t = b.clone();
         t.push(0);

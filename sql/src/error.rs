@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use trireme_storage::StorageError;
+
 /// An error returned to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqlError {
@@ -25,6 +27,16 @@ impl fmt::Display for SqlError {
 }
 
 impl std::error::Error for SqlError {}
+
+impl From<StorageError> for SqlError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Conflict => SqlError::deadlock(),
+            StorageError::TableDefChanged => SqlError::table_def_changed(),
+            StorageError::NoSuchSavepoint(name) => SqlError::savepoint_missing(&name),
+        }
+    }
+}
 
 impl SqlError {
     pub fn new(code: u16, state: &'static str, message: impl Into<String>) -> Self {

@@ -168,6 +168,18 @@ impl ComponentWidth {
     }
 }
 
+/// Exact equality of stored rows (same column types on both sides).
+pub fn rows_equal(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            let mut kx = Vec::new();
+            let mut ky = Vec::new();
+            encode_value(&mut kx, x);
+            encode_value(&mut ky, y);
+            kx == ky
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

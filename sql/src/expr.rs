@@ -7,9 +7,11 @@ use std::cmp::Ordering;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use crate::arith::{self, arith, like, ArithOp};
+use crate::coerce::Coerce;
 use crate::error::{SqlError, SqlResult};
-use crate::types::SqlType;
-use crate::value::{self, arith, compare, like, ArithOp, Date, DateTime, Value};
+use trireme_storage::types::SqlType;
+use trireme_storage::value::{compare, Date, DateTime, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CmpOp {
@@ -323,7 +325,7 @@ impl Expr {
                 None => Value::Null,
                 Some(b) => Value::from_bool(!b),
             },
-            Expr::Neg(e) => value::negate(&e.eval(row)?)?,
+            Expr::Neg(e) => arith::negate(&e.eval(row)?)?,
             Expr::And(a, b) => {
                 let x = a.eval(row)?.truth();
                 if x == Some(false) {
@@ -1006,7 +1008,8 @@ fn date_add(sub: bool, base: &Value, amount: &Value, unit: IntervalUnit) -> SqlR
         n = -n;
     }
     let was_date = matches!(base, Value::Date(_))
-        || (base.is_stringish() && crate::value::parse_date(&base.to_text_lossy()).is_some());
+        || (base.is_stringish()
+            && trireme_storage::value::parse_date(&base.to_text_lossy()).is_some());
     let micros_per = |u: IntervalUnit| -> i64 {
         match u {
             IntervalUnit::Microsecond => 1,
@@ -1115,7 +1118,8 @@ fn date_format(dt: &DateTime, fmt: &str) -> String {
             'W' => out.push_str(DAYS[d.to_days().rem_euclid(7) as usize]),
             'a' => out.push_str(&DAYS[d.to_days().rem_euclid(7) as usize][..3]),
             'j' => {
-                let jan1 = crate::value::Date::new(d.year, 1, 1).map_or(0, |j| j.to_days());
+                let jan1 =
+                    trireme_storage::value::Date::new(d.year, 1, 1).map_or(0, |j| j.to_days());
                 out.push_str(&format!("{:03}", d.to_days() - jan1 + 1));
             }
             'T' => out.push_str(&format!("{:02}:{:02}:{:02}", dt.hour, dt.minute, dt.second)),

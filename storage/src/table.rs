@@ -365,13 +365,13 @@ impl Table {
     /// Copies the rows visible at `snapshot` into a new table with
     /// definition `def`, converting each row with `convert`, stamped with
     /// `seqno` (DDL that rewrites a table).
-    pub fn rebuild(
+    pub fn rebuild<E>(
         &self,
         def: TableDef,
         snapshot: u64,
         seqno: u64,
-        mut convert: impl FnMut(&[Value]) -> Result<Vec<Value>, crate::error::SqlError>,
-    ) -> Result<Table, crate::error::SqlError> {
+        mut convert: impl FnMut(&[Value]) -> Result<Vec<Value>, E>,
+    ) -> Result<Table, E> {
         let t = Table::new(def);
         let mut err = None;
         let hidden = t.def.primary.is_none();

@@ -1,177 +1,35 @@
-//! Column types and the conversion of any value into a column's storage shape
-//! (MySQL's strict mode: a value that does not fit is an error, never silently
-//! truncated).
+//! The conversion of any value into a column's storage shape, MySQL's strict
+//! mode: a value that does not fit is an error, never silently truncated
+//! (and what INSERT IGNORE stores instead).
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde::{Deserialize, Serialize};
+use trireme_storage::types::{IntWidth, SqlType};
+use trireme_storage::value::{parse_decimal, str_to_f64, Value, MAX_DECIMAL_PRECISION};
 
-use crate::error::{SqlError, SqlResult};
-use crate::value::{format_double, parse_decimal, Value, MAX_DECIMAL_PRECISION};
+use crate::error::{codes, SqlError, SqlResult};
 
-/// Integer widths (bytes), as MySQL's TINYINT .. BIGINT.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum IntWidth {
-    Tiny,
-    Small,
-    Medium,
-    Int,
-    Big,
-}
-
-impl IntWidth {
-    fn bits(self) -> u32 {
-        match self {
-            IntWidth::Tiny => 8,
-            IntWidth::Small => 16,
-            IntWidth::Medium => 24,
-            IntWidth::Int => 32,
-            IntWidth::Big => 64,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            IntWidth::Tiny => "tinyint",
-            IntWidth::Small => "smallint",
-            IntWidth::Medium => "mediumint",
-            IntWidth::Int => "int",
-            IntWidth::Big => "bigint",
-        }
-    }
-
-    fn range(self, unsigned: bool) -> (i128, i128) {
-        let bits = self.bits();
-        if unsigned {
-            (0, (1i128 << bits) - 1)
-        } else {
-            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SqlType {
-    Int {
-        width: IntWidth,
-        unsigned: bool,
-    },
-    /// BOOL / BOOLEAN: TINYINT(1).
-    Bool,
-    Decimal {
-        precision: u8,
-        scale: u8,
-    },
-    Float,
-    Double,
-    Char(u32),
-    Varchar(u32),
-    /// TINYTEXT / TEXT / MEDIUMTEXT / LONGTEXT, by maximum byte length.
-    Text(u32),
-    Binary(u32),
-    Varbinary(u32),
-    /// TINYBLOB / BLOB / MEDIUMBLOB / LONGBLOB, by maximum byte length.
-    Blob(u32),
-    Date,
-    DateTime(u8),
-    Timestamp(u8),
-    Enum(Vec<String>),
-}
-
-impl SqlType {
-    pub fn is_integer(&self) -> bool {
-        matches!(self, SqlType::Int { .. } | SqlType::Bool)
-    }
-
-    pub fn is_unsigned(&self) -> bool {
-        matches!(self, SqlType::Int { unsigned: true, .. })
-    }
-
-    pub fn is_string(&self) -> bool {
-        matches!(
-            self,
-            SqlType::Char(_) | SqlType::Varchar(_) | SqlType::Text(_) | SqlType::Enum(_)
-        )
-    }
-
-    pub fn is_binary(&self) -> bool {
-        matches!(
-            self,
-            SqlType::Binary(_) | SqlType::Varbinary(_) | SqlType::Blob(_)
-        )
-    }
-
-    pub fn is_blob_or_text(&self) -> bool {
-        matches!(self, SqlType::Text(_) | SqlType::Blob(_))
-    }
-
-    /// The type as SHOW CREATE TABLE and information_schema spell it.
-    pub fn sql_name(&self) -> String {
-        match self {
-            SqlType::Int { width, unsigned } => {
-                let mut s = width.name().to_string();
-                if *unsigned {
-                    s.push_str(" unsigned");
-                }
-                s
-            }
-            SqlType::Bool => "tinyint(1)".into(),
-            SqlType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
-            SqlType::Float => "float".into(),
-            SqlType::Double => "double".into(),
-            SqlType::Char(n) => format!("char({n})"),
-            SqlType::Varchar(n) => format!("varchar({n})"),
-            SqlType::Text(n) => text_name("text", *n),
-            SqlType::Binary(n) => format!("binary({n})"),
-            SqlType::Varbinary(n) => format!("varbinary({n})"),
-            SqlType::Blob(n) => text_name("blob", *n),
-            SqlType::Date => "date".into(),
-            SqlType::DateTime(0) => "datetime".into(),
-            SqlType::DateTime(f) => format!("datetime({f})"),
-            SqlType::Timestamp(0) => "timestamp".into(),
-            SqlType::Timestamp(f) => format!("timestamp({f})"),
-            SqlType::Enum(vs) => {
-                let items: Vec<String> = vs
-                    .iter()
-                    .map(|v| format!("'{}'", v.replace('\'', "''")))
-                    .collect();
-                format!("enum({})", items.join(","))
-            }
-        }
-    }
-
-    /// The bare type name (information_schema.COLUMNS.DATA_TYPE).
-    pub fn data_type_name(&self) -> String {
-        let full = self.sql_name();
-        full.split(['(', ' ']).next().unwrap_or("").to_string()
-    }
-
-    /// Maximum length in characters/bytes for string types.
-    pub fn max_len(&self) -> Option<u32> {
-        match self {
-            SqlType::Char(n)
-            | SqlType::Varchar(n)
-            | SqlType::Text(n)
-            | SqlType::Binary(n)
-            | SqlType::Varbinary(n)
-            | SqlType::Blob(n) => Some(*n),
-            _ => None,
-        }
-    }
-
+/// Strict-mode conversions for a column type.
+pub trait Coerce {
     /// Converts `v` into this column's storage shape, or explains why it does
     /// not fit (strict mode).
+    fn coerce(&self, v: Value, column: &str) -> SqlResult<Value>;
+    /// What MySQL stores instead of `v` under IGNORE (None: the error stands).
+    fn adjust_for_ignore(&self, v: &Value) -> Option<Value>;
+}
+
+impl Coerce for SqlType {
     /// What MySQL stores instead of `v` when it does not fit this type and
     /// the statement runs with IGNORE: numbers clamp to the type's range
     /// (a string counts by its leading number, none being 0), text and
     /// bytes are cut to the length. None where MySQL has no adjustment we
     /// keep (dates, ENUM): the error then stands. The result still goes
     /// through `coerce`.
-    pub fn adjust_for_ignore(&self, v: &Value) -> Option<Value> {
+    fn adjust_for_ignore(&self, v: &Value) -> Option<Value> {
         let number = |v: &Value| -> f64 {
             match v {
-                Value::Str(s) => crate::value::str_to_f64(s),
-                Value::Bytes(b) => crate::value::str_to_f64(&String::from_utf8_lossy(b)),
+                Value::Str(s) => str_to_f64(s),
+                Value::Bytes(b) => str_to_f64(&String::from_utf8_lossy(b)),
                 other => other.to_f64().unwrap_or(0.0),
             }
         };
@@ -244,7 +102,9 @@ impl SqlType {
         }
     }
 
-    pub fn coerce(&self, v: Value, column: &str) -> SqlResult<Value> {
+    /// Converts `v` into this column's storage shape, or explains why it does
+    /// not fit (strict mode).
+    fn coerce(&self, v: Value, column: &str) -> SqlResult<Value> {
         if v.is_null() {
             return Ok(Value::Null);
         }
@@ -366,20 +226,11 @@ impl SqlType {
     }
 }
 
-fn text_name(base: &str, n: u32) -> String {
-    match n {
-        255 => format!("tiny{base}"),
-        65_535 => base.to_string(),
-        16_777_215 => format!("medium{base}"),
-        _ => format!("long{base}"),
-    }
-}
-
 fn wrong_value(kind: &str, v: &Value, column: &str) -> SqlError {
     let mut e = SqlError::truncated_wrong_value(kind, &v.to_text_lossy(), column);
     if kind == "date" || kind == "datetime" {
         // MySQL reports bad temporal literals as ER_TRUNCATED_WRONG_VALUE.
-        e.code = crate::error::codes::TRUNCATED_WRONG_VALUE;
+        e.code = codes::TRUNCATED_WRONG_VALUE;
     }
     e
 }
@@ -463,18 +314,6 @@ pub fn check_decimal(precision: u64, scale: u64, column: &str) -> SqlResult<(u8,
         ));
     }
     Ok((precision as u8, scale as u8))
-}
-
-/// Renders a value as a SQL literal (SHOW CREATE TABLE defaults, messages).
-pub fn sql_literal(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Int(_) | Value::UInt(_) | Value::Decimal(_) => {
-            format!("'{}'", v.to_text_lossy())
-        }
-        Value::Double(d) => format!("'{}'", format_double(*d)),
-        other => format!("'{}'", other.to_text_lossy().replace('\'', "''")),
-    }
 }
 
 #[cfg(test)]

@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{TableDef, UserDef};
 use crate::codec::{self, CodecError};
-use crate::storage::{Catalog, Database, Store, Table};
 use crate::value::Value;
+use crate::{Catalog, Database, Store, Table};
 
 const MAGIC: &[u8; 3] = b"TCK";
 const VERSION: u8 = 1;
@@ -70,7 +70,7 @@ pub struct Capture {
     pub low_water: Vec<(u64, u64)>,
     /// Keeps the row versions at `seqno` from being collected while they
     /// are written out.
-    pub guard: Option<crate::storage::SnapshotGuard>,
+    pub guard: Option<crate::SnapshotGuard>,
 }
 
 /// A checkpoint read back.

@@ -11,11 +11,12 @@
 
 use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
 
+use crate::arith::{self, ArithOp};
 use crate::error::{SqlError, SqlResult};
-use crate::sql::expr::{BitOp, CastTo, CmpOp, Expr, Func, IntervalUnit};
-use crate::sql::{Exec, OutCol};
-use crate::types::{IntWidth, SqlType};
-use crate::value::{self, ArithOp, DateTime, Value};
+use crate::expr::{BitOp, CastTo, CmpOp, Expr, Func, IntervalUnit};
+use crate::{Exec, OutCol};
+use trireme_storage::types::{IntWidth, SqlType};
+use trireme_storage::value::{self, DateTime, Value};
 
 /// One column of a row layout.
 #[derive(Clone, Debug)]
@@ -234,7 +235,7 @@ impl Exec<'_> {
                 match op {
                     U::Not | U::BangNot => Expr::Not(Box::new(x)),
                     U::Minus => match x {
-                        Expr::Lit(v) => Expr::Lit(value::negate(&v)?),
+                        Expr::Lit(v) => Expr::Lit(arith::negate(&v)?),
                         other => Expr::Neg(Box::new(other)),
                     },
                     U::Plus => x,
@@ -365,7 +366,7 @@ impl Exec<'_> {
                     other => other.to_string(),
                 };
                 let target = cast_target(&ts.data_type)?;
-                let v = crate::sql::expr::cast(Value::Str(s.clone()), &target)?;
+                let v = crate::expr::cast(Value::Str(s.clone()), &target)?;
                 if v.is_null() {
                     return Err(SqlError::new(
                         1525,
@@ -809,7 +810,7 @@ impl Exec<'_> {
 
     /// The value of `@@name`.
     pub fn system_var(&self, name: &str, global: bool) -> SqlResult<Value> {
-        crate::sql::vars::read(self.sess, name, global)
+        crate::vars::read(self.sess, name, global)
     }
 }
 
@@ -896,7 +897,7 @@ fn cast_target(dt: &ast::DataType) -> SqlResult<CastTo> {
                 ast::ExactNumberInfo::Precision(p) => (*p, 0),
                 ast::ExactNumberInfo::PrecisionAndScale(p, s) => (*p, (*s).max(0) as u64),
             };
-            let (p, s) = crate::types::check_decimal(p, s, "CAST")?;
+            let (p, s) = crate::coerce::check_decimal(p, s, "CAST")?;
             CastTo::Decimal(p, s)
         }
         D::Double(_) | D::DoublePrecision | D::Float(_) | D::Real => CastTo::Double,

@@ -1,0 +1,27 @@
+//! `trireme-storage`: the MVCC store and the datum layer the SQL engine and
+//! replication share.
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`value`], [`types`], [`keycode`] | SQL values, column types, memcomparable keys |
+//! | [`catalog`], [`store`], [`table`] | schemas; the in-memory MVCC row store and the horizon |
+//! | [`txn`] | a session's transaction: snapshot + private write buffer |
+//! | [`checkpoint`] | durable images of the store |
+//! | [`codec`] | the one place storage records become bytes |
+//!
+//! Errors are meanings ([`StorageError`]); MySQL codes are chosen by the SQL
+//! layer.
+
+pub mod catalog;
+pub mod checkpoint;
+pub mod codec;
+pub mod error;
+pub mod keycode;
+pub mod store;
+pub mod table;
+pub mod txn;
+pub mod types;
+pub mod value;
+
+pub use error::{StorageError, StorageResult};
+pub use store::*;

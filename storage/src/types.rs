@@ -1,0 +1,178 @@
+//! Column types: their names, widths and ranges. Converting a value into a
+//! column's storage shape is SQL semantics (`trireme_sql::coerce`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::{format_double, Value};
+
+/// Integer widths (bytes), as MySQL's TINYINT .. BIGINT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IntWidth {
+    Tiny,
+    Small,
+    Medium,
+    Int,
+    Big,
+}
+
+impl IntWidth {
+    fn bits(self) -> u32 {
+        match self {
+            IntWidth::Tiny => 8,
+            IntWidth::Small => 16,
+            IntWidth::Medium => 24,
+            IntWidth::Int => 32,
+            IntWidth::Big => 64,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IntWidth::Tiny => "tinyint",
+            IntWidth::Small => "smallint",
+            IntWidth::Medium => "mediumint",
+            IntWidth::Int => "int",
+            IntWidth::Big => "bigint",
+        }
+    }
+
+    pub fn range(self, unsigned: bool) -> (i128, i128) {
+        let bits = self.bits();
+        if unsigned {
+            (0, (1i128 << bits) - 1)
+        } else {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SqlType {
+    Int {
+        width: IntWidth,
+        unsigned: bool,
+    },
+    /// BOOL / BOOLEAN: TINYINT(1).
+    Bool,
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
+    Float,
+    Double,
+    Char(u32),
+    Varchar(u32),
+    /// TINYTEXT / TEXT / MEDIUMTEXT / LONGTEXT, by maximum byte length.
+    Text(u32),
+    Binary(u32),
+    Varbinary(u32),
+    /// TINYBLOB / BLOB / MEDIUMBLOB / LONGBLOB, by maximum byte length.
+    Blob(u32),
+    Date,
+    DateTime(u8),
+    Timestamp(u8),
+    Enum(Vec<String>),
+}
+
+impl SqlType {
+    pub fn is_integer(&self) -> bool {
+        matches!(self, SqlType::Int { .. } | SqlType::Bool)
+    }
+
+    pub fn is_unsigned(&self) -> bool {
+        matches!(self, SqlType::Int { unsigned: true, .. })
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(
+            self,
+            SqlType::Char(_) | SqlType::Varchar(_) | SqlType::Text(_) | SqlType::Enum(_)
+        )
+    }
+
+    pub fn is_binary(&self) -> bool {
+        matches!(
+            self,
+            SqlType::Binary(_) | SqlType::Varbinary(_) | SqlType::Blob(_)
+        )
+    }
+
+    pub fn is_blob_or_text(&self) -> bool {
+        matches!(self, SqlType::Text(_) | SqlType::Blob(_))
+    }
+
+    /// The type as SHOW CREATE TABLE and information_schema spell it.
+    pub fn sql_name(&self) -> String {
+        match self {
+            SqlType::Int { width, unsigned } => {
+                let mut s = width.name().to_string();
+                if *unsigned {
+                    s.push_str(" unsigned");
+                }
+                s
+            }
+            SqlType::Bool => "tinyint(1)".into(),
+            SqlType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
+            SqlType::Float => "float".into(),
+            SqlType::Double => "double".into(),
+            SqlType::Char(n) => format!("char({n})"),
+            SqlType::Varchar(n) => format!("varchar({n})"),
+            SqlType::Text(n) => text_name("text", *n),
+            SqlType::Binary(n) => format!("binary({n})"),
+            SqlType::Varbinary(n) => format!("varbinary({n})"),
+            SqlType::Blob(n) => text_name("blob", *n),
+            SqlType::Date => "date".into(),
+            SqlType::DateTime(0) => "datetime".into(),
+            SqlType::DateTime(f) => format!("datetime({f})"),
+            SqlType::Timestamp(0) => "timestamp".into(),
+            SqlType::Timestamp(f) => format!("timestamp({f})"),
+            SqlType::Enum(vs) => {
+                let items: Vec<String> = vs
+                    .iter()
+                    .map(|v| format!("'{}'", v.replace('\'', "''")))
+                    .collect();
+                format!("enum({})", items.join(","))
+            }
+        }
+    }
+
+    /// The bare type name (information_schema.COLUMNS.DATA_TYPE).
+    pub fn data_type_name(&self) -> String {
+        let full = self.sql_name();
+        full.split(['(', ' ']).next().unwrap_or("").to_string()
+    }
+
+    /// Maximum length in characters/bytes for string types.
+    pub fn max_len(&self) -> Option<u32> {
+        match self {
+            SqlType::Char(n)
+            | SqlType::Varchar(n)
+            | SqlType::Text(n)
+            | SqlType::Binary(n)
+            | SqlType::Varbinary(n)
+            | SqlType::Blob(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+fn text_name(base: &str, n: u32) -> String {
+    match n {
+        255 => format!("tiny{base}"),
+        65_535 => base.to_string(),
+        16_777_215 => format!("medium{base}"),
+        _ => format!("long{base}"),
+    }
+}
+
+/// Renders a value as a SQL literal (SHOW CREATE TABLE defaults, messages).
+pub fn sql_literal(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Int(_) | Value::UInt(_) | Value::Decimal(_) => {
+            format!("'{}'", v.to_text_lossy())
+        }
+        Value::Double(d) => format!("'{}'", format_double(*d)),
+        other => format!("'{}'", other.to_text_lossy().replace('\'', "''")),
+    }
+}
