@@ -160,7 +160,7 @@ impl State {
                 self.failed += 1;
             }
             self.certified += 1;
-            if seqno % PURGE_EVERY == 0 && seqno > PURGE_WINDOW {
+            if seqno.is_multiple_of(PURGE_EVERY) && seqno > PURGE_WINDOW {
                 self.cert.purge(seqno - PURGE_WINDOW);
             }
         }

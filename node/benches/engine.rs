@@ -33,7 +33,7 @@ fn table() -> Table {
         indexes: vec![],
         next_index_id: 1,
         engine: "InnoDB".into(),
-        charset: "utf8mb4".into(),
+        collation: trireme_storage::collation::Collation::default(),
         comment: String::new(),
         version: 0,
     };
@@ -76,6 +76,7 @@ fn commit(c: &mut Criterion) {
     let mut db = Database {
         name: "b".into(),
         tables: Default::default(),
+        collation: Default::default(),
     };
     db.tables.insert("t".into(), t.clone());
     cat.databases.insert("b".into(), db);

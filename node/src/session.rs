@@ -19,6 +19,7 @@ use trireme_sql::admin::{self, Admin, StmtText};
 use trireme_sql::error::{codes, SqlError, SqlResult};
 use trireme_sql::show::{options_filter, options_in, show_filter};
 use trireme_sql::{self as sql, vars, Exec, OutCol, Output, SessionState};
+use trireme_storage::collation::{Charset, Collation};
 use trireme_storage::txn::Txn;
 use trireme_storage::types::{IntWidth, SqlType};
 use trireme_storage::value::{DateTime, Value};
@@ -682,7 +683,28 @@ impl Session {
 
     async fn set(&mut self, text: &str, set: &ast::Set, params: &[Value]) -> SqlResult<Output> {
         match set {
-            ast::Set::SetNames { .. } | ast::Set::SetNamesDefault {} => Ok(Output::ok(0)),
+            ast::Set::SetNames {
+                charset_name,
+                collation_name,
+            } => {
+                // SET NAMES sets the connection's charset and collation:
+                // the collation of string literals from here on.
+                let coll = trireme_sql::ddl::resolve_collation(
+                    Some(&charset_name.value),
+                    collation_name.as_deref(),
+                    Collation::default(),
+                )?;
+                for (var, v) in [
+                    ("character_set_client", coll.charset().name()),
+                    ("character_set_connection", coll.charset().name()),
+                    ("character_set_results", coll.charset().name()),
+                    ("collation_connection", coll.name()),
+                ] {
+                    vars::set(&mut self.state, var, Value::Str(v.into()), false)?;
+                }
+                Ok(Output::ok(0))
+            }
+            ast::Set::SetNamesDefault {} => Ok(Output::ok(0)),
             ast::Set::SetTransaction { modes, .. } => {
                 // sqlparser drops SET's SESSION / GLOBAL scope word here;
                 // without one the settings apply to the next transaction.
@@ -1134,7 +1156,12 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
         flags |= ColumnFlags::BINARY_FLAG;
         d.charset = 63;
     } else {
-        d.charset = 45;
+        // Text is sent in the connection's utf8mb4: the column's collation
+        // when it is a utf8mb4 one, else utf8mb4's default.
+        d.charset = match c.collation {
+            Some(coll) if coll.charset() == Charset::Utf8mb4 => coll.id(),
+            _ => Collation::Utf8mb4GeneralCi.id(),
+        };
     }
     if matches!(
         c.ty,

@@ -1,7 +1,8 @@
 //! Three real `trireme` processes on loopback (issue 6): reads everywhere,
 //! one winner per conflict round, a bank whose total never moves, DDL under
-//! load, flow control, parallel apply, loss of the primary component, and
-//! SIGKILL + restart without losing an acknowledged commit.
+//! load, flow control, parallel apply, loss of the primary component,
+//! SIGKILL + restart without losing an acknowledged commit, and unique
+//! values that conflict under their collation.
 
 mod support;
 
@@ -147,6 +148,98 @@ async fn concurrent_updates_of_one_row_have_exactly_one_winner_per_round() {
         .unwrap()
         .unwrap();
     assert_eq!(v, rounds);
+}
+
+/// Issue 10: certification keys of unique values are collation sort keys.
+/// Two nodes inserting `user@x` and `USER@X` (equal under the default
+/// utf8mb4_general_ci) into a UNIQUE column, or `k` and `K` into a string
+/// primary key, conflict: exactly one commits, and every node ends with the
+/// same single row per round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn case_variants_of_a_unique_value_on_two_nodes_conflict() {
+    let c = Cluster::start(3).await;
+    let mut setup = c.conn(0).await;
+    setup.query_drop("CREATE DATABASE u").await.unwrap();
+    setup
+        .query_drop(
+            "CREATE TABLE u.t (id INT PRIMARY KEY, email VARCHAR(40) NOT NULL, UNIQUE KEY (email))",
+        )
+        .await
+        .unwrap();
+    setup
+        .query_drop("CREATE TABLE u.k (k VARCHAR(20) PRIMARY KEY, origin INT)")
+        .await
+        .unwrap();
+    let mut conns = Vec::new();
+    for i in 0..2 {
+        let mut x = c.conn(i).await;
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
+        conns.push(x);
+    }
+    let rounds = 8i64;
+    for round in 0..rounds {
+        // Both insert before either commits, so neither sees the other.
+        for (n, x) in conns.iter_mut().enumerate() {
+            let email = if n == 0 {
+                format!("user{round}@x")
+            } else {
+                format!("USER{round}@X")
+            };
+            let key = if n == 0 {
+                format!("k{round}")
+            } else {
+                format!("K{round} ")
+            };
+            x.query_drop("BEGIN").await.unwrap();
+            x.exec_drop(
+                "INSERT INTO u.t VALUES (?, ?)",
+                (round * 10 + n as i64, email),
+            )
+            .await
+            .unwrap();
+            x.exec_drop("INSERT INTO u.k VALUES (?, ?)", (key, n as i64))
+                .await
+                .unwrap();
+        }
+        let mut tasks = Vec::new();
+        for mut x in conns.drain(..) {
+            tasks.push(tokio::spawn(async move {
+                let r = x.query_drop("COMMIT").await;
+                if r.is_err() {
+                    let _ = x.query_drop("ROLLBACK").await;
+                }
+                (x, r)
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            let (x, r) = t.await.unwrap();
+            match r {
+                Ok(()) => winners += 1,
+                Err(e) => assert_eq!(server_code(&e), Some(1213), "loser error: {e}"),
+            }
+            conns.push(x);
+        }
+        assert_eq!(winners, 1, "round {round}: both case variants committed");
+    }
+    for i in 0..3 {
+        let mut x = c.conn(i).await;
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
+        let (rows, keys): (i64, i64) = x
+            .query_first("SELECT (SELECT COUNT(*) FROM u.t), (SELECT COUNT(*) FROM u.k)")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((rows, keys), (rounds, rounds), "node{}", i + 1);
+    }
+    for table in ["u.t", "u.k"] {
+        let sums = c.checksums(table).await;
+        assert!(sums.windows(2).all(|w| w[0] == w[1]), "{table}: {sums:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

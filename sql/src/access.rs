@@ -18,9 +18,10 @@ use crate::coerce::Coerce;
 use crate::error::SqlResult;
 use crate::expr::{CmpOp, Expr};
 use trireme_storage::catalog::TableDef;
+use trireme_storage::collation::Collation;
 use trireme_storage::keycode;
 use trireme_storage::txn::Txn;
-use trireme_storage::value::{compare, Value};
+use trireme_storage::value::{compare_collated, Value};
 use trireme_storage::{Row, Table};
 
 /// Upper limit on the number of point lookups an IN-list expands to.
@@ -57,7 +58,20 @@ enum ColPred {
 /// `[offset, offset + width)` from conjuncts whose other side only reads
 /// columns below `offset` (earlier sources), so it can be evaluated before
 /// this source is read.
-fn column_preds(conjuncts: &[&Expr], offset: usize, width: usize) -> BTreeMap<usize, Vec<ColPred>> {
+/// Predicates on the columns of one table. A string predicate counts only
+/// when it compares under the column's own collation: only then does the
+/// column's key order answer it.
+fn column_preds(
+    conjuncts: &[&Expr],
+    offset: usize,
+    def: &TableDef,
+) -> BTreeMap<usize, Vec<ColPred>> {
+    let width = def.columns.len();
+    let keyed = |col: usize, coll: &Option<Collation>| match (coll, def.columns[col].collation) {
+        (None, _) => true,
+        (Some(c), Some(k)) => c.same_order(k),
+        (Some(_), None) => true,
+    };
     let mut out: BTreeMap<usize, Vec<ColPred>> = BTreeMap::new();
     let local = |e: &Expr| match e {
         Expr::Col(c) if *c >= offset && *c < offset + width => Some(*c - offset),
@@ -66,12 +80,15 @@ fn column_preds(conjuncts: &[&Expr], offset: usize, width: usize) -> BTreeMap<us
     let outer_only = |e: &Expr| e.max_column().is_none_or(|m| m < offset);
     for c in conjuncts {
         match c {
-            Expr::Cmp(op, a, b) => {
+            Expr::Cmp(op, a, b, coll) => {
                 let (col, other, op) = match (local(a), local(b)) {
                     (Some(col), _) if outer_only(b) => (col, b.as_ref(), *op),
                     (_, Some(col)) if outer_only(a) => (col, a.as_ref(), op.flip()),
                     _ => continue,
                 };
+                if !keyed(col, coll) {
+                    continue;
+                }
                 let p = match op {
                     CmpOp::Eq => ColPred::Eq(other.clone()),
                     CmpOp::Lt | CmpOp::Le => ColPred::Hi(other.clone()),
@@ -80,15 +97,15 @@ fn column_preds(conjuncts: &[&Expr], offset: usize, width: usize) -> BTreeMap<us
                 };
                 out.entry(col).or_default().push(p);
             }
-            Expr::InList(e, list, false) => {
-                if let Some(col) = local(e) {
+            Expr::InList(e, list, false, coll) => {
+                if let Some(col) = local(e).filter(|&c| keyed(c, coll)) {
                     if list.iter().all(outer_only) {
                         out.entry(col).or_default().push(ColPred::In(list.clone()));
                     }
                 }
             }
-            Expr::Between(e, lo, hi, false) => {
-                if let Some(col) = local(e) {
+            Expr::Between(e, lo, hi, false, coll) => {
+                if let Some(col) = local(e).filter(|&c| keyed(c, coll)) {
                     if outer_only(lo) && outer_only(hi) {
                         let v = out.entry(col).or_default();
                         v.push(ColPred::Lo((**lo).clone()));
@@ -171,7 +188,7 @@ fn range(preds: &BTreeMap<usize, Vec<ColPred>>, cols: &[usize]) -> Option<KeyRan
 /// Chooses the access path for `def` at `offset` given the conjuncts that
 /// may be used for it.
 pub fn choose(def: &TableDef, conjuncts: &[&Expr], offset: usize) -> Access {
-    let preds = column_preds(conjuncts, offset, def.columns.len());
+    let preds = column_preds(conjuncts, offset, def);
     if preds.is_empty() {
         return Access::Full;
     }
@@ -242,7 +259,7 @@ fn key_value(def: &TableDef, col: usize, v: Value) -> KeyValue {
     }
     match ty.coerce(v.clone(), "key") {
         Ok(c) => {
-            if compare(&c, &v) == Some(Ordering::Equal) {
+            if compare_collated(&c, &v, def.columns[col].collation) == Some(Ordering::Equal) {
                 KeyValue::Exact(c)
             } else {
                 KeyValue::Inexact(c)
@@ -405,7 +422,9 @@ fn encode_points(
         let mut key = Vec::new();
         for (e, &c) in p.iter().zip(cols) {
             match key_value(def, c, e.eval(row)?) {
-                KeyValue::Exact(v) => keycode::encode_value(&mut key, &v),
+                KeyValue::Exact(v) => {
+                    keycode::encode_collated(&mut key, &v, def.columns[c].collation)
+                }
                 // `col = NULL` and `int_col = 1.5` match nothing.
                 KeyValue::Inexact(_) => continue 'points,
                 KeyValue::Unusable => return Ok(None),
@@ -427,7 +446,9 @@ fn encode_range(
     let mut prefix = Vec::new();
     for (e, &c) in r.eq.iter().zip(cols) {
         match key_value(def, c, e.eval(row)?) {
-            KeyValue::Exact(v) => keycode::encode_value(&mut prefix, &v),
+            KeyValue::Exact(v) => {
+                keycode::encode_collated(&mut prefix, &v, def.columns[c].collation)
+            }
             KeyValue::Inexact(_) => return Ok(Some(Bounds::Empty)),
             KeyValue::Unusable => return Ok(None),
         }
@@ -443,7 +464,7 @@ fn encode_range(
                 if v.is_null() {
                     return Ok(Some(Bounds::Empty));
                 }
-                keycode::encode_value(&mut lo, &v);
+                keycode::encode_collated(&mut lo, &v, def.columns[col].collation);
             }
             KeyValue::Unusable => return Ok(None),
         }
@@ -458,7 +479,7 @@ fn encode_range(
                     return Ok(Some(Bounds::Empty));
                 }
                 let mut h = prefix.clone();
-                keycode::encode_value(&mut h, &v);
+                keycode::encode_collated(&mut h, &v, def.columns[col].collation);
                 hi = keycode::prefix_successor(&h);
             }
             KeyValue::Unusable => return Ok(None),

@@ -2,6 +2,7 @@
 //! and LIKE matching.
 
 use rust_decimal::Decimal;
+use trireme_storage::collation::Collation;
 use trireme_storage::value::{date_number, parse_decimal, Value, MAX_DECIMAL_PRECISION};
 
 use crate::error::{SqlError, SqlResult};
@@ -264,13 +265,18 @@ pub fn negate(v: &Value) -> SqlResult<Value> {
 }
 
 /// SQL LIKE with `%` and `_` and an escape character, on characters.
-pub fn like(text: &str, pattern: &str, escape: char) -> bool {
+/// Characters match under `coll` (None: exactly); trailing spaces are
+/// significant, as in MySQL's LIKE.
+pub fn like(text: &str, pattern: &str, escape: char, coll: Option<Collation>) -> bool {
     let t: Vec<char> = text.chars().collect();
     let p: Vec<char> = pattern.chars().collect();
-    like_at(&t, &p, escape)
+    match coll {
+        Some(c) => like_at(&t, &p, escape, |a, b| c.char_eq(a, b)),
+        None => like_at(&t, &p, escape, |a, b| a == b),
+    }
 }
 
-fn like_at(t: &[char], p: &[char], escape: char) -> bool {
+fn like_at(t: &[char], p: &[char], escape: char, eq: impl Fn(char, char) -> bool) -> bool {
     // Iterative matcher with backtracking to the last '%'.
     let (mut ti, mut pi) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
@@ -289,7 +295,7 @@ fn like_at(t: &[char], p: &[char], escape: char) -> bool {
             } else {
                 (Some(c), 1)
             };
-            if lit.is_none_or(|l| l == t[ti]) {
+            if lit.is_none_or(|l| eq(l, t[ti])) {
                 ti += 1;
                 pi += width;
                 continue;
@@ -341,12 +347,32 @@ mod tests {
 
     #[test]
     fn like_patterns() {
-        assert!(like("hello", "h%o", '\\'));
-        assert!(like("hello", "h_llo", '\\'));
-        assert!(!like("hello", "h_lo", '\\'));
-        assert!(like("50%", "50\\%", '\\'));
-        assert!(!like("500", "50\\%", '\\'));
-        assert!(like("", "%", '\\'));
-        assert!(like("abcabc", "%abc", '\\'));
+        assert!(like("hello", "h%o", '\\', None));
+        assert!(like("hello", "h_llo", '\\', None));
+        assert!(!like("hello", "h_lo", '\\', None));
+        assert!(like("50%", "50\\%", '\\', None));
+        assert!(!like("500", "50\\%", '\\', None));
+        assert!(like("", "%", '\\', None));
+        assert!(like("abcabc", "%abc", '\\', None));
+    }
+}
+
+#[cfg(test)]
+mod like_tests {
+    use super::*;
+
+    #[test]
+    fn like_follows_the_collation() {
+        let ci = Some(Collation::Utf8mb4GeneralCi);
+        assert!(like("Bob@Example.com", "bob@%", '\\', ci));
+        assert!(!like(
+            "Bob@Example.com",
+            "bob@%",
+            '\\',
+            Some(Collation::Utf8mb4Bin)
+        ));
+        assert!(like("Résumé", "resume", '\\', ci));
+        // Trailing spaces count in LIKE, unlike in `=`.
+        assert!(!like("a ", "a", '\\', ci));
     }
 }

@@ -14,7 +14,8 @@ use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
 use crate::arith::{self, ArithOp};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{BitOp, CastTo, CmpOp, Expr, Func, IntervalUnit};
-use crate::{Exec, OutCol};
+use crate::{collate, vars, Exec, OutCol};
+use trireme_storage::collation::Collation;
 use trireme_storage::types::{IntWidth, SqlType};
 use trireme_storage::value::{self, DateTime, Value};
 
@@ -145,16 +146,21 @@ impl Exec<'_> {
             A::IsNotFalse(x) => Expr::IsBool(Box::new(self.bind(x, env)?), false, true),
             A::IsUnknown(x) => Expr::IsNull(Box::new(self.bind(x, env)?), false),
             A::IsNotUnknown(x) => Expr::IsNull(Box::new(self.bind(x, env)?), true),
-            A::IsDistinctFrom(a, b) => Expr::Not(Box::new(Expr::Cmp(
-                CmpOp::NullSafeEq,
-                Box::new(self.bind(a, env)?),
-                Box::new(self.bind(b, env)?),
-            ))),
-            A::IsNotDistinctFrom(a, b) => Expr::Cmp(
-                CmpOp::NullSafeEq,
-                Box::new(self.bind(a, env)?),
-                Box::new(self.bind(b, env)?),
-            ),
+            A::IsDistinctFrom(a, b) => {
+                let (a, b) = (self.bind(a, env)?, self.bind(b, env)?);
+                let coll = self.cmp_collation(&[&a, &b], env, "<=>")?;
+                Expr::Not(Box::new(Expr::Cmp(
+                    CmpOp::NullSafeEq,
+                    Box::new(a),
+                    Box::new(b),
+                    coll,
+                )))
+            }
+            A::IsNotDistinctFrom(a, b) => {
+                let (a, b) = (self.bind(a, env)?, self.bind(b, env)?);
+                let coll = self.cmp_collation(&[&a, &b], env, "<=>")?;
+                Expr::Cmp(CmpOp::NullSafeEq, Box::new(a), Box::new(b), coll)
+            }
             A::InList {
                 expr,
                 list,
@@ -186,7 +192,9 @@ impl Exec<'_> {
                     .iter()
                     .map(|i| self.bind(i, env))
                     .collect::<SqlResult<Vec<_>>>()?;
-                Expr::InList(Box::new(x), l, *negated)
+                let all: Vec<&Expr> = std::iter::once(&x).chain(l.iter()).collect();
+                let coll = self.cmp_collation(&all, env, "IN")?;
+                Expr::InList(Box::new(x), l, *negated, coll)
             }
             A::InSubquery {
                 expr,
@@ -198,11 +206,13 @@ impl Exec<'_> {
                 if cols != 1 {
                     return Err(SqlError::operand_columns(1));
                 }
-                let list = rows
+                let list: Vec<Expr> = rows
                     .into_iter()
                     .map(|mut r| Expr::Lit(r.swap_remove(0)))
                     .collect();
-                Expr::InList(Box::new(x), list, *negated)
+                let all: Vec<&Expr> = std::iter::once(&x).chain(list.iter()).collect();
+                let coll = self.cmp_collation(&all, env, "IN")?;
+                Expr::InList(Box::new(x), list, *negated, coll)
             }
             A::Subquery(q) => {
                 let (cols, mut rows) = self.run_subquery(q)?;
@@ -223,12 +233,13 @@ impl Exec<'_> {
                 negated,
                 low,
                 high,
-            } => Expr::Between(
-                Box::new(self.bind(expr, env)?),
-                Box::new(self.bind(low, env)?),
-                Box::new(self.bind(high, env)?),
-                *negated,
-            ),
+            } => {
+                let x = self.bind(expr, env)?;
+                let lo = self.bind(low, env)?;
+                let hi = self.bind(high, env)?;
+                let coll = self.cmp_collation(&[&x, &lo, &hi], env, "between")?;
+                Expr::Between(Box::new(x), Box::new(lo), Box::new(hi), *negated, coll)
+            }
             A::BinaryOp { left, op, right } => self.bind_binary(left, op, right, env)?,
             A::UnaryOp { op, expr } => {
                 let x = self.bind(expr, env)?;
@@ -261,12 +272,10 @@ impl Exec<'_> {
                         v.to_text_lossy().chars().next().unwrap_or('\\')
                     }
                 };
-                Expr::Like(
-                    Box::new(self.bind(expr, env)?),
-                    Box::new(self.bind(pattern, env)?),
-                    esc,
-                    *negated,
-                )
+                let x = self.bind(expr, env)?;
+                let pat = self.bind(pattern, env)?;
+                let coll = self.cmp_collation(&[&x, &pat], env, "like")?;
+                Expr::Like(Box::new(x), Box::new(pat), esc, *negated, coll)
             }
             A::Case {
                 operand,
@@ -376,7 +385,11 @@ impl Exec<'_> {
                 }
                 Expr::Lit(v)
             }
-            A::Collate { expr, .. } => self.bind(expr, env)?,
+            A::Collate { expr, collation } => {
+                let x = self.bind(expr, env)?;
+                let c = crate::ddl::collation_by_name(&collation.to_string())?;
+                Expr::Collate(Box::new(x), c)
+            }
             // Character-set introducers: `_binary'..'` is a byte string,
             // `_utf8mb4'..'` and friends are text.
             A::Prefixed { prefix, value } if prefix.value.starts_with('_') => {
@@ -403,6 +416,38 @@ impl Exec<'_> {
             A::Tuple(_) => return Err(SqlError::operand_columns(1)),
             other => return Err(SqlError::unsupported(format!("expression {other}"))),
         })
+    }
+
+    /// The session's `collation_connection`: the collation of literals.
+    pub fn conn_collation(&self) -> Collation {
+        vars::read(self.sess, "collation_connection", false)
+            .ok()
+            .and_then(|v| Collation::from_name(&v.to_text_lossy()))
+            .unwrap_or_default()
+    }
+
+    /// The collation `exprs` are compared under (None: not all strings).
+    pub fn cmp_collation(
+        &self,
+        exprs: &[&Expr],
+        env: &BindEnv,
+        op: &str,
+    ) -> SqlResult<Option<Collation>> {
+        // Most comparisons are of numbers: skip the derivation for them.
+        let maybe_string = |e: &Expr| match e {
+            Expr::Lit(v) => v.is_stringish(),
+            Expr::Col(i) => env
+                .scope
+                .cols
+                .get(*i)
+                .is_none_or(|c| c.meta.collation.is_some()),
+            _ => true,
+        };
+        if exprs.iter().filter(|e| maybe_string(e)).count() < 2 {
+            return Ok(None);
+        }
+        let cols: Vec<OutCol> = env.scope.cols.iter().map(|c| c.meta.clone()).collect();
+        collate::for_comparison_all(exprs, &cols, self.conn_collation(), op)
     }
 
     fn bind_binary(
@@ -432,7 +477,8 @@ impl Exec<'_> {
         let b = self.bind(right, env)?;
         let bx = |e: Expr| Box::new(e);
         if let Some(c) = cmp_op(op) {
-            return Ok(Expr::Cmp(c, bx(a), bx(b)));
+            let coll = self.cmp_collation(&[&a, &b], env, &op.to_string())?;
+            return Ok(Expr::Cmp(c, bx(a), bx(b), coll));
         }
         // date +/- INTERVAL n unit.
         if matches!(op, B::Plus | B::Minus) {
@@ -936,6 +982,7 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
         | Expr::TupleIn(..)
         | Expr::Between(..)
         | Expr::Like(..) => (big, true),
+        Expr::Collate(x, _) => infer(x, cols),
         Expr::IsNull(..) | Expr::IsBool(..) => (big, false),
         Expr::Neg(x) => infer(x, cols),
         Expr::BitOp(..) => (

@@ -15,6 +15,7 @@ use crate::coerce::Coerce;
 use crate::error::{codes, SqlError, SqlResult};
 use crate::{object_name_parts, sql_type};
 use trireme_storage::catalog::{ColumnDef, DefaultValue, IndexDef, TableDef, UserDef};
+use trireme_storage::collation::{Charset, Collation};
 use trireme_storage::types::SqlType;
 use trireme_storage::value::Value;
 use trireme_storage::{Catalog, Database, Store, Table};
@@ -253,13 +254,22 @@ impl DdlCtx<'_> {
             Statement::CreateDatabase {
                 db_name,
                 if_not_exists,
+                default_charset,
+                default_collation,
                 ..
-            } => self.create_database(db_name, *if_not_exists),
+            } => {
+                let coll = resolve_collation(
+                    default_charset.as_deref(),
+                    default_collation.as_deref(),
+                    Collation::default(),
+                )?;
+                self.create_database(db_name, *if_not_exists, coll)
+            }
             Statement::CreateSchema {
                 schema_name: ast::SchemaName::Simple(n),
                 if_not_exists,
                 ..
-            } => self.create_database(n, *if_not_exists),
+            } => self.create_database(n, *if_not_exists, Collation::default()),
             Statement::Drop {
                 object_type,
                 if_exists,
@@ -385,7 +395,12 @@ impl DdlCtx<'_> {
         }
     }
 
-    fn create_database(&mut self, name: &ast::ObjectName, if_not_exists: bool) -> SqlResult<()> {
+    fn create_database(
+        &mut self,
+        name: &ast::ObjectName,
+        if_not_exists: bool,
+        collation: Collation,
+    ) -> SqlResult<()> {
         let d = object_name_parts(name)?.last().cloned().unwrap_or_default();
         check_identifier(&d)?;
         if self.cat.databases.contains_key(&d)
@@ -401,6 +416,7 @@ impl DdlCtx<'_> {
             Database {
                 name: d,
                 tables: BTreeMap::new(),
+                collation,
             },
         );
         Ok(())
@@ -461,6 +477,12 @@ impl DdlCtx<'_> {
                 .insert(tn, Arc::new(Table::new(def)));
             return Ok(());
         }
+        let db_collation = self
+            .cat
+            .databases
+            .get(&d)
+            .map(|x| x.collation)
+            .unwrap_or_default();
         let mut def = TableDef {
             db: d.clone(),
             name: tn.clone(),
@@ -469,13 +491,16 @@ impl DdlCtx<'_> {
             indexes: Vec::new(),
             next_index_id: 1,
             engine: "InnoDB".into(),
-            charset: "utf8mb4".into(),
+            collation: db_collation,
             comment: String::new(),
             version: self.seqno,
         };
+        // The table's collation is every column's default: read it first.
+        apply_table_options(&mut def, &ct.table_options)?;
         let mut pending_indexes: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
         for cd in &ct.columns {
-            let (col, pk, unique) = column_def(cd)?;
+            let (mut col, pk, unique) = column_def(cd)?;
+            settle_collation(&mut col, def.collation);
             if def.column_index(&col.name).is_some() {
                 return Err(SqlError::dup_fieldname(&col.name));
             }
@@ -538,7 +563,6 @@ impl DdlCtx<'_> {
         for (name, cols, unique) in pending_indexes {
             add_index(&mut def, name, &cols, unique)?;
         }
-        apply_table_options(&mut def, &ct.table_options)?;
         check_auto_increment(&def)?;
         let auto_start = table_option_auto_increment(&ct.table_options);
         let t = Table::new(def);
@@ -580,7 +604,10 @@ impl DdlCtx<'_> {
                                 + 1
                         }
                     };
-                    insert_column(&mut def, &mut source, at, col.clone(), ColSource::New);
+                    let mut col = col.clone();
+                    settle_collation(&mut col, def.collation);
+                    let name = col.name.clone();
+                    insert_column(&mut def, &mut source, at, col, ColSource::New);
                     if *pk {
                         if def.primary.is_some() {
                             return Err(SqlError::multiple_pri_key());
@@ -591,8 +618,8 @@ impl DdlCtx<'_> {
                     if *unique {
                         add_index(
                             &mut def,
-                            Some(col.name.clone()),
-                            std::slice::from_ref(&col.name),
+                            Some(name.clone()),
+                            std::slice::from_ref(&name),
                             true,
                         )?;
                     }
@@ -627,6 +654,7 @@ impl DdlCtx<'_> {
                         return Err(SqlError::dup_fieldname(&col.name));
                     }
                     let mut c = col.clone();
+                    settle_collation(&mut c, def.collation);
                     if def.is_pk_column(i) {
                         c.nullable = false;
                     }
@@ -1209,6 +1237,8 @@ fn column_def_parts<'a>(
     let mut col = ColumnDef::new(&name.value, ty);
     let mut pk = false;
     let mut unique = false;
+    let mut charset = None;
+    let mut collation = None;
     for o in options {
         match o {
             ast::ColumnOption::Null => col.nullable = true,
@@ -1231,7 +1261,8 @@ fn column_def_parts<'a>(
                     return Err(SqlError::unsupported(format!("column option {text}")));
                 }
             }
-            ast::ColumnOption::CharacterSet(_) | ast::ColumnOption::Collation(_) => {}
+            ast::ColumnOption::CharacterSet(cs) => charset = Some(cs.to_string()),
+            ast::ColumnOption::Collation(c) => collation = Some(c.to_string()),
             ast::ColumnOption::Comment(c) => col.comment = c.clone(),
             ast::ColumnOption::OnUpdate(e) => {
                 if matches!(default_value(e, &col.name)?, DefaultValue::CurrentTimestamp) {
@@ -1250,6 +1281,15 @@ fn column_def_parts<'a>(
             ast::ColumnOption::Check(_) => return Err(SqlError::unsupported("CHECK constraints")),
             other => return Err(SqlError::unsupported(format!("column option {other}"))),
         }
+    }
+    // Unresolved (None) until the table's default is known, unless given.
+    col.collation = None;
+    if col.ty.is_string() && (charset.is_some() || collation.is_some()) {
+        col.collation = Some(resolve_collation(
+            charset.as_deref(),
+            collation.as_deref(),
+            Collation::default(),
+        )?);
     }
     if col.auto_increment && col.default.is_some() {
         return Err(SqlError::new(
@@ -1361,7 +1401,12 @@ fn apply_table_options(def: &mut TableDef, opts: &ast::CreateTableOptions) -> Sq
                 let k = key.value.to_ascii_uppercase();
                 let v = value.to_string().trim_matches('\'').to_string();
                 if k.contains("CHARSET") || k.contains("CHARACTER SET") {
-                    def.charset = v;
+                    let cs = charset_by_name(&v)?;
+                    if def.collation.charset() != cs {
+                        def.collation = cs.default_collation();
+                    }
+                } else if k.contains("COLLATE") {
+                    def.collation = collation_by_name(&v)?;
                 } else if k == "COMMENT" {
                     def.comment = v;
                 } else if k == "ENGINE" {
@@ -1396,4 +1441,42 @@ fn table_option_auto_increment(opts: &ast::CreateTableOptions) -> Option<u64> {
         }
         _ => None,
     })
+}
+
+/// A column's collation once its table's default is known: an explicit one
+/// stays, a character column without one takes the table's.
+fn settle_collation(col: &mut ColumnDef, table_default: Collation) {
+    if col.ty.is_string() && col.collation.is_none() {
+        col.collation = Some(table_default);
+    } else if !col.ty.is_string() {
+        col.collation = None;
+    }
+}
+
+pub fn charset_by_name(name: &str) -> SqlResult<Charset> {
+    Charset::from_name(name.trim_matches(['\'', '"', '`']))
+        .ok_or_else(|| SqlError::unknown_charset(name))
+}
+
+pub fn collation_by_name(name: &str) -> SqlResult<Collation> {
+    Collation::from_name(name.trim_matches(['\'', '"', '`']))
+        .ok_or_else(|| SqlError::unknown_collation(name))
+}
+
+/// `[CHARACTER SET cs] [COLLATE c]`: the collation they name, or `default`
+/// when neither is given. A charset alone means its default collation.
+pub fn resolve_collation(
+    charset: Option<&str>,
+    collation: Option<&str>,
+    default: Collation,
+) -> SqlResult<Collation> {
+    let cs = charset.map(charset_by_name).transpose()?;
+    let c = collation.map(collation_by_name).transpose()?;
+    match (cs, c) {
+        (None, None) => Ok(default),
+        (Some(cs), None) => Ok(cs.default_collation()),
+        (None, Some(c)) => Ok(c),
+        (Some(cs), Some(c)) if c.charset() == cs => Ok(c),
+        (Some(cs), Some(c)) => Err(SqlError::collation_charset_mismatch(c.name(), cs.name())),
+    }
 }

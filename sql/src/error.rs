@@ -73,6 +73,40 @@ impl SqlError {
         Self::new(codes::NO_DB, "3D000", "No database selected")
     }
 
+    pub fn unknown_charset(name: &str) -> Self {
+        Self::new(
+            codes::UNKNOWN_CHARACTER_SET,
+            "42000",
+            format!("Unknown character set: '{name}'"),
+        )
+    }
+
+    pub fn unknown_collation(name: &str) -> Self {
+        Self::new(
+            codes::UNKNOWN_COLLATION,
+            "HY000",
+            format!("Unknown collation: '{name}'"),
+        )
+    }
+
+    pub fn collation_charset_mismatch(collation: &str, charset: &str) -> Self {
+        Self::new(
+            codes::COLLATION_CHARSET_MISMATCH,
+            "42000",
+            format!("COLLATION '{collation}' is not valid for CHARACTER SET '{charset}'"),
+        )
+    }
+
+    pub fn cant_aggregate_collations(a: &str, a_how: &str, b: &str, b_how: &str, op: &str) -> Self {
+        Self::new(
+            codes::CANT_AGGREGATE_2COLLATIONS,
+            "HY000",
+            format!(
+                "Illegal mix of collations ({a},{a_how}) and ({b},{b_how}) for operation '{op}'"
+            ),
+        )
+    }
+
     pub fn unknown_db(db: &str) -> Self {
         Self::new(codes::BAD_DB, "42000", format!("Unknown database '{db}'"))
     }
@@ -373,6 +407,10 @@ impl SqlError {
 /// MySQL error codes used by trireme (names follow MySQL's ER_ constants).
 pub mod codes {
     pub const UNKNOWN_COM_ERROR: u16 = 1047;
+    pub const UNKNOWN_CHARACTER_SET: u16 = 1115;
+    pub const UNKNOWN_COLLATION: u16 = 1273;
+    pub const COLLATION_CHARSET_MISMATCH: u16 = 1253;
+    pub const CANT_AGGREGATE_2COLLATIONS: u16 = 1267;
     pub const ILLEGAL_HA: u16 = 1031;
     pub const KEY_COLUMN_DOES_NOT_EXIST: u16 = 1072;
     pub const DB_CREATE_EXISTS: u16 = 1007;

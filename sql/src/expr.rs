@@ -10,8 +10,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::arith::{self, arith, like, ArithOp};
 use crate::coerce::Coerce;
 use crate::error::{SqlError, SqlResult};
+use trireme_storage::collation::Collation;
 use trireme_storage::types::SqlType;
-use trireme_storage::value::{compare, Date, DateTime, Value};
+use trireme_storage::value::{compare, compare_collated, Date, DateTime, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CmpOp {
@@ -149,18 +150,21 @@ pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Xor(Box<Expr>, Box<Expr>),
-    Cmp(CmpOp, Box<Expr>, Box<Expr>),
+    /// A comparison, of strings under the collation (None: not strings).
+    Cmp(CmpOp, Box<Expr>, Box<Expr>, Option<Collation>),
     /// (a, b) = (x, y) and its relatives.
     TupleCmp(CmpOp, Vec<Expr>, Vec<Expr>),
     Arith(ArithOp, Box<Expr>, Box<Expr>),
     IsNull(Box<Expr>, bool),
     /// `e IS [NOT] TRUE/FALSE`: (expr, wanted truth, negated).
     IsBool(Box<Expr>, bool, bool),
-    InList(Box<Expr>, Vec<Expr>, bool),
+    InList(Box<Expr>, Vec<Expr>, bool, Option<Collation>),
     /// (a, b) IN ((x, y), ...).
     TupleIn(Vec<Expr>, Vec<Vec<Expr>>, bool),
-    Between(Box<Expr>, Box<Expr>, Box<Expr>, bool),
-    Like(Box<Expr>, Box<Expr>, char, bool),
+    Between(Box<Expr>, Box<Expr>, Box<Expr>, bool, Option<Collation>),
+    Like(Box<Expr>, Box<Expr>, char, bool, Option<Collation>),
+    /// `e COLLATE c`: the value of `e`, compared under `c`.
+    Collate(Box<Expr>, Collation),
     Case(Option<Box<Expr>>, Vec<(Expr, Expr)>, Option<Box<Expr>>),
     Func(Func, Vec<Expr>),
     Interval(IntervalUnit, Box<Expr>),
@@ -190,21 +194,21 @@ impl Expr {
             Expr::Not(e) | Expr::Neg(e) | Expr::IsNull(e, _) | Expr::IsBool(e, _, _) => {
                 e.columns(f)
             }
-            Expr::Interval(_, e) | Expr::Cast(e, _) => e.columns(f),
+            Expr::Interval(_, e) | Expr::Cast(e, _) | Expr::Collate(e, _) => e.columns(f),
             Expr::And(a, b)
             | Expr::Or(a, b)
             | Expr::Xor(a, b)
-            | Expr::Cmp(_, a, b)
+            | Expr::Cmp(_, a, b, _)
             | Expr::Arith(_, a, b)
             | Expr::BitOp(_, a, b)
-            | Expr::Like(a, b, _, _) => {
+            | Expr::Like(a, b, _, _, _) => {
                 a.columns(f);
                 b.columns(f);
             }
             Expr::TupleCmp(_, a, b) => {
                 a.iter().chain(b.iter()).for_each(|e| e.columns(f));
             }
-            Expr::InList(e, l, _) => {
+            Expr::InList(e, l, _, _) => {
                 e.columns(f);
                 l.iter().for_each(|x| x.columns(f));
             }
@@ -212,7 +216,7 @@ impl Expr {
                 es.iter().for_each(|x| x.columns(f));
                 ls.iter().flatten().for_each(|x| x.columns(f));
             }
-            Expr::Between(a, b, c, _) => {
+            Expr::Between(a, b, c, _, _) => {
                 a.columns(f);
                 b.columns(f);
                 c.columns(f);
@@ -271,14 +275,14 @@ impl Expr {
             Expr::Not(e) | Expr::Neg(e) | Expr::IsNull(e, _) | Expr::IsBool(e, _, _) => {
                 e.visit_mut(f)
             }
-            Expr::Interval(_, e) | Expr::Cast(e, _) => e.visit_mut(f),
+            Expr::Interval(_, e) | Expr::Cast(e, _) | Expr::Collate(e, _) => e.visit_mut(f),
             Expr::And(a, b)
             | Expr::Or(a, b)
             | Expr::Xor(a, b)
-            | Expr::Cmp(_, a, b)
+            | Expr::Cmp(_, a, b, _)
             | Expr::Arith(_, a, b)
             | Expr::BitOp(_, a, b)
-            | Expr::Like(a, b, _, _) => {
+            | Expr::Like(a, b, _, _, _) => {
                 a.visit_mut(f);
                 b.visit_mut(f);
             }
@@ -287,7 +291,7 @@ impl Expr {
                     .chain(b.iter_mut())
                     .for_each(|e| e.visit_mut(f));
             }
-            Expr::InList(e, l, _) => {
+            Expr::InList(e, l, _, _) => {
                 e.visit_mut(f);
                 l.iter_mut().for_each(|x| x.visit_mut(f));
             }
@@ -295,7 +299,7 @@ impl Expr {
                 es.iter_mut().for_each(|x| x.visit_mut(f));
                 ls.iter_mut().flatten().for_each(|x| x.visit_mut(f));
             }
-            Expr::Between(a, b, c, _) => {
+            Expr::Between(a, b, c, _, _) => {
                 a.visit_mut(f);
                 b.visit_mut(f);
                 c.visit_mut(f);
@@ -354,7 +358,8 @@ impl Expr {
                 (Some(x), Some(y)) => Value::from_bool(x ^ y),
                 _ => Value::Null,
             },
-            Expr::Cmp(op, a, b) => cmp_values(*op, &a.eval(row)?, &b.eval(row)?),
+            Expr::Cmp(op, a, b, coll) => cmp_collated(*op, &a.eval(row)?, &b.eval(row)?, *coll),
+            Expr::Collate(e, _) => e.eval(row)?,
             Expr::TupleCmp(op, a, b) => {
                 let xs = a
                     .iter()
@@ -388,7 +393,7 @@ impl Expr {
                 let t = e.eval(row)?.truth();
                 Value::from_bool((t == Some(*want)) != *negated)
             }
-            Expr::InList(e, list, negated) => {
+            Expr::InList(e, list, negated, coll) => {
                 let v = e.eval(row)?;
                 if v.is_null() {
                     return Ok(Value::Null);
@@ -396,7 +401,7 @@ impl Expr {
                 let mut saw_null = false;
                 for item in list {
                     let x = item.eval(row)?;
-                    match compare(&v, &x) {
+                    match compare_collated(&v, &x, *coll) {
                         Some(Ordering::Equal) => return Ok(Value::from_bool(!negated)),
                         None => saw_null = true,
                         _ => {}
@@ -431,10 +436,10 @@ impl Expr {
                     Value::from_bool(*negated)
                 }
             }
-            Expr::Between(e, lo, hi, negated) => {
+            Expr::Between(e, lo, hi, negated, coll) => {
                 let v = e.eval(row)?;
-                let ge = cmp_values(CmpOp::Ge, &v, &lo.eval(row)?).truth();
-                let le = cmp_values(CmpOp::Le, &v, &hi.eval(row)?).truth();
+                let ge = cmp_collated(CmpOp::Ge, &v, &lo.eval(row)?, *coll).truth();
+                let le = cmp_collated(CmpOp::Le, &v, &hi.eval(row)?, *coll).truth();
                 let r = match (ge, le) {
                     (Some(false), _) | (_, Some(false)) => Some(false),
                     (Some(true), Some(true)) => Some(true),
@@ -445,13 +450,13 @@ impl Expr {
                     Some(b) => Value::from_bool(b != *negated),
                 }
             }
-            Expr::Like(e, p, esc, negated) => {
+            Expr::Like(e, p, esc, negated, coll) => {
                 let v = e.eval(row)?;
                 let pat = p.eval(row)?;
                 if v.is_null() || pat.is_null() {
                     return Ok(Value::Null);
                 }
-                let m = like(&v.to_text_lossy(), &pat.to_text_lossy(), *esc);
+                let m = like(&v.to_text_lossy(), &pat.to_text_lossy(), *esc, *coll);
                 Value::from_bool(m != *negated)
             }
             Expr::Case(operand, whens, els) => {
@@ -501,14 +506,19 @@ impl Expr {
 }
 
 pub fn cmp_values(op: CmpOp, a: &Value, b: &Value) -> Value {
+    cmp_collated(op, a, b, None)
+}
+
+/// `a op b`, strings compared under `coll`.
+pub fn cmp_collated(op: CmpOp, a: &Value, b: &Value, coll: Option<Collation>) -> Value {
     if op == CmpOp::NullSafeEq {
         return Value::from_bool(match (a.is_null(), b.is_null()) {
             (true, true) => true,
-            (false, false) => compare(a, b) == Some(Ordering::Equal),
+            (false, false) => compare_collated(a, b, coll) == Some(Ordering::Equal),
             _ => false,
         });
     }
-    match compare(a, b) {
+    match compare_collated(a, b, coll) {
         None => Value::Null,
         Some(o) => Value::from_bool(match op {
             CmpOp::Eq => o == Ordering::Equal,
@@ -1190,6 +1200,7 @@ mod tests {
             lit(Value::Int(3)),
             vec![Expr::Lit(Value::Int(1)), Expr::Lit(Value::Null)],
             false,
+            None,
         );
         assert!(inl.eval(&[]).unwrap().is_null());
     }

@@ -16,6 +16,7 @@ pub mod admin;
 pub mod arith;
 pub mod bind;
 pub mod coerce;
+pub mod collate;
 pub mod ddl;
 pub mod dml;
 pub mod error;
@@ -35,6 +36,7 @@ use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
 use crate::error::{SqlError, SqlResult};
+use trireme_storage::collation::Collation;
 use trireme_storage::txn::Txn;
 use trireme_storage::types::SqlType;
 use trireme_storage::value::{DateTime, Value};
@@ -55,10 +57,21 @@ pub struct OutCol {
     pub unique_key: bool,
     pub multiple_key: bool,
     pub auto_increment: bool,
+    /// The collation of a string column (binary for byte strings).
+    pub collation: Option<Collation>,
 }
 
 impl OutCol {
     pub fn expr(name: &str, ty: Option<SqlType>, nullable: bool) -> OutCol {
+        // Expression results carry the server's default collation until
+        // the binder knows better; byte strings are binary.
+        let collation = ty.as_ref().and_then(|t| {
+            if t.is_binary() {
+                Some(Collation::Binary)
+            } else {
+                t.is_string().then_some(Collation::Utf8mb4GeneralCi)
+            }
+        });
         OutCol {
             name: name.to_string(),
             org_name: String::new(),
@@ -71,6 +84,7 @@ impl OutCol {
             unique_key: false,
             multiple_key: false,
             auto_increment: false,
+            collation,
         }
     }
 

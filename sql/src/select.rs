@@ -19,10 +19,11 @@ use crate::arith;
 use crate::bind::{self, AggCall, AggFunc, BindEnv, Scope, ScopeCol};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{CmpOp, Expr};
-use crate::{Exec, OutCol};
+use crate::{collate, Exec, OutCol};
+use trireme_storage::collation::Collation;
 use trireme_storage::keycode;
 use trireme_storage::txn::LockKind;
-use trireme_storage::value::{self, sort_cmp, Value};
+use trireme_storage::value::{self, sort_cmp, sort_cmp_collated, Value};
 use trireme_storage::{Row, Table};
 
 /// Where a FROM item's rows come from.
@@ -124,7 +125,7 @@ impl Exec<'_> {
                     set_quantifier,
                     ast::SetQuantifier::All | ast::SetQuantifier::AllByName
                 ) {
-                    dedup_rows(&mut rows);
+                    dedup_rows(&mut rows, &cols);
                 }
                 Ok((cols, rows))
             }
@@ -250,11 +251,15 @@ impl Exec<'_> {
                     for c in cols {
                         let l = left.resolve(None, None, &c, "from clause")?;
                         let r = own.resolve(None, None, &c, "from clause")? + sources[i].offset;
-                        sources[i].on.push(Expr::Cmp(
-                            CmpOp::Eq,
-                            Box::new(Expr::Col(l)),
-                            Box::new(Expr::Col(r)),
-                        ));
+                        let (a, b) = (Expr::Col(l), Expr::Col(r));
+                        let coll = self.cmp_collation(
+                            &[&a, &b],
+                            &BindEnv::new(&scope, "from clause"),
+                            "=",
+                        )?;
+                        sources[i]
+                            .on
+                            .push(Expr::Cmp(CmpOp::Eq, Box::new(a), Box::new(b), coll));
                     }
                 }
             }
@@ -294,6 +299,9 @@ impl Exec<'_> {
                     let mut meta =
                         OutCol::expr(&c.name, Some(c.ty.clone()), c.nullable || left_join);
                     meta.org_name = c.name.clone();
+                    if c.collation.is_some() {
+                        meta.collation = c.collation;
+                    }
                     meta.table = qualifier.clone();
                     meta.org_table = tname.clone();
                     meta.db = db.clone();
@@ -501,12 +509,30 @@ impl Exec<'_> {
 
         // Aggregation.
         let mut layout: Vec<OutCol> = scope.cols.iter().map(|c| c.meta.clone()).collect();
+        let conn = self.conn_collation();
+        let coll_of =
+            |e: &Expr, cols: &[OutCol]| collate::derive(e, cols, conn).map(|d| d.collation);
         let rows = if aggregate {
-            for a in &aggs {
+            let group_colls: Vec<Option<Collation>> =
+                group_exprs.iter().map(|g| coll_of(g, &layout)).collect();
+            let agg_colls: Vec<Option<Collation>> = aggs
+                .iter()
+                .map(|a| a.args.first().and_then(|e| coll_of(e, &layout)))
+                .collect();
+            for (a, coll) in aggs.iter().zip(&agg_colls) {
                 let (ty, nullable) = bind::agg_type(a, &layout[..scope.len()]);
-                layout.push(OutCol::expr("agg", ty, nullable));
+                let mut m = OutCol::expr("agg", ty, nullable);
+                if matches!(a.func, AggFunc::Min | AggFunc::Max) && coll.is_some() {
+                    m.collation = *coll;
+                }
+                layout.push(m);
             }
-            let grouped = aggregate_rows(rows, &group_exprs, &aggs, scope.len())?;
+            let grouped = aggregate_rows(
+                rows,
+                (&group_exprs, &group_colls),
+                (&aggs, &agg_colls),
+                scope.len(),
+            )?;
             match &having {
                 Some(h) => {
                     let mut kept = Vec::new();
@@ -540,8 +566,19 @@ impl Exec<'_> {
                     let (ty, nullable) = bind::infer(e, &layout);
                     m.ty = ty;
                     m.nullable = nullable;
+                    if let Some(c) = coll_of(e, &layout) {
+                        m.collation = Some(c);
+                    }
                 }
                 m
+            })
+            .collect();
+        let out_colls: Vec<Option<Collation>> = columns.iter().map(|c| c.collation).collect();
+        let sort_colls: Vec<Option<Collation>> = sort_keys
+            .iter()
+            .map(|(k, _)| match k {
+                SortKey::Output(i) => columns[*i].collation,
+                SortKey::Expr(e) => coll_of(e, &layout),
             })
             .collect();
         let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::with_capacity(rows.len());
@@ -567,12 +604,12 @@ impl Exec<'_> {
         }
         if distinct {
             let mut seen = std::collections::HashSet::new();
-            out.retain(|(vals, _)| seen.insert(row_fingerprint(vals)));
+            out.retain(|(vals, _)| seen.insert(row_fingerprint(vals, &out_colls)));
         }
         if !sort_keys.is_empty() {
             out.sort_by(|(_, a), (_, b)| {
                 for (i, (_, desc)) in sort_keys.iter().enumerate() {
-                    let o = sort_cmp(&a[i], &b[i]);
+                    let o = sort_cmp_collated(&a[i], &b[i], sort_colls[i]);
                     let o = if *desc { o.reverse() } else { o };
                     if o != std::cmp::Ordering::Equal {
                         return o;
@@ -685,11 +722,12 @@ impl Exec<'_> {
                 Some(p) => return Err(SqlError::bad_field(&p.to_string(), "order clause")),
                 None => self.bind(&ob.expr, &mut BindEnv::new(&scope, "order clause"))?,
             };
-            keys.push((e, desc));
+            let coll = collate::derive(&e, cols, self.conn_collation()).map(|d| d.collation);
+            keys.push((e, desc, coll));
         }
         let mut err = None;
         rows.sort_by(|a, b| {
-            for (e, desc) in &keys {
+            for (e, desc, coll) in &keys {
                 let (x, y) = match (e.eval(a), e.eval(b)) {
                     (Ok(x), Ok(y)) => (x, y),
                     (Err(e), _) | (_, Err(e)) => {
@@ -697,7 +735,7 @@ impl Exec<'_> {
                         return std::cmp::Ordering::Equal;
                     }
                 };
-                let o = sort_cmp(&x, &y);
+                let o = sort_cmp_collated(&x, &y, *coll);
                 let o = if *desc { o.reverse() } else { o };
                 if o != std::cmp::Ordering::Equal {
                     return o;
@@ -944,9 +982,9 @@ pub fn apply_limit(rows: &mut Vec<Vec<Value>>, limit: Option<usize>, offset: usi
 }
 
 /// A byte string equal for rows that DISTINCT / UNION treat as equal.
-fn row_fingerprint(vals: &[Value]) -> Vec<u8> {
+fn row_fingerprint(vals: &[Value], colls: &[Option<Collation>]) -> Vec<u8> {
     let mut k = Vec::new();
-    for v in vals {
+    for (i, v) in vals.iter().enumerate() {
         // Numbers of different shapes that compare equal must collide:
         // normalise them to one encoding.
         let norm = match v {
@@ -957,14 +995,15 @@ fn row_fingerprint(vals: &[Value]) -> Vec<u8> {
             Value::Double(d) => Value::Str(value::format_double(*d)),
             other => other.clone(),
         };
-        keycode::encode_value(&mut k, &norm);
+        keycode::encode_collated(&mut k, &norm, colls.get(i).copied().flatten());
     }
     k
 }
 
-fn dedup_rows(rows: &mut Vec<Vec<Value>>) {
+fn dedup_rows(rows: &mut Vec<Vec<Value>>, cols: &[OutCol]) {
+    let colls: Vec<Option<Collation>> = cols.iter().map(|c| c.collation).collect();
     let mut seen = std::collections::HashSet::new();
-    rows.retain(|r| seen.insert(row_fingerprint(r)));
+    rows.retain(|r| seen.insert(row_fingerprint(r, &colls)));
 }
 
 /// Accumulated state of one aggregate for one group.
@@ -992,7 +1031,12 @@ fn new_state(a: &AggCall) -> AggState {
     }
 }
 
-fn accumulate(a: &AggCall, st: &mut AggState, row: &[Value]) -> SqlResult<()> {
+fn accumulate(
+    a: &AggCall,
+    st: &mut AggState,
+    row: &[Value],
+    coll: Option<Collation>,
+) -> SqlResult<()> {
     let vals = a
         .args
         .iter()
@@ -1026,14 +1070,14 @@ fn accumulate(a: &AggCall, st: &mut AggState, row: &[Value]) -> SqlResult<()> {
         }
         AggState::Min(m) => {
             if m.as_ref()
-                .is_none_or(|x| sort_cmp(&v, x) == std::cmp::Ordering::Less)
+                .is_none_or(|x| sort_cmp_collated(&v, x, coll) == std::cmp::Ordering::Less)
             {
                 *m = Some(v);
             }
         }
         AggState::Max(m) => {
             if m.as_ref()
-                .is_none_or(|x| sort_cmp(&v, x) == std::cmp::Ordering::Greater)
+                .is_none_or(|x| sort_cmp_collated(&v, x, coll) == std::cmp::Ordering::Greater)
             {
                 *m = Some(v);
             }
@@ -1104,8 +1148,8 @@ fn finish(a: &AggCall, st: AggState) -> Value {
 /// group's first source row followed by the aggregate values.
 fn aggregate_rows(
     rows: Vec<Vec<Value>>,
-    group_exprs: &[Expr],
-    aggs: &[AggCall],
+    (group_exprs, group_colls): (&[Expr], &[Option<Collation>]),
+    (aggs, agg_colls): (&[AggCall], &[Option<Collation>]),
     width: usize,
 ) -> SqlResult<Vec<Vec<Value>>> {
     struct Group {
@@ -1117,8 +1161,8 @@ fn aggregate_rows(
     let mut groups: HashMap<Vec<u8>, Group> = HashMap::new();
     for r in rows {
         let mut key = Vec::new();
-        for g in group_exprs {
-            keycode::encode_value(&mut key, &g.eval(&r)?);
+        for (g, coll) in group_exprs.iter().zip(group_colls) {
+            keycode::encode_collated(&mut key, &g.eval(&r)?, *coll);
         }
         let group = match groups.get_mut(&key) {
             Some(g) => g,
@@ -1138,11 +1182,11 @@ fn aggregate_rows(
                     .iter()
                     .map(|e| e.eval(&r))
                     .collect::<SqlResult<Vec<_>>>()?;
-                if !group.seen[i].insert(row_fingerprint(&vals)) {
+                if !group.seen[i].insert(row_fingerprint(&vals, &agg_colls[i..=i])) {
                     continue;
                 }
             }
-            accumulate(a, &mut group.states[i], &r)?;
+            accumulate(a, &mut group.states[i], &r, agg_colls[i])?;
         }
     }
     if group_exprs.is_empty() && groups.is_empty() {

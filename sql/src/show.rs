@@ -8,6 +8,7 @@ use crate::ddl::SYSTEM_DATABASES;
 use crate::error::{codes, SqlError, SqlResult};
 use crate::{vars, Exec, OutCol, Output, Warning};
 use trireme_storage::catalog::{DefaultValue, TableDef};
+use trireme_storage::collation::{Charset, Collation};
 use trireme_storage::types::{sql_literal, IntWidth, SqlType};
 use trireme_storage::value::Value;
 use trireme_storage::Row;
@@ -26,7 +27,14 @@ fn rows(columns: Vec<OutCol>, rows: Vec<Vec<Value>>) -> Output {
 
 /// A LIKE filter on the first column.
 fn like_filter(filter: Option<&str>, name: &str) -> bool {
-    filter.is_none_or(|p| like(&name.to_ascii_lowercase(), &p.to_ascii_lowercase(), '\\'))
+    filter.is_none_or(|p| {
+        like(
+            &name.to_ascii_lowercase(),
+            &p.to_ascii_lowercase(),
+            '\\',
+            None,
+        )
+    })
 }
 
 /// SHOW ... LIKE / WHERE filters as sqlparser gives them.
@@ -170,11 +178,7 @@ impl Exec<'_> {
             }
             let mut r = vec![s(c.name.clone()), s(c.ty.sql_name())];
             if full {
-                r.push(if c.ty.is_string() {
-                    s("utf8mb4_bin")
-                } else {
-                    Value::Null
-                });
+                r.push(c.collation.map_or(Value::Null, |c| s(c.name())));
             }
             r.push(s(if c.nullable { "YES" } else { "NO" }));
             r.push(s(column_key(&def, i)));
@@ -220,13 +224,20 @@ impl Exec<'_> {
         {
             return Err(SqlError::unknown_db(db));
         }
+        let coll = self.db_collation(db);
         Ok(rows(
             text_cols(&["Database", "Create Database"]),
             vec![vec![
                 s(db),
                 s(format!(
-                    "CREATE DATABASE {}`{db}` /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin */",
-                    if if_not_exists { "/*!32312 IF NOT EXISTS*/ " } else { "" }
+                    "CREATE DATABASE {}`{db}` /*!40100 DEFAULT CHARACTER SET {} COLLATE {} */",
+                    if if_not_exists {
+                        "/*!32312 IF NOT EXISTS*/ "
+                    } else {
+                        ""
+                    },
+                    coll.charset().name(),
+                    coll.name(),
                 )),
             ]],
         ))
@@ -334,7 +345,7 @@ impl Exec<'_> {
                 Value::Null,
                 Value::Null,
                 Value::Null,
-                s("utf8mb4_bin"),
+                s(t.def.collation.name()),
                 Value::Null,
                 s(""),
                 s(t.def.comment.clone()),
@@ -430,57 +441,61 @@ impl Exec<'_> {
     }
 
     pub fn show_charset(&self) -> Output {
+        let mut cols = text_cols(&["Charset", "Description", "Default collation", "Maxlen"]);
+        cols[3] = OutCol::bigint("Maxlen");
         rows(
-            text_cols(&["Charset", "Description", "Default collation", "Maxlen"]),
-            vec![
-                vec![
-                    s("utf8mb4"),
-                    s("UTF-8 Unicode"),
-                    s("utf8mb4_bin"),
-                    Value::Int(4),
-                ],
-                vec![
-                    s("binary"),
-                    s("Binary pseudo charset"),
-                    s("binary"),
-                    Value::Int(1),
-                ],
-            ],
+            cols,
+            Charset::ALL
+                .iter()
+                .map(|cs| {
+                    vec![
+                        s(cs.name()),
+                        s(charset_description(*cs)),
+                        s(cs.default_collation().name()),
+                        Value::Int(i64::from(cs.max_len())),
+                    ]
+                })
+                .collect(),
         )
     }
 
     pub fn show_collation(&self) -> Output {
+        let mut cols = text_cols(&[
+            "Collation",
+            "Charset",
+            "Id",
+            "Default",
+            "Compiled",
+            "Sortlen",
+            "Pad_attribute",
+        ]);
+        cols[2] = OutCol::bigint("Id");
+        cols[5] = OutCol::bigint("Sortlen");
         rows(
-            text_cols(&[
-                "Collation",
-                "Charset",
-                "Id",
-                "Default",
-                "Compiled",
-                "Sortlen",
-                "Pad_attribute",
-            ]),
-            vec![
-                vec![
-                    s("utf8mb4_bin"),
-                    s("utf8mb4"),
-                    Value::Int(46),
-                    s("Yes"),
-                    s("Yes"),
-                    Value::Int(1),
-                    s("PAD SPACE"),
-                ],
-                vec![
-                    s("binary"),
-                    s("binary"),
-                    Value::Int(63),
-                    s("Yes"),
-                    s("Yes"),
-                    Value::Int(1),
-                    s("NO PAD"),
-                ],
-            ],
+            cols,
+            Collation::ALL
+                .iter()
+                .map(|c| {
+                    vec![
+                        s(c.name()),
+                        s(c.charset().name()),
+                        Value::Int(i64::from(c.id())),
+                        s(if c.is_default() { "Yes" } else { "" }),
+                        s("Yes"),
+                        Value::Int(1),
+                        s(if c.pad_space() { "PAD SPACE" } else { "NO PAD" }),
+                    ]
+                })
+                .collect(),
         )
+    }
+
+    /// A database's default collation (the server's for system schemas).
+    pub fn db_collation(&self, db: &str) -> Collation {
+        self.catalog
+            .databases
+            .get(db)
+            .map_or(Collation::Utf8mb4GeneralCi, |d| d.collation)
     }
 
     pub fn show_processlist(&self, status: &dyn NodeStatus) -> Output {
@@ -574,11 +589,12 @@ impl Exec<'_> {
                 names.extend(self.catalog.databases.keys().cloned());
                 names.sort();
                 for n in names {
+                    let coll = self.db_collation(&n);
                     out.push(vec![
                         s("def"),
                         s(n),
-                        s("utf8mb4"),
-                        s("utf8mb4_bin"),
+                        s(coll.charset().name()),
+                        s(coll.name()),
                         Value::Null,
                     ]);
                 }
@@ -605,7 +621,7 @@ impl Exec<'_> {
                         Value::Int(0),
                         self.auto_inc_of(&t.def).map_or(Value::Null, Value::UInt),
                         Value::Null,
-                        s("utf8mb4_bin"),
+                        s(t.def.collation.name()),
                         s(t.def.comment.clone()),
                     ]);
                 }
@@ -654,12 +670,12 @@ impl Exec<'_> {
                         let len =
                             c.ty.max_len()
                                 .map_or(Value::Null, |n| Value::Int(i64::from(n)));
-                        // utf8mb4 text takes up to four bytes a character.
-                        let octets = match (&len, c.ty.is_string()) {
-                            (Value::Int(n), true)
+                        // A character takes up to the charset's Maxlen bytes.
+                        let octets = match (&len, c.charset()) {
+                            (Value::Int(n), Some(cs))
                                 if matches!(c.ty, SqlType::Char(_) | SqlType::Varchar(_)) =>
                             {
-                                Value::Int(n.saturating_mul(4))
+                                Value::Int(n.saturating_mul(i64::from(cs.max_len())))
                             }
                             _ => len.clone(),
                         };
@@ -680,16 +696,8 @@ impl Exec<'_> {
                             octets,
                             prec,
                             scale,
-                            if c.ty.is_string() {
-                                s("utf8mb4")
-                            } else {
-                                Value::Null
-                            },
-                            if c.ty.is_string() {
-                                s("utf8mb4_bin")
-                            } else {
-                                Value::Null
-                            },
+                            c.charset().map_or(Value::Null, |cs| s(cs.name())),
+                            c.collation.map_or(Value::Null, |c| s(c.name())),
                             s(c.ty.sql_name()),
                             s(column_key(def, i)),
                             s(column_extra(c)),
@@ -800,12 +808,14 @@ impl Exec<'_> {
                 ]
             }
             "CHARACTER_SETS" => {
-                out.push(vec![
-                    s("utf8mb4"),
-                    s("utf8mb4_bin"),
-                    s("UTF-8 Unicode"),
-                    Value::Int(4),
-                ]);
+                for cs in Charset::ALL {
+                    out.push(vec![
+                        s(cs.name()),
+                        s(cs.default_collation().name()),
+                        s(charset_description(cs)),
+                        Value::Int(i64::from(cs.max_len())),
+                    ]);
+                }
                 vec![
                     "CHARACTER_SET_NAME",
                     "DEFAULT_COLLATE_NAME",
@@ -814,14 +824,16 @@ impl Exec<'_> {
                 ]
             }
             "COLLATIONS" => {
-                out.push(vec![
-                    s("utf8mb4_bin"),
-                    s("utf8mb4"),
-                    Value::Int(46),
-                    s("Yes"),
-                    s("Yes"),
-                    Value::Int(1),
-                ]);
+                for c in Collation::ALL {
+                    out.push(vec![
+                        s(c.name()),
+                        s(c.charset().name()),
+                        Value::Int(i64::from(c.id())),
+                        s(if c.is_default() { "Yes" } else { "" }),
+                        s("Yes"),
+                        Value::Int(1),
+                    ]);
+                }
                 vec![
                     "COLLATION_NAME",
                     "CHARACTER_SET_NAME",
@@ -1095,6 +1107,19 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
     let mut lines = Vec::new();
     for c in &def.columns {
         let mut l = format!("  {} {}", q(&c.name), c.ty.sql_name());
+        match c.collation {
+            Some(coll) if coll.charset() != def.collation.charset() => {
+                l.push_str(&format!(
+                    " CHARACTER SET {} COLLATE {}",
+                    coll.charset().name(),
+                    coll.name()
+                ));
+            }
+            Some(coll) if coll != def.collation => {
+                l.push_str(&format!(" COLLATE {}", coll.name()));
+            }
+            _ => {}
+        }
         if !c.nullable {
             l.push_str(" NOT NULL");
         } else if matches!(c.ty, SqlType::Timestamp(_)) {
@@ -1147,9 +1172,22 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
     if let Some(n) = auto_inc {
         out.push_str(&format!(" AUTO_INCREMENT={n}"));
     }
-    out.push_str(" DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+    out.push_str(&format!(
+        " DEFAULT CHARSET={} COLLATE={}",
+        def.collation.charset().name(),
+        def.collation.name()
+    ));
     if !def.comment.is_empty() {
         out.push_str(&format!(" COMMENT='{}'", def.comment.replace('\'', "''")));
     }
     out
+}
+
+fn charset_description(cs: Charset) -> &'static str {
+    match cs {
+        Charset::Utf8mb4 => "UTF-8 Unicode",
+        Charset::Utf8mb3 => "UTF-8 Unicode",
+        Charset::Latin1 => "cp1252 West European",
+        Charset::Binary => "Binary pseudo charset",
+    }
 }

@@ -59,9 +59,9 @@ defs! {
     "character_set_results", Both, Str, s("utf8mb4");
     "character_set_server", Both, Str, s("utf8mb4");
     "character_set_system", Global, ReadOnly, s("utf8mb3");
-    "collation_connection", Both, Str, s("utf8mb4_bin");
-    "collation_database", Both, Str, s("utf8mb4_bin");
-    "collation_server", Both, Str, s("utf8mb4_bin");
+    "collation_connection", Both, Str, s("utf8mb4_general_ci");
+    "collation_database", Both, Str, s("utf8mb4_general_ci");
+    "collation_server", Both, Str, s("utf8mb4_general_ci");
     "datadir", Global, ReadOnly, s("");
     "default_storage_engine", Both, Str, s("InnoDB");
     "error_count", Session, ReadOnly, Value::Int(0);

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::collation::{Charset, Collation};
 use crate::keycode;
 use crate::types::SqlType;
 use crate::value::Value;
@@ -28,10 +29,13 @@ pub struct ColumnDef {
     /// ON UPDATE CURRENT_TIMESTAMP.
     pub on_update_now: bool,
     pub comment: String,
+    /// The collation of a character column (None for other types).
+    pub collation: Option<Collation>,
 }
 
 impl ColumnDef {
     pub fn new(name: &str, ty: SqlType) -> ColumnDef {
+        let collation = ty_collation(&ty, Collation::default());
         ColumnDef {
             name: name.to_string(),
             ty,
@@ -40,8 +44,20 @@ impl ColumnDef {
             auto_increment: false,
             on_update_now: false,
             comment: String::new(),
+            collation,
         }
     }
+
+    /// The character set of a character column.
+    pub fn charset(&self) -> Option<Charset> {
+        self.collation.map(Collation::charset)
+    }
+}
+
+/// The collation a column of type `ty` gets when `default` applies: None
+/// for types that are not character strings.
+pub fn ty_collation(ty: &SqlType, default: Collation) -> Option<Collation> {
+    ty.is_string().then_some(default)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -65,7 +81,8 @@ pub struct TableDef {
     pub indexes: Vec<IndexDef>,
     pub next_index_id: u32,
     pub engine: String,
-    pub charset: String,
+    /// The table's default collation (its charset is the collation's).
+    pub collation: Collation,
     pub comment: String,
     /// The seqno of the DDL that last changed this table's shape or contents
     /// wholesale (CREATE, ALTER, TRUNCATE). A snapshot older than this reads
@@ -98,13 +115,22 @@ impl TableDef {
     pub fn pk_of(&self, row: &[Value]) -> Option<Vec<u8>> {
         self.primary
             .as_ref()
-            .map(|cols| keycode::encode_key(cols.iter().map(|&c| &row[c])))
+            .map(|cols| self.key_of_columns(cols, row))
+    }
+
+    /// Encoded key of `cols` of a row, strings by their column's collation.
+    pub fn key_of_columns(&self, cols: &[usize], row: &[Value]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16);
+        for &c in cols {
+            keycode::encode_collated(&mut out, &row[c], self.columns[c].collation);
+        }
+        out
     }
 
     /// Encoded key of a secondary index for a row (without the primary key
     /// suffix).
     pub fn index_key_of(&self, index: &IndexDef, row: &[Value]) -> Vec<u8> {
-        keycode::encode_key(index.columns.iter().map(|&c| &row[c]))
+        self.key_of_columns(&index.columns, row)
     }
 
     pub fn index_by_name(&self, name: &str) -> Option<&IndexDef> {

@@ -1,7 +1,7 @@
 //! Checkpoints: a consistent copy of the node's state at one seqno, written
 //! while writes go on, and the same bytes used for state snapshot transfer.
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //!
 //! A sequence of records, each framed as
 //!
@@ -9,7 +9,7 @@
 //! |---|---|
 //! | 4 | payload length, u32 little-endian |
 //! | 4 | CRC32 of the payload, u32 little-endian |
-//! | n | payload: a `Record` through the node codec (magic `TCK`, version 1) |
+//! | n | payload: a `Record` through the node codec (magic `TCK`, version 2) |
 //!
 //! Records: one `Header` (seqno, cluster uuid), `Users`, `Database` per
 //! database, per table a `Table` (definition, AUTO_INCREMENT high-water)
@@ -17,6 +17,10 @@
 //! certification codec), `LowWater`, and `End` with the record count. A
 //! file without its `End` record, with a bad CRC or out of order records is
 //! refused as a whole: a checkpoint is used entirely or not at all.
+//!
+//! Version 2 added collations (columns, tables, databases). Version 1 files
+//! are still read (`v1`): their string columns, which compared byte-wise,
+//! become `utf8mb4_bin`, and their row keys are recomputed for PAD SPACE.
 //!
 //! Invariant: the rows, the certification index and the low-water map all
 //! describe the state after exactly the ordered events `1..=seqno`.
@@ -29,11 +33,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{TableDef, UserDef};
 use crate::codec::{self, CodecError};
+use crate::collation::Collation;
 use crate::value::Value;
 use crate::{Catalog, Database, Store, Table};
 
 const MAGIC: &[u8; 3] = b"TCK";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const ROWS_PER_RECORD: usize = 4096;
 /// Largest record accepted when reading (a batch of rows, the cert index).
 const MAX_RECORD_BYTES: usize = 512 << 20;
@@ -45,7 +50,10 @@ enum Record {
         state_uuid: String,
     },
     Users(Vec<UserDef>),
-    Database(String),
+    Database {
+        name: String,
+        collation: Collation,
+    },
     Table {
         def: Box<TableDef>,
         auto_inc_max: u64,
@@ -122,7 +130,13 @@ pub fn encode(c: &Capture) -> Result<Vec<u8>, CheckpointError> {
         Record::Users(c.catalog.users.values().cloned().collect()),
     )?;
     for (name, db) in &c.catalog.databases {
-        put(&mut out, Record::Database(name.clone()))?;
+        put(
+            &mut out,
+            Record::Database {
+                name: name.clone(),
+                collation: db.collation,
+            },
+        )?;
         for t in db.tables.values() {
             put(
                 &mut out,
@@ -202,7 +216,16 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, CheckpointError> {
             return Err(bad("CRC mismatch"));
         }
         count += 1;
-        let rec: Record = codec::decode(MAGIC, VERSION, "checkpoint record", payload)?;
+        let (rec, from_v1) = match payload.get(3) {
+            Some(1) => (
+                codec::decode::<v1::Record>(MAGIC, 1, "checkpoint record", payload)?.upgrade(),
+                true,
+            ),
+            _ => (
+                codec::decode(MAGIC, VERSION, "checkpoint record", payload)?,
+                false,
+            ),
+        };
         match rec {
             Record::Header { seqno, state_uuid } => {
                 if header.is_some() || count != 1 {
@@ -218,12 +241,13 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, CheckpointError> {
                         .insert(format!("'{}'@'{}'", u.name, u.host), u);
                 }
             }
-            Record::Database(name) => {
+            Record::Database { name, collation } => {
                 catalog.databases.insert(
                     name.clone(),
                     Database {
                         name: name.clone(),
                         tables: Default::default(),
+                        collation,
                     },
                 );
                 current_db = Some(name);
@@ -253,6 +277,12 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, CheckpointError> {
                     if row.len() != t.def.columns.len() {
                         return Err(bad("row width"));
                     }
+                    // Version 1 keyed strings by their bytes; keys now
+                    // ignore trailing spaces (PAD SPACE).
+                    let pk = match (from_v1, t.def.pk_of(&row)) {
+                        (true, Some(k)) => k,
+                        _ => pk,
+                    };
                     t.install(&pk, seqno, Some(row.into()));
                 }
             }
@@ -311,6 +341,118 @@ pub fn install(store: &Store, loaded: &Loaded) {
     store.reset_horizon(loaded.seqno);
 }
 
+/// The version-1 records, as they were written, and their upgrade.
+mod v1 {
+    use serde::{Deserialize, Serialize};
+
+    use crate::catalog::{self, DefaultValue, IndexDef, UserDef};
+    use crate::collation::Collation;
+    use crate::types::SqlType;
+    use crate::value::Value;
+
+    #[derive(Deserialize, Serialize)]
+    pub enum Record {
+        Header {
+            seqno: u64,
+            state_uuid: String,
+        },
+        Users(Vec<UserDef>),
+        Database(String),
+        Table {
+            def: Box<TableDef>,
+            auto_inc_max: u64,
+        },
+        Rows {
+            table: String,
+            rows: Vec<(Vec<u8>, Vec<Value>)>,
+        },
+        Cert(Vec<u8>),
+        LowWater(Vec<(u64, u64)>),
+        End {
+            records: u64,
+        },
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct ColumnDef {
+        pub name: String,
+        pub ty: SqlType,
+        pub nullable: bool,
+        pub default: Option<DefaultValue>,
+        pub auto_increment: bool,
+        pub on_update_now: bool,
+        pub comment: String,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct TableDef {
+        pub db: String,
+        pub name: String,
+        pub columns: Vec<ColumnDef>,
+        pub primary: Option<Vec<usize>>,
+        pub indexes: Vec<IndexDef>,
+        pub next_index_id: u32,
+        pub engine: String,
+        pub charset: String,
+        pub comment: String,
+        pub version: u64,
+    }
+
+    impl Record {
+        /// Version 1 compared strings byte-wise: its columns keep that
+        /// order as `utf8mb4_bin`; its databases get the server default
+        /// for the tables created from now on.
+        pub fn upgrade(self) -> super::Record {
+            use super::Record as R;
+            let bin = Collation::Utf8mb4Bin;
+            match self {
+                Record::Header { seqno, state_uuid } => R::Header { seqno, state_uuid },
+                Record::Users(u) => R::Users(u),
+                Record::Database(name) => R::Database {
+                    name,
+                    collation: Collation::default(),
+                },
+                Record::Table { def, auto_inc_max } => {
+                    let d = *def;
+                    let columns = d
+                        .columns
+                        .into_iter()
+                        .map(|c| catalog::ColumnDef {
+                            collation: catalog::ty_collation(&c.ty, bin),
+                            name: c.name,
+                            ty: c.ty,
+                            nullable: c.nullable,
+                            default: c.default,
+                            auto_increment: c.auto_increment,
+                            on_update_now: c.on_update_now,
+                            comment: c.comment,
+                        })
+                        .collect();
+                    R::Table {
+                        def: Box::new(catalog::TableDef {
+                            db: d.db,
+                            name: d.name,
+                            columns,
+                            primary: d.primary,
+                            indexes: d.indexes,
+                            next_index_id: d.next_index_id,
+                            engine: d.engine,
+                            collation: bin,
+                            comment: d.comment,
+                            version: d.version,
+                        }),
+                        auto_inc_max,
+                    }
+                }
+                Record::Rows { table, rows } => R::Rows { table, rows },
+                Record::Cert(c) => R::Cert(c),
+                Record::LowWater(l) => R::LowWater(l),
+                Record::End { records } => R::End { records },
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,7 +477,7 @@ mod tests {
             indexes: vec![],
             next_index_id: 1,
             engine: "InnoDB".into(),
-            charset: "utf8mb4".into(),
+            collation: Collation::default(),
             comment: String::new(),
             version: 1,
         };
@@ -351,6 +493,7 @@ mod tests {
         let mut db = Database {
             name: "d".into(),
             tables: Default::default(),
+            collation: Collation::default(),
         };
         db.tables.insert("t".into(), Arc::new(t));
         cat.databases.insert("d".into(), db);
@@ -407,5 +550,72 @@ mod tests {
             b[i] ^= 0x40;
             assert!(decode(&b).is_err(), "flip at {i} accepted");
         }
+    }
+
+    /// A version-1 file (written before collations) still loads: its
+    /// string columns keep byte order as utf8mb4_bin, and a key stored
+    /// with trailing spaces is re-keyed so lookups without them find it.
+    #[test]
+    fn version_1_files_load() {
+        use super::v1;
+        let col = |name: &str, ty: SqlType| v1::ColumnDef {
+            name: name.into(),
+            ty,
+            nullable: true,
+            default: None,
+            auto_increment: false,
+            on_update_now: false,
+            comment: String::new(),
+        };
+        let def = v1::TableDef {
+            db: "d".into(),
+            name: "t".into(),
+            columns: vec![col("s", SqlType::Varchar(10)), col("n", SqlType::Double)],
+            primary: Some(vec![0]),
+            indexes: vec![],
+            next_index_id: 1,
+            engine: "InnoDB".into(),
+            charset: "utf8mb4".into(),
+            comment: String::new(),
+            version: 1,
+        };
+        let row = vec![Value::Str("ab ".into()), Value::Double(1.5)];
+        let old_key = keycode::encode_key([&row[0]]);
+        let records = [
+            v1::Record::Header {
+                seqno: 3,
+                state_uuid: "u".into(),
+            },
+            v1::Record::Users(vec![]),
+            v1::Record::Database("d".into()),
+            v1::Record::Table {
+                def: Box::new(def),
+                auto_inc_max: 0,
+            },
+            v1::Record::Rows {
+                table: "d.t".into(),
+                rows: vec![(old_key, row)],
+            },
+            v1::Record::Cert(vec![7]),
+            v1::Record::LowWater(vec![]),
+            v1::Record::End { records: 8 },
+        ];
+        let mut bytes = Vec::new();
+        for r in &records {
+            let payload = codec::encode(MAGIC, 1, r).unwrap();
+            bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+            bytes.extend_from_slice(&payload);
+        }
+        let l = decode(&bytes).unwrap();
+        let t = l.catalog.table("d", "t").unwrap();
+        assert_eq!(t.def.columns[0].collation, Some(Collation::Utf8mb4Bin));
+        assert_eq!(t.def.columns[1].collation, None);
+        assert_eq!(l.catalog.databases["d"].collation, Collation::default());
+        let probe = t
+            .def
+            .pk_of(&[Value::Str("ab".into()), Value::Null])
+            .unwrap();
+        assert!(t.get(&probe, 3).is_some());
     }
 }

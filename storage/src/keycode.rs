@@ -10,6 +10,7 @@
 //! | Double(f64)     | `0x01`, 8 bytes: positive flips the sign bit, negative flips all bits |
 //! | Decimal         | `0x01`, 16 bytes: the i128 mantissa at the column's fixed scale, sign flipped |
 //! | Str / Bytes     | `0x01`, bytes with `0x00` escaped as `0x00 0xFF`, ended by `0x00 0x00` |
+//! | Str of a collated column | as Str, over the collation's sort key      |
 //! | Date            | `0x01`, year (2 bytes BE), month, day                      |
 //! | DateTime        | `0x01`, date as above, hour, minute, second, micro (4 bytes BE) |
 //!
@@ -17,15 +18,34 @@
 //! encoded (`SqlType::coerce`), so one column never mixes encodings. Each
 //! component is self-delimiting, so a composite key is the concatenation of
 //! its components and a prefix of components encodes a prefix of bytes.
+//!
+//! A string column's key holds its collation's sort key, not its text: keys
+//! equal under the collation are the same key (`'a@x'` and `'A@x'` under
+//! `utf8mb4_general_ci`), which is what makes unique checks and
+//! certification keys collation-aware.
 
 use rust_decimal::Decimal;
 
+use crate::collation::Collation;
 use crate::value::{Date, DateTime, Value};
 
 const NULL_TAG: u8 = 0x00;
 const VALUE_TAG: u8 = 0x01;
 
-/// Appends the encoding of one value.
+/// Appends the encoding of one value of a column with collation `coll`
+/// (None: not a string column, or compared byte-wise).
+pub fn encode_collated(out: &mut Vec<u8>, v: &Value, coll: Option<Collation>) {
+    match (v, coll) {
+        (Value::Str(s), Some(c)) => {
+            let mut k = Vec::with_capacity(s.len() * 2);
+            c.sort_key(s, &mut k);
+            encode_bytes(out, &k);
+        }
+        _ => encode_value(out, v),
+    }
+}
+
+/// Appends the encoding of one value, strings by their bytes.
 pub fn encode_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Null => out.push(NULL_TAG),

@@ -4,6 +4,7 @@
 //! | module | what it owns |
 //! |---|---|
 //! | [`value`], [`types`], [`keycode`] | SQL values, column types, memcomparable keys |
+//! | [`collation`] | character sets, collations and their sort keys |
 //! | [`catalog`], [`store`], [`table`] | schemas; the in-memory MVCC row store and the horizon |
 //! | [`txn`] | a session's transaction: snapshot + private write buffer |
 //! | [`checkpoint`] | durable images of the store |
@@ -15,6 +16,7 @@
 pub mod catalog;
 pub mod checkpoint;
 pub mod codec;
+pub mod collation;
 pub mod error;
 pub mod keycode;
 pub mod store;

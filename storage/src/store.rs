@@ -24,6 +24,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::catalog::UserDef;
+use crate::collation::Collation;
 pub use crate::table::{Row, Table};
 
 /// A database and its tables.
@@ -31,6 +32,8 @@ pub use crate::table::{Row, Table};
 pub struct Database {
     pub name: String,
     pub tables: BTreeMap<String, Arc<Table>>,
+    /// The default collation of tables created in it.
+    pub collation: Collation,
 }
 
 /// The schema: immutable once published; DDL publishes a new one.

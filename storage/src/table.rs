@@ -435,7 +435,7 @@ mod tests {
             }],
             next_index_id: 2,
             engine: "InnoDB".into(),
-            charset: "utf8mb4".into(),
+            collation: crate::collation::Collation::default(),
             comment: String::new(),
             version: 0,
         }

@@ -8,8 +8,8 @@
 //! numerically, a string compared with a number is read as a number, a string
 //! compared with a date is read as a date, and NULL compares as unknown.
 //!
-//! Strings compare byte-wise (the collation trireme reports is `utf8mb4_bin`):
-//! MySQL's default accent- and case-insensitive collation is not implemented.
+//! `compare` orders strings by their bytes; `compare_collated` under a
+//! collation, which the SQL layer derives for each comparison.
 
 use std::cmp::Ordering;
 use std::fmt::{self, Write as _};
@@ -17,6 +17,8 @@ use std::fmt::{self, Write as _};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+use crate::collation::Collation;
 
 /// Largest number of decimal digits a DECIMAL can hold here (rust_decimal's
 /// 96-bit mantissa). MySQL allows 65; a larger declaration is refused with
@@ -114,7 +116,7 @@ impl Date {
 }
 
 fn is_leap(y: u16) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
 }
 
 fn days_in_month(y: u16, m: u8) -> u8 {
@@ -529,6 +531,24 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         // A string against a number: both as doubles, as MySQL does.
         _ => cmp_f64(a.to_f64()?, b.to_f64()?),
     })
+}
+
+/// `compare`, with two strings compared under `coll` (None: by bytes).
+pub fn compare_collated(a: &Value, b: &Value, coll: Option<Collation>) -> Option<Ordering> {
+    match (a, b, coll) {
+        (Value::Str(x), Value::Str(y), Some(c)) => Some(c.compare(x, y)),
+        _ => compare(a, b),
+    }
+}
+
+/// `sort_cmp` with strings under `coll`.
+pub fn sort_cmp_collated(a: &Value, b: &Value, coll: Option<Collation>) -> Ordering {
+    match (a.is_null(), b.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => compare_collated(a, b, coll).unwrap_or(Ordering::Equal),
+    }
 }
 
 fn cmp_f64(x: f64, y: f64) -> Ordering {

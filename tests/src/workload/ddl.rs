@@ -132,7 +132,7 @@ impl DdlWorkload {
                 )
             }
             13..=16 => {
-                let sql = if n % 2 == 0 {
+                let sql = if n.is_multiple_of(2) {
                     format!("ALTER TABLE {table} ADD INDEX ix{n} (v)")
                 } else {
                     format!("CREATE INDEX ix{n} ON {table} (v)")
