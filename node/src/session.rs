@@ -1015,6 +1015,7 @@ fn new_exec<'a>(
         values_ref: None,
         status: &**node,
         describe,
+        ctes: Vec::new(),
     }
 }
 

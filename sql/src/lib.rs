@@ -24,6 +24,7 @@ pub mod expr;
 pub mod select;
 pub mod show;
 pub mod vars;
+pub mod with;
 
 /// The version string clients see (`@@version`, the handshake). It reads as
 /// a MariaDB 10.11 so MariaDB and Galera tooling accept it.
@@ -182,6 +183,8 @@ pub struct Exec<'a> {
     pub status: &'a dyn show::NodeStatus,
     /// PREPARE: bind and plan, but read no rows (result metadata only).
     pub describe: bool,
+    /// The CTEs in scope, innermost last (`with`).
+    pub ctes: Vec<with::Cte>,
 }
 
 impl Exec<'_> {

@@ -67,9 +67,16 @@ impl Exec<'_> {
 
     /// Runs a query expression (SELECT, UNION, parenthesised query).
     pub fn query(&mut self, q: &ast::Query) -> SqlResult<(Vec<OutCol>, Vec<Vec<Value>>)> {
-        if q.with.is_some() {
-            return Err(SqlError::unsupported("WITH (common table expressions)"));
-        }
+        let Some(with) = &q.with else {
+            return self.query_body(q);
+        };
+        let mark = self.begin_with(with)?;
+        let r = self.query_body(q);
+        self.ctes.truncate(mark);
+        r
+    }
+
+    fn query_body(&mut self, q: &ast::Query) -> SqlResult<(Vec<OutCol>, Vec<Vec<Value>>)> {
         // A division by zero noted by an earlier statement on this thread
         // must not turn into this one's warning.
         arith::take_divided_by_zero();
@@ -101,7 +108,10 @@ impl Exec<'_> {
         }
     }
 
-    fn set_expr(&mut self, body: &ast::SetExpr) -> SqlResult<(Vec<OutCol>, Vec<Vec<Value>>)> {
+    pub(crate) fn set_expr(
+        &mut self,
+        body: &ast::SetExpr,
+    ) -> SqlResult<(Vec<OutCol>, Vec<Vec<Value>>)> {
         match body {
             ast::SetExpr::Select(s) => self.select(s, &[], None, 0, None),
             ast::SetExpr::Query(q) => self.query(q),
@@ -276,6 +286,15 @@ impl Exec<'_> {
     ) -> SqlResult<()> {
         match f {
             ast::TableFactor::Table { name, alias, .. } => {
+                if let Some(cte) = self.cte(name) {
+                    let (cols, rows) = (cte.cols.clone(), cte.rows.clone());
+                    let qualifier = alias
+                        .as_ref()
+                        .map_or_else(|| cte.name.clone(), |a| a.name.value.clone());
+                    check_unique_qualifier(scope, &qualifier)?;
+                    push_rows_source(scope, sources, &qualifier, cols, rows, left_join);
+                    return Ok(());
+                }
                 let (db, tname) = self.qualify(name)?;
                 let qualifier = alias
                     .as_ref()
@@ -344,7 +363,8 @@ impl Exec<'_> {
                     ));
                 };
                 check_unique_qualifier(scope, &alias.name.value)?;
-                let (cols, rows) = self.query(subquery)?;
+                let (mut cols, rows) = self.query(subquery)?;
+                crate::with::rename_columns(&mut cols, &alias.columns)?;
                 let rows = rows.into_iter().map(Row::from).collect();
                 push_rows_source(scope, sources, &alias.name.value, cols, rows, left_join);
                 Ok(())
@@ -982,7 +1002,7 @@ pub fn apply_limit(rows: &mut Vec<Vec<Value>>, limit: Option<usize>, offset: usi
 }
 
 /// A byte string equal for rows that DISTINCT / UNION treat as equal.
-fn row_fingerprint(vals: &[Value], colls: &[Option<Collation>]) -> Vec<u8> {
+pub(crate) fn row_fingerprint(vals: &[Value], colls: &[Option<Collation>]) -> Vec<u8> {
     let mut k = Vec::new();
     for (i, v) in vals.iter().enumerate() {
         // Numbers of different shapes that compare equal must collide:

@@ -79,6 +79,7 @@ defs! {
     "lower_case_table_names", Global, ReadOnly, Value::Int(0);
     "max_allowed_packet", Both, ReadOnly, Value::Int(67_108_864);
     "max_connections", Global, Int, Value::Int(1000);
+    "max_recursive_iterations", Both, Int, Value::Int(1000);
     "net_buffer_length", Both, Int, Value::Int(16384);
     "net_read_timeout", Both, Int, Value::Int(30);
     "net_write_timeout", Both, Int, Value::Int(60);
