@@ -364,6 +364,14 @@ impl Session {
                         };
                         self.exec_readonly_view(move |e| e.show_create_table(db.as_deref(), &t))
                     }
+                    ast::ShowCreateObject::View => {
+                        let (db, v) = match parts.as_slice() {
+                            [v] => (None, v.clone()),
+                            [d, v] => (Some(d.clone()), v.clone()),
+                            _ => return Err(SqlError::syntax("bad view name")),
+                        };
+                        self.exec_readonly_view(move |e| e.show_create_view(db.as_deref(), &v))
+                    }
                     other => Err(SqlError::unsupported(format!("SHOW CREATE {other}"))),
                 }
             }

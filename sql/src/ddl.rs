@@ -14,7 +14,7 @@ use crate::admin::{self, Admin};
 use crate::coerce::Coerce;
 use crate::error::{codes, SqlError, SqlResult};
 use crate::{object_name_parts, sql_type};
-use trireme_storage::catalog::{ColumnDef, DefaultValue, IndexDef, TableDef, UserDef};
+use trireme_storage::catalog::{ColumnDef, DefaultValue, IndexDef, TableDef, UserDef, ViewDef};
 use trireme_storage::collation::{Charset, Collation};
 use trireme_storage::types::SqlType;
 use trireme_storage::value::Value;
@@ -36,6 +36,8 @@ pub fn is_toi(stmt: &Statement) -> bool {
             | Statement::AlterTable(_)
             | Statement::CreateIndex(_)
             | Statement::RenameTable(_)
+            | Statement::CreateView(_)
+            | Statement::AlterView { .. }
     )
 }
 
@@ -98,6 +100,13 @@ pub fn toi_tables(stmt: &Statement, db: Option<&str>) -> Vec<String> {
             v
         }
         Statement::CreateIndex(ci) => q(&ci.table_name).into_iter().collect(),
+        Statement::CreateView(cv) => q(&cv.name).into_iter().collect(),
+        Statement::AlterView { name, .. } => q(name).into_iter().collect(),
+        Statement::Drop {
+            object_type: ast::ObjectType::View,
+            names,
+            ..
+        } => names.iter().filter_map(q).collect(),
         Statement::RenameTable(rs) => rs
             .iter()
             .flat_map(|r| [q(&r.old_name), q(&r.new_name)])
@@ -310,6 +319,25 @@ impl DdlCtx<'_> {
                     }
                     Ok(())
                 }
+                ast::ObjectType::View => {
+                    let mut targets = Vec::new();
+                    let mut missing = Vec::new();
+                    for n in names {
+                        let (d, v) = qualify(n, self.db)?;
+                        if self.cat.view(&d, &v).is_some() {
+                            targets.push((d, v));
+                        } else {
+                            missing.push(format!("{d}.{v}"));
+                        }
+                    }
+                    if !missing.is_empty() && !if_exists {
+                        return Err(SqlError::unknown_view(&missing.join(",")));
+                    }
+                    for (d, v) in targets {
+                        self.db_mut(&d)?.views.remove(&v);
+                    }
+                    Ok(())
+                }
                 ast::ObjectType::Index => {
                     let t = table
                         .as_ref()
@@ -324,6 +352,50 @@ impl DdlCtx<'_> {
                 other => Err(SqlError::unsupported(format!("DROP {other}"))),
             },
             Statement::CreateTable(ct) => self.create_table(ct),
+            Statement::CreateView(cv) => {
+                let columns = cv.columns.iter().map(|c| c.name.value.clone()).collect();
+                let params = cv.params.as_ref();
+                let view = |d: String, v: String| ViewDef {
+                    db: d,
+                    name: v,
+                    columns,
+                    select: cv.query.to_string(),
+                    algorithm: params
+                        .and_then(|p| p.algorithm.as_ref())
+                        .map_or("UNDEFINED".into(), |a| a.to_string()),
+                    definer: "`root`@`%`".into(),
+                    security: params
+                        .and_then(|p| p.security.as_ref())
+                        .map_or("DEFINER".into(), |x| x.to_string()),
+                    check_option: "NONE".into(),
+                };
+                let (d, v) = qualify(&cv.name, self.db)?;
+                self.create_view(
+                    view(d, v),
+                    cv.or_replace || cv.or_alter,
+                    cv.if_not_exists,
+                    false,
+                )
+            }
+            Statement::AlterView {
+                name,
+                columns,
+                query,
+                ..
+            } => {
+                let (d, v) = qualify(name, self.db)?;
+                let old = self
+                    .cat
+                    .view(&d, &v)
+                    .cloned()
+                    .ok_or_else(|| SqlError::no_such_table(&d, &v))?;
+                let new = ViewDef {
+                    columns: columns.iter().map(|c| c.value.clone()).collect(),
+                    select: query.to_string(),
+                    ..old
+                };
+                self.create_view(new, true, false, true)
+            }
             Statement::Truncate(t) => {
                 for target in &t.table_names {
                     let (d, tn) = qualify(&target.name, self.db)?;
@@ -417,8 +489,52 @@ impl DdlCtx<'_> {
                 name: d,
                 tables: BTreeMap::new(),
                 collation,
+                views: BTreeMap::new(),
             },
         );
+        Ok(())
+    }
+
+    /// Stores a view. Its SELECT must read only tables and views that
+    /// exist (checked against the catalog, so every node decides alike).
+    fn create_view(
+        &mut self,
+        v: ViewDef,
+        replace: bool,
+        if_not_exists: bool,
+        must_exist: bool,
+    ) -> SqlResult<()> {
+        if !self.cat.databases.contains_key(&v.db) {
+            return Err(SqlError::unknown_db(&v.db));
+        }
+        check_identifier(&v.name)?;
+        if self.cat.table(&v.db, &v.name).is_some() {
+            return Err(SqlError::table_exists(&v.name));
+        }
+        let exists = self.cat.view(&v.db, &v.name).is_some();
+        if exists && !replace {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(SqlError::table_exists(&v.name));
+        }
+        if must_exist && !exists {
+            return Err(SqlError::no_such_table(&v.db, &v.name));
+        }
+        let q = match crate::parse(&v.select)?.into_iter().next() {
+            Some(Statement::Query(q)) => q,
+            _ => return Err(SqlError::syntax("a view needs a SELECT")),
+        };
+        for (d, t) in read_tables(&q, &v.db) {
+            let known = self.cat.table(&d, &t).is_some()
+                || self.cat.view(&d, &t).is_some()
+                || d.eq_ignore_ascii_case("information_schema");
+            if !known && !(d == v.db && t == v.name && exists) {
+                return Err(SqlError::no_such_table(&d, &t));
+            }
+        }
+        let (db, name) = (v.db.clone(), v.name.clone());
+        self.db_mut(&db)?.views.insert(name, v);
         Ok(())
     }
 
@@ -454,7 +570,7 @@ impl DdlCtx<'_> {
         if !self.cat.databases.contains_key(&d) {
             return Err(SqlError::unknown_db(&d));
         }
-        if self.cat.table(&d, &tn).is_some() {
+        if self.cat.table(&d, &tn).is_some() || self.cat.view(&d, &tn).is_some() {
             if ct.if_not_exists {
                 return Ok(());
             }
@@ -1441,6 +1557,83 @@ fn table_option_auto_increment(opts: &ast::CreateTableOptions) -> Option<u64> {
         }
         _ => None,
     })
+}
+
+/// The (database, table) names a query reads in its FROM clauses, with
+/// `db` for unqualified names; names its own CTEs define are left out.
+pub fn read_tables(q: &ast::Query, db: &str) -> Vec<(String, String)> {
+    let mut ctes: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    collect_query(q, db, &mut ctes, &mut out);
+    out
+}
+
+fn collect_query(
+    q: &ast::Query,
+    db: &str,
+    ctes: &mut Vec<String>,
+    out: &mut Vec<(String, String)>,
+) {
+    let mark = ctes.len();
+    if let Some(w) = &q.with {
+        for c in &w.cte_tables {
+            ctes.push(c.alias.name.value.clone());
+            collect_query(&c.query, db, ctes, out);
+        }
+    }
+    collect_set(&q.body, db, ctes, out);
+    ctes.truncate(mark);
+}
+
+fn collect_set(
+    b: &ast::SetExpr,
+    db: &str,
+    ctes: &mut Vec<String>,
+    out: &mut Vec<(String, String)>,
+) {
+    match b {
+        ast::SetExpr::Select(s) => {
+            for twj in &s.from {
+                collect_factor(&twj.relation, db, ctes, out);
+                for j in &twj.joins {
+                    collect_factor(&j.relation, db, ctes, out);
+                }
+            }
+        }
+        ast::SetExpr::Query(q) => collect_query(q, db, ctes, out),
+        ast::SetExpr::SetOperation { left, right, .. } => {
+            collect_set(left, db, ctes, out);
+            collect_set(right, db, ctes, out);
+        }
+        _ => {}
+    }
+}
+
+fn collect_factor(
+    f: &ast::TableFactor,
+    db: &str,
+    ctes: &mut Vec<String>,
+    out: &mut Vec<(String, String)>,
+) {
+    match f {
+        ast::TableFactor::Table { name, .. } => match object_name_parts(name).ok().as_deref() {
+            Some([t]) if ctes.iter().any(|c| c == t) => {}
+            Some([t]) if t.eq_ignore_ascii_case("dual") => {}
+            Some([t]) => out.push((db.to_string(), t.clone())),
+            Some([d, t]) => out.push((d.clone(), t.clone())),
+            _ => {}
+        },
+        ast::TableFactor::Derived { subquery, .. } => collect_query(subquery, db, ctes, out),
+        ast::TableFactor::NestedJoin {
+            table_with_joins, ..
+        } => {
+            collect_factor(&table_with_joins.relation, db, ctes, out);
+            for j in &table_with_joins.joins {
+                collect_factor(&j.relation, db, ctes, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A column's collation once its table's default is known: an explicit one

@@ -143,6 +143,10 @@ impl SqlError {
         )
     }
 
+    pub fn unknown_view(view: &str) -> Self {
+        Self::new(codes::BAD_TABLE, "42S02", format!("Unknown VIEW: '{view}'"))
+    }
+
     pub fn table_exists(table: &str) -> Self {
         Self::new(
             codes::TABLE_EXISTS,

@@ -24,6 +24,7 @@ pub mod expr;
 pub mod select;
 pub mod show;
 pub mod vars;
+pub mod view;
 pub mod with;
 
 /// The version string clients see (`@@version`, the handshake). It reads as

@@ -305,6 +305,12 @@ impl Exec<'_> {
                     push_rows_source(scope, sources, &qualifier, cols, rows, left_join);
                     return Ok(());
                 }
+                if let Some(view) = self.catalog.view(&db, &tname).cloned() {
+                    let (cols, rows) = self.read_view(&view)?;
+                    let rows = rows.into_iter().map(Row::from).collect();
+                    push_rows_source(scope, sources, &qualifier, cols, rows, left_join);
+                    return Ok(());
+                }
                 let table = self.catalog.table(&db, &tname).cloned().ok_or_else(|| {
                     if self.catalog.databases.contains_key(&db) {
                         SqlError::no_such_table(&db, &tname)

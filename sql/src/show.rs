@@ -7,7 +7,7 @@ use crate::arith::like;
 use crate::ddl::SYSTEM_DATABASES;
 use crate::error::{codes, SqlError, SqlResult};
 use crate::{vars, Exec, OutCol, Output, Warning};
-use trireme_storage::catalog::{DefaultValue, TableDef};
+use trireme_storage::catalog::{DefaultValue, TableDef, ViewDef};
 use trireme_storage::collation::{Charset, Collation};
 use trireme_storage::types::{sql_literal, IntWidth, SqlType};
 use trireme_storage::value::Value;
@@ -126,14 +126,20 @@ impl Exec<'_> {
             .databases
             .get(&db)
             .ok_or_else(|| SqlError::unknown_db(&db))?;
-        let r = d
+        let mut names: Vec<(&String, &str)> = d
             .tables
             .keys()
-            .filter(|t| like_filter(filter, t))
-            .map(|t| {
+            .map(|t| (t, "BASE TABLE"))
+            .chain(d.views.keys().map(|v| (v, "VIEW")))
+            .collect();
+        names.sort();
+        let r = names
+            .into_iter()
+            .filter(|(t, _)| like_filter(filter, t))
+            .map(|(t, kind)| {
                 let mut r = vec![s(t.clone())];
                 if full {
-                    r.push(s("BASE TABLE"));
+                    r.push(s(kind));
                 }
                 r
             })
@@ -201,12 +207,48 @@ impl Exec<'_> {
     }
 
     pub fn show_create_table(&self, db: Option<&str>, table: &str) -> SqlResult<Output> {
+        let d = match db {
+            Some(d) => d.to_string(),
+            None => self.current_db()?.to_string(),
+        };
+        if self.catalog.view(&d, table).is_some() {
+            return self.show_create_view(Some(&d), table);
+        }
         let def = self.def_of(db, table)?;
         Ok(rows(
             text_cols(&["Table", "Create Table"]),
             vec![vec![
                 s(def.name.clone()),
                 s(create_table_sql(&def, self.auto_inc_of(&def))),
+            ]],
+        ))
+    }
+
+    pub fn show_create_view(&self, db: Option<&str>, view: &str) -> SqlResult<Output> {
+        let d = match db {
+            Some(d) => d.to_string(),
+            None => self.current_db()?.to_string(),
+        };
+        let v = self.catalog.view(&d, view).ok_or_else(|| {
+            if self.catalog.table(&d, view).is_some() {
+                SqlError::new(1347, "HY000", format!("'{d}.{view}' is not of type 'VIEW'"))
+            } else {
+                SqlError::no_such_table(&d, view)
+            }
+        })?;
+        let conn = self.conn_collation();
+        Ok(rows(
+            text_cols(&[
+                "View",
+                "Create View",
+                "character_set_client",
+                "collation_connection",
+            ]),
+            vec![vec![
+                s(v.name.clone()),
+                s(create_view_sql(v)),
+                s(conn.charset().name()),
+                s(conn.name()),
             ]],
         ))
     }
@@ -625,6 +667,17 @@ impl Exec<'_> {
                         s(t.def.comment.clone()),
                     ]);
                 }
+                for v in self
+                    .catalog
+                    .databases
+                    .values()
+                    .flat_map(|d| d.views.values())
+                {
+                    let mut r = vec![s("def"), s(v.db.clone()), s(v.name.clone()), s("VIEW")];
+                    r.extend(std::iter::repeat_n(Value::Null, 9));
+                    r.push(s("VIEW"));
+                    out.push(r);
+                }
                 vec![
                     "TABLE_CATALOG",
                     "TABLE_SCHEMA",
@@ -887,16 +940,42 @@ impl Exec<'_> {
                 "ROUTINE_DEFINITION",
                 "DEFINER",
             ],
-            "VIEWS" => vec![
-                "TABLE_CATALOG",
-                "TABLE_SCHEMA",
-                "TABLE_NAME",
-                "VIEW_DEFINITION",
-                "CHECK_OPTION",
-                "IS_UPDATABLE",
-                "DEFINER",
-                "SECURITY_TYPE",
-            ],
+            "VIEWS" => {
+                let conn = self.conn_collation();
+                for v in self
+                    .catalog
+                    .databases
+                    .values()
+                    .flat_map(|d| d.views.values())
+                {
+                    out.push(vec![
+                        s("def"),
+                        s(v.db.clone()),
+                        s(v.name.clone()),
+                        s(v.select.clone()),
+                        s(v.check_option.clone()),
+                        s("NO"),
+                        s(v.definer.replace('`', "")),
+                        s(v.security.clone()),
+                        s(conn.charset().name()),
+                        s(conn.name()),
+                        s(v.algorithm.clone()),
+                    ]);
+                }
+                vec![
+                    "TABLE_CATALOG",
+                    "TABLE_SCHEMA",
+                    "TABLE_NAME",
+                    "VIEW_DEFINITION",
+                    "CHECK_OPTION",
+                    "IS_UPDATABLE",
+                    "DEFINER",
+                    "SECURITY_TYPE",
+                    "CHARACTER_SET_CLIENT",
+                    "COLLATION_CONNECTION",
+                    "ALGORITHM",
+                ]
+            }
             "EVENTS" => vec![
                 "EVENT_CATALOG",
                 "EVENT_SCHEMA",
@@ -1190,4 +1269,18 @@ fn charset_description(cs: Charset) -> &'static str {
         Charset::Latin1 => "cp1252 West European",
         Charset::Binary => "Binary pseudo charset",
     }
+}
+
+/// A view's definition as SHOW CREATE VIEW prints it.
+fn create_view_sql(v: &ViewDef) -> String {
+    let cols = if v.columns.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = v.columns.iter().map(|c| format!("`{c}`")).collect();
+        format!("({})", names.join(","))
+    };
+    format!(
+        "CREATE ALGORITHM={} DEFINER={} SQL SECURITY {} VIEW `{}`{} AS {}",
+        v.algorithm, v.definer, v.security, v.name, cols, v.select
+    )
 }

@@ -149,6 +149,22 @@ impl TableDef {
     }
 }
 
+/// A view: a stored SELECT, run when the view is read.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ViewDef {
+    pub db: String,
+    pub name: String,
+    /// The explicit column list, if any.
+    pub columns: Vec<String>,
+    /// The SELECT, as text (parsed when read).
+    pub select: String,
+    pub algorithm: String,
+    pub definer: String,
+    pub security: String,
+    /// WITH [CASCADED | LOCAL] CHECK OPTION, or NONE.
+    pub check_option: String,
+}
+
 /// An account. Passwords are kept only as the hashes the authentication
 /// plugins need.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -13,7 +13,7 @@
 //!
 //! Records: one `Header` (seqno, cluster uuid), `Users`, `Database` per
 //! database, per table a `Table` (definition, AUTO_INCREMENT high-water)
-//! followed by `Rows` batches, then `Cert` (the certification index,
+//! followed by `Rows` batches, a `View` per view of the database, then `Cert` (the certification index,
 //! certification codec), `LowWater`, and `End` with the record count. A
 //! file without its `End` record, with a bad CRC or out of order records is
 //! refused as a whole: a checkpoint is used entirely or not at all.
@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{TableDef, UserDef};
+use crate::catalog::{TableDef, UserDef, ViewDef};
 use crate::codec::{self, CodecError};
 use crate::collation::Collation;
 use crate::value::Value;
@@ -67,6 +67,8 @@ enum Record {
     End {
         records: u64,
     },
+    /// A view of the current database.
+    View(Box<ViewDef>),
 }
 
 /// Everything a checkpoint holds, captured at one seqno.
@@ -177,6 +179,9 @@ pub fn encode(c: &Capture) -> Result<Vec<u8>, CheckpointError> {
                 )?;
             }
         }
+        for v in db.views.values() {
+            put(&mut out, Record::View(Box::new(v.clone())))?;
+        }
     }
     put(&mut out, Record::Cert(c.cert.clone()))?;
     put(&mut out, Record::LowWater(c.low_water.clone()))?;
@@ -248,6 +253,7 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, CheckpointError> {
                         name: name.clone(),
                         tables: Default::default(),
                         collation,
+                        views: Default::default(),
                     },
                 );
                 current_db = Some(name);
@@ -285,6 +291,19 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, CheckpointError> {
                     };
                     t.install(&pk, seqno, Some(row.into()));
                 }
+            }
+            Record::View(v) => {
+                let db = current_db
+                    .as_ref()
+                    .ok_or_else(|| bad("view before database"))?;
+                if &v.db != db {
+                    return Err(bad("view in the wrong database"));
+                }
+                let d = catalog
+                    .databases
+                    .get_mut(db)
+                    .ok_or_else(|| bad("database"))?;
+                d.views.insert(v.name.clone(), *v);
             }
             Record::Cert(c) => cert = Some(c),
             Record::LowWater(l) => low_water = l,
@@ -494,8 +513,22 @@ mod tests {
             name: "d".into(),
             tables: Default::default(),
             collation: Collation::default(),
+            views: Default::default(),
         };
         db.tables.insert("t".into(), Arc::new(t));
+        db.views.insert(
+            "v".into(),
+            ViewDef {
+                db: "d".into(),
+                name: "v".into(),
+                columns: vec!["x".into()],
+                select: "SELECT id FROM t".into(),
+                algorithm: "UNDEFINED".into(),
+                definer: "`root`@`%`".into(),
+                security: "DEFINER".into(),
+                check_option: "NONE".into(),
+            },
+        );
         cat.databases.insert("d".into(), db);
         cat.users
             .insert("'u'@'%'".into(), UserDef::with_password("u", "%", "pw"));
@@ -523,6 +556,11 @@ mod tests {
         let r0 = t.get(&keycode::encode_key([&Value::Int(0)]), 5).unwrap();
         assert_eq!(r0[1].to_text_lossy(), "r0");
         assert!(l.catalog.users.contains_key("'u'@'%'"));
+        let v = l.catalog.view("d", "v").unwrap();
+        assert_eq!(
+            (v.select.as_str(), v.columns.len()),
+            ("SELECT id FROM t", 1)
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
-use crate::catalog::UserDef;
+use crate::catalog::{UserDef, ViewDef};
 use crate::collation::Collation;
 pub use crate::table::{Row, Table};
 
@@ -34,6 +34,7 @@ pub struct Database {
     pub tables: BTreeMap<String, Arc<Table>>,
     /// The default collation of tables created in it.
     pub collation: Collation,
+    pub views: BTreeMap<String, ViewDef>,
 }
 
 /// The schema: immutable once published; DDL publishes a new one.
@@ -46,6 +47,10 @@ pub struct Catalog {
 impl Catalog {
     pub fn table(&self, db: &str, name: &str) -> Option<&Arc<Table>> {
         self.databases.get(db)?.tables.get(name)
+    }
+
+    pub fn view(&self, db: &str, name: &str) -> Option<&ViewDef> {
+        self.databases.get(db)?.views.get(name)
     }
 
     pub fn all_tables(&self) -> impl Iterator<Item = &Arc<Table>> {

@@ -1,0 +1,82 @@
+//! Reading a view: its stored SELECT runs in the view's database and its
+//! result is the view's rows, materialized for the query that reads it.
+
+use std::cell::Cell;
+
+use sqlparser::ast::Statement;
+use trireme_storage::catalog::ViewDef;
+use trireme_storage::value::Value;
+
+use crate::error::{SqlError, SqlResult};
+use crate::{Exec, OutCol};
+
+/// Views nest at most this deep (a view over a view over ...), which also
+/// stops a view that was replaced to read itself.
+const MAX_VIEW_DEPTH: u32 = 32;
+
+thread_local! {
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+impl Exec<'_> {
+    pub(crate) fn read_view(&mut self, v: &ViewDef) -> SqlResult<(Vec<OutCol>, Vec<Vec<Value>>)> {
+        let q = match crate::parse(&v.select)?.into_iter().next() {
+            Some(Statement::Query(q)) => q,
+            _ => {
+                return Err(SqlError::internal(format!(
+                    "view {}.{} is not a SELECT",
+                    v.db, v.name
+                )))
+            }
+        };
+        if DEPTH.with(|d| d.get()) >= MAX_VIEW_DEPTH {
+            return Err(SqlError::new(
+                1462,
+                "HY000",
+                format!("`{}`.`{}` contains view recursion", v.db, v.name),
+            ));
+        }
+        DEPTH.with(|d| d.set(d.get() + 1));
+        let saved_db = self.sess.db.replace(v.db.clone());
+        let saved_ctes = std::mem::take(&mut self.ctes);
+        let r = self.query(&q);
+        self.ctes = saved_ctes;
+        self.sess.db = saved_db;
+        DEPTH.with(|d| d.set(d.get() - 1));
+        let (mut cols, rows) = r.map_err(|e| {
+            if e.code == crate::error::codes::NO_SUCH_TABLE || e.code == crate::error::codes::BAD_FIELD {
+                SqlError::new(
+                    1356,
+                    "HY000",
+                    format!(
+                        "View '{}.{}' references invalid table(s) or column(s) or function(s) or definer/invoker of view lack rights to use them",
+                        v.db, v.name
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
+        if !v.columns.is_empty() {
+            if v.columns.len() != cols.len() {
+                return Err(SqlError::new(
+                    1353,
+                    "HY000",
+                    "In definition of view, derived table or common table expression, SELECT list and column names list have different column counts",
+                ));
+            }
+            for (c, n) in cols.iter_mut().zip(&v.columns) {
+                c.name = n.clone();
+            }
+        }
+        for c in &mut cols {
+            c.org_name = c.name.clone();
+            c.org_table = v.name.clone();
+            c.db = v.db.clone();
+            c.primary_key = false;
+            c.unique_key = false;
+            c.multiple_key = false;
+        }
+        Ok((cols, rows))
+    }
+}
