@@ -16,7 +16,9 @@
 //! ```
 //!
 //! `SQLDIFF_REFERENCE=mysql://root:pw@127.0.0.1:3306` uses that server as
-//! the reference instead of starting one. The per-file tables and the work
+//! the reference instead of starting one; `SQLDIFF_UPDATE=1` rewrites
+//! `tests/corpus/expected/*.fail` from the single-node run (after trireme
+//! learned something: review the diff of the lists, then commit it). The per-file tables and the work
 //! list are written to `<target>/sqldiff/summary.md`, both answers of every
 //! differing statement to `<target>/sqldiff/{single,cluster}/<file>.diff`.
 #![cfg(feature = "sqldiff-tests")]
@@ -201,6 +203,14 @@ fn run_mode(
     let report = runtime()
         .block_on(sqldiff::run(&cfg))
         .unwrap_or_else(|e| panic!("{name}: the run failed: {e:#}"));
+    // SQLDIFF_UPDATE=1 rewrites the lists from the single-node run (review
+    // the diff of tests/corpus/expected before committing it).
+    if name == "single" && std::env::var_os("SQLDIFF_UPDATE").is_some_and(|v| v == "1") {
+        report
+            .update(&cfg.expected, &cfg.allowed)
+            .expect("rewrite the .fail lists");
+        println!("rewrote {}", cfg.expected.display());
+    }
     report
         .write_diffs(&out.join(name), &cfg.expected, &cfg.allowed)
         .expect("write the .diff files");
