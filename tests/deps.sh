@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
 # Installs what the test suite runs besides cargo: the mariadb client,
-# sysbench and PyMySQL (driver-compatibility tests), and with --netns the
-# tools of the namespace tests (iproute2, nftables). Installs only what is
-# missing; needs root or sudo for Debian packages.
+# sysbench and PyMySQL (driver-compatibility tests); with --netns the tools
+# of the namespace tests (iproute2, nftables); with --mariadb the MariaDB
+# server of the differential SQL test (tests/mariadb.sh runs a private
+# instance; the package's own service is not started). Installs only what
+# is missing; needs root or sudo for Debian packages.
 set -euo pipefail
+
+netns=0
+mariadb_server=0
+for arg in "$@"; do
+  case "$arg" in
+    --netns) netns=1 ;;
+    --mariadb) mariadb_server=1 ;;
+    *) echo "usage: $0 [--netns] [--mariadb]" >&2; exit 2 ;;
+  esac
+done
 
 need=()
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-if [ "${1:-}" = --netns ]; then
+if [ $netns = 1 ]; then
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   command -v nft >/dev/null 2>&1 || need+=(nftables)
+fi
+if [ $mariadb_server = 1 ]; then
+  { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } &&
+    command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
 fi
 
 as_root() {
@@ -37,7 +53,18 @@ apt_install() {
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/deps.sh: installing ${need[*]}"
-  apt_install "${need[@]}"
+  # Debian starts a package's service on install (mariadb-server's on port
+  # 3306): forbid that for this install unless the machine already has a
+  # policy, and remove only the policy this script wrote.
+  policy=/usr/sbin/policy-rc.d
+  wrote_policy=0
+  if [ ! -e "$policy" ] && as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"; then
+    wrote_policy=1
+  fi
+  status=0
+  apt_install "${need[@]}" || status=$?
+  if [ $wrote_policy = 1 ]; then as_root rm -f "$policy"; fi
+  [ $status = 0 ] || exit $status
 fi
 
 # PyMySQL for whichever python3 the tests will run: pip when it has one

@@ -17,8 +17,10 @@
 //! | [`consistency`] | end of run: databases, table definitions and `CHECKSUM TABLE` equal on every node |
 //! | [`run`] | one run end to end: set up, drive, heal, final reads, consistency, check, write results |
 //! | [`plot`] | the latency-over-time SVG with fault periods shaded |
+//! | [`sqldiff`] | differential SQL testing: the `corpus/` on MariaDB and on trireme, answers compared |
 //!
-//! The binary `jepsen` (`src/bin/jepsen.rs`) is a thin CLI over [`run`].
+//! The binaries `jepsen` (`src/bin/jepsen.rs`) and `sqldiff` (`src/bin/sqldiff.rs`)
+//! are thin CLIs over [`run`] and [`sqldiff`].
 
 pub mod checker;
 pub mod cluster;
@@ -28,6 +30,7 @@ pub mod nemesis;
 pub mod plot;
 pub mod rng;
 pub mod run;
+pub mod sqldiff;
 pub mod workload;
 
 /// The cargo target directory: `$CARGO_TARGET_DIR` (relative to the

@@ -1,0 +1,48 @@
+-- Derived tables (subqueries in FROM), LATERAL-free joins against them,
+-- aggregates of aggregates, and derived tables in UPDATE / DELETE.
+
+CREATE TABLE sales (id INT PRIMARY KEY, region VARCHAR(10), product VARCHAR(10), qty INT, price DECIMAL(6,2));
+INSERT INTO sales VALUES (1, 'north', 'apple', 10, 1.50), (2, 'north', 'pear', 5, 2.00), (3, 'south', 'apple', 7, 1.40), (4, 'south', 'plum', 12, 0.80), (5, 'east', 'apple', 3, 1.60), (6, 'east', 'pear', 9, 2.10), (7, 'north', 'apple', 4, 1.55), (8, 'west', NULL, 1, 9.99);
+SELECT * FROM (SELECT region, SUM(qty) AS q FROM sales GROUP BY region) d ORDER BY region;
+SELECT region, q FROM (SELECT region, SUM(qty) AS q FROM sales GROUP BY region) AS d WHERE q > 10;
+SELECT MAX(q), MIN(q), AVG(q) FROM (SELECT region, SUM(qty) AS q FROM sales GROUP BY region) d;
+SELECT COUNT(*) FROM (SELECT DISTINCT product FROM sales) d;
+SELECT COUNT(*) FROM (SELECT product FROM sales GROUP BY product) AS g;
+SELECT d.product, d.revenue FROM (SELECT product, SUM(qty * price) AS revenue FROM sales GROUP BY product) d ORDER BY d.revenue DESC;
+SELECT s.id, s.qty, t.total FROM sales s JOIN (SELECT region, SUM(qty) AS total FROM sales GROUP BY region) t ON t.region = s.region ORDER BY s.id;
+SELECT s.id, ROUND(100 * s.qty / t.total, 1) AS pct FROM sales s JOIN (SELECT region, SUM(qty) AS total FROM sales GROUP BY region) t USING (region) ORDER BY s.id;
+SELECT a.region FROM (SELECT region FROM sales WHERE product = 'apple') a JOIN (SELECT region FROM sales WHERE product = 'pear') p ON a.region = p.region;
+SELECT * FROM (SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y') t ORDER BY a;
+SELECT * FROM (SELECT 1) t;
+SELECT * FROM (SELECT 1 AS a) AS t1, (SELECT 2 AS b) AS t2;
+SELECT x FROM (SELECT qty * 2 AS x FROM sales WHERE id < 4) AS d ORDER BY x;
+SELECT * FROM (SELECT id, qty FROM sales ORDER BY qty DESC LIMIT 3) top3 ORDER BY id;
+SELECT region, n FROM (SELECT region, COUNT(*) n FROM sales GROUP BY region) d WHERE n = (SELECT MAX(n) FROM (SELECT COUNT(*) n FROM sales GROUP BY region) d2);
+SELECT * FROM (SELECT * FROM (SELECT id, region FROM sales) inner1 WHERE region = 'north') inner2 ORDER BY id;
+SELECT d.* FROM (SELECT region AS r, product AS p FROM sales) d WHERE d.p IS NULL;
+SELECT r, GROUP_CONCAT(p ORDER BY p) FROM (SELECT DISTINCT region AS r, product AS p FROM sales) d GROUP BY r;
+SELECT * FROM (SELECT region, SUM(qty) FROM sales GROUP BY region) d ORDER BY 1;
+SELECT t.c FROM (SELECT COUNT(*) AS c FROM sales WHERE qty > 100) t;
+SELECT * FROM (SELECT id FROM sales) d WHERE id IN (SELECT id FROM (SELECT id FROM sales WHERE qty > 5) e);
+SELECT * FROM (SELECT id, id FROM sales) d;
+SELECT * FROM (SELECT id FROM sales);
+SELECT d.nosuch FROM (SELECT id FROM sales) d;
+SELECT * FROM (SELECT region, qty FROM sales) d (reg, amount) ORDER BY amount LIMIT 2;
+SELECT region, total, RANK() OVER (ORDER BY total DESC) FROM (SELECT region, SUM(qty) total FROM sales GROUP BY region) d;
+SELECT avg_qty FROM (SELECT AVG(qty) AS avg_qty FROM sales) d;
+SELECT p, SUM(q) FROM (SELECT product AS p, qty AS q FROM sales WHERE product IS NOT NULL) d GROUP BY p WITH ROLLUP;
+CREATE TABLE region_totals (region VARCHAR(10) PRIMARY KEY, total INT);
+INSERT INTO region_totals SELECT region, SUM(qty) FROM sales GROUP BY region;
+SELECT * FROM region_totals ORDER BY region;
+INSERT INTO region_totals (region, total) SELECT r, t FROM (SELECT 'all' AS r, SUM(qty) AS t FROM sales) d;
+SELECT total FROM region_totals WHERE region = 'all';
+UPDATE sales s JOIN (SELECT region, MAX(qty) AS m FROM sales GROUP BY region) d ON d.region = s.region AND d.m = s.qty SET s.price = s.price + 1;
+SELECT id, price FROM sales ORDER BY id;
+UPDATE sales SET qty = qty + 1 WHERE id IN (SELECT id FROM (SELECT id FROM sales WHERE region = 'east') d);
+SELECT id, qty FROM sales WHERE region = 'east' ORDER BY id;
+DELETE FROM sales WHERE id IN (SELECT id FROM (SELECT id FROM sales WHERE product IS NULL) d);
+SELECT COUNT(*) FROM sales;
+DELETE s FROM sales s JOIN (SELECT MIN(id) AS id FROM sales) d ON d.id = s.id;
+SELECT MIN(id) FROM sales;
+SELECT COUNT(*) FROM (SELECT region FROM sales UNION SELECT product FROM sales) u;
+SELECT x.region, y.cnt FROM (SELECT DISTINCT region FROM sales) x LEFT JOIN (SELECT region, COUNT(*) cnt FROM sales WHERE qty > 8 GROUP BY region) y ON x.region = y.region ORDER BY x.region;

@@ -1,0 +1,71 @@
+-- Generated columns: VIRTUAL and STORED (PERSISTENT), indexes on them,
+-- writes to them refused, expressions over strings, dates and JSON.
+
+CREATE TABLE rect (id INT PRIMARY KEY, w INT, h INT, area INT AS (w * h) VIRTUAL, perim INT AS (2 * (w + h)) STORED);
+INSERT INTO rect (id, w, h) VALUES (1, 2, 3), (2, 5, 5), (3, NULL, 4);
+SELECT id, w, h, area, perim FROM rect ORDER BY id;
+SELECT id FROM rect WHERE area > 10;
+UPDATE rect SET w = 10 WHERE id = 1;
+SELECT area, perim FROM rect WHERE id = 1;
+INSERT INTO rect (id, w, h, area) VALUES (4, 1, 1, 99);
+INSERT INTO rect (id, w, h, area) VALUES (4, 1, 1, DEFAULT);
+INSERT INTO rect VALUES (5, 1, 2, DEFAULT, DEFAULT);
+SELECT id, area, perim FROM rect WHERE id IN (4, 5) ORDER BY id;
+UPDATE rect SET area = 5 WHERE id = 1;
+UPDATE rect SET area = DEFAULT WHERE id = 1;
+-- @ordered
+SHOW COLUMNS FROM rect;
+SHOW CREATE TABLE rect;
+SELECT column_name, extra, generation_expression, is_generated FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'rect' ORDER BY ordinal_position;
+CREATE TABLE people (id INT PRIMARY KEY, first VARCHAR(20), last VARCHAR(20), full_name VARCHAR(41) GENERATED ALWAYS AS (CONCAT(first, ' ', last)) STORED, initials CHAR(2) AS (CONCAT(LEFT(first, 1), LEFT(last, 1))) VIRTUAL, KEY idx_full (full_name));
+INSERT INTO people (id, first, last) VALUES (1, 'Ada', 'Lovelace'), (2, 'Alan', 'Turing'), (3, 'Grace', NULL);
+SELECT id, full_name, initials FROM people ORDER BY id;
+SELECT id FROM people WHERE full_name = 'alan turing';
+SELECT id FROM people WHERE initials = 'AL';
+-- @ordered
+SHOW INDEX FROM people;
+CREATE TABLE events (id INT PRIMARY KEY, at DATETIME, day DATE AS (DATE(at)) PERSISTENT, yr INT AS (YEAR(at)), INDEX (day));
+INSERT INTO events (id, at) VALUES (1, '2024-02-29 23:59:59'), (2, '2023-12-31 00:00:00');
+SELECT id, day, yr FROM events ORDER BY id;
+SELECT id FROM events WHERE day = '2024-02-29';
+CREATE TABLE docs (id INT PRIMARY KEY, body JSON, title VARCHAR(50) AS (JSON_UNQUOTE(JSON_EXTRACT(body, '$.title'))) STORED, pages INT AS (JSON_EXTRACT(body, '$.pages')) VIRTUAL);
+INSERT INTO docs (id, body) VALUES (1, '{"title": "Guide", "pages": 12}'), (2, '{"title": "Notes"}'), (3, '{}');
+SELECT id, title, pages FROM docs ORDER BY id;
+SELECT id FROM docs WHERE pages IS NULL ORDER BY id;
+CREATE TABLE bad1 (a INT, b INT AS (c + 1));
+CREATE TABLE bad2 (a INT, b INT AS (RAND()) STORED);
+CREATE TABLE bad3 (a INT, b INT AS (a + 1) STORED NOT NULL DEFAULT 3);
+CREATE TABLE ok3 (a INT, b INT AS (a + 1), c INT AS (b * 2));
+INSERT INTO ok3 (a) VALUES (1), (NULL);
+SELECT a, b, c FROM ok3;
+ALTER TABLE rect ADD COLUMN diag DOUBLE AS (SQRT(w * w + h * h)) VIRTUAL;
+SELECT id, ROUND(diag, 3) FROM rect ORDER BY id;
+ALTER TABLE rect ADD COLUMN ratio DECIMAL(10,4) AS (w / h) STORED;
+SELECT id, ratio FROM rect ORDER BY id;
+ALTER TABLE rect MODIFY COLUMN area BIGINT AS (w * h * 2) VIRTUAL;
+SELECT id, area FROM rect ORDER BY id;
+ALTER TABLE rect DROP COLUMN w;
+ALTER TABLE rect DROP COLUMN ratio, DROP COLUMN diag, DROP COLUMN area, DROP COLUMN perim;
+ALTER TABLE rect DROP COLUMN w;
+SELECT * FROM rect ORDER BY id;
+CREATE TABLE uniq (id INT PRIMARY KEY, email VARCHAR(50), email_lc VARCHAR(50) AS (LOWER(email)) STORED, UNIQUE KEY (email_lc));
+INSERT INTO uniq (id, email) VALUES (1, 'A@x.org');
+INSERT INTO uniq (id, email) VALUES (2, 'a@X.org');
+INSERT INTO uniq (id, email) VALUES (3, 'b@x.org');
+SELECT id, email_lc FROM uniq ORDER BY id;
+CREATE TABLE g_copy AS SELECT * FROM people;
+-- @ordered
+SHOW COLUMNS FROM g_copy;
+CREATE TABLE g_like LIKE people;
+INSERT INTO g_like (id, first, last) VALUES (1, 'x', 'y');
+SELECT full_name FROM g_like;
+UPDATE people SET last = 'Hopper' WHERE id = 3;
+SELECT full_name, initials FROM people WHERE id = 3;
+REPLACE INTO people (id, first, last) VALUES (3, 'Grace', 'Murray');
+SELECT full_name FROM people WHERE id = 3;
+INSERT INTO people (id, first, last) VALUES (2, 'A', 'T') ON DUPLICATE KEY UPDATE first = 'Alan M.';
+SELECT full_name FROM people WHERE id = 2;
+CREATE TABLE chk (a INT, b INT AS (a * 2) STORED, CHECK (b < 100));
+INSERT INTO chk (a) VALUES (10);
+INSERT INTO chk (a) VALUES (60);
+SELECT a, b FROM chk;
