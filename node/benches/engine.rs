@@ -77,6 +77,7 @@ fn commit(c: &mut Criterion) {
         name: "b".into(),
         tables: Default::default(),
         collation: Default::default(),
+        views: Default::default(),
     };
     db.tables.insert("t".into(), t.clone());
     cat.databases.insert("b".into(), db);

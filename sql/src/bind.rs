@@ -298,6 +298,25 @@ impl Exec<'_> {
                 Expr::Case(op, whens, els)
             }
             A::Function(f) => self.bind_function(f, env)?,
+            // sqlparser reads `BINARY a = b` as `BINARY (a = b)`; in MySQL
+            // BINARY binds tighter than any comparison. (An explicit
+            // `BINARY (a = b)` arrives as Nested and keeps its meaning.)
+            A::Cast {
+                expr,
+                data_type: ast::DataType::Binary(None),
+                ..
+            } if matches!(expr.as_ref(), A::BinaryOp { op, .. } if cmp_op(op).is_some()) => {
+                let A::BinaryOp { left, op, right } = expr.as_ref() else {
+                    unreachable!("matched above")
+                };
+                let cast = A::Cast {
+                    kind: ast::CastKind::Cast,
+                    expr: left.clone(),
+                    data_type: ast::DataType::Binary(None),
+                    format: None,
+                };
+                self.bind_binary(&cast, op, right, env)?
+            }
             A::Cast {
                 expr, data_type, ..
             } => Expr::Cast(Box::new(self.bind(expr, env)?), cast_target(data_type)?),

@@ -529,7 +529,9 @@ impl DdlCtx<'_> {
             let known = self.cat.table(&d, &t).is_some()
                 || self.cat.view(&d, &t).is_some()
                 || d.eq_ignore_ascii_case("information_schema");
-            if !known && !(d == v.db && t == v.name && exists) {
+            // Replacing a view may keep reading its old self's tables.
+            let itself = d == v.db && t == v.name && exists;
+            if !known && !itself {
                 return Err(SqlError::no_such_table(&d, &t));
             }
         }
