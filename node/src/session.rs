@@ -195,7 +195,10 @@ impl Session {
                 e
             }
             Admin::ShowEngines => self.exec_readonly_view(|e| Ok(e.show_engines())),
-            Admin::ShowCharset => self.exec_readonly_view(|e| Ok(e.show_charset())),
+            Admin::ShowCharset { like } => {
+                let like = like.clone();
+                self.exec_readonly_view(move |e| Ok(e.show_charset(like.as_deref())))
+            }
             Admin::ShowGrants => self.exec_readonly_view(|e| Ok(e.show_grants())),
             Admin::ShowCreateDatabase {
                 name,
@@ -398,7 +401,10 @@ impl Session {
                     self.exec_readonly_view(move |e| Ok(e.show_status(&*node, f.as_deref(), g)))?;
                 self.filter_where(out, wh)
             }
-            Statement::ShowCollation { .. } => self.exec_readonly_view(|e| Ok(e.show_collation())),
+            Statement::ShowCollation { filter } => {
+                let f = show_filter(filter)?;
+                self.exec_readonly_view(move |e| Ok(e.show_collation(f.as_deref())))
+            }
             Statement::ShowProcessList { .. } => {
                 let node = self.node.clone();
                 self.exec_readonly_view(move |e| Ok(e.show_processlist(&*node)))

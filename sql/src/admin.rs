@@ -232,7 +232,9 @@ pub enum Admin {
         /// the clause into the statement it returns.
         if_not_exists: bool,
     },
-    ShowCharset,
+    ShowCharset {
+        like: Option<String>,
+    },
 }
 
 struct P {
@@ -467,7 +469,15 @@ pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
         ("SHOW", "ERRORS") => Admin::ShowErrors,
         ("SHOW", "ENGINES") | ("SHOW", "STORAGE") => Admin::ShowEngines,
         ("SHOW", "GRANTS") => Admin::ShowGrants,
-        ("SHOW", "CHARSET") | ("SHOW", "CHARACTER") => Admin::ShowCharset,
+        ("SHOW", "CHARSET") | ("SHOW", "CHARACTER") => {
+            p.i = if second == "CHARACTER" { 3 } else { 2 };
+            let like = if p.kw("LIKE") {
+                Some(p.string()?)
+            } else {
+                None
+            };
+            Admin::ShowCharset { like }
+        }
         ("SHOW", "CREATE") if third == "DATABASE" || third == "SCHEMA" => {
             p.i = 3;
             let if_not_exists = p.kw("IF") && p.kw("NOT") && p.kw("EXISTS");

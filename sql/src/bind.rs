@@ -407,6 +407,14 @@ impl Exec<'_> {
             A::Collate { expr, collation } => {
                 let x = self.bind(expr, env)?;
                 let c = crate::ddl::collation_by_name(&collation.to_string())?;
+                // COLLATE must name a collation of the operand's charset.
+                let cols: Vec<OutCol> = env.scope.cols.iter().map(|c| c.meta.clone()).collect();
+                if let Some(d) = collate::derive(&x, &cols, self.conn_collation()) {
+                    let cs = d.collation.charset();
+                    if d.collation != Collation::Binary && cs != c.charset() {
+                        return Err(SqlError::collation_charset_mismatch(c.name(), cs.name()));
+                    }
+                }
                 Expr::Collate(Box::new(x), c)
             }
             // Character-set introducers: `_binary'..'` is a byte string,

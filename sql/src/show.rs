@@ -482,13 +482,14 @@ impl Exec<'_> {
         )
     }
 
-    pub fn show_charset(&self) -> Output {
+    pub fn show_charset(&self, like: Option<&str>) -> Output {
         let mut cols = text_cols(&["Charset", "Description", "Default collation", "Maxlen"]);
         cols[3] = OutCol::bigint("Maxlen");
         rows(
             cols,
             Charset::ALL
                 .iter()
+                .filter(|cs| like_filter(like, cs.name()))
                 .map(|cs| {
                     vec![
                         s(cs.name()),
@@ -501,22 +502,15 @@ impl Exec<'_> {
         )
     }
 
-    pub fn show_collation(&self) -> Output {
-        let mut cols = text_cols(&[
-            "Collation",
-            "Charset",
-            "Id",
-            "Default",
-            "Compiled",
-            "Sortlen",
-            "Pad_attribute",
-        ]);
+    pub fn show_collation(&self, like: Option<&str>) -> Output {
+        let mut cols = text_cols(&["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen"]);
         cols[2] = OutCol::bigint("Id");
         cols[5] = OutCol::bigint("Sortlen");
         rows(
             cols,
             Collation::ALL
                 .iter()
+                .filter(|c| like_filter(like, c.name()))
                 .map(|c| {
                     vec![
                         s(c.name()),
@@ -525,7 +519,6 @@ impl Exec<'_> {
                         s(if c.is_default() { "Yes" } else { "" }),
                         s("Yes"),
                         Value::Int(1),
-                        s(if c.pad_space() { "PAD SPACE" } else { "NO PAD" }),
                     ]
                 })
                 .collect(),
@@ -1186,18 +1179,14 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
     let mut lines = Vec::new();
     for c in &def.columns {
         let mut l = format!("  {} {}", q(&c.name), c.ty.sql_name());
-        match c.collation {
-            Some(coll) if coll.charset() != def.collation.charset() => {
-                l.push_str(&format!(
-                    " CHARACTER SET {} COLLATE {}",
-                    coll.charset().name(),
-                    coll.name()
-                ));
-            }
-            Some(coll) if coll != def.collation => {
-                l.push_str(&format!(" COLLATE {}", coll.name()));
-            }
-            _ => {}
+        // MariaDB names both whenever the column's collation is not the
+        // table's.
+        if let Some(coll) = c.collation.filter(|&x| x != def.collation) {
+            l.push_str(&format!(
+                " CHARACTER SET {} COLLATE {}",
+                coll.charset().name(),
+                coll.name()
+            ));
         }
         if !c.nullable {
             l.push_str(" NOT NULL");
