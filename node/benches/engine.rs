@@ -36,6 +36,7 @@ fn table() -> Table {
         collation: trireme_storage::collation::Collation::default(),
         comment: String::new(),
         version: 0,
+        foreign_keys: Vec::new(),
     };
     let t = Table::new(def);
     for i in 1..=ROWS {

@@ -1,8 +1,8 @@
 //! Three real `trireme` processes on loopback (issue 6): reads everywhere,
 //! one winner per conflict round, a bank whose total never moves, DDL under
 //! load, flow control, parallel apply, loss of the primary component,
-//! SIGKILL + restart without losing an acknowledged commit, and unique
-//! values that conflict under their collation.
+//! SIGKILL + restart without losing an acknowledged commit, unique values
+//! that conflict under their collation, and foreign keys across nodes.
 
 mod support;
 
@@ -239,6 +239,111 @@ async fn case_variants_of_a_unique_value_on_two_nodes_conflict() {
     for table in ["u.t", "u.k"] {
         let sums = c.checksums(table).await;
         assert!(sums.windows(2).all(|w| w[0] == w[1]), "{table}: {sums:?}");
+    }
+}
+
+/// Issue 10: a child insert certifies against its parent row (a REFERENCE
+/// key), so "node 1 deletes the parent while node 2 inserts a child" never
+/// commits both: exactly one wins each round, and no node ever holds an
+/// orphan child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_parent_delete_and_a_child_insert_on_two_nodes_never_both_commit() {
+    let c = Cluster::start(3).await;
+    let mut setup = c.conn(0).await;
+    setup.query_drop("CREATE DATABASE f").await.unwrap();
+    setup
+        .query_drop("CREATE TABLE f.parent (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    setup
+        .query_drop(
+            "CREATE TABLE f.child (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES f.parent (id))",
+        )
+        .await
+        .unwrap();
+    let rounds = 8i64;
+    for r in 0..rounds {
+        setup
+            .exec_drop("INSERT INTO f.parent VALUES (?)", (r,))
+            .await
+            .unwrap();
+    }
+    let mut conns = Vec::new();
+    for i in 0..2 {
+        let mut x = c.conn(i).await;
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
+        conns.push(x);
+    }
+    let mut deletes_won = 0;
+    for r in 0..rounds {
+        conns[0].query_drop("BEGIN").await.unwrap();
+        conns[0]
+            .exec_drop("DELETE FROM f.parent WHERE id = ?", (r,))
+            .await
+            .unwrap();
+        conns[1].query_drop("BEGIN").await.unwrap();
+        conns[1]
+            .exec_drop("INSERT INTO f.child VALUES (?, ?)", (r, r))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for mut x in conns.drain(..) {
+            tasks.push(tokio::spawn(async move {
+                let res = x.query_drop("COMMIT").await;
+                if res.is_err() {
+                    let _ = x.query_drop("ROLLBACK").await;
+                }
+                (x, res)
+            }));
+        }
+        let mut won = Vec::new();
+        for t in tasks {
+            let (x, res) = t.await.unwrap();
+            match res {
+                Ok(()) => won.push(true),
+                Err(e) => {
+                    assert_eq!(server_code(&e), Some(1213), "loser error: {e}");
+                    won.push(false);
+                }
+            }
+            conns.push(x);
+        }
+        assert_eq!(
+            won.iter().filter(|w| **w).count(),
+            1,
+            "round {r}: outcomes {won:?}"
+        );
+        if won[0] {
+            deletes_won += 1;
+        }
+    }
+    for i in 0..3 {
+        let mut x = c.conn(i).await;
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
+        let orphans: i64 = x
+            .query_first(
+                "SELECT COUNT(*) FROM f.child c LEFT JOIN f.parent p ON c.pid = p.id WHERE p.id IS NULL",
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(orphans, 0, "node{} holds orphan children", i + 1);
+        let (parents, children): (i64, i64) = x
+            .query_first("SELECT (SELECT COUNT(*) FROM f.parent), (SELECT COUNT(*) FROM f.child)")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(parents, rounds - deletes_won, "node{}", i + 1);
+        assert_eq!(
+            children,
+            deletes_won.abs_diff(rounds) as i64,
+            "node{}",
+            i + 1
+        );
     }
 }
 

@@ -14,7 +14,9 @@ use crate::admin::{self, Admin};
 use crate::coerce::Coerce;
 use crate::error::{codes, SqlError, SqlResult};
 use crate::{object_name_parts, sql_type};
-use trireme_storage::catalog::{ColumnDef, DefaultValue, IndexDef, TableDef, UserDef, ViewDef};
+use trireme_storage::catalog::{
+    ColumnDef, DefaultValue, FkAction, ForeignKeyDef, IndexDef, TableDef, UserDef, ViewDef,
+};
 use trireme_storage::collation::{Charset, Collation};
 use trireme_storage::types::SqlType;
 use trireme_storage::value::Value;
@@ -612,10 +614,12 @@ impl DdlCtx<'_> {
             collation: db_collation,
             comment: String::new(),
             version: self.seqno,
+            foreign_keys: Vec::new(),
         };
         // The table's collation is every column's default: read it first.
         apply_table_options(&mut def, &ct.table_options)?;
         let mut pending_indexes: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
+        let mut pending_fks: Vec<ast::ForeignKeyConstraint> = Vec::new();
         for cd in &ct.columns {
             let (mut col, pk, unique) = column_def(cd)?;
             settle_collation(&mut col, def.collation);
@@ -664,9 +668,7 @@ impl DdlCtx<'_> {
                         false,
                     ));
                 }
-                ast::TableConstraint::ForeignKey(_) => {
-                    return Err(SqlError::unsupported("FOREIGN KEY constraints"))
-                }
+                ast::TableConstraint::ForeignKey(fk) => pending_fks.push(fk.clone()),
                 ast::TableConstraint::Check(_) => {
                     return Err(SqlError::unsupported("CHECK constraints"))
                 }
@@ -680,6 +682,9 @@ impl DdlCtx<'_> {
         }
         for (name, cols, unique) in pending_indexes {
             add_index(&mut def, name, &cols, unique)?;
+        }
+        for fk in &pending_fks {
+            add_foreign_key(&mut def, fk, self.cat)?;
         }
         check_auto_increment(&def)?;
         let auto_start = table_option_auto_increment(&ct.table_options);
@@ -824,6 +829,15 @@ impl DdlCtx<'_> {
                         pos.push(i);
                     }
                     def.primary = Some(pos);
+                }
+                AlterOp::AddForeignKey(fk) => add_foreign_key(&mut def, fk, self.cat)?,
+                AlterOp::DropForeignKey(name) => {
+                    let before = def.foreign_keys.len();
+                    def.foreign_keys
+                        .retain(|f| !f.name.eq_ignore_ascii_case(name));
+                    if def.foreign_keys.len() == before {
+                        return Err(SqlError::cant_drop_field_or_key(name));
+                    }
                 }
                 AlterOp::DropIndex(name) => {
                     if name.eq_ignore_ascii_case("PRIMARY") {
@@ -1011,6 +1025,9 @@ fn insert_column(
     for idx in &mut def.indexes {
         idx.columns.iter_mut().for_each(shift);
     }
+    for fk in &mut def.foreign_keys {
+        fk.columns.iter_mut().for_each(shift);
+    }
 }
 
 fn remove_column(def: &mut TableDef, source: &mut Vec<ColSource>, i: usize) {
@@ -1035,6 +1052,10 @@ fn remove_column(def: &mut TableDef, source: &mut Vec<ColSource>, i: usize) {
         fix(&mut idx.columns);
     }
     def.indexes.retain(|x| !x.columns.is_empty());
+    for fk in &mut def.foreign_keys {
+        fix(&mut fk.columns);
+    }
+    def.foreign_keys.retain(|x| !x.columns.is_empty());
 }
 
 /// The value a NOT NULL column gets when no value is known (a new column
@@ -1091,6 +1112,8 @@ enum AlterOp {
     },
     AddPrimaryKey(Vec<String>),
     DropIndex(String),
+    AddForeignKey(Box<ast::ForeignKeyConstraint>),
+    DropForeignKey(String),
     DropPrimaryKey,
     AutoIncrement(u64),
     NoOp,
@@ -1201,11 +1224,10 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
             ast::TableConstraint::PrimaryKey(pk) => {
                 AlterOp::AddPrimaryKey(index_columns(&pk.columns)?)
             }
-            ast::TableConstraint::ForeignKey(_) => {
-                return Err(SqlError::unsupported("FOREIGN KEY constraints"))
-            }
+            ast::TableConstraint::ForeignKey(fk) => AlterOp::AddForeignKey(Box::new(fk.clone())),
             other => return Err(SqlError::unsupported(format!("constraint {other}"))),
         },
+        O::DropForeignKey { name, .. } => AlterOp::DropForeignKey(name.value.clone()),
         O::DropIndex { name } => AlterOp::DropIndex(name.value.clone()),
         O::DropConstraint { name, .. } => AlterOp::DropIndex(name.value.clone()),
         O::DropPrimaryKey { .. } => AlterOp::DropPrimaryKey,
@@ -1393,9 +1415,8 @@ fn column_def_parts<'a>(
                     ));
                 }
             }
-            ast::ColumnOption::ForeignKey(_) => {
-                return Err(SqlError::unsupported("FOREIGN KEY constraints"))
-            }
+            // MariaDB (InnoDB) accepts and ignores a column-level REFERENCES.
+            ast::ColumnOption::ForeignKey(_) => {}
             ast::ColumnOption::Check(_) => return Err(SqlError::unsupported("CHECK constraints")),
             other => return Err(SqlError::unsupported(format!("column option {other}"))),
         }
@@ -1559,6 +1580,136 @@ fn table_option_auto_increment(opts: &ast::CreateTableOptions) -> Option<u64> {
         }
         _ => None,
     })
+}
+
+/// Adds a FOREIGN KEY to `def` (InnoDB's rules): the child columns get an
+/// index when none starts with them; a parent that exists must have the
+/// referenced columns, leading an index. A parent that does not exist yet
+/// is accepted, as with foreign_key_checks=0 (dump restores create children
+/// first; the DDL is applied from the ordered stream, where the session's
+/// setting is not known).
+fn add_foreign_key(
+    def: &mut TableDef,
+    fk: &ast::ForeignKeyConstraint,
+    cat: &Catalog,
+) -> SqlResult<()> {
+    let child_names: Vec<String> = fk.columns.iter().map(|c| c.value.clone()).collect();
+    let columns = key_positions(def, &child_names)?;
+    let (ref_db, ref_table) = qualify(&fk.foreign_table, Some(&def.db))?;
+    let ref_columns: Vec<String> = fk
+        .referred_columns
+        .iter()
+        .map(|c| c.value.clone())
+        .collect();
+    let name = match &fk.name {
+        Some(n) => n.value.clone(),
+        None => {
+            let mut k = def.foreign_keys.len() + 1;
+            loop {
+                let n = format!("{}_ibfk_{k}", def.name);
+                if !def
+                    .foreign_keys
+                    .iter()
+                    .any(|f| f.name.eq_ignore_ascii_case(&n))
+                {
+                    break n;
+                }
+                k += 1;
+            }
+        }
+    };
+    let malformed = || {
+        SqlError::new(
+            1005,
+            "HY000",
+            format!(
+                "Can't create table `{}`.`{}` (errno: 150 \"Foreign key constraint is incorrectly formed\")",
+                def.db, def.name
+            ),
+        )
+    };
+    if ref_columns.len() != columns.len() || columns.is_empty() {
+        return Err(SqlError::new(
+            1239,
+            "42000",
+            format!("Incorrect foreign key definition for '{name}': Key reference and table reference don't match"),
+        ));
+    }
+    if def
+        .foreign_keys
+        .iter()
+        .any(|f| f.name.eq_ignore_ascii_case(&name))
+    {
+        return Err(SqlError::new(
+            1826,
+            "HY000",
+            format!("Duplicate FOREIGN KEY constraint name '{name}'"),
+        ));
+    }
+    let parent = if ref_db == def.db && ref_table == def.name {
+        Some(def.clone())
+    } else {
+        cat.table(&ref_db, &ref_table).map(|t| t.def.clone())
+    };
+    if let Some(p) = &parent {
+        let pos: Option<Vec<usize>> = ref_columns.iter().map(|c| p.column_index(c)).collect();
+        let pos = pos.ok_or_else(malformed)?;
+        let leads = |cols: &[usize]| cols.len() >= pos.len() && cols[..pos.len()] == pos[..];
+        let indexed =
+            p.primary.as_deref().is_some_and(leads) || p.indexes.iter().any(|i| leads(&i.columns));
+        if !indexed {
+            return Err(malformed());
+        }
+        for (&c, &pc) in columns.iter().zip(&pos) {
+            let (ct, pt) = (&def.columns[c].ty, &p.columns[pc].ty);
+            if ct.is_string() != pt.is_string() || ct.is_integer() != pt.is_integer() {
+                return Err(malformed());
+            }
+        }
+    }
+    let action = |a: &Option<ast::ReferentialAction>| -> SqlResult<FkAction> {
+        Ok(match a {
+            None | Some(ast::ReferentialAction::Restrict) => FkAction::Restrict,
+            Some(ast::ReferentialAction::NoAction) => FkAction::NoAction,
+            Some(ast::ReferentialAction::Cascade) => FkAction::Cascade,
+            Some(ast::ReferentialAction::SetNull) => FkAction::SetNull,
+            Some(ast::ReferentialAction::SetDefault) => return Err(malformed()),
+        })
+    };
+    let (on_delete, on_update) = (action(&fk.on_delete)?, action(&fk.on_update)?);
+    if on_delete == FkAction::SetNull || on_update == FkAction::SetNull {
+        if let Some(&c) = columns.iter().find(|&&c| !def.columns[c].nullable) {
+            return Err(SqlError::new(
+                1830,
+                "HY000",
+                format!(
+                    "Column '{}' cannot be NOT NULL: needed in a foreign key constraint '{name}' SET NULL",
+                    def.columns[c].name
+                ),
+            ));
+        }
+    }
+    let leads =
+        |cols: &[usize]| cols.len() >= columns.len() && cols[..columns.len()] == columns[..];
+    let has_index =
+        def.primary.as_deref().is_some_and(leads) || def.indexes.iter().any(|i| leads(&i.columns));
+    if !has_index {
+        let index_name = fk
+            .index_name
+            .as_ref()
+            .map_or(name.clone(), |i| i.value.clone());
+        add_index(def, Some(index_name), &child_names, false)?;
+    }
+    def.foreign_keys.push(ForeignKeyDef {
+        name,
+        columns,
+        ref_db,
+        ref_table,
+        ref_columns,
+        on_delete,
+        on_update,
+    });
+    Ok(())
 }
 
 /// The (database, table) names a query reads in its FROM clauses, with

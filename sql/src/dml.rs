@@ -363,6 +363,7 @@ impl Exec<'_> {
                     OnDup::Replace => {
                         self.check_not_newer(table, &old_pk)?;
                         self.txn.put(table, old_pk, None);
+                        self.fk_parent_changed(table, &old_row, None, 0)?;
                         affected += 1;
                     }
                     OnDup::Update => {
@@ -396,7 +397,8 @@ impl Exec<'_> {
             }
         }
         self.check_not_newer(table, &pk)?;
-        self.txn.put(table, pk, Some(row.into()));
+        self.txn.put(table, pk, Some(row.clone().into()));
+        self.fk_check_child(table, &row, None)?;
         Ok(affected + 1)
     }
 
@@ -465,7 +467,7 @@ impl Exec<'_> {
 
     /// Fails early when a row has a committed version newer than the
     /// snapshot that this transaction has not itself written.
-    fn check_not_newer(&self, table: &Arc<Table>, pk: &[u8]) -> SqlResult<()> {
+    pub(crate) fn check_not_newer(&self, table: &Arc<Table>, pk: &[u8]) -> SqlResult<()> {
         let own = self.txn.pending(table).is_some_and(|p| p.contains_key(pk));
         if !own && table.latest_seqno(pk) > self.txn.snapshot_seqno() {
             return Err(SqlError::deadlock());
@@ -473,8 +475,25 @@ impl Exec<'_> {
         Ok(())
     }
 
+    /// Writes `new_row` in place of the row at `old_pk`: checks keys and
+    /// foreign keys, both as a child and as a parent.
+    pub(crate) fn put_row(
+        &mut self,
+        table: &Arc<Table>,
+        old_pk: Option<&[u8]>,
+        old_row: Option<&Row>,
+        new_row: Vec<Value>,
+    ) -> SqlResult<()> {
+        self.put_row_keys(table, old_pk, old_row, new_row.clone())?;
+        self.fk_check_child(table, &new_row, old_row.map(|r| &r[..]))?;
+        if let Some(old) = old_row {
+            self.fk_parent_changed(table, old, Some(&new_row), 0)?;
+        }
+        Ok(())
+    }
+
     /// Writes `new_row` in place of the row at `old_pk` (checks keys).
-    fn put_row(
+    pub(crate) fn put_row_keys(
         &mut self,
         table: &Arc<Table>,
         old_pk: Option<&[u8]>,
@@ -704,9 +723,10 @@ impl Exec<'_> {
         let rows =
             self.rows_for_write(&table, d.selection.as_ref(), &d.order_by, d.limit.as_ref())?;
         let n = rows.len() as u64;
-        for (pk, _) in rows {
+        for (pk, row) in rows {
             self.check_not_newer(&table, &pk)?;
             self.txn.put(&table, pk, None);
+            self.fk_parent_changed(&table, &row, None, 0)?;
         }
         Ok(Output::ok(n))
     }

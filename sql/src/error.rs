@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use trireme_storage::catalog::{ForeignKeyDef, TableDef};
 use trireme_storage::StorageError;
 
 /// An error returned to a client.
@@ -140,6 +141,30 @@ impl SqlError {
             codes::BAD_TABLE,
             "42S02",
             format!("Unknown table '{table}'"),
+        )
+    }
+
+    /// 1452: a child row without its parent.
+    pub fn fk_child(child: &TableDef, fk: &ForeignKeyDef) -> Self {
+        Self::new(
+            codes::NO_REFERENCED_ROW_2,
+            "23000",
+            format!(
+                "Cannot add or update a child row: a foreign key constraint fails ({})",
+                fk_text(child, fk)
+            ),
+        )
+    }
+
+    /// 1451: a parent row that child rows still reference.
+    pub fn fk_parent(child: &TableDef, fk: &ForeignKeyDef) -> Self {
+        Self::new(
+            codes::ROW_IS_REFERENCED_2,
+            "23000",
+            format!(
+                "Cannot delete or update a parent row: a foreign key constraint fails ({})",
+                fk_text(child, fk)
+            ),
         )
     }
 
@@ -409,8 +434,30 @@ impl SqlError {
 }
 
 /// MySQL error codes used by trireme (names follow MySQL's ER_ constants).
+/// `` `db`.`child`, CONSTRAINT `fk` FOREIGN KEY (`a`) REFERENCES `parent` (`id`) ``
+/// as InnoDB's messages name a constraint.
+pub fn fk_text(child: &TableDef, fk: &ForeignKeyDef) -> String {
+    let cols: Vec<String> = fk
+        .columns
+        .iter()
+        .map(|&c| format!("`{}`", child.columns[c].name))
+        .collect();
+    let refs: Vec<String> = fk.ref_columns.iter().map(|c| format!("`{c}`")).collect();
+    format!(
+        "`{}`.`{}`, CONSTRAINT `{}` FOREIGN KEY ({}) REFERENCES `{}` ({})",
+        child.db,
+        child.name,
+        fk.name,
+        cols.join(", "),
+        fk.ref_table,
+        refs.join(", ")
+    )
+}
+
 pub mod codes {
     pub const UNKNOWN_COM_ERROR: u16 = 1047;
+    pub const ROW_IS_REFERENCED_2: u16 = 1451;
+    pub const NO_REFERENCED_ROW_2: u16 = 1452;
     pub const UNKNOWN_CHARACTER_SET: u16 = 1115;
     pub const UNKNOWN_COLLATION: u16 = 1273;
     pub const COLLATION_CHARSET_MISMATCH: u16 = 1253;

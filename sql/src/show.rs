@@ -7,7 +7,7 @@ use crate::arith::like;
 use crate::ddl::SYSTEM_DATABASES;
 use crate::error::{codes, SqlError, SqlResult};
 use crate::{vars, Exec, OutCol, Output, Warning};
-use trireme_storage::catalog::{DefaultValue, TableDef, ViewDef};
+use trireme_storage::catalog::{DefaultValue, FkAction, ForeignKeyDef, TableDef, ViewDef};
 use trireme_storage::collation::{Charset, Collation};
 use trireme_storage::types::{sql_literal, IntWidth, SqlType};
 use trireme_storage::value::Value;
@@ -503,7 +503,14 @@ impl Exec<'_> {
     }
 
     pub fn show_collation(&self, like: Option<&str>) -> Output {
-        let mut cols = text_cols(&["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen"]);
+        let mut cols = text_cols(&[
+            "Collation",
+            "Charset",
+            "Id",
+            "Default",
+            "Compiled",
+            "Sortlen",
+        ]);
         cols[2] = OutCol::bigint("Id");
         cols[5] = OutCol::bigint("Sortlen");
         rows(
@@ -976,17 +983,44 @@ impl Exec<'_> {
                 "DEFINER",
                 "STATUS",
             ],
-            "REFERENTIAL_CONSTRAINTS" => vec![
-                "CONSTRAINT_CATALOG",
-                "CONSTRAINT_SCHEMA",
-                "CONSTRAINT_NAME",
-                "UNIQUE_CONSTRAINT_SCHEMA",
-                "UNIQUE_CONSTRAINT_NAME",
-                "UPDATE_RULE",
-                "DELETE_RULE",
-                "TABLE_NAME",
-                "REFERENCED_TABLE_NAME",
-            ],
+            "REFERENTIAL_CONSTRAINTS" => {
+                for t in self.catalog.all_tables() {
+                    for fk in &t.def.foreign_keys {
+                        // The parent key it matches: PRIMARY when the
+                        // referenced columns lead the primary key.
+                        let unique = self
+                            .catalog
+                            .table(&fk.ref_db, &fk.ref_table)
+                            .map_or(Value::Null, |p| s(referenced_key_name(&p.def, fk)));
+                        out.push(vec![
+                            s("def"),
+                            s(t.def.db.clone()),
+                            s(fk.name.clone()),
+                            s("def"),
+                            s(fk.ref_db.clone()),
+                            unique,
+                            s("NONE"),
+                            s(fk.on_update.sql()),
+                            s(fk.on_delete.sql()),
+                            s(t.def.name.clone()),
+                            s(fk.ref_table.clone()),
+                        ]);
+                    }
+                }
+                vec![
+                    "CONSTRAINT_CATALOG",
+                    "CONSTRAINT_SCHEMA",
+                    "CONSTRAINT_NAME",
+                    "UNIQUE_CONSTRAINT_CATALOG",
+                    "UNIQUE_CONSTRAINT_SCHEMA",
+                    "UNIQUE_CONSTRAINT_NAME",
+                    "MATCH_OPTION",
+                    "UPDATE_RULE",
+                    "DELETE_RULE",
+                    "TABLE_NAME",
+                    "REFERENCED_TABLE_NAME",
+                ]
+            }
             "TABLE_CONSTRAINTS" => {
                 for t in self.catalog.all_tables() {
                     for k in keys(&t.def).into_iter().filter(|k| k.unique) {
@@ -997,6 +1031,16 @@ impl Exec<'_> {
                             s(t.def.db.clone()),
                             s(t.def.name.clone()),
                             s(if k.primary { "PRIMARY KEY" } else { "UNIQUE" }),
+                        ]);
+                    }
+                    for fk in &t.def.foreign_keys {
+                        out.push(vec![
+                            s("def"),
+                            s(t.def.db.clone()),
+                            s(fk.name.clone()),
+                            s(t.def.db.clone()),
+                            s(t.def.name.clone()),
+                            s("FOREIGN KEY"),
                         ]);
                     }
                 }
@@ -1027,6 +1071,24 @@ impl Exec<'_> {
                                 Value::Null,
                                 Value::Null,
                                 Value::Null,
+                            ]);
+                        }
+                    }
+                    for fk in &def.foreign_keys {
+                        for (pos, (&c, r)) in fk.columns.iter().zip(&fk.ref_columns).enumerate() {
+                            out.push(vec![
+                                s("def"),
+                                s(def.db.clone()),
+                                s(fk.name.clone()),
+                                s("def"),
+                                s(def.db.clone()),
+                                s(def.name.clone()),
+                                s(def.columns[c].name.clone()),
+                                Value::Int(pos as i64 + 1),
+                                Value::Int(pos as i64 + 1),
+                                s(fk.ref_db.clone()),
+                                s(fk.ref_table.clone()),
+                                s(r.clone()),
                             ]);
                         }
                     }
@@ -1231,6 +1293,28 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
             cols(&idx.columns)
         ));
     }
+    for fk in &def.foreign_keys {
+        let parent = if fk.ref_db == def.db {
+            q(&fk.ref_table)
+        } else {
+            format!("{}.{}", q(&fk.ref_db), q(&fk.ref_table))
+        };
+        let refs: Vec<String> = fk.ref_columns.iter().map(|c| q(c)).collect();
+        let mut l = format!(
+            "  CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+            q(&fk.name),
+            cols(&fk.columns),
+            parent,
+            refs.join(", ")
+        );
+        if fk.on_delete != FkAction::Restrict {
+            l.push_str(&format!(" ON DELETE {}", fk.on_delete.sql()));
+        }
+        if fk.on_update != FkAction::Restrict {
+            l.push_str(&format!(" ON UPDATE {}", fk.on_update.sql()));
+        }
+        lines.push(l);
+    }
     let mut out = format!(
         "CREATE TABLE {} (\n{}\n) ENGINE={}",
         q(&def.name),
@@ -1272,4 +1356,21 @@ fn create_view_sql(v: &ViewDef) -> String {
         "CREATE ALGORITHM={} DEFINER={} SQL SECURITY {} VIEW `{}`{} AS {}",
         v.algorithm, v.definer, v.security, v.name, cols, v.select
     )
+}
+
+/// The parent key a foreign key matches (PRIMARY or a unique index name).
+fn referenced_key_name(parent: &TableDef, fk: &ForeignKeyDef) -> String {
+    let pos: Vec<usize> = fk
+        .ref_columns
+        .iter()
+        .filter_map(|c| parent.column_index(c))
+        .collect();
+    if parent.primary.as_deref() == Some(&pos[..]) {
+        return "PRIMARY".into();
+    }
+    parent
+        .indexes
+        .iter()
+        .find(|i| i.unique && i.columns == pos)
+        .map_or_else(|| "PRIMARY".into(), |i| i.name.clone())
 }

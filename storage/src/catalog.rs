@@ -71,6 +71,41 @@ pub struct IndexDef {
     pub id: u32,
 }
 
+/// What a foreign key does to child rows when their parent row is deleted
+/// or its referenced key changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FkAction {
+    Restrict,
+    NoAction,
+    Cascade,
+    SetNull,
+}
+
+impl FkAction {
+    pub fn sql(self) -> &'static str {
+        match self {
+            FkAction::Restrict => "RESTRICT",
+            FkAction::NoAction => "NO ACTION",
+            FkAction::Cascade => "CASCADE",
+            FkAction::SetNull => "SET NULL",
+        }
+    }
+}
+
+/// A foreign key of a child table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    /// Child column positions.
+    pub columns: Vec<usize>,
+    pub ref_db: String,
+    pub ref_table: String,
+    /// Parent column names (a parent may be altered after the child).
+    pub ref_columns: Vec<String>,
+    pub on_delete: FkAction,
+    pub on_update: FkAction,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TableDef {
     pub db: String,
@@ -84,6 +119,7 @@ pub struct TableDef {
     /// The table's default collation (its charset is the collation's).
     pub collation: Collation,
     pub comment: String,
+    pub foreign_keys: Vec<ForeignKeyDef>,
     /// The seqno of the DDL that last changed this table's shape or contents
     /// wholesale (CREATE, ALTER, TRUNCATE). A snapshot older than this reads
     /// the table with ER_TABLE_DEF_CHANGED.

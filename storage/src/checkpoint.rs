@@ -459,6 +459,7 @@ mod v1 {
                             collation: bin,
                             comment: d.comment,
                             version: d.version,
+                            foreign_keys: Vec::new(),
                         }),
                         auto_inc_max,
                     }
@@ -499,6 +500,7 @@ mod tests {
             collation: Collation::default(),
             comment: String::new(),
             version: 1,
+            foreign_keys: Vec::new(),
         };
         let t = Table::new(def);
         for i in 0..n {

@@ -438,6 +438,7 @@ mod tests {
             collation: crate::collation::Collation::default(),
             comment: String::new(),
             version: 0,
+            foreign_keys: Vec::new(),
         }
     }
 

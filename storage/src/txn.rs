@@ -63,6 +63,9 @@ impl TxnShared {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LockKind {
     Share,
+    /// A child row's reference to its parent row (foreign keys): conflicts
+    /// with a concurrent delete or key change of the parent.
+    Reference,
     Update,
 }
 

@@ -68,6 +68,7 @@ pub fn write_set(txn: &Txn, source: u64) -> Option<WriteSet> {
     for ((table, pk), kind) in txn.locks() {
         let k = match kind {
             LockKind::Share => KeyKind::Shared,
+            LockKind::Reference => KeyKind::Reference,
             LockKind::Update => KeyKind::Exclusive,
         };
         keys.push(Key::row(table.clone(), row_key(pk), k));
