@@ -37,6 +37,7 @@ fn table() -> Table {
         comment: String::new(),
         version: 0,
         foreign_keys: Vec::new(),
+        checks: Vec::new(),
     };
     let t = Table::new(def);
     for i in 1..=ROWS {

@@ -615,6 +615,7 @@ impl DdlCtx<'_> {
             comment: String::new(),
             version: self.seqno,
             foreign_keys: Vec::new(),
+            checks: Vec::new(),
         };
         // The table's collation is every column's default: read it first.
         apply_table_options(&mut def, &ct.table_options)?;
@@ -669,9 +670,7 @@ impl DdlCtx<'_> {
                     ));
                 }
                 ast::TableConstraint::ForeignKey(fk) => pending_fks.push(fk.clone()),
-                ast::TableConstraint::Check(_) => {
-                    return Err(SqlError::unsupported("CHECK constraints"))
-                }
+                ast::TableConstraint::Check(c) => add_check(&mut def, c)?,
                 other => return Err(SqlError::unsupported(format!("constraint {other}"))),
             }
         }
@@ -838,6 +837,12 @@ impl DdlCtx<'_> {
                     if def.foreign_keys.len() == before {
                         return Err(SqlError::cant_drop_field_or_key(name));
                     }
+                }
+                AlterOp::AddCheck(c) => add_check(&mut def, c)?,
+                AlterOp::DropIndex(name)
+                    if def.checks.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) =>
+                {
+                    def.checks.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
                 }
                 AlterOp::DropIndex(name) => {
                     if name.eq_ignore_ascii_case("PRIMARY") {
@@ -1113,6 +1118,7 @@ enum AlterOp {
     AddPrimaryKey(Vec<String>),
     DropIndex(String),
     AddForeignKey(Box<ast::ForeignKeyConstraint>),
+    AddCheck(Box<ast::CheckConstraint>),
     DropForeignKey(String),
     DropPrimaryKey,
     AutoIncrement(u64),
@@ -1225,6 +1231,7 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
                 AlterOp::AddPrimaryKey(index_columns(&pk.columns)?)
             }
             ast::TableConstraint::ForeignKey(fk) => AlterOp::AddForeignKey(Box::new(fk.clone())),
+            ast::TableConstraint::Check(c) => AlterOp::AddCheck(Box::new(c.clone())),
             other => return Err(SqlError::unsupported(format!("constraint {other}"))),
         },
         O::DropForeignKey { name, .. } => AlterOp::DropForeignKey(name.value.clone()),
@@ -1417,7 +1424,7 @@ fn column_def_parts<'a>(
             }
             // MariaDB (InnoDB) accepts and ignores a column-level REFERENCES.
             ast::ColumnOption::ForeignKey(_) => {}
-            ast::ColumnOption::Check(_) => return Err(SqlError::unsupported("CHECK constraints")),
+            ast::ColumnOption::Check(c) => col.check = Some(c.expr.to_string()),
             other => return Err(SqlError::unsupported(format!("column option {other}"))),
         }
     }
@@ -1429,6 +1436,11 @@ fn column_def_parts<'a>(
             collation.as_deref(),
             Collation::default(),
         )?);
+    }
+    if matches!(dt, ast::DataType::JSON) {
+        col.collation = Some(Collation::Utf8mb4Bin);
+        col.check
+            .get_or_insert_with(|| format!("json_valid(`{}`)", col.name));
     }
     if col.auto_increment && col.default.is_some() {
         return Err(SqlError::new(
@@ -1580,6 +1592,36 @@ fn table_option_auto_increment(opts: &ast::CreateTableOptions) -> Option<u64> {
         }
         _ => None,
     })
+}
+
+/// Adds a table-level CHECK; an unnamed one is CONSTRAINT_<n> (MariaDB).
+fn add_check(def: &mut TableDef, c: &ast::CheckConstraint) -> SqlResult<()> {
+    let name = match &c.name {
+        Some(n) => n.value.clone(),
+        None => {
+            let mut k = def.checks.len() + 1;
+            loop {
+                let n = format!("CONSTRAINT_{k}");
+                if !def.checks.iter().any(|(x, _)| x.eq_ignore_ascii_case(&n)) {
+                    break n;
+                }
+                k += 1;
+            }
+        }
+    };
+    if def
+        .checks
+        .iter()
+        .any(|(x, _)| x.eq_ignore_ascii_case(&name))
+    {
+        return Err(SqlError::new(
+            1826,
+            "HY000",
+            format!("Duplicate CHECK constraint name '{name}'"),
+        ));
+    }
+    def.checks.push((name, c.expr.to_string()));
+    Ok(())
 }
 
 /// Adds a FOREIGN KEY to `def` (InnoDB's rules): the child columns get an

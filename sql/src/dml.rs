@@ -57,22 +57,7 @@ impl Exec<'_> {
     }
 
     fn table_scope(table: &Table) -> Scope {
-        Scope {
-            cols: table
-                .def
-                .columns
-                .iter()
-                .map(|c| ScopeCol {
-                    source: table.def.name.clone(),
-                    meta: {
-                        let mut m = OutCol::expr(&c.name, Some(c.ty.clone()), c.nullable);
-                        m.db = table.def.db.clone();
-                        m.org_table = table.def.name.clone();
-                        m
-                    },
-                })
-                .collect(),
-        }
+        table_scope(table)
     }
 
     pub fn insert(&mut self, ins: &ast::Insert) -> SqlResult<Output> {
@@ -179,6 +164,7 @@ impl Exec<'_> {
 
         let mut affected = 0u64;
         let mut first_auto: Option<u64> = None;
+        let mut inserted: Vec<Vec<Value>> = Vec::new();
         for (n, src) in source.into_iter().enumerate() {
             if src.len() != targets.len() {
                 return Err(SqlError::column_count(n + 1));
@@ -193,6 +179,9 @@ impl Exec<'_> {
                     n + 1,
                 )
                 .map_err(|e| at_row(e, n + 1))?;
+            if ins.returning.is_some() {
+                inserted.push(row.clone());
+            }
             affected += self
                 .insert_one(&table, row, on_dup, &updates)
                 .map_err(|e| at_row(e, n + 1))?;
@@ -202,11 +191,69 @@ impl Exec<'_> {
         if let Some(id) = first_auto {
             self.sess.last_insert_id = id;
         }
+        if let Some(items) = &ins.returning {
+            return self.returning(&table, items, inserted);
+        }
         let info = String::new();
         Ok(Output::Ok {
             affected,
             last_insert_id: first_auto.unwrap_or(0),
             info,
+        })
+    }
+
+    /// `... RETURNING items` (MariaDB): the items over each written row.
+    fn returning(
+        &mut self,
+        table: &Table,
+        items: &[ast::SelectItem],
+        rows: Vec<Vec<Value>>,
+    ) -> SqlResult<Output> {
+        let scope = Self::table_scope(table);
+        let mut cols: Vec<OutCol> = Vec::new();
+        let mut exprs: Vec<Expr> = Vec::new();
+        let layout: Vec<OutCol> = scope.cols.iter().map(|c| c.meta.clone()).collect();
+        for item in items {
+            match item {
+                ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
+                    for (i, c) in layout.iter().enumerate() {
+                        cols.push(c.clone());
+                        exprs.push(Expr::Col(i));
+                    }
+                }
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                    let x = self.bind(e, &mut BindEnv::new(&scope, "field list"))?;
+                    let name = match item {
+                        ast::SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+                        _ => crate::bind::expr_display_name(e),
+                    };
+                    let mut meta = match &x {
+                        Expr::Col(i) => layout[*i].clone(),
+                        other => {
+                            let (ty, nullable) = crate::bind::infer(other, &layout);
+                            OutCol::expr(&name, ty, nullable)
+                        }
+                    };
+                    meta.name = name;
+                    cols.push(meta);
+                    exprs.push(x);
+                }
+                other => return Err(SqlError::unsupported(format!("RETURNING {other}"))),
+            }
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(
+                exprs
+                    .iter()
+                    .map(|e| e.eval(r))
+                    .collect::<SqlResult<Vec<_>>>()?,
+            );
+        }
+        Ok(Output::Rows {
+            columns: cols,
+            rows: out,
         })
     }
 
@@ -396,6 +443,7 @@ impl Exec<'_> {
                 },
             }
         }
+        self.check_constraints(table, &row)?;
         self.check_not_newer(table, &pk)?;
         self.txn.put(table, pk, Some(row.clone().into()));
         self.fk_check_child(table, &row, None)?;
@@ -484,6 +532,7 @@ impl Exec<'_> {
         old_row: Option<&Row>,
         new_row: Vec<Value>,
     ) -> SqlResult<()> {
+        self.check_constraints(table, &new_row)?;
         self.put_row_keys(table, old_pk, old_row, new_row.clone())?;
         self.fk_check_child(table, &new_row, old_row.map(|r| &r[..]))?;
         if let Some(old) = old_row {
@@ -766,5 +815,28 @@ fn assignment_column(t: &ast::AssignmentTarget) -> SqlResult<String> {
             .cloned()
             .unwrap_or_default()),
         ast::AssignmentTarget::Tuple(_) => Err(SqlError::unsupported("tuple assignment")),
+    }
+}
+
+/// The scope of one table's row (UPDATE, DELETE, CHECK constraints).
+pub(crate) fn table_scope(table: &Table) -> Scope {
+    Scope {
+        cols: table
+            .def
+            .columns
+            .iter()
+            .map(|c| ScopeCol {
+                source: table.def.name.clone(),
+                meta: {
+                    let mut m = OutCol::expr(&c.name, Some(c.ty.clone()), c.nullable);
+                    m.db = table.def.db.clone();
+                    m.org_table = table.def.name.clone();
+                    if c.collation.is_some() {
+                        m.collation = c.collation;
+                    }
+                    m
+                },
+            })
+            .collect(),
     }
 }

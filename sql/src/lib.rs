@@ -15,6 +15,7 @@ pub mod access;
 pub mod admin;
 pub mod arith;
 pub mod bind;
+pub mod check;
 pub mod coerce;
 pub mod collate;
 pub mod ddl;
@@ -492,6 +493,8 @@ pub fn sql_type(dt: &ast::DataType, column: &str) -> SqlResult<SqlType> {
         D::Text => Ok(SqlType::Text(65_535)),
         D::MediumText => Ok(SqlType::Text(16_777_215)),
         D::LongText => Ok(SqlType::Text(u32::MAX)),
+        // MariaDB's JSON is a LONGTEXT (utf8mb4_bin) checked by JSON_VALID.
+        D::JSON => Ok(SqlType::Text(u32::MAX)),
         D::Binary(l) => Ok(SqlType::Binary(l.unwrap_or(1).min(255) as u32)),
         D::Varbinary(l) => match l {
             Some(ast::BinaryLength::IntegerLength { length }) => {

@@ -983,6 +983,28 @@ impl Exec<'_> {
                 "DEFINER",
                 "STATUS",
             ],
+            "CHECK_CONSTRAINTS" => {
+                for t in self.catalog.all_tables() {
+                    for (name, level, clause) in check_constraints(&t.def) {
+                        out.push(vec![
+                            s("def"),
+                            s(t.def.db.clone()),
+                            s(t.def.name.clone()),
+                            s(name),
+                            s(level),
+                            s(clause),
+                        ]);
+                    }
+                }
+                vec![
+                    "CONSTRAINT_CATALOG",
+                    "CONSTRAINT_SCHEMA",
+                    "TABLE_NAME",
+                    "CONSTRAINT_NAME",
+                    "LEVEL",
+                    "CHECK_CLAUSE",
+                ]
+            }
             "REFERENTIAL_CONSTRAINTS" => {
                 for t in self.catalog.all_tables() {
                     for fk in &t.def.foreign_keys {
@@ -1041,6 +1063,16 @@ impl Exec<'_> {
                             s(t.def.db.clone()),
                             s(t.def.name.clone()),
                             s("FOREIGN KEY"),
+                        ]);
+                    }
+                    for (name, _, _) in check_constraints(&t.def) {
+                        out.push(vec![
+                            s("def"),
+                            s(t.def.db.clone()),
+                            s(name),
+                            s(t.def.db.clone()),
+                            s(t.def.name.clone()),
+                            s("CHECK"),
                         ]);
                     }
                 }
@@ -1274,6 +1306,9 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
         if !c.comment.is_empty() {
             l.push_str(&format!(" COMMENT '{}'", c.comment.replace('\'', "''")));
         }
+        if let Some(check) = &c.check {
+            l.push_str(&format!(" CHECK ({check})"));
+        }
         lines.push(l);
     }
     let cols = |v: &[usize]| {
@@ -1314,6 +1349,9 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
             l.push_str(&format!(" ON UPDATE {}", fk.on_update.sql()));
         }
         lines.push(l);
+    }
+    for (name, check) in &def.checks {
+        lines.push(format!("  CONSTRAINT {} CHECK ({check})", q(name)));
     }
     let mut out = format!(
         "CREATE TABLE {} (\n{}\n) ENGINE={}",
@@ -1373,4 +1411,22 @@ fn referenced_key_name(parent: &TableDef, fk: &ForeignKeyDef) -> String {
         .iter()
         .find(|i| i.unique && i.columns == pos)
         .map_or_else(|| "PRIMARY".into(), |i| i.name.clone())
+}
+
+/// A table's CHECK constraints: (name, level, clause); a column-level one
+/// is named after its column.
+fn check_constraints(def: &TableDef) -> Vec<(String, &'static str, String)> {
+    def.columns
+        .iter()
+        .filter_map(|c| {
+            c.check
+                .as_ref()
+                .map(|e| (c.name.clone(), "Column", e.clone()))
+        })
+        .chain(
+            def.checks
+                .iter()
+                .map(|(n, e)| (n.clone(), "Table", e.clone())),
+        )
+        .collect()
 }

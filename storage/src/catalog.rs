@@ -31,6 +31,8 @@ pub struct ColumnDef {
     pub comment: String,
     /// The collation of a character column (None for other types).
     pub collation: Option<Collation>,
+    /// A column-level CHECK (its expression as SQL text).
+    pub check: Option<String>,
 }
 
 impl ColumnDef {
@@ -45,6 +47,7 @@ impl ColumnDef {
             on_update_now: false,
             comment: String::new(),
             collation,
+            check: None,
         }
     }
 
@@ -120,6 +123,8 @@ pub struct TableDef {
     pub collation: Collation,
     pub comment: String,
     pub foreign_keys: Vec<ForeignKeyDef>,
+    /// Table-level CHECK constraints: (name, expression as SQL text).
+    pub checks: Vec<(String, String)>,
     /// The seqno of the DDL that last changed this table's shape or contents
     /// wholesale (CREATE, ALTER, TRUNCATE). A snapshot older than this reads
     /// the table with ER_TABLE_DEF_CHANGED.

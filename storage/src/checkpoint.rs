@@ -445,6 +445,7 @@ mod v1 {
                             auto_increment: c.auto_increment,
                             on_update_now: c.on_update_now,
                             comment: c.comment,
+                            check: None,
                         })
                         .collect();
                     R::Table {
@@ -460,6 +461,7 @@ mod v1 {
                             comment: d.comment,
                             version: d.version,
                             foreign_keys: Vec::new(),
+                            checks: Vec::new(),
                         }),
                         auto_inc_max,
                     }
@@ -501,6 +503,7 @@ mod tests {
             comment: String::new(),
             version: 1,
             foreign_keys: Vec::new(),
+            checks: Vec::new(),
         };
         let t = Table::new(def);
         for i in 0..n {

@@ -439,6 +439,7 @@ mod tests {
             comment: String::new(),
             version: 0,
             foreign_keys: Vec::new(),
+            checks: Vec::new(),
         }
     }
 
