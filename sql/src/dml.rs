@@ -288,6 +288,9 @@ impl Exec<'_> {
             given[c] = Some(v);
         }
         let mut row = Vec::with_capacity(def.columns.len());
+        // The generated id is taken only once every other column is valid:
+        // a row refused for a missing value uses up no id (InnoDB).
+        let mut generate_at = None;
         for (i, col) in def.columns.iter().enumerate() {
             let v = match given[i].take() {
                 Some(Some(v)) => Some(v),
@@ -296,7 +299,8 @@ impl Exec<'_> {
             };
             let v = match v {
                 Some(v) if col.auto_increment && (v.is_null() || v.to_i64() == Some(0)) => {
-                    self.auto_value(table, first_auto)
+                    generate_at = Some(i);
+                    Value::Null
                 }
                 Some(v) => {
                     let v = if v.is_null() && !col.nullable {
@@ -332,7 +336,10 @@ impl Exec<'_> {
                     }
                     c
                 }
-                None if col.auto_increment => self.auto_value(table, first_auto),
+                None if col.auto_increment => {
+                    generate_at = Some(i);
+                    Value::Null
+                }
                 None => match &col.default {
                     Some(DefaultValue::Value(d)) => col.ty.coerce(d.clone(), &col.name)?,
                     Some(DefaultValue::CurrentTimestamp) => {
@@ -343,6 +350,11 @@ impl Exec<'_> {
                 },
             };
             row.push(v);
+        }
+        if let Some(i) = generate_at {
+            // Nor does a row a CHECK refuses (the id reads as NULL here).
+            self.check_constraints(table, &row)?;
+            row[i] = self.auto_value(table, first_auto);
         }
         Ok(row)
     }
