@@ -445,6 +445,9 @@ impl Session {
                 self.with_statement(Access::UpdateDelete, true, params, |e| e.delete(d))
                     .await
             }
+            Statement::CreateTable(ct) if ct.query.is_some() => {
+                self.create_table_select(ct, params).await
+            }
             s if sql::ddl::is_toi(s) => {
                 let tables = sql::ddl::toi_tables(s, self.state.db.as_deref());
                 self.run_toi(text, tables).await
@@ -663,6 +666,89 @@ impl Session {
             .toi(self.state.db.as_deref(), text, tables)
             .await?;
         Ok(Output::ok(0))
+    }
+
+    /// CREATE TABLE ... SELECT, as Galera replicates it: the SELECT runs
+    /// here; the table it defines (explicit columns, then one per selected
+    /// column not named among them) is created by TOI like any CREATE
+    /// TABLE, and its rows are then inserted by a replicated write-set.
+    async fn create_table_select(
+        &mut self,
+        ct: &ast::CreateTable,
+        params: &[Value],
+    ) -> SqlResult<Output> {
+        self.require_ready(false)?;
+        let Some(query) = ct.query.clone() else {
+            return Err(SqlError::internal(
+                "CREATE TABLE ... SELECT without a SELECT",
+            ));
+        };
+        let (cols, rows) = match self.exec_readonly_view(move |e| {
+            let (columns, rows) = e.query(&query)?;
+            Ok(Output::Rows { columns, rows })
+        })? {
+            Output::Rows { columns, rows } => (columns, rows),
+            Output::Ok { .. } => return Err(SqlError::internal("a SELECT returned no rows")),
+        };
+        let (db, name) = match sql::object_name_parts(&ct.name)?.as_slice() {
+            [t] => (
+                self.state.db.clone().ok_or_else(SqlError::no_db)?,
+                t.clone(),
+            ),
+            [d, t] => (d.clone(), t.clone()),
+            _ => return Err(SqlError::syntax("bad table name")),
+        };
+        if self.node.store.catalog().table(&db, &name).is_some() {
+            if ct.if_not_exists {
+                self.state.warnings.push(trireme_sql::Warning {
+                    level: "Note",
+                    code: codes::TABLE_EXISTS,
+                    message: format!("Table '{name}' already exists"),
+                });
+                return Ok(Output::ok(0));
+            }
+            return Err(SqlError::table_exists(&name));
+        }
+        let ddl = sql::ddl::create_table_select_ddl(ct, &cols)?;
+        let target: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
+        let stmt = sql::parse(&ddl)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| SqlError::internal("generated DDL did not parse"))?;
+        let tables = sql::ddl::toi_tables(&stmt, self.state.db.as_deref());
+        self.run_toi(&ddl, tables).await?;
+        let table = sql::ddl::qualified_name(&db, &name);
+        let n = rows.len() as u64;
+        let out = match self
+            .with_statement(Access::InsertReplace, true, params, |e| {
+                e.insert_rows(&table, &target, rows.clone())
+            })
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                // As in MariaDB, a failed CREATE ... SELECT leaves no table.
+                let drop = format!(
+                    "DROP TABLE `{}`.`{}`",
+                    db.replace('`', "``"),
+                    name.replace('`', "``")
+                );
+                let _ = self.run_toi(&drop, vec![format!("{db}.{name}")]).await;
+                return Err(e);
+            }
+        };
+        Ok(match out {
+            Output::Ok {
+                last_insert_id,
+                info,
+                ..
+            } => Output::Ok {
+                affected: n,
+                last_insert_id,
+                info,
+            },
+            other => other,
+        })
     }
 
     /// DDL and BEGIN commit the open transaction first, as in MySQL.

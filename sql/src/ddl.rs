@@ -13,7 +13,7 @@ use sqlparser::ast::{self, Statement};
 use crate::admin::{self, Admin};
 use crate::coerce::Coerce;
 use crate::error::{codes, SqlError, SqlResult};
-use crate::{object_name_parts, sql_type};
+use crate::{object_name_parts, sql_type, OutCol};
 use trireme_storage::catalog::{
     ColumnDef, DefaultValue, FkAction, ForeignKeyDef, IndexDef, TableDef, UserDef, ViewDef,
 };
@@ -567,9 +567,6 @@ impl DdlCtx<'_> {
         let (d, tn) = qualify(&ct.name, self.db)?;
         if ct.temporary {
             return Err(SqlError::unsupported("TEMPORARY tables"));
-        }
-        if ct.query.is_some() {
-            return Err(SqlError::unsupported("CREATE TABLE ... SELECT"));
         }
         if !self.cat.databases.contains_key(&d) {
             return Err(SqlError::unknown_db(&d));
@@ -1592,6 +1589,50 @@ fn table_option_auto_increment(opts: &ast::CreateTableOptions) -> Option<u64> {
         }
         _ => None,
     })
+}
+
+/// The plain CREATE TABLE a CREATE TABLE ... SELECT stands for: its own
+/// columns, then one per selected column it does not name, typed as the
+/// SELECT's result column (MariaDB's rule).
+pub fn create_table_select_ddl(ct: &ast::CreateTable, cols: &[OutCol]) -> SqlResult<String> {
+    let mut plain = ct.clone();
+    plain.query = None;
+    for c in cols {
+        if plain
+            .columns
+            .iter()
+            .any(|x| x.name.value.eq_ignore_ascii_case(&c.name))
+        {
+            continue;
+        }
+        let ty =
+            c.ty.as_ref()
+                .map_or_else(|| "binary(0)".to_string(), |t| t.sql_name());
+        let null = if c.nullable { "" } else { " NOT NULL" };
+        let coll = match c.collation {
+            Some(k) if k != Collation::Binary && c.ty.as_ref().is_some_and(|t| t.is_string()) => {
+                format!(" COLLATE {}", k.name())
+            }
+            _ => String::new(),
+        };
+        let text = format!(
+            "CREATE TABLE x (`{}` {ty}{coll}{null})",
+            c.name.replace('`', "``")
+        );
+        let def = match crate::parse(&text)?.into_iter().next() {
+            Some(Statement::CreateTable(t)) => t.columns.into_iter().next(),
+            _ => None,
+        };
+        plain
+            .columns
+            .push(def.ok_or_else(|| SqlError::internal(format!("column from {text}")))?);
+    }
+    Ok(Statement::CreateTable(plain).to_string())
+}
+
+/// `db`.`name` as an object name.
+pub fn qualified_name(db: &str, name: &str) -> ast::ObjectName {
+    ast::ObjectName::from(vec![ast::Ident::new(db), ast::Ident::new(name)])
 }
 
 /// Adds a table-level CHECK; an unnamed one is CONSTRAINT_<n> (MariaDB).

@@ -202,6 +202,42 @@ impl Exec<'_> {
         })
     }
 
+    /// Inserts value rows into `columns` of a table (CREATE TABLE ...
+    /// SELECT's second half).
+    pub fn insert_rows(
+        &mut self,
+        name: &ast::ObjectName,
+        columns: &[String],
+        rows: Vec<Vec<Value>>,
+    ) -> SqlResult<Output> {
+        let table = self.table_for_write(name)?;
+        let targets = columns
+            .iter()
+            .map(|n| {
+                table
+                    .def
+                    .column_index(n)
+                    .ok_or_else(|| SqlError::bad_field(n, "field list"))
+            })
+            .collect::<SqlResult<Vec<usize>>>()?;
+        let mut first_auto = None;
+        let mut affected = 0;
+        for (n, r) in rows.into_iter().enumerate() {
+            let src = r.into_iter().map(Some).collect();
+            let row = self
+                .build_insert_row(&table, &targets, src, &mut first_auto, false, n + 1)
+                .map_err(|e| at_row(e, n + 1))?;
+            affected += self
+                .insert_one(&table, row, OnDup::Error, &[])
+                .map_err(|e| at_row(e, n + 1))?;
+        }
+        Ok(Output::Ok {
+            affected,
+            last_insert_id: first_auto.unwrap_or(0),
+            info: String::new(),
+        })
+    }
+
     /// `... RETURNING items` (MariaDB): the items over each written row.
     fn returning(
         &mut self,
