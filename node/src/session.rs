@@ -1116,6 +1116,7 @@ fn new_exec<'a>(
         status: &**node,
         describe,
         ctes: Vec::new(),
+        windows: None,
     }
 }
 

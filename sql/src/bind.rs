@@ -651,7 +651,7 @@ impl Exec<'_> {
             }
         };
         if f.over.is_some() {
-            return Err(SqlError::unsupported("window functions"));
+            return self.bind_window(f, env);
         }
         let star = matches!(
             arg_list.first(),

@@ -27,6 +27,7 @@ pub mod select;
 pub mod show;
 pub mod vars;
 pub mod view;
+pub mod window;
 pub mod with;
 
 /// The version string clients see (`@@version`, the handshake). It reads as
@@ -188,6 +189,8 @@ pub struct Exec<'a> {
     pub describe: bool,
     /// The CTEs in scope, innermost last (`with`).
     pub ctes: Vec<with::Cte>,
+    /// While a SELECT's list and ORDER BY are bound: its window calls.
+    pub windows: Option<window::Collector>,
 }
 
 impl Exec<'_> {

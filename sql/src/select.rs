@@ -19,7 +19,7 @@ use crate::arith;
 use crate::bind::{self, AggCall, AggFunc, BindEnv, Scope, ScopeCol};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{CmpOp, Expr};
-use crate::{collate, Exec, OutCol};
+use crate::{collate, window, Exec, OutCol};
 use trireme_storage::collation::Collation;
 use trireme_storage::keycode;
 use trireme_storage::txn::LockKind;
@@ -407,6 +407,19 @@ impl Exec<'_> {
         };
 
         // Projection (in aggregate mode if it turns out to aggregate).
+        // Window calls are collected while the list and ORDER BY are bound.
+        let named = s
+            .named_window
+            .iter()
+            .filter_map(|d| match &d.1 {
+                ast::NamedWindowExpr::WindowSpec(spec) => Some((d.0.value.clone(), spec.clone())),
+                ast::NamedWindowExpr::NamedWindow(_) => None,
+            })
+            .collect();
+        let outer_windows = self.windows.replace(window::Collector {
+            calls: Vec::new(),
+            named,
+        });
         let mut aggs: Vec<AggCall> = Vec::new();
         let mut proj: Vec<(Expr, OutCol)> = Vec::new();
         let mut aliases: Vec<(String, Expr)> = Vec::new();
@@ -469,6 +482,8 @@ impl Exec<'_> {
             }
         }
 
+        let paused = self.windows.take();
+
         // GROUP BY: positions, aliases or expressions over source rows.
         let group_exprs: Vec<Expr> = match &s.group_by {
             ast::GroupByExpr::Expressions(exprs, mods) => {
@@ -499,10 +514,26 @@ impl Exec<'_> {
         // ORDER BY keys: output positions or expressions over the same layout
         // as the projection.
         let mut sort_keys: Vec<(SortKey, bool)> = Vec::new();
+        self.windows = paused;
         for ob in order_by {
             let desc = matches!(ob.options.sort, Some(ast::OrderBySort::Desc));
             let key = self.bind_order_item(&ob.expr, &scope, &mut aggs, &proj, &aliases)?;
             sort_keys.push((key, desc));
+        }
+        let windows = std::mem::replace(&mut self.windows, outer_windows)
+            .map(|c| c.calls)
+            .unwrap_or_default();
+        if !windows.is_empty() {
+            // Window values sit after the aggregates.
+            let delta = (scope.len() + aggs.len()) as isize - window::WINDOW_BASE as isize;
+            for (e, _) in proj.iter_mut() {
+                e.shift_columns(window::WINDOW_BASE, delta);
+            }
+            for (k, _) in sort_keys.iter_mut() {
+                if let SortKey::Expr(e) = k {
+                    e.shift_columns(window::WINDOW_BASE, delta);
+                }
+            }
         }
 
         // HAVING alone does not group: without GROUP BY or an aggregate,
@@ -526,7 +557,12 @@ impl Exec<'_> {
             }
         }
 
-        let early = if aggregate || distinct || having.is_some() || !sort_keys.is_empty() {
+        let early = if aggregate
+            || distinct
+            || having.is_some()
+            || !sort_keys.is_empty()
+            || !windows.is_empty()
+        {
             None
         } else {
             limit.map(|l| l.saturating_add(offset))
@@ -538,7 +574,7 @@ impl Exec<'_> {
         let conn = self.conn_collation();
         let coll_of =
             |e: &Expr, cols: &[OutCol]| collate::derive(e, cols, conn).map(|d| d.collation);
-        let rows = if aggregate {
+        let mut rows = if aggregate {
             let group_colls: Vec<Option<Collation>> =
                 group_exprs.iter().map(|g| coll_of(g, &layout)).collect();
             let agg_colls: Vec<Option<Collation>> = aggs
@@ -582,6 +618,10 @@ impl Exec<'_> {
         } else {
             rows
         };
+
+        if !windows.is_empty() {
+            window::compute(&mut rows, &windows, &mut layout, conn)?;
+        }
 
         // Projection and sort keys.
         let columns: Vec<OutCol> = proj
@@ -1034,7 +1074,7 @@ fn dedup_rows(rows: &mut Vec<Vec<Value>>, cols: &[OutCol]) {
 
 /// Accumulated state of one aggregate for one group.
 #[derive(Clone)]
-enum AggState {
+pub(crate) enum AggState {
     Count(i64),
     Sum(Option<Value>),
     Avg(Option<Value>, i64),
@@ -1042,6 +1082,23 @@ enum AggState {
     Max(Option<Value>),
     Concat(Vec<(Vec<Value>, String)>),
     Bits(u64),
+}
+
+pub(crate) fn new_agg_state(a: &AggCall) -> AggState {
+    new_state(a)
+}
+
+pub(crate) fn accumulate_agg(
+    a: &AggCall,
+    st: &mut AggState,
+    row: &[Value],
+    coll: Option<Collation>,
+) -> SqlResult<()> {
+    accumulate(a, st, row, coll)
+}
+
+pub(crate) fn finish_agg(a: &AggCall, st: AggState) -> Value {
+    finish(a, st)
 }
 
 fn new_state(a: &AggCall) -> AggState {
