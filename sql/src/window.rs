@@ -212,7 +212,7 @@ impl Exec<'_> {
             .map(|(_, s)| s.clone())
             .ok_or_else(|| {
                 SqlError::new(
-                    4006,
+                    4009,
                     "HY000",
                     format!("Window specification with name '{name}' is not defined"),
                 )
