@@ -1117,6 +1117,8 @@ fn new_exec<'a>(
         describe,
         ctes: Vec::new(),
         windows: None,
+        outer: Vec::new(),
+        saw_outer_ref: false,
     }
 }
 

@@ -12,6 +12,7 @@
 use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
 
 use crate::arith::{self, ArithOp};
+use crate::correlated::SubKind;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{BitOp, CastTo, CmpOp, Expr, Func, IntervalUnit};
 use crate::{collate, vars, Exec, OutCol};
@@ -202,7 +203,14 @@ impl Exec<'_> {
                 negated,
             } => {
                 let x = self.bind(expr, env)?;
-                let (cols, rows) = self.run_subquery(subquery)?;
+                let lhs = x.clone();
+                let (cols, rows) = match self.try_subquery(subquery, env.scope, || SubKind::In {
+                    lhs: Box::new(lhs),
+                    negated: *negated,
+                })? {
+                    Ok(r) => r,
+                    Err(correlated) => return Ok(correlated),
+                };
                 if cols != 1 {
                     return Err(SqlError::operand_columns(1));
                 }
@@ -215,7 +223,10 @@ impl Exec<'_> {
                 Expr::InList(Box::new(x), list, *negated, coll)
             }
             A::Subquery(q) => {
-                let (cols, mut rows) = self.run_subquery(q)?;
+                let (cols, mut rows) = match self.try_subquery(q, env.scope, || SubKind::Scalar)? {
+                    Ok(r) => r,
+                    Err(correlated) => return Ok(correlated),
+                };
                 if cols != 1 {
                     return Err(SqlError::operand_columns(1));
                 }
@@ -225,7 +236,13 @@ impl Exec<'_> {
                 Expr::Lit(rows.pop().map_or(Value::Null, |mut r| r.swap_remove(0)))
             }
             A::Exists { subquery, negated } => {
-                let (_, rows) = self.run_subquery(subquery)?;
+                let neg = *negated;
+                let (_, rows) = match self
+                    .try_subquery(subquery, env.scope, || SubKind::Exists { negated: neg })?
+                {
+                    Ok(r) => r,
+                    Err(correlated) => return Ok(correlated),
+                };
                 Expr::Lit(Value::from_bool(rows.is_empty() == *negated))
             }
             A::Between {
@@ -603,7 +620,11 @@ impl Exec<'_> {
             [d, t, c] => (Some(d.value.as_str()), Some(t.value.as_str()), &c.value),
             _ => return Err(SqlError::syntax("too many name parts")),
         };
-        Ok(Expr::Col(env.scope.resolve(db, table, col, env.place)?))
+        match env.scope.resolve(db, table, col, env.place) {
+            Ok(i) => Ok(Expr::Col(i)),
+            // A name of an enclosing query (a correlated subquery).
+            Err(e) => self.resolve_outer(db, table, col, env.place).ok_or(e),
+        }
     }
 
     /// Converts a SQL literal.
@@ -1009,6 +1030,10 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
         | Expr::TupleIn(..)
         | Expr::Between(..)
         | Expr::Like(..) => (big, true),
+        Expr::Correlated(c) => match c.kind {
+            crate::correlated::SubKind::Scalar => (c.ty.clone(), true),
+            _ => (big, true),
+        },
         Expr::Collate(x, _) => infer(x, cols),
         Expr::IsNull(..) | Expr::IsBool(..) => (big, false),
         Expr::Neg(x) => infer(x, cols),

@@ -650,24 +650,36 @@ impl Exec<'_> {
     fn rows_for_write(
         &mut self,
         table: &Arc<Table>,
+        scope: &Scope,
         selection: Option<&ast::Expr>,
         order_by: &[ast::OrderByExpr],
         limit: Option<&ast::Expr>,
     ) -> SqlResult<Vec<(Vec<u8>, Row)>> {
-        let scope = Self::table_scope(table);
+        let scope = scope.clone();
         let filters = match selection {
             Some(w) => self
                 .bind(w, &mut BindEnv::new(&scope, "where clause"))?
                 .conjuncts(),
             None => Vec::new(),
         };
-        let refs: Vec<&Expr> = filters.iter().collect();
+        let correlated: Vec<bool> = filters.iter().map(Expr::has_correlated).collect();
+        let refs: Vec<&Expr> = filters
+            .iter()
+            .zip(&correlated)
+            .filter(|(_, c)| !**c)
+            .map(|(f, _)| f)
+            .collect();
         let path = access::choose(&table.def, &refs, 0);
         let mut rows = Vec::new();
         for (pk, r) in access::fetch(table, self.txn, &path, &[], &mut self.sess.vars.reads)? {
             let mut ok = true;
-            for f in &filters {
-                if !f.holds(&r)? {
+            for (f, corr) in filters.iter().zip(&correlated) {
+                let holds = if *corr {
+                    self.eval_row(f, &r, &scope)?.truth() == Some(true)
+                } else {
+                    f.holds(&r)?
+                };
+                if !holds {
                     ok = false;
                     break;
                 }
@@ -719,11 +731,16 @@ impl Exec<'_> {
         if !u.table.joins.is_empty() || u.from.is_some() {
             return Err(SqlError::unsupported("multi-table UPDATE"));
         }
-        let ast::TableFactor::Table { name, .. } = &u.table.relation else {
+        let ast::TableFactor::Table { name, alias, .. } = &u.table.relation else {
             return Err(SqlError::unsupported("UPDATE of a derived table"));
         };
         let table = self.table_for_write(name)?;
-        let scope = Self::table_scope(&table);
+        let mut scope = Self::table_scope(&table);
+        if let Some(a) = alias {
+            for c in &mut scope.cols {
+                c.source = a.name.value.clone();
+            }
+        }
         let mut sets = Vec::new();
         for a in &u.assignments {
             let col = assignment_column(&a.target)?;
@@ -738,14 +755,19 @@ impl Exec<'_> {
             };
             sets.push((i, e));
         }
-        let rows =
-            self.rows_for_write(&table, u.selection.as_ref(), &u.order_by, u.limit.as_ref())?;
+        let rows = self.rows_for_write(
+            &table,
+            &scope,
+            u.selection.as_ref(),
+            &u.order_by,
+            u.limit.as_ref(),
+        )?;
         let matched = rows.len() as u64;
         let mut changed = 0u64;
         for (n, (pk, old)) in rows.into_iter().enumerate() {
             self.check_not_newer(&table, &pk)?;
             let new = self
-                .updated_row(&table, &sets, &old)
+                .updated_row(&table, &scope, &sets, &old)
                 .map_err(|e| at_row(e, n + 1))?;
             let Some(new) = new else { continue };
             self.put_row(&table, Some(&pk), Some(&old), new)?;
@@ -769,6 +791,7 @@ impl Exec<'_> {
     fn updated_row(
         &mut self,
         table: &Arc<Table>,
+        scope: &Scope,
         sets: &[(usize, Option<Expr>)],
         old: &Row,
     ) -> SqlResult<Option<Vec<Value>>> {
@@ -776,6 +799,10 @@ impl Exec<'_> {
         for (c, e) in sets {
             let col = &table.def.columns[*c];
             let v = match e {
+                Some(e) if e.has_correlated() => {
+                    let v = self.eval_row(e, &new, scope)?;
+                    eval_stored(&Expr::Lit(v), &new)?
+                }
                 Some(e) => eval_stored(e, &new)?,
                 None => match &col.default {
                     Some(DefaultValue::Value(d)) => d.clone(),
@@ -817,8 +844,14 @@ impl Exec<'_> {
             return Err(SqlError::unsupported("DELETE from a derived table"));
         };
         let table = self.table_for_write(name)?;
-        let rows =
-            self.rows_for_write(&table, d.selection.as_ref(), &d.order_by, d.limit.as_ref())?;
+        let scope = Self::table_scope(&table);
+        let rows = self.rows_for_write(
+            &table,
+            &scope,
+            d.selection.as_ref(),
+            &d.order_by,
+            d.limit.as_ref(),
+        )?;
         let n = rows.len() as u64;
         for (pk, row) in rows {
             self.check_not_newer(&table, &pk)?;

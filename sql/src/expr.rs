@@ -165,6 +165,9 @@ pub enum Expr {
     Like(Box<Expr>, Box<Expr>, char, bool, Option<Collation>),
     /// `e COLLATE c`: the value of `e`, compared under `c`.
     Collate(Box<Expr>, Collation),
+    /// A subquery that reads the enclosing row (`crate::correlated`):
+    /// evaluated per row by the statement, never by `eval`.
+    Correlated(Box<crate::correlated::Correlated>),
     Case(Option<Box<Expr>>, Vec<(Expr, Expr)>, Option<Box<Expr>>),
     Func(Func, Vec<Expr>),
     Interval(IntervalUnit, Box<Expr>),
@@ -190,6 +193,11 @@ impl Expr {
     pub fn columns(&self, f: &mut impl FnMut(usize)) {
         match self {
             Expr::Lit(_) => {}
+            Expr::Correlated(c) => {
+                if let crate::correlated::SubKind::In { lhs, .. } = &c.kind {
+                    lhs.columns(f);
+                }
+            }
             Expr::Col(c) => f(*c),
             Expr::Not(e) | Expr::Neg(e) | Expr::IsNull(e, _) | Expr::IsBool(e, _, _) => {
                 e.columns(f)
@@ -237,6 +245,29 @@ impl Expr {
         }
     }
 
+    /// Whether a correlated subquery is anywhere in this expression.
+    pub fn has_correlated(&self) -> bool {
+        let mut found = false;
+        self.clone().visit_mut(&mut |e| {
+            if matches!(e, Expr::Correlated(_)) {
+                found = true;
+            }
+        });
+        found
+    }
+
+    /// Replaces each correlated subquery (outermost first) by `f`'s result.
+    pub fn replace_correlated(
+        &mut self,
+        f: &mut impl FnMut(&crate::correlated::Correlated) -> Expr,
+    ) {
+        self.visit_mut(&mut |e| {
+            if let Expr::Correlated(c) = e {
+                *e = f(c);
+            }
+        });
+    }
+
     /// The highest column position read, if any.
     pub fn max_column(&self) -> Option<usize> {
         let mut m = None;
@@ -272,6 +303,11 @@ impl Expr {
         f(self);
         match self {
             Expr::Lit(_) | Expr::Col(_) => {}
+            Expr::Correlated(c) => {
+                if let crate::correlated::SubKind::In { lhs, .. } = &mut c.kind {
+                    lhs.visit_mut(f);
+                }
+            }
             Expr::Not(e) | Expr::Neg(e) | Expr::IsNull(e, _) | Expr::IsBool(e, _, _) => {
                 e.visit_mut(f)
             }
@@ -360,6 +396,11 @@ impl Expr {
             },
             Expr::Cmp(op, a, b, coll) => cmp_collated(*op, &a.eval(row)?, &b.eval(row)?, *coll),
             Expr::Collate(e, _) => e.eval(row)?,
+            Expr::Correlated(_) => {
+                return Err(SqlError::internal(
+                    "a correlated subquery evaluated outside its statement",
+                ))
+            }
             Expr::TupleCmp(op, a, b) => {
                 let xs = a
                     .iter()

@@ -18,6 +18,7 @@ pub mod bind;
 pub mod check;
 pub mod coerce;
 pub mod collate;
+pub mod correlated;
 pub mod ddl;
 pub mod dml;
 pub mod error;
@@ -191,6 +192,10 @@ pub struct Exec<'a> {
     pub ctes: Vec<with::Cte>,
     /// While a SELECT's list and ORDER BY are bound: its window calls.
     pub windows: Option<window::Collector>,
+    /// Enclosing scopes a subquery may read (`correlated`).
+    pub outer: Vec<correlated::OuterFrame>,
+    /// Set when a subquery being bound read an enclosing scope.
+    pub saw_outer_ref: bool,
 }
 
 impl Exec<'_> {

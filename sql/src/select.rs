@@ -398,13 +398,16 @@ impl Exec<'_> {
         let mut plan = self.plan_from(&s.from)?;
         let scope = plan.scope.clone();
 
-        // WHERE.
-        let filters = match &s.selection {
+        // WHERE. Terms with correlated subqueries run after the join, per
+        // row; the others drive access paths and the join.
+        let (correlated_filters, filters): (Vec<Expr>, Vec<Expr>) = match &s.selection {
             Some(w) => self
                 .bind(w, &mut BindEnv::new(&scope, "where clause"))?
                 .conjuncts(),
             None => Vec::new(),
-        };
+        }
+        .into_iter()
+        .partition(|f| f.has_correlated());
 
         // Projection (in aggregate mode if it turns out to aggregate).
         // Window calls are collected while the list and ORDER BY are bound.
@@ -567,13 +570,35 @@ impl Exec<'_> {
         } else {
             limit.map(|l| l.saturating_add(offset))
         };
-        let rows = self.run_join(&plan, &filters, lock, early)?;
+        let early = if correlated_filters.is_empty() {
+            early
+        } else {
+            None
+        };
+        let mut rows = self.run_join(&plan, &filters, lock, early)?;
+        if !correlated_filters.is_empty() {
+            let mut kept = Vec::with_capacity(rows.len());
+            for r in rows {
+                let mut keep = true;
+                for f in &correlated_filters {
+                    if self.eval_row(f, &r, &scope)?.truth() != Some(true) {
+                        keep = false;
+                        break;
+                    }
+                }
+                if keep {
+                    kept.push(r);
+                }
+            }
+            rows = kept;
+        }
 
         // Aggregation.
         let mut layout: Vec<OutCol> = scope.cols.iter().map(|c| c.meta.clone()).collect();
         let conn = self.conn_collation();
         let coll_of =
             |e: &Expr, cols: &[OutCol]| collate::derive(e, cols, conn).map(|d| d.collation);
+        let having_correlated = having.as_ref().is_some_and(|h| h.has_correlated());
         let mut rows = if aggregate {
             let group_colls: Vec<Option<Collation>> =
                 group_exprs.iter().map(|g| coll_of(g, &layout)).collect();
@@ -599,7 +624,7 @@ impl Exec<'_> {
                 Some(h) => {
                     let mut kept = Vec::new();
                     for r in grouped {
-                        if h.holds(&r)? {
+                        if self.holds_row(h, having_correlated, &r, &scope)? {
                             kept.push(r);
                         }
                     }
@@ -610,7 +635,7 @@ impl Exec<'_> {
         } else if let Some(h) = &having {
             let mut kept = Vec::new();
             for r in rows {
-                if h.holds(&r)? {
+                if self.holds_row(h, having_correlated, &r, &scope)? {
                     kept.push(r);
                 }
             }
@@ -647,11 +672,20 @@ impl Exec<'_> {
                 SortKey::Expr(e) => coll_of(e, &layout),
             })
             .collect();
+        let proj_correlated: Vec<bool> = proj.iter().map(|(e, _)| e.has_correlated()).collect();
+        let sort_correlated: Vec<bool> = sort_keys
+            .iter()
+            .map(|(k, _)| matches!(k, SortKey::Expr(e) if e.has_correlated()))
+            .collect();
         let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::with_capacity(rows.len());
         for r in &rows {
             let mut vals = Vec::with_capacity(proj.len());
-            for (e, _) in &proj {
-                vals.push(e.eval(r)?);
+            for ((e, _), corr) in proj.iter().zip(&proj_correlated) {
+                vals.push(if *corr {
+                    self.eval_row(e, r, &scope)?
+                } else {
+                    e.eval(r)?
+                });
             }
             let mut keys = Vec::with_capacity(sort_keys.len());
             for (k, _) in &sort_keys {
@@ -659,6 +693,9 @@ impl Exec<'_> {
                     SortKey::Output(i) => enum_rank(vals[*i].clone(), columns[*i].ty.as_ref()),
                     SortKey::Expr(e @ Expr::Col(c)) => {
                         enum_rank(e.eval(r)?, layout.get(*c).and_then(|m| m.ty.as_ref()))
+                    }
+                    SortKey::Expr(e) if sort_correlated[keys.len()] => {
+                        self.eval_row(e, r, &scope)?
                     }
                     SortKey::Expr(e) => e.eval(r)?,
                 });
@@ -759,6 +796,21 @@ impl Exec<'_> {
             place: "order clause",
         };
         Ok(SortKey::Expr(self.bind(e, &mut env)?))
+    }
+
+    /// Whether a HAVING condition holds for a row, its correlated
+    /// subqueries run for that row.
+    fn holds_row(
+        &mut self,
+        h: &Expr,
+        correlated: bool,
+        row: &[Value],
+        scope: &Scope,
+    ) -> SqlResult<bool> {
+        if correlated {
+            return Ok(self.eval_row(h, row, scope)?.truth() == Some(true));
+        }
+        h.holds(row)
     }
 
     /// Sorts a result by ORDER BY items that name output columns (UNION).

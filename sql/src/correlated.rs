@@ -1,0 +1,176 @@
+//! Correlated subqueries: `EXISTS (SELECT ... WHERE o.c = outer.c)`, scalar
+//! and `IN` subqueries that name columns of the query around them.
+//!
+//! Binding tries a subquery once with the enclosing scope pushed as an
+//! *outer frame* without values: a name that only resolves there reads as
+//! NULL and marks the subquery correlated. An uncorrelated subquery keeps
+//! that one result (a literal); a correlated one becomes an
+//! `Expr::Correlated` node, which the SELECT (and UPDATE / DELETE)
+//! evaluate per row: the subquery is bound and run again with the row's
+//! values in the frame, so outer names read as that row's values.
+
+use sqlparser::ast;
+use trireme_storage::types::SqlType;
+use trireme_storage::value::{compare, Value};
+
+use crate::bind::Scope;
+use crate::error::{SqlError, SqlResult};
+use crate::expr::Expr;
+use crate::Exec;
+
+/// What a correlated subquery computes for a row.
+#[derive(Clone, Debug)]
+pub enum SubKind {
+    Exists { negated: bool },
+    Scalar,
+    In { lhs: Box<Expr>, negated: bool },
+}
+
+#[derive(Clone, Debug)]
+pub struct Correlated {
+    pub kind: SubKind,
+    pub query: Box<ast::Query>,
+    /// The type of its first column, as the first binding saw it.
+    pub ty: Option<SqlType>,
+}
+
+/// A subquery's column count and rows.
+pub type SubRows = (usize, Vec<Vec<Value>>);
+
+/// A scope whose names a subquery may read, and (while evaluating) the row.
+#[derive(Clone)]
+pub struct OuterFrame {
+    pub scope: Scope,
+    pub row: Option<Vec<Value>>,
+}
+
+impl Exec<'_> {
+    /// Resolves a name a subquery does not know in the enclosing scopes,
+    /// innermost first: the current row's value, or NULL (and a note that
+    /// the subquery is correlated) while it is first bound.
+    pub(crate) fn resolve_outer(
+        &mut self,
+        db: Option<&str>,
+        table: Option<&str>,
+        col: &str,
+        place: &'static str,
+    ) -> Option<Expr> {
+        for frame in self.outer.iter().rev() {
+            if let Ok(i) = frame.scope.resolve(db, table, col, place) {
+                return Some(match &frame.row {
+                    Some(r) => Expr::Lit(r.get(i).cloned().unwrap_or(Value::Null)),
+                    None => {
+                        self.saw_outer_ref = true;
+                        Expr::Lit(Value::Null)
+                    }
+                });
+            }
+        }
+        None
+    }
+
+    /// Runs a subquery bound in `scope`. Ok(Err(node)) when it is
+    /// correlated (evaluate `node` per row), else its columns and rows.
+    pub(crate) fn try_subquery(
+        &mut self,
+        q: &ast::Query,
+        scope: &Scope,
+        kind: impl FnOnce() -> SubKind,
+    ) -> SqlResult<Result<SubRows, Expr>> {
+        let saved = std::mem::replace(&mut self.saw_outer_ref, false);
+        self.outer.push(OuterFrame {
+            scope: scope.clone(),
+            row: None,
+        });
+        let r = self.query(q);
+        self.outer.pop();
+        let correlated = std::mem::replace(&mut self.saw_outer_ref, saved);
+        if correlated {
+            let ty = r
+                .ok()
+                .and_then(|(cols, _)| cols.into_iter().next())
+                .and_then(|c| c.ty);
+            return Ok(Err(Expr::Correlated(Box::new(Correlated {
+                kind: kind(),
+                query: Box::new(q.clone()),
+                ty,
+            }))));
+        }
+        let (cols, rows) = r?;
+        Ok(Ok((cols.len(), rows)))
+    }
+
+    /// Evaluates `e`, which holds correlated subqueries, over `row` (laid
+    /// out by `scope`), running them for that row. (Callers check
+    /// `has_correlated` once per statement, not per row.)
+    pub(crate) fn eval_row(&mut self, e: &Expr, row: &[Value], scope: &Scope) -> SqlResult<Value> {
+        let mut e = e.clone();
+        let mut err = None;
+        e.replace_correlated(&mut |c| match self.run_correlated(c, row, scope) {
+            Ok(v) => Expr::Lit(v),
+            Err(x) => {
+                err.get_or_insert(x);
+                Expr::Lit(Value::Null)
+            }
+        });
+        if let Some(x) = err {
+            return Err(x);
+        }
+        e.eval(row)
+    }
+
+    fn run_correlated(&mut self, c: &Correlated, row: &[Value], scope: &Scope) -> SqlResult<Value> {
+        let lhs = match &c.kind {
+            SubKind::In { lhs, .. } => Some(self.eval_row(lhs, row, scope)?),
+            _ => None,
+        };
+        self.outer.push(OuterFrame {
+            scope: scope.clone(),
+            row: Some(row.to_vec()),
+        });
+        let r = self.query(&c.query);
+        self.outer.pop();
+        let (cols, rows) = r?;
+        Ok(match &c.kind {
+            SubKind::Exists { negated } => Value::from_bool(rows.is_empty() == *negated),
+            SubKind::Scalar => {
+                if cols.len() != 1 {
+                    return Err(SqlError::operand_columns(1));
+                }
+                if rows.len() > 1 {
+                    return Err(SqlError::subquery_rows());
+                }
+                rows.into_iter()
+                    .next()
+                    .and_then(|r| r.into_iter().next())
+                    .unwrap_or(Value::Null)
+            }
+            SubKind::In { negated, .. } => {
+                if cols.len() != 1 {
+                    return Err(SqlError::operand_columns(1));
+                }
+                let v = lhs.unwrap_or(Value::Null);
+                if v.is_null() {
+                    return Ok(if rows.is_empty() {
+                        Value::from_bool(*negated)
+                    } else {
+                        Value::Null
+                    });
+                }
+                let mut saw_null = false;
+                for r in &rows {
+                    match compare(&v, &r[0]) {
+                        Some(std::cmp::Ordering::Equal) => return Ok(Value::from_bool(!negated)),
+                        None => saw_null = true,
+                        _ => {}
+                    }
+                }
+                if saw_null {
+                    Value::Null
+                } else {
+                    Value::from_bool(*negated)
+                }
+            }
+        })
+    }
+}
