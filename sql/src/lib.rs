@@ -21,6 +21,7 @@ pub mod ddl;
 pub mod dml;
 pub mod error;
 pub mod expr;
+pub mod func;
 pub mod select;
 pub mod show;
 pub mod vars;

@@ -503,7 +503,14 @@ impl Exec<'_> {
     }
 
     pub fn show_collation(&self, like: Option<&str>) -> Output {
-        let mut cols = text_cols(&["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen"]);
+        let mut cols = text_cols(&[
+            "Collation",
+            "Charset",
+            "Id",
+            "Default",
+            "Compiled",
+            "Sortlen",
+        ]);
         cols[2] = OutCol::bigint("Id");
         cols[5] = OutCol::bigint("Sortlen");
         rows(
