@@ -370,6 +370,22 @@ impl Exec<'_> {
                 Func::Locate,
                 vec![self.bind(expr, env)?, self.bind(r#in, env)?],
             ),
+            A::RLike {
+                negated,
+                expr,
+                pattern,
+                ..
+            } => {
+                let m = Expr::Func(
+                    Func::RegexpLike,
+                    vec![self.bind(expr, env)?, self.bind(pattern, env)?],
+                );
+                if *negated {
+                    Expr::Not(Box::new(m))
+                } else {
+                    m
+                }
+            }
             A::Extract { field, expr, .. } => {
                 let f = match field {
                     ast::DateTimeField::Year => Func::Year,
@@ -378,6 +394,9 @@ impl Exec<'_> {
                     ast::DateTimeField::Hour => Func::Hour,
                     ast::DateTimeField::Minute => Func::Minute,
                     ast::DateTimeField::Second => Func::Second,
+                    ast::DateTimeField::Microsecond => Func::Microsecond,
+                    ast::DateTimeField::Quarter => Func::Quarter,
+                    ast::DateTimeField::Week(_) => Func::Week,
                     other => return Err(SqlError::unsupported(format!("EXTRACT({other})"))),
                 };
                 Expr::Func(f, vec![self.bind(expr, env)?])
@@ -749,13 +768,26 @@ impl Exec<'_> {
                         .clamp(0, 6) as u8,
                     None => 0,
                 };
-                Some(Value::DateTime(self.now.truncate_fsp(fsp)))
+                let now = if name == "UTC_TIMESTAMP" {
+                    self.now
+                } else {
+                    self.local_now()
+                };
+                Some(Value::DateTime(now.truncate_fsp(fsp)))
             }
-            "CURDATE" | "CURRENT_DATE" | "UTC_DATE" => Some(Value::Date(self.now.date)),
-            "CURTIME" | "CURRENT_TIME" | "UTC_TIME" => Some(Value::Str(format!(
-                "{:02}:{:02}:{:02}",
-                self.now.hour, self.now.minute, self.now.second
-            ))),
+            "CURDATE" | "CURRENT_DATE" => Some(Value::Date(self.local_now().date)),
+            "UTC_DATE" => Some(Value::Date(self.now.date)),
+            "CURTIME" | "CURRENT_TIME" | "UTC_TIME" => {
+                let t = if name == "UTC_TIME" {
+                    self.now
+                } else {
+                    self.local_now()
+                };
+                Some(Value::Str(format!(
+                    "{:02}:{:02}:{:02}",
+                    t.hour, t.minute, t.second
+                )))
+            }
             _ => None,
         };
         if let Some(v) = session_value {
@@ -810,11 +842,50 @@ impl Exec<'_> {
         if argc < min || argc > max {
             return Err(SqlError::wrong_arg_count(&name));
         }
-        let mut args = Vec::with_capacity(argc);
+        // TIMESTAMPDIFF(unit, a, b) / TIMESTAMPADD(unit, n, dt): the unit
+        // is a keyword.
+        if matches!(name.as_str(), "TIMESTAMPDIFF" | "TIMESTAMPADD") {
+            let unit = crate::func::unit_by_name(&raw_args[0].to_string())
+                .ok_or_else(|| SqlError::syntax(format!("bad unit '{}'", raw_args[0])))?;
+            let n = self.bind(raw_args[1], env)?;
+            let dt = self.bind(raw_args[2], env)?;
+            return Ok(if func == Func::TimestampDiff {
+                Expr::Func(
+                    func,
+                    vec![
+                        Expr::Interval(unit, Box::new(Expr::Lit(Value::Int(1)))),
+                        n,
+                        dt,
+                    ],
+                )
+            } else {
+                Expr::Func(func, vec![dt, Expr::Interval(unit, Box::new(n))])
+            });
+        }
+        let mut args = Vec::with_capacity(argc + 1);
         for a in raw_args {
             args.push(self.bind(a, env)?);
         }
+        if crate::func::needs_zone(func) {
+            // The session time zone rides along as a last argument.
+            args.push(Expr::Lit(Value::Str(self.time_zone())));
+        }
         Ok(Expr::Func(func, args))
+    }
+
+    /// The session's `time_zone`.
+    fn time_zone(&self) -> String {
+        vars::read(self.sess, "time_zone", false)
+            .map(|v| v.to_text_lossy())
+            .unwrap_or_else(|_| "SYSTEM".into())
+    }
+
+    /// The statement's time in the session's time zone.
+    fn local_now(&self) -> DateTime {
+        match crate::func::tz::parse_zone(&self.time_zone()) {
+            Some(z) => z.from_utc_micros(self.now.to_unix_micros()),
+            None => self.now,
+        }
     }
 
     /// Runs an uncorrelated subquery; returns its column count and rows.

@@ -66,6 +66,51 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
             }
         }
         Power => Value::Double(x().powf(vals[1].to_f64().unwrap_or(0.0))),
+        Exp => Value::Double(x().exp()),
+        Ln | Log2 | Log10 if x() <= 0.0 => Value::Null,
+        Ln => Value::Double(x().ln()),
+        Log2 => Value::Double(x().log2()),
+        Log10 => Value::Double(x().log10()),
+        Log if vals.len() == 1 => {
+            if x() <= 0.0 {
+                Value::Null
+            } else {
+                Value::Double(x().ln())
+            }
+        }
+        Log => {
+            let (b, y) = (x(), vals[1].to_f64().unwrap_or(0.0));
+            if b <= 0.0 || b == 1.0 || y <= 0.0 {
+                Value::Null
+            } else {
+                Value::Double(y.ln() / b.ln())
+            }
+        }
+        Pi => Value::Double(std::f64::consts::PI),
+        Sin => Value::Double(x().sin()),
+        Cos => Value::Double(x().cos()),
+        Tan => Value::Double(x().tan()),
+        Cot => {
+            let t = x().tan();
+            if t == 0.0 {
+                return Err(crate::error::SqlError::value_out_of_range(
+                    "DOUBLE",
+                    &format!("cot({})", v0.to_text_lossy()),
+                ));
+            }
+            Value::Double(1.0 / t)
+        }
+        Asin | Acos if !(-1.0..=1.0).contains(&x()) => Value::Null,
+        Asin => Value::Double(x().asin()),
+        Acos => Value::Double(x().acos()),
+        Atan if vals.len() == 1 => Value::Double(x().atan()),
+        Atan | Atan2 => Value::Double(x().atan2(vals[1].to_f64().unwrap_or(0.0))),
+        Degrees => Value::Double(x().to_degrees()),
+        Radians => Value::Double(x().to_radians()),
+        BitCount => Value::Int(i64::from(match &v0 {
+            Value::UInt(u) => u.count_ones(),
+            other => (other.to_i64().unwrap_or(0) as u64).count_ones(),
+        })),
         Rand => match vals.first() {
             None => Value::Double(rand::random::<f64>()),
             Some(seed) => Value::Double(MyRand::new(seed.to_i64().unwrap_or(0)).next()),
