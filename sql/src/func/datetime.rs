@@ -295,7 +295,28 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
             None => Value::Null,
         },
         Time => match time_arg(&v0) {
-            Some(us) => Value::Str(format_time(us)),
+            Some(us) => {
+                // As many fractional digits as the argument had.
+                let t = text(&v0);
+                let digits = t
+                    .rsplit_once('.')
+                    .map_or(0, |(_, f)| {
+                        f.chars().take_while(char::is_ascii_digit).count()
+                    })
+                    .min(6);
+                let mut out = format_time(us);
+                if let Some((whole, frac)) = out.clone().split_once('.') {
+                    out = whole.to_string();
+                    if digits > 0 {
+                        out.push('.');
+                        out.push_str(&frac[..digits]);
+                    }
+                } else if digits > 0 {
+                    out.push('.');
+                    out.push_str(&"0".repeat(digits));
+                }
+                Value::Str(out)
+            }
             None => Value::Null,
         },
         TimeToSec => match time_arg(&v0) {
@@ -404,7 +425,7 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
             Some(dt) => {
                 let us = zone_arg(vals).to_utc_micros(&dt);
                 if us < 0 || us / 1_000_000 > 2_147_483_647 {
-                    Value::Int(0)
+                    Value::Null
                 } else if us % 1_000_000 == 0 {
                     Value::Int(us / 1_000_000)
                 } else {
@@ -534,8 +555,7 @@ pub(super) fn date_add(
         n = -n;
     }
     let was_date = matches!(base, Value::Date(_))
-        || (base.is_stringish()
-            && trireme_storage::value::parse_date(&base.to_text_lossy()).is_some());
+        || (base.is_stringish() && !base.to_text_lossy().contains(':'));
     let micros_per = |u: IntervalUnit| -> i64 {
         match u {
             IntervalUnit::Microsecond => 1,

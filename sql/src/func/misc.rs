@@ -38,25 +38,38 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
     use Func::*;
     Ok(Some(match f {
         InetAton => {
-            // MariaDB accepts short forms: '127.1' is 127.0.0.1.
+            // MariaDB's reading: each '.' shifts in a byte; short forms
+            // ('127.1') put the last part in the low byte.
             let s = text(&vals[0]);
-            let parts: Vec<&str> = s.split('.').collect();
-            if parts.len() > 4 || parts.iter().any(|p| p.is_empty()) {
-                return Ok(Some(Value::Null));
-            }
-            let mut nums = Vec::new();
-            for p in &parts {
-                match p.parse::<u64>() {
-                    Ok(n) if n <= 255 => nums.push(n),
-                    _ => return Ok(Some(Value::Null)),
+            let (mut result, mut byte, mut dots) = (0u64, 0u64, 0);
+            let mut last = ' ';
+            for c in s.chars() {
+                last = c;
+                if let Some(d) = c.to_digit(10) {
+                    byte = byte * 10 + u64::from(d);
+                    if byte > 255 {
+                        return Ok(Some(Value::Null));
+                    }
+                } else if c == '.' {
+                    dots += 1;
+                    result = (result << 8) + byte;
+                    byte = 0;
+                } else {
+                    return Ok(Some(Value::Null));
                 }
             }
-            let last = nums.pop().unwrap_or(0);
-            let mut n = 0u64;
-            for (i, x) in nums.iter().enumerate() {
-                n |= x << (24 - 8 * i);
+            if s.is_empty() {
+                return Ok(Some(Value::Null));
             }
-            Value::UInt(n | last)
+            if last != '.' {
+                match dots {
+                    1 => result <<= 16,
+                    2 => result <<= 8,
+                    _ => {}
+                }
+                result = (result << 8) + byte;
+            }
+            Value::UInt(result)
         }
         InetNtoa => match vals[0].to_i64() {
             Some(n) if (0..=u32::MAX as i64).contains(&n) => {

@@ -10,7 +10,7 @@ use crate::error::SqlResult;
 use crate::expr::{Expr, IntervalUnit};
 use crate::OutCol;
 use trireme_storage::types::{IntWidth, SqlType};
-use trireme_storage::value::{compare, Value};
+use trireme_storage::value::{compare, compare_collated, Value};
 
 mod crypto;
 mod datetime;
@@ -267,7 +267,6 @@ const FUNCTIONS: &[(&str, Func, usize, usize)] = {
         ("BIN", Bin, 1, 1),
         ("OCT", Oct, 1, 1),
         ("POSITION", Locate, 2, 2),
-        ("REGEXP_LIKE", RegexpLike, 2, 2),
         ("REGEXP_REPLACE", RegexpReplace, 3, 3),
         ("REGEXP_SUBSTR", RegexpSubstr, 2, 2),
         ("REGEXP_INSTR", RegexpInstr, 2, 2),
@@ -492,7 +491,9 @@ pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
         NullIf => {
             let a = arg(args, 0, row)?;
             let b = arg(args, 1, row)?;
-            return Ok(if compare(&a, &b) == Some(Ordering::Equal) {
+            let coll = (a.is_stringish() && b.is_stringish())
+                .then(trireme_storage::collation::Collation::default);
+            return Ok(if compare_collated(&a, &b, coll) == Some(Ordering::Equal) {
                 Value::Null
             } else {
                 a
@@ -717,7 +718,16 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
             ),
             _ => (big(), true),
         },
-        TimeToSec => dbl,
+        TimeToSec => match first().0 {
+            Some(SqlType::DateTime(p) | SqlType::Timestamp(p)) if p > 0 => (
+                Some(SqlType::Decimal {
+                    precision: 17 + p,
+                    scale: p,
+                }),
+                true,
+            ),
+            _ => (big(), true),
+        },
         SetLastInsertId | Crc32 | InetAton => (ubig(), true),
         UuidShort => (ubig(), false),
         InetNtoa => (varchar(31), true),
@@ -735,7 +745,18 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
             let b = args.get(2).and_then(|a| infer(a, cols).0);
             (crate::bind::merge_types(a, b), true)
         }
-        Abs | Floor | Ceil | Mod => first(),
+        Floor | Ceil => match (first(), args.first()) {
+            ((Some(SqlType::Decimal { .. }), n), Some(Expr::Lit(Value::Decimal(d))))
+                if d.abs() < rust_decimal::Decimal::from(100_000_000_000_000_000i64) =>
+            {
+                (big(), n)
+            }
+            ((Some(SqlType::Decimal { precision, scale }), n), _) if precision - scale <= 17 => {
+                (big(), n)
+            }
+            (other, _) => other,
+        },
+        Abs | Mod => first(),
         Round | Truncate => {
             let (t, n) = first();
             match t {

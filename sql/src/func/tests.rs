@@ -127,7 +127,7 @@ fn strings() {
 
 #[test]
 fn regexps() {
-    assert_eq!(call("REGEXP_LIKE", vec![s("New York"), s("^new")]), "1");
+    assert_eq!(ev(Func::RegexpLike, vec![s("New York"), s("^new")]), "1");
     assert_eq!(
         call("REGEXP_REPLACE", vec![s("ab12cd"), s("[0-9]"), s("")]),
         "abcd"

@@ -62,7 +62,18 @@ impl Zone {
         match self {
             Zone::Offset(s) => dt.to_unix_micros() - s * 1_000_000,
             Zone::Named(tz) => {
-                match to_civil(dt).and_then(|c| tz.to_ambiguous_timestamp(c).compatible().ok()) {
+                let ts = to_civil(dt).and_then(|c| {
+                    let amb = tz.to_ambiguous_timestamp(c);
+                    if matches!(amb.offset(), jiff::tz::AmbiguousOffset::Gap { .. }) {
+                        // A time the clocks skip reads as the moment they
+                        // jump (MariaDB's reading).
+                        let before = amb.earlier().ok()?;
+                        tz.following(before).next().map(|t| t.timestamp())
+                    } else {
+                        amb.earlier().ok()
+                    }
+                });
+                match ts {
                     Some(ts) => ts.as_microsecond(),
                     None => dt.to_unix_micros(),
                 }
