@@ -387,6 +387,22 @@ impl Exec<'_> {
                 Func::Locate,
                 vec![self.bind(expr, env)?, self.bind(r#in, env)?],
             ),
+            A::RLike {
+                negated,
+                expr,
+                pattern,
+                ..
+            } => {
+                let m = Expr::Func(
+                    Func::RegexpLike,
+                    vec![self.bind(expr, env)?, self.bind(pattern, env)?],
+                );
+                if *negated {
+                    Expr::Not(Box::new(m))
+                } else {
+                    m
+                }
+            }
             A::Extract { field, expr, .. } => {
                 let f = match field {
                     ast::DateTimeField::Year => Func::Year,
@@ -395,6 +411,9 @@ impl Exec<'_> {
                     ast::DateTimeField::Hour => Func::Hour,
                     ast::DateTimeField::Minute => Func::Minute,
                     ast::DateTimeField::Second => Func::Second,
+                    ast::DateTimeField::Microsecond => Func::Microsecond,
+                    ast::DateTimeField::Quarter => Func::Quarter,
+                    ast::DateTimeField::Week(_) => Func::Week,
                     other => return Err(SqlError::unsupported(format!("EXTRACT({other})"))),
                 };
                 Expr::Func(f, vec![self.bind(expr, env)?])
@@ -770,13 +789,26 @@ impl Exec<'_> {
                         .clamp(0, 6) as u8,
                     None => 0,
                 };
-                Some(Value::DateTime(self.now.truncate_fsp(fsp)))
+                let now = if name == "UTC_TIMESTAMP" {
+                    self.now
+                } else {
+                    self.local_now()
+                };
+                Some(Value::DateTime(now.truncate_fsp(fsp)))
             }
-            "CURDATE" | "CURRENT_DATE" | "UTC_DATE" => Some(Value::Date(self.now.date)),
-            "CURTIME" | "CURRENT_TIME" | "UTC_TIME" => Some(Value::Str(format!(
-                "{:02}:{:02}:{:02}",
-                self.now.hour, self.now.minute, self.now.second
-            ))),
+            "CURDATE" | "CURRENT_DATE" => Some(Value::Date(self.local_now().date)),
+            "UTC_DATE" => Some(Value::Date(self.now.date)),
+            "CURTIME" | "CURRENT_TIME" | "UTC_TIME" => {
+                let t = if name == "UTC_TIME" {
+                    self.now
+                } else {
+                    self.local_now()
+                };
+                Some(Value::Str(format!(
+                    "{:02}:{:02}:{:02}",
+                    t.hour, t.minute, t.second
+                )))
+            }
             _ => None,
         };
         if let Some(v) = session_value {
@@ -814,86 +846,67 @@ impl Exec<'_> {
             return Ok(Expr::Col(base + i));
         }
 
-        let (func, min, max) = match name.as_str() {
-            "CONCAT" => (Func::Concat, 1, usize::MAX),
-            "CONCAT_WS" => (Func::ConcatWs, 2, usize::MAX),
-            "LENGTH" | "OCTET_LENGTH" => (Func::Length, 1, 1),
-            "CHAR_LENGTH" | "CHARACTER_LENGTH" => (Func::CharLength, 1, 1),
-            "LOWER" | "LCASE" => (Func::Lower, 1, 1),
-            "UPPER" | "UCASE" => (Func::Upper, 1, 1),
-            "SUBSTRING" | "SUBSTR" | "MID" => (Func::Substring, 2, 3),
-            "LEFT" => (Func::Left, 2, 2),
-            "RIGHT" => (Func::Right, 2, 2),
-            "TRIM" => (Func::Trim, 1, 1),
-            "LTRIM" => (Func::LTrim, 1, 1),
-            "RTRIM" => (Func::RTrim, 1, 1),
-            "REPLACE" => (Func::Replace, 3, 3),
-            "REPEAT" => (Func::Repeat, 2, 2),
-            "REVERSE" => (Func::Reverse, 1, 1),
-            "LPAD" => (Func::Lpad, 3, 3),
-            "RPAD" => (Func::Rpad, 3, 3),
-            "LOCATE" => (Func::Locate, 2, 3),
-            "INSTR" => (Func::Instr, 2, 2),
-            "HEX" => (Func::Hex, 1, 1),
-            "ASCII" | "ORD" => (Func::Ascii, 1, 1),
-            "SPACE" => (Func::Space, 1, 1),
-            "COALESCE" => (Func::Coalesce, 1, usize::MAX),
-            "IFNULL" | "NVL" => (Func::IfNull, 2, 2),
-            "NULLIF" => (Func::NullIf, 2, 2),
-            "IF" => (Func::If, 3, 3),
-            "GREATEST" => (Func::Greatest, 2, usize::MAX),
-            "LEAST" => (Func::Least, 2, usize::MAX),
-            "ABS" => (Func::Abs, 1, 1),
-            "ROUND" => (Func::Round, 1, 2),
-            "TRUNCATE" => (Func::Truncate, 2, 2),
-            "FLOOR" => (Func::Floor, 1, 1),
-            "CEIL" | "CEILING" => (Func::Ceil, 1, 1),
-            "MOD" => (Func::Mod, 2, 2),
-            "SIGN" => (Func::Sign, 1, 1),
-            "SQRT" => (Func::Sqrt, 1, 1),
-            "POW" | "POWER" => (Func::Power, 2, 2),
-            "RAND" => (Func::Rand, 0, 1),
-            "UUID" => (Func::Uuid, 0, 0),
-            "DATE" => (Func::Date, 1, 1),
-            "YEAR" => (Func::Year, 1, 1),
-            "MONTH" => (Func::Month, 1, 1),
-            "DAY" | "DAYOFMONTH" => (Func::Day, 1, 1),
-            "HOUR" => (Func::Hour, 1, 1),
-            "MINUTE" => (Func::Minute, 1, 1),
-            "SECOND" => (Func::Second, 1, 1),
-            "UNIX_TIMESTAMP" if argc == 0 => {
-                return Ok(Expr::Lit(Value::Int(
-                    self.now.to_unix_micros().div_euclid(1_000_000),
-                )))
-            }
-            "UNIX_TIMESTAMP" => (Func::UnixTimestamp, 1, 1),
-            "FROM_UNIXTIME" => (Func::FromUnixtime, 1, 1),
-            "DATE_FORMAT" => (Func::DateFormat, 2, 2),
-            "DATE_ADD" | "ADDDATE" => (Func::DateAdd, 2, 2),
-            "DATE_SUB" | "SUBDATE" => (Func::DateSub, 2, 2),
-            "DATEDIFF" => (Func::DateDiff, 2, 2),
-            "MD5" => (Func::Md5, 1, 1),
-            "SHA1" | "SHA" => (Func::Sha1, 1, 1),
-            "CRC32" => (Func::Crc32, 1, 1),
-            "SLEEP" => (Func::Sleep, 1, 1),
-            _ => {
-                // MySQL names the stored function it looked for: db.name.
-                let written = f.name.to_string();
-                let full = match (f.name.0.len(), self.current_db()) {
-                    (1, Ok(db)) => format!("{db}.{written}"),
-                    _ => written,
-                };
-                return Err(SqlError::unknown_function(&full));
-            }
+        if name == "UNIX_TIMESTAMP" && argc == 0 {
+            return Ok(Expr::Lit(Value::Int(
+                self.now.to_unix_micros().div_euclid(1_000_000),
+            )));
+        }
+        let Some((func, min, max)) = crate::func::lookup(&name) else {
+            // MySQL names the stored function it looked for: db.name.
+            let written = f.name.to_string();
+            let full = match (f.name.0.len(), self.current_db()) {
+                (1, Ok(db)) => format!("{db}.{written}"),
+                _ => written,
+            };
+            return Err(SqlError::unknown_function(&full));
         };
         if argc < min || argc > max {
             return Err(SqlError::wrong_arg_count(&name));
         }
-        let mut args = Vec::with_capacity(argc);
+        // TIMESTAMPDIFF(unit, a, b) / TIMESTAMPADD(unit, n, dt): the unit
+        // is a keyword.
+        if matches!(name.as_str(), "TIMESTAMPDIFF" | "TIMESTAMPADD") {
+            let unit = crate::func::unit_by_name(&raw_args[0].to_string())
+                .ok_or_else(|| SqlError::syntax(format!("bad unit '{}'", raw_args[0])))?;
+            let n = self.bind(raw_args[1], env)?;
+            let dt = self.bind(raw_args[2], env)?;
+            return Ok(if func == Func::TimestampDiff {
+                Expr::Func(
+                    func,
+                    vec![
+                        Expr::Interval(unit, Box::new(Expr::Lit(Value::Int(1)))),
+                        n,
+                        dt,
+                    ],
+                )
+            } else {
+                Expr::Func(func, vec![dt, Expr::Interval(unit, Box::new(n))])
+            });
+        }
+        let mut args = Vec::with_capacity(argc + 1);
         for a in raw_args {
             args.push(self.bind(a, env)?);
         }
+        if crate::func::needs_zone(func) {
+            // The session time zone rides along as a last argument.
+            args.push(Expr::Lit(Value::Str(self.time_zone())));
+        }
         Ok(Expr::Func(func, args))
+    }
+
+    /// The session's `time_zone`.
+    fn time_zone(&self) -> String {
+        vars::read(self.sess, "time_zone", false)
+            .map(|v| v.to_text_lossy())
+            .unwrap_or_else(|_| "SYSTEM".into())
+    }
+
+    /// The statement's time in the session's time zone.
+    fn local_now(&self) -> DateTime {
+        match crate::func::tz::parse_zone(&self.time_zone()) {
+            Some(z) => z.from_utc_micros(self.now.to_unix_micros()),
+            None => self.now,
+        }
     }
 
     /// Runs an uncorrelated subquery; returns its column count and rows.
@@ -1014,7 +1027,6 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
         width: IntWidth::Big,
         unsigned: false,
     });
-    let text = |n: u32| Some(SqlType::Varchar(n));
     match e {
         Expr::Lit(v) => (literal_type(v), v.is_null()),
         Expr::Col(i) => cols
@@ -1114,86 +1126,11 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
             true,
         ),
         Expr::Interval(_, x) => infer(x, cols),
-        Expr::Func(f, args) => {
-            use Func::*;
-            let first = || args.first().map_or((None, true), |a| infer(a, cols));
-            match f {
-                Concat | ConcatWs | Lower | Upper | Substring | Left | Right | Trim | LTrim
-                | RTrim | Replace | Repeat | Reverse | Lpad | Rpad | Hex | Space | DateFormat
-                | Uuid | Md5 | Sha1 => {
-                    let n = match first().0 {
-                        Some(t) => t.max_len().unwrap_or(255).clamp(1, 65_535),
-                        None => 255,
-                    };
-                    (
-                        text(if matches!(f, Md5) {
-                            32
-                        } else if matches!(f, Sha1) {
-                            40
-                        } else {
-                            n
-                        }),
-                        true,
-                    )
-                }
-                Length | CharLength | Locate | Instr | Ascii | Sign | Year | Month | Day | Hour
-                | Minute | Second | UnixTimestamp | DateDiff | Sleep => (big, true),
-                SetLastInsertId => (
-                    Some(SqlType::Int {
-                        width: IntWidth::Big,
-                        unsigned: true,
-                    }),
-                    true,
-                ),
-                Crc32 => (
-                    Some(SqlType::Int {
-                        width: IntWidth::Big,
-                        unsigned: true,
-                    }),
-                    true,
-                ),
-                Coalesce | IfNull | Greatest | Least | NullIf => {
-                    let mut ty = None;
-                    for a in args {
-                        ty = merge_types(ty, infer(a, cols).0);
-                    }
-                    (ty, true)
-                }
-                If => {
-                    let a = args.get(1).and_then(|a| infer(a, cols).0);
-                    let b = args.get(2).and_then(|a| infer(a, cols).0);
-                    (merge_types(a, b), true)
-                }
-                Abs | Floor | Ceil | Mod => first(),
-                Round | Truncate => {
-                    let (t, n) = first();
-                    match t {
-                        Some(SqlType::Decimal { precision, .. }) => {
-                            let places = match args.get(1) {
-                                Some(Expr::Lit(v)) => v.to_i64().unwrap_or(0).clamp(0, 28) as u8,
-                                _ => 0,
-                            };
-                            (
-                                Some(SqlType::Decimal {
-                                    precision,
-                                    scale: places,
-                                }),
-                                n,
-                            )
-                        }
-                        other => (other, n),
-                    }
-                }
-                Sqrt | Power | Rand => (Some(SqlType::Double), true),
-                Date => (Some(SqlType::Date), true),
-                FromUnixtime => (Some(SqlType::DateTime(0)), true),
-                DateAdd | DateSub => (Some(SqlType::DateTime(0)), true),
-            }
-        }
+        Expr::Func(f, args) => crate::func::result_type(*f, args, cols),
     }
 }
 
-fn merge_types(a: Option<SqlType>, b: Option<SqlType>) -> Option<SqlType> {
+pub(crate) fn merge_types(a: Option<SqlType>, b: Option<SqlType>) -> Option<SqlType> {
     match (a, b) {
         (None, x) | (x, None) => x,
         (Some(x), Some(y)) if x == y => Some(x),

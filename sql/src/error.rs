@@ -324,6 +324,35 @@ impl SqlError {
         )
     }
 
+    /// ER_UNKNOWN_TIME_ZONE: a `time_zone` that is neither an offset nor a
+    /// zone of the tz database.
+    pub fn unknown_time_zone(name: &str) -> Self {
+        Self::new(
+            codes::UNKNOWN_TIME_ZONE,
+            "HY000",
+            format!("Unknown or incorrect time zone: '{name}'"),
+        )
+    }
+
+    /// ER_REGEXP_ERROR: a pattern the regular expression engine refuses.
+    pub fn regexp_error(msg: &str) -> Self {
+        let msg: String = msg.chars().take(64).collect();
+        Self::new(
+            codes::REGEXP_ERROR,
+            "42000",
+            format!("Got error '{msg}' from regexp"),
+        )
+    }
+
+    /// ER_DATA_OUT_OF_RANGE for a function argument.
+    pub fn value_out_of_range(what: &str, func: &str) -> Self {
+        Self::new(
+            codes::DATA_OUT_OF_RANGE,
+            "22003",
+            format!("{what} value is out of range in '{func}'"),
+        )
+    }
+
     pub fn wrong_arg_count(name: &str) -> Self {
         Self::new(
             codes::WRONG_PARAMCOUNT_TO_NATIVE_FCT,
@@ -496,6 +525,9 @@ pub mod codes {
     pub const WARN_DATA_OUT_OF_RANGE: u16 = 1264;
     pub const TRUNCATED_WRONG_VALUE: u16 = 1292;
     pub const SP_DOES_NOT_EXIST: u16 = 1305;
+    pub const UNKNOWN_TIME_ZONE: u16 = 1298;
+    pub const REGEXP_ERROR: u16 = 1139;
+    pub const DATA_OUT_OF_RANGE: u16 = 1690;
     pub const NO_DEFAULT_FOR_FIELD: u16 = 1364;
     pub const TRUNCATED_WRONG_VALUE_FOR_FIELD: u16 = 1366;
     pub const DIVISION_BY_ZERO: u16 = 1365;

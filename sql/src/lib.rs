@@ -24,6 +24,7 @@ pub mod dml;
 pub mod error;
 pub mod expr;
 pub mod fk;
+pub mod func;
 pub mod select;
 pub mod show;
 pub mod vars;

@@ -29,6 +29,8 @@ enum Kind {
     /// Read-only: set by the server only.
     ReadOnly,
     Isolation,
+    /// 'SYSTEM', '+HH:MM' or a tz database name (ER_UNKNOWN_TIME_ZONE).
+    TimeZone,
 }
 
 struct Def {
@@ -100,7 +102,7 @@ defs! {
     "sql_select_limit", Both, Int, Value::UInt(u64::MAX);
     "sql_warnings", Both, Bool, Value::Int(0);
     "system_time_zone", Global, ReadOnly, s("UTC");
-    "time_zone", Both, Str, s("+00:00");
+    "time_zone", Both, TimeZone, s("SYSTEM");
     "transaction_isolation", Both, Isolation, s("REPEATABLE-READ");
     "tx_isolation", Both, Isolation, s("REPEATABLE-READ");
     "transaction_read_only", Both, Bool, Value::Int(0);
@@ -360,6 +362,12 @@ fn validate(d: &Def, v: Value, sess: &mut SessionState) -> SqlResult<Value> {
                 }
                 _ => return Err(bad()),
             }
+        }
+        Kind::TimeZone => {
+            if crate::func::tz::parse_zone(&text).is_none() {
+                return Err(SqlError::unknown_time_zone(&text));
+            }
+            Value::Str(text)
         }
         Kind::ReadOnly => return Err(bad()),
     })

@@ -1,0 +1,852 @@
+//! Built-in scalar functions: the name table (name, arity), result types,
+//! and evaluation, split by family. Pure logic: no I/O, no session. What a
+//! function needs from the session (the time zone, the statement's time) is
+//! bound into its arguments as literals by the binder.
+
+use std::cmp::Ordering;
+
+use crate::bind::infer;
+use crate::error::SqlResult;
+use crate::expr::{Expr, IntervalUnit};
+use crate::OutCol;
+use trireme_storage::types::{IntWidth, SqlType};
+use trireme_storage::value::{compare, compare_collated, Value};
+
+mod crypto;
+mod datetime;
+mod math;
+mod misc;
+mod regexp;
+mod string;
+pub mod tz;
+
+/// Scalar functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    Concat,
+    ConcatWs,
+    Length,
+    CharLength,
+    Lower,
+    Upper,
+    Substring,
+    Left,
+    Right,
+    Trim,
+    LTrim,
+    RTrim,
+    Replace,
+    Repeat,
+    Reverse,
+    Lpad,
+    Rpad,
+    Locate,
+    Instr,
+    Hex,
+    Ascii,
+    Space,
+    Coalesce,
+    IfNull,
+    NullIf,
+    If,
+    Greatest,
+    Least,
+    Abs,
+    Round,
+    Truncate,
+    Floor,
+    Ceil,
+    Mod,
+    Sign,
+    Sqrt,
+    Power,
+    Rand,
+    Uuid,
+    Date,
+    Year,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    UnixTimestamp,
+    FromUnixtime,
+    DateFormat,
+    DateAdd,
+    DateSub,
+    DateDiff,
+    Md5,
+    Sha1,
+    Crc32,
+    Sleep,
+    /// LAST_INSERT_ID(expr): returns expr and remembers it as the session's
+    /// LAST_INSERT_ID() (see `take_set_last_insert_id`).
+    SetLastInsertId,
+    // Strings.
+    Ord,
+    BitLength,
+    SubstringIndex,
+    FindInSet,
+    Field,
+    Elt,
+    MakeSet,
+    ExportSet,
+    Insert,
+    Quote,
+    Soundex,
+    Strcmp,
+    ToBase64,
+    FromBase64,
+    Unhex,
+    Char,
+    Format,
+    Conv,
+    Bin,
+    Oct,
+    RegexpLike,
+    RegexpReplace,
+    RegexpSubstr,
+    RegexpInstr,
+    // Numbers.
+    Exp,
+    Ln,
+    Log,
+    Log2,
+    Log10,
+    Pi,
+    Sin,
+    Cos,
+    Tan,
+    Cot,
+    Asin,
+    Acos,
+    Atan,
+    Atan2,
+    Degrees,
+    Radians,
+    BitCount,
+    // Digests and identifiers.
+    Sha2,
+    RandomBytes,
+    UuidShort,
+    // Dates and times.
+    Time,
+    Microsecond,
+    TimeToSec,
+    SecToTime,
+    MakeTime,
+    MonthName,
+    DayName,
+    DayOfWeek,
+    Weekday,
+    DayOfYear,
+    Quarter,
+    ToDays,
+    ToSeconds,
+    Week,
+    WeekOfYear,
+    YearWeek,
+    LastDay,
+    FromDays,
+    MakeDate,
+    PeriodAdd,
+    PeriodDiff,
+    ConvertTz,
+    Timestamp,
+    AddTime,
+    SubTime,
+    TimeDiff,
+    TimeFormat,
+    StrToDate,
+    /// TIMESTAMPDIFF(unit, a, b): the unit arrives as an Interval argument.
+    TimestampDiff,
+    // Flow control and the rest.
+    IsNull,
+    Nvl2,
+    /// INTERVAL(N, N1, N2, ...).
+    IntervalIndex,
+    InetAton,
+    InetNtoa,
+    IsIpv4,
+    IsIpv6,
+    Benchmark,
+}
+
+/// Every bound name: (name, function, least and most arguments).
+const FUNCTIONS: &[(&str, Func, usize, usize)] = {
+    use Func::*;
+    const M: usize = usize::MAX;
+    &[
+        ("CONCAT", Concat, 1, M),
+        ("CONCAT_WS", ConcatWs, 2, M),
+        ("LENGTH", Length, 1, 1),
+        ("OCTET_LENGTH", Length, 1, 1),
+        ("CHAR_LENGTH", CharLength, 1, 1),
+        ("CHARACTER_LENGTH", CharLength, 1, 1),
+        ("LOWER", Lower, 1, 1),
+        ("LCASE", Lower, 1, 1),
+        ("UPPER", Upper, 1, 1),
+        ("UCASE", Upper, 1, 1),
+        ("SUBSTRING", Substring, 2, 3),
+        ("SUBSTR", Substring, 2, 3),
+        ("MID", Substring, 2, 3),
+        ("LEFT", Left, 2, 2),
+        ("RIGHT", Right, 2, 2),
+        ("TRIM", Trim, 1, 1),
+        ("LTRIM", LTrim, 1, 1),
+        ("RTRIM", RTrim, 1, 1),
+        ("REPLACE", Replace, 3, 3),
+        ("REPEAT", Repeat, 2, 2),
+        ("REVERSE", Reverse, 1, 1),
+        ("LPAD", Lpad, 2, 3),
+        ("RPAD", Rpad, 2, 3),
+        ("LOCATE", Locate, 2, 3),
+        ("INSTR", Instr, 2, 2),
+        ("HEX", Hex, 1, 1),
+        ("ASCII", Ascii, 1, 1),
+        ("SPACE", Space, 1, 1),
+        ("COALESCE", Coalesce, 1, M),
+        ("IFNULL", IfNull, 2, 2),
+        ("NVL", IfNull, 2, 2),
+        ("NULLIF", NullIf, 2, 2),
+        ("IF", If, 3, 3),
+        ("GREATEST", Greatest, 2, M),
+        ("LEAST", Least, 2, M),
+        ("ABS", Abs, 1, 1),
+        ("ROUND", Round, 1, 2),
+        ("TRUNCATE", Truncate, 2, 2),
+        ("FLOOR", Floor, 1, 1),
+        ("CEIL", Ceil, 1, 1),
+        ("CEILING", Ceil, 1, 1),
+        ("MOD", Mod, 2, 2),
+        ("SIGN", Sign, 1, 1),
+        ("SQRT", Sqrt, 1, 1),
+        ("POW", Power, 2, 2),
+        ("POWER", Power, 2, 2),
+        ("RAND", Rand, 0, 1),
+        ("UUID", Uuid, 0, 0),
+        ("DATE", Date, 1, 1),
+        ("YEAR", Year, 1, 1),
+        ("MONTH", Month, 1, 1),
+        ("DAY", Day, 1, 1),
+        ("DAYOFMONTH", Day, 1, 1),
+        ("HOUR", Hour, 1, 1),
+        ("MINUTE", Minute, 1, 1),
+        ("SECOND", Second, 1, 1),
+        ("UNIX_TIMESTAMP", UnixTimestamp, 1, 1),
+        ("FROM_UNIXTIME", FromUnixtime, 1, 2),
+        ("DATE_FORMAT", DateFormat, 2, 2),
+        ("DATE_ADD", DateAdd, 2, 2),
+        ("ADDDATE", DateAdd, 2, 2),
+        ("DATE_SUB", DateSub, 2, 2),
+        ("SUBDATE", DateSub, 2, 2),
+        ("DATEDIFF", DateDiff, 2, 2),
+        ("MD5", Md5, 1, 1),
+        ("SHA1", Sha1, 1, 1),
+        ("SHA", Sha1, 1, 1),
+        ("CRC32", Crc32, 1, 1),
+        ("SLEEP", Sleep, 1, 1),
+        ("ORD", Ord, 1, 1),
+        ("BIT_LENGTH", BitLength, 1, 1),
+        ("SUBSTRING_INDEX", SubstringIndex, 3, 3),
+        ("FIND_IN_SET", FindInSet, 2, 2),
+        ("FIELD", Field, 2, M),
+        ("ELT", Elt, 2, M),
+        ("MAKE_SET", MakeSet, 2, M),
+        ("EXPORT_SET", ExportSet, 3, 5),
+        ("INSERT", Insert, 4, 4),
+        ("QUOTE", Quote, 1, 1),
+        ("SOUNDEX", Soundex, 1, 1),
+        ("STRCMP", Strcmp, 2, 2),
+        ("TO_BASE64", ToBase64, 1, 1),
+        ("FROM_BASE64", FromBase64, 1, 1),
+        ("UNHEX", Unhex, 1, 1),
+        ("CHAR", Char, 1, M),
+        ("FORMAT", Format, 2, 3),
+        ("CONV", Conv, 3, 3),
+        ("BIN", Bin, 1, 1),
+        ("OCT", Oct, 1, 1),
+        ("POSITION", Locate, 2, 2),
+        ("REGEXP_REPLACE", RegexpReplace, 3, 3),
+        ("REGEXP_SUBSTR", RegexpSubstr, 2, 2),
+        ("REGEXP_INSTR", RegexpInstr, 2, 2),
+        ("EXP", Exp, 1, 1),
+        ("LN", Ln, 1, 1),
+        ("LOG", Log, 1, 2),
+        ("LOG2", Log2, 1, 1),
+        ("LOG10", Log10, 1, 1),
+        ("PI", Pi, 0, 0),
+        ("SIN", Sin, 1, 1),
+        ("COS", Cos, 1, 1),
+        ("TAN", Tan, 1, 1),
+        ("COT", Cot, 1, 1),
+        ("ASIN", Asin, 1, 1),
+        ("ACOS", Acos, 1, 1),
+        ("ATAN", Atan, 1, 2),
+        ("ATAN2", Atan2, 2, 2),
+        ("DEGREES", Degrees, 1, 1),
+        ("RADIANS", Radians, 1, 1),
+        ("BIT_COUNT", BitCount, 1, 1),
+        ("SHA2", Sha2, 2, 2),
+        ("RANDOM_BYTES", RandomBytes, 1, 1),
+        ("UUID_SHORT", UuidShort, 0, 0),
+        ("TIME", Time, 1, 1),
+        ("MICROSECOND", Microsecond, 1, 1),
+        ("TIME_TO_SEC", TimeToSec, 1, 1),
+        ("SEC_TO_TIME", SecToTime, 1, 1),
+        ("MAKETIME", MakeTime, 3, 3),
+        ("MONTHNAME", MonthName, 1, 1),
+        ("DAYNAME", DayName, 1, 1),
+        ("DAYOFWEEK", DayOfWeek, 1, 1),
+        ("WEEKDAY", Weekday, 1, 1),
+        ("DAYOFYEAR", DayOfYear, 1, 1),
+        ("QUARTER", Quarter, 1, 1),
+        ("TO_DAYS", ToDays, 1, 1),
+        ("TO_SECONDS", ToSeconds, 1, 1),
+        ("WEEK", Week, 1, 2),
+        ("WEEKOFYEAR", WeekOfYear, 1, 1),
+        ("YEARWEEK", YearWeek, 1, 2),
+        ("LAST_DAY", LastDay, 1, 1),
+        ("FROM_DAYS", FromDays, 1, 1),
+        ("MAKEDATE", MakeDate, 2, 2),
+        ("PERIOD_ADD", PeriodAdd, 2, 2),
+        ("PERIOD_DIFF", PeriodDiff, 2, 2),
+        ("CONVERT_TZ", ConvertTz, 3, 3),
+        ("TIMESTAMP", Timestamp, 1, 2),
+        ("ADDTIME", AddTime, 2, 2),
+        ("SUBTIME", SubTime, 2, 2),
+        ("TIMEDIFF", TimeDiff, 2, 2),
+        ("TIME_FORMAT", TimeFormat, 2, 2),
+        ("STR_TO_DATE", StrToDate, 2, 2),
+        ("TIMESTAMPDIFF", TimestampDiff, 3, 3),
+        ("TIMESTAMPADD", DateAdd, 3, 3),
+        ("ISNULL", IsNull, 1, 1),
+        ("NVL2", Nvl2, 3, 3),
+        ("INTERVAL", IntervalIndex, 2, M),
+        ("INET_ATON", InetAton, 1, 1),
+        ("INET_NTOA", InetNtoa, 1, 1),
+        ("IS_IPV4", IsIpv4, 1, 1),
+        ("IS_IPV6", IsIpv6, 1, 1),
+        ("BENCHMARK", Benchmark, 2, 2),
+    ]
+};
+
+/// The function bound to `name` (upper case) with its least and most
+/// argument counts.
+pub fn lookup(name: &str) -> Option<(Func, usize, usize)> {
+    static INDEX: std::sync::OnceLock<
+        std::collections::HashMap<&'static str, (Func, usize, usize)>,
+    > = std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            FUNCTIONS
+                .iter()
+                .map(|(n, f, lo, hi)| (*n, (*f, *lo, *hi)))
+                .collect()
+        })
+        .get(name)
+        .copied()
+}
+
+/// Whether the binder appends the session time zone to `f`'s arguments.
+pub fn needs_zone(f: Func) -> bool {
+    matches!(f, Func::UnixTimestamp | Func::FromUnixtime)
+}
+
+/// An interval unit named as a keyword (TIMESTAMPDIFF, TIMESTAMPADD).
+pub fn unit_by_name(name: &str) -> Option<IntervalUnit> {
+    let n = name.trim().to_ascii_uppercase();
+    let n = n.strip_prefix("SQL_TSI_").unwrap_or(&n);
+    Some(match n {
+        "MICROSECOND" | "FRAC_SECOND" => IntervalUnit::Microsecond,
+        "SECOND" => IntervalUnit::Second,
+        "MINUTE" => IntervalUnit::Minute,
+        "HOUR" => IntervalUnit::Hour,
+        "DAY" => IntervalUnit::Day,
+        "WEEK" => IntervalUnit::Week,
+        "MONTH" => IntervalUnit::Month,
+        "QUARTER" => IntervalUnit::Quarter,
+        "YEAR" => IntervalUnit::Year,
+        _ => return None,
+    })
+}
+
+/// The functions the binder answers from the session (once per statement).
+pub const SESSION_FUNCTIONS: &[&str] = &[
+    "DATABASE",
+    "SCHEMA",
+    "USER",
+    "SESSION_USER",
+    "SYSTEM_USER",
+    "CURRENT_USER",
+    "VERSION",
+    "CONNECTION_ID",
+    "LAST_INSERT_ID",
+    "FOUND_ROWS",
+    "ROW_COUNT",
+    "NOW",
+    "CURRENT_TIMESTAMP",
+    "LOCALTIME",
+    "LOCALTIMESTAMP",
+    "SYSDATE",
+    "UTC_TIMESTAMP",
+    "CURDATE",
+    "CURRENT_DATE",
+    "UTC_DATE",
+    "CURTIME",
+    "CURRENT_TIME",
+    "UTC_TIME",
+    "VALUES",
+];
+
+/// The names the function table binds (without the session functions the
+/// binder answers itself).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    FUNCTIONS.iter().map(|(n, ..)| *n)
+}
+
+/// A function's name for messages.
+pub fn name(f: Func) -> &'static str {
+    FUNCTIONS
+        .iter()
+        .find(|(_, g, ..)| *g == f)
+        .map_or("function", |(n, ..)| n)
+}
+
+thread_local! {
+    /// The value the last LAST_INSERT_ID(expr) evaluated on this thread set,
+    /// not yet taken by the statement that ran it (statements execute
+    /// synchronously, so the statement reads it right after its rows).
+    static SET_LAST_INSERT_ID: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// The value LAST_INSERT_ID(expr) set during the statement, if any (and
+/// clears it).
+pub fn take_set_last_insert_id() -> Option<u64> {
+    SET_LAST_INSERT_ID.with(|c| c.take())
+}
+
+fn arg(args: &[Expr], i: usize, row: &[Value]) -> SqlResult<Value> {
+    match args.get(i) {
+        Some(e) => e.eval(row),
+        None => Ok(Value::Null),
+    }
+}
+
+pub(crate) fn text(v: &Value) -> String {
+    v.to_text_lossy()
+}
+
+/// Functions that see NULL arguments themselves (the others are NULL when
+/// any argument is).
+fn null_aware(f: Func) -> bool {
+    use Func::*;
+    matches!(
+        f,
+        Rand | Uuid
+            | Field
+            | Elt
+            | MakeSet
+            | ExportSet
+            | Quote
+            | Char
+            | IsNull
+            | IntervalIndex
+            | IsIpv4
+            | IsIpv6
+            | Pi
+            | UuidShort
+    )
+}
+
+/// Evaluates `f(args)` against `row`.
+pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
+    use Func::*;
+    // Functions that look at their arguments lazily or treat NULL specially.
+    match f {
+        Coalesce => {
+            for a in args {
+                let v = a.eval(row)?;
+                if !v.is_null() {
+                    return Ok(v);
+                }
+            }
+            return Ok(Value::Null);
+        }
+        IfNull => {
+            let v = arg(args, 0, row)?;
+            return if v.is_null() {
+                arg(args, 1, row)
+            } else {
+                Ok(v)
+            };
+        }
+        If => {
+            return if arg(args, 0, row)?.truth() == Some(true) {
+                arg(args, 1, row)
+            } else {
+                arg(args, 2, row)
+            };
+        }
+        NullIf => {
+            let a = arg(args, 0, row)?;
+            let b = arg(args, 1, row)?;
+            let coll = (a.is_stringish() && b.is_stringish())
+                .then(trireme_storage::collation::Collation::default);
+            return Ok(if compare_collated(&a, &b, coll) == Some(Ordering::Equal) {
+                Value::Null
+            } else {
+                a
+            });
+        }
+        ConcatWs => {
+            let sep = arg(args, 0, row)?;
+            if sep.is_null() {
+                return Ok(Value::Null);
+            }
+            let mut parts = Vec::new();
+            for a in &args[1..] {
+                let v = a.eval(row)?;
+                if !v.is_null() {
+                    parts.push(text(&v));
+                }
+            }
+            return Ok(Value::Str(parts.join(&text(&sep))));
+        }
+        Nvl2 => {
+            return if arg(args, 0, row)?.is_null() {
+                arg(args, 2, row)
+            } else {
+                arg(args, 1, row)
+            };
+        }
+        Benchmark => {
+            let n = arg(args, 0, row)?.to_i64().unwrap_or(0).clamp(0, 1_000_000);
+            for _ in 0..n {
+                arg(args, 1, row)?;
+            }
+            return Ok(Value::Int(0));
+        }
+        TimestampDiff => {
+            let unit = match args.first() {
+                Some(Expr::Interval(u, _)) => *u,
+                _ => IntervalUnit::Day,
+            };
+            let (a, b) = (arg(args, 1, row)?, arg(args, 2, row)?);
+            return Ok(datetime::timestamp_diff(unit, &a, &b));
+        }
+        DateAdd | DateSub => {
+            let base = arg(args, 0, row)?;
+            let (unit, amount) = match args.get(1) {
+                Some(Expr::Interval(u, e)) => (*u, e.eval(row)?),
+                Some(e) => (IntervalUnit::Day, e.eval(row)?),
+                None => return Ok(Value::Null),
+            };
+            return datetime::date_add(f == DateSub, &base, &amount, unit);
+        }
+        Sleep => {
+            let secs = arg(args, 0, row)?
+                .to_f64()
+                .unwrap_or(0.0)
+                .clamp(0.0, 3600.0);
+            let pause = || std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            // Statements run on the async runtime's workers: on a
+            // multi-threaded runtime, hand this worker's other tasks to
+            // another thread while sleeping, so SLEEP() stalls only its
+            // own session.
+            let multi = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            if multi {
+                tokio::task::block_in_place(pause);
+            } else {
+                pause();
+            }
+            return Ok(Value::Int(0));
+        }
+        SetLastInsertId => {
+            let v = arg(args, 0, row)?;
+            if v.is_null() {
+                return Ok(v);
+            }
+            let n = match &v {
+                Value::Int(i) => *i as u64,
+                Value::UInt(u) => *u,
+                other => other.to_i64().unwrap_or(0) as u64,
+            };
+            SET_LAST_INSERT_ID.with(|c| c.set(Some(n)));
+            return Ok(Value::UInt(n));
+        }
+        _ => {}
+    }
+    let vals = args
+        .iter()
+        .map(|a| a.eval(row))
+        .collect::<SqlResult<Vec<_>>>()?;
+    if matches!(f, Greatest | Least) {
+        if vals.iter().any(Value::is_null) {
+            return Ok(Value::Null);
+        }
+        let mut best = vals[0].clone();
+        for v in &vals[1..] {
+            let o = compare(v, &best).unwrap_or(Ordering::Equal);
+            if (f == Greatest && o == Ordering::Greater) || (f == Least && o == Ordering::Less) {
+                best = v.clone();
+            }
+        }
+        return Ok(best);
+    }
+    if null_aware(f) {
+        if let Some(v) = string::eval_nullable(f, &vals)? {
+            return Ok(v);
+        }
+        if let Some(v) = misc::eval_nullable(f, &vals)? {
+            return Ok(v);
+        }
+    } else if vals.iter().any(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    if let Some(v) = string::eval(f, &vals)? {
+        return Ok(v);
+    }
+    if let Some(v) = math::eval(f, &vals)? {
+        return Ok(v);
+    }
+    if let Some(v) = datetime::eval(f, &vals)? {
+        return Ok(v);
+    }
+    if let Some(v) = crypto::eval(f, &vals)? {
+        return Ok(v);
+    }
+    if let Some(v) = regexp::eval(f, &vals)? {
+        return Ok(v);
+    }
+    if let Some(v) = misc::eval(f, &vals)? {
+        return Ok(v);
+    }
+    unreachable!("function {f:?} has no evaluation")
+}
+
+fn big() -> Option<SqlType> {
+    Some(SqlType::Int {
+        width: IntWidth::Big,
+        unsigned: false,
+    })
+}
+
+fn ubig() -> Option<SqlType> {
+    Some(SqlType::Int {
+        width: IntWidth::Big,
+        unsigned: true,
+    })
+}
+
+fn varchar(n: u32) -> Option<SqlType> {
+    Some(SqlType::Varchar(n))
+}
+
+/// The result type of `f(args)` over a layout with column types `cols`,
+/// and whether it may be NULL.
+/// Whether the expression's type is a binary string.
+fn is_binary(e: &Expr, cols: &[OutCol]) -> bool {
+    infer(e, cols).0.is_some_and(|t| t.is_binary())
+}
+
+fn max_len(e: Option<&Expr>, cols: &[OutCol]) -> u32 {
+    match e.and_then(|e| infer(e, cols).0) {
+        Some(t) => t.max_len().unwrap_or(255).clamp(1, 65_535),
+        None => 255,
+    }
+}
+
+/// The result type of `f(args)` over a layout with column types `cols`,
+/// and whether it may be NULL.
+pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, bool) {
+    use Func::*;
+    let first = || args.first().map_or((None, true), |a| infer(a, cols));
+    let dbl = (Some(SqlType::Double), true);
+    let n0 = max_len(args.first(), cols);
+    match f {
+        Concat | ConcatWs => {
+            let total: u32 = args
+                .iter()
+                .skip(usize::from(f == ConcatWs))
+                .map(|a| max_len(Some(a), cols))
+                .fold(0u32, |a, b| a.saturating_add(b))
+                .clamp(1, 65_535);
+            if f == Concat && args.iter().any(|a| is_binary(a, cols)) {
+                (Some(SqlType::Varbinary(total)), true)
+            } else {
+                (varchar(total), true)
+            }
+        }
+        Lower | Upper | Substring | Left | Right | Trim | LTrim | RTrim | Replace | Reverse
+        | SubstringIndex | Insert | Soundex => (varchar(n0), true),
+        Repeat | Lpad | Rpad | ExportSet | MakeSet | Elt => (varchar(65_535), true),
+        Hex => (varchar(n0.saturating_mul(2).clamp(1, 65_535)), true),
+        Space => (varchar(65_535), true),
+        Quote => (
+            varchar(n0.saturating_mul(2).saturating_add(2).min(65_535)),
+            false,
+        ),
+        ToBase64 => (varchar(n0.saturating_mul(4) / 3 + 4), true),
+        FromBase64 | Unhex | RandomBytes => (Some(SqlType::Varbinary(n0.max(1))), true),
+        Char => (
+            Some(SqlType::Varbinary((args.len() as u32 * 4).max(1))),
+            true,
+        ),
+        Format => (varchar(64), true),
+        Conv | Bin | Oct => (varchar(64), true),
+        RegexpReplace | RegexpSubstr => (varchar(n0), true),
+        DateFormat | TimeFormat => (varchar(64), true),
+        Uuid => (varchar(36), false),
+        Md5 => (varchar(32), true),
+        Sha1 => (varchar(40), true),
+        Sha2 => (varchar(128), true),
+        Length | CharLength | Locate | Instr | Ascii | Ord | Sign | Year | Month | Day | Hour
+        | Minute | Second | Microsecond | DateDiff | Sleep | BitLength | FindInSet | Field
+        | Strcmp | RegexpLike | RegexpInstr | BitCount | DayOfWeek | Weekday | DayOfYear
+        | Quarter | ToDays | ToSeconds | Week | WeekOfYear | YearWeek | PeriodAdd | PeriodDiff
+        | TimestampDiff | IntervalIndex | Benchmark => (big(), true),
+        IsNull | IsIpv4 | IsIpv6 => (big(), false),
+        UnixTimestamp => match args.first().map(|a| infer(a, cols).0) {
+            Some(Some(SqlType::DateTime(p) | SqlType::Timestamp(p))) if p > 0 => (
+                Some(SqlType::Decimal {
+                    precision: 17 + p,
+                    scale: p,
+                }),
+                true,
+            ),
+            _ => (big(), true),
+        },
+        TimeToSec => match first().0 {
+            Some(SqlType::DateTime(p) | SqlType::Timestamp(p)) if p > 0 => (
+                Some(SqlType::Decimal {
+                    precision: 17 + p,
+                    scale: p,
+                }),
+                true,
+            ),
+            _ => (big(), true),
+        },
+        SetLastInsertId | Crc32 | InetAton => (ubig(), true),
+        UuidShort => (ubig(), false),
+        InetNtoa => (varchar(31), true),
+        MonthName | DayName => (varchar(9), true),
+        Time | SecToTime | MakeTime | AddTime | SubTime | TimeDiff => (varchar(17), true),
+        Coalesce | IfNull | Greatest | Least | NullIf => {
+            let mut ty = None;
+            for a in args {
+                ty = crate::bind::merge_types(ty, infer(a, cols).0);
+            }
+            (ty, true)
+        }
+        If | Nvl2 => {
+            let a = args.get(1).and_then(|a| infer(a, cols).0);
+            let b = args.get(2).and_then(|a| infer(a, cols).0);
+            (crate::bind::merge_types(a, b), true)
+        }
+        Floor | Ceil => match (first(), args.first()) {
+            ((Some(SqlType::Decimal { .. }), n), Some(Expr::Lit(Value::Decimal(d))))
+                if d.abs() < rust_decimal::Decimal::from(100_000_000_000_000_000i64) =>
+            {
+                (big(), n)
+            }
+            ((Some(SqlType::Decimal { precision, scale }), n), _) if precision - scale <= 17 => {
+                (big(), n)
+            }
+            (other, _) => other,
+        },
+        Abs | Mod => first(),
+        Round | Truncate => {
+            let (t, n) = first();
+            match t {
+                Some(SqlType::Decimal { precision, .. }) => {
+                    let places = match args.get(1) {
+                        Some(Expr::Lit(v)) => v.to_i64().unwrap_or(0).clamp(0, 28) as u8,
+                        _ => 0,
+                    };
+                    (
+                        Some(SqlType::Decimal {
+                            precision,
+                            scale: places,
+                        }),
+                        n,
+                    )
+                }
+                other => (other, n),
+            }
+        }
+        Sqrt | Power | Rand | Exp | Ln | Log | Log2 | Log10 | Sin | Cos | Tan | Cot | Asin
+        | Acos | Atan | Atan2 | Degrees | Radians => dbl,
+        Pi => (Some(SqlType::Double), false),
+        Date | LastDay | FromDays | MakeDate => (Some(SqlType::Date), true),
+        FromUnixtime if args.len() == 3 => (varchar(64), true),
+        FromUnixtime => {
+            let fsp = match args.first().map(|a| infer(a, cols).0) {
+                Some(Some(SqlType::Decimal { scale, .. })) => scale.min(6),
+                Some(Some(SqlType::Double | SqlType::Float)) => 6,
+                _ => 0,
+            };
+            (Some(SqlType::DateTime(fsp)), true)
+        }
+        ConvertTz | Timestamp => {
+            let fsp = match first().0 {
+                Some(SqlType::DateTime(p) | SqlType::Timestamp(p)) => p,
+                _ => 0,
+            };
+            (Some(SqlType::DateTime(fsp)), true)
+        }
+        StrToDate => (
+            match args.get(1) {
+                Some(Expr::Lit(fmt)) => {
+                    let fmt = text(fmt);
+                    let date = ['Y', 'y', 'm', 'c', 'd', 'e', 'D', 'M', 'b', 'j']
+                        .iter()
+                        .any(|c| fmt.contains(&format!("%{c}")));
+                    let time = ['H', 'k', 'h', 'I', 'l', 'i', 's', 'S', 'f', 'T', 'r']
+                        .iter()
+                        .any(|c| fmt.contains(&format!("%{c}")));
+                    match (date, time) {
+                        (true, false) => Some(SqlType::Date),
+                        (false, true) => varchar(17),
+                        _ => Some(SqlType::DateTime(if fmt.contains("%f") { 6 } else { 0 })),
+                    }
+                }
+                _ => Some(SqlType::DateTime(6)),
+            },
+            true,
+        ),
+        DateAdd | DateSub => {
+            // MariaDB: a DATE plus days or more is a DATE; a DATETIME stays
+            // one; a string argument gives a string.
+            let unit = match args.get(1) {
+                Some(Expr::Interval(u, _)) => *u,
+                _ => IntervalUnit::Day,
+            };
+            let time_unit = matches!(
+                unit,
+                IntervalUnit::Hour
+                    | IntervalUnit::Minute
+                    | IntervalUnit::Second
+                    | IntervalUnit::Microsecond
+            );
+            match first().0 {
+                Some(SqlType::Date) if !time_unit => (Some(SqlType::Date), true),
+                Some(SqlType::Date) => (Some(SqlType::DateTime(0)), true),
+                Some(SqlType::DateTime(p) | SqlType::Timestamp(p)) => {
+                    let p = if unit == IntervalUnit::Microsecond {
+                        6
+                    } else {
+                        p
+                    };
+                    (Some(SqlType::DateTime(p)), true)
+                }
+                Some(t) if t.is_string() => (varchar(29), true),
+                _ => (Some(SqlType::DateTime(0)), true),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
