@@ -729,7 +729,7 @@ impl Exec<'_> {
     pub fn update(&mut self, u: &ast::Update) -> SqlResult<Output> {
         crate::expr::take_set_last_insert_id();
         if !u.table.joins.is_empty() || u.from.is_some() {
-            return Err(SqlError::unsupported("multi-table UPDATE"));
+            return self.multi_update(u);
         }
         let ast::TableFactor::Table { name, alias, .. } = &u.table.relation else {
             return Err(SqlError::unsupported("UPDATE of a derived table"));
@@ -829,7 +829,7 @@ impl Exec<'_> {
 
     pub fn delete(&mut self, d: &ast::Delete) -> SqlResult<Output> {
         if !d.tables.is_empty() || d.using.is_some() {
-            return Err(SqlError::unsupported("multi-table DELETE"));
+            return self.multi_delete(d);
         }
         let from = match &d.from {
             ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,

@@ -319,8 +319,8 @@ impl Expr {
             Expr::Cmp(op, a, b, coll) => cmp_collated(*op, &a.eval(row)?, &b.eval(row)?, *coll),
             Expr::Collate(e, _) => e.eval(row)?,
             Expr::Correlated(_) => {
-                return Err(SqlError::internal(
-                    "a correlated subquery evaluated outside its statement",
+                return Err(SqlError::unsupported(
+                    "a correlated subquery inside an aggregate, GROUP BY or join condition",
                 ))
             }
             Expr::TupleCmp(op, a, b) => {

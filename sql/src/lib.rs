@@ -25,6 +25,7 @@ pub mod error;
 pub mod expr;
 pub mod fk;
 pub mod func;
+pub mod multi;
 pub mod select;
 pub mod show;
 pub mod vars;
