@@ -211,7 +211,7 @@ impl Exec<'_> {
                     Ok(r) => r,
                     Err(correlated) => return Ok(correlated),
                 };
-                if cols != 1 {
+                if cols.len() != 1 {
                     return Err(SqlError::operand_columns(1));
                 }
                 let list: Vec<Expr> = rows
@@ -227,13 +227,21 @@ impl Exec<'_> {
                     Ok(r) => r,
                     Err(correlated) => return Ok(correlated),
                 };
-                if cols != 1 {
+                if cols.len() != 1 {
                     return Err(SqlError::operand_columns(1));
                 }
                 if rows.len() > 1 {
                     return Err(SqlError::subquery_rows());
                 }
-                Expr::Lit(rows.pop().map_or(Value::Null, |mut r| r.swap_remove(0)))
+                let v = rows.pop().map_or(Value::Null, |mut r| r.swap_remove(0));
+                // The value keeps its column's type (COUNT(*) is a BIGINT).
+                match &cols[0].ty {
+                    Some(SqlType::Int {
+                        width: IntWidth::Big,
+                        ..
+                    }) => bigint_lit(v),
+                    _ => Expr::Lit(v),
+                }
             }
             A::Exists { subquery, negated } => {
                 let neg = *negated;
@@ -589,7 +597,7 @@ impl Exec<'_> {
                 _ => return Err(SqlError::syntax(format!("bad variable '{first}'"))),
             };
             let global = scope.as_deref() == Some("global");
-            return Ok(Expr::Lit(self.system_var(&name, global)?));
+            return Ok(bigint_lit(self.system_var(&name, global)?));
         }
         if ids.len() == 1 && first.starts_with('@') && ids[0].quote_style.is_none() {
             let name = first.trim_start_matches('@').to_ascii_lowercase();
@@ -812,7 +820,7 @@ impl Exec<'_> {
             _ => None,
         };
         if let Some(v) = session_value {
-            return Ok(Expr::Lit(v));
+            return Ok(bigint_lit(v));
         }
         if name == "LAST_INSERT_ID" {
             // LAST_INSERT_ID(expr): the sequence idiom
@@ -1027,6 +1035,11 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
         width: IntWidth::Big,
         unsigned: false,
     });
+    // Truth values are INT(1) in MariaDB.
+    let int = Some(SqlType::Int {
+        width: IntWidth::Int,
+        unsigned: false,
+    });
     match e {
         Expr::Lit(v) => (literal_type(v), v.is_null()),
         Expr::Col(i) => cols
@@ -1041,13 +1054,13 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
         | Expr::InList(..)
         | Expr::TupleIn(..)
         | Expr::Between(..)
-        | Expr::Like(..) => (big, true),
+        | Expr::Like(..) => (int, true),
         Expr::Correlated(c) => match c.kind {
             crate::correlated::SubKind::Scalar => (c.ty.clone(), true),
-            _ => (big, true),
+            _ => (int, true),
         },
         Expr::Collate(x, _) => infer(x, cols),
-        Expr::IsNull(..) | Expr::IsBool(..) => (big, false),
+        Expr::IsNull(..) | Expr::IsBool(..) => (int, false),
         Expr::Neg(x) => infer(x, cols),
         Expr::BitOp(..) => (
             Some(SqlType::Int {
@@ -1142,9 +1155,16 @@ pub(crate) fn merge_types(a: Option<SqlType>, b: Option<SqlType>) -> Option<SqlT
             if (x.is_integer() || matches!(x, SqlType::Decimal { .. }))
                 && (y.is_integer() || matches!(y, SqlType::Decimal { .. })) =>
         {
+            // Integer digits and scale of each side (an integer has 19 and 0).
+            let digits = |t: &SqlType| match t {
+                SqlType::Decimal { precision, scale } => (precision - scale, *scale),
+                _ => (19, 0),
+            };
+            let ((ia, sa), (ib, sb)) = (digits(&x), digits(&y));
+            let scale = sa.max(sb);
             Some(SqlType::Decimal {
-                precision: 28,
-                scale: 10,
+                precision: (ia.max(ib) + scale).min(28),
+                scale,
             })
         }
         (Some(SqlType::Double | SqlType::Float), _)
@@ -1153,12 +1173,27 @@ pub(crate) fn merge_types(a: Option<SqlType>, b: Option<SqlType>) -> Option<SqlT
     }
 }
 
+/// A value that is typed BIGINT, not as a literal of its size (system
+/// variables and session values: MariaDB sends them as LONGLONG).
+fn bigint_lit(v: Value) -> Expr {
+    match v {
+        Value::Int(_) => Expr::Cast(Box::new(Expr::Lit(v)), CastTo::Signed),
+        other => Expr::Lit(other),
+    }
+}
+
 /// The type MySQL gives a literal.
 pub fn literal_type(v: &Value) -> Option<SqlType> {
     Some(match v {
         Value::Null => return None,
-        Value::Int(_) => SqlType::Int {
-            width: IntWidth::Big,
+        // MariaDB types an integer literal INT (LONG on the wire) when it
+        // fits in 32 bits.
+        Value::Int(i) => SqlType::Int {
+            width: if i32::try_from(*i).is_ok() {
+                IntWidth::Int
+            } else {
+                IntWidth::Big
+            },
             unsigned: false,
         },
         Value::UInt(_) => SqlType::Int {

@@ -16,7 +16,7 @@ use trireme_storage::value::{compare, Value};
 use crate::bind::Scope;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::Expr;
-use crate::Exec;
+use crate::{Exec, OutCol};
 
 /// What a correlated subquery computes for a row.
 #[derive(Clone, Debug)]
@@ -34,8 +34,8 @@ pub struct Correlated {
     pub ty: Option<SqlType>,
 }
 
-/// A subquery's column count and rows.
-pub type SubRows = (usize, Vec<Vec<Value>>);
+/// A subquery's columns and rows.
+pub type SubRows = (Vec<OutCol>, Vec<Vec<Value>>);
 
 /// A scope whose names a subquery may read, and (while evaluating) the row.
 #[derive(Clone)]
@@ -96,8 +96,7 @@ impl Exec<'_> {
                 ty,
             }))));
         }
-        let (cols, rows) = r?;
-        Ok(Ok((cols.len(), rows)))
+        Ok(Ok(r?))
     }
 
     /// Evaluates `e`, which holds correlated subqueries, over `row` (laid

@@ -121,7 +121,7 @@ impl Exec<'_> {
                 set_quantifier,
                 right,
             } => {
-                let (cols, mut rows) = self.set_expr(left)?;
+                let (mut cols, mut rows) = self.set_expr(left)?;
                 let (rcols, rrows) = self.set_expr(right)?;
                 if rcols.len() != cols.len() {
                     return Err(SqlError::new(
@@ -130,7 +130,24 @@ impl Exec<'_> {
                         "The used SELECT statements have a different number of columns",
                     ));
                 }
+                // A column takes the widest type of its branches (an INT
+                // literal above, a BIGINT below is a BIGINT column).
+                for (c, r) in cols.iter_mut().zip(&rcols) {
+                    c.ty = crate::bind::merge_types(c.ty.take(), r.ty.clone());
+                    c.nullable |= r.nullable;
+                }
                 rows.extend(rrows);
+                // Numbers of a DECIMAL column are shown at its scale.
+                for (i, c) in cols.iter().enumerate() {
+                    if let Some(trireme_storage::types::SqlType::Decimal { scale, .. }) = &c.ty {
+                        for r in rows.iter_mut() {
+                            if let Some(mut d) = r[i].to_decimal().filter(|_| r[i].is_numeric()) {
+                                d.rescale(u32::from(*scale));
+                                r[i] = Value::Decimal(d);
+                            }
+                        }
+                    }
+                }
                 if !matches!(
                     set_quantifier,
                     ast::SetQuantifier::All | ast::SetQuantifier::AllByName

@@ -104,6 +104,16 @@ impl Exec<'_> {
         );
         let (mut cols, anchor) = self.set_expr(left)?;
         rename_columns(&mut cols, &cte.alias.columns)?;
+        // Values grow as the recursion goes: integer columns are BIGINT.
+        for c in &mut cols {
+            if c.ty.as_ref().is_some_and(|t| t.is_integer()) {
+                c.ty = Some(trireme_storage::types::SqlType::Int {
+                    width: trireme_storage::types::IntWidth::Big,
+                    unsigned: false,
+                });
+            }
+            c.nullable = true;
+        }
         let colls: Vec<Option<Collation>> = cols.iter().map(|c| c.collation).collect();
         let mut seen = HashSet::new();
         let mut result = Vec::new();
