@@ -893,7 +893,16 @@ impl Exec<'_> {
         }
         let mut args = Vec::with_capacity(argc + 1);
         for a in raw_args {
-            args.push(self.bind(a, env)?);
+            let e = self.bind(a, env)?;
+            // TRUE / FALSE are JSON booleans to the JSON functions.
+            let e = match a {
+                ast::Expr::Value(v) if crate::func::json_boolean_args(func) => match v.value {
+                    ast::Value::Boolean(_) => Expr::IsBool(Box::new(e), true, false),
+                    _ => e,
+                },
+                _ => e,
+            };
+            args.push(e);
         }
         if crate::func::needs_zone(func) {
             // The session time zone rides along as a last argument.
