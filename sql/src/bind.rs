@@ -581,6 +581,13 @@ impl Exec<'_> {
             B::PGBitwiseShiftLeft => Expr::BitOp(BitOp::Shl, bx(a), bx(b)),
             B::PGBitwiseShiftRight => Expr::BitOp(BitOp::Shr, bx(a), bx(b)),
             B::StringConcat => Expr::Or(bx(a), bx(b)),
+            // MySQL's JSON operators: MariaDB 10.11 has no `->` / `->>`
+            // (a syntax error there too).
+            B::Arrow | B::LongArrow => {
+                return Err(SqlError::syntax(format!(
+                    "check the manual that corresponds to your MariaDB server version for the right syntax to use near '>{right}' at line 1"
+                )))
+            }
             other => return Err(SqlError::unsupported(format!("operator {other}"))),
         })
     }

@@ -971,7 +971,14 @@ pub(super) fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
             let m = vals
                 .chunks(2)
                 .zip(args.chunks(2))
-                .map(|(v, e)| (escape(&text(&v[0])), to_json(&e[1], &v[1])))
+                .map(|(v, e)| {
+                    let k = if v[0].is_null() {
+                        String::new()
+                    } else {
+                        text(&v[0])
+                    };
+                    (escape(&k), to_json(&e[1], &v[1]))
+                })
                 .collect();
             return Ok(show_value(&J::Obj(m)));
         }
@@ -1078,6 +1085,10 @@ pub(super) fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
                 return null;
             }
             let s = text(&vals[0]);
+            if f == JsonExists && text(&vals[1]).trim() == "$" {
+                // MariaDB answers `$` without reading the document.
+                return Ok(int(1));
+            }
             let Some((root, spans)) = parse_spans(&s) else {
                 return null;
             };
