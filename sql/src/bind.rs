@@ -581,6 +581,13 @@ impl Exec<'_> {
             B::PGBitwiseShiftLeft => Expr::BitOp(BitOp::Shl, bx(a), bx(b)),
             B::PGBitwiseShiftRight => Expr::BitOp(BitOp::Shr, bx(a), bx(b)),
             B::StringConcat => Expr::Or(bx(a), bx(b)),
+            // MySQL's JSON operators: MariaDB 10.11 has no `->` / `->>`
+            // (a syntax error there too).
+            B::Arrow | B::LongArrow => {
+                return Err(SqlError::syntax(format!(
+                    "check the manual that corresponds to your MariaDB server version for the right syntax to use near '>{right}' at line 1"
+                )))
+            }
             other => return Err(SqlError::unsupported(format!("operator {other}"))),
         })
     }
@@ -893,7 +900,16 @@ impl Exec<'_> {
         }
         let mut args = Vec::with_capacity(argc + 1);
         for a in raw_args {
-            args.push(self.bind(a, env)?);
+            let e = self.bind(a, env)?;
+            // TRUE / FALSE are JSON booleans to the JSON functions.
+            let e = match a {
+                ast::Expr::Value(v) if crate::func::json_boolean_args(func) => match v.value {
+                    ast::Value::Boolean(_) => Expr::IsBool(Box::new(e), true, false),
+                    _ => e,
+                },
+                _ => e,
+            };
+            args.push(e);
         }
         if crate::func::needs_zone(func) {
             // The session time zone rides along as a last argument.

@@ -14,6 +14,7 @@ use trireme_storage::value::{compare, compare_collated, Value};
 
 mod crypto;
 mod datetime;
+mod json;
 mod math;
 mod misc;
 mod regexp;
@@ -170,6 +171,37 @@ pub enum Func {
     IsIpv4,
     IsIpv6,
     Benchmark,
+    // JSON.
+    JsonValid,
+    JsonExtract,
+    JsonUnquote,
+    JsonQuote,
+    JsonObject,
+    JsonArray,
+    JsonContains,
+    JsonContainsPath,
+    JsonSet,
+    JsonInsert,
+    JsonReplace,
+    JsonRemove,
+    JsonArrayAppend,
+    JsonArrayInsert,
+    JsonLength,
+    JsonDepth,
+    JsonKeys,
+    JsonType,
+    JsonSearch,
+    JsonMergePatch,
+    JsonMergePreserve,
+    JsonValue,
+    JsonQuery,
+    JsonExists,
+    JsonCompact,
+    JsonLoose,
+    JsonDetailed,
+    JsonEquals,
+    JsonNormalize,
+    JsonOverlaps,
 }
 
 /// Every bound name: (name, function, least and most arguments).
@@ -328,6 +360,38 @@ const FUNCTIONS: &[(&str, Func, usize, usize)] = {
         ("IS_IPV4", IsIpv4, 1, 1),
         ("IS_IPV6", IsIpv6, 1, 1),
         ("BENCHMARK", Benchmark, 2, 2),
+        ("JSON_VALID", JsonValid, 1, 1),
+        ("JSON_EXTRACT", JsonExtract, 2, M),
+        ("JSON_UNQUOTE", JsonUnquote, 1, 1),
+        ("JSON_QUOTE", JsonQuote, 1, 1),
+        ("JSON_OBJECT", JsonObject, 0, M),
+        ("JSON_ARRAY", JsonArray, 0, M),
+        ("JSON_CONTAINS", JsonContains, 2, 3),
+        ("JSON_CONTAINS_PATH", JsonContainsPath, 3, M),
+        ("JSON_SET", JsonSet, 3, M),
+        ("JSON_INSERT", JsonInsert, 3, M),
+        ("JSON_REPLACE", JsonReplace, 3, M),
+        ("JSON_REMOVE", JsonRemove, 2, M),
+        ("JSON_ARRAY_APPEND", JsonArrayAppend, 3, M),
+        ("JSON_ARRAY_INSERT", JsonArrayInsert, 3, M),
+        ("JSON_LENGTH", JsonLength, 1, 2),
+        ("JSON_DEPTH", JsonDepth, 1, 1),
+        ("JSON_KEYS", JsonKeys, 1, 2),
+        ("JSON_TYPE", JsonType, 1, 1),
+        ("JSON_SEARCH", JsonSearch, 3, M),
+        ("JSON_MERGE_PATCH", JsonMergePatch, 2, M),
+        ("JSON_MERGE_PRESERVE", JsonMergePreserve, 2, M),
+        ("JSON_MERGE", JsonMergePreserve, 2, M),
+        ("JSON_VALUE", JsonValue, 2, 2),
+        ("JSON_QUERY", JsonQuery, 2, 2),
+        ("JSON_EXISTS", JsonExists, 2, 2),
+        ("JSON_COMPACT", JsonCompact, 1, 1),
+        ("JSON_LOOSE", JsonLoose, 1, 1),
+        ("JSON_DETAILED", JsonDetailed, 1, 2),
+        ("JSON_PRETTY", JsonDetailed, 1, 2),
+        ("JSON_EQUALS", JsonEquals, 2, 2),
+        ("JSON_NORMALIZE", JsonNormalize, 1, 1),
+        ("JSON_OVERLAPS", JsonOverlaps, 2, 2),
     ]
 };
 
@@ -346,6 +410,11 @@ pub fn lookup(name: &str) -> Option<(Func, usize, usize)> {
         })
         .get(name)
         .copied()
+}
+
+/// Whether TRUE / FALSE arguments of `f` are truth values (JSON booleans).
+pub fn json_boolean_args(f: Func) -> bool {
+    json::is_json(f)
 }
 
 /// Whether the binder appends the session time zone to `f`'s arguments.
@@ -464,6 +533,7 @@ pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
     use Func::*;
     // Functions that look at their arguments lazily or treat NULL specially.
     match f {
+        _ if json::is_json(f) => return json::eval(f, args, row),
         Coalesce => {
             for a in args {
                 let v = a.eval(row)?;
@@ -708,6 +778,36 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
         | Quarter | ToDays | ToSeconds | Week | WeekOfYear | YearWeek | PeriodAdd | PeriodDiff
         | TimestampDiff | IntervalIndex | Benchmark => (big(), true),
         IsNull | IsIpv4 | IsIpv6 => (big(), false),
+        JsonValid | JsonContains | JsonContainsPath | JsonLength | JsonDepth | JsonExists
+        | JsonEquals | JsonOverlaps => (
+            Some(SqlType::Int {
+                width: IntWidth::Int,
+                unsigned: false,
+            }),
+            true,
+        ),
+        JsonDetailed => (Some(SqlType::Text(u32::MAX)), true),
+        JsonType => (varchar(12), true),
+        JsonExtract | JsonUnquote | JsonQuote | JsonObject | JsonArray | JsonSet | JsonInsert
+        | JsonReplace | JsonRemove | JsonArrayAppend | JsonArrayInsert | JsonKeys | JsonSearch
+        | JsonMergePatch | JsonMergePreserve | JsonValue | JsonQuery | JsonCompact | JsonLoose
+        | JsonNormalize => {
+            // A LONGTEXT argument makes a LONGTEXT result, as in MariaDB.
+            let long = args
+                .iter()
+                .any(|a| matches!(infer(a, cols).0, Some(SqlType::Text(_) | SqlType::Blob(_))));
+            if long {
+                (Some(SqlType::Text(u32::MAX)), true)
+            } else {
+                let total: u32 = args
+                    .iter()
+                    .map(|a| max_len(Some(a), cols))
+                    .fold(0u32, |a, b| a.saturating_add(b))
+                    .saturating_mul(2)
+                    .clamp(1, 65_535);
+                (varchar(total), true)
+            }
+        }
         UnixTimestamp => match args.first().map(|a| infer(a, cols).0) {
             Some(Some(SqlType::DateTime(p) | SqlType::Timestamp(p))) if p > 0 => (
                 Some(SqlType::Decimal {

@@ -443,3 +443,134 @@ fn at_least_150_builtins() {
     let n = names().count() + crate::func::SESSION_FUNCTIONS.len();
     assert!(n >= 150, "{n} built-ins bound");
 }
+
+#[test]
+fn json() {
+    let c = |n: &str, a: Vec<Expr>| call(n, a);
+    assert_eq!(
+        c(
+            "JSON_EXTRACT",
+            vec![s(r#"{"a": {"b": [10, 20]}}"#), s("$.a.b[1]")]
+        ),
+        "20"
+    );
+    assert_eq!(
+        c(
+            "JSON_EXTRACT",
+            vec![s(r#"{"a":{"b":1,"c":[1,2]}}"#), s("$.a")]
+        ),
+        r#"{"b": 1, "c": [1, 2]}"#
+    );
+    assert_eq!(c("JSON_EXTRACT", vec![s("[1,2,3]"), s("$[-1]")]), "3");
+    assert_eq!(c("JSON_EXTRACT", vec![s("[1,2,3]"), s("$[last-1]")]), "2");
+    assert_eq!(
+        c(
+            "JSON_EXTRACT",
+            vec![s(r#"{"a":{"b":1},"c":{"b":2}}"#), s("$**.b")]
+        ),
+        "[1, 2]"
+    );
+    assert_eq!(
+        c("JSON_EXTRACT", vec![s("[1, 2]"), s("$.bad path")]),
+        "NULL"
+    );
+    assert_eq!(
+        c("JSON_EXTRACT", vec![s(r#"{"a b":1}"#), s(r#"$."a b""#)]),
+        "1"
+    );
+    assert_eq!(c("JSON_UNQUOTE", vec![s(r#""\u00e9""#)]), "é");
+    assert_eq!(c("JSON_QUOTE", vec![i(1)]), "NULL");
+    assert_eq!(c("JSON_TYPE", vec![s("1.5e2")]), "DOUBLE");
+    assert_eq!(c("JSON_TYPE", vec![s("1e2")]), "INTEGER");
+    assert_eq!(
+        c("JSON_SET", vec![s(r#"{"a":1}"#), s("$.a[1]"), i(2)]),
+        r#"{"a": [1, 2]}"#
+    );
+    assert_eq!(c("JSON_SET", vec![s("[1]"), s("$[5]"), i(2)]), "[1, 2]");
+    assert_eq!(c("JSON_SET", vec![s(r#"{"a":1}"#), s("$.*"), i(1)]), "NULL");
+    assert_eq!(c("JSON_INSERT", vec![s("[1]"), s("$[0]"), i(9)]), "[1]");
+    assert_eq!(
+        c(
+            "JSON_REPLACE",
+            vec![s(r#"{"a":1}"#), s("$.a"), i(2), s("$.b"), i(3)]
+        ),
+        r#"{"a": 2}"#
+    );
+    assert_eq!(
+        c(
+            "JSON_ARRAY_APPEND",
+            vec![s("[1,[2]]"), s("$[1]"), i(3), s("$[0]"), i(4)]
+        ),
+        "[[1, 4], [2, 3]]"
+    );
+    assert_eq!(
+        c(
+            "JSON_ARRAY_INSERT",
+            vec![s(r#"{"a":[1]}"#), s("$.a[0]"), i(0), s("$.a[1]"), i(5)]
+        ),
+        r#"{"a": [0, 5, 1]}"#
+    );
+    assert_eq!(c("JSON_REMOVE", vec![s("[1,2]"), s("$")]), "NULL");
+    assert_eq!(c("JSON_CONTAINS", vec![s("[1,[2,3]]"), s("2")]), "1");
+    assert_eq!(c("JSON_CONTAINS", vec![s("1.0"), s("1")]), "1");
+    assert_eq!(c("JSON_CONTAINS", vec![s("[1]"), s("1"), s("$.x")]), "0");
+    assert_eq!(
+        c("JSON_CONTAINS_PATH", vec![s("{}"), s("x"), s("$.a")]),
+        "NULL"
+    );
+    assert_eq!(
+        c("JSON_MERGE_PRESERVE", vec![s(r#"{"a":1}"#), s("[2]")]),
+        r#"[{"a": 1}, 2]"#
+    );
+    assert_eq!(c("JSON_MERGE_PATCH", vec![s(r#"{"a":1}"#), null()]), "NULL");
+    assert_eq!(c("JSON_VALUE", vec![s(r#"{"a":true}"#), s("$.a")]), "1");
+    assert_eq!(c("JSON_VALUE", vec![s(r#"{"a":[1]}"#), s("$.a")]), "NULL");
+    assert_eq!(c("JSON_KEYS", vec![s("[1]")]), "NULL");
+    assert_eq!(
+        c("JSON_LENGTH", vec![s(r#"{"a":[1,2]}"#), s("$.*")]),
+        "NULL"
+    );
+    assert_eq!(c("JSON_DEPTH", vec![s("[[[1]]]")]), "4");
+    assert_eq!(
+        c("JSON_SEARCH", vec![s(r#"{"a b":"x"}"#), s("one"), s("x")]),
+        r#""$.a b""#
+    );
+    assert_eq!(
+        c(
+            "JSON_SEARCH",
+            vec![
+                s(r#"{"a":{"b":"x"},"c":"x"}"#),
+                s("all"),
+                s("x"),
+                null(),
+                s("$.a")
+            ]
+        ),
+        r#""$.a.b""#
+    );
+    assert_eq!(
+        c("JSON_DETAILED", vec![s(r#"[1,{"a":2,"b":[]}, {}]"#)]),
+        "[\n    1,\n    {\n        \"a\": 2,\n        \"b\": \n        []\n    },\n    {\n    }\n]"
+    );
+    assert_eq!(
+        c("JSON_NORMALIZE", vec![s(r#"{"b":[1,"x"],"a":{"c":1.5}}"#)]),
+        r#"{"a":{"c":1.5E0},"b":[1.0E0,"x"]}"#
+    );
+    assert_eq!(c("JSON_EQUALS", vec![s("[1,2]"), s("[2,1]")]), "0");
+    assert_eq!(
+        c(
+            "JSON_OVERLAPS",
+            vec![s(r#"{"a":1,"b":2}"#), s(r#"{"b":2}"#)]
+        ),
+        "1"
+    );
+    assert_eq!(c("JSON_OBJECT", vec![null(), i(1)]), r#"{"": 1}"#);
+    assert_eq!(
+        c(
+            "JSON_ARRAY",
+            vec![d("1.50"), s("a\"b"), Expr::Lit(Value::Double(1e20))]
+        ),
+        r#"[1.50, "a\"b", 1e20]"#
+    );
+    assert_eq!(c("JSON_VALID", vec![s("[1,]")]), "0");
+}
