@@ -25,7 +25,10 @@ fn compare(c: &mut Criterion) {
             b.iter(|| {
                 let mut less = 0;
                 for pair in w.windows(2) {
-                    if coll.compare(black_box(&pair[0]), black_box(&pair[1])).is_lt() {
+                    if coll
+                        .compare(black_box(&pair[0]), black_box(&pair[1]))
+                        .is_lt()
+                    {
                         less += 1;
                     }
                 }
