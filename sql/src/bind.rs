@@ -332,7 +332,7 @@ impl Exec<'_> {
                 ..
             } if matches!(expr.as_ref(), A::BinaryOp { op, .. } if cmp_op(op).is_some()) => {
                 let A::BinaryOp { left, op, right } = expr.as_ref() else {
-                    unreachable!("matched above")
+                    return Err(SqlError::internal("BINARY over a comparison"));
                 };
                 let cast = A::Cast {
                     kind: ast::CastKind::Cast,

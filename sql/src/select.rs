@@ -156,6 +156,56 @@ impl Exec<'_> {
                 }
                 Ok((cols, rows))
             }
+            ast::SetExpr::SetOperation {
+                left,
+                op:
+                    op @ (ast::SetOperator::Intersect
+                    | ast::SetOperator::Except
+                    | ast::SetOperator::Minus),
+                set_quantifier,
+                right,
+            } => {
+                let (cols, lrows) = self.set_expr(left)?;
+                let (rcols, rrows) = self.set_expr(right)?;
+                if rcols.len() != cols.len() {
+                    return Err(SqlError::new(
+                        1222,
+                        "21000",
+                        "The used SELECT statements have a different number of columns",
+                    ));
+                }
+                let intersect = matches!(op, ast::SetOperator::Intersect);
+                let all = matches!(
+                    set_quantifier,
+                    ast::SetQuantifier::All | ast::SetQuantifier::AllByName
+                );
+                let colls: Vec<Option<Collation>> = cols.iter().map(|c| c.collation).collect();
+                // How often each row occurs on the right (a multiset for ALL).
+                let mut right: HashMap<Vec<u8>, usize> = HashMap::new();
+                for r in &rrows {
+                    *right.entry(row_fingerprint(r, &colls)).or_default() += 1;
+                }
+                let mut seen = std::collections::HashSet::new();
+                let mut rows = Vec::new();
+                for r in lrows {
+                    let k = row_fingerprint(&r, &colls);
+                    let left_in_right = right.get(&k).copied().unwrap_or(0);
+                    let keep = match (intersect, all) {
+                        (true, false) => left_in_right > 0 && seen.insert(k),
+                        (false, false) => left_in_right == 0 && seen.insert(k),
+                        (true, true) | (false, true) => {
+                            if left_in_right > 0 {
+                                right.insert(k, left_in_right - 1);
+                            }
+                            (left_in_right > 0) == intersect
+                        }
+                    };
+                    if keep {
+                        rows.push(r);
+                    }
+                }
+                Ok((cols, rows))
+            }
             ast::SetExpr::Values(v) => {
                 let mut rows = Vec::new();
                 let scope = Scope::default();
