@@ -20,6 +20,35 @@ fn server_code(e: &mysql_async::Error) -> Option<u16> {
     }
 }
 
+/// Commits every connection's open transaction at the same time: whether
+/// each won, in connection order. A loser must have failed certification
+/// (1213) and is rolled back.
+async fn commit_race(conns: &mut Vec<mysql_async::Conn>) -> Vec<bool> {
+    let mut tasks = Vec::new();
+    for mut x in conns.drain(..) {
+        tasks.push(tokio::spawn(async move {
+            let res = x.query_drop("COMMIT").await;
+            if res.is_err() {
+                let _ = x.query_drop("ROLLBACK").await;
+            }
+            (x, res)
+        }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        let (x, res) = t.await.unwrap();
+        match res {
+            Ok(()) => won.push(true),
+            Err(e) => {
+                assert_eq!(server_code(&e), Some(1213), "loser error: {e}");
+                won.push(false);
+            }
+        }
+        conns.push(x);
+    }
+    won
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_row_written_on_each_node_is_read_on_every_other() {
     let c = Cluster::start(3).await;
@@ -203,25 +232,8 @@ async fn case_variants_of_a_unique_value_on_two_nodes_conflict() {
                 .await
                 .unwrap();
         }
-        let mut tasks = Vec::new();
-        for mut x in conns.drain(..) {
-            tasks.push(tokio::spawn(async move {
-                let r = x.query_drop("COMMIT").await;
-                if r.is_err() {
-                    let _ = x.query_drop("ROLLBACK").await;
-                }
-                (x, r)
-            }));
-        }
-        let mut winners = 0;
-        for t in tasks {
-            let (x, r) = t.await.unwrap();
-            match r {
-                Ok(()) => winners += 1,
-                Err(e) => assert_eq!(server_code(&e), Some(1213), "loser error: {e}"),
-            }
-            conns.push(x);
-        }
+        let won = commit_race(&mut conns).await;
+        let winners = won.iter().filter(|w| **w).count();
         assert_eq!(winners, 1, "round {round}: both case variants committed");
     }
     for i in 0..3 {
@@ -288,28 +300,7 @@ async fn a_parent_delete_and_a_child_insert_on_two_nodes_never_both_commit() {
             .exec_drop("INSERT INTO f.child VALUES (?, ?)", (r, r))
             .await
             .unwrap();
-        let mut tasks = Vec::new();
-        for mut x in conns.drain(..) {
-            tasks.push(tokio::spawn(async move {
-                let res = x.query_drop("COMMIT").await;
-                if res.is_err() {
-                    let _ = x.query_drop("ROLLBACK").await;
-                }
-                (x, res)
-            }));
-        }
-        let mut won = Vec::new();
-        for t in tasks {
-            let (x, res) = t.await.unwrap();
-            match res {
-                Ok(()) => won.push(true),
-                Err(e) => {
-                    assert_eq!(server_code(&e), Some(1213), "loser error: {e}");
-                    won.push(false);
-                }
-            }
-            conns.push(x);
-        }
+        let won = commit_race(&mut conns).await;
         assert_eq!(
             won.iter().filter(|w| **w).count(),
             1,

@@ -300,46 +300,24 @@ impl DdlCtx<'_> {
                     }
                     Ok(())
                 }
-                ast::ObjectType::Table => {
-                    // MySQL checks every name first and drops none if one is
-                    // missing (without IF EXISTS).
-                    let mut targets = Vec::new();
-                    let mut missing = Vec::new();
-                    for n in names {
-                        let (d, t) = qualify(n, self.db)?;
-                        if self.cat.table(&d, &t).is_some() {
-                            targets.push((d, t));
-                        } else {
-                            missing.push(format!("{d}.{t}"));
-                        }
-                    }
-                    if !missing.is_empty() && !if_exists {
-                        return Err(SqlError::unknown_table(&missing.join(",")));
-                    }
-                    for (d, t) in targets {
-                        self.db_mut(&d)?.tables.remove(&t);
-                    }
-                    Ok(())
-                }
-                ast::ObjectType::View => {
-                    let mut targets = Vec::new();
-                    let mut missing = Vec::new();
-                    for n in names {
-                        let (d, v) = qualify(n, self.db)?;
-                        if self.cat.view(&d, &v).is_some() {
-                            targets.push((d, v));
-                        } else {
-                            missing.push(format!("{d}.{v}"));
-                        }
-                    }
-                    if !missing.is_empty() && !if_exists {
-                        return Err(SqlError::unknown_view(&missing.join(",")));
-                    }
-                    for (d, v) in targets {
-                        self.db_mut(&d)?.views.remove(&v);
-                    }
-                    Ok(())
-                }
+                ast::ObjectType::Table => self.drop_named(
+                    names,
+                    *if_exists,
+                    |c, d, t| c.table(d, t).is_some(),
+                    SqlError::unknown_table,
+                    |db, t| {
+                        db.tables.remove(t);
+                    },
+                ),
+                ast::ObjectType::View => self.drop_named(
+                    names,
+                    *if_exists,
+                    |c, d, v| c.view(d, v).is_some(),
+                    SqlError::unknown_view,
+                    |db, v| {
+                        db.views.remove(v);
+                    },
+                ),
                 ast::ObjectType::Index => {
                     let t = table
                         .as_ref()
@@ -494,6 +472,35 @@ impl DdlCtx<'_> {
                 views: BTreeMap::new(),
             },
         );
+        Ok(())
+    }
+
+    /// DROP TABLE / DROP VIEW: MySQL checks every name first and drops
+    /// none if one is missing (without IF EXISTS).
+    fn drop_named(
+        &mut self,
+        names: &[ast::ObjectName],
+        if_exists: bool,
+        exists: impl Fn(&Catalog, &str, &str) -> bool,
+        unknown: impl Fn(&str) -> SqlError,
+        remove: impl Fn(&mut Database, &str),
+    ) -> SqlResult<()> {
+        let mut targets = Vec::new();
+        let mut missing = Vec::new();
+        for n in names {
+            let (d, t) = qualify(n, self.db)?;
+            if exists(self.cat, &d, &t) {
+                targets.push((d, t));
+            } else {
+                missing.push(format!("{d}.{t}"));
+            }
+        }
+        if !missing.is_empty() && !if_exists {
+            return Err(unknown(&missing.join(",")));
+        }
+        for (d, t) in targets {
+            remove(self.db_mut(&d)?, &t);
+        }
         Ok(())
     }
 

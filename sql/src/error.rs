@@ -168,6 +168,15 @@ impl SqlError {
         )
     }
 
+    /// 1222: the branches of a UNION / INTERSECT / EXCEPT differ in width.
+    pub fn set_columns_differ() -> Self {
+        Self::new(
+            1222,
+            "21000",
+            "The used SELECT statements have a different number of columns",
+        )
+    }
+
     pub fn unknown_view(view: &str) -> Self {
         Self::new(codes::BAD_TABLE, "42S02", format!("Unknown VIEW: '{view}'"))
     }

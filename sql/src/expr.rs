@@ -113,18 +113,25 @@ impl Expr {
 
     /// Calls `f` on every column position this expression reads.
     pub fn columns(&self, f: &mut impl FnMut(usize)) {
+        self.visit(&mut |e| {
+            if let Expr::Col(c) = e {
+                f(*c);
+            }
+        });
+    }
+
+    /// Calls `f` on this expression and every expression inside it.
+    pub fn visit(&self, f: &mut impl FnMut(&Expr)) {
+        f(self);
         match self {
-            Expr::Lit(_) => {}
+            Expr::Lit(_) | Expr::Col(_) => {}
             Expr::Correlated(c) => {
                 if let crate::correlated::SubKind::In { lhs, .. } = &c.kind {
-                    lhs.columns(f);
+                    lhs.visit(f);
                 }
             }
-            Expr::Col(c) => f(*c),
-            Expr::Not(e) | Expr::Neg(e) | Expr::IsNull(e, _) | Expr::IsBool(e, _, _) => {
-                e.columns(f)
-            }
-            Expr::Interval(_, e) | Expr::Cast(e, _) | Expr::Collate(e, _) => e.columns(f),
+            Expr::Not(e) | Expr::Neg(e) | Expr::IsNull(e, _) | Expr::IsBool(e, _, _) => e.visit(f),
+            Expr::Interval(_, e) | Expr::Cast(e, _) | Expr::Collate(e, _) => e.visit(f),
             Expr::And(a, b)
             | Expr::Or(a, b)
             | Expr::Xor(a, b)
@@ -132,49 +139,45 @@ impl Expr {
             | Expr::Arith(_, a, b)
             | Expr::BitOp(_, a, b)
             | Expr::Like(a, b, _, _, _) => {
-                a.columns(f);
-                b.columns(f);
+                a.visit(f);
+                b.visit(f);
             }
             Expr::TupleCmp(_, a, b) => {
-                a.iter().chain(b.iter()).for_each(|e| e.columns(f));
+                a.iter().chain(b.iter()).for_each(|e| e.visit(f));
             }
             Expr::InList(e, l, _, _) => {
-                e.columns(f);
-                l.iter().for_each(|x| x.columns(f));
+                e.visit(f);
+                l.iter().for_each(|x| x.visit(f));
             }
             Expr::TupleIn(es, ls, _) => {
-                es.iter().for_each(|x| x.columns(f));
-                ls.iter().flatten().for_each(|x| x.columns(f));
+                es.iter().for_each(|x| x.visit(f));
+                ls.iter().flatten().for_each(|x| x.visit(f));
             }
             Expr::Between(a, b, c, _, _) => {
-                a.columns(f);
-                b.columns(f);
-                c.columns(f);
+                a.visit(f);
+                b.visit(f);
+                c.visit(f);
             }
             Expr::Case(op, whens, els) => {
                 if let Some(o) = op {
-                    o.columns(f);
+                    o.visit(f);
                 }
                 for (w, t) in whens {
-                    w.columns(f);
-                    t.columns(f);
+                    w.visit(f);
+                    t.visit(f);
                 }
                 if let Some(e) = els {
-                    e.columns(f);
+                    e.visit(f);
                 }
             }
-            Expr::Func(_, args) => args.iter().for_each(|x| x.columns(f)),
+            Expr::Func(_, args) => args.iter().for_each(|x| x.visit(f)),
         }
     }
 
     /// Whether a correlated subquery is anywhere in this expression.
     pub fn has_correlated(&self) -> bool {
         let mut found = false;
-        self.clone().visit_mut(&mut |e| {
-            if matches!(e, Expr::Correlated(_)) {
-                found = true;
-            }
-        });
+        self.visit(&mut |e| found |= matches!(e, Expr::Correlated(_)));
         found
     }
 

@@ -14,7 +14,6 @@ use sqlparser::ast;
 use trireme_storage::value::Value;
 use trireme_storage::Table;
 
-use crate::access;
 use crate::bind::BindEnv;
 use crate::coerce::Coerce;
 use crate::error::{SqlError, SqlResult};
@@ -65,31 +64,23 @@ impl Exec<'_> {
         let (mut matched, mut changed) = (0u64, 0u64);
         let targets: Vec<usize> = {
             let mut t: Vec<usize> = sets.iter().map(|(s, _, _)| *s).collect();
-            t.dedup();
             t.sort();
             t.dedup();
             t
         };
         for joined in rows {
             for &src in &targets {
-                let table = stored(&plan, src)?;
-                let (off, width) = (plan.sources[src].offset, plan.sources[src].width);
-                let old: Vec<Value> = joined[off..off + width].to_vec();
-                if old.iter().all(Value::is_null) && plan.sources[src].left_join {
+                let Some((table, pk)) = target(&plan, src, &joined, &mut done)? else {
                     continue;
-                }
-                let pk = pk_of(&table, &old)?;
-                if !done.insert((src, pk.clone())) {
-                    continue;
-                }
+                };
+                let off = plan.sources[src].offset;
                 matched += 1;
                 let Some(current) = self.txn.get(&table, &pk) else {
                     continue;
                 };
                 let mut row = joined.clone();
                 let mut new = current.to_vec();
-                for (s, c, e) in sets.iter().filter(|(s, _, _)| *s == src) {
-                    let _ = s;
+                for (_, c, e) in sets.iter().filter(|(s, _, _)| *s == src) {
                     let col = &table.def.columns[*c];
                     let v = e.eval(&row)?;
                     if v.is_null() && !col.nullable {
@@ -168,16 +159,9 @@ impl Exec<'_> {
         let mut deleted = 0u64;
         for joined in rows {
             for &src in &targets {
-                let table = stored(&plan, src)?;
-                let (off, width) = (plan.sources[src].offset, plan.sources[src].width);
-                let old: Vec<Value> = joined[off..off + width].to_vec();
-                if old.iter().all(Value::is_null) && plan.sources[src].left_join {
+                let Some((table, pk)) = target(&plan, src, &joined, &mut done)? else {
                     continue;
-                }
-                let pk = pk_of(&table, &old)?;
-                if !done.insert((src, pk.clone())) {
-                    continue;
-                }
+                };
                 let Some(current) = self.txn.get(&table, &pk) else {
                     continue;
                 };
@@ -208,18 +192,30 @@ impl Exec<'_> {
                 "a correlated subquery in a multi-table UPDATE or DELETE",
             ));
         }
-        for i in 0..plan.sources.len() {
-            if let SourceData::Stored(t) = &plan.sources[i].data {
-                let src = &plan.sources[i];
-                let mut usable: Vec<&Expr> = src.on.iter().collect();
-                if !src.left_join {
-                    usable.extend(filters.iter());
-                }
-                plan.sources[i].access = access::choose(&t.def, &usable, src.offset);
-            }
-        }
+        plan.choose_access(&filters);
         self.run_join(plan, &filters, None, None)
     }
+}
+
+/// The stored row of target `src` a joined row reaches, the first time it
+/// reaches it: None for a NULL-extended (LEFT JOIN) side or a repeat.
+fn target(
+    plan: &FromPlan,
+    src: usize,
+    joined: &[Value],
+    done: &mut HashSet<(usize, Vec<u8>)>,
+) -> SqlResult<Option<(Arc<Table>, Vec<u8>)>> {
+    let table = stored(plan, src)?;
+    let (off, width) = (plan.sources[src].offset, plan.sources[src].width);
+    let old = &joined[off..off + width];
+    if old.iter().all(Value::is_null) && plan.sources[src].left_join {
+        return Ok(None);
+    }
+    let pk = pk_of(&table, old)?;
+    if !done.insert((src, pk.clone())) {
+        return Ok(None);
+    }
+    Ok(Some((table, pk)))
 }
 
 /// The source of scope position `pos`.

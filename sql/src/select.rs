@@ -49,6 +49,22 @@ pub struct FromPlan {
     pub sources: Vec<Source>,
 }
 
+impl FromPlan {
+    /// Access paths of the stored sources from their ON conditions and
+    /// (for inner sources) the WHERE terms.
+    pub fn choose_access(&mut self, filters: &[Expr]) {
+        for src in &mut self.sources {
+            if let SourceData::Stored(t) = &src.data {
+                let mut usable: Vec<&Expr> = src.on.iter().collect();
+                if !src.left_join {
+                    usable.extend(filters.iter());
+                }
+                src.access = access::choose(&t.def, &usable, src.offset);
+            }
+        }
+    }
+}
+
 /// A join's pending constraint, bound once the whole FROM scope is known.
 enum PendingOn {
     None,
@@ -124,11 +140,7 @@ impl Exec<'_> {
                 let (mut cols, mut rows) = self.set_expr(left)?;
                 let (rcols, rrows) = self.set_expr(right)?;
                 if rcols.len() != cols.len() {
-                    return Err(SqlError::new(
-                        1222,
-                        "21000",
-                        "The used SELECT statements have a different number of columns",
-                    ));
+                    return Err(SqlError::set_columns_differ());
                 }
                 // A column takes the widest type of its branches (an INT
                 // literal above, a BIGINT below is a BIGINT column).
@@ -168,11 +180,7 @@ impl Exec<'_> {
                 let (cols, lrows) = self.set_expr(left)?;
                 let (rcols, rrows) = self.set_expr(right)?;
                 if rcols.len() != cols.len() {
-                    return Err(SqlError::new(
-                        1222,
-                        "21000",
-                        "The used SELECT statements have a different number of columns",
-                    ));
+                    return Err(SqlError::set_columns_differ());
                 }
                 let intersect = matches!(op, ast::SetOperator::Intersect);
                 let all = matches!(
@@ -437,7 +445,7 @@ impl Exec<'_> {
                 };
                 check_unique_qualifier(scope, &alias.name.value)?;
                 let (mut cols, rows) = self.query(subquery)?;
-                crate::with::rename_columns(&mut cols, &alias.columns)?;
+                crate::with::rename_columns(&mut cols, crate::with::alias_names(&alias.columns))?;
                 let rows = rows.into_iter().map(Row::from).collect();
                 push_rows_source(scope, sources, &alias.name.value, cols, rows, left_join);
                 Ok(())
@@ -614,18 +622,7 @@ impl Exec<'_> {
             return Err(SqlError::unsupported("DISTINCT ON"));
         }
 
-        // Access paths from WHERE (inner sources) and ON conditions.
-        for i in 0..plan.sources.len() {
-            if let SourceData::Stored(t) = &plan.sources[i].data {
-                let src = &plan.sources[i];
-                let mut usable: Vec<&Expr> = src.on.iter().collect();
-                if !src.left_join {
-                    usable.extend(filters.iter());
-                }
-                let a = access::choose(&t.def, &usable, src.offset);
-                plan.sources[i].access = a;
-            }
-        }
+        plan.choose_access(&filters);
 
         let early = if aggregate
             || distinct

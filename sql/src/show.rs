@@ -518,16 +518,7 @@ impl Exec<'_> {
             Collation::ALL
                 .iter()
                 .filter(|c| like_filter(like, c.name()))
-                .map(|c| {
-                    vec![
-                        s(c.name()),
-                        s(c.charset().name()),
-                        Value::Int(i64::from(c.id())),
-                        s(if c.is_default() { "Yes" } else { "" }),
-                        s("Yes"),
-                        Value::Int(1),
-                    ]
-                })
+                .map(|c| collation_row(*c))
                 .collect(),
         )
     }
@@ -877,16 +868,7 @@ impl Exec<'_> {
                 ]
             }
             "COLLATIONS" => {
-                for c in Collation::ALL {
-                    out.push(vec![
-                        s(c.name()),
-                        s(c.charset().name()),
-                        Value::Int(i64::from(c.id())),
-                        s(if c.is_default() { "Yes" } else { "" }),
-                        s("Yes"),
-                        Value::Int(1),
-                    ]);
-                }
+                out.extend(Collation::ALL.into_iter().map(collation_row));
                 vec![
                     "COLLATION_NAME",
                     "CHARACTER_SET_NAME",
@@ -1371,6 +1353,19 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
         out.push_str(&format!(" COMMENT='{}'", def.comment.replace('\'', "''")));
     }
     out
+}
+
+/// A collation as SHOW COLLATION and information_schema.COLLATIONS list it
+/// (name, charset, id, default, compiled, sort length).
+fn collation_row(c: Collation) -> Vec<Value> {
+    vec![
+        s(c.name()),
+        s(c.charset().name()),
+        Value::Int(i64::from(c.id())),
+        s(if c.is_default() { "Yes" } else { "" }),
+        s("Yes"),
+        Value::Int(1),
+    ]
 }
 
 fn charset_description(cs: Charset) -> &'static str {

@@ -57,18 +57,7 @@ impl Exec<'_> {
                 e
             }
         })?;
-        if !v.columns.is_empty() {
-            if v.columns.len() != cols.len() {
-                return Err(SqlError::new(
-                    1353,
-                    "HY000",
-                    "In definition of view, derived table or common table expression, SELECT list and column names list have different column counts",
-                ));
-            }
-            for (c, n) in cols.iter_mut().zip(&v.columns) {
-                c.name = n.clone();
-            }
-        }
+        crate::with::rename_columns(&mut cols, v.columns.iter().map(String::as_str))?;
         for c in &mut cols {
             c.org_name = c.name.clone();
             c.org_table = v.name.clone();

@@ -47,7 +47,7 @@ impl Exec<'_> {
                 self.recursive_cte(&name, cte)
             } else {
                 self.query(&cte.query).and_then(|(mut cols, rows)| {
-                    rename_columns(&mut cols, &cte.alias.columns)?;
+                    rename_columns(&mut cols, alias_names(&cte.alias.columns))?;
                     Ok((cols, rows))
                 })
             };
@@ -103,7 +103,7 @@ impl Exec<'_> {
             ast::SetQuantifier::All | ast::SetQuantifier::AllByName
         );
         let (mut cols, anchor) = self.set_expr(left)?;
-        rename_columns(&mut cols, &cte.alias.columns)?;
+        rename_columns(&mut cols, alias_names(&cte.alias.columns))?;
         // Values grow as the recursion goes: integer columns are BIGINT.
         for c in &mut cols {
             if c.ty.as_ref().is_some_and(|t| t.is_integer()) {
@@ -139,11 +139,7 @@ impl Exec<'_> {
             self.ctes.pop();
             let (rcols, next) = r?;
             if rcols.len() != cols.len() {
-                return Err(SqlError::new(
-                    1222,
-                    "21000",
-                    "The used SELECT statements have a different number of columns",
-                ));
+                return Err(SqlError::set_columns_differ());
             }
             for r in next {
                 if !distinct || seen.insert(crate::select::row_fingerprint(&r, &colls)) {
@@ -158,11 +154,11 @@ impl Exec<'_> {
 }
 
 /// Renames result columns to a `name(a, b, ...)` column list.
-pub(crate) fn rename_columns(
+pub(crate) fn rename_columns<'a>(
     cols: &mut [OutCol],
-    names: &[ast::TableAliasColumnDef],
+    names: impl ExactSizeIterator<Item = &'a str>,
 ) -> SqlResult<()> {
-    if names.is_empty() {
+    if names.len() == 0 {
         return Ok(());
     }
     if names.len() != cols.len() {
@@ -173,9 +169,16 @@ pub(crate) fn rename_columns(
         ));
     }
     for (c, n) in cols.iter_mut().zip(names) {
-        c.name = n.name.value.clone();
+        c.name = n.to_string();
     }
     Ok(())
+}
+
+/// The names of a `name(a, b, ...)` column list.
+pub(crate) fn alias_names(
+    cols: &[ast::TableAliasColumnDef],
+) -> impl ExactSizeIterator<Item = &str> {
+    cols.iter().map(|c| c.name.value.as_str())
 }
 
 /// Whether a query body reads a table named `name` (one-part name) in any
