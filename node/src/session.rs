@@ -1119,6 +1119,7 @@ fn new_exec<'a>(
         windows: None,
         outer: Vec::new(),
         saw_outer_ref: false,
+        generated: Vec::new(),
     }
 }
 

@@ -15,7 +15,8 @@ use crate::coerce::Coerce;
 use crate::error::{codes, SqlError, SqlResult};
 use crate::{object_name_parts, sql_type, OutCol};
 use trireme_storage::catalog::{
-    ColumnDef, DefaultValue, FkAction, ForeignKeyDef, IndexDef, TableDef, UserDef, ViewDef,
+    ColumnDef, DefaultValue, FkAction, ForeignKeyDef, Generated, IndexDef, TableDef, UserDef,
+    ViewDef,
 };
 use trireme_storage::collation::{Charset, Collation};
 use trireme_storage::types::SqlType;
@@ -690,6 +691,7 @@ impl DdlCtx<'_> {
             add_foreign_key(&mut def, fk, self.cat)?;
         }
         check_auto_increment(&def)?;
+        crate::generated::validate(&def)?;
         let auto_start = table_option_auto_increment(&ct.table_options);
         let t = Table::new(def);
         if let Some(n) = auto_start {
@@ -871,18 +873,26 @@ impl DdlCtx<'_> {
             }
         }
         check_auto_increment(&def)?;
+        crate::generated::validate(&def)?;
         def.version = self.seqno;
         // Convert rows: new columns get their default (or the type's zero
         // value when NOT NULL without default), changed types are converted
-        // strictly.
+        // strictly, and generated columns are computed again (what they
+        // read may have changed).
         let cols = def.columns.clone();
         let src = source.clone();
         let now = self.now;
+        let filler = crate::generated::Filler::new(&def, now)?;
+        let def_for_fill = def.clone();
         let mut row_no = 0usize;
         let t = old.rebuild(def, self.snapshot, self.seqno, |r| {
             row_no += 1;
             let mut out = Vec::with_capacity(cols.len());
             for (c, s) in cols.iter().zip(&src) {
+                if c.generated.is_some() {
+                    out.push(Value::Null);
+                    continue;
+                }
                 let v = match s {
                     ColSource::Old(i) => r[*i].clone(),
                     ColSource::New => match &c.default {
@@ -909,6 +919,7 @@ impl DdlCtx<'_> {
                         .map_err(|e| alter_copy_error(e, &c.name, row_no))?,
                 );
             }
+            filler.fill(&def_for_fill, &mut out)?;
             Ok(out)
         })?;
         // A new AUTO_INCREMENT column numbers existing rows in key order.
@@ -1390,8 +1401,49 @@ fn column_def_parts<'a>(
     let mut unique = false;
     let mut charset = None;
     let mut collation = None;
+    // MariaDB's grammar allows no NULL, DEFAULT, AUTO_INCREMENT or ON
+    // UPDATE with a generated column, before or after its expression.
+    let mut plain_only: Option<String> = None;
     for o in options {
+        if col.generated.is_some() || matches!(o, ast::ColumnOption::Generated { .. }) {
+            let conflicting = match o {
+                ast::ColumnOption::Null | ast::ColumnOption::NotNull => Some("NULL"),
+                ast::ColumnOption::Default(_) => Some("DEFAULT"),
+                ast::ColumnOption::OnUpdate(_) => Some("ON UPDATE"),
+                ast::ColumnOption::DialectSpecific(_) => Some("AUTO_INCREMENT"),
+                _ => None,
+            };
+            if let Some(c) = conflicting.or(plain_only.as_deref()) {
+                return Err(SqlError::syntax(format!(
+                    "{c} is not allowed on the generated column '{}'",
+                    col.name
+                )));
+            }
+        } else if matches!(
+            o,
+            ast::ColumnOption::Null
+                | ast::ColumnOption::NotNull
+                | ast::ColumnOption::Default(_)
+                | ast::ColumnOption::OnUpdate(_)
+        ) {
+            plain_only = Some(o.to_string());
+        }
         match o {
+            ast::ColumnOption::Generated {
+                generated_as,
+                generation_expr: Some(e),
+                generation_expr_mode,
+                sequence_options: None,
+                ..
+            } if !matches!(generated_as, ast::GeneratedAs::ByDefault) => {
+                col.generated = Some(Generated {
+                    expr: crate::generated::render(e),
+                    stored: matches!(
+                        generation_expr_mode,
+                        Some(ast::GeneratedExpressionMode::Stored)
+                    ),
+                });
+            }
             ast::ColumnOption::Null => col.nullable = true,
             ast::ColumnOption::NotNull => col.nullable = false,
             ast::ColumnOption::Default(e) => col.default = Some(default_value(e, &col.name)?),

@@ -17,8 +17,9 @@ use crate::bind::{BindEnv, Scope, ScopeCol};
 use crate::coerce::Coerce;
 use crate::error::{codes, SqlError, SqlResult};
 use crate::expr::Expr;
+use crate::generated;
 use crate::{Exec, OutCol, Output};
-use trireme_storage::catalog::DefaultValue;
+use trireme_storage::catalog::{DefaultValue, TableDef};
 use trireme_storage::keycode::rows_equal;
 use trireme_storage::value::{sort_cmp, Value};
 use trireme_storage::{Row, Table};
@@ -153,6 +154,12 @@ impl Exec<'_> {
                     let i = def
                         .column_index(&col)
                         .ok_or_else(|| SqlError::bad_field(&col, "field list"))?;
+                    if def.columns[i].generated.is_some() {
+                        if is_default(&a.value) {
+                            continue;
+                        }
+                        return Err(generated::value_ignored(&def.columns[i].name, &def.name));
+                    }
                     let e = self.bind(&a.value, &mut BindEnv::new(&scope, "field list"))?;
                     updates.push((i, e));
                 }
@@ -333,6 +340,18 @@ impl Exec<'_> {
                 // DEFAULT or not named.
                 Some(None) | None => None,
             };
+            if col.generated.is_some() {
+                // Computed below, once the other columns are known.
+                if v.is_some() {
+                    let e = generated::value_ignored(&col.name, &def.name);
+                    if !ignore {
+                        return Err(e);
+                    }
+                    self.warn_ignored(e, row_no);
+                }
+                row.push(Value::Null);
+                continue;
+            }
             let v = match v {
                 Some(v) if col.auto_increment && (v.is_null() || v.to_i64() == Some(0)) => {
                     generate_at = Some(i);
@@ -387,10 +406,12 @@ impl Exec<'_> {
             };
             row.push(v);
         }
+        self.fill_generated(table, &mut row)?;
         if let Some(i) = generate_at {
             // Nor does a row a CHECK refuses (the id reads as NULL here).
             self.check_constraints(table, &row)?;
             row[i] = self.auto_value(table, first_auto);
+            self.fill_generated(table, &mut row)?;
         }
         Ok(row)
     }
@@ -578,8 +599,9 @@ impl Exec<'_> {
         table: &Arc<Table>,
         old_pk: Option<&[u8]>,
         old_row: Option<&Row>,
-        new_row: Vec<Value>,
+        mut new_row: Vec<Value>,
     ) -> SqlResult<()> {
+        self.fill_generated(table, &mut new_row)?;
         self.check_constraints(table, &new_row)?;
         self.put_row_keys(table, old_pk, old_row, new_row.clone())?;
         self.fk_check_child(table, &new_row, old_row.map(|r| &r[..]))?;
@@ -748,6 +770,15 @@ impl Exec<'_> {
                 .def
                 .column_index(&col)
                 .ok_or_else(|| SqlError::bad_field(&col, "field list"))?;
+            if table.def.columns[i].generated.is_some() {
+                if is_default(&a.value) {
+                    continue;
+                }
+                return Err(generated::value_ignored(
+                    &table.def.columns[i].name,
+                    &table.def.name,
+                ));
+            }
             let e = if is_default(&a.value) {
                 None
             } else {
@@ -865,7 +896,7 @@ impl Exec<'_> {
 /// Evaluates a value that is about to be stored. sql_mode has
 /// STRICT_TRANS_TABLES and ERROR_FOR_DIVISION_BY_ZERO, so a division by zero
 /// fails the statement (ER_DIVISION_BY_ZERO) instead of storing NULL.
-fn eval_stored(e: &Expr, row: &[Value]) -> SqlResult<Value> {
+pub(crate) fn eval_stored(e: &Expr, row: &[Value]) -> SqlResult<Value> {
     arith::take_divided_by_zero();
     let v = e.eval(row)?;
     if arith::take_divided_by_zero() {
@@ -901,17 +932,20 @@ fn assignment_column(t: &ast::AssignmentTarget) -> SqlResult<String> {
 
 /// The scope of one table's row (UPDATE, DELETE, CHECK constraints).
 pub(crate) fn table_scope(table: &Table) -> Scope {
+    def_scope(&table.def)
+}
+
+pub(crate) fn def_scope(def: &TableDef) -> Scope {
     Scope {
-        cols: table
-            .def
+        cols: def
             .columns
             .iter()
             .map(|c| ScopeCol {
-                source: table.def.name.clone(),
+                source: def.name.clone(),
                 meta: {
                     let mut m = OutCol::expr(&c.name, Some(c.ty.clone()), c.nullable);
-                    m.db = table.def.db.clone();
-                    m.org_table = table.def.name.clone();
+                    m.db = def.db.clone();
+                    m.org_table = def.name.clone();
                     if c.collation.is_some() {
                         m.collation = c.collation;
                     }

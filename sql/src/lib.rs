@@ -25,6 +25,7 @@ pub mod error;
 pub mod expr;
 pub mod fk;
 pub mod func;
+pub mod generated;
 pub mod multi;
 pub mod select;
 pub mod show;
@@ -198,6 +199,9 @@ pub struct Exec<'a> {
     pub outer: Vec<correlated::OuterFrame>,
     /// Set when a subquery being bound read an enclosing scope.
     pub saw_outer_ref: bool,
+    /// Generated-column expressions bound by this statement, per table
+    /// (`generated`).
+    pub generated: Vec<(usize, generated::Bound)>,
 }
 
 impl Exec<'_> {
@@ -372,10 +376,12 @@ fn strip_consistent_snapshot(sql: &str) -> Option<String> {
     Some(format!("{}{}", &sql[..a], &sql[z..]))
 }
 
-/// Rewrites `LOCK IN SHARE MODE` to `FOR SHARE` outside quotes.
+/// Rewrites `LOCK IN SHARE MODE` to `FOR SHARE`, and a generated column's
+/// `) PERSISTENT` to `) STORED`, outside quotes.
 fn rewrite_for_parser(sql: &str) -> std::borrow::Cow<'_, str> {
     let upper = sql.to_ascii_uppercase();
-    if !(upper.contains("SHARE") && upper.contains("MODE")) {
+    let share_mode = upper.contains("SHARE") && upper.contains("MODE");
+    if !share_mode && !upper.contains("PERSISTENT") {
         return std::borrow::Cow::Borrowed(sql);
     }
     let mut out = String::with_capacity(sql.len());
@@ -417,6 +423,17 @@ fn rewrite_for_parser(sql: &str) -> std::borrow::Cow<'_, str> {
                 i = mode_at;
                 continue;
             }
+        }
+        // MariaDB's `AS (expr) PERSISTENT` is STORED.
+        if upper[i..].starts_with("PERSISTENT")
+            && out.trim_end().ends_with(')')
+            && !bytes
+                .get(i + 10)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        {
+            out.push_str("STORED");
+            i += 10;
+            continue;
         }
         // Copy one UTF-8 character.
         let ch_len = utf8_len(c);

@@ -56,6 +56,11 @@ impl Exec<'_> {
             };
             let pos = scope.resolve(None, table, col, "field list")?;
             let src = source_of(&plan, pos)?;
+            let target = stored(&plan, src)?;
+            let c = &target.def.columns[pos - plan.sources[src].offset];
+            if c.generated.is_some() {
+                return Err(crate::generated::value_ignored(&c.name, &target.def.name));
+            }
             let e = self.bind(&a.value, &mut BindEnv::new(&scope, "field list"))?;
             sets.push((src, pos - plan.sources[src].offset, e));
         }

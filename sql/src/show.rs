@@ -747,8 +747,14 @@ impl Exec<'_> {
                             s(column_extra(c)),
                             s("select,insert,update,references"),
                             s(c.comment.clone()),
-                            s("NEVER"),
-                            Value::Null,
+                            s(if c.generated.is_some() {
+                                "ALWAYS"
+                            } else {
+                                "NEVER"
+                            }),
+                            c.generated
+                                .as_ref()
+                                .map_or(Value::Null, |g| s(g.expr.clone())),
                         ]);
                     }
                 }
@@ -1246,6 +1252,11 @@ fn column_extra(c: &trireme_storage::catalog::ColumnDef) -> String {
     if c.on_update_now {
         e.push("on update CURRENT_TIMESTAMP");
     }
+    match &c.generated {
+        Some(g) if g.stored => e.push("STORED GENERATED"),
+        Some(_) => e.push("VIRTUAL GENERATED"),
+        None => {}
+    }
     e.join(" ")
 }
 
@@ -1264,7 +1275,10 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
                 coll.name()
             ));
         }
-        if !c.nullable {
+        if let Some(g) = &c.generated {
+            let kind = if g.stored { "STORED" } else { "VIRTUAL" };
+            l.push_str(&format!(" GENERATED ALWAYS AS ({}) {kind}", g.expr));
+        } else if !c.nullable {
             l.push_str(" NOT NULL");
         } else if matches!(c.ty, SqlType::Timestamp(_)) {
             // MySQL spells out a nullable TIMESTAMP (its old default was NOT NULL).
@@ -1279,7 +1293,9 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
                 l.push_str(&sql_literal(v));
             }
             Some(DefaultValue::CurrentTimestamp) => l.push_str(" DEFAULT CURRENT_TIMESTAMP"),
-            None if c.nullable && !c.ty.is_blob_or_text() => l.push_str(" DEFAULT NULL"),
+            None if c.nullable && !c.ty.is_blob_or_text() && c.generated.is_none() => {
+                l.push_str(" DEFAULT NULL")
+            }
             None => {}
         }
         if c.on_update_now {

@@ -33,6 +33,21 @@ pub struct ColumnDef {
     pub collation: Option<Collation>,
     /// A column-level CHECK (its expression as SQL text).
     pub check: Option<String>,
+    /// `GENERATED ALWAYS AS (expr) VIRTUAL|STORED`.
+    pub generated: Option<Generated>,
+}
+
+/// A generated column's expression. Both kinds are computed whenever the
+/// row is written and kept with it: reading a VIRTUAL column then costs
+/// nothing, and its value is the same as computing it on read because the
+/// expression may only use deterministic functions of the row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Generated {
+    /// The expression as SQL text, identifiers quoted (as SHOW CREATE
+    /// TABLE and information_schema print it).
+    pub expr: String,
+    /// STORED (PERSISTENT) rather than VIRTUAL: only shown, see above.
+    pub stored: bool,
 }
 
 impl ColumnDef {
@@ -48,6 +63,7 @@ impl ColumnDef {
             comment: String::new(),
             collation,
             check: None,
+            generated: None,
         }
     }
 

@@ -21,6 +21,7 @@
 //! Version 2 added collations (columns, tables, databases). Version 1 files
 //! are still read (`v1`): their string columns, which compared byte-wise,
 //! become `utf8mb4_bin`, and their row keys are recomputed for PAD SPACE.
+//! Version 3 added generated columns; version 2 files are read by `v2`.
 //!
 //! Invariant: the rows, the certification index and the low-water map all
 //! describe the state after exactly the ordered events `1..=seqno`.
@@ -38,7 +39,7 @@ use crate::value::Value;
 use crate::{Catalog, Database, Store, Table};
 
 const MAGIC: &[u8; 3] = b"TCK";
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 const ROWS_PER_RECORD: usize = 4096;
 /// Largest record accepted when reading (a batch of rows, the cert index).
 const MAX_RECORD_BYTES: usize = 512 << 20;
@@ -225,6 +226,10 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, CheckpointError> {
             Some(1) => (
                 codec::decode::<v1::Record>(MAGIC, 1, "checkpoint record", payload)?.upgrade(),
                 true,
+            ),
+            Some(2) => (
+                codec::decode::<v2::Record>(MAGIC, 2, "checkpoint record", payload)?.upgrade(),
+                false,
             ),
             _ => (
                 codec::decode(MAGIC, VERSION, "checkpoint record", payload)?,
@@ -446,6 +451,7 @@ mod v1 {
                             on_update_now: c.on_update_now,
                             comment: c.comment,
                             check: None,
+                            generated: None,
                         })
                         .collect();
                     R::Table {
@@ -475,6 +481,125 @@ mod v1 {
     }
 }
 
+/// The version-2 records (before generated columns) and their upgrade:
+/// only a column's shape differs.
+mod v2 {
+    use serde::{Deserialize, Serialize};
+
+    use crate::catalog::{self, DefaultValue, ForeignKeyDef, IndexDef, UserDef, ViewDef};
+    use crate::collation::Collation;
+    use crate::types::SqlType;
+    use crate::value::Value;
+
+    #[derive(Deserialize, Serialize)]
+    pub enum Record {
+        Header {
+            seqno: u64,
+            state_uuid: String,
+        },
+        Users(Vec<UserDef>),
+        Database {
+            name: String,
+            collation: Collation,
+        },
+        Table {
+            def: Box<TableDef>,
+            auto_inc_max: u64,
+        },
+        Rows {
+            table: String,
+            rows: Vec<(Vec<u8>, Vec<Value>)>,
+        },
+        Cert(Vec<u8>),
+        LowWater(Vec<(u64, u64)>),
+        End {
+            records: u64,
+        },
+        View(Box<ViewDef>),
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct ColumnDef {
+        pub name: String,
+        pub ty: SqlType,
+        pub nullable: bool,
+        pub default: Option<DefaultValue>,
+        pub auto_increment: bool,
+        pub on_update_now: bool,
+        pub comment: String,
+        pub collation: Option<Collation>,
+        pub check: Option<String>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct TableDef {
+        pub db: String,
+        pub name: String,
+        pub columns: Vec<ColumnDef>,
+        pub primary: Option<Vec<usize>>,
+        pub indexes: Vec<IndexDef>,
+        pub next_index_id: u32,
+        pub engine: String,
+        pub collation: Collation,
+        pub comment: String,
+        pub foreign_keys: Vec<ForeignKeyDef>,
+        pub checks: Vec<(String, String)>,
+        pub version: u64,
+    }
+
+    impl Record {
+        pub fn upgrade(self) -> super::Record {
+            use super::Record as R;
+            match self {
+                Record::Header { seqno, state_uuid } => R::Header { seqno, state_uuid },
+                Record::Users(u) => R::Users(u),
+                Record::Database { name, collation } => R::Database { name, collation },
+                Record::Table { def, auto_inc_max } => {
+                    let d = *def;
+                    let columns = d
+                        .columns
+                        .into_iter()
+                        .map(|c| catalog::ColumnDef {
+                            name: c.name,
+                            ty: c.ty,
+                            nullable: c.nullable,
+                            default: c.default,
+                            auto_increment: c.auto_increment,
+                            on_update_now: c.on_update_now,
+                            comment: c.comment,
+                            collation: c.collation,
+                            check: c.check,
+                            generated: None,
+                        })
+                        .collect();
+                    R::Table {
+                        def: Box::new(catalog::TableDef {
+                            db: d.db,
+                            name: d.name,
+                            columns,
+                            primary: d.primary,
+                            indexes: d.indexes,
+                            next_index_id: d.next_index_id,
+                            engine: d.engine,
+                            collation: d.collation,
+                            comment: d.comment,
+                            version: d.version,
+                            foreign_keys: d.foreign_keys,
+                            checks: d.checks,
+                        }),
+                        auto_inc_max,
+                    }
+                }
+                Record::Rows { table, rows } => R::Rows { table, rows },
+                Record::Cert(c) => R::Cert(c),
+                Record::LowWater(l) => R::LowWater(l),
+                Record::End { records } => R::End { records },
+                Record::View(v) => R::View(v),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,7 +618,13 @@ mod tests {
             name: "t".into(),
             columns: vec![
                 ColumnDef::new("id", int),
-                ColumnDef::new("s", SqlType::Varchar(10)),
+                ColumnDef {
+                    generated: Some(crate::catalog::Generated {
+                        expr: "concat(`s`, '!')".into(),
+                        stored: true,
+                    }),
+                    ..ColumnDef::new("s", SqlType::Varchar(10))
+                },
             ],
             primary: Some(vec![0]),
             indexes: vec![],
@@ -560,6 +691,8 @@ mod tests {
         assert_eq!(t.rows_at(5).len(), 10_000);
         let r0 = t.get(&keycode::encode_key([&Value::Int(0)]), 5).unwrap();
         assert_eq!(r0[1].to_text_lossy(), "r0");
+        let g = t.def.columns[1].generated.as_ref().unwrap();
+        assert_eq!((g.expr.as_str(), g.stored), ("concat(`s`, '!')", true));
         assert!(l.catalog.users.contains_key("'u'@'%'"));
         let v = l.catalog.view("d", "v").unwrap();
         assert_eq!(
@@ -660,5 +793,95 @@ mod tests {
             .pk_of(&[Value::Str("ab".into()), Value::Null])
             .unwrap();
         assert!(t.get(&probe, 3).is_some());
+    }
+
+    /// A version-2 file (before generated columns) still loads, its
+    /// columns not generated.
+    #[test]
+    fn version_2_files_load() {
+        use super::v2;
+        let def = v2::TableDef {
+            db: "d".into(),
+            name: "t".into(),
+            columns: vec![
+                v2::ColumnDef {
+                    name: "id".into(),
+                    ty: SqlType::Int {
+                        width: crate::types::IntWidth::Int,
+                        unsigned: false,
+                    },
+                    nullable: false,
+                    default: None,
+                    auto_increment: false,
+                    on_update_now: false,
+                    comment: String::new(),
+                    collation: None,
+                    check: None,
+                },
+                v2::ColumnDef {
+                    name: "s".into(),
+                    ty: SqlType::Varchar(10),
+                    nullable: false,
+                    default: None,
+                    auto_increment: false,
+                    on_update_now: false,
+                    comment: "c".into(),
+                    collation: Some(Collation::Utf8mb4UnicodeCi),
+                    check: Some("s <> ''".into()),
+                },
+            ],
+            primary: Some(vec![0]),
+            indexes: vec![],
+            next_index_id: 1,
+            engine: "InnoDB".into(),
+            collation: Collation::default(),
+            comment: String::new(),
+            foreign_keys: vec![],
+            checks: vec![("c1".into(), "1".into())],
+            version: 2,
+        };
+        let row = vec![Value::Int(1), Value::Str("ab".into())];
+        let key = keycode::encode_key([&row[0]]);
+        let records = [
+            v2::Record::Header {
+                seqno: 3,
+                state_uuid: "u".into(),
+            },
+            v2::Record::Users(vec![]),
+            v2::Record::Database {
+                name: "d".into(),
+                collation: Collation::Utf8mb4Bin,
+            },
+            v2::Record::Table {
+                def: Box::new(def),
+                auto_inc_max: 0,
+            },
+            v2::Record::Rows {
+                table: "d.t".into(),
+                rows: vec![(key, row)],
+            },
+            v2::Record::Cert(vec![7]),
+            v2::Record::LowWater(vec![]),
+            v2::Record::End { records: 8 },
+        ];
+        let mut bytes = Vec::new();
+        for r in &records {
+            let payload = codec::encode(MAGIC, 2, r).unwrap();
+            bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+            bytes.extend_from_slice(&payload);
+        }
+        let l = decode(&bytes).unwrap();
+        let t = l.catalog.table("d", "t").unwrap();
+        let c = &t.def.columns[1];
+        assert_eq!(c.collation, Some(Collation::Utf8mb4UnicodeCi));
+        assert_eq!(c.check.as_deref(), Some("s <> ''"));
+        assert!(c.generated.is_none());
+        assert!(!c.nullable);
+        assert_eq!(t.def.checks.len(), 1);
+        assert_eq!(l.catalog.databases["d"].collation, Collation::Utf8mb4Bin);
+        assert!(t
+            .get(&t.def.pk_of(&[Value::Int(1), Value::Null]).unwrap(), 3)
+            .is_some());
     }
 }

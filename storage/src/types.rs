@@ -104,8 +104,21 @@ impl SqlType {
     /// The type as SHOW CREATE TABLE and information_schema spell it.
     pub fn sql_name(&self) -> String {
         match self {
+            // MariaDB shows the default display width (the digits of the
+            // type's widest value, plus one for a sign).
             SqlType::Int { width, unsigned } => {
-                let mut s = width.name().to_string();
+                let digits = match (width, unsigned) {
+                    (IntWidth::Tiny, false) => 4,
+                    (IntWidth::Tiny, true) => 3,
+                    (IntWidth::Small, false) => 6,
+                    (IntWidth::Small, true) => 5,
+                    (IntWidth::Medium, false) => 9,
+                    (IntWidth::Medium, true) => 8,
+                    (IntWidth::Int, false) => 11,
+                    (IntWidth::Int, true) => 10,
+                    (IntWidth::Big, _) => 20,
+                };
+                let mut s = format!("{}({digits})", width.name());
                 if *unsigned {
                     s.push_str(" unsigned");
                 }

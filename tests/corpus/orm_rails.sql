@@ -82,5 +82,6 @@ ALTER TABLE `posts` DROP CONSTRAINT `title_present`;
 CREATE TABLE `tags` (`id` bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, `name` varchar(255)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 INSERT INTO `tags` (`name`) VALUES ('Ruby'), ('ruby');
 SELECT `tags`.`id` FROM `tags` WHERE `tags`.`name` = 'RUBY' ORDER BY `tags`.`id`;
+-- @allow: auto-increment-control
 SHOW CREATE TABLE `tags`;
 DROP TABLE `tags`;
