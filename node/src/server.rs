@@ -146,15 +146,18 @@ pub async fn serve(node: Arc<Node>, config: &Config) -> anyhow::Result<Running> 
     info!(%addr, node = config.node_id, "serving MySQL protocol");
     tokio::spawn(async move {
         let r = wire::serve(listener, wcfg, move |info: &wire::SessionInfo| {
-            Ok(WireSession {
-                session: Session::new(
-                    serve_node.clone(),
-                    info.connection_id,
-                    &info.user,
-                    &info.host,
-                    None,
-                ),
-            })
+            let mut session = Session::new(
+                serve_node.clone(),
+                info.connection_id,
+                &info.user,
+                &info.host,
+                None,
+            );
+            session.set_client_found_rows(
+                info.capabilities
+                    .contains(wire::CapabilityFlags::CLIENT_FOUND_ROWS),
+            );
+            Ok(WireSession { session })
         })
         .await;
         if let Err(e) = r {

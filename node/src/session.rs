@@ -80,6 +80,7 @@ impl Session {
             warnings: Vec::new(),
             found_rows: 0,
             row_count: -1,
+            client_found_rows: false,
         };
         node.register_session(connection_id, user, host);
         Session {
@@ -944,6 +945,11 @@ impl Session {
             self.commit().await?;
         }
         Ok(())
+    }
+
+    /// CLIENT_FOUND_ROWS was negotiated (see `SessionState`).
+    pub fn set_client_found_rows(&mut self, on: bool) {
+        self.state.client_found_rows = on;
     }
 
     /// Prepares a statement for COM_STMT_PREPARE.

@@ -498,7 +498,8 @@ impl Exec<'_> {
                             new_row[*c] = col.ty.coerce(v, &col.name)?;
                         }
                         if rows_equal(&new_row, &old_row) {
-                            return Ok(affected);
+                            // CLIENT_FOUND_ROWS counts the row found as 1.
+                            return Ok(affected + u64::from(self.sess.client_found_rows));
                         }
                         self.touch_on_update(
                             table,
@@ -812,7 +813,11 @@ impl Exec<'_> {
             self.sess.last_insert_id = id;
         }
         Ok(Output::Ok {
-            affected: changed,
+            affected: if self.sess.client_found_rows {
+                matched
+            } else {
+                changed
+            },
             last_insert_id: set_id.unwrap_or(0),
             info: format!("Rows matched: {matched}  Changed: {changed}  Warnings: 0"),
         })

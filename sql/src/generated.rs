@@ -268,6 +268,7 @@ fn standalone<R>(now: DateTime, f: impl FnOnce(&mut Exec) -> R) -> R {
         warnings: Vec::new(),
         found_rows: 0,
         row_count: -1,
+        client_found_rows: false,
     };
     let info = NodeInfo {
         node_id: 0,

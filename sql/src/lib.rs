@@ -170,6 +170,9 @@ pub struct SessionState {
     /// Rows matched by the last statement (FOUND_ROWS / ROW_COUNT).
     pub found_rows: u64,
     pub row_count: i64,
+    /// The client connected with CLIENT_FOUND_ROWS: UPDATE reports the
+    /// rows it matched, not only those it changed (Django relies on it).
+    pub client_found_rows: bool,
 }
 
 /// The context a statement executes in.

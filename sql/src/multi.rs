@@ -105,7 +105,11 @@ impl Exec<'_> {
         }
         self.sess.found_rows = matched;
         Ok(Output::Ok {
-            affected: changed,
+            affected: if self.sess.client_found_rows {
+                matched
+            } else {
+                changed
+            },
             last_insert_id: 0,
             info: format!("Rows matched: {matched}  Changed: {changed}  Warnings: 0"),
         })
