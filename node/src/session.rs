@@ -1225,6 +1225,13 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
                 true,
                 false,
             ),
+            SqlType::Time(f) => (
+                ColumnType::MYSQL_TYPE_TIME,
+                10 + u32::from(*f) + u32::from(*f > 0),
+                *f,
+                true,
+                false,
+            ),
             SqlType::Enum(v) => (
                 ColumnType::MYSQL_TYPE_STRING,
                 v.iter().map(|s| s.len() as u32).max().unwrap_or(1) * 4,
@@ -1336,6 +1343,22 @@ pub fn wire_value(v: Value, col: &OutCol) -> mysql_common::value::Value {
             ),
             _ => W::Bytes(dt.format(if dt.micro == 0 { 0 } else { 6 }).into_bytes()),
         },
+        Value::Time(us) => match col.ty {
+            Some(SqlType::Time(_)) => {
+                let a = us.unsigned_abs();
+                let secs = a / 1_000_000;
+                let hours = secs / 3600;
+                W::Time(
+                    us < 0,
+                    (hours / 24) as u32,
+                    (hours % 24) as u8,
+                    (secs / 60 % 60) as u8,
+                    (secs % 60) as u8,
+                    (a % 1_000_000) as u32,
+                )
+            }
+            _ => W::Bytes(Value::Time(us).to_text_lossy().into_bytes()),
+        },
     }
 }
 
@@ -1371,19 +1394,10 @@ pub fn from_wire(v: mysql_common::value::Value) -> Value {
             }
         }
         W::Time(neg, days, h, m, s, us) => {
-            let hours = days * 24 + u32::from(h);
-            Value::Str(format!(
-                "{}{:02}:{:02}:{:02}{}",
-                if neg { "-" } else { "" },
-                hours,
-                m,
-                s,
-                if us > 0 {
-                    format!(".{us:06}")
-                } else {
-                    String::new()
-                }
-            ))
+            let secs =
+                (i64::from(days) * 24 + i64::from(h)) * 3600 + i64::from(m) * 60 + i64::from(s);
+            let micros = secs * 1_000_000 + i64::from(us);
+            Value::Time(if neg { -micros } else { micros })
         }
     }
 }

@@ -437,7 +437,15 @@ impl Exec<'_> {
                     }
                     other => other.to_string(),
                 };
-                let target = cast_target(&ts.data_type)?;
+                // A temporal literal keeps the fractional digits it has.
+                let digits = s.rsplit_once('.').map_or(0, |(_, f)| {
+                    f.bytes().take_while(u8::is_ascii_digit).count().min(6) as u8
+                });
+                let target = match cast_target(&ts.data_type)? {
+                    CastTo::Time(0) => CastTo::Time(digits),
+                    CastTo::DateTime(0) => CastTo::DateTime(digits),
+                    other => other,
+                };
                 let v = crate::expr::cast(Value::Str(s.clone()), &target)?;
                 if v.is_null() {
                     return Err(SqlError::new(
@@ -1040,6 +1048,7 @@ fn cast_target(dt: &ast::DataType) -> SqlResult<CastTo> {
         D::Binary(l) => CastTo::Binary(l.map(|n| n as u32)),
         D::Date => CastTo::Date,
         D::Datetime(p) | D::Timestamp(p, _) => CastTo::DateTime(p.unwrap_or(0).min(6) as u8),
+        D::Time(p, _) => CastTo::Time(p.unwrap_or(0).min(6) as u8),
         other => return Err(SqlError::unsupported(format!("CAST to {other}"))),
     })
 }
@@ -1151,6 +1160,7 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
                 CastTo::Binary(n) => SqlType::Varbinary(n.unwrap_or(65_535)),
                 CastTo::Date => SqlType::Date,
                 CastTo::DateTime(f) => SqlType::DateTime(*f),
+                CastTo::Time(f) => SqlType::Time(*f),
             }),
             true,
         ),
@@ -1225,6 +1235,7 @@ pub fn literal_type(v: &Value) -> Option<SqlType> {
         Value::Bytes(b) => SqlType::Varbinary((b.len() as u32).max(1)),
         Value::Date(_) => SqlType::Date,
         Value::DateTime(dt) => SqlType::DateTime(if dt.micro == 0 { 0 } else { 6 }),
+        Value::Time(us) => SqlType::Time(if us % 1_000_000 == 0 { 0 } else { 6 }),
     })
 }
 

@@ -5,7 +5,9 @@
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use trireme_storage::types::{IntWidth, SqlType};
-use trireme_storage::value::{parse_decimal, str_to_f64, Value, MAX_DECIMAL_PRECISION};
+use trireme_storage::value::{
+    parse_decimal, parse_time, str_to_f64, Value, MAX_DECIMAL_PRECISION, MAX_TIME_MICROS,
+};
 
 use crate::error::{codes, SqlError, SqlResult};
 
@@ -98,7 +100,11 @@ impl Coerce for SqlType {
                 b.truncate(*n as usize);
                 Some(Value::Bytes(b))
             }
-            SqlType::Date | SqlType::DateTime(_) | SqlType::Timestamp(_) | SqlType::Enum(_) => None,
+            SqlType::Date
+            | SqlType::DateTime(_)
+            | SqlType::Timestamp(_)
+            | SqlType::Time(_)
+            | SqlType::Enum(_) => None,
         }
     }
 
@@ -199,6 +205,13 @@ impl Coerce for SqlType {
                     .ok_or_else(|| wrong_value("datetime", &v, column))?;
                 Ok(Value::DateTime(dt.truncate_fsp(*fsp)))
             }
+            SqlType::Time(fsp) => {
+                let us = to_time(&v)
+                    .filter(|us| us.abs() <= MAX_TIME_MICROS)
+                    .ok_or_else(|| wrong_value("time", &v, column))?;
+                let unit = 10i64.pow(6 - u32::from((*fsp).min(6)));
+                Ok(Value::Time(us / unit * unit))
+            }
             SqlType::Enum(variants) => {
                 let s = match &v {
                     Value::Int(_) | Value::UInt(_) => {
@@ -226,9 +239,22 @@ impl Coerce for SqlType {
     }
 }
 
+/// A value read as a TIME, in microseconds: numbers as [-]HHMMSS[.f],
+/// strings as MySQL reads them, a datetime by its time of day.
+pub fn to_time(v: &Value) -> Option<i64> {
+    match v {
+        Value::Null => None,
+        Value::Time(us) => Some(*us),
+        Value::DateTime(dt) => Some(dt.time_micros()),
+        Value::Date(_) => Some(0),
+        Value::Double(d) if !d.is_finite() => None,
+        other => parse_time(&other.to_text_lossy()),
+    }
+}
+
 fn wrong_value(kind: &str, v: &Value, column: &str) -> SqlError {
     let mut e = SqlError::truncated_wrong_value(kind, &v.to_text_lossy(), column);
-    if kind == "date" || kind == "datetime" {
+    if kind == "date" || kind == "datetime" || kind == "time" {
         // MySQL reports bad temporal literals as ER_TRUNCATED_WRONG_VALUE.
         e.code = codes::TRUNCATED_WRONG_VALUE;
     }
@@ -281,7 +307,7 @@ fn coerce_int(v: Value, width: IntWidth, unsigned: bool, column: &str) -> SqlRes
                 return Err(wrong_value("integer", &v, column));
             }
         }
-        Value::Date(_) | Value::DateTime(_) => i128::from(v.to_i64().unwrap_or(0)),
+        Value::Date(_) | Value::DateTime(_) | Value::Time(_) => i128::from(v.to_i64().unwrap_or(0)),
         Value::Null => return Ok(Value::Null),
     };
     let (lo, hi) = width.range(unsigned);

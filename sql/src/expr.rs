@@ -45,6 +45,7 @@ pub enum CastTo {
     Binary(Option<u32>),
     Date,
     DateTime(u8),
+    Time(u8),
 }
 
 pub use crate::func::{take_set_last_insert_id, Func};
@@ -583,6 +584,7 @@ pub fn cast(v: Value, to: &CastTo) -> SqlResult<Value> {
         CastTo::DateTime(fsp) => v
             .to_datetime()
             .map_or(Value::Null, |d| Value::DateTime(d.truncate_fsp(*fsp))),
+        CastTo::Time(fsp) => SqlType::Time(*fsp).coerce(v, "CAST").unwrap_or(Value::Null),
     })
 }
 

@@ -82,6 +82,10 @@ pub fn encode_value(out: &mut Vec<u8>, v: &Value) {
             out.push(VALUE_TAG);
             encode_datetime(out, dt);
         }
+        Value::Time(us) => {
+            out.push(VALUE_TAG);
+            out.extend_from_slice(&((*us as u64) ^ (1 << 63)).to_be_bytes());
+        }
     }
 }
 
@@ -177,7 +181,7 @@ impl ComponentWidth {
     pub fn of(t: &crate::types::SqlType) -> ComponentWidth {
         use crate::types::SqlType::*;
         match t {
-            Int { .. } | Bool | Float | Double => ComponentWidth::Fixed(8),
+            Int { .. } | Bool | Float | Double | Time(_) => ComponentWidth::Fixed(8),
             Decimal { .. } => ComponentWidth::Fixed(16),
             Date => ComponentWidth::Fixed(4),
             DateTime(_) | Timestamp(_) => ComponentWidth::Fixed(11),
@@ -213,6 +217,11 @@ mod tests {
         #[test]
         fn ints_keep_order(a: i64, b: i64) {
             prop_assert_eq!(a.cmp(&b), enc(&Value::Int(a)).cmp(&enc(&Value::Int(b))));
+        }
+
+        #[test]
+        fn times_keep_order(a in -3_020_399_999_999i64..3_020_399_999_999, b in -3_020_399_999_999i64..3_020_399_999_999) {
+            prop_assert_eq!(a.cmp(&b), enc(&Value::Time(a)).cmp(&enc(&Value::Time(b))));
         }
 
         #[test]

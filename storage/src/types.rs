@@ -72,6 +72,9 @@ pub enum SqlType {
     DateTime(u8),
     Timestamp(u8),
     Enum(Vec<String>),
+    /// TIME(fsp): a signed duration within ±838:59:59 (appended last so
+    /// checkpoints written before keep their tags).
+    Time(u8),
 }
 
 impl SqlType {
@@ -139,6 +142,8 @@ impl SqlType {
             SqlType::DateTime(f) => format!("datetime({f})"),
             SqlType::Timestamp(0) => "timestamp".into(),
             SqlType::Timestamp(f) => format!("timestamp({f})"),
+            SqlType::Time(0) => "time".into(),
+            SqlType::Time(f) => format!("time({f})"),
             SqlType::Enum(vs) => {
                 let items: Vec<String> = vs
                     .iter()

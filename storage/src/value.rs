@@ -36,6 +36,9 @@ pub enum Value {
     Bytes(Vec<u8>),
     Date(Date),
     DateTime(DateTime),
+    /// TIME: signed microseconds, within ±838:59:59.999999 (appended
+    /// last so encoded rows and write-sets from before keep their tags).
+    Time(i64),
 }
 
 /// DECIMAL as (mantissa, scale): rust_decimal's own serde form needs a
@@ -186,6 +189,13 @@ impl fmt::Display for Date {
 }
 
 impl DateTime {
+    /// The time of day in microseconds.
+    pub fn time_micros(&self) -> i64 {
+        (i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second))
+            * 1_000_000
+            + i64::from(self.micro)
+    }
+
     pub fn format(&self, fsp: u8) -> String {
         let mut s = format!(
             "{} {:02}:{:02}:{:02}",
@@ -296,6 +306,7 @@ impl Value {
             Value::Str(s) => Some(str_to_f64(s) != 0.0),
             Value::Bytes(b) => Some(str_to_f64(&String::from_utf8_lossy(b)) != 0.0),
             Value::Date(_) | Value::DateTime(_) => Some(true),
+            Value::Time(us) => Some(*us != 0),
         }
     }
 
@@ -323,6 +334,7 @@ impl Value {
             Value::Bytes(b) => str_to_f64(&String::from_utf8_lossy(b)),
             Value::Date(d) => date_number(*d) as f64,
             Value::DateTime(dt) => datetime_number(dt),
+            Value::Time(us) => time_number(*us).to_f64().unwrap_or(0.0),
         })
     }
 
@@ -343,6 +355,7 @@ impl Value {
             }
             Value::Date(d) => Some(date_number(*d)),
             Value::DateTime(dt) => Some(datetime_number(dt) as i64),
+            Value::Time(us) => time_number(*us).round().to_i64(),
         }
     }
 
@@ -360,6 +373,7 @@ impl Value {
             }
             Value::Date(d) => Some(Decimal::from(date_number(*d))),
             Value::DateTime(dt) => Decimal::from_f64(datetime_number(dt)),
+            Value::Time(us) => Some(time_number(*us)),
         }
     }
 
@@ -375,6 +389,7 @@ impl Value {
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
             Value::Date(d) => d.to_string(),
             Value::DateTime(dt) => dt.format(if dt.micro == 0 { 0 } else { 6 }),
+            Value::Time(us) => format_time(*us, if us % 1_000_000 == 0 { 0 } else { 6 }),
         })
     }
 
@@ -499,6 +514,103 @@ pub fn format_double(d: f64) -> String {
     s
 }
 
+/// The largest TIME magnitude, 838:59:59.999999, in microseconds.
+pub const MAX_TIME_MICROS: i64 = (838 * 3600 + 59 * 60 + 59) * 1_000_000 + 999_999;
+
+/// A TIME as a number, [-]HHMMSS.ffffff (what `t + 0` reads).
+fn time_number(us: i64) -> Decimal {
+    let a = us.unsigned_abs();
+    let secs = a / 1_000_000;
+    let whole = secs / 3600 * 10_000 + secs / 60 % 60 * 100 + secs % 60;
+    let n = Decimal::from(whole) + Decimal::new((a % 1_000_000) as i64, 6);
+    if us < 0 {
+        -n
+    } else {
+        n
+    }
+}
+
+/// A TIME as MariaDB prints it: [-]HH:MM:SS with `fsp` fractional digits
+/// (hours may exceed 24).
+pub fn format_time(us: i64, fsp: u8) -> String {
+    let sign = if us < 0 { "-" } else { "" };
+    let a = us.unsigned_abs();
+    let (secs, micro) = (a / 1_000_000, a % 1_000_000);
+    let mut out = format!(
+        "{sign}{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    if fsp > 0 {
+        let digits = format!("{micro:06}");
+        out.push('.');
+        out.push_str(&digits[..usize::from(fsp.min(6))]);
+    }
+    out
+}
+
+/// Parses a TIME the ways MySQL reads one: '[-][D ]HH:MM:SS[.f]', 'HH:MM',
+/// 'HHMMSS' / 'MMSS' / 'SS' digits; a datetime gives its time of day.
+/// Out of range is not checked here (see `MAX_TIME_MICROS`).
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s.contains(['-', ' ']) && !s.starts_with('-') {
+        if let Some(dt) = parse_datetime(s) {
+            return Some(dt.time_micros());
+        }
+    }
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b.trim()),
+        None => (false, s),
+    };
+    let (days, body) = match body.split_once(' ') {
+        Some((d, rest)) => (d.parse::<i64>().ok()?, rest.trim()),
+        None => (0, body),
+    };
+    let (hms, frac) = match body.split_once('.') {
+        Some((a, f)) => (a, f),
+        None => (body, ""),
+    };
+    if frac.bytes().any(|b| !b.is_ascii_digit()) || hms.is_empty() {
+        return None;
+    }
+    let micro: i64 = if frac.is_empty() {
+        0
+    } else {
+        let mut d: String = frac.chars().take(6).collect();
+        while d.len() < 6 {
+            d.push('0');
+        }
+        d.parse().ok()?
+    };
+    let n = |x: &str| {
+        if x.is_empty() || x.len() > 10 || !x.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            x.parse::<i64>().ok()
+        }
+    };
+    let (h, m, sec) = if hms.contains(':') {
+        let p: Vec<&str> = hms.split(':').collect();
+        match p.as_slice() {
+            [h, m] => (n(h)?, n(m)?, 0),
+            [h, m, s] => (n(h)?, n(m)?, n(s)?),
+            _ => return None,
+        }
+    } else {
+        let v = n(hms)?;
+        (v / 10_000, v / 100 % 100, v % 100)
+    };
+    if m > 59 || sec > 59 {
+        return None;
+    }
+    let us = ((days * 24 + h) * 3600 + m * 60 + sec)
+        .checked_mul(1_000_000)?
+        .checked_add(micro)?;
+    Some(if neg { -us } else { us })
+}
+
 /// Compares two values under MySQL's rules; None when either is NULL.
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     use Value::*;
@@ -524,6 +636,15 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
                 .cmp(b.to_text_lossy().as_bytes()),
         },
         (Str(_) | Bytes(_), Date(_) | DateTime(_)) => return compare(b, a).map(Ordering::reverse),
+        (Time(x), Time(y)) => x.cmp(y),
+        (Time(x), Str(_) | Bytes(_)) => match parse_time(&b.to_text_lossy()) {
+            Some(y) => x.cmp(&y),
+            None => a
+                .to_text_lossy()
+                .as_bytes()
+                .cmp(b.to_text_lossy().as_bytes()),
+        },
+        (Str(_) | Bytes(_), Time(_)) => return compare(b, a).map(Ordering::reverse),
         (Double(_), _) | (_, Double(_)) => cmp_f64(a.to_f64()?, b.to_f64()?),
         (Decimal(_), Int(_) | UInt(_) | Decimal(_)) | (Int(_) | UInt(_), Decimal(_)) => {
             a.to_decimal()?.cmp(&b.to_decimal()?)

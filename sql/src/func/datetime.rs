@@ -34,6 +34,7 @@ fn datetime_arg(v: &Value) -> Option<DateTime> {
 /// 'MM:SS', numbers as HHMMSS; a datetime gives its time of day.
 pub(super) fn time_arg(v: &Value) -> Option<i64> {
     match v {
+        Value::Time(us) => return Some(*us),
         Value::DateTime(dt) => return Some(time_of_day(dt)),
         Value::Date(_) => return Some(0),
         Value::Null => return None,
@@ -93,6 +94,15 @@ fn time_of_day(dt: &DateTime) -> i64 {
 
 /// The largest TIME, 838:59:59.
 const MAX_TIME_US: i64 = (838 * 3600 + 59 * 60 + 59) * 1_000_000;
+
+/// A TIME result out of range becomes ±838:59:59, as in MariaDB.
+fn clamp_time(us: i64) -> i64 {
+    if us.abs() > MAX_TIME_US + 999_999 {
+        MAX_TIME_US * us.signum()
+    } else {
+        us
+    }
+}
 
 /// A TIME as MariaDB prints it, clamped to +-838:59:59; fractional digits
 /// only when there are any.
@@ -295,28 +305,7 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
             None => Value::Null,
         },
         Time => match time_arg(&v0) {
-            Some(us) => {
-                // As many fractional digits as the argument had.
-                let t = text(&v0);
-                let digits = t
-                    .rsplit_once('.')
-                    .map_or(0, |(_, f)| {
-                        f.chars().take_while(char::is_ascii_digit).count()
-                    })
-                    .min(6);
-                let mut out = format_time(us);
-                if let Some((whole, frac)) = out.clone().split_once('.') {
-                    out = whole.to_string();
-                    if digits > 0 {
-                        out.push('.');
-                        out.push_str(&frac[..digits]);
-                    }
-                } else if digits > 0 {
-                    out.push('.');
-                    out.push_str(&"0".repeat(digits));
-                }
-                Value::Str(out)
-            }
+            Some(us) => Value::Time(clamp_time(us)),
             None => Value::Null,
         },
         TimeToSec => match time_arg(&v0) {
@@ -331,7 +320,7 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
                 .to_string()
                 .parse::<i64>()
                 .unwrap_or(i64::MAX / 2);
-            Value::Str(format_time(us))
+            Value::Time(clamp_time(us))
         }
         MakeTime => {
             let (h, m) = (v0.to_i64().unwrap_or(0), vals[1].to_i64().unwrap_or(0));
@@ -345,7 +334,7 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
                 .parse::<i64>()
                 .unwrap_or(0);
             let us = (h.abs().min(10_000) * 3600 + m * 60) * 1_000_000 + s_us;
-            Value::Str(format_time(if h < 0 { -us } else { us }))
+            Value::Time(clamp_time(if h < 0 { -us } else { us }))
         }
         MonthName => match dt0() {
             Some(dt) => Value::Str(MONTHS[usize::from(dt.date.month) - 1].into()),
@@ -519,7 +508,7 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
                     _ => return Ok(Some(Value::Null)),
                 }
             };
-            Value::Str(format_time(us))
+            Value::Time(clamp_time(us))
         }
         DateFormat => match v0.to_datetime() {
             Some(dt) => Value::Str(date_format(&dt, &text(&vals[1]))),

@@ -730,6 +730,29 @@ fn max_len(e: Option<&Expr>, cols: &[OutCol]) -> u32 {
 
 /// The result type of `f(args)` over a layout with column types `cols`,
 /// and whether it may be NULL.
+/// The fractional digits of a TIME computed from `args`: a temporal
+/// argument's own, a literal's written ones, 6 for other strings.
+fn time_fsp(args: &[Expr], cols: &[OutCol]) -> u8 {
+    let digits = |s: &str| {
+        s.rsplit_once('.').map_or(0, |(_, f)| {
+            f.bytes().take_while(u8::is_ascii_digit).count().min(6) as u8
+        })
+    };
+    args.iter()
+        .map(|a| match a {
+            Expr::Lit(Value::Str(s)) => digits(s),
+            Expr::Lit(Value::Decimal(d)) => d.scale().min(6) as u8,
+            _ => match infer(a, cols).0 {
+                Some(SqlType::Time(p) | SqlType::DateTime(p) | SqlType::Timestamp(p)) => p,
+                Some(SqlType::Decimal { scale, .. }) => scale.min(6),
+                Some(t) if t.is_string() => 6,
+                _ => 0,
+            },
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, bool) {
     use Func::*;
     let first = || args.first().map_or((None, true), |a| infer(a, cols));
@@ -832,7 +855,8 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
         UuidShort => (ubig(), false),
         InetNtoa => (varchar(31), true),
         MonthName | DayName => (varchar(9), true),
-        Time | SecToTime | MakeTime | AddTime | SubTime | TimeDiff => (varchar(17), true),
+        Time | SecToTime | MakeTime | TimeDiff => (Some(SqlType::Time(time_fsp(args, cols))), true),
+        AddTime | SubTime => (varchar(17), true),
         Coalesce | IfNull | Greatest | Least | NullIf => {
             let mut ty = None;
             for a in args {
