@@ -1225,6 +1225,7 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
                 true,
                 false,
             ),
+            SqlType::Uuid => (ColumnType::MYSQL_TYPE_STRING, 144, 0, false, false),
             SqlType::Time(f) => (
                 ColumnType::MYSQL_TYPE_TIME,
                 10 + u32::from(*f) + u32::from(*f > 0),
@@ -1359,6 +1360,7 @@ pub fn wire_value(v: Value, col: &OutCol) -> mysql_common::value::Value {
             }
             _ => W::Bytes(Value::Time(us).to_text_lossy().into_bytes()),
         },
+        Value::Uuid(u) => W::Bytes(trireme_storage::value::format_uuid(u).into_bytes()),
     }
 }
 

@@ -1236,6 +1236,7 @@ pub fn literal_type(v: &Value) -> Option<SqlType> {
         Value::Date(_) => SqlType::Date,
         Value::DateTime(dt) => SqlType::DateTime(if dt.micro == 0 { 0 } else { 6 }),
         Value::Time(us) => SqlType::Time(if us % 1_000_000 == 0 { 0 } else { 6 }),
+        Value::Uuid(_) => SqlType::Uuid,
     })
 }
 

@@ -6,7 +6,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use trireme_storage::types::{IntWidth, SqlType};
 use trireme_storage::value::{
-    parse_decimal, parse_time, str_to_f64, Value, MAX_DECIMAL_PRECISION, MAX_TIME_MICROS,
+    parse_decimal, parse_time, parse_uuid, str_to_f64, Value, MAX_DECIMAL_PRECISION, MAX_TIME_MICROS,
 };
 
 use crate::error::{codes, SqlError, SqlResult};
@@ -104,6 +104,7 @@ impl Coerce for SqlType {
             | SqlType::DateTime(_)
             | SqlType::Timestamp(_)
             | SqlType::Time(_)
+            | SqlType::Uuid
             | SqlType::Enum(_) => None,
         }
     }
@@ -205,6 +206,12 @@ impl Coerce for SqlType {
                     .ok_or_else(|| wrong_value("datetime", &v, column))?;
                 Ok(Value::DateTime(dt.truncate_fsp(*fsp)))
             }
+            SqlType::Uuid => match &v {
+                Value::Uuid(u) => Ok(Value::Uuid(*u)),
+                other => parse_uuid(&other.to_text_lossy())
+                    .map(Value::Uuid)
+                    .ok_or_else(|| wrong_value("uuid", other, column)),
+            },
             SqlType::Time(fsp) => {
                 let us = to_time(&v)
                     .filter(|us| us.abs() <= MAX_TIME_MICROS)
@@ -254,7 +261,7 @@ pub fn to_time(v: &Value) -> Option<i64> {
 
 fn wrong_value(kind: &str, v: &Value, column: &str) -> SqlError {
     let mut e = SqlError::truncated_wrong_value(kind, &v.to_text_lossy(), column);
-    if kind == "date" || kind == "datetime" || kind == "time" {
+    if matches!(kind, "date" | "datetime" | "time" | "uuid") {
         // MySQL reports bad temporal literals as ER_TRUNCATED_WRONG_VALUE.
         e.code = codes::TRUNCATED_WRONG_VALUE;
     }
@@ -307,7 +314,9 @@ fn coerce_int(v: Value, width: IntWidth, unsigned: bool, column: &str) -> SqlRes
                 return Err(wrong_value("integer", &v, column));
             }
         }
-        Value::Date(_) | Value::DateTime(_) | Value::Time(_) => i128::from(v.to_i64().unwrap_or(0)),
+        Value::Date(_) | Value::DateTime(_) | Value::Time(_) | Value::Uuid(_) => {
+            i128::from(v.to_i64().unwrap_or(0))
+        }
         Value::Null => return Ok(Value::Null),
     };
     let (lo, hi) = width.range(unsigned);

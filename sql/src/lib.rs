@@ -540,6 +540,7 @@ pub fn sql_type(dt: &ast::DataType, column: &str) -> SqlResult<SqlType> {
         D::Datetime(p) => Ok(SqlType::DateTime(fsp(p)?)),
         D::Timestamp(p, _) => Ok(SqlType::Timestamp(fsp(p)?)),
         D::Time(p, _) => Ok(SqlType::Time(fsp(p)?)),
+        D::Uuid => Ok(SqlType::Uuid),
         D::Enum(members, _) => {
             let vs: Vec<String> = members
                 .iter()

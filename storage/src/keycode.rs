@@ -86,6 +86,10 @@ pub fn encode_value(out: &mut Vec<u8>, v: &Value) {
             out.push(VALUE_TAG);
             out.extend_from_slice(&((*us as u64) ^ (1 << 63)).to_be_bytes());
         }
+        Value::Uuid(u) => {
+            out.push(VALUE_TAG);
+            out.extend_from_slice(&crate::value::uuid_order(*u).to_be_bytes());
+        }
     }
 }
 
@@ -182,7 +186,7 @@ impl ComponentWidth {
         use crate::types::SqlType::*;
         match t {
             Int { .. } | Bool | Float | Double | Time(_) => ComponentWidth::Fixed(8),
-            Decimal { .. } => ComponentWidth::Fixed(16),
+            Decimal { .. } | Uuid => ComponentWidth::Fixed(16),
             Date => ComponentWidth::Fixed(4),
             DateTime(_) | Timestamp(_) => ComponentWidth::Fixed(11),
             Char(_) | Varchar(_) | Text(_) | Binary(_) | Varbinary(_) | Blob(_) | Enum(_) => {

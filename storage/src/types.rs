@@ -75,6 +75,8 @@ pub enum SqlType {
     /// TIME(fsp): a signed duration within ±838:59:59 (appended last so
     /// checkpoints written before keep their tags).
     Time(u8),
+    /// MariaDB's UUID: 128 bits shown as 8-4-4-4-12 lowercase hex.
+    Uuid,
 }
 
 impl SqlType {
@@ -144,6 +146,7 @@ impl SqlType {
             SqlType::Timestamp(f) => format!("timestamp({f})"),
             SqlType::Time(0) => "time".into(),
             SqlType::Time(f) => format!("time({f})"),
+            SqlType::Uuid => "uuid".into(),
             SqlType::Enum(vs) => {
                 let items: Vec<String> = vs
                     .iter()

@@ -39,6 +39,8 @@ pub enum Value {
     /// TIME: signed microseconds, within ±838:59:59.999999 (appended
     /// last so encoded rows and write-sets from before keep their tags).
     Time(i64),
+    /// UUID, as its 128 bits (appended after TIME, for the same reason).
+    Uuid(u128),
 }
 
 /// DECIMAL as (mantissa, scale): rust_decimal's own serde form needs a
@@ -307,6 +309,7 @@ impl Value {
             Value::Bytes(b) => Some(str_to_f64(&String::from_utf8_lossy(b)) != 0.0),
             Value::Date(_) | Value::DateTime(_) => Some(true),
             Value::Time(us) => Some(*us != 0),
+            Value::Uuid(_) => Some(true),
         }
     }
 
@@ -335,6 +338,7 @@ impl Value {
             Value::Date(d) => date_number(*d) as f64,
             Value::DateTime(dt) => datetime_number(dt),
             Value::Time(us) => time_number(*us).to_f64().unwrap_or(0.0),
+            Value::Uuid(_) => 0.0,
         })
     }
 
@@ -356,6 +360,7 @@ impl Value {
             Value::Date(d) => Some(date_number(*d)),
             Value::DateTime(dt) => Some(datetime_number(dt) as i64),
             Value::Time(us) => time_number(*us).round().to_i64(),
+            Value::Uuid(_) => Some(0),
         }
     }
 
@@ -374,6 +379,7 @@ impl Value {
             Value::Date(d) => Some(Decimal::from(date_number(*d))),
             Value::DateTime(dt) => Decimal::from_f64(datetime_number(dt)),
             Value::Time(us) => Some(time_number(*us)),
+            Value::Uuid(_) => Some(Decimal::ZERO),
         }
     }
 
@@ -390,6 +396,7 @@ impl Value {
             Value::Date(d) => d.to_string(),
             Value::DateTime(dt) => dt.format(if dt.micro == 0 { 0 } else { 6 }),
             Value::Time(us) => format_time(*us, if us % 1_000_000 == 0 { 0 } else { 6 }),
+            Value::Uuid(u) => format_uuid(*u),
         })
     }
 
@@ -512,6 +519,55 @@ pub fn format_double(d: f64) -> String {
     let mut s = String::new();
     let _ = write!(s, "{d}");
     s
+}
+
+/// A UUID as MariaDB shows it: 8-4-4-4-12 lowercase hex digits.
+pub fn format_uuid(u: u128) -> String {
+    let h = format!("{u:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// The order MariaDB keeps UUIDs in: an RFC 4122 UUID (variant 1,
+/// version 1 to 5) llllllll-mmmm-Vhhh-vsss-nnnnnnnnnnnn sorts as
+/// nnnnnnnnnnnn-vsss-Vhhh-mmmm-llllllll, so time-based ones cluster by
+/// node and time; any other UUID sorts by its bytes.
+pub fn uuid_order(u: u128) -> u128 {
+    let version = (u >> 76) & 0xF;
+    let variant = (u >> 60) & 0xC;
+    if !(1..=5).contains(&version) || variant != 0x8 {
+        return u;
+    }
+    let l = (u >> 96) & 0xFFFF_FFFF;
+    let m = (u >> 80) & 0xFFFF;
+    let h = (u >> 64) & 0xFFFF;
+    let v = (u >> 48) & 0xFFFF;
+    let n = u & 0xFFFF_FFFF_FFFF;
+    (n << 80) | (v << 64) | (h << 48) | (m << 32) | l
+}
+
+/// Reads a UUID: 32 hex digits, either case, hyphens allowed between
+/// digit groups (MariaDB also takes them without any), optional braces.
+pub fn parse_uuid(s: &str) -> Option<u128> {
+    let t = s.trim();
+    let t = t
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .unwrap_or(t);
+    if t.starts_with('-') || t.ends_with('-') || t.contains("--") {
+        return None;
+    }
+    let hex: String = t.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u128::from_str_radix(&hex, 16).ok()
 }
 
 /// The largest TIME magnitude, 838:59:59.999999, in microseconds.
@@ -645,6 +701,19 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
                 .cmp(b.to_text_lossy().as_bytes()),
         },
         (Str(_) | Bytes(_), Time(_)) => return compare(b, a).map(Ordering::reverse),
+        (Uuid(x), Uuid(y)) => uuid_order(*x).cmp(&uuid_order(*y)),
+        (Uuid(x), Str(_) | Bytes(_)) => match parse_uuid(&b.to_text_lossy()) {
+            Some(y) => uuid_order(*x).cmp(&uuid_order(y)),
+            None => a
+                .to_text_lossy()
+                .as_bytes()
+                .cmp(b.to_text_lossy().as_bytes()),
+        },
+        (Str(_) | Bytes(_), Uuid(_)) => return compare(b, a).map(Ordering::reverse),
+        (Uuid(_), _) | (_, Uuid(_)) => a
+            .to_text_lossy()
+            .as_bytes()
+            .cmp(b.to_text_lossy().as_bytes()),
         (Double(_), _) | (_, Double(_)) => cmp_f64(a.to_f64()?, b.to_f64()?),
         (Decimal(_), Int(_) | UInt(_) | Decimal(_)) | (Int(_) | UInt(_), Decimal(_)) => {
             a.to_decimal()?.cmp(&b.to_decimal()?)
@@ -756,5 +825,26 @@ mod tests {
         assert_eq!(str_to_f64("12abc"), 12.0);
         assert_eq!(str_to_f64("abc"), 0.0);
         assert_eq!(str_to_f64(" -1.5e3x"), -1500.0);
+    }
+}
+
+#[cfg(test)]
+mod uuid_tests {
+    use super::*;
+
+    #[test]
+    fn uuids_parse_format_and_order_as_mariadb() {
+        let a = parse_uuid("123E4567-E89B-12D3-A456-426655440000").unwrap();
+        assert_eq!(parse_uuid("123e4567e89b12d3a456426655440000"), Some(a));
+        assert_eq!(format_uuid(a), "123e4567-e89b-12d3-a456-426655440000");
+        assert_eq!(parse_uuid("xyz"), None);
+        assert_eq!(parse_uuid("123e4567-e89b-12d3-a456-42665544000"), None);
+        assert_eq!(parse_uuid("-123e4567e89b12d3a456426655440000"), None);
+        // Version 1, variant 1: the node segment sorts first.
+        let b = parse_uuid("023e4567-e89b-12d3-a456-426655440009").unwrap();
+        assert!(uuid_order(a) < uuid_order(b));
+        // Not RFC 4122 (variant 0): byte order.
+        let c = parse_uuid("ffffffff-ffff-ffff-0000-000000000000").unwrap();
+        assert_eq!(uuid_order(c), c);
     }
 }
