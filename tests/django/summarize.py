@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Turn the logs of tests/django/run.sh into numbers.
+
+Each app's run (runtests.py -v 2) leaves <logs>/<server>/<app>.log and
+<app>.status (the exit code of `timeout`: 124 means the app was cut off).
+This module reads them and writes:
+
+  summary.md          per app and server: tests, passed, failures, errors,
+                      skipped, and the state of the run (ok / failed /
+                      setup error / timeout)
+  <server>/results.tsv  one line per test: app, test id, outcome
+  <server>/causes.tsv   failures and errors grouped by their last traceback
+                      line (the exception and its message), most tests first
+
+Usage:
+  summarize.py summary <logs> <out.md> <server>...
+  summarize.py check <results.tsv> <expected-pass.txt>
+      exit 1 if a test listed in expected-pass.txt did not pass
+  summarize.py passes <results.tsv>
+      print the ids of the tests that passed (to refresh the expected list)
+"""
+
+import collections
+import os
+import re
+import sys
+
+# "test_x (app.tests.Class.test_x) ... ok"; a test with a docstring prints
+# its first line between the id and the dots.
+TEST_LINE = re.compile(
+    r"^(?P<name>\w+) \((?P<id>[\w.]+)\)\n?(?:[^\n]*?)? \.\.\. "
+    r"(?P<outcome>ok|FAIL|ERROR|skipped|expected failure|unexpected success)",
+    re.M,
+)
+# A class- or module-level fixture that failed: "setUpClass (app.tests.Class) ... ERROR"
+FIXTURE_LINE = re.compile(
+    r"^(?P<name>setUpClass|tearDownClass|setUpModule|tearDownModule) "
+    r"\((?P<id>[\w.]+)\) \.\.\. (?P<outcome>ERROR|FAIL)",
+    re.M,
+)
+FOUND = re.compile(r"^Found (\d+) test\(s\)\.", re.M)
+RAN = re.compile(r"^Ran (\d+) tests? in ([\d.]+)s", re.M)
+TOTALS = re.compile(r"^(OK|FAILED)(?: \((.*)\))?$", re.M)
+# The report of one failing test: a line of '=', "ERROR: name (id)", a line
+# of '-', the traceback, up to the next report or the final separator.
+REPORT = re.compile(
+    r"^={70}\n(?P<kind>ERROR|FAIL): (?P<name>\S+) \((?P<id>[^)]*)\)[^\n]*\n"
+    r"(?:[^\n]*\n)*?-{70}\n(?P<body>.*?)(?=^={70}\n|^-{70}\nRan |\Z)",
+    re.M | re.S,
+)
+
+OUTCOMES = {
+    "ok": "passed",
+    "FAIL": "failures",
+    "ERROR": "errors",
+    "skipped": "skipped",
+    "expected failure": "passed",
+    "unexpected success": "failures",
+}
+
+
+def parse_log(text):
+    """Per-test outcomes and the totals of one app's log."""
+    results = {}
+    for m in TEST_LINE.finditer(text):
+        results[m.group("id")] = OUTCOMES[m.group("outcome")]
+    for m in FIXTURE_LINE.finditer(text):
+        results[f"{m.group('name')} ({m.group('id')})"] = OUTCOMES[m.group("outcome")]
+    found = FOUND.search(text)
+    ran = RAN.search(text)
+    totals = {"found": int(found.group(1)) if found else 0}
+    if ran:
+        totals["ran"] = int(ran.group(1))
+        totals["seconds"] = float(ran.group(2))
+    verdict = TOTALS.findall(text)
+    if verdict:
+        word, detail = verdict[-1]
+        totals["verdict"] = word
+        for part in filter(None, (p.strip() for p in detail.split(","))):
+            key, _, value = part.partition("=")
+            totals[key.strip()] = int(value)
+    return results, totals
+
+
+def causes(text):
+    """(test id, cause) for every FAIL/ERROR report in the log; the cause is
+    the last line of the traceback, with volatile details (object ids,
+    generated names) left as they are: they rarely vary in one suite."""
+    out = []
+    for m in REPORT.finditer(text):
+        lines = [ln for ln in m.group("body").strip().splitlines() if ln.strip()]
+        cause = lines[-1].strip() if lines else "(no traceback)"
+        # An exception with a long message: keep the first 300 characters.
+        out.append((m.group("id"), f"{m.group('kind')}: {cause[:300]}"))
+    return out
+
+
+def setup_error(text):
+    """The exception that stopped an app before any test ran, if any."""
+    if RAN.search(text):
+        return None
+    tail = [ln for ln in text.strip().splitlines() if ln.strip()]
+    for line in reversed(tail):
+        if re.match(r"^[\w.]+(Error|Exception|Exit)\b", line):
+            return line.strip()[:300]
+    return tail[-1].strip()[:300] if tail else "(empty log)"
+
+
+def app_row(logs, server, app):
+    base = os.path.join(logs, server, app)
+    try:
+        with open(base + ".log", encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None, {}, []
+    status = None
+    if os.path.exists(base + ".status"):
+        with open(base + ".status") as f:
+            status = int(f.read().strip() or "0")
+    results, totals = parse_log(text)
+    counts = collections.Counter(results.values())
+    row = {
+        "tests": totals.get("ran", totals["found"]),
+        "passed": counts["passed"],
+        "failures": counts["failures"],
+        "errors": counts["errors"],
+        "skipped": counts["skipped"],
+    }
+    if status == 124 or status == 137:
+        row["state"] = "TIMEOUT"
+        row["tests"] = totals["found"]
+    elif "ran" not in totals:
+        row["state"] = "setup error: " + (setup_error(text) or "?")
+        row["tests"] = totals["found"]
+        row["errors"] = totals["found"]
+    else:
+        row["state"] = "ok" if totals.get("verdict") == "OK" else "failed"
+        # The totals line is authoritative for failures/errors (a fixture
+        # error counts once there but fails a whole class).
+        row["failures"] = totals.get("failures", row["failures"])
+        row["errors"] = totals.get("errors", row["errors"])
+        row["skipped"] = totals.get("skipped", row["skipped"])
+        row["passed"] = (
+            row["tests"] - row["skipped"] - counts["failures"] - counts["errors"]
+        )
+        row["seconds"] = totals.get("seconds")
+    return row, results, causes(text)
+
+
+def summary(logs, out_md, servers):
+    apps = []
+    for server in servers:
+        d = os.path.join(logs, server)
+        if os.path.isdir(d):
+            for name in sorted(os.listdir(d)):
+                if name.endswith(".log") and name[:-4] not in apps and not name.startswith("_"):
+                    apps.append(name[:-4])
+    order_file = os.path.join(logs, "apps.txt")
+    if os.path.exists(order_file):
+        with open(order_file) as f:
+            listed = f.read().split()
+        apps = [a for a in listed if a in apps] + [a for a in apps if a not in listed]
+
+    lines = ["# Django test suite: trireme vs MariaDB", ""]
+    migrate = []
+    for server in servers:
+        p = os.path.join(logs, server, "_migrate.status")
+        if os.path.exists(p):
+            with open(p) as f:
+                code = f.read().strip()
+            migrate.append(f"{server}: {'ok' if code == '0' else 'FAILED (exit ' + code + ')'}")
+    if migrate:
+        lines += ["`migrate` (auth, contenttypes, sessions, messages, admin): " + "; ".join(migrate), ""]
+    header = "| app |"
+    sep = "|---|"
+    for server in servers:
+        header += f" {server} tests | passed | fail | err | skip | state |"
+        sep += "---:|---:|---:|---:|---:|---|"
+    lines += [header, sep]
+    totals = {s: collections.Counter() for s in servers}
+    for app in apps:
+        line = f"| {app} |"
+        for server in servers:
+            row, results, found_causes = app_row(logs, server, app)
+            if row is None:
+                line += " - | - | - | - | - | not run |"
+                continue
+            for k in ("tests", "passed", "failures", "errors", "skipped"):
+                totals[server][k] += row[k]
+            line += (
+                f" {row['tests']} | {row['passed']} | {row['failures']} | {row['errors']}"
+                f" | {row['skipped']} | {row['state'].replace('|', '/')} |"
+            )
+        lines.append(line)
+    line = "| **total** |"
+    for server in servers:
+        t = totals[server]
+        line += f" {t['tests']} | {t['passed']} | {t['failures']} | {t['errors']} | {t['skipped']} | |"
+    lines.append(line)
+    lines.append("")
+
+    for server in servers:
+        write_server_files(logs, server, apps)
+    with open(out_md, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+def write_server_files(logs, server, apps):
+    d = os.path.join(logs, server)
+    if not os.path.isdir(d):
+        return
+    grouped = collections.defaultdict(list)
+    with open(os.path.join(d, "results.tsv"), "w", encoding="utf-8") as out:
+        for app in apps:
+            row, results, found_causes = app_row(logs, server, app)
+            if row is None:
+                continue
+            for test_id, outcome in sorted(results.items()):
+                out.write(f"{app}\t{test_id}\t{outcome}\n")
+            for test_id, cause in found_causes:
+                grouped[cause].append(f"{app}:{test_id}")
+            if row["state"].startswith("setup error"):
+                grouped["SETUP " + row["state"][len("setup error: "):]].append(
+                    f"{app}:(all {row['tests']} tests)"
+                )
+            if row["state"] == "TIMEOUT":
+                grouped["TIMEOUT"].append(f"{app}:(the app's run)")
+    with open(os.path.join(d, "causes.tsv"), "w", encoding="utf-8") as out:
+        for cause, tests in sorted(grouped.items(), key=lambda kv: -len(kv[1])):
+            out.write(f"{len(tests)}\t{cause}\t{' '.join(tests[:20])}\n")
+
+
+def load_results(path):
+    res = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            app, test_id, outcome = line.rstrip("\n").split("\t")
+            res[test_id] = outcome
+    return res
+
+
+def check(results_path, expected_path):
+    res = load_results(results_path)
+    with open(expected_path, encoding="utf-8") as f:
+        expected = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
+    lost = [t for t in expected if res.get(t) != "passed"]
+    newly = sorted(t for t, o in res.items() if o == "passed" and t not in set(expected))
+    print(f"expected to pass: {len(expected)}; now passing: "
+          f"{sum(1 for o in res.values() if o == 'passed')}")
+    if newly:
+        print(f"{len(newly)} test(s) pass that are not in {expected_path} "
+              "(refresh it with run.sh --ci --update-expected):")
+        for t in newly[:50]:
+            print("  +", t)
+    if lost:
+        print(f"REGRESSION: {len(lost)} test(s) in {expected_path} did not pass:")
+        for t in lost:
+            print(f"  - {t}: {res.get(t, 'not run')}")
+        return 1
+    return 0
+
+
+def main(argv):
+    if len(argv) >= 4 and argv[1] == "summary":
+        summary(argv[2], argv[3], argv[4:])
+        return 0
+    if len(argv) == 4 and argv[1] == "check":
+        return check(argv[2], argv[3])
+    if len(argv) == 3 and argv[1] == "passes":
+        for t, o in sorted(load_results(argv[2]).items()):
+            if o == "passed":
+                print(t)
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
