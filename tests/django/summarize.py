@@ -49,6 +49,8 @@ REPORT = re.compile(
     re.M | re.S,
 )
 
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Exit)\b")
+
 OUTCOMES = {
     "ok": "passed",
     "FAIL": "failures",
@@ -89,7 +91,10 @@ def causes(text):
     out = []
     for m in REPORT.finditer(text):
         lines = [ln for ln in m.group("body").strip().splitlines() if ln.strip()]
-        cause = lines[-1].strip() if lines else "(no traceback)"
+        # The exception line, not what follows it (assertNumQueries lists
+        # the captured queries after its message).
+        raised = [ln for ln in lines if EXCEPTION_LINE.match(ln)]
+        cause = (raised[-1] if raised else lines[-1] if lines else "(no traceback)").strip()
         # An exception with a long message: keep the first 300 characters.
         out.append((m.group("id"), f"{m.group('kind')}: {cause[:300]}"))
     return out
@@ -120,7 +125,7 @@ def app_row(logs, server, app):
     results, totals = parse_log(text)
     counts = collections.Counter(results.values())
     row = {
-        "tests": totals.get("ran", totals["found"]),
+        "tests": totals["found"],
         "passed": counts["passed"],
         "failures": counts["failures"],
         "errors": counts["errors"],
@@ -129,20 +134,19 @@ def app_row(logs, server, app):
     if status == 124 or status == 137:
         row["state"] = "TIMEOUT"
         row["tests"] = totals["found"]
+        # Tests the cut-off run never reached count as errors.
+        row["errors"] = row["tests"] - row["passed"] - row["failures"] - row["skipped"]
     elif "ran" not in totals:
         row["state"] = "setup error: " + (setup_error(text) or "?")
         row["tests"] = totals["found"]
         row["errors"] = totals["found"]
     else:
         row["state"] = "ok" if totals.get("verdict") == "OK" else "failed"
-        # The totals line is authoritative for failures/errors (a fixture
-        # error counts once there but fails a whole class).
-        row["failures"] = totals.get("failures", row["failures"])
-        row["errors"] = totals.get("errors", row["errors"])
-        row["skipped"] = totals.get("skipped", row["skipped"])
-        row["passed"] = (
-            row["tests"] - row["skipped"] - counts["failures"] - counts["errors"]
-        )
+        # Counted per test so the columns add up to the tests found: a test
+        # that errs in its body and again in tearDown counts once, and the
+        # tests of a class whose setUpClass failed (never run) count as errors.
+        row["tests"] = totals["found"] or len(results)
+        row["errors"] = row["tests"] - row["passed"] - row["failures"] - row["skipped"]
         row["seconds"] = totals.get("seconds")
     return row, results, causes(text)
 
@@ -162,6 +166,13 @@ def summary(logs, out_md, servers):
         apps = [a for a in listed if a in apps] + [a for a in apps if a not in listed]
 
     lines = ["# Django test suite: trireme vs MariaDB", ""]
+    for name, label in (("trireme-binary.txt", "trireme"), ("mariadb-version.txt", "reference")):
+        p = os.path.join(logs, name)
+        if os.path.exists(p):
+            with open(p, encoding="utf-8") as f:
+                lines += [f"{label}: {f.read().strip()}  "]
+    if lines[-1] != "":
+        lines.append("")
     migrate = []
     for server in servers:
         p = os.path.join(logs, server, "_migrate.status")
@@ -219,7 +230,9 @@ def write_server_files(logs, server, apps):
             for test_id, outcome in sorted(results.items()):
                 out.write(f"{app}\t{test_id}\t{outcome}\n")
             for test_id, cause in found_causes:
-                grouped[cause].append(f"{app}:{test_id}")
+                # Subtests report once each: count a test once per cause.
+                if f"{app}:{test_id}" not in grouped[cause]:
+                    grouped[cause].append(f"{app}:{test_id}")
             if row["state"].startswith("setup error"):
                 grouped["SETUP " + row["state"][len("setup error: "):]].append(
                     f"{app}:(all {row['tests']} tests)"
