@@ -189,6 +189,7 @@ def summary(logs, out_md, servers):
         sep += "---:|---:|---:|---:|---:|---|"
     lines += [header, sep]
     totals = {s: collections.Counter() for s in servers}
+    notes = []
     for app in apps:
         line = f"| {app} |"
         for server in servers:
@@ -198,9 +199,14 @@ def summary(logs, out_md, servers):
                 continue
             for k in ("tests", "passed", "failures", "errors", "skipped"):
                 totals[server][k] += row[k]
+            state = row["state"]
+            if state.startswith("setup error: "):
+                # The message goes under the table: it would widen every row.
+                notes.append(f"- {server} / {app}: {state}")
+                state = "setup error"
             line += (
                 f" {row['tests']} | {row['passed']} | {row['failures']} | {row['errors']}"
-                f" | {row['skipped']} | {row['state'].replace('|', '/')} |"
+                f" | {row['skipped']} | {state} |"
             )
         lines.append(line)
     line = "| **total** |"
@@ -209,6 +215,9 @@ def summary(logs, out_md, servers):
         line += f" {t['tests']} | {t['passed']} | {t['failures']} | {t['errors']} | {t['skipped']} | |"
     lines.append(line)
     lines.append("")
+    if notes:
+        lines += ["Setup errors (the app's models could not be created; all its tests count as errors):", ""]
+        lines += notes + [""]
 
     for server in servers:
         write_server_files(logs, server, apps)
