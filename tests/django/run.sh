@@ -216,6 +216,20 @@ run_server() {
     --settings=migrate_settings --noinput) >"$out/_migrate.log" 2>&1 || rc=$?
   echo $rc >"$out/_migrate.status"
   log "$server: migrate exit $rc"
+  # What migrate built, as information_schema describes it: summarize.py
+  # compares it between the servers.
+  client "$port" -e "
+    SELECT 'column', table_name, column_name, column_type, is_nullable, column_key,
+           IFNULL(column_default, 'NULL'), extra
+      FROM information_schema.columns WHERE table_schema = 'django_default'
+      ORDER BY table_name, ordinal_position;
+    SELECT 'index', table_name, index_name, seq_in_index, column_name, non_unique
+      FROM information_schema.statistics WHERE table_schema = 'django_default'
+      ORDER BY table_name, index_name, seq_in_index;
+    SELECT 'foreign key', table_name, column_name, referenced_table_name, referenced_column_name
+      FROM information_schema.key_column_usage
+      WHERE table_schema = 'django_default' AND referenced_table_name IS NOT NULL
+      ORDER BY table_name, column_name" >"$out/_migrate_schema.tsv" 2>&1 || true
   # Step 2: each app of Django's suite on its own, so a hang or a crash
   # costs one app. runtests.py creates and drops test_django_default.
   local app

@@ -21,6 +21,7 @@ Usage:
 """
 
 import collections
+import difflib
 import os
 import re
 import sys
@@ -182,6 +183,7 @@ def summary(logs, out_md, servers):
             migrate.append(f"{server}: {'ok' if code == '0' else 'FAILED (exit ' + code + ')'}")
     if migrate:
         lines += ["`migrate` (auth, contenttypes, sessions, messages, admin): " + "; ".join(migrate), ""]
+    lines += compare_migrated_schema(logs, servers)
     header = "| app |"
     sep = "|---|"
     for server in servers:
@@ -224,6 +226,39 @@ def summary(logs, out_md, servers):
     with open(out_md, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
+
+
+def compare_migrated_schema(logs, servers):
+    """Lines for the summary: does every trireme variant describe the
+    migrated contrib tables (information_schema columns, indexes, foreign
+    keys) as MariaDB does? The differences go to <logs>/<server>/migrate-schema.diff."""
+    def read(server):
+        p = os.path.join(logs, server, "_migrate_schema.tsv")
+        if not os.path.exists(p):
+            return None
+        with open(p, encoding="utf-8") as f:
+            return f.read().splitlines()
+
+    reference = read("mariadb") if "mariadb" in servers else None
+    if reference is None:
+        return []
+    out = []
+    for server in servers:
+        rows = read(server)
+        if server == "mariadb" or rows is None:
+            continue
+        diff = list(difflib.unified_diff(reference, rows, "mariadb", server, lineterm="", n=0))
+        changed = [d for d in diff if d[:1] in "+-" and not d.startswith(("+++", "---"))]
+        with open(os.path.join(logs, server, "migrate-schema.diff"), "w", encoding="utf-8") as f:
+            f.write("\n".join(diff) + "\n")
+        if changed:
+            out.append(
+                f"Migrated schema, {server} vs mariadb: {len(changed)} differing "
+                f"information_schema rows ({server}/migrate-schema.diff)"
+            )
+        else:
+            out.append(f"Migrated schema, {server} vs mariadb: identical ({len(rows)} information_schema rows)")
+    return out + [""] if out else []
 
 
 def write_server_files(logs, server, apps):
