@@ -190,7 +190,7 @@ EOF
   [ "$size" = "$nodes" ] || die "trireme cluster size is $size, expected $nodes"
   log "trireme $(client "$trireme_port" -e 'SELECT VERSION()') up: $nodes node(s) from 127.0.0.1:$trireme_port (pids$trireme_pids, $bin)"
   # Which build was measured: the binary may be rebuilt between runs.
-  echo "$bin, built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')" >"$logs/trireme-binary.txt"
+  echo "$bin, modified $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')" >"$logs/trireme-binary.txt"
 }
 
 port_of() { if [ "$1" = mariadb ]; then echo "$mariadb_port"; else echo "$trireme_port"; fi; }
