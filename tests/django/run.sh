@@ -34,6 +34,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# The settings modules are imported from this directory: no __pycache__ in
+# the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 root=$(cd "$here/../.." && pwd)
 work=${DJANGO_WORK:-$root/target/django}
 django_version=$(sed -n 's/^Django==//p' "$here/requirements.txt")
