@@ -21,6 +21,8 @@ need=()
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The Django suite (tests/django/run.sh) makes a virtualenv.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ $netns = 1 ]; then
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   command -v nft >/dev/null 2>&1 || need+=(nftables)

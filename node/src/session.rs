@@ -1314,10 +1314,19 @@ pub fn wire_value(v: Value, col: &OutCol) -> mysql_common::value::Value {
             let s = match &col.ty {
                 Some(SqlType::Decimal { scale, .. }) => {
                     let mut d = d;
-                    if d.scale() < u32::from(*scale) {
-                        d.rescale(u32::from(*scale));
+                    let want = u32::from(*scale);
+                    if d.scale() < want {
+                        d.rescale(want.min(28));
                     }
-                    d.to_string()
+                    // A declared scale beyond what a value holds (28).
+                    let mut s = d.to_string();
+                    if want > d.scale() {
+                        if d.scale() == 0 {
+                            s.push('.');
+                        }
+                        s.extend(std::iter::repeat_n('0', (want - d.scale()) as usize));
+                    }
+                    s
                 }
                 _ => d.to_string(),
             };

@@ -6,7 +6,8 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use trireme_storage::types::{IntWidth, SqlType};
 use trireme_storage::value::{
-    parse_decimal, parse_time, parse_uuid, str_to_f64, Value, MAX_DECIMAL_PRECISION, MAX_TIME_MICROS,
+    parse_decimal, parse_time, parse_uuid, str_to_f64, Value, MAX_DECIMAL_PRECISION,
+    MAX_DECLARED_PRECISION, MAX_DECLARED_SCALE, MAX_TIME_MICROS,
 };
 
 use crate::error::{codes, SqlError, SqlResult};
@@ -120,26 +121,36 @@ impl Coerce for SqlType {
             SqlType::Bool => coerce_int(v, IntWidth::Tiny, false, column),
             SqlType::Decimal { precision, scale } => {
                 let d = match &v {
-                    Value::Str(s) => parse_decimal(s).or_else(|| {
-                        let t = s.trim();
-                        t.parse::<f64>()
-                            .ok()
-                            .and_then(|f| Value::Double(f).to_decimal())
-                    }),
+                    Value::Str(s) => {
+                        if too_many_digits(s, *scale) {
+                            return Err(SqlError::out_of_range(column));
+                        }
+                        parse_decimal(s).or_else(|| {
+                            let t = s.trim();
+                            t.parse::<f64>()
+                                .ok()
+                                .and_then(|f| Value::Double(f).to_decimal())
+                        })
+                    }
                     Value::Bytes(_) => v.to_decimal(),
                     _ => v.to_decimal(),
                 }
                 .ok_or_else(|| wrong_value("decimal", &v, column))?;
-                let d = d.round_dp_with_strategy(
-                    u32::from(*scale),
-                    RoundingStrategy::MidpointAwayFromZero,
-                );
+                // Held with at most 28 fractional digits (see
+                // MAX_DECLARED_SCALE); output pads to the declared scale.
+                let held = u32::from(*scale).min(MAX_DECIMAL_PRECISION);
+                let d = d.round_dp_with_strategy(held, RoundingStrategy::MidpointAwayFromZero);
                 let mut d = d;
-                d.rescale(u32::from(*scale));
-                let int_digits = u32::from(*precision) - u32::from(*scale);
-                let limit = Decimal::from_i128_with_scale(10i128.pow(int_digits), 0);
-                if d.abs() >= limit {
+                d.rescale(held);
+                if d.scale() != held {
                     return Err(SqlError::out_of_range(column));
+                }
+                let int_digits = u32::from(*precision) - u32::from(*scale);
+                if int_digits <= MAX_DECIMAL_PRECISION {
+                    let limit = Decimal::from_i128_with_scale(10i128.pow(int_digits), 0);
+                    if d.abs() >= limit {
+                        return Err(SqlError::out_of_range(column));
+                    }
                 }
                 Ok(Value::Decimal(d))
             }
@@ -246,6 +257,25 @@ impl Coerce for SqlType {
     }
 }
 
+/// Whether a decimal literal holds more digits than a value can keep
+/// (28) within the column's scale: then it must be refused, not rounded
+/// by the parser or read as a double.
+fn too_many_digits(s: &str, scale: u8) -> bool {
+    let t = s.trim().trim_start_matches(['+', '-']);
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let plain = !t.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit());
+    let int = int.trim_start_matches('0').len();
+    // Digits past the scale are rounded away, as MariaDB does.
+    let frac = frac
+        .get(..frac.len().min(usize::from(scale)))
+        .unwrap_or("")
+        .trim_end_matches('0')
+        .len();
+    plain && int + frac > MAX_DECIMAL_PRECISION as usize
+}
+
 /// A value read as a TIME, in microseconds: numbers as [-]HHMMSS[.f],
 /// strings as MySQL reads them, a datetime by its time of day.
 pub fn to_time(v: &Value) -> Option<i64> {
@@ -332,11 +362,18 @@ fn coerce_int(v: Value, width: IntWidth, unsigned: bool, column: &str) -> SqlRes
 
 /// Checks a DECIMAL(p, s) declaration.
 pub fn check_decimal(precision: u64, scale: u64, column: &str) -> SqlResult<(u8, u8)> {
-    if precision > u64::from(MAX_DECIMAL_PRECISION) {
+    if precision > u64::from(MAX_DECLARED_PRECISION) {
         return Err(SqlError::too_big_precision(
             precision as u32,
             column,
-            MAX_DECIMAL_PRECISION,
+            MAX_DECLARED_PRECISION,
+        ));
+    }
+    if scale > u64::from(MAX_DECLARED_SCALE) {
+        return Err(SqlError::new(
+            1425,
+            "42000",
+            format!("Too big scale {scale} specified for '{column}'. Maximum is {MAX_DECLARED_SCALE}."),
         ));
     }
     if scale > precision {

@@ -24,6 +24,12 @@ use crate::collation::Collation;
 /// 96-bit mantissa). MySQL allows 65; a larger declaration is refused with
 /// ER_TOO_BIG_PRECISION rather than silently rounded.
 pub const MAX_DECIMAL_PRECISION: u32 = 28;
+/// The widest DECIMAL(M, D) a column may declare (MariaDB's limits). Values
+/// are still held with at most `MAX_DECIMAL_PRECISION` digits: one that
+/// needs more is refused (1264), never rounded silently, and the declared
+/// scale is reached on output by padding zeros.
+pub const MAX_DECLARED_PRECISION: u32 = 65;
+pub const MAX_DECLARED_SCALE: u32 = 38;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Value {

@@ -18,8 +18,7 @@
 #       --update-expected rewrites it from this run)
 #
 # Environment (all optional):
-#   TRIREME_BIN          trireme binary (default: this tree's target/debug/trireme,
-#                        else /work/main/target/debug/trireme)
+#   TRIREME_BIN          trireme binary (default: this tree's target/debug/trireme)
 #   DJANGO_APP_TIMEOUT   seconds one app may run before it is reported as a
 #                        timeout (default 1200; 300 with --ci)
 #   DJANGO_MARIADB_PORT  / DJANGO_TRIREME_PORT / DJANGO_TRIREME_PEER_PORT
@@ -148,11 +147,7 @@ start_mariadb() {
 
 start_trireme() { # number of nodes: 1, or 3 for --cluster
   local nodes=$1 bin=${TRIREME_BIN:-}
-  if [ -z "$bin" ]; then
-    for b in "$root/target/debug/trireme" /work/main/target/debug/trireme; do
-      [ -x "$b" ] && { bin=$b; break; }
-    done
-  fi
+  [ -n "$bin" ] || bin=$root/target/debug/trireme
   [ -n "$bin" ] && [ -x "$bin" ] || die "no trireme binary: build it (cargo build -j2 -p trireme-node) or set TRIREME_BIN"
   local dir=$work/trireme peers="" i port pid
   rm -rf "$dir"
