@@ -108,20 +108,40 @@ pub enum Collation {
     Latin1SwedishCi,
     Latin1Bin,
     Binary,
+    // Appended: checkpoints keep collations by position.
+    Utf8mb4SwedishCi,
+    Utf8mb4EsperantoCi,
+    Latin1GeneralCs,
 }
 
 /// How a collation weighs characters.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Weighing {
     General,
-    Unicode,
+    /// ICU: the root order or a language's, at a strength.
+    Unicode(Icu),
     CodePoint,
     Swedish,
     Bytes,
 }
 
+/// The ICU collators trireme uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Icu {
+    /// Root order, primary strength (`*_unicode_ci`).
+    RootCi,
+    /// Swedish order, primary strength.
+    SwedishCi,
+    /// Esperanto order, primary strength.
+    EsperantoCi,
+    /// Root order, tertiary strength: case and accents count
+    /// (`latin1_general_cs`; MariaDB's own latin1 table differs in the order
+    /// of some symbols, not in what is equal).
+    RootCs,
+}
+
 impl Collation {
-    pub const ALL: [Collation; 9] = [
+    pub const ALL: [Collation; 12] = [
         Collation::Utf8mb4GeneralCi,
         Collation::Utf8mb4Bin,
         Collation::Utf8mb4UnicodeCi,
@@ -131,6 +151,9 @@ impl Collation {
         Collation::Latin1SwedishCi,
         Collation::Latin1Bin,
         Collation::Binary,
+        Collation::Utf8mb4SwedishCi,
+        Collation::Utf8mb4EsperantoCi,
+        Collation::Latin1GeneralCs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -144,6 +167,9 @@ impl Collation {
             Collation::Latin1SwedishCi => "latin1_swedish_ci",
             Collation::Latin1Bin => "latin1_bin",
             Collation::Binary => "binary",
+            Collation::Utf8mb4SwedishCi => "utf8mb4_swedish_ci",
+            Collation::Utf8mb4EsperantoCi => "utf8mb4_esperanto_ci",
+            Collation::Latin1GeneralCs => "latin1_general_cs",
         }
     }
 
@@ -160,6 +186,9 @@ impl Collation {
             Collation::Latin1SwedishCi => 8,
             Collation::Latin1Bin => 47,
             Collation::Binary => 63,
+            Collation::Utf8mb4SwedishCi => 232,
+            Collation::Utf8mb4EsperantoCi => 241,
+            Collation::Latin1GeneralCs => 49,
         }
     }
 
@@ -179,13 +208,17 @@ impl Collation {
 
     pub fn charset(self) -> Charset {
         match self {
-            Collation::Utf8mb4GeneralCi | Collation::Utf8mb4Bin | Collation::Utf8mb4UnicodeCi => {
-                Charset::Utf8mb4
-            }
+            Collation::Utf8mb4GeneralCi
+            | Collation::Utf8mb4Bin
+            | Collation::Utf8mb4UnicodeCi
+            | Collation::Utf8mb4SwedishCi
+            | Collation::Utf8mb4EsperantoCi => Charset::Utf8mb4,
             Collation::Utf8mb3GeneralCi | Collation::Utf8mb3Bin | Collation::Utf8mb3UnicodeCi => {
                 Charset::Utf8mb3
             }
-            Collation::Latin1SwedishCi | Collation::Latin1Bin => Charset::Latin1,
+            Collation::Latin1SwedishCi | Collation::Latin1Bin | Collation::Latin1GeneralCs => {
+                Charset::Latin1
+            }
             Collation::Binary => Charset::Binary,
         }
     }
@@ -208,7 +241,12 @@ impl Collation {
     fn weighing(self) -> Weighing {
         match self {
             Collation::Utf8mb4GeneralCi | Collation::Utf8mb3GeneralCi => Weighing::General,
-            Collation::Utf8mb4UnicodeCi | Collation::Utf8mb3UnicodeCi => Weighing::Unicode,
+            Collation::Utf8mb4UnicodeCi | Collation::Utf8mb3UnicodeCi => {
+                Weighing::Unicode(Icu::RootCi)
+            }
+            Collation::Utf8mb4SwedishCi => Weighing::Unicode(Icu::SwedishCi),
+            Collation::Utf8mb4EsperantoCi => Weighing::Unicode(Icu::EsperantoCi),
+            Collation::Latin1GeneralCs => Weighing::Unicode(Icu::RootCs),
             Collation::Utf8mb4Bin | Collation::Utf8mb3Bin | Collation::Latin1Bin => {
                 Weighing::CodePoint
             }
@@ -238,7 +276,7 @@ impl Collation {
                 .chars()
                 .map(swedish_weight)
                 .cmp(b.chars().map(swedish_weight)),
-            Weighing::Unicode => unicode_collator().compare(a, b),
+            Weighing::Unicode(icu) => icu.collator().compare(a, b),
         }
     }
 
@@ -264,9 +302,9 @@ impl Collation {
                     out.extend_from_slice(&swedish_weight(c).to_be_bytes());
                 }
             }
-            Weighing::Unicode => {
+            Weighing::Unicode(icu) => {
                 // Writing into a Vec cannot fail.
-                let _ = unicode_collator().write_sort_key_to(s, out);
+                let _ = icu.collator().write_sort_key_to(s, out);
             }
         }
     }
@@ -287,12 +325,13 @@ impl Collation {
             Weighing::CodePoint | Weighing::Bytes => false,
             Weighing::General => general_weight(a) == general_weight(b),
             Weighing::Swedish => swedish_weight(a) == swedish_weight(b),
-            Weighing::Unicode => {
-                if a.is_ascii() && b.is_ascii() {
+            Weighing::Unicode(icu) => {
+                if a.is_ascii() && b.is_ascii() && icu != Icu::RootCs {
                     return a.eq_ignore_ascii_case(&b);
                 }
                 let (mut x, mut y) = ([0u8; 4], [0u8; 4]);
-                unicode_collator().compare(a.encode_utf8(&mut x), b.encode_utf8(&mut y))
+                icu.collator()
+                    .compare(a.encode_utf8(&mut x), b.encode_utf8(&mut y))
                     == Ordering::Equal
             }
         }
@@ -392,16 +431,30 @@ fn swedish_weight(c: char) -> u32 {
     }
 }
 
-fn unicode_collator() -> &'static CollatorBorrowed<'static> {
-    static COLLATOR: OnceLock<CollatorBorrowed<'static>> = OnceLock::new();
-    COLLATOR.get_or_init(|| {
-        let mut options = CollatorOptions::default();
-        options.strength = Some(Strength::Primary);
-        // The root collation ships with the crate's compiled data, so this
-        // cannot fail at run time; a failure is a build defect.
-        CollatorBorrowed::try_new(CollatorPreferences::default(), options)
-            .expect("ICU4X root collation data is compiled in")
-    })
+impl Icu {
+    fn collator(self) -> &'static CollatorBorrowed<'static> {
+        static ROOT_CI: OnceLock<CollatorBorrowed<'static>> = OnceLock::new();
+        static SWEDISH_CI: OnceLock<CollatorBorrowed<'static>> = OnceLock::new();
+        static ESPERANTO_CI: OnceLock<CollatorBorrowed<'static>> = OnceLock::new();
+        static ROOT_CS: OnceLock<CollatorBorrowed<'static>> = OnceLock::new();
+        let (cell, locale, strength) = match self {
+            Icu::RootCi => (&ROOT_CI, "und", Strength::Primary),
+            Icu::SwedishCi => (&SWEDISH_CI, "sv", Strength::Primary),
+            Icu::EsperantoCi => (&ESPERANTO_CI, "eo", Strength::Primary),
+            Icu::RootCs => (&ROOT_CS, "und", Strength::Tertiary),
+        };
+        cell.get_or_init(|| {
+            let mut options = CollatorOptions::default();
+            options.strength = Some(strength);
+            // These locales are constants and their data is compiled into
+            // the crate, so neither step can fail at run time; a failure is
+            // a build defect.
+            let locale: icu_locale_core::Locale =
+                locale.parse().expect("a constant, valid locale");
+            CollatorBorrowed::try_new(CollatorPreferences::from(&locale), options)
+                .expect("ICU4X collation data is compiled in")
+        })
+    }
 }
 
 #[cfg(test)]
@@ -434,6 +487,24 @@ mod tests {
         assert!(b.equal("a ", "a"));
         assert_eq!(b.compare("B", "a"), Ordering::Less);
         assert!(!Collation::Binary.equal("a ", "a"));
+    }
+
+    #[test]
+    fn language_collations_follow_their_alphabets() {
+        let sv = Collation::Utf8mb4SwedishCi;
+        assert_eq!(sv.compare("zebra", "ärlig"), Ordering::Less);
+        assert!(sv.equal("ÄRLIG", "ärlig"));
+        let eo = Collation::Utf8mb4EsperantoCi;
+        // Esperanto's ĉ is a letter of its own, after c.
+        assert_eq!(eo.compare("cz", "ĉa"), Ordering::Less);
+        assert!(!eo.equal("ĉa", "ca"));
+        assert!(eo.equal("ĈA", "ĉa"));
+        let cs = Collation::Latin1GeneralCs;
+        assert!(!cs.equal("a", "A"));
+        assert!(!cs.char_eq('a', 'A'));
+        assert_eq!(cs.compare("a", "b"), Ordering::Less);
+        assert_eq!(Collation::from_name("utf8mb4_esperanto_ci"), Some(eo));
+        assert_eq!(Collation::from_id(49), Some(cs));
     }
 
     #[test]
