@@ -218,6 +218,13 @@ async fn a_seed_configured_by_environment_forms_the_cluster_once_and_joins_it_wh
         let o = wait_healthy(n, 3, Duration::from_secs(120)).await;
         assert!(stdout(&o).contains("Synced"), "{}", stdout(&o));
     }
+    assert!(
+        std::fs::read_to_string(&nodes[0].log)
+            .unwrap_or_default()
+            .contains("no listed member belongs to a cluster: forming a new one"),
+        "{}",
+        nodes[0].log_tail()
+    );
     let mut c = nodes[1].conn().await;
     c.query_drop("CREATE DATABASE d").await.unwrap();
     c.query_drop("CREATE TABLE d.t (id INT PRIMARY KEY)")
