@@ -54,6 +54,8 @@ pub struct Config {
     pub debug: DebugConfig,
     /// Log lines as `text` (default) or `json` (one object per line).
     pub log_format: LogFormat,
+    /// Address of the Prometheus `/metrics` endpoint (off when unset).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -173,6 +175,7 @@ impl Default for Config {
             gcs: GcsOptions::default(),
             debug: DebugConfig::default(),
             log_format: LogFormat::Text,
+            metrics_listen: None,
         }
     }
 }
@@ -220,6 +223,7 @@ pub const ENV_PREFIX: &str = "TRIREME_";
 
 /// Keys without a default value (absent from the serialized default).
 const OPTIONAL_STRING_KEYS: &[&str] = &[
+    "metrics_listen",
     "cluster.advertise",
     "cluster.certs_dir",
     "cluster.tls.ca_cert",
@@ -388,6 +392,7 @@ mod tests {
             "TRIREME_ROOT_PASSWORD",
             "TRIREME_BOOTSTRAP_IF_EMPTY",
             "TRIREME_LOG_FORMAT",
+            "TRIREME_METRICS_LISTEN",
             "TRIREME_CLUSTER_CLUSTER_ADDRESS",
             "TRIREME_CLUSTER_ADVERTISE",
             "TRIREME_CLUSTER_TLS_CA_CERT",

@@ -174,9 +174,16 @@ fn main() -> anyhow::Result<()> {
             if cfg.root_password.is_empty() {
                 tracing::warn!("root has no password");
             }
+            let metrics_listen = cfg.metrics_listen;
             let r = runtime()?.block_on(async move {
                 let running = trireme_node::cluster::start(cfg).await?;
                 eprintln!("trireme listening on {}", running.addr);
+                if let Some(addr) = metrics_listen {
+                    let bound = trireme_node::metrics::serve(addr, running.node.clone())
+                        .await
+                        .map_err(|e| anyhow::anyhow!("metrics_listen {addr}: {e}"))?;
+                    tracing::info!(%bound, "Prometheus metrics at http://{bound}/metrics");
+                }
                 wait_for_signal().await;
                 running.node.shutdown().await;
                 anyhow::Ok(())

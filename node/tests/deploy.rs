@@ -156,6 +156,10 @@ fn three_nodes(dir: &Path) -> Vec<Node> {
             .collect();
             if id == 1 {
                 env.push(("TRIREME_BOOTSTRAP_IF_EMPTY".into(), "true".into()));
+                env.push((
+                    "TRIREME_METRICS_LISTEN".into(),
+                    format!("127.0.0.1:{}", free_tcp_port()),
+                ));
             }
             Node {
                 env,
@@ -166,6 +170,17 @@ fn three_nodes(dir: &Path) -> Vec<Node> {
             }
         })
         .collect()
+}
+
+/// One HTTP/1.0 GET, bounded; the whole answer.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the metrics port");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read the answer");
+    out
 }
 
 fn stdout(o: &Output) -> String {
@@ -225,6 +240,24 @@ async fn a_seed_configured_by_environment_forms_the_cluster_once_and_joins_it_wh
         "{}",
         nodes[0].log_tail()
     );
+    // Prometheus endpoint of node1 (TRIREME_METRICS_LISTEN).
+    let maddr = nodes[0]
+        .env
+        .iter()
+        .find(|(k, _)| k == "TRIREME_METRICS_LISTEN")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let m = http_get(&maddr, "/metrics");
+    assert!(m.starts_with("HTTP/1.0 200"), "{m}");
+    for line in [
+        "trireme_wsrep_cluster_size 3",
+        "trireme_wsrep_ready 1",
+        "# TYPE trireme_wsrep_local_commits_total counter",
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} missing from\n{m}");
+    }
+    assert!(m.contains("local_state_comment=\"Synced\""), "{m}");
+    assert!(http_get(&maddr, "/").starts_with("HTTP/1.0 404"));
     let mut c = nodes[1].conn().await;
     c.query_drop("CREATE DATABASE d").await.unwrap();
     c.query_drop("CREATE TABLE d.t (id INT PRIMARY KEY)")
