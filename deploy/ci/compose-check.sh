@@ -191,6 +191,13 @@ read_back_everywhere() { # expected rows of ci.t on every node
 timed "up" compose up -d --no-build
 timed "  ... wait healthy" wait_healthy node1 node2 node3 proxy
 [ "$(sql "$(port_of node1)" "SHOW STATUS LIKE 'wsrep_cluster_size'" | cut -f2)" = 3 ] || fail "cluster size is not 3"
+# Each node's Prometheus endpoint, as a scraper in the network sees it.
+for n in node1 node2 node3; do
+  ip=$("$DOCKER" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(compose ps -q $n)")
+  ip netns exec "$NETNS" curl -s --max-time 5 "http://$ip:9540/metrics" | grep -qx 'trireme_wsrep_cluster_size 3' \
+    || fail "$n: /metrics at $ip:9540 does not report trireme_wsrep_cluster_size 3"
+done
+echo "compose-check: /metrics of every node reports the cluster"
 
 sql "$(port_of proxy)" "CREATE DATABASE ci; CREATE TABLE ci.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO ci.t VALUES (1, 'one')"
 read_back_everywhere one
