@@ -154,6 +154,9 @@ fn three_nodes(dir: &Path) -> Vec<Node> {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
+            if id == 3 {
+                env.push(("TRIREME_LOG_FORMAT".into(), "json".into()));
+            }
             if id == 1 {
                 env.push(("TRIREME_BOOTSTRAP_IF_EMPTY".into(), "true".into()));
                 env.push((
@@ -239,6 +242,22 @@ async fn a_seed_configured_by_environment_forms_the_cluster_once_and_joins_it_wh
             .contains("no listed member belongs to a cluster: forming a new one"),
         "{}",
         nodes[0].log_tail()
+    );
+    // Logs to a file carry no colour codes; node3 logs JSON lines.
+    for n in &nodes {
+        let log = std::fs::read_to_string(&n.log).unwrap_or_default();
+        assert!(!log.contains('\x1b'), "escape codes in\n{}", n.log_tail());
+    }
+    let log3 = std::fs::read_to_string(&nodes[2].log).unwrap_or_default();
+    let json: Vec<serde_json::Value> = log3
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        json.iter()
+            .any(|v| v["level"] == "INFO" && v["fields"]["message"].is_string()),
+        "{log3}"
     );
     // Prometheus endpoint of node1 (TRIREME_METRICS_LISTEN).
     let maddr = nodes[0]
