@@ -57,6 +57,9 @@ install_packages() {
   command -v docker-compose >/dev/null || need+=(docker-compose)
   command -v debootstrap >/dev/null || need+=(debootstrap)
   command -v mariadb >/dev/null || need+=(mariadb-client)
+  command -v objcopy >/dev/null || need+=(binutils)
+  command -v curl >/dev/null || need+=(curl)
+  command -v nsenter >/dev/null || need+=(util-linux)
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
