@@ -197,8 +197,12 @@ timed "  ... wait healthy" wait_healthy node1 node2 node3 proxy
 # Each node's Prometheus endpoint, as a scraper in the network sees it.
 for n in node1 node2 node3; do
   ip=$("$DOCKER" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(compose ps -q $n)")
-  ip netns exec "$NETNS" curl -s --max-time 5 "http://$ip:9540/metrics" | grep -qx 'trireme_wsrep_cluster_size 3' \
-    || fail "$n: /metrics at $ip:9540 does not report trireme_wsrep_cluster_size 3"
+  # Read whole, then searched: `curl | grep -q` fails under pipefail when
+  # grep stops reading first.
+  metrics=$(ip netns exec "$NETNS" curl -sS --max-time 10 "http://$ip:9540/metrics") \
+    || fail "$n: no answer from /metrics at $ip:9540"
+  grep -qx 'trireme_wsrep_cluster_size 3' <<<"$metrics" \
+    || fail "$n: /metrics at $ip:9540 does not report trireme_wsrep_cluster_size 3: $(grep cluster_size <<<"$metrics")"
 done
 echo "compose-check: /metrics of every node reports the cluster"
 
