@@ -446,12 +446,16 @@ fn gcs_config(cfg: &Config) -> anyhow::Result<GcsConfig> {
 
 /// Starts a cluster member (a bootstrapped member with no peers is a
 /// one-node cluster) and serves clients.
-pub async fn start(config: Config) -> anyhow::Result<crate::server::Running> {
+pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running> {
     std::fs::create_dir_all(&config.data_dir)?;
     // 0. Which cluster, and whether to form one (see `state`).
     let prior = State::load(&config.data_dir)?;
     let has_data = state::has_data(&config.data_dir);
     let mut gcfg = gcs_config(&config)?;
+    if !has_data && config.bootstrap_if_empty && !config.bootstrap {
+        let wait = std::time::Duration::from_millis(config.bootstrap_wait_ms);
+        config.bootstrap = crate::bootstrap::seed_should_bootstrap(&gcfg, wait).await?;
+    }
     let members = if !has_data && config.bootstrap {
         let m = Gcs::probe_members(&gcfg)
             .await

@@ -5,6 +5,7 @@
 //! | [`repl`] | the commit pipeline: write-sets, ordering, certification, parallel apply, TOI |
 //! | [`session`] | one connection: transactions, autocommit, the wire `Handler` |
 //! | [`node`], [`server`], [`config`] | a running node, its status, start-up |
+//! | [`health`], [`metrics`] | `trireme status` for operators and health checks; the Prometheus endpoint |
 //! | [`state`], [`bootstrap`] | the state file, bootstrap safety, a new node's catalog |
 //! | [`cluster`], [`demo`] | joining the group; the local demo cluster |
 //!
@@ -15,6 +16,8 @@ pub mod bootstrap;
 pub mod cluster;
 pub mod config;
 pub mod demo;
+pub mod health;
+pub mod metrics;
 pub mod node;
 pub mod repl;
 pub mod schema;

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use trireme_node::config::Config;
+use trireme_node::config::{Config, LogFormat};
+use trireme_node::health;
 
 #[derive(Parser)]
 #[command(
@@ -18,7 +19,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start a node.
+    /// Start a node. Every key of the configuration file can also be set
+    /// by a `TRIREME_*` environment variable (see `trireme env`), which
+    /// wins over the file; command-line options win over both.
     Start {
         /// TOML configuration file.
         #[arg(long)]
@@ -35,6 +38,11 @@ enum Command {
         /// Bootstrap a new cluster from this node.
         #[arg(long)]
         bootstrap: bool,
+        /// Bootstrap only when the data directory is empty and every other
+        /// listed member answers that it belongs to no cluster; join when
+        /// one does (the seed node of a deployment; see DESIGN.md).
+        #[arg(long)]
+        bootstrap_if_empty: bool,
         /// Recover from the loss of a majority: make this node, with the
         /// data it has, a cluster of its own under a new cluster uuid.
         /// Transactions the lost majority committed after this node's last
@@ -43,6 +51,28 @@ enum Command {
         #[arg(long)]
         force_bootstrap: bool,
     },
+    /// Print a node's wsrep state; exit 0 when it is Synced and ready,
+    /// 1 when it answers but is not, 2 when it cannot be asked. The node
+    /// and password come from the same file and TRIREME_* variables as
+    /// `start`, so in a container `trireme status` needs no arguments.
+    Status {
+        /// The node's configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// MySQL address to ask (default: the configured `listen`).
+        #[arg(long)]
+        addr: Option<String>,
+        #[arg(long, default_value = "root")]
+        user: String,
+        /// Password (default: the configured root password).
+        #[arg(long)]
+        password: Option<String>,
+        /// Bound on connecting and asking, in milliseconds.
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+    },
+    /// List the TRIREME_* environment variables and the keys they set.
+    Env,
     /// Run a local three-node cluster (child processes) with the proxy.
     Demo {
         /// MySQL port of node 1; nodes use P, P+1, P+2.
@@ -80,14 +110,33 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+/// Logs go to stderr, coloured only on a terminal (log files and
+/// container logs get no escape codes), as text or one JSON object a line.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => b.init(),
+        LogFormat::Json => b.json().init(),
+    }
+}
+
+/// The log format before a configuration is read (commands other than
+/// `start`): `TRIREME_LOG_FORMAT`, else text.
+fn env_log_format() -> LogFormat {
+    std::env::var("TRIREME_LOG_FORMAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
+}
+
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Start {
@@ -96,12 +145,20 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             root_password,
             bootstrap,
+            bootstrap_if_empty,
             force_bootstrap,
         } => {
-            let mut cfg = match config {
-                Some(p) => Config::load(&p).map_err(anyhow::Error::msg)?,
-                None => Config::default(),
+            let (mut cfg, unknown) = match Config::resolve(config.as_deref(), std::env::vars()) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("trireme: cannot start: {e}");
+                    std::process::exit(1);
+                }
             };
+            init_logging(cfg.log_format);
+            for name in unknown.iter().filter(|n| !n.starts_with("TRIREME_PROXY_")) {
+                tracing::warn!("{name} names no configuration key (see `trireme env`); ignored");
+            }
             if let Some(l) = listen {
                 cfg.listen = l;
             }
@@ -112,13 +169,21 @@ fn main() -> anyhow::Result<()> {
                 cfg.root_password = p;
             }
             cfg.bootstrap |= bootstrap;
+            cfg.bootstrap_if_empty |= bootstrap_if_empty;
             cfg.force_bootstrap = force_bootstrap;
             if cfg.root_password.is_empty() {
                 tracing::warn!("root has no password");
             }
+            let metrics_listen = cfg.metrics_listen;
             let r = runtime()?.block_on(async move {
                 let running = trireme_node::cluster::start(cfg).await?;
                 eprintln!("trireme listening on {}", running.addr);
+                if let Some(addr) = metrics_listen {
+                    let bound = trireme_node::metrics::serve(addr, running.node.clone())
+                        .await
+                        .map_err(|e| anyhow::anyhow!("metrics_listen {addr}: {e}"))?;
+                    tracing::info!(%bound, "Prometheus metrics at http://{bound}/metrics");
+                }
                 wait_for_signal().await;
                 running.node.shutdown().await;
                 anyhow::Ok(())
@@ -132,25 +197,72 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Status {
+            config,
+            addr,
+            user,
+            password,
+            timeout_ms,
+        } => {
+            let cfg = match Config::resolve(config.as_deref(), std::env::vars()) {
+                Ok((c, _)) => c,
+                Err(e) => {
+                    eprintln!("trireme status: {e}");
+                    std::process::exit(2);
+                }
+            };
+            let addr = addr.unwrap_or_else(|| health::client_addr(cfg.listen).to_string());
+            let password = password.unwrap_or(cfg.root_password);
+            let timeout = std::time::Duration::from_millis(timeout_ms);
+            let vars = runtime()?
+                .block_on(async { health::query(&addr, &user, &password, timeout).await });
+            let vars = match vars {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("trireme status: cannot ask the node: {e:#}");
+                    std::process::exit(2);
+                }
+            };
+            for name in health::SHOWN {
+                if let Some((n, v)) = vars.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                    println!("{n:<28} {v}");
+                }
+            }
+            if let Err(e) = health::verdict(&vars) {
+                eprintln!("trireme status: {addr}: {e}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Env => {
+            for (name, key) in trireme_node::config::env_names() {
+                println!("{name:<40} {key}");
+            }
+            Ok(())
+        }
         Command::Demo {
             base_port,
             peer_base_port,
             proxy_port,
             root_password,
             data_dir,
-        } => runtime()?.block_on(trireme_node::demo::run(trireme_node::demo::DemoArgs {
-            base_port,
-            peer_base_port,
-            proxy_port,
-            root_password,
-            data_dir,
-            nodes: 3,
-        })),
+        } => {
+            init_logging(env_log_format());
+            runtime()?.block_on(trireme_node::demo::run(trireme_node::demo::DemoArgs {
+                base_port,
+                peer_base_port,
+                proxy_port,
+                root_password,
+                data_dir,
+                nodes: 3,
+            }))
+        }
         Command::Certs {
             dir,
             cluster_name,
             node_name,
         } => {
+            init_logging(env_log_format());
             let p = trireme_gcs::tls::ensure_dev_certs(&dir, &cluster_name, &node_name)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
