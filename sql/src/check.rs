@@ -3,7 +3,6 @@
 //! statement with 4025; NULL passes, as in MariaDB. A `json_valid(col)`
 //! check (what a JSON column carries) is decided with a JSON parser.
 
-use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 use trireme_storage::value::Value;
 use trireme_storage::Table;
@@ -35,7 +34,7 @@ impl Exec<'_> {
                         v => serde_json::from_str::<serde_json::Value>(&v.to_text_lossy()).is_err(),
                     }
                 } else {
-                    let e = Parser::new(&MySqlDialect {})
+                    let e = Parser::new(&crate::dialect::MariaDb::default())
                         .try_with_sql(&text)
                         .and_then(|mut p| p.parse_expr())
                         .map_err(|e| SqlError::syntax(e.to_string()))?;

@@ -787,7 +787,12 @@ impl DdlCtx<'_> {
                         c.nullable = false;
                     }
                     let src = source[i];
+                    let renamed = !c.name.eq_ignore_ascii_case(old_name);
+                    let new_name = c.name.clone();
                     def.columns[i] = c;
+                    if renamed {
+                        rename_references(&mut def, old_name, &new_name)?;
+                    }
                     if let Some(p) = position {
                         let c = def.columns[i].clone();
                         remove_column(&mut def, &mut source, i);
@@ -807,10 +812,12 @@ impl DdlCtx<'_> {
                     let i = def
                         .column_index(old_name)
                         .ok_or_else(|| SqlError::bad_field(old_name, tn))?;
-                    if def.column_index(new_name).is_some() {
+                    // Renaming to another case of the same name is allowed.
+                    if def.column_index(new_name).is_some_and(|j| j != i) {
                         return Err(SqlError::dup_fieldname(new_name));
                     }
                     def.columns[i].name = new_name.clone();
+                    rename_references(&mut def, old_name, new_name)?;
                 }
                 AlterOp::SetDefault { name, default } => {
                     let i = def
@@ -1380,6 +1387,47 @@ fn check_auto_increment(def: &TableDef) -> SqlResult<()> {
         }
         _ => Err(SqlError::wrong_auto_key()),
     }
+}
+
+/// After a column is renamed, the CHECK constraints and generation
+/// expressions that named it name the new column (as MariaDB rewrites
+/// them).
+fn rename_references(def: &mut TableDef, old: &str, new: &str) -> SqlResult<()> {
+    let rename = |text: &str| -> SqlResult<String> {
+        let mut e = sqlparser::parser::Parser::new(&crate::dialect::MariaDb::default())
+            .try_with_sql(text)
+            .and_then(|mut p| p.parse_expr())
+            .map_err(|e| SqlError::syntax(e.to_string()))?;
+        let mut hit = false;
+        let _ = ast::visit_expressions_mut(&mut e, |x| {
+            let ids: &mut [ast::Ident] = match x {
+                ast::Expr::Identifier(id) => std::slice::from_mut(id),
+                ast::Expr::CompoundIdentifier(ids) => ids.as_mut_slice(),
+                _ => &mut [],
+            };
+            if let Some(last) = ids.last_mut() {
+                if last.value.eq_ignore_ascii_case(old) {
+                    last.value = new.to_string();
+                    last.quote_style = Some('`');
+                    hit = true;
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        Ok(if hit { e.to_string() } else { text.to_string() })
+    };
+    for c in &mut def.columns {
+        if let Some(check) = &c.check {
+            c.check = Some(rename(check)?);
+        }
+        if let Some(g) = &mut c.generated {
+            g.expr = rename(&g.expr)?;
+        }
+    }
+    for (_, check) in &mut def.checks {
+        *check = rename(check)?;
+    }
+    Ok(())
 }
 
 fn column_def(cd: &ast::ColumnDef) -> SqlResult<(ColumnDef, bool, bool)> {

@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use sqlparser::ast;
 use sqlparser::ast::{visit_expressions, visit_expressions_mut};
-use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 use trireme_storage::catalog::TableDef;
 use trireme_storage::txn::Txn;
@@ -107,7 +106,7 @@ pub fn render(e: &ast::Expr) -> String {
 }
 
 fn parse(text: &str) -> SqlResult<ast::Expr> {
-    Parser::new(&MySqlDialect {})
+    Parser::new(&crate::dialect::MariaDb::default())
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| SqlError::syntax(e.to_string()))

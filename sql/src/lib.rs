@@ -20,6 +20,7 @@ pub mod coerce;
 pub mod collate;
 pub mod correlated;
 pub mod ddl;
+pub mod dialect;
 pub mod dml;
 pub mod error;
 pub mod expr;
@@ -41,7 +42,6 @@ pub const SERVER_VERSION: &str = "10.11.99-MariaDB-trireme";
 use std::sync::Arc;
 
 use sqlparser::ast::{self, Statement};
-use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
 use crate::error::{SqlError, SqlResult};
@@ -262,7 +262,7 @@ pub fn object_name_parts(name: &ast::ObjectName) -> SqlResult<Vec<String>> {
 pub fn parse(sql: &str) -> SqlResult<Vec<Statement>> {
     let leading = rewrite_leading_words(sql);
     let rewritten = rewrite_for_parser(&leading);
-    Parser::parse_sql(&MySqlDialect {}, &rewritten).map_err(|e| {
+    Parser::parse_sql(&crate::dialect::MariaDb::default(), &rewritten).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg);
         SqlError::syntax(format!(
