@@ -91,6 +91,25 @@ pub enum AggFunc {
     GroupConcat,
     BitAnd,
     BitOr,
+    /// VAR_POP / VAR_SAMP / STDDEV_POP / STDDEV_SAMP and their aliases.
+    Variance {
+        sample: bool,
+        root: bool,
+    },
+}
+
+impl AggFunc {
+    /// The statistical aggregates by name (MariaDB's aliases included).
+    pub fn variance(name: &str) -> Option<AggFunc> {
+        let (sample, root) = match name {
+            "VAR_POP" | "VARIANCE" => (false, false),
+            "VAR_SAMP" => (true, false),
+            "STDDEV_POP" | "STDDEV" | "STD" => (false, true),
+            "STDDEV_SAMP" => (true, true),
+            _ => return None,
+        };
+        Some(AggFunc::Variance { sample, root })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -744,7 +763,7 @@ impl Exec<'_> {
             "GROUP_CONCAT" => Some(AggFunc::GroupConcat),
             "BIT_AND" => Some(AggFunc::BitAnd),
             "BIT_OR" => Some(AggFunc::BitOr),
-            _ => None,
+            other => AggFunc::variance(other),
         };
         if let Some(func) = agg {
             if env.aggs.is_none() {
@@ -1286,6 +1305,7 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
             _ => (Some(SqlType::Double), true),
         },
         AggFunc::Min | AggFunc::Max => (arg.0, true),
+        AggFunc::Variance { .. } => (Some(SqlType::Double), true),
         AggFunc::GroupConcat => (Some(SqlType::Text(65_535)), true),
         AggFunc::BitAnd | AggFunc::BitOr => (
             Some(SqlType::Int {

@@ -857,6 +857,24 @@ impl DdlCtx<'_> {
                 {
                     def.checks.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
                 }
+                AlterOp::DropConstraint { name, if_exists } => {
+                    let is = |n: &str| n.eq_ignore_ascii_case(name);
+                    if def.checks.iter().any(|(n, _)| is(n)) {
+                        def.checks.retain(|(n, _)| !is(n));
+                    } else if let Some(c) = def
+                        .columns
+                        .iter_mut()
+                        .find(|c| c.check.is_some() && is(&c.name))
+                    {
+                        c.check = None;
+                    } else if def.foreign_keys.iter().any(|f| is(&f.name)) {
+                        def.foreign_keys.retain(|f| !is(&f.name));
+                    } else if def.indexes.iter().any(|i| i.unique && is(&i.name)) {
+                        def.indexes.retain(|i| !is(&i.name));
+                    } else if !*if_exists {
+                        return Err(SqlError::cant_drop_field_or_key(name));
+                    }
+                }
                 AlterOp::DropIndex(name) => {
                     if name.eq_ignore_ascii_case("PRIMARY") {
                         if def.primary.take().is_none() {
@@ -1139,6 +1157,11 @@ enum AlterOp {
     },
     AddPrimaryKey(Vec<String>),
     DropIndex(String),
+    /// DROP CONSTRAINT [IF EXISTS]: a CHECK, a foreign key or a unique key.
+    DropConstraint {
+        name: String,
+        if_exists: bool,
+    },
     AddForeignKey(Box<ast::ForeignKeyConstraint>),
     AddCheck(Box<ast::CheckConstraint>),
     DropForeignKey(String),
@@ -1258,7 +1281,12 @@ fn alter_op(op: &ast::AlterTableOperation) -> SqlResult<AlterOp> {
         },
         O::DropForeignKey { name, .. } => AlterOp::DropForeignKey(name.value.clone()),
         O::DropIndex { name } => AlterOp::DropIndex(name.value.clone()),
-        O::DropConstraint { name, .. } => AlterOp::DropIndex(name.value.clone()),
+        O::DropConstraint {
+            name, if_exists, ..
+        } => AlterOp::DropConstraint {
+            name: name.value.clone(),
+            if_exists: *if_exists,
+        },
         O::DropPrimaryKey { .. } => AlterOp::DropPrimaryKey,
         O::AutoIncrement { value, .. } => AlterOp::AutoIncrement(
             value

@@ -247,9 +247,14 @@ impl Exec<'_> {
             let v = this
                 .bind(e, &mut BindEnv::new(&scope, "LIMIT"))?
                 .eval(&[])?;
-            match v.to_i64() {
-                Some(n) if n >= 0 => Ok(n as usize),
-                _ => Err(SqlError::new(1210, "HY000", "Incorrect arguments to LIMIT")),
+            // LIMIT takes an unsigned 64-bit count: 18446744073709551615
+            // is the usual "no limit" (Django sends it with OFFSET).
+            match v {
+                Value::UInt(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+                other => match other.to_i64() {
+                    Some(n) if n >= 0 => Ok(n as usize),
+                    _ => Err(SqlError::new(1210, "HY000", "Incorrect arguments to LIMIT")),
+                },
             }
         };
         Ok(match lc {
@@ -1198,6 +1203,9 @@ pub(crate) enum AggState {
     Max(Option<Value>),
     Concat(Vec<(Vec<Value>, String)>),
     Bits(u64),
+    /// Welford's running (count, mean, sum of squared deviations): stable
+    /// where summing squares would lose digits.
+    Moments(u64, f64, f64),
 }
 
 pub(crate) fn new_agg_state(a: &AggCall) -> AggState {
@@ -1227,6 +1235,7 @@ fn new_state(a: &AggCall) -> AggState {
         AggFunc::GroupConcat => AggState::Concat(Vec::new()),
         AggFunc::BitAnd => AggState::Bits(u64::MAX),
         AggFunc::BitOr => AggState::Bits(0),
+        AggFunc::Variance { .. } => AggState::Moments(0, 0.0, 0.0),
     }
 }
 
@@ -1290,6 +1299,13 @@ fn accumulate(
             let text: String = vals.iter().map(Value::to_text_lossy).collect();
             items.push((keys, text));
         }
+        AggState::Moments(n, mean, m2) => {
+            let x = v.to_f64().unwrap_or(0.0);
+            *n += 1;
+            let d = x - *mean;
+            *mean += d / *n as f64;
+            *m2 += d * (x - *mean);
+        }
         AggState::Bits(b) => {
             let x = v.to_i64().unwrap_or(0) as u64;
             if a.func == AggFunc::BitAnd {
@@ -1311,6 +1327,17 @@ fn finish(a: &AggCall, st: AggState) -> Value {
             arith::arith(arith::ArithOp::Div, &sum, &Value::Int(n)).unwrap_or(Value::Null)
         }
         AggState::Min(v) | AggState::Max(v) => v.unwrap_or(Value::Null),
+        AggState::Moments(n, _, m2) => {
+            let AggFunc::Variance { sample, root } = a.func else {
+                return Value::Null;
+            };
+            let div = if sample { n.saturating_sub(1) } else { n };
+            if div == 0 {
+                return Value::Null;
+            }
+            let var = (m2 / div as f64).max(0.0);
+            Value::Double(if root { var.sqrt() } else { var })
+        }
         AggState::Concat(mut items) => {
             if items.is_empty() {
                 return Value::Null;

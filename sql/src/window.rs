@@ -174,9 +174,10 @@ impl Exec<'_> {
             "MAX" => want(argc == 1).map(|_| WinFunc::Agg(agg(AggFunc::Max, &args)))?,
             "BIT_AND" => want(argc == 1).map(|_| WinFunc::Agg(agg(AggFunc::BitAnd, &args)))?,
             "BIT_OR" => want(argc == 1).map(|_| WinFunc::Agg(agg(AggFunc::BitOr, &args)))?,
-            other => {
-                return Err(SqlError::unsupported(format!("window function {other}")));
-            }
+            other => match AggFunc::variance(other) {
+                Some(f) => want(argc == 1).map(|_| WinFunc::Agg(agg(f, &args)))?,
+                None => return Err(SqlError::unsupported(format!("window function {other}"))),
+            },
         };
         let mut partition = Vec::new();
         for p in &spec.partition_by {
