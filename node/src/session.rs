@@ -251,6 +251,13 @@ impl Session {
             Admin::CreateUser { .. } | Admin::DropUser { .. } | Admin::AlterUser { .. } => {
                 self.run_toi(text, Vec::new()).await
             }
+            Admin::AlterTableMeta { db, table, .. } => {
+                let db = db
+                    .clone()
+                    .or_else(|| self.state.db.clone())
+                    .ok_or_else(SqlError::no_db)?;
+                self.run_toi(text, vec![format!("{db}.{table}")]).await
+            }
         }
     }
 

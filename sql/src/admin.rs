@@ -185,6 +185,13 @@ pub struct Account {
     pub host: String,
 }
 
+/// A metadata-only ALTER TABLE (see `Admin::AlterTableMeta`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetaChange {
+    Comment(String),
+    RenameIndex { from: String, to: String },
+}
+
 /// Administrative statements parsed here.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Admin {
@@ -213,6 +220,13 @@ pub enum Admin {
     AlterTableKeys {
         db: Option<String>,
         table: String,
+    },
+    /// ALTER TABLE changes sqlparser does not parse: `COMMENT [=] '...'`
+    /// and `RENAME {INDEX|KEY} a TO b`. Replicated as TOI like any ALTER.
+    AlterTableMeta {
+        db: Option<String>,
+        table: String,
+        change: MetaChange,
     },
     ShowIndex {
         db: Option<String>,
@@ -489,6 +503,36 @@ pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
         ("ALTER", "TABLE") => {
             p.i = 2;
             let (db, table) = p.table()?;
+            let at = p.i;
+            if p.kw("COMMENT") {
+                p.sym('=');
+                let comment = p.string()?;
+                if !p.done() {
+                    return Ok(None);
+                }
+                return Ok(Some(Admin::AlterTableMeta {
+                    db,
+                    table,
+                    change: MetaChange::Comment(comment),
+                }));
+            }
+            p.i = at;
+            if p.kw("RENAME") && (p.kw("INDEX") || p.kw("KEY")) {
+                let from = p.name()?;
+                if !p.kw("TO") {
+                    return Err(SqlError::syntax("expected TO after RENAME INDEX <name>"));
+                }
+                let to = p.name()?;
+                if !p.done() {
+                    return Ok(None);
+                }
+                return Ok(Some(Admin::AlterTableMeta {
+                    db,
+                    table,
+                    change: MetaChange::RenameIndex { from, to },
+                }));
+            }
+            p.i = at;
             if !((p.kw("DISABLE") || p.kw("ENABLE")) && p.kw("KEYS") && p.done()) {
                 // Any other ALTER TABLE is sqlparser's.
                 return Ok(None);

@@ -135,7 +135,35 @@ pub fn apply(
     let mut cat = (*store.catalog()).clone();
     let snapshot = store.horizon();
     if let Some(a) = admin::parse_admin(text)? {
-        apply_admin(&mut cat, &a)?;
+        if let Admin::AlterTableMeta {
+            db: tdb,
+            table,
+            change,
+        } = &a
+        {
+            let d = tdb
+                .as_deref()
+                .or(db)
+                .ok_or_else(SqlError::no_db)?
+                .to_string();
+            let op = match change {
+                admin::MetaChange::Comment(c) => AlterOp::Comment(c.clone()),
+                admin::MetaChange::RenameIndex { from, to } => AlterOp::RenameIndex {
+                    from: from.clone(),
+                    to: to.clone(),
+                },
+            };
+            let mut ctx = DdlCtx {
+                cat: &mut cat,
+                db,
+                seqno,
+                snapshot,
+                now,
+            };
+            ctx.alter(&d, table, &[op])?;
+        } else {
+            apply_admin(&mut cat, &a)?;
+        }
         store.set_catalog(cat);
         return Ok(());
     }
@@ -857,6 +885,30 @@ impl DdlCtx<'_> {
                 {
                     def.checks.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
                 }
+                AlterOp::Comment(c) => def.comment = c.clone(),
+                AlterOp::RenameIndex { from, to } => {
+                    if def.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(to))
+                        || to.eq_ignore_ascii_case("PRIMARY")
+                    {
+                        return Err(SqlError::new(
+                            1061,
+                            "42000",
+                            format!("Duplicate key name '{to}'"),
+                        ));
+                    }
+                    let Some(ix) = def
+                        .indexes
+                        .iter_mut()
+                        .find(|i| i.name.eq_ignore_ascii_case(from))
+                    else {
+                        return Err(SqlError::new(
+                            1176,
+                            "42000",
+                            format!("Key '{from}' doesn't exist in table '{tn}'"),
+                        ));
+                    };
+                    ix.name = to.clone();
+                }
                 AlterOp::DropConstraint { name, if_exists } => {
                     let is = |n: &str| n.eq_ignore_ascii_case(name);
                     if def.checks.iter().any(|(n, _)| is(n)) {
@@ -1157,6 +1209,13 @@ enum AlterOp {
     },
     AddPrimaryKey(Vec<String>),
     DropIndex(String),
+    /// ALTER TABLE ... COMMENT = '...'.
+    Comment(String),
+    /// ALTER TABLE ... RENAME {INDEX|KEY} a TO b.
+    RenameIndex {
+        from: String,
+        to: String,
+    },
     /// DROP CONSTRAINT [IF EXISTS]: a CHECK, a foreign key or a unique key.
     DropConstraint {
         name: String,
