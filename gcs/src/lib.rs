@@ -62,6 +62,7 @@ pub mod app;
 pub mod codec;
 pub mod config;
 pub mod dedup;
+pub mod election;
 pub mod error;
 mod events;
 pub mod gcache;
@@ -71,6 +72,12 @@ pub mod net;
 pub(crate) mod sm;
 pub mod tls;
 pub mod types;
+
+/// `tracing` filter directives a binary embedding gcs should add to its
+/// default filter: openraft logs every failed replication RPC (several
+/// WARN and ERROR lines a second per dead peer); gcs reports a peer that
+/// is down once, then at most every 10 s ([`net`]'s peer health).
+pub const LOG_DIRECTIVES: &str = "openraft::replication=off";
 
 pub use app::{AppSnapshot, SnapshotApp};
 pub use config::{parse_cluster_address, FsyncPolicy, GcsConfig, Timeouts, TlsPaths};

@@ -462,10 +462,23 @@ impl Replicator {
         }
     }
 
+    /// Orders `payload` and waits for its outcome, all within one
+    /// `commit_timeout` (the COMMIT deadline): a submit still waiting for a
+    /// leader (or on a crashed one) when it expires answers 1180 "outcome
+    /// unknown", never later.
     async fn order_and_wait(&self, trx_id: u64, payload: Vec<u8>) -> SqlResult<Outcome> {
+        let deadline = tokio::time::Instant::now() + self.commit_timeout;
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().insert(trx_id, tx);
-        match self.orderer.submit(payload).await {
+        let submitted = tokio::time::timeout_at(deadline, self.orderer.submit(payload))
+            .await
+            .unwrap_or_else(|_| {
+                Err(SubmitError::Unknown(format!(
+                    "not ordered within commit_timeout_ms ({:?})",
+                    self.commit_timeout
+                )))
+            });
+        match submitted {
             Ok(()) => {}
             Err(SubmitError::NotPrimary) => {
                 self.waiters.lock().remove(&trx_id);
@@ -485,7 +498,7 @@ impl Replicator {
                 warn!(trx_id, error = %m, "submit outcome unknown; waiting for delivery");
             }
         }
-        match tokio::time::timeout(self.commit_timeout, rx).await {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(o)) => Ok(o),
             Ok(Err(_)) => Err(SqlError::commit_unknown("node shutting down")),
             Err(_) => {
