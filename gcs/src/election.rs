@@ -14,8 +14,9 @@
 //! changes no state). A voter grants when it has itself heard from no
 //! leader for `election_min_ms` (openraft's leader lease, configured to the
 //! same value, would refuse the real vote before that) and the candidate's
-//! log is at least as up to date as its own; a leader that sees a quorum
-//! never grants. Only with grants from a majority of every configuration
+//! log is at least as up to date as its own; a leader never grants, and a
+//! member that granted holds back its own candidacy for a while (so two
+//! silent followers do not keep splitting the vote). Only with grants from a majority of every configuration
 //! does the member start the real election, whose safety stays openraft's:
 //! this gate only decides *when* an election starts (liveness), never who
 //! wins or what commits. Leadership transfer on shutdown reuses the same
@@ -33,6 +34,7 @@ pub(crate) type LogPos = Option<(u64, u64)>;
 /// Whether to grant a pre-vote.
 ///
 /// - `leads_with_quorum`: this member is the leader and sees a quorum;
+/// - `is_leader`: this member is the leader (quorum or not);
 /// - `heard_leader_ago`: time since this member last heard from a leader
 ///   (or granted a vote);
 /// - `lease`: `election_min_ms`.
@@ -44,10 +46,13 @@ pub(crate) fn grant_prevote(
     mine: LogPos,
     candidate: LogPos,
 ) -> bool {
-    if leads_with_quorum {
+    // A leader never helps depose itself: one that lost its quorum is cut
+    // off from the majority anyway, and one just elected has not counted
+    // its acknowledgements yet.
+    if leads_with_quorum || is_leader {
         return false;
     }
-    if !is_leader && heard_leader_ago < lease {
+    if heard_leader_ago < lease {
         return false;
     }
     candidate >= mine
@@ -126,24 +131,11 @@ mod tests {
     }
 
     #[test]
-    fn a_leader_with_quorum_refuses_one_without_grants() {
+    fn a_leader_never_grants() {
         let ms = Duration::from_millis;
-        assert!(!grant_prevote(
-            true,
-            true,
-            ms(0),
-            L,
-            Some((2, 10)),
-            Some((2, 10))
-        ));
-        assert!(grant_prevote(
-            false,
-            true,
-            ms(0),
-            L,
-            Some((2, 10)),
-            Some((2, 10))
-        ));
+        let log = Some((2, 10));
+        assert!(!grant_prevote(true, true, ms(0), L, log, log));
+        assert!(!grant_prevote(false, true, ms(5000), L, log, log));
     }
 
     #[test]

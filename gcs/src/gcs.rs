@@ -143,11 +143,15 @@ pub(crate) struct Inner {
     joining: Arc<AtomicBool>,
     leader_since: Mutex<Option<(u64, Instant)>>,
     nonprimary_since: Mutex<Option<Instant>>,
-    /// Last time this member heard from a leader or granted a vote: its
-    /// election timer (see [`crate::election`]).
+    /// Last time this member heard from a leader or granted a vote (see
+    /// [`crate::election`]).
     election_reset: Mutex<Instant>,
     /// This silence period's randomized election timeout.
     election_timeout: Mutex<Duration>,
+    /// Earliest time of this member's next pre-vote round (back-off after
+    /// a round, kept apart from `election_reset` so that a member's own
+    /// attempts never make it refuse another candidate).
+    next_prevote: Mutex<Instant>,
     /// A pre-vote round is in flight.
     prevote_busy: Arc<AtomicBool>,
     /// Leadership is being handed over (shutdown): propose nothing more.
@@ -482,6 +486,7 @@ impl Gcs {
             nonprimary_since: Mutex::new(Some(Instant::now())),
             election_reset: Mutex::new(Instant::now()),
             election_timeout: Mutex::new(first_timeout),
+            next_prevote: Mutex::new(Instant::now()),
             prevote_busy: Arc::new(AtomicBool::new(false)),
             handing_over: AtomicBool::new(false),
             router: router.clone(),
@@ -935,11 +940,35 @@ impl Inner {
             tracing::debug!(?first, "fault: first copy of a duplicated forward");
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        match self
-            .transport
-            .call(&peer, &Request::Forward(payloads), left)
-            .await
-        {
+        let req = Request::Forward(payloads);
+        let call = self.transport.call(&peer, &req, left);
+        // A leader that is cut off or dead answers late or never; once
+        // another leader is known, send the batch there instead. Safe even
+        // if the first copy is ordered after all: the state machine admits
+        // each stamp once and answers the duplicate with the first seqno
+        // (see crate::dedup).
+        let moved = async {
+            let mut rx = self.raft.metrics();
+            for _ in 0..1_000_000 {
+                let l = rx.borrow_and_update().current_leader;
+                if l.is_some() && l != peer.id {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        let answer = tokio::select! {
+            r = call => r,
+            _ = moved => {
+                tracing::debug!(old = ?peer.id, "leader changed while forwarding; re-routing");
+                self.requeue_or_fail(subs, SubErr::Retry("the leader changed".into()));
+                return;
+            }
+        };
+        match answer {
             Ok(Response::Forward(rs)) if rs.len() == n => {
                 for (s, r) in subs.into_iter().zip(rs) {
                     match r {
@@ -1067,17 +1096,22 @@ impl Inner {
     /// Starts a pre-vote round when this voter has heard from no leader
     /// for its election timeout (see [`crate::election`]).
     fn maybe_prevote(&self, configs: Vec<Vec<NodeId>>) {
+        let now = Instant::now();
         if self.election_reset.lock().elapsed() < *self.election_timeout.lock()
+            || now < *self.next_prevote.lock()
             || self.handing_over.load(Ordering::SeqCst)
             || self.prevote_busy.swap(true, Ordering::SeqCst)
         {
             return;
         }
-        // Next round only after a fresh timeout (split votes back off).
-        *self.election_reset.lock() = Instant::now();
+        // Split votes and refused rounds back off for a random while.
         let t = &self.cfg.timeouts;
-        *self.election_timeout.lock() =
-            crate::election::election_timeout(t.election_min_ms, t.election_max_ms, rand::random());
+        *self.next_prevote.lock() = now
+            + crate::election::election_timeout(
+                t.election_min_ms / 2,
+                t.election_max_ms / 2,
+                rand::random(),
+            );
         let Some(me) = self.arc() else {
             self.prevote_busy.store(false, Ordering::SeqCst);
             return;
@@ -1104,9 +1138,11 @@ impl Inner {
         let asks = peers.iter().filter_map(|id| self.peer_of(*id)).map(|p| {
             let req = &req;
             async move {
+                // Bounded here too: a peer we have no connection to must
+                // not hold the round for a whole connect timeout.
                 let ok = matches!(
-                    self.transport.call(&p, req, timeout).await,
-                    Ok(Response::PreVote(true))
+                    tokio::time::timeout(timeout, self.transport.call(&p, req, timeout)).await,
+                    Ok(Ok(Response::PreVote(true)))
                 );
                 (p.id, ok)
             }
@@ -1130,7 +1166,6 @@ impl Inner {
             return;
         }
         tracing::info!(?granted, ?last_log, "pre-vote won; starting an election");
-        *self.election_reset.lock() = Instant::now();
         if let Err(e) = self.raft.trigger().elect().await {
             tracing::warn!(error = %e, "could not start an election");
         }
@@ -1280,6 +1315,18 @@ impl Inner {
                     mine,
                     last_log,
                 );
+                if grant {
+                    // Like a granted vote: let that candidate go first.
+                    let t = &self.cfg.timeouts;
+                    let hold = Instant::now()
+                        + crate::election::election_timeout(
+                            t.election_min_ms / 2,
+                            t.election_max_ms / 2,
+                            rand::random(),
+                        );
+                    let mut next = self.next_prevote.lock();
+                    *next = (*next).max(hold);
+                }
                 tracing::debug!(candidate, grant, ?last_log, ?mine, "pre-vote request");
                 Response::PreVote(grant)
             }
@@ -1294,7 +1341,6 @@ impl Inner {
                     return Response::Done(Err(FwdError::Refused("not a follower voter".into())));
                 }
                 tracing::info!(from, "leader hands over: starting an election now");
-                *self.election_reset.lock() = Instant::now();
                 match self.raft.trigger().elect().await {
                     Ok(()) => Response::Done(Ok(())),
                     Err(e) => Response::Done(Err(FwdError::Unknown(e.to_string()))),

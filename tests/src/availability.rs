@@ -192,7 +192,9 @@ pub fn compute(
         });
         let (minority_nonprimary_s, stayed) = if w.minority_running && !w.minority.is_empty() {
             let m = minority_nonprimary(samples, w);
-            (m, m.is_none())
+            // Only a fault long enough to expect a step-down (3 s, the
+            // goal) is flagged.
+            (m, m.is_none() && w.end_ns - w.start_ns >= 3_000_000_000)
         } else {
             (None, false)
         };

@@ -1732,6 +1732,8 @@ mod tests {
             unavailable: vec![],
             replay: String::new(),
             dir: PathBuf::new(),
+            availability: None,
+            target: Target::Random,
         }
     }
 
