@@ -803,6 +803,9 @@ impl Inner {
 
     async fn wait_metrics_change(&self, max: Duration) {
         let mut rx = self.raft.metrics();
+        // A fresh receiver counts the current value as unseen; mark it
+        // seen, or `changed()` returns at once and callers spin.
+        rx.borrow_and_update();
         let _ = tokio::time::timeout(max.max(Duration::from_millis(5)), rx.changed()).await;
     }
 
