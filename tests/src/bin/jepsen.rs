@@ -100,7 +100,8 @@ struct Cli {
     #[arg(long)]
     cleanup: bool,
     /// Run a set of tests instead of one: `ci` = bank, list-append and set x
-    /// {partition, kill, pause}, bank x wipe, ddl x partition (partitions only
+    /// {partition, kill, pause}, bank x wipe, list-append x {partition, kill}
+    /// aimed at the leader, ddl x partition (partitions only
     /// with --nodes >= 2 and netns, wipe only with --nodes >= 3), 25 s each
     /// unless --time is given.
     #[arg(long)]
