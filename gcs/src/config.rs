@@ -14,9 +14,10 @@
 //! where a process can go without CPU for a second or more, so the short
 //! timeouts below are paired with protections against false suspicion:
 //! elections start only after a pre-vote that a member still hearing its
-//! leader refuses ([`crate::election`]), and the supervisor skips its
-//! judgement on a tick that comes late (the process itself was starved).
-//! A stall may cost availability for a moment but never correctness.
+//! leader refuses ([`crate::election`]), and a follower's supervisor skips
+//! its judgement on a tick that comes late (the process itself was
+//! starved; a leader never skips, it must step down in time). A stall may
+//! cost availability for a moment but never correctness.
 //!
 //! | field | default | meaning and trade-off |
 //! |---|---|---|

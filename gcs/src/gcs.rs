@@ -1517,11 +1517,13 @@ async fn supervisor(inner: Arc<Inner>) {
             _ = stop.changed() => return,
         }
         // After this process got no CPU for a while, answers that arrived
-        // meanwhile may not have been processed yet: judge on the next
-        // tick instead of declaring the quorum (or the leader) lost.
+        // meanwhile may not have been processed yet: a follower judges on
+        // the next tick instead of declaring its leader lost. A leader
+        // never waits: the majority may have elected a successor while it
+        // was frozen, so it must stop claiming primary at once (the lease).
         let since_last = last_tick.elapsed();
         last_tick = Instant::now();
-        if since_last > tick * 4 {
+        if since_last > tick * 4 && !inner.is_leader() {
             tracing::debug!(
                 stalled_ms = since_last.as_millis() as u64,
                 "supervisor was starved; skipping a tick"
