@@ -143,6 +143,19 @@ pub(crate) struct Inner {
     joining: Arc<AtomicBool>,
     leader_since: Mutex<Option<(u64, Instant)>>,
     nonprimary_since: Mutex<Option<Instant>>,
+    /// Last time this member heard from a leader or granted a vote (see
+    /// [`crate::election`]).
+    election_reset: Mutex<Instant>,
+    /// This silence period's randomized election timeout.
+    election_timeout: Mutex<Duration>,
+    /// Earliest time of this member's next pre-vote round (back-off after
+    /// a round, kept apart from `election_reset` so that a member's own
+    /// attempts never make it refuse another candidate).
+    next_prevote: Mutex<Instant>,
+    /// A pre-vote round is in flight.
+    prevote_busy: Arc<AtomicBool>,
+    /// Leadership is being handed over (shutdown): propose nothing more.
+    handing_over: AtomicBool,
     router: Option<MemRouter>,
     me_weak: Weak<Inner>,
 }
@@ -175,6 +188,8 @@ pub struct Status {
     pub raft_state: String,
     /// Current raft term.
     pub term: u64,
+    /// The raft leader this member knows of.
+    pub leader: Option<NodeId>,
     /// Highest seqno assigned by the local state machine.
     pub last_seqno: Seqno,
     /// Last raft log index.
@@ -407,12 +422,17 @@ impl Gcs {
             acks: Mutex::new(Default::default()),
             ctl: ctl.clone(),
             retry: d(t.heartbeat_ms.max(50)),
+            health: Default::default(),
         });
         let rcfg = openraft::Config {
             cluster_name: cfg.cluster_name.clone(),
             heartbeat_interval: t.heartbeat_ms,
+            // gcs starts elections itself after a pre-vote (see
+            // crate::election); openraft's timer stays off, and its leader
+            // lease (= election_timeout_max) matches the pre-vote's.
+            enable_elect: false,
             election_timeout_min: t.election_min_ms,
-            election_timeout_max: t.election_max_ms,
+            election_timeout_max: t.election_min_ms + 1,
             install_snapshot_timeout: t.rpc_ms,
             max_payload_entries: 256,
             snapshot_policy: openraft::SnapshotPolicy::Never,
@@ -440,6 +460,8 @@ impl Gcs {
         let (submit_tx, submit_rx) = mpsc::unbounded_channel();
         let (stop, _) = watch::channel(false);
         let (purge_target, _) = watch::channel(0);
+        let first_timeout =
+            crate::election::election_timeout(t.election_min_ms, t.election_max_ms, rand::random());
         let inner = Arc::new_cyclic(|w: &Weak<Inner>| Inner {
             id: cfg.node_id,
             me: me.clone(),
@@ -462,6 +484,11 @@ impl Gcs {
             joining: Arc::new(AtomicBool::new(false)),
             leader_since: Mutex::new(None),
             nonprimary_since: Mutex::new(Some(Instant::now())),
+            election_reset: Mutex::new(Instant::now()),
+            election_timeout: Mutex::new(first_timeout),
+            next_prevote: Mutex::new(Instant::now()),
+            prevote_busy: Arc::new(AtomicBool::new(false)),
+            handing_over: AtomicBool::new(false),
             router: router.clone(),
             me_weak: w.clone(),
             cfg,
@@ -535,6 +562,7 @@ impl Gcs {
             view: self.view(),
             raft_state: format!("{:?}", m.state),
             term: m.current_term,
+            leader: m.current_leader,
             last_seqno: self.inner.ctl.last_seqno.load(Ordering::SeqCst),
             last_log_index: m.last_log_index,
             last_applied_index: m.last_applied.map(|l| l.index),
@@ -716,6 +744,10 @@ impl Gcs {
     /// The event stream ends. Idempotent.
     pub async fn shutdown(&self) {
         let i = &self.inner;
+        if i.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        i.hand_over().await;
         if i.stopped.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -771,6 +803,9 @@ impl Inner {
 
     async fn wait_metrics_change(&self, max: Duration) {
         let mut rx = self.raft.metrics();
+        // A fresh receiver counts the current value as unseen; mark it
+        // seen, or `changed()` returns at once and callers spin.
+        rx.borrow_and_update();
         let _ = tokio::time::timeout(max.max(Duration::from_millis(5)), rx.changed()).await;
     }
 
@@ -908,11 +943,35 @@ impl Inner {
             tracing::debug!(?first, "fault: first copy of a duplicated forward");
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        match self
-            .transport
-            .call(&peer, &Request::Forward(payloads), left)
-            .await
-        {
+        let req = Request::Forward(payloads);
+        let call = self.transport.call(&peer, &req, left);
+        // A leader that is cut off or dead answers late or never; once
+        // another leader is known, send the batch there instead. Safe even
+        // if the first copy is ordered after all: the state machine admits
+        // each stamp once and answers the duplicate with the first seqno
+        // (see crate::dedup).
+        let moved = async {
+            let mut rx = self.raft.metrics();
+            for _ in 0..1_000_000 {
+                let l = rx.borrow_and_update().current_leader;
+                if l.is_some() && l != peer.id {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        let answer = tokio::select! {
+            r = call => r,
+            _ = moved => {
+                tracing::debug!(old = ?peer.id, "leader changed while forwarding; re-routing");
+                self.requeue_or_fail(subs, SubErr::Retry("the leader changed".into()));
+                return;
+            }
+        };
+        match answer {
             Ok(Response::Forward(rs)) if rs.len() == n => {
                 for (s, r) in subs.into_iter().zip(rs) {
                     match r {
@@ -965,6 +1024,16 @@ impl Inner {
         };
         match leader {
             Some(l) if l == self.id && state == ServerState::Leader => {
+                if self.handing_over.load(Ordering::SeqCst) {
+                    // The successor orders it once elected.
+                    self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms))
+                        .await;
+                    self.requeue_or_fail(
+                        live,
+                        SubErr::Retry("leadership being handed over".into()),
+                    );
+                    return;
+                }
                 if !self.ctl.primary.load(Ordering::SeqCst) {
                     for s in live {
                         let _ = s.tx.send(Err(SubErr::NonPrimary));
@@ -1016,6 +1085,178 @@ impl Inner {
         }
     }
 
+    /// This member's last log position as (term, index).
+    async fn last_log_pos(&self) -> crate::election::LogPos {
+        use openraft::storage::RaftLogStorage;
+        let mut g = self.gcache.clone();
+        g.get_log_state()
+            .await
+            .ok()
+            .and_then(|st| st.last_log_id)
+            .map(|l| (l.leader_id.term, l.index))
+    }
+
+    /// Starts a pre-vote round when this voter has heard from no leader
+    /// for its election timeout (see [`crate::election`]).
+    fn maybe_prevote(&self, configs: Vec<Vec<NodeId>>) {
+        let now = Instant::now();
+        if self.election_reset.lock().elapsed() < *self.election_timeout.lock()
+            || now < *self.next_prevote.lock()
+            || self.handing_over.load(Ordering::SeqCst)
+            || self.prevote_busy.swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        // Split votes and refused rounds back off for a random while.
+        let t = &self.cfg.timeouts;
+        *self.next_prevote.lock() = now
+            + crate::election::election_timeout(
+                t.election_min_ms / 2,
+                t.election_max_ms / 2,
+                rand::random(),
+            );
+        let Some(me) = self.arc() else {
+            self.prevote_busy.store(false, Ordering::SeqCst);
+            return;
+        };
+        tokio::spawn(async move {
+            me.prevote(configs).await;
+            me.prevote_busy.store(false, Ordering::SeqCst);
+        });
+    }
+
+    async fn prevote(&self, configs: Vec<Vec<NodeId>>) {
+        let last_log = self.last_log_pos().await;
+        let req = Request::PreVote {
+            candidate: self.id,
+            last_log,
+        };
+        let peers: BTreeSet<NodeId> = configs
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| *v != self.id)
+            .collect();
+        let timeout = d(self.cfg.timeouts.heartbeat_ms * 2);
+        let asks = peers.iter().filter_map(|id| self.peer_of(*id)).map(|p| {
+            let req = &req;
+            async move {
+                // Bounded here too: a peer we have no connection to must
+                // not hold the round for a whole connect timeout.
+                let ok = matches!(
+                    tokio::time::timeout(timeout, self.transport.call(&p, req, timeout)).await,
+                    Ok(Ok(Response::PreVote(true)))
+                );
+                (p.id, ok)
+            }
+        });
+        let answers = futures::future::join_all(asks).await;
+        let granted: BTreeSet<NodeId> = answers
+            .into_iter()
+            .filter_map(|(id, ok)| if ok { id } else { None })
+            .chain([self.id])
+            .collect();
+        if !quorum_ok(&configs, &|id| granted.contains(&id)) {
+            tracing::debug!(?granted, "pre-vote lost; no election");
+            return;
+        }
+        // A leader may have appeared while we asked.
+        if self
+            .contact
+            .lock()
+            .is_some_and(|c| c.at.elapsed() < d(self.cfg.timeouts.election_min_ms))
+        {
+            return;
+        }
+        tracing::info!(?granted, ?last_log, "pre-vote won; starting an election");
+        if let Err(e) = self.raft.trigger().elect().await {
+            tracing::warn!(error = %e, "could not start an election");
+        }
+    }
+
+    /// Graceful stop of the leader: let the most up-to-date voter take over
+    /// first, so the group is without a leader for about one round trip
+    /// instead of an election timeout. Bounded; best effort.
+    async fn hand_over(&self) {
+        if !self.is_leader() {
+            return;
+        }
+        let t0 = Instant::now();
+        let t = &self.cfg.timeouts;
+        let deadline = t0 + d(t.election_min_ms.max(1_000) + t.heartbeat_ms * 4);
+        self.handing_over.store(true, Ordering::SeqCst);
+        let m = self.raft.metrics().borrow().clone();
+        let voters: Vec<NodeId> = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .filter(|v| *v != self.id)
+            .collect();
+        if voters.is_empty() {
+            return;
+        }
+        // Wait until one voter has everything we have (nothing new is
+        // proposed now), preferring the one furthest ahead.
+        let mut target = None;
+        for _ in 0..1_000 {
+            let m = self.raft.metrics().borrow().clone();
+            let last = m.last_log_index;
+            let best = voters
+                .iter()
+                .map(|v| {
+                    let matched = m
+                        .replication
+                        .as_ref()
+                        .and_then(|r| r.get(v).cloned())
+                        .flatten()
+                        .map(|l| l.index);
+                    (matched, *v)
+                })
+                .max();
+            if let Some((matched, v)) = best {
+                if matched.is_some() && matched == last {
+                    target = Some(v);
+                    break;
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            let _ = self.raft.trigger().heartbeat().await;
+            self.wait_metrics_change(Duration::from_millis(50)).await;
+        }
+        let Some(target) = target.and_then(|v| self.peer_of(v)) else {
+            tracing::warn!(
+                "no up-to-date voter to hand leadership to; stopping without a transfer"
+            );
+            return;
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self
+            .transport
+            .call(&target, &Request::TimeoutNow, left)
+            .await
+        {
+            Ok(Response::Done(Ok(()))) => {}
+            other => {
+                tracing::warn!(to = ?target.id, answer = ?other, "leadership transfer refused");
+                return;
+            }
+        }
+        for _ in 0..1_000 {
+            if !self.is_leader() || Instant::now() >= deadline {
+                break;
+            }
+            self.wait_metrics_change(Duration::from_millis(50)).await;
+        }
+        tracing::info!(
+            to = ?target.id,
+            handed_over = !self.is_leader(),
+            elapsed_ms = t0.elapsed().as_millis() as u64,
+            "leadership transfer on shutdown"
+        );
+    }
+
     fn nonprimary_for(&self) -> Duration {
         self.nonprimary_since
             .lock()
@@ -1025,6 +1266,7 @@ impl Inner {
 
     fn record_contact(&self, leader: Option<NodeId>, term: u64, primary: Option<bool>) {
         let Some(leader) = leader else { return };
+        *self.election_reset.lock() = Instant::now();
         let mut c = self.contact.lock();
         let p = primary.unwrap_or_else(|| c.is_some_and(|c| c.primary && c.leader == leader));
         *c = Some(Contact {
@@ -1054,7 +1296,59 @@ impl Inner {
                 }
                 Response::AppendEntries(r)
             }
-            Request::Vote(v) => Response::Vote(self.raft.vote(v).await),
+            Request::Vote(v) => {
+                let r = self.raft.vote(v).await;
+                if r.as_ref().is_ok_and(|v| v.vote_granted) {
+                    *self.election_reset.lock() = Instant::now();
+                }
+                Response::Vote(r)
+            }
+            Request::PreVote {
+                candidate,
+                last_log,
+            } => {
+                let mine = self.last_log_pos().await;
+                let leader = self.is_leader();
+                let heard = self.election_reset.lock().elapsed();
+                let grant = crate::election::grant_prevote(
+                    leader && self.ctl.primary.load(Ordering::SeqCst),
+                    leader,
+                    heard,
+                    d(self.cfg.timeouts.election_min_ms),
+                    mine,
+                    last_log,
+                );
+                if grant {
+                    // Like a granted vote: let that candidate go first.
+                    let t = &self.cfg.timeouts;
+                    let hold = Instant::now()
+                        + crate::election::election_timeout(
+                            t.election_min_ms / 2,
+                            t.election_max_ms / 2,
+                            rand::random(),
+                        );
+                    let mut next = self.next_prevote.lock();
+                    *next = (*next).max(hold);
+                }
+                tracing::debug!(candidate, grant, ?last_log, ?mine, "pre-vote request");
+                Response::PreVote(grant)
+            }
+            Request::TimeoutNow => {
+                let m = self.raft.metrics().borrow().clone();
+                let voter = m
+                    .membership_config
+                    .membership()
+                    .voter_ids()
+                    .any(|v| v == self.id);
+                if !voter || self.is_leader() {
+                    return Response::Done(Err(FwdError::Refused("not a follower voter".into())));
+                }
+                tracing::info!(from, "leader hands over: starting an election now");
+                match self.raft.trigger().elect().await {
+                    Ok(()) => Response::Done(Ok(())),
+                    Err(e) => Response::Done(Err(FwdError::Unknown(e.to_string()))),
+                }
+            }
             Request::InstallSnapshot(s) => {
                 let leader = s.vote.leader_id().voted_for();
                 let term = s.vote.leader_id().get_term();
@@ -1216,10 +1510,25 @@ async fn supervisor(inner: Arc<Inner>) {
     let mut stop = inner.stop.subscribe();
     let mut last_join = Instant::now() - Duration::from_secs(3600);
     let join_every = d((t.heartbeat_ms * 10).clamp(200, 5_000));
+    let mut last_tick = Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
             _ = stop.changed() => return,
+        }
+        // After this process got no CPU for a while, answers that arrived
+        // meanwhile may not have been processed yet: a follower judges on
+        // the next tick instead of declaring its leader lost. A leader
+        // never waits: the majority may have elected a successor while it
+        // was frozen, so it must stop claiming primary at once (the lease).
+        let since_last = last_tick.elapsed();
+        last_tick = Instant::now();
+        if since_last > tick * 4 && !inner.is_leader() {
+            tracing::debug!(
+                stalled_ms = since_last.as_millis() as u64,
+                "supervisor was starved; skipping a tick"
+            );
+            continue;
         }
         let m = inner.raft.metrics().borrow().clone();
         let mem = m.membership_config.membership().clone();
@@ -1267,6 +1576,10 @@ async fn supervisor(inner: Arc<Inner>) {
             }
         }
         inner.ctl.set_status(primary, m.current_leader).await;
+
+        if !leader && is_voter {
+            inner.maybe_prevote(configs.clone());
+        }
 
         if leader && primary && !inner.membership_busy.load(Ordering::SeqCst) {
             let acks = inner.net.acks.lock().clone();

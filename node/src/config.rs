@@ -167,7 +167,7 @@ impl Default for Config {
             applier_threads: 4,
             sync_wait: 0,
             retry_autocommit: 1,
-            commit_timeout_ms: 60_000,
+            commit_timeout_ms: 10_000,
             gc_interval_ms: 1_000,
             low_water_interval_ms: 1_000,
             checkpoint_interval_ms: 60_000,

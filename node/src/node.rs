@@ -225,6 +225,7 @@ impl NodeStatus for Node {
             let g = self.recv_queue_samples.lock();
             (if g.1 == 0 { 0.0 } else { g.0 / g.1 as f64 }, g.1)
         };
+        let gcs_status = self.gcs_handle.lock().as_ref().map(|g| g.status());
         let mut out: Vec<(String, Value)> = vec![
             (
                 "Threads_connected".into(),
@@ -241,6 +242,16 @@ impl NodeStatus for Node {
                 Value::UInt(self.repl.appliers().max_concurrency() as u64),
             ),
             ("trireme_horizon".into(), Value::UInt(self.store.horizon())),
+            // Raft leader (node id, 0 = none known) and term: availability
+            // monitors count leader changes with these.
+            (
+                "trireme_gcs_leader".into(),
+                Value::UInt(gcs_status.as_ref().map_or(0, |g| g.leader.unwrap_or(0))),
+            ),
+            (
+                "trireme_gcs_term".into(),
+                Value::UInt(gcs_status.as_ref().map_or(0, |g| g.term)),
+            ),
             (
                 "trireme_delivered_seqno".into(),
                 Value::UInt(self.repl.last_delivered()),

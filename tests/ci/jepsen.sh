@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The Jepsen CI set: bank, list-append and set against the partition, kill
 # and pause nemeses, bank against the wipe nemesis (a node loses its data
-# directory and rejoins by state transfer), and the DDL workload under
-# partitions; 25 s of workload each (about 9 minutes in total on 2 cores),
+# directory and rejoins by state transfer), list-append with the current
+# leader partitioned away and killed (availability: each run reports its
+# longest majority commit gap, how soon the minority reported non-Primary,
+# and its leader and view changes), and the DDL workload under
+# partitions; 25 s of workload each (about 10 minutes in total on 2 cores),
 # each node in its own network namespace. Every run ends by comparing the
 # databases, table definitions and CHECKSUM TABLE of every node.
 #

@@ -15,6 +15,8 @@
 //! | [`nemesis`] | fault / heal schedules: partition, kill, pause, swizzle-clog, mix |
 //! | [`workload`] | bank, set and list-append clients with honest error classification |
 //! | [`consistency`] | end of run: databases, table definitions and `CHECKSUM TABLE` equal on every node |
+//! | [`monitor`] | polls every node's Primary / ready / conf id / raft leader and term during a run |
+//! | [`availability`] | commit gaps around faults, minority step-down times, leader and view changes |
 //! | [`run`] | one run end to end: set up, drive, heal, final reads, consistency, check, write results |
 //! | [`plot`] | the latency-over-time SVG with fault periods shaded |
 //! | [`sqldiff`] | differential SQL testing: the `corpus/` on MariaDB and on trireme, answers compared |
@@ -22,10 +24,12 @@
 //! The binaries `jepsen` (`src/bin/jepsen.rs`) and `sqldiff` (`src/bin/sqldiff.rs`)
 //! are thin CLIs over [`run`] and [`sqldiff`].
 
+pub mod availability;
 pub mod checker;
 pub mod cluster;
 pub mod consistency;
 pub mod history;
+pub mod monitor;
 pub mod nemesis;
 pub mod plot;
 pub mod rng;

@@ -69,6 +69,27 @@ impl NemesisKind {
     }
 }
 
+/// Which node a single-node fault hits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Any node (seeded), and the fault's shape drawn at random.
+    #[default]
+    Random,
+    /// The current raft leader, alone: partition isolates it, kill kills
+    /// it, pause pauses it (other nemeses are unchanged).
+    Leader,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Random => "random",
+            Target::Leader => "leader",
+        }
+    }
+}
+
 /// One concrete fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -156,6 +177,51 @@ pub fn majorities_ring(ring: &[usize]) -> Vec<(usize, Vec<usize>)> {
 }
 
 impl Fault {
+    /// Draws the next fault aimed at `leader` (a node index): isolate it,
+    /// kill it or pause it. Other nemeses draw as [`Fault::choose`].
+    pub fn choose_for_leader(
+        kind: NemesisKind,
+        n: usize,
+        leader: usize,
+        rng: &mut Rng,
+    ) -> Option<Fault> {
+        let f = Fault::choose(kind, n, rng)?;
+        Some(match f {
+            Fault::Partition(..) if n > 1 => Fault::Partition("isolate", isolate(n, leader)),
+            Fault::Kill(_) => Fault::Kill(vec![leader]),
+            Fault::Pause(_) => Fault::Pause(vec![leader]),
+            other => other,
+        })
+    }
+
+    /// The nodes on the losing side of this fault, and whether they keep
+    /// running (so should report non-Primary themselves). Empty when no
+    /// side keeps a majority (a majority down, a ring, a clog).
+    pub fn minority(&self, n: usize) -> (Vec<usize>, bool) {
+        let m = majority(n);
+        match self {
+            Fault::Partition("isolate", g) => (
+                g.iter()
+                    .filter(|(_, d)| d.len() + 1 == n && n > 1)
+                    .map(|(i, _)| *i)
+                    .collect(),
+                true,
+            ),
+            Fault::Partition("halves", g) => {
+                // The side whose members drop the larger set is the smaller.
+                let small: Vec<usize> = g
+                    .iter()
+                    .filter(|(_, d)| d.len() >= m)
+                    .map(|(i, _)| *i)
+                    .collect();
+                (small, true)
+            }
+            Fault::Kill(t) | Fault::Pause(t) if t.len() < m => (t.clone(), false),
+            Fault::Wipe(i) => (vec![*i], false),
+            _ => (Vec::new(), false),
+        }
+    }
+
     /// Draws the next fault of this nemesis for `n` nodes.
     pub fn choose(kind: NemesisKind, n: usize, rng: &mut Rng) -> Option<Fault> {
         let kind = match kind {
@@ -405,6 +471,30 @@ mod tests {
             seen[i] = true;
         }
         assert_eq!(seen, [true; 3], "not always node 1");
+    }
+
+    #[test]
+    fn leader_faults_hit_the_leader_alone() {
+        let mut r = Rng::new(5);
+        for kind in [
+            NemesisKind::Partition,
+            NemesisKind::Kill,
+            NemesisKind::Pause,
+        ] {
+            for _ in 0..10 {
+                let f = Fault::choose_for_leader(kind, 3, 2, &mut r).unwrap();
+                assert_eq!(f.minority(3).0, vec![2], "{f:?}");
+            }
+        }
+        assert_eq!(
+            Fault::Partition("isolate", isolate(3, 1)).minority(3),
+            (vec![1], true)
+        );
+        assert_eq!(
+            Fault::Partition("halves", split(5, &[0, 3])).minority(5),
+            (vec![0, 3], true)
+        );
+        assert_eq!(Fault::Kill(vec![0, 1]).minority(3).0, Vec::<usize>::new());
     }
 
     #[test]

@@ -39,11 +39,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::availability::{Availability, FaultWindow};
 use crate::checker::{CheckResult, Validity};
 use crate::cluster::{Cluster, ClusterSpec, NetMode, NsExecutor};
 use crate::consistency::Consistency;
 use crate::history::{pair, NemesisValue, Op, OpType, Process, Recorder, Value, F};
-use crate::nemesis::{link_grudges, Fault, NemesisKind, Schedule};
+use crate::monitor::Samples;
+use crate::nemesis::{link_grudges, Fault, NemesisKind, Schedule, Target};
 use crate::rng::Rng;
 use crate::workload::{outcome, ClientConfig, Session, Stage, Workload, WorkloadKind, DB};
 
@@ -74,6 +76,9 @@ pub struct RunOpts {
     pub extra_config: String,
     /// How long nodes get to start and form the cluster (s).
     pub startup_timeout_s: u64,
+    /// Which node single-node faults hit (`leader`: the current leader).
+    #[serde(default)]
+    pub target: Target,
 }
 
 impl RunOpts {
@@ -95,6 +100,9 @@ impl RunOpts {
                 NetMode::Loopback => "loopback",
             },
         );
+        if self.target != Target::Random {
+            s.push_str(&format!(" --target {}", self.target.name()));
+        }
         if !self.extra_config.is_empty() {
             s.push_str(" --extra-config <same file>");
         }
@@ -279,6 +287,13 @@ pub struct Summary {
     pub unavailable: Vec<String>,
     pub replay: String,
     pub dir: PathBuf,
+    /// Commit gaps around faults, minority step-down times, leader and
+    /// view changes ([`crate::availability`]).
+    #[serde(default)]
+    pub availability: Option<Availability>,
+    /// Which node single-node faults hit.
+    #[serde(default)]
+    pub target: Target,
 }
 
 fn unknown_verdict() -> Verdict {
@@ -357,6 +372,12 @@ struct Shared {
     unavailable: Mutex<Vec<String>>,
     skipped: Mutex<Vec<String>>,
     consistency: Mutex<Option<Consistency>>,
+    /// The status monitor's samples.
+    samples: Arc<Samples>,
+    /// Stops the status monitors.
+    monitor_stop: Arc<AtomicBool>,
+    /// Faults as applied, for the availability figures.
+    windows: Mutex<Vec<FaultWindow>>,
     /// `harness.log`: the run's phases with their times (same clock as the
     /// history), to line up with the nodes' logs.
     phases: Mutex<Option<std::fs::File>>,
@@ -403,7 +424,7 @@ impl Shared {
     }
 }
 
-fn push(v: &Mutex<Vec<String>>, e: String) {
+fn push<T>(v: &Mutex<Vec<T>>, e: T) {
     v.lock().unwrap_or_else(|p| p.into_inner()).push(e);
 }
 
@@ -438,6 +459,9 @@ pub fn run(opts: &RunOpts) -> anyhow::Result<Summary> {
         unavailable: Mutex::new(Vec::new()),
         skipped: Mutex::new(Vec::new()),
         consistency: Mutex::new(None),
+        samples: Arc::new(Samples::default()),
+        monitor_stop: Arc::new(AtomicBool::new(false)),
+        windows: Mutex::new(Vec::new()),
         phases: Mutex::new(std::fs::File::create(dir.join("harness.log")).ok()),
     });
     eprintln!(
@@ -476,6 +500,16 @@ pub fn run(opts: &RunOpts) -> anyhow::Result<Summary> {
     let ops = shared.rec.snapshot();
     let names: Vec<String> = (1..=opts.nodes).map(|i| format!("n{i}")).collect();
     let check = workload.check(&ops, &names);
+    let samples = shared.samples.snapshot();
+    let windows = shared
+        .windows
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Err(e) = write_monitor(&dir, &samples, &windows) {
+        shared.harness_error(format!("writing monitor.jsonl: {e}"));
+    }
+    let availability = crate::availability::compute(&ops, &names, &samples, &windows);
     // A run that did not complete has already recorded why (start-up,
     // interruption, teardown) as a harness error: it is a harness failure.
     let t = tally(&ops);
@@ -506,10 +540,32 @@ pub fn run(opts: &RunOpts) -> anyhow::Result<Summary> {
         unavailable: take(&shared.unavailable),
         replay: opts.replay_command(),
         dir: dir.clone(),
+        availability: Some(availability),
+        target: opts.target,
     };
     summary.verdict = verdict(&summary);
     write_results(&dir, &summary, &ops)?;
     Ok(summary)
+}
+
+/// `monitor.jsonl`: the fault windows, then every status sample.
+fn write_monitor(
+    dir: &Path,
+    samples: &[crate::availability::Sample],
+    windows: &[FaultWindow],
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("monitor.jsonl"))?);
+    for w in windows {
+        serde_json::to_writer(&mut f, &serde_json::json!({ "window": w }))?;
+        f.write_all(b"\n")?;
+    }
+    for s in samples {
+        serde_json::to_writer(&mut f, s)?;
+        f.write_all(b"\n")?;
+    }
+    f.flush()?;
+    Ok(())
 }
 
 /// Writes `summary.json`, `summary.txt` and `latency.svg`.
@@ -662,6 +718,35 @@ pub fn render_summary(s: &Summary) -> String {
         let _ = writeln!(t, "harness errors:");
         for e in &s.harness_errors {
             let _ = writeln!(t, "  {}", e.replace('\n', "\n    "));
+        }
+    }
+    if let Some(a) = &s.availability {
+        let secs = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2} s"));
+        let _ = writeln!(
+            t,
+            "availability: longest majority commit gap {}, minority non-Primary after {}, {} leader change(s), {} view change(s) ({} status samples, target {})",
+            secs(a.max_gap_s),
+            secs(a.max_minority_s),
+            a.leader_changes,
+            a.view_changes,
+            a.samples,
+            s.target.name()
+        );
+        for f in &a.faults {
+            let _ = writeln!(
+                t,
+                "  {:.1}s {}{}: majority gap {}, minority non-Primary after {}{}",
+                f.at_s,
+                f.kind,
+                if f.leader { " (leader)" } else { "" },
+                secs(f.majority_gap_s),
+                secs(f.minority_nonprimary_s),
+                if f.minority_stayed_primary {
+                    " (the minority kept claiming Primary)"
+                } else {
+                    ""
+                }
+            );
         }
     }
     let _ = writeln!(t, "verdict: {}", s.verdict.name());
@@ -924,6 +1009,18 @@ async fn drive_cluster(
         };
         clients.push(executors[i].spawn(client_loop(ctx)));
     }
+    let mut monitors = Vec::new();
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        monitors.push(executors[i].spawn(crate::monitor::run(
+            i,
+            node.mysql,
+            cfg.clone(),
+            shared.rec.clone(),
+            shared.samples.clone(),
+            shared.monitor_stop.clone(),
+            (opts.time_s + 120) * 10,
+        )));
+    }
 
     // The nemesis, in this task, until the deadline (or Ctrl-C).
     let interrupted = tokio::select! {
@@ -947,6 +1044,15 @@ async fn drive_cluster(
         }
     }
 
+    shared.monitor_stop.store(true, Ordering::SeqCst);
+    for m in monitors {
+        if tokio::time::timeout(Duration::from_secs(10), m)
+            .await
+            .is_err()
+        {
+            shared.harness_error("a status monitor did not stop".into());
+        }
+    }
     shared.phase("clients done; final heal");
     // Nodes that died by themselves are crashes, whatever the heal does.
     reap_crashes(cluster, &shared, &mut BTreeMap::new(), false);
@@ -1124,7 +1230,23 @@ async fn nemesis_loop(
             break;
         }
         sleep_watching(cluster, shared, &mut restarts, Instant::now() + wait).await;
-        let Some(fault) = Fault::choose(opts.nemesis, names.len(), &mut rng) else {
+        let leader = shared.samples.current_leader(
+            names.len(),
+            rec.now_ns(),
+            (crate::monitor::POLL_TIMEOUT * 3).as_nanos() as u64,
+        );
+        let fault = match (opts.target, leader) {
+            (Target::Leader, Some(l)) => {
+                Fault::choose_for_leader(opts.nemesis, names.len(), l, &mut rng)
+            }
+            (Target::Leader, None) => {
+                let t = rec.now_ns() as f64 / 1e9;
+                shared.skipped(format!("{t:.1}s: no node reported a leader"));
+                continue;
+            }
+            (Target::Random, _) => Fault::choose(opts.nemesis, names.len(), &mut rng),
+        };
+        let Some(fault) = fault else {
             continue;
         };
         let v = Value::Nemesis(fault.describe(names));
@@ -1152,8 +1274,19 @@ async fn nemesis_loop(
             None,
             None,
         );
+        let applied_at = rec.now_ns();
+        let mut window = None;
         match apply_fault(cluster, &fault).await {
             Ok(()) => {
+                let (minority, minority_running) = fault.minority(names.len());
+                window = Some(FaultWindow {
+                    start_ns: applied_at,
+                    end_ns: applied_at,
+                    kind: fault.describe(names).kind,
+                    leader: leader.is_some_and(|l| minority.contains(&l)),
+                    minority,
+                    minority_running,
+                });
                 rec.record(
                     Process::Nemesis,
                     OpType::Ok,
@@ -1186,6 +1319,11 @@ async fn nemesis_loop(
             None,
             None,
         );
+        let heal_at = rec.now_ns();
+        if let Some(mut w) = window {
+            w.end_ns = heal_at;
+            push(&shared.windows, w);
+        }
         match heal_fault(cluster, &fault).await {
             Ok(()) => {
                 rec.record(Process::Nemesis, OpType::Ok, F::Heal, v, None, None);
@@ -1548,6 +1686,8 @@ pub fn recheck(dir: &Path) -> anyhow::Result<Summary> {
             .unwrap_or_default(),
         replay: opts.replay_command(),
         dir: dir.to_path_buf(),
+        availability: old.as_ref().and_then(|o| o.availability.clone()),
+        target: opts.target,
     };
     summary.verdict = verdict(&summary);
     write_results(dir, &summary, &ops)?;
@@ -1592,6 +1732,8 @@ mod tests {
             unavailable: vec![],
             replay: String::new(),
             dir: PathBuf::new(),
+            availability: None,
+            target: Target::Random,
         }
     }
 

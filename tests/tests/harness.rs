@@ -185,6 +185,7 @@ fn opts(
         base_port: 0,
         extra_config: String::new(),
         startup_timeout_s: 30,
+        target: Default::default(),
     }
 }
 

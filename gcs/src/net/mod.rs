@@ -11,6 +11,7 @@
 
 pub mod frame;
 pub mod mem;
+pub(crate) mod peer_health;
 pub mod proto;
 pub mod quic;
 pub(crate) mod raft_net;

@@ -140,6 +140,18 @@ pub enum Request {
     },
     /// Unordered best-effort message.
     Message(#[serde(with = "crate::codec::bytes_serde")] Bytes),
+    /// Pre-vote (see [`crate::election`]): would the receiver vote for
+    /// `candidate`, whose last log entry is `last_log` (term, index)? Asks
+    /// without changing any term.
+    PreVote {
+        /// Candidate id.
+        candidate: NodeId,
+        /// The candidate's last log entry as (term, index).
+        last_log: Option<(u64, u64)>,
+    },
+    /// Leadership transfer: the leader, stopping, asks an up-to-date voter
+    /// to start an election at once.
+    TimeoutNow,
 }
 
 /// The answer to a [`Request`].
@@ -161,4 +173,6 @@ pub enum Response {
     Done(Result<(), FwdError>),
     /// The member cannot serve requests (shutting down).
     Unavailable(String),
+    /// To [`Request::PreVote`]: granted or not.
+    PreVote(bool),
 }

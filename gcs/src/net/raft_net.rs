@@ -20,6 +20,7 @@ use openraft::raft::{
 };
 use parking_lot::Mutex;
 
+use super::peer_health::PeerHealth;
 use super::proto::{Request, Response};
 use super::transport::{NetError, Peer, Transport};
 use crate::events::Ctl;
@@ -31,11 +32,19 @@ pub(crate) struct NetCtx {
     pub acks: Mutex<HashMap<NodeId, Instant>>,
     pub ctl: Arc<Ctl>,
     pub retry: Duration,
+    /// Which peers are down, for logging on change only.
+    pub health: PeerHealth,
 }
 
 impl NetCtx {
     fn ack(&self, id: NodeId) {
-        self.acks.lock().insert(id, Instant::now());
+        let now = Instant::now();
+        self.acks.lock().insert(id, now);
+        PeerHealth::log(id, self.health.answered(id, now), &"");
+    }
+
+    fn failed(&self, id: NodeId, e: &NetError) {
+        PeerHealth::log(id, self.health.failed(id, Instant::now()), e);
     }
 }
 
@@ -96,12 +105,12 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             req: rpc,
             leader_primary: self.ctx.ctl.primary.load(Ordering::SeqCst),
         };
-        match self
+        let answer = self
             .transport
             .call(&self.peer, &req, option.hard_ttl())
             .await
-            .map_err(map_err)?
-        {
+            .inspect_err(|e| self.ctx.failed(self.target, e));
+        match answer.map_err(map_err)? {
             Response::AppendEntries(r) => {
                 self.ctx.ack(self.target);
                 r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))

@@ -406,7 +406,8 @@ impl Replicator {
             self.untrack(txn.id);
             return Ok(None);
         };
-        self.gate.wait().await?;
+        let deadline = tokio::time::Instant::now() + self.commit_timeout;
+        self.pass_gate(deadline).await?;
         txn.check_doomed()?;
         let bytes = cert_codec::encode_write_set(&ws)
             .map_err(|e| SqlError::internal(format!("write-set encoding: {e}")))?;
@@ -417,7 +418,7 @@ impl Replicator {
         // From here certification decides; a BF abort would only race it.
         self.untrack(txn.id);
         txn.detach();
-        let outcome = self.order_and_wait(txn.id, payload).await?;
+        let outcome = self.order_and_wait(txn.id, payload, deadline).await?;
         match outcome {
             Outcome::Committed(s) => {
                 self.stats.replicated.fetch_add(1, Ordering::Relaxed);
@@ -441,7 +442,8 @@ impl Replicator {
     /// Replicates a DDL / account statement and waits until every node
     /// would have applied it (it has been applied here).
     pub async fn toi(&self, db: Option<&str>, sql: &str, tables: Vec<String>) -> SqlResult<()> {
-        self.gate.wait().await?;
+        let deadline = tokio::time::Instant::now() + self.commit_timeout;
+        self.pass_gate(deadline).await?;
         let trx_id = self.next_trx_id();
         let time_us = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -456,16 +458,50 @@ impl Replicator {
         }
         .encode()
         .map_err(|e| SqlError::internal(e.to_string()))?;
-        match self.order_and_wait(trx_id, payload).await? {
+        match self.order_and_wait(trx_id, payload, deadline).await? {
             Outcome::Toi(r) => r,
             other => Err(SqlError::internal(format!("unexpected outcome {other:?}"))),
         }
     }
 
-    async fn order_and_wait(&self, trx_id: u64, payload: Vec<u8>) -> SqlResult<Outcome> {
+    /// Waits for the flow-control gate until `deadline`; past it the
+    /// write-set was never sent, so the answer is a definite "not
+    /// committed" (1047), like any other failure to replicate.
+    async fn pass_gate(&self, deadline: tokio::time::Instant) -> SqlResult<()> {
+        match tokio::time::timeout_at(deadline, self.gate.wait()).await {
+            Ok(r) => r,
+            Err(_) => Err(SqlError::new(
+                trireme_sql::error::codes::UNKNOWN_COM_ERROR,
+                "08S01",
+                format!(
+                    "WSREP could not replicate the transaction (paused by flow control for commit_timeout_ms, {:?}); it was not committed",
+                    self.commit_timeout
+                ),
+            )),
+        }
+    }
+
+    /// Orders `payload` and waits for its outcome, all before `deadline`
+    /// (the COMMIT deadline, `commit_timeout_ms` from the COMMIT): a submit
+    /// still waiting for a leader (or on a crashed one) when it expires
+    /// answers 1180 "outcome unknown", never later.
+    async fn order_and_wait(
+        &self,
+        trx_id: u64,
+        payload: Vec<u8>,
+        deadline: tokio::time::Instant,
+    ) -> SqlResult<Outcome> {
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().insert(trx_id, tx);
-        match self.orderer.submit(payload).await {
+        let submitted = tokio::time::timeout_at(deadline, self.orderer.submit(payload))
+            .await
+            .unwrap_or_else(|_| {
+                Err(SubmitError::Unknown(format!(
+                    "not ordered within commit_timeout_ms ({:?})",
+                    self.commit_timeout
+                )))
+            });
+        match submitted {
             Ok(()) => {}
             Err(SubmitError::NotPrimary) => {
                 self.waiters.lock().remove(&trx_id);
@@ -485,7 +521,7 @@ impl Replicator {
                 warn!(trx_id, error = %m, "submit outcome unknown; waiting for delivery");
             }
         }
-        match tokio::time::timeout(self.commit_timeout, rx).await {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(o)) => Ok(o),
             Ok(Err(_)) => Err(SqlError::commit_unknown("node shutting down")),
             Err(_) => {

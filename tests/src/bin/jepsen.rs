@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use trireme_tests::cluster::{self, NetMode};
-use trireme_tests::nemesis::NemesisKind;
+use trireme_tests::nemesis::{NemesisKind, Target};
 use trireme_tests::rng::Rng;
 use trireme_tests::run::{self, RunOpts, Summary, Verdict};
 use trireme_tests::workload::WorkloadKind;
@@ -46,6 +46,10 @@ struct Cli {
     /// What goes wrong.
     #[arg(long, short, value_enum, default_value = "none")]
     nemesis: NemesisKind,
+    /// Which node single-node faults hit: random, or the current raft
+    /// leader (partition isolates it, kill kills it, pause pauses it).
+    #[arg(long, value_enum, default_value = "random")]
+    target: Target,
     /// Seconds of workload (soak runs: any length).
     #[arg(long, default_value_t = 60)]
     time: u64,
@@ -96,7 +100,8 @@ struct Cli {
     #[arg(long)]
     cleanup: bool,
     /// Run a set of tests instead of one: `ci` = bank, list-append and set x
-    /// {partition, kill, pause}, bank x wipe, ddl x partition (partitions only
+    /// {partition, kill, pause}, bank x wipe, list-append x {partition, kill}
+    /// aimed at the leader, ddl x partition (partitions only
     /// with --nodes >= 2 and netns, wipe only with --nodes >= 3), 25 s each
     /// unless --time is given.
     #[arg(long)]
@@ -176,6 +181,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         base_port: cli.base_port,
         extra_config,
         startup_timeout_s: cli.startup_timeout,
+        target: cli.target,
     };
     match cli.suite.as_deref() {
         None => {
@@ -196,7 +202,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// The runs of the CI set for this many nodes and this network.
-fn ci_runs(nodes: usize, net: NetMode) -> Vec<(WorkloadKind, NemesisKind)> {
+fn ci_runs(nodes: usize, net: NetMode) -> Vec<(WorkloadKind, NemesisKind, Target)> {
     let partitions = nodes >= 2 && net == NetMode::Netns;
     let mut nemeses = Vec::new();
     if partitions {
@@ -210,11 +216,20 @@ fn ci_runs(nodes: usize, net: NetMode) -> Vec<(WorkloadKind, NemesisKind)> {
         WorkloadKind::Set,
     ] {
         for n in &nemeses {
-            runs.push((w, *n));
+            runs.push((w, *n, Target::Random));
         }
     }
     if nodes >= 3 {
-        runs.push((WorkloadKind::Bank, NemesisKind::Wipe));
+        runs.push((WorkloadKind::Bank, NemesisKind::Wipe, Target::Random));
+        // Availability: the leader itself cut off, and killed.
+        if partitions {
+            runs.push((
+                WorkloadKind::ListAppend,
+                NemesisKind::Partition,
+                Target::Leader,
+            ));
+        }
+        runs.push((WorkloadKind::ListAppend, NemesisKind::Kill, Target::Leader));
     }
     runs.push((
         WorkloadKind::Ddl,
@@ -223,6 +238,7 @@ fn ci_runs(nodes: usize, net: NetMode) -> Vec<(WorkloadKind, NemesisKind)> {
         } else {
             NemesisKind::Kill
         },
+        Target::Random,
     ));
     runs
 }
@@ -235,10 +251,11 @@ fn ci_suite(mut base: RunOpts, explicit_time: bool) -> anyhow::Result<ExitCode> 
     let started = std::time::Instant::now();
     let mut results: Vec<Summary> = Vec::new();
     let mut worst = Verdict::Valid;
-    for (w, n) in ci_runs(base.nodes, base.net) {
+    for (w, n, target) in ci_runs(base.nodes, base.net) {
         let mut o = base.clone();
         o.workload = w;
         o.nemesis = n;
+        o.target = target;
         if let Err(e) = o.validate() {
             anyhow::bail!("{e}");
         }
@@ -337,7 +354,7 @@ fn problems(s: &Summary) -> Vec<String> {
 
 fn ci_table(results: &[Summary]) -> String {
     let mut t = String::from(
-        "| workload | nemesis | nodes | time (s) | ops | ok | fail | info | faults applied | crashes | anomalies | consistency | verdict | results |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| workload | nemesis | target | nodes | time (s) | ops | ok | fail | info | faults applied | longest majority commit gap (s) | minority non-Primary after (s) | leader / view changes | crashes | anomalies | consistency | verdict | results |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for s in results {
         let anomalies = s
@@ -363,10 +380,20 @@ fn ci_table(results: &[Summary]) -> String {
             Some(c) => format!("{:?}, {} tables", c.validity, c.tables_compared).to_lowercase(),
         };
         let attempted = s.faults_applied + s.faults_failed;
+        let secs = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
+        let (gap, minority, changes) = match &s.availability {
+            Some(a) => (
+                secs(a.max_gap_s),
+                secs(a.max_minority_s),
+                format!("{} / {}", a.leader_changes, a.view_changes),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
         t.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {}/{}{} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {}/{}{} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             s.workload,
             s.nemesis,
+            s.target.name(),
             s.nodes,
             s.duration_s,
             s.ops.total,
@@ -380,6 +407,9 @@ fn ci_table(results: &[Summary]) -> String {
             } else {
                 format!(" ({} skipped)", s.faults_skipped.len())
             },
+            gap,
+            minority,
+            changes,
             s.crashes.len(),
             anomalies,
             consistency,

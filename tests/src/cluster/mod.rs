@@ -690,6 +690,31 @@ impl Cluster {
         Ok(did)
     }
 
+    /// Stops node `i` gracefully: SIGCONT, SIGTERM, then SIGKILL if it has
+    /// not exited after `grace`. Returns whether it exited by itself.
+    pub fn stop(&mut self, i: usize, grace: Duration) -> anyhow::Result<bool> {
+        let Some(mut p) = self.procs[i].take() else {
+            bail!("{} has no running process", self.nodes[i].name);
+        };
+        if let Ok(None) = p.child.try_wait() {
+            let _ = signal(p.child.id(), libc::SIGCONT);
+            signal(p.child.id(), libc::SIGTERM)?;
+        }
+        let deadline = Instant::now() + grace;
+        // Bounded by `grace`: 50 ms steps.
+        loop {
+            match p.child.try_wait()? {
+                Some(_) => return Ok(true),
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                None => {
+                    let _ = p.child.kill();
+                    let _ = p.child.wait();
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
     /// Stops every node: SIGCONT, SIGTERM, then SIGKILL after `grace`.
     pub fn stop_all(&mut self, grace: Duration) {
         for p in self.procs.iter_mut().flatten() {
