@@ -5,9 +5,12 @@
 //! - **Health checks** on `wsrep_%` state: a monitor connection per backend
 //!   runs `SHOW GLOBAL STATUS LIKE 'wsrep_%'` every `check_interval`; a
 //!   backend is healthy when it answers, `wsrep_ready = ON` and
-//!   `wsrep_local_state = 4` (Synced); `fall` failures in a row take it
-//!   down, `rise` successes bring it back ([`health`]; the checks run in
-//!   `monitor.rs`).
+//!   `wsrep_local_state = 4` (Synced), and neither `wsrep_desync` nor
+//!   `wsrep_reject_queries` takes it out; `fall` failures in a row take it
+//!   down, `rise` successes bring it back, and a node whose port refuses
+//!   connections goes down at once ([`health`]; the checks run in
+//!   `monitor.rs`, and a session that sees its backend close or refuse
+//!   wakes that backend's monitor at once).
 //! - **Routing** at connect time: the write port sends every session to
 //!   one writer (the first healthy backend in configured order) by default,
 //!   failing over to the next healthy one, or balances with `least_conn` /
@@ -160,7 +163,7 @@ impl ProxyHandle {
         let mut replies = Vec::with_capacity(self.monitors.len());
         for m in &self.monitors {
             let (tx, rx) = oneshot::channel();
-            if m.send(tx).await.is_ok() {
+            if m.send(Some(tx)).await.is_ok() {
                 replies.push(rx);
             }
         }
@@ -302,6 +305,7 @@ pub async fn run(config: ProxyConfig) -> anyhow::Result<ProxyHandle> {
             done_tx,
         )));
     }
+    let _ = shared.monitors.set(monitors.clone());
     for f in first {
         let _ = f.await;
     }

@@ -415,7 +415,10 @@ async fn session(shared: &Arc<Shared>, port: Port, client: TcpStream) {
                     .connect_failures
                     .fetch_add(1, Ordering::Relaxed);
                 let text = match f {
-                    ConnectFailure::Unreachable(t) => t,
+                    ConnectFailure::Unreachable(t) => {
+                        shared.suspect(index);
+                        t
+                    }
                     ConnectFailure::Refused { packet, text } => {
                         refusal = Some(packet);
                         text
@@ -491,6 +494,11 @@ async fn session(shared: &Arc<Shared>, port: Port, client: TcpStream) {
         }
     }
     let end = relay_bytes(client, backend, &mut slot, &shared.counters).await;
+    if matches!(end, End::BackendClosed | End::BackendError(_)) {
+        // Usually a client's own KILL or an idle timeout, but also how a
+        // killed node shows: let its monitor look now.
+        shared.suspect(slot.index());
+    }
     debug!(backend = %backend_addr, %end, "session ended");
 }
 
