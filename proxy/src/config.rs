@@ -29,8 +29,9 @@
 //! where a node (or the proxy) can get no CPU for several seconds: a check
 //! may take up to 5 s before it counts as failed, a node needs 3 failed
 //! checks in a row to be marked down and 2 good ones to come back. A dead
-//! node (connection refused) is still marked down within about 3 s, since
-//! a refused connect fails at once.
+//! node (its port refuses connections) is marked down by its first failed
+//! check, at once: within one `check_interval`, or within milliseconds
+//! when a client session sees the node go.
 
 use std::time::Duration;
 

@@ -39,6 +39,8 @@ pub struct ToyState {
     pub local_state: AtomicU32,
     pub ready: AtomicBool,
     pub status_queries: AtomicU64,
+    /// `SHOW GLOBAL VARIABLES LIKE 'wsrep%'` rows (none by default).
+    pub variables: std::sync::Mutex<Vec<(String, String)>>,
     kill: watch::Sender<u64>,
 }
 
@@ -88,6 +90,14 @@ impl ToySession {
                     vec![s("wsrep_local_state_comment"), s(comment)],
                     vec![s("wsrep_ready"), s(ready)],
                 ],
+            ));
+        }
+        if q.starts_with("show global variables like 'wsrep") {
+            let vars = self.state.variables.lock().unwrap().clone();
+            let s = |v: &str| Value::Bytes(v.as_bytes().to_vec());
+            return Ok(text_rows(
+                &["Variable_name", "Value"],
+                vars.iter().map(|(n, v)| vec![s(n), s(v)]).collect(),
             ));
         }
         if let Some(list) = q.strip_prefix("select @@") {
@@ -189,6 +199,7 @@ impl ToyNode {
             local_state: AtomicU32::new(4),
             ready: AtomicBool::new(true),
             status_queries: AtomicU64::new(0),
+            variables: std::sync::Mutex::new(Vec::new()),
             kill: watch::channel(0).0,
         });
         let users = StaticUsers::new()
@@ -220,6 +231,13 @@ impl ToyNode {
     /// Sets `wsrep_local_state` as the next check will read it.
     pub fn set_local_state(&self, s: u32) {
         self.state.local_state.store(s, Ordering::SeqCst);
+    }
+
+    /// Sets a global variable as `SHOW GLOBAL VARIABLES` reports it.
+    pub fn set_variable(&self, name: &str, value: &str) {
+        let mut v = self.state.variables.lock().unwrap();
+        v.retain(|(n, _)| n != name);
+        v.push((name.to_string(), value.to_string()));
     }
 
     /// Health checks answered so far.
