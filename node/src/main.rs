@@ -63,6 +63,9 @@ enum Command {
         /// Port of the proxy's HTTP status page.
         #[arg(long, default_value_t = 3390)]
         admin_port: u16,
+        /// Port of the proxy's read-only, read-your-writes listener.
+        #[arg(long, default_value_t = 3316)]
+        read_port: u16,
         /// Seconds before a node (or the proxy) that died is started again.
         #[arg(long, default_value_t = 10.0)]
         restart_delay: f64,
@@ -145,12 +148,14 @@ fn main() -> anyhow::Result<()> {
             root_password,
             data_dir,
             admin_port,
+            read_port,
             restart_delay,
         } => runtime()?.block_on(trireme_node::demo::run(trireme_node::demo::DemoArgs {
             base_port,
             peer_base_port,
             proxy_port,
             admin_port,
+            read_port,
             root_password,
             data_dir,
             nodes: 3,
