@@ -113,8 +113,7 @@ fn proxy_binary(exe: &Path) -> anyhow::Result<PathBuf> {
     let ours = std::env::var("CARGO_PKG_NAME").is_ok_and(|n| n == env!("CARGO_PKG_NAME"));
     if let (Some(cargo), Some(manifest), true) = (cargo, manifest, ours) {
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(manifest)
-            .args(["build", "-p", PROXY_BIN]);
+        cmd.current_dir(manifest).args(["build", "-p", PROXY_BIN]);
         match dir.file_name().and_then(|n| n.to_str()) {
             Some("debug") => {}
             Some("release") => {

@@ -647,7 +647,10 @@ async fn reject_queries_and_desync_take_a_node_out() {
         }
         let st = proxy.status();
         assert_eq!(st.backends[0].health, Health::Down, "{st}");
-        let reason = st.backends[0].last_check.as_ref().and_then(|c| c.error.clone());
+        let reason = st.backends[0]
+            .last_check
+            .as_ref()
+            .and_then(|c| c.error.clone());
         assert_eq!(reason.as_deref(), Some("wsrep_reject_queries = ALL"));
         assert_eq!(lands_on(addr).await, 2);
 
@@ -658,7 +661,10 @@ async fn reject_queries_and_desync_take_a_node_out() {
         }
         let st = proxy.status();
         assert_eq!(st.backends[0].health, Health::Down, "{st}");
-        let reason = st.backends[0].last_check.as_ref().and_then(|c| c.error.clone());
+        let reason = st.backends[0]
+            .last_check
+            .as_ref()
+            .and_then(|c| c.error.clone());
         assert_eq!(reason.as_deref(), Some("wsrep_desync = ON"));
 
         a.set_variable("wsrep_desync", "OFF");

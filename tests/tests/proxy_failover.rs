@@ -173,7 +173,9 @@ async fn read_your_writes(w: &mut mysql_async::Conn, base: u16, read_port: u16) 
     let mut direct = Vec::new();
     for port in [base + 1, base + 2] {
         let mut d = mysql_async::Conn::new(opts(port)).await.unwrap();
-        d.query_drop("SET SESSION wsrep_sync_wait = 0").await.unwrap();
+        d.query_drop("SET SESSION wsrep_sync_wait = 0")
+            .await
+            .unwrap();
         direct.push(d);
     }
     let (mut stale, mut stale_direct) = (0, 0);
@@ -396,7 +398,10 @@ fn demo_survives_a_killed_writer_without_losing_acknowledged_writes() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "the demo did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the demo did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "demo exit status {status}");
