@@ -21,7 +21,9 @@
 //! after a check ends, or runs one at once when a [`CheckRequest`] arrives
 //! (`ProxyHandle::check_now`, or a session that saw the backend close or
 //! refuse a connection: a killed writer is then noticed within
-//! milliseconds, not at the next interval). Tests and operators use the latter to step
+//! milliseconds, not at the next interval). A session's wake-up is a probe
+//! for a dead node: its result is applied only when it finds the node
+//! dead, so ordinary session ends never step the rise/fall counts. Tests and operators use the latter to step
 //! the state machine deterministically.
 
 use std::sync::Arc;
@@ -179,6 +181,11 @@ pub(crate) async fn run_monitor(
     let mut conn: Option<Client> = None;
     let mut first_done = Some(first_done);
     let mut reply: CheckRequest = None;
+    // A check woken by a session is a probe for a dead node only: its
+    // result counts when it finds the node dead, and is dropped otherwise
+    // (sessions end with a backend close all the time, e.g. after
+    // COM_QUIT; those probes must not step rise/fall).
+    let mut probe = false;
     loop {
         let started = Instant::now();
         let result = tokio::select! {
@@ -196,7 +203,9 @@ pub(crate) async fn run_monitor(
             },
         };
         let dead = result.as_ref().is_err_and(|f| f.dead);
-        shared.apply_check(index, started.elapsed(), result.map_err(|f| f.text), dead);
+        if dead || !probe {
+            shared.apply_check(index, started.elapsed(), result.map_err(|f| f.text), dead);
+        }
         if let Some(tx) = first_done.take() {
             let _ = tx.send(());
         }
@@ -212,16 +221,19 @@ pub(crate) async fn run_monitor(
                 break;
             }
         }
-        reply = match next {
-            Some(r) => r,
+        (reply, probe) = match next {
+            Some(r) => (r, false),
             None => tokio::select! {
                 biased;
                 _ = crate::stopped(&mut shutdown) => break,
                 r = requests.recv() => match r {
-                    Some(r) => r,
+                    Some(r) => {
+                        let probe = r.is_none();
+                        (r, probe)
+                    }
                     None => break,
                 },
-                _ = tokio::time::sleep(interval) => None,
+                _ = tokio::time::sleep(interval) => (None, false),
             },
         };
     }
