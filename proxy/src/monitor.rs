@@ -48,6 +48,10 @@ pub(crate) const CHECK_QUERY: &str = "SHOW GLOBAL STATUS LIKE 'wsrep_%'";
 /// node that answers with an error or no rows simply does not have them.
 pub(crate) const VARIABLES_QUERY: &str = "SHOW GLOBAL VARIABLES LIKE 'wsrep_%'";
 
+/// Errors a server sends as it closes the connection (ER_SERVER_SHUTDOWN,
+/// ER_CONNECTION_KILLED): the monitor connection is gone, like a reset.
+const CLOSING: [u16; 2] = [1053, 1927];
+
 /// A failed check; `dead` when a fresh connection was refused or reset,
 /// i.e. nothing listens on the node's port any more.
 #[derive(Debug, Clone)]
@@ -125,6 +129,11 @@ async fn attempt(
                 CheckFailure::soft("status query returned no rows".into()),
                 false,
             ))
+        }
+        Err(ClientError::Server(m)) if CLOSING.contains(&m.code) => {
+            let e = ClientError::Server(m);
+            *conn = None;
+            return Err((CheckFailure::soft(describe(&e)), true));
         }
         Err(e @ ClientError::Server(_)) => return Err((CheckFailure::soft(describe(&e)), false)),
         Err(e) => {

@@ -366,6 +366,7 @@ async fn refusing_backend_is_skipped() {
         // is gone.
         a.stop_listening().await;
         a.kill_sessions();
+        eventually(|| a.state.sessions.load(std::sync::atomic::Ordering::SeqCst) == 0).await;
         assert_eq!(proxy.status().backends[0].health, Health::Up);
         assert_eq!(lands_on(proxy.listen_addr()).await, 2);
         let st = proxy.status();
@@ -402,6 +403,7 @@ async fn backend_dying_mid_session_closes_the_client() {
         }
         a.stop_listening().await;
         a.kill_sessions(); // its monitor connection dies too
+        eventually(|| a.state.sessions.load(std::sync::atomic::Ordering::SeqCst) == 0).await;
         for (id, conn) in &mut sessions {
             let r = server_id(conn).await;
             if *id == 1 {

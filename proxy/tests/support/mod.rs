@@ -41,6 +41,8 @@ pub struct ToyState {
     pub status_queries: AtomicU64,
     /// `SHOW GLOBAL VARIABLES LIKE 'wsrep%'` rows (none by default).
     pub variables: std::sync::Mutex<Vec<(String, String)>>,
+    /// Sessions open now (the monitor's included).
+    pub sessions: AtomicU64,
     kill: watch::Sender<u64>,
 }
 
@@ -127,6 +129,12 @@ impl ToySession {
     }
 }
 
+impl Drop for ToySession {
+    fn drop(&mut self) {
+        self.state.sessions.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Handler for ToySession {
     type Statement = String;
 
@@ -200,6 +208,7 @@ impl ToyNode {
             ready: AtomicBool::new(true),
             status_queries: AtomicU64::new(0),
             variables: std::sync::Mutex::new(Vec::new()),
+            sessions: AtomicU64::new(0),
             kill: watch::channel(0).0,
         });
         let users = StaticUsers::new()
@@ -212,6 +221,7 @@ impl ToyNode {
         let st = state.clone();
         let task = tokio::spawn(async move {
             let _ = trireme_wire::serve(listener, config, move |_info: &SessionInfo| {
+                st.sessions.fetch_add(1, Ordering::SeqCst);
                 Ok(ToySession {
                     id,
                     state: st.clone(),
