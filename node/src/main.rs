@@ -90,6 +90,15 @@ enum Command {
         /// Where the nodes keep their data and logs.
         #[arg(long, default_value = "demo-data")]
         data_dir: PathBuf,
+        /// Port of the proxy's HTTP status page.
+        #[arg(long, default_value_t = 3390)]
+        admin_port: u16,
+        /// Port of the proxy's read-only, read-your-writes listener.
+        #[arg(long, default_value_t = 3316)]
+        read_port: u16,
+        /// Seconds before a node (or the proxy) that died is started again.
+        #[arg(long, default_value_t = 10.0)]
+        restart_delay: f64,
     },
     /// Create a cluster CA (if missing) and a member certificate.
     Certs {
@@ -250,15 +259,22 @@ fn main() -> anyhow::Result<()> {
             proxy_port,
             root_password,
             data_dir,
+            admin_port,
+            read_port,
+            restart_delay,
         } => {
             init_logging(env_log_format());
             runtime()?.block_on(trireme_node::demo::run(trireme_node::demo::DemoArgs {
                 base_port,
                 peer_base_port,
                 proxy_port,
+                admin_port,
+                read_port,
                 root_password,
                 data_dir,
                 nodes: 3,
+                restart_delay: std::time::Duration::try_from_secs_f64(restart_delay)
+                    .map_err(|e| anyhow::anyhow!("--restart-delay {restart_delay}: {e}"))?,
             }))
         }
         Command::Certs {

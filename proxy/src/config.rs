@@ -29,8 +29,9 @@
 //! where a node (or the proxy) can get no CPU for several seconds: a check
 //! may take up to 5 s before it counts as failed, a node needs 3 failed
 //! checks in a row to be marked down and 2 good ones to come back. A dead
-//! node (connection refused) is still marked down within about 3 s, since
-//! a refused connect fails at once.
+//! node (its port refuses connections) is marked down by its first failed
+//! check, at once: within one `check_interval`, or within milliseconds
+//! when a client session sees the node go.
 
 use std::time::Duration;
 
@@ -136,6 +137,13 @@ pub struct ProxyConfig {
     /// Optional read-only listener. It routes with `read_balance`; nothing
     /// stops a client from writing through it (see the crate docs).
     pub read_listen: Option<String>,
+    /// Read-your-writes on the read port: each read-port backend session
+    /// starts with `SET SESSION wsrep_sync_wait = 1`, so every read waits
+    /// (bounded by the node's own sync-wait timeout) until its node has
+    /// applied everything the cluster ordered before the read began,
+    /// which includes the client's own commits through the write port.
+    /// Not applied to TLS sessions (the proxy cannot speak inside them).
+    pub read_your_writes: bool,
     /// Optional status listener: HTTP `GET /` (text), `GET /status.json`,
     /// `GET /health` (200 when a writer is available, else 503).
     pub admin_listen: Option<String>,
@@ -174,6 +182,7 @@ impl Default for ProxyConfig {
         ProxyConfig {
             listen: "127.0.0.1:3306".to_string(),
             read_listen: None,
+            read_your_writes: false,
             admin_listen: None,
             backends: Vec::new(),
             balance: Balance::Single,

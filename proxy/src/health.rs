@@ -13,6 +13,13 @@
 //!   `available_when_donor` is set, as in Percona's clustercheck.
 //!
 //! A node without `wsrep_local_state` is not a cluster node and fails.
+//! Like clustercheck and ProxySQL's Galera monitor, two global variables
+//! (read with `SHOW GLOBAL VARIABLES LIKE 'wsrep_%'`; a node that does not
+//! have them passes) can also take a node out of rotation on purpose:
+//!
+//! - `wsrep_reject_queries` other than `NONE`: the node refuses clients;
+//! - `wsrep_desync = ON`: the operator desynced it (a backup, a long
+//!   ALTER); healthy only with `available_when_donor`, as a Donor is.
 //!
 //! # Rise and fall
 //!
@@ -24,9 +31,16 @@
 //!     └──────────────────────────────────────────────────────────────►  Down
 //! ```
 //!
-//! Invariants: a backend changes state only in [`HealthTracker::observe`];
-//! an up backend goes down only after exactly `fall` consecutive failures
-//! (any success in between resets the count), a down one comes up only
+//! A check that finds the node *dead* (its port refuses connections, or a
+//! fresh connection is reset: the process is gone) takes it down at once
+//! ([`HealthTracker::observe_dead`]) instead of after `fall` checks: a
+//! refused connect is not a slow or overloaded node, and waiting `fall`
+//! intervals would only delay failover.
+//!
+//! Invariants: a backend changes state only in [`HealthTracker::observe`]
+//! and [`HealthTracker::observe_dead`]; an up backend goes down only after
+//! exactly `fall` consecutive failures (any success in between resets the
+//! count) or at once on a dead check, a down one comes up only
 //! after exactly `rise` consecutive successes. The first result decides
 //! directly, so a freshly started proxy routes as soon as its first round
 //! of checks is in (there is no history to smooth yet). Only `Up` backends
@@ -93,6 +107,18 @@ impl HealthTracker {
         self.bad_in_a_row
     }
 
+    /// Feeds a failed check that found the node dead: down at once.
+    /// Returns the new state when it changed.
+    pub fn observe_dead(&mut self) -> Option<Health> {
+        self.bad_in_a_row = self.bad_in_a_row.saturating_add(1).max(self.fall);
+        self.good_in_a_row = 0;
+        if self.state == Health::Down {
+            return None;
+        }
+        self.state = Health::Down;
+        Some(Health::Down)
+    }
+
     /// Feeds one check result; returns the new state when it changed.
     pub fn observe(&mut self, good: bool) -> Option<Health> {
         if good {
@@ -136,6 +162,11 @@ pub struct WsrepStatus {
     pub cluster_status: Option<String>,
     /// `wsrep_cluster_size`.
     pub cluster_size: Option<u64>,
+    /// The global variable `wsrep_desync` (`ON`/`OFF`), when the node has it.
+    pub desync: Option<String>,
+    /// The global variable `wsrep_reject_queries` (`NONE`, `ALL`,
+    /// `ALL_KILL`), when the node has it.
+    pub reject_queries: Option<String>,
 }
 
 impl WsrepStatus {
@@ -153,6 +184,8 @@ impl WsrepStatus {
                 "wsrep_local_state_comment" => s.local_state_comment = Some(value.to_string()),
                 "wsrep_cluster_status" => s.cluster_status = Some(value.to_string()),
                 "wsrep_cluster_size" => s.cluster_size = value.parse().ok(),
+                "wsrep_desync" => s.desync = Some(value.to_string()),
+                "wsrep_reject_queries" => s.reject_queries = Some(value.to_string()),
                 _ => {}
             }
         }
@@ -174,6 +207,18 @@ pub fn judge(s: &WsrepStatus, available_when_donor: bool) -> Result<(), String> 
         if !c.eq_ignore_ascii_case("Primary") {
             return Err(format!("wsrep_cluster_status = {c}"));
         }
+    }
+    if let Some(r) = &s.reject_queries {
+        if !r.eq_ignore_ascii_case("NONE") && !r.is_empty() {
+            return Err(format!("wsrep_reject_queries = {r}"));
+        }
+    }
+    let desynced = s
+        .desync
+        .as_deref()
+        .is_some_and(|d| d.eq_ignore_ascii_case("ON") || d == "1");
+    if desynced && !available_when_donor {
+        return Err("wsrep_desync = ON".into());
     }
     match state {
         4 => Ok(()),
@@ -225,6 +270,42 @@ mod tests {
         s.cluster_status = Some("non-Primary".into());
         assert!(judge(&s, false).unwrap_err().contains("non-Primary"));
         assert_eq!(status("ON", "4").cluster_size, Some(3));
+    }
+
+    #[test]
+    fn desync_and_reject_queries_take_a_node_out() {
+        let with = |name: &'static str, value: &'static str| {
+            let mut s = status("ON", "4");
+            let v = WsrepStatus::from_pairs([(name, Some(value))]);
+            s.desync = v.desync.or(s.desync);
+            s.reject_queries = v.reject_queries.or(s.reject_queries);
+            s
+        };
+        assert!(judge(&with("wsrep_reject_queries", "NONE"), false).is_ok());
+        let e = judge(&with("WSREP_REJECT_QUERIES", "ALL"), true).unwrap_err();
+        assert_eq!(e, "wsrep_reject_queries = ALL");
+        assert!(judge(&with("wsrep_reject_queries", "ALL_KILL"), false).is_err());
+        assert!(judge(&with("wsrep_desync", "OFF"), false).is_ok());
+        assert_eq!(
+            judge(&with("wsrep_desync", "ON"), false).unwrap_err(),
+            "wsrep_desync = ON"
+        );
+        assert!(judge(&with("wsrep_desync", "ON"), true).is_ok());
+    }
+
+    #[test]
+    fn a_dead_check_takes_a_node_down_at_once() {
+        let mut t = HealthTracker::new(2, 3);
+        assert_eq!(t.observe_dead(), Some(Health::Down));
+        let mut t = HealthTracker::new(2, 3);
+        t.observe(true);
+        t.observe(false);
+        assert_eq!(t.observe_dead(), Some(Health::Down));
+        assert_eq!(t.observe_dead(), None);
+        assert!(t.bad_in_a_row() >= 3);
+        // Coming back still takes `rise` good checks.
+        assert_eq!(t.observe(true), None);
+        assert_eq!(t.observe(true), Some(Health::Up));
     }
 
     #[test]

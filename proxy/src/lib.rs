@@ -5,9 +5,12 @@
 //! - **Health checks** on `wsrep_%` state: a monitor connection per backend
 //!   runs `SHOW GLOBAL STATUS LIKE 'wsrep_%'` every `check_interval`; a
 //!   backend is healthy when it answers, `wsrep_ready = ON` and
-//!   `wsrep_local_state = 4` (Synced); `fall` failures in a row take it
-//!   down, `rise` successes bring it back ([`health`]; the checks run in
-//!   `monitor.rs`).
+//!   `wsrep_local_state = 4` (Synced), and neither `wsrep_desync` nor
+//!   `wsrep_reject_queries` takes it out; `fall` failures in a row take it
+//!   down, `rise` successes bring it back, and a node whose port refuses
+//!   connections goes down at once ([`health`]; the checks run in
+//!   `monitor.rs`, and a session that sees its backend close or refuse
+//!   wakes that backend's monitor at once).
 //! - **Routing** at connect time: the write port sends every session to
 //!   one writer (the first healthy backend in configured order) by default,
 //!   failing over to the next healthy one, or balances with `least_conn` /
@@ -17,6 +20,10 @@
 //!   login are relayed packet for packet, so authentication is end to end
 //!   and the proxy needs no user table; then bytes flow both ways
 //!   untouched (`relay.rs`, which walks one session step by step).
+//! - **Read-your-writes** (`read_your_writes`): read-port sessions run
+//!   with `wsrep_sync_wait = 1`, set by the proxy right after the login,
+//!   so a read waits until its node has applied every commit the cluster
+//!   ordered before the read began (the client's own included).
 //! - **Observability**: `tracing` logs on every backend state and writer
 //!   change; [`ProxyHandle::status`] ([`status`]) and the optional admin
 //!   port (`admin.rs`: `GET /`, `/status.json`, `/health`) list backends,
@@ -56,6 +63,16 @@
 //!
 //! # Not done, on purpose
 //!
+//! - **Statement retry on another node.** A session whose backend dies
+//!   ends (the client sees 2013, lost connection, and its next connection
+//!   goes to the new writer): re-logging in elsewhere on the client's
+//!   behalf needs the password-derived hash, i.e. a proxy-side user table
+//!   (below). A *new* session whose connect to the writer fails is moved
+//!   to the next candidate before any statement is sent.
+//! - **Read-your-writes by commit position.** The read port waits for
+//!   everything ordered before each read (`wsrep_sync_wait`), not for the
+//!   session's own last commit position (`WSREP_LAST_WRITTEN_GTID` style):
+//!   stronger and simpler, at the price of a cluster round trip per read.
 //! - **Connection pooling / multiplexing.** With an end-to-end login the
 //!   proxy never knows the password, so it cannot open or reset backend
 //!   connections on a client's behalf; and sharing a backend connection
@@ -160,7 +177,7 @@ impl ProxyHandle {
         let mut replies = Vec::with_capacity(self.monitors.len());
         for m in &self.monitors {
             let (tx, rx) = oneshot::channel();
-            if m.send(tx).await.is_ok() {
+            if m.send(Some(tx)).await.is_ok() {
                 replies.push(rx);
             }
         }
@@ -302,6 +319,7 @@ pub async fn run(config: ProxyConfig) -> anyhow::Result<ProxyHandle> {
             done_tx,
         )));
     }
+    let _ = shared.monitors.set(monitors.clone());
     for f in first {
         let _ = f.await;
     }

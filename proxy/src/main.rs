@@ -29,6 +29,9 @@ struct Cli {
     /// Read-only client listener (host:port).
     #[arg(long)]
     read_listen: Option<String>,
+    /// Read-port sessions read their writes (wsrep_sync_wait = 1).
+    #[arg(long)]
+    read_your_writes: bool,
     /// Admin/status listener (HTTP: /, /status.json, /health).
     #[arg(long)]
     admin_listen: Option<String>,
@@ -80,6 +83,9 @@ fn config_from(cli: &Cli) -> anyhow::Result<ProxyConfig> {
     }
     if let Some(v) = &cli.read_listen {
         c.read_listen = Some(v.clone());
+    }
+    if cli.read_your_writes {
+        c.read_your_writes = true;
     }
     if let Some(v) = &cli.admin_listen {
         c.admin_listen = Some(v.clone());

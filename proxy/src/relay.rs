@@ -60,7 +60,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tracing::{debug, info, Instrument};
+use tracing::{debug, info, warn, Instrument};
 use trireme_wire::{CapabilityFlags, PacketCodec, WireError};
 
 use crate::router::{Counters, Port, SessionSlot, Shared};
@@ -95,6 +95,8 @@ enum RelayError {
     Timeout(&'static str),
     #[error("malformed {0}")]
     Malformed(&'static str),
+    #[error("the backend refused: {0}")]
+    Refused(String),
 }
 
 /// One side of a session: the socket and bytes read but not yet used.
@@ -293,6 +295,25 @@ async fn relay_login(
     }
 }
 
+/// The statement that makes a read-port session read its writes.
+const SYNC_WAIT: &str = "SET SESSION wsrep_sync_wait = 1";
+
+/// Runs [`SYNC_WAIT`] on a freshly logged-in backend connection, before
+/// any client byte is relayed (the client never sees it: its own first
+/// command still starts a new sequence).
+async fn start_sync_wait(backend: &mut Side, deadline: Instant) -> Result<(), RelayError> {
+    let mut q = Vec::with_capacity(1 + SYNC_WAIT.len());
+    q.push(0x03); // COM_QUERY
+    q.extend_from_slice(SYNC_WAIT.as_bytes());
+    backend.write_packet(0, &q, deadline).await?;
+    let r = backend.read_packet(1, deadline).await?;
+    match r.first() {
+        Some(0x00) => Ok(()),
+        Some(0xff) => Err(RelayError::Refused(err_text(&r))),
+        _ => Err(RelayError::Malformed("reply to SET wsrep_sync_wait")),
+    }
+}
+
 /// Why a relayed session ended.
 #[derive(Debug)]
 enum End {
@@ -415,7 +436,10 @@ async fn session(shared: &Arc<Shared>, port: Port, client: TcpStream) {
                     .connect_failures
                     .fetch_add(1, Ordering::Relaxed);
                 let text = match f {
-                    ConnectFailure::Unreachable(t) => t,
+                    ConnectFailure::Unreachable(t) => {
+                        shared.suspect(index);
+                        t
+                    }
                     ConnectFailure::Refused { packet, text } => {
                         refusal = Some(packet);
                         text
@@ -460,6 +484,14 @@ async fn session(shared: &Arc<Shared>, port: Port, client: TcpStream) {
     match login {
         Ok(Login::Ok { user }) => {
             debug!(backend = %backend_addr, %user, "logged in; relaying");
+            if port == Port::Read && shared.config.read_your_writes {
+                if let Err(e) = start_sync_wait(&mut backend, deadline).await {
+                    // The client already has its OK: closing is the one
+                    // clear answer left (it sees a lost connection).
+                    warn!(backend = %backend_addr, error = %e, "cannot enable read-your-writes; closing the session");
+                    return;
+                }
+            }
         }
         Ok(Login::Tls) => {
             shared
@@ -491,6 +523,11 @@ async fn session(shared: &Arc<Shared>, port: Port, client: TcpStream) {
         }
     }
     let end = relay_bytes(client, backend, &mut slot, &shared.counters).await;
+    if matches!(end, End::BackendClosed | End::BackendError(_)) {
+        // Usually a client's own KILL or an idle timeout, but also how a
+        // killed node shows: let its monitor look now.
+        shared.suspect(slot.index());
+    }
     debug!(backend = %backend_addr, %end, "session ended");
 }
 

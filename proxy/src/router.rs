@@ -27,11 +27,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::config::{Balance, ProxyConfig};
 use crate::health::{judge, Health, HealthTracker, WsrepStatus};
+use crate::monitor::CheckRequest;
 use crate::status::{BackendStatus, CheckStatus, ProxyStatus, SessionCounters};
 
 /// Which listener a session came in on.
@@ -144,6 +145,9 @@ pub(crate) struct Shared {
     routing: AtomicBool,
     rr: [AtomicUsize; 2],
     pub(crate) counters: Counters,
+    /// Each backend's monitor, for wake-ups ([`Shared::suspect`]); set once
+    /// the monitors are spawned.
+    pub(crate) monitors: std::sync::OnceLock<Vec<mpsc::Sender<CheckRequest>>>,
     pub(crate) started: Instant,
     pub(crate) listen: Mutex<[Option<std::net::SocketAddr>; 3]>,
 }
@@ -163,6 +167,11 @@ pub(crate) struct SessionSlot {
 impl SessionSlot {
     pub(crate) fn backend(&self) -> &Backend {
         &self.shared.backends[self.index]
+    }
+
+    /// The backend's index in [`Shared::backends`].
+    pub(crate) fn index(&self) -> usize {
+        self.index
     }
 
     /// Counts the session as established (after the backend greeted).
@@ -191,6 +200,7 @@ impl Shared {
             routing: AtomicBool::new(false),
             rr: Default::default(),
             counters: Counters::default(),
+            monitors: std::sync::OnceLock::new(),
             started: Instant::now(),
             listen: Mutex::new([None; 3]),
         }
@@ -200,6 +210,15 @@ impl Shared {
         match port {
             Port::Write => self.config.balance,
             Port::Read => self.config.read_balance,
+        }
+    }
+
+    /// A session saw backend `index` close or refuse a connection: check
+    /// it now rather than at the next interval (a no-op when a check is
+    /// already queued).
+    pub(crate) fn suspect(&self, index: usize) {
+        if let Some(m) = self.monitors.get().and_then(|m| m.get(index)) {
+            let _ = m.try_send(None);
         }
     }
 
@@ -215,6 +234,7 @@ impl Shared {
         index: usize,
         latency: Duration,
         result: Result<WsrepStatus, String>,
+        dead: bool,
     ) {
         let b = &self.backends[index];
         let verdict = match &result {
@@ -228,7 +248,11 @@ impl Shared {
                 Err(_) => inner.checks_failed += 1,
             }
             let before = inner.tracker.state();
-            let change = inner.tracker.observe(verdict.is_ok());
+            let change = if dead {
+                inner.tracker.observe_dead()
+            } else {
+                inner.tracker.observe(verdict.is_ok())
+            };
             inner.last = Some(CheckRecord {
                 finished: Instant::now(),
                 latency,

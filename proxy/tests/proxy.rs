@@ -362,12 +362,21 @@ async fn refusing_backend_is_skipped() {
     bounded(async {
         let (mut a, mut b) = (ToyNode::start(1).await, ToyNode::start(2).await);
         let proxy = trireme_proxy::run(config(&[&a, &b])).await.unwrap();
+        // As a killed node: the port refuses and the monitor's connection
+        // is gone.
         a.stop_listening().await;
+        a.kill_sessions();
+        eventually(|| a.state.sessions.load(std::sync::atomic::Ordering::SeqCst) == 0).await;
         assert_eq!(proxy.status().backends[0].health, Health::Up);
         assert_eq!(lands_on(proxy.listen_addr()).await, 2);
         let st = proxy.status();
         assert_eq!(st.backends[0].connect_failures, 1, "{st}");
         assert_eq!(st.backends[1].total_write_sessions, 1, "{st}");
+
+        // The refused connect woke a's monitor: a's port refuses, so it is
+        // down at once, with no `check_now` and no `fall` checks.
+        eventually(|| proxy.status().backends[0].health == Health::Down).await;
+        assert_eq!(proxy.status().backends[1].health, Health::Up);
 
         b.stop_listening().await;
         let err = connect(proxy.listen_addr()).await.expect_err("all refuse");
@@ -394,6 +403,7 @@ async fn backend_dying_mid_session_closes_the_client() {
         }
         a.stop_listening().await;
         a.kill_sessions(); // its monitor connection dies too
+        eventually(|| a.state.sessions.load(std::sync::atomic::Ordering::SeqCst) == 0).await;
         for (id, conn) in &mut sessions {
             let r = server_id(conn).await;
             if *id == 1 {
@@ -402,11 +412,12 @@ async fn backend_dying_mid_session_closes_the_client() {
                 assert_eq!(r.unwrap(), 2);
             }
         }
-        // Within `fall` checks it is down, and new sessions avoid it.
-        for _ in 0..3 {
-            proxy.check_now().await;
-        }
-        assert_eq!(proxy.status().backends[0].health, Health::Down);
+        // One check finds its port refusing: down at once, not after
+        // `fall` checks, and new sessions avoid it.
+        proxy.check_now().await;
+        let st = proxy.status();
+        assert_eq!(st.backends[0].health, Health::Down, "{st}");
+        assert!(st.backends[0].bad_in_a_row >= 1, "{st}");
         for _ in 0..3 {
             assert_eq!(lands_on(proxy.listen_addr()).await, 2);
         }
@@ -615,6 +626,64 @@ async fn shutdown_closes_sessions_and_listeners() {
         proxy.shutdown().await;
         assert!(server_id(&mut conn).await.is_err());
         assert!(TcpStream::connect(addr).await.is_err());
+    })
+    .await;
+}
+
+/// `wsrep_reject_queries` and `wsrep_desync` take a Synced node out of
+/// rotation like a failed check (after `fall` checks), and back in after
+/// `rise` once cleared; desync is allowed with `available_when_donor`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reject_queries_and_desync_take_a_node_out() {
+    bounded(async {
+        let (a, b) = (ToyNode::start(1).await, ToyNode::start(2).await);
+        a.set_variable("wsrep_reject_queries", "NONE");
+        a.set_variable("wsrep_desync", "OFF");
+        let proxy = trireme_proxy::run(config(&[&a, &b])).await.unwrap();
+        let addr = proxy.listen_addr();
+        assert_eq!(lands_on(addr).await, 1);
+
+        a.set_variable("wsrep_reject_queries", "ALL");
+        for _ in 0..3 {
+            proxy.check_now().await;
+        }
+        let st = proxy.status();
+        assert_eq!(st.backends[0].health, Health::Down, "{st}");
+        let reason = st.backends[0]
+            .last_check
+            .as_ref()
+            .and_then(|c| c.error.clone());
+        assert_eq!(reason.as_deref(), Some("wsrep_reject_queries = ALL"));
+        assert_eq!(lands_on(addr).await, 2);
+
+        a.set_variable("wsrep_reject_queries", "NONE");
+        a.set_variable("wsrep_desync", "ON");
+        for _ in 0..2 {
+            proxy.check_now().await;
+        }
+        let st = proxy.status();
+        assert_eq!(st.backends[0].health, Health::Down, "{st}");
+        let reason = st.backends[0]
+            .last_check
+            .as_ref()
+            .and_then(|c| c.error.clone());
+        assert_eq!(reason.as_deref(), Some("wsrep_desync = ON"));
+
+        a.set_variable("wsrep_desync", "OFF");
+        for _ in 0..2 {
+            proxy.check_now().await;
+        }
+        assert_eq!(proxy.status().backends[0].health, Health::Up);
+        assert_eq!(lands_on(addr).await, 1);
+        proxy.shutdown().await;
+
+        let mut cfg = config(&[&a, &b]);
+        cfg.monitor.available_when_donor = true;
+        a.set_variable("wsrep_desync", "ON");
+        let proxy = trireme_proxy::run(cfg).await.unwrap();
+        assert_eq!(proxy.status().backends[0].health, Health::Up);
+        assert_eq!(lands_on(proxy.listen_addr()).await, 1);
+        proxy.shutdown().await;
     })
     .await;
 }

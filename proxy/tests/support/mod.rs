@@ -39,6 +39,10 @@ pub struct ToyState {
     pub local_state: AtomicU32,
     pub ready: AtomicBool,
     pub status_queries: AtomicU64,
+    /// `SHOW GLOBAL VARIABLES LIKE 'wsrep%'` rows (none by default).
+    pub variables: std::sync::Mutex<Vec<(String, String)>>,
+    /// Sessions open now (the monitor's included).
+    pub sessions: AtomicU64,
     kill: watch::Sender<u64>,
 }
 
@@ -90,6 +94,14 @@ impl ToySession {
                 ],
             ));
         }
+        if q.starts_with("show global variables like 'wsrep") {
+            let vars = self.state.variables.lock().unwrap().clone();
+            let s = |v: &str| Value::Bytes(v.as_bytes().to_vec());
+            return Ok(text_rows(
+                &["Variable_name", "Value"],
+                vars.iter().map(|(n, v)| vec![s(n), s(v)]).collect(),
+            ));
+        }
         if let Some(list) = q.strip_prefix("select @@") {
             let names: Vec<String> = format!("@@{list}")
                 .split(',')
@@ -114,6 +126,12 @@ impl ToySession {
             });
         }
         Ok(StmtResult::ok())
+    }
+}
+
+impl Drop for ToySession {
+    fn drop(&mut self) {
+        self.state.sessions.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -189,6 +207,8 @@ impl ToyNode {
             local_state: AtomicU32::new(4),
             ready: AtomicBool::new(true),
             status_queries: AtomicU64::new(0),
+            variables: std::sync::Mutex::new(Vec::new()),
+            sessions: AtomicU64::new(0),
             kill: watch::channel(0).0,
         });
         let users = StaticUsers::new()
@@ -201,6 +221,7 @@ impl ToyNode {
         let st = state.clone();
         let task = tokio::spawn(async move {
             let _ = trireme_wire::serve(listener, config, move |_info: &SessionInfo| {
+                st.sessions.fetch_add(1, Ordering::SeqCst);
                 Ok(ToySession {
                     id,
                     state: st.clone(),
@@ -220,6 +241,13 @@ impl ToyNode {
     /// Sets `wsrep_local_state` as the next check will read it.
     pub fn set_local_state(&self, s: u32) {
         self.state.local_state.store(s, Ordering::SeqCst);
+    }
+
+    /// Sets a global variable as `SHOW GLOBAL VARIABLES` reports it.
+    pub fn set_variable(&self, name: &str, value: &str) {
+        let mut v = self.state.variables.lock().unwrap();
+        v.retain(|(n, _)| n != name);
+        v.push((name.to_string(), value.to_string()));
     }
 
     /// Health checks answered so far.
