@@ -123,12 +123,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// container logs get no escape codes), as text or one JSON object a line.
 fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| {
-            // openraft logs every failed replication RPC to a peer that is
-            // down; gcs reports peers going down and up itself.
-            tracing_subscriber::EnvFilter::new(format!("info,{}", trireme_gcs::LOG_DIRECTIVES))
-        });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // openraft logs every failed replication RPC to a peer that is
+        // down; gcs reports peers going down and up itself.
+        tracing_subscriber::EnvFilter::new(format!("info,{}", trireme_gcs::LOG_DIRECTIVES))
+    });
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)

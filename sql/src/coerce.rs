@@ -373,7 +373,9 @@ pub fn check_decimal(precision: u64, scale: u64, column: &str) -> SqlResult<(u8,
         return Err(SqlError::new(
             1425,
             "42000",
-            format!("Too big scale {scale} specified for '{column}'. Maximum is {MAX_DECLARED_SCALE}."),
+            format!(
+                "Too big scale {scale} specified for '{column}'. Maximum is {MAX_DECLARED_SCALE}."
+            ),
         ));
     }
     if scale > precision {

@@ -449,8 +449,7 @@ impl Icu {
             // These locales are constants and their data is compiled into
             // the crate, so neither step can fail at run time; a failure is
             // a build defect.
-            let locale: icu_locale_core::Locale =
-                locale.parse().expect("a constant, valid locale");
+            let locale: icu_locale_core::Locale = locale.parse().expect("a constant, valid locale");
             CollatorBorrowed::try_new(CollatorPreferences::from(&locale), options)
                 .expect("ICU4X collation data is compiled in")
         })
