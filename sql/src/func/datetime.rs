@@ -34,62 +34,12 @@ fn datetime_arg(v: &Value) -> Option<DateTime> {
 /// 'MM:SS', numbers as HHMMSS; a datetime gives its time of day.
 pub(super) fn time_arg(v: &Value) -> Option<i64> {
     match v {
-        Value::Time(us) => return Some(*us),
-        Value::DateTime(dt) => return Some(time_of_day(dt)),
-        Value::Date(_) => return Some(0),
-        Value::Null => return None,
-        _ => {}
+        Value::Time(us) => Some(*us),
+        Value::DateTime(dt) => Some(dt.time_micros()),
+        Value::Date(_) => Some(0),
+        Value::Null => None,
+        other => trireme_storage::value::parse_time(&text(other)),
     }
-    let s = text(v);
-    let s = s.trim();
-    if s.contains(['-', ' ']) && !s.starts_with('-') {
-        if let Some(dt) = trireme_storage::value::parse_datetime(s) {
-            return Some(time_of_day(&dt));
-        }
-    }
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b.trim()),
-        None => (false, s),
-    };
-    let (days, body) = match body.split_once(' ') {
-        Some((d, rest)) => (d.parse::<i64>().ok()?, rest.trim()),
-        None => (0, body),
-    };
-    let (hms, frac) = match body.split_once('.') {
-        Some((a, f)) => (a, f),
-        None => (body, ""),
-    };
-    let micro: i64 = if frac.is_empty() {
-        0
-    } else {
-        let mut d: String = frac.chars().take(6).collect();
-        while d.len() < 6 {
-            d.push('0');
-        }
-        d.parse().ok()?
-    };
-    let (h, m, sec) = if hms.contains(':') {
-        let p: Vec<&str> = hms.split(':').collect();
-        let n = |x: &str| x.parse::<i64>().ok();
-        match p.as_slice() {
-            [h, m] => (n(h)?, n(m)?, 0),
-            [h, m, s] => (n(h)?, n(m)?, n(s)?),
-            _ => return None,
-        }
-    } else {
-        let n: i64 = hms.parse().ok()?;
-        (n / 10_000, n / 100 % 100, n % 100)
-    };
-    if m > 59 || sec > 59 {
-        return None;
-    }
-    let us = ((days * 24 + h) * 3600 + m * 60 + sec) * 1_000_000 + micro;
-    Some(if neg { -us } else { us })
-}
-
-fn time_of_day(dt: &DateTime) -> i64 {
-    (i64::from(dt.hour) * 3600 + i64::from(dt.minute) * 60 + i64::from(dt.second)) * 1_000_000
-        + i64::from(dt.micro)
 }
 
 /// The largest TIME, 838:59:59.
@@ -107,24 +57,8 @@ fn clamp_time(us: i64) -> i64 {
 /// A TIME as MariaDB prints it, clamped to +-838:59:59; fractional digits
 /// only when there are any.
 pub(super) fn format_time(us: i64) -> String {
-    let sign = if us < 0 { "-" } else { "" };
-    let a = us.unsigned_abs().min(i64::MAX as u64) as i64;
-    let a = if a > MAX_TIME_US + 999_999 {
-        MAX_TIME_US
-    } else {
-        a
-    };
-    let (secs, micro) = (a / 1_000_000, a % 1_000_000);
-    let mut out = format!(
-        "{sign}{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    if micro != 0 {
-        out.push_str(&format!(".{micro:06}"));
-    }
-    out
+    let us = clamp_time(us);
+    trireme_storage::value::format_time(us, if us % 1_000_000 == 0 { 0 } else { 6 })
 }
 
 const WEEK_MONDAY_FIRST: u32 = 1;
@@ -255,7 +189,7 @@ pub(super) fn timestamp_diff(unit: IntervalUnit, a: &Value, b: &Value) -> Value 
             let mut months = (i64::from(y.date.year) - i64::from(x.date.year)) * 12
                 + i64::from(y.date.month)
                 - i64::from(x.date.month);
-            let rest = |d: &DateTime| (d.date.day, time_of_day(d));
+            let rest = |d: &DateTime| (d.date.day, d.time_micros());
             if uy > ux && rest(&y) < rest(&x) {
                 months -= 1;
             } else if uy < ux && rest(&y) > rest(&x) {
@@ -350,7 +284,7 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
         Quarter => date_int(&|d| (i64::from(d.month) + 2) / 3),
         ToDays => date_int(&daynr),
         ToSeconds => match dt0() {
-            Some(dt) => Value::Int(daynr(dt.date) * 86_400 + time_of_day(&dt) / 1_000_000),
+            Some(dt) => Value::Int(daynr(dt.date) * 86_400 + dt.time_micros() / 1_000_000),
             None => Value::Null,
         },
         Week | WeekOfYear | YearWeek => {
@@ -906,7 +840,7 @@ fn str_to_date(s: &str, fmt: &str) -> Value {
     if has_date && !has_time {
         Value::Date(date)
     } else if has_time && !has_date {
-        Value::Str(format_time(time_of_day(&dt)))
+        Value::Str(format_time(dt.time_micros()))
     } else {
         Value::DateTime(dt)
     }
