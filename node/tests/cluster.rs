@@ -569,8 +569,10 @@ async fn a_slow_node_pauses_the_cluster_with_flow_control() {
     // its upper limit however fast the others write. Past the limit only
     // what was in flight when the STOP went out can arrive: at most one
     // commit per writer, plus those that passed the gate in the moment the
-    // STOP took to travel (a few per writer). Without a working gate the
-    // queue grows with the load (about 200 here).
+    // STOP took to travel. How many that is depends on scheduling on this
+    // 2-core machine (up to 4-5 per writer seen), so the bound allows 6 per
+    // writer: still far below the growth without a working gate (about 200
+    // here).
     let upper: u64 = c
         .status(2, "wsrep_flow_control_upper_limit")
         .await
@@ -585,7 +587,7 @@ async fn a_slow_node_pauses_the_cluster_with_flow_control() {
         .unwrap();
     let writers = 4;
     assert!(
-        max_queue <= upper + 3 * writers,
+        max_queue <= upper + 6 * writers,
         "the slow node's receive queue reached {max_queue}, upper limit {upper}"
     );
     for node in 0..3 {
