@@ -248,7 +248,17 @@ impl RunState {
 /// `base..base+n` (TCP) and peer ports `base+100..base+100+n` (UDP) are all
 /// free right now on 127.0.0.1. Scans a bounded number of candidates.
 pub fn free_base_port(n: usize) -> anyhow::Result<u16> {
-    let mut rng = crate::rng::Rng::new(std::process::id() as u64 ^ 0x5eed);
+    // Tests of one process pick ranges concurrently, before any node binds
+    // them: each call must start from a different candidate.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut rng = crate::rng::Rng::new(
+        (std::process::id() as u64) ^ 0x5eed ^ nanos ^ call.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
     for _ in 0..200 {
         let base = rng.range(20_000, 40_000) as u16;
         let tcp_free =
