@@ -208,6 +208,17 @@ echo "compose-check: /metrics of every node reports the cluster"
 
 sql "$(port_of proxy)" "CREATE DATABASE ci; CREATE TABLE ci.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO ci.t VALUES (1, 'one')"
 read_back_everywhere one
+# Each member lists the others by the client address they announced
+# (node1:3306: the advertise host with the listen port), bounded.
+for n in node1 node2 node3; do
+  for _ in $(seq 1 30); do
+    addrs=$(sql "$(port_of $n)" "SHOW STATUS LIKE 'wsrep_incoming_addresses'" | cut -f2 | tr ',' '\n' | sort | paste -sd,)
+    [ "$addrs" = "node1:3306,node2:3306,node3:3306" ] && break
+    sleep 1
+  done
+  [ "$addrs" = "node1:3306,node2:3306,node3:3306" ] || fail "$n: wsrep_incoming_addresses is '$addrs'"
+done
+echo "compose-check: wsrep_incoming_addresses lists node1:3306,node2:3306,node3:3306 on every node"
 
 timed "restart node1" compose restart node1
 timed "  ... node1 healthy" wait_healthy node1

@@ -36,6 +36,7 @@ use trireme_gcs::{
 };
 
 use crate::config::Config;
+use crate::members::{own_incoming, IncomingAddresses};
 use crate::node::{ClusterView, FlowStatus, Node};
 use crate::repl::{CommitGate, Delivery, Orderer, ReplConfig, Replicator, SubmitError};
 use crate::state::{self, State, StateStore};
@@ -585,6 +586,19 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
         initial,
     );
     node.set_flow_status(flow.clone());
+    let incoming = Arc::new(IncomingAddresses::new(
+        config.node_id,
+        own_incoming(
+            config.incoming_address.as_deref(),
+            config.listen,
+            config.cluster.advertise.as_deref(),
+        ),
+    ));
+    node.set_incoming(incoming.clone());
+    node.globals.set_server(
+        "wsrep_node_incoming_address",
+        Value::Str(incoming.own().to_string()),
+    );
     node.globals.set_server(
         "wsrep_cluster_address",
         Value::Str(config.cluster.cluster_address.clone()),
@@ -616,11 +630,12 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
     .map_err(|e| anyhow::anyhow!("starting group communication: {e}"))?;
     let _ = deferred.inner.set(GcsOrderer { gcs: gcs.clone() });
     flow.start_sender(gcs.clone());
+    let announce = Arc::new(tokio::sync::Notify::new());
+    spawn_announcer(gcs.clone(), incoming.clone(), announce.clone());
+    let loop_incoming = incoming.clone();
     let loop_node = node.clone();
     let loop_flow = flow.clone();
     let loop_state = state_store.clone();
-    let own_id = config.node_id;
-    let mysql_addr = config.listen.to_string();
     // The event loop runs on its own thread: processing an event may wait
     // (certification is held while a checkpoint is captured), and that must
     // never take a runtime worker away from client connections.
@@ -671,17 +686,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
                     cv.size = v.members.len() as u64;
                     cv.primary = v.primary;
                     cv.local_index = v.own_index.unwrap_or(0) as u64;
-                    cv.incoming_addresses = v
-                        .members
-                        .iter()
-                        .map(|m| {
-                            if m.id == own_id {
-                                mysql_addr.clone()
-                            } else {
-                                m.name.clone()
-                            }
-                        })
-                        .collect();
+                    cv.members = v.members.iter().map(|m| (m.id, m.name.clone())).collect();
+                    cv.incoming_addresses = loop_incoming.list(&cv.members);
+                    // New members have not heard this one yet.
+                    announce.notify_one();
                     let start_catch_up = if !v.primary {
                         // Outside the primary component: not synced until
                         // caught up again after it comes back.
@@ -744,7 +752,15 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
                         }
                     }
                 }
-                Event::Message { from, payload } => loop_flow.on_message(from, &payload),
+                Event::Message { from, payload } => {
+                    if IncomingAddresses::is_announcement(&payload) {
+                        if loop_incoming.on_message(from, &payload) {
+                            info!(from, incoming = ?loop_incoming.list(&loop_node.view().members), "member client addresses");
+                        }
+                    } else {
+                        loop_flow.on_message(from, &payload)
+                    }
+                }
             }
         }
         info!("group communication stopped");
@@ -756,6 +772,22 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
     let running = crate::server::serve(node.clone(), &config).await?;
     *node.gcs_handle.lock() = Some(gcs);
     Ok(running)
+}
+
+/// Sends this member's client address to the others at every view change
+/// (`now` is notified) and every `ANNOUNCE_EVERY` (see `members`).
+fn spawn_announcer(gcs: Gcs, incoming: Arc<IncomingAddresses>, now: Arc<tokio::sync::Notify>) {
+    let bytes = Bytes::from(incoming.announcement());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::members::ANNOUNCE_EVERY);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = now.notified() => {}
+            }
+            gcs.send_to_all(bytes.clone());
+        }
+    });
 }
 
 /// Waits until this node has applied everything the primary component had

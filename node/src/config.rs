@@ -15,6 +15,11 @@ pub struct Config {
     pub node_name: String,
     /// MySQL protocol listen address.
     pub listen: SocketAddr,
+    /// The address clients reach this node at, as other members list it in
+    /// `wsrep_incoming_addresses` (Galera's `wsrep_node_incoming_address`).
+    /// Default: `listen`, or the host of `cluster.advertise` with the
+    /// listen port when `listen` is a wildcard address.
+    pub incoming_address: Option<String>,
     pub data_dir: PathBuf,
     /// Password of the built-in `root` account (empty: none).
     pub root_password: String,
@@ -176,6 +181,7 @@ impl Default for Config {
             debug: DebugConfig::default(),
             log_format: LogFormat::Text,
             metrics_listen: None,
+            incoming_address: None,
         }
     }
 }
@@ -224,6 +230,7 @@ pub const ENV_PREFIX: &str = "TRIREME_";
 /// Keys without a default value (absent from the serialized default).
 const OPTIONAL_STRING_KEYS: &[&str] = &[
     "metrics_listen",
+    "incoming_address",
     "cluster.advertise",
     "cluster.certs_dir",
     "cluster.tls.ca_cert",

@@ -17,6 +17,8 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod health;
+pub mod latency;
+pub mod members;
 pub mod metrics;
 pub mod node;
 pub mod repl;

@@ -191,9 +191,13 @@ fn main() -> anyhow::Result<()> {
                 let running = trireme_node::cluster::start(cfg).await?;
                 eprintln!("trireme listening on {}", running.addr);
                 if let Some(addr) = metrics_listen {
-                    let bound = trireme_node::metrics::serve(addr, running.node.clone())
-                        .await
-                        .map_err(|e| anyhow::anyhow!("metrics_listen {addr}: {e}"))?;
+                    let bound = trireme_node::metrics::serve(
+                        addr,
+                        running.node.clone(),
+                        running.node.repl.stats.clone(),
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("metrics_listen {addr}: {e}"))?;
                     tracing::info!(%bound, "Prometheus metrics at http://{bound}/metrics");
                 }
                 wait_for_signal().await;

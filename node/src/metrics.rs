@@ -13,6 +13,8 @@ use tokio::net::TcpListener;
 use trireme_sql::show::NodeStatus;
 use trireme_storage::value::Value;
 
+use crate::repl::Stats;
+
 /// Figures that only grow (Prometheus counters, named `..._total`).
 const COUNTERS: &[&str] = &[
     "questions",
@@ -61,6 +63,10 @@ pub fn render(status: &[(String, Value)]) -> String {
     let mut info = Vec::new();
     for (var, value) in status {
         let lower = var.to_ascii_lowercase();
+        // Means of what `trireme_commit_stage_seconds` has in full.
+        if lower.starts_with("trireme_commit_") {
+            continue;
+        }
         if INFO.contains(&lower.as_str()) {
             if let Value::Str(s) = value {
                 let key = lower.trim_start_matches("wsrep_");
@@ -98,15 +104,17 @@ pub fn render(status: &[(String, Value)]) -> String {
     out
 }
 
-fn response(status: &[(String, Value)], request: &[u8]) -> Vec<u8> {
+fn response(status: &[(String, Value)], stats: &Stats, request: &[u8]) -> Vec<u8> {
     let line = String::from_utf8_lossy(request);
     let mut parts = line.lines().next().unwrap_or("").split_whitespace();
     let (code, ctype, body) = match (parts.next(), parts.next()) {
-        (Some("GET"), Some(p)) if p == "/metrics" || p.starts_with("/metrics?") => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            render(status),
-        ),
+        (Some("GET"), Some(p)) if p == "/metrics" || p.starts_with("/metrics?") => {
+            ("200 OK", "text/plain; version=0.0.4; charset=utf-8", {
+                let mut text = render(status);
+                stats.latency.render(&mut text);
+                text
+            })
+        }
         (Some("GET"), Some(_)) => ("404 Not Found", "text/plain", "try /metrics\n".into()),
         _ => ("400 Bad Request", "text/plain", "GET /metrics\n".into()),
     };
@@ -120,7 +128,11 @@ fn response(status: &[(String, Value)], request: &[u8]) -> Vec<u8> {
 /// Serves `/metrics` on `addr` until the process ends; returns the bound
 /// address. Requests are read for at most 5 s and 4 KiB, at most 8
 /// connections at once (scrapers are few; the rest wait).
-pub async fn serve(addr: SocketAddr, node: Arc<dyn NodeStatus>) -> std::io::Result<SocketAddr> {
+pub async fn serve(
+    addr: SocketAddr,
+    node: Arc<dyn NodeStatus>,
+    stats: Arc<Stats>,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let permits = Arc::new(tokio::sync::Semaphore::new(8));
@@ -134,6 +146,7 @@ pub async fn serve(addr: SocketAddr, node: Arc<dyn NodeStatus>) -> std::io::Resu
                 return;
             };
             let node = node.clone();
+            let stats = stats.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 let mut buf = vec![0u8; 4096];
@@ -157,7 +170,7 @@ pub async fn serve(addr: SocketAddr, node: Arc<dyn NodeStatus>) -> std::io::Resu
                 {
                     return;
                 }
-                let reply = response(&node.status(), &buf[..n]);
+                let reply = response(&node.status(), &stats, &buf[..n]);
                 let _ = tokio::time::timeout(Duration::from_secs(5), sock.write_all(&reply)).await;
                 let _ = sock.shutdown().await;
             });
@@ -216,13 +229,20 @@ mod tests {
     #[test]
     fn only_get_metrics_is_served() {
         let s = status();
-        let ok =
-            String::from_utf8(response(&s, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")).unwrap();
+        let st = Stats::default();
+        st.latency.order.record(Duration::from_millis(2));
+        let ok = String::from_utf8(response(
+            &s,
+            &st,
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        ))
+        .unwrap();
         assert!(ok.starts_with("HTTP/1.0 200 OK\r\n"), "{ok}");
         assert!(ok.contains("trireme_wsrep_cluster_size 3"));
-        let nf = String::from_utf8(response(&s, b"GET / HTTP/1.1\r\n\r\n")).unwrap();
+        assert!(ok.contains("trireme_commit_stage_seconds_count{stage=\"order\"} 1"));
+        let nf = String::from_utf8(response(&s, &st, b"GET / HTTP/1.1\r\n\r\n")).unwrap();
         assert!(nf.starts_with("HTTP/1.0 404"), "{nf}");
-        let bad = String::from_utf8(response(&s, b"\xff\x00garbage")).unwrap();
+        let bad = String::from_utf8(response(&s, &st, b"\xff\x00garbage")).unwrap();
         assert!(bad.starts_with("HTTP/1.0 400"), "{bad}");
     }
 }

@@ -24,6 +24,8 @@ pub struct ClusterView {
     pub primary: bool,
     pub local_index: u64,
     pub incoming_addresses: Vec<String>,
+    /// Members (id, name) in view order; empty for a single node.
+    pub members: Vec<(u64, String)>,
     /// wsrep_local_state: 1 Joining, 2 Donor/Desynced, 3 Joined, 4 Synced.
     pub local_state: u8,
 }
@@ -37,6 +39,7 @@ impl ClusterView {
             primary: true,
             local_index: 0,
             incoming_addresses: vec![address.to_string()],
+            members: Vec::new(),
             local_state: 4,
         }
     }
@@ -66,6 +69,8 @@ pub struct Node {
     started: Instant,
     questions: AtomicU64,
     flow: RwLock<Option<Arc<dyn FlowStatus>>>,
+    /// Other members' client addresses, in cluster mode.
+    incoming: RwLock<Option<Arc<crate::members::IncomingAddresses>>>,
     recv_queue_max: AtomicU64,
     recv_queue_samples: Mutex<(f64, u64)>,
     /// The group-communication member, in cluster mode (shutdown).
@@ -93,6 +98,7 @@ impl Node {
             started: Instant::now(),
             questions: AtomicU64::new(0),
             flow: RwLock::new(None),
+            incoming: RwLock::new(None),
             recv_queue_max: AtomicU64::new(0),
             recv_queue_samples: Mutex::new((0.0, 0)),
             gcs_handle: Mutex::new(None),
@@ -148,6 +154,19 @@ impl Node {
 
     pub fn set_flow_status(&self, f: Arc<dyn FlowStatus>) {
         *self.flow.write() = Some(f);
+    }
+
+    pub fn set_incoming(&self, a: Arc<crate::members::IncomingAddresses>) {
+        *self.incoming.write() = Some(a);
+    }
+
+    /// wsrep_incoming_addresses: as last heard, not only as at the view
+    /// change (announcements arrive after it).
+    fn incoming_addresses(&self, view: &ClusterView) -> String {
+        match self.incoming.read().as_ref() {
+            Some(a) if !view.members.is_empty() => a.list(&view.members).join(","),
+            _ => view.incoming_addresses.join(","),
+        }
     }
 
     /// Samples the receive queue (for wsrep_local_recv_queue_avg/_max).
@@ -292,7 +311,7 @@ impl NodeStatus for Node {
             ("wsrep_connected".into(), on(true)),
             (
                 "wsrep_incoming_addresses".into(),
-                s(&view.incoming_addresses.join(",")),
+                s(&self.incoming_addresses(&view)),
             ),
             (
                 "wsrep_last_committed".into(),
@@ -346,6 +365,12 @@ impl NodeStatus for Node {
             ("wsrep_replicated".into(), u(&st.replicated)),
             ("wsrep_replicated_bytes".into(), u(&st.replicated_bytes)),
         ];
+        out.extend(
+            st.latency
+                .status()
+                .into_iter()
+                .map(|(k, v)| (k, Value::Double(v))),
+        );
         match self.flow.read().as_ref() {
             Some(f) => out.extend(f.figures()),
             None => {

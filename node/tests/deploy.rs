@@ -277,7 +277,7 @@ async fn a_seed_configured_by_environment_forms_the_cluster_once_and_joins_it_wh
     }
     assert!(m.contains("local_state_comment=\"Synced\""), "{m}");
     assert!(http_get(&maddr, "/").starts_with("HTTP/1.0 404"));
-    let mut c = nodes[1].conn().await;
+    let mut c = nodes[0].conn().await;
     c.query_drop("CREATE DATABASE d").await.unwrap();
     c.query_drop("CREATE TABLE d.t (id INT PRIMARY KEY)")
         .await
@@ -286,6 +286,48 @@ async fn a_seed_configured_by_environment_forms_the_cluster_once_and_joins_it_wh
         .await
         .unwrap();
     drop(c);
+    // The commit went through every stage, and each was timed.
+    let m = http_get(&maddr, "/metrics");
+    for stage in ["fc_gate", "order", "certify", "apply_wait", "total"] {
+        let prefix = format!("trireme_commit_stage_seconds_count{{stage=\"{stage}\"}} ");
+        let n: u64 = m
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{prefix} missing from\n{m}"));
+        assert!(n >= 1, "{stage}: {n}");
+    }
+    assert!(m.contains("trireme_commit_stage_seconds_bucket{stage=\"total\",le=\"+Inf\"}"));
+
+    // Every member lists every member's client address (announced on the
+    // control channel, so allow it a few announcement rounds).
+    let expected: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.mysql_port))
+        .collect();
+    for n in &nodes {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut c = n.conn().await;
+            let row: Option<(String, String)> = c
+                .query_first("SHOW STATUS LIKE 'wsrep_incoming_addresses'")
+                .await
+                .unwrap();
+            let got = row.map(|r| r.1).unwrap_or_default();
+            let mut parts: Vec<String> = got.split(',').map(str::to_string).collect();
+            parts.sort();
+            let mut want = expected.clone();
+            want.sort();
+            if parts == want {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "wsrep_incoming_addresses {got:?}, want {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
 
     // Wiped while the others run: it joins them by state transfer instead
     // of forming a second cluster.

@@ -120,6 +120,7 @@ defs! {
     "wsrep_cluster_name", Global, ReadOnly, s("trireme");
     "wsrep_dirty_reads", Both, Bool, Value::Int(0);
     "wsrep_node_address", Global, ReadOnly, s("");
+    "wsrep_node_incoming_address", Global, ReadOnly, s("AUTO");
     "wsrep_node_name", Global, ReadOnly, s("");
     "wsrep_on", Both, ReadOnly, s("ON");
     "wsrep_provider", Global, ReadOnly, s("trireme-gcs");

@@ -80,6 +80,8 @@ pub struct Stats {
     pub local_bf_aborts: AtomicU64,
     pub last_committed: AtomicU64,
     pub commit_waits: AtomicU64,
+    /// Where local COMMITs spend their time.
+    pub latency: crate::latency::CommitLatency,
 }
 
 /// Seqnos after which a node's low-water report is ignored for purging (a
@@ -406,8 +408,11 @@ impl Replicator {
             self.untrack(txn.id);
             return Ok(None);
         };
+        let started = std::time::Instant::now();
         let deadline = tokio::time::Instant::now() + self.commit_timeout;
         self.pass_gate(deadline).await?;
+        let lat = &self.stats.latency;
+        lat.fc_gate.record(started.elapsed());
         txn.check_doomed()?;
         let bytes = cert_codec::encode_write_set(&ws)
             .map_err(|e| SqlError::internal(format!("write-set encoding: {e}")))?;
@@ -418,7 +423,10 @@ impl Replicator {
         // From here certification decides; a BF abort would only race it.
         self.untrack(txn.id);
         txn.detach();
+        let submitted = std::time::Instant::now();
         let outcome = self.order_and_wait(txn.id, payload, deadline).await?;
+        let verdict = std::time::Instant::now();
+        lat.order.record(verdict - submitted);
         match outcome {
             Outcome::Committed(s) => {
                 self.stats.replicated.fetch_add(1, Ordering::Relaxed);
@@ -427,6 +435,8 @@ impl Replicator {
                     .fetch_add(len, Ordering::Relaxed);
                 self.stats.local_commits.fetch_add(1, Ordering::Relaxed);
                 self.wait_committed_applied(s).await?;
+                lat.apply_wait.record(verdict.elapsed());
+                lat.total.record(started.elapsed());
                 Ok(Some(s))
             }
             Outcome::CertFailed => {
@@ -650,7 +660,9 @@ impl Replicator {
     fn deliver_write_set(&self, seqno: u64, origin: u64, ws: WriteSet) {
         let verdict = {
             let mut cert = self.cert.lock();
+            let started = std::time::Instant::now();
             let v = cert.certify(&ws, seqno);
+            self.stats.latency.certify.record(started.elapsed());
             self.cache_cert_stats(&cert);
             v
         };
