@@ -9,10 +9,11 @@
 
 use std::any::TypeId;
 
-use sqlparser::ast::{CastKind, DataType, Expr, Statement};
+use sqlparser::ast::{CastKind, DataType, Expr, Query, Statement};
 use sqlparser::dialect::{Dialect, MySqlDialect, Precedence};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Token;
 
 #[derive(Debug, Default)]
 pub struct MariaDb(MySqlDialect);
@@ -23,6 +24,9 @@ impl Dialect for MariaDb {
     }
 
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        if let Some(q) = parenthesised_query(parser) {
+            return Some(q.map(Expr::Subquery));
+        }
         if !parser.parse_keyword(Keyword::BINARY) {
             return self.0.parse_prefix(parser);
         }
@@ -81,6 +85,9 @@ impl Dialect for MariaDb {
         expr: &Expr,
         precedence: u8,
     ) -> Option<Result<Expr, ParserError>> {
+        if let Some(e) = in_parenthesised_query(parser, expr) {
+            return Some(e);
+        }
         self.0.parse_infix(parser, expr, precedence)
     }
 
@@ -175,4 +182,57 @@ impl Dialect for MariaDb {
     fn supports_left_associative_joins_without_parens(&self) -> bool {
         self.0.supports_left_associative_joins_without_parens()
     }
+}
+
+/// `((SELECT ...) UNION (SELECT ...))` as an operand: sqlparser takes the
+/// outer parenthesis for an expression list and stops at UNION. When the
+/// parenthesis holds a whole query expression (up to its closing
+/// parenthesis) it is a subquery; anything else is left to sqlparser.
+fn parenthesised_query(parser: &mut Parser) -> Option<Result<Box<Query>, ParserError>> {
+    if parser.peek_tokens::<2>() != [Token::LParen, Token::LParen] {
+        return None;
+    }
+    parser
+        .maybe_parse(|p| {
+            p.expect_token(&Token::LParen)?;
+            let q = p.parse_query()?;
+            p.expect_token(&Token::RParen)?;
+            Ok(q)
+        })
+        .transpose()
+}
+
+/// `x [NOT] IN ((SELECT ...) UNION (SELECT ...))`: the parenthesis after
+/// IN holds a query expression that itself opens with a parenthesis, which
+/// sqlparser reads as a value list.
+fn in_parenthesised_query(parser: &mut Parser, lhs: &Expr) -> Option<Result<Expr, ParserError>> {
+    let [a, b, c, d] = parser.peek_tokens::<4>();
+    let is = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k);
+    let negated = if is(&a, Keyword::IN) && b == Token::LParen && c == Token::LParen {
+        false
+    } else if is(&a, Keyword::NOT)
+        && is(&b, Keyword::IN)
+        && c == Token::LParen
+        && d == Token::LParen
+    {
+        true
+    } else {
+        return None;
+    };
+    parser
+        .maybe_parse(|p| {
+            if negated {
+                p.expect_keyword(Keyword::NOT)?;
+            }
+            p.expect_keyword(Keyword::IN)?;
+            p.expect_token(&Token::LParen)?;
+            let q = p.parse_query()?;
+            p.expect_token(&Token::RParen)?;
+            Ok(Expr::InSubquery {
+                expr: Box::new(lhs.clone()),
+                subquery: q,
+                negated,
+            })
+        })
+        .transpose()
 }
