@@ -575,6 +575,7 @@ impl Exec<'_> {
         let b = self.bind(right, env)?;
         let bx = |e: Expr| Box::new(e);
         if let Some(c) = cmp_op(op) {
+            let (a, b) = unquote_json_operand(a, b);
             let coll = self.cmp_collation(&[&a, &b], env, &op.to_string())?;
             return Ok(Expr::Cmp(c, bx(a), bx(b), coll));
         }
@@ -1214,7 +1215,40 @@ pub(crate) fn merge_types(a: Option<SqlType>, b: Option<SqlType>) -> Option<SqlT
         }
         (Some(SqlType::Double | SqlType::Float), _)
         | (_, Some(SqlType::Double | SqlType::Float)) => Some(SqlType::Double),
-        _ => Some(SqlType::Varchar(255)),
+        (Some(x), Some(y)) => merge_temporal(&x, &y).or(Some(SqlType::Varchar(255))),
+    }
+}
+
+/// MariaDB's aggregation of two different temporal types (COALESCE, CASE,
+/// IF, GREATEST, UNION): two TIMESTAMPs stay a TIMESTAMP, any other mix is
+/// a DATETIME; the fraction is the wider one. Django reads the column type
+/// to decide whether it got a `datetime` or a `str`.
+fn merge_temporal(x: &SqlType, y: &SqlType) -> Option<SqlType> {
+    let fsp = |t: &SqlType| match t {
+        SqlType::Date => Some(0),
+        SqlType::DateTime(p) | SqlType::Timestamp(p) | SqlType::Time(p) => Some(*p),
+        _ => None,
+    };
+    let p = fsp(x)?.max(fsp(y)?);
+    Some(match (x, y) {
+        (SqlType::Timestamp(_), SqlType::Timestamp(_)) => SqlType::Timestamp(p),
+        (SqlType::Time(_), SqlType::Time(_)) => SqlType::Time(p),
+        _ => SqlType::DateTime(p),
+    })
+}
+
+/// MariaDB compares a JSON_EXTRACT result with a value that is not JSON by
+/// the scalar it holds: `JSON_EXTRACT(doc, '$.v') = 'stable'` is true for
+/// `{"v": "stable"}` (the JSON string's quotes do not count). Django writes
+/// every `JSONField` exact lookup this way. Two JSON operands compare as
+/// they are.
+fn unquote_json_operand(a: Expr, b: Expr) -> (Expr, Expr) {
+    let is_json = |e: &Expr| matches!(e, Expr::Func(Func::JsonExtract, _));
+    let unquote = |e: Expr| Expr::Func(Func::JsonUnquote, vec![e]);
+    match (is_json(&a), is_json(&b)) {
+        (true, false) => (unquote(a), b),
+        (false, true) => (a, unquote(b)),
+        _ => (a, b),
     }
 }
 
