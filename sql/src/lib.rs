@@ -30,6 +30,7 @@ pub mod generated;
 pub mod multi;
 pub mod select;
 pub mod show;
+pub mod stored_expr;
 pub mod vars;
 pub mod view;
 pub mod window;
