@@ -1338,7 +1338,18 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
             ),
             _ => (Some(SqlType::Double), true),
         },
-        AggFunc::Min | AggFunc::Max => (arg.0, true),
+        // Over an integer expression that is not a column, MariaDB's
+        // MIN/MAX is a BIGINT (`MAX(CASE WHEN .. THEN id END)`, `MAX(1)`).
+        AggFunc::Min | AggFunc::Max => match (arg.0, a.args.first()) {
+            (Some(SqlType::Int { unsigned, .. }), Some(e)) if !matches!(e, Expr::Col(_)) => (
+                Some(SqlType::Int {
+                    width: IntWidth::Big,
+                    unsigned,
+                }),
+                true,
+            ),
+            (t, _) => (t, true),
+        },
         AggFunc::Variance { .. } => (Some(SqlType::Double), true),
         AggFunc::GroupConcat => (Some(SqlType::Text(65_535)), true),
         AggFunc::BitAnd | AggFunc::BitOr => (
