@@ -730,8 +730,16 @@ fn rows_per_key(
 /// table of each block, blocks in id order.
 fn traditional(block: &Block, opts: ExplainOpts) -> Output {
     let text = |n: &str| OutCol::expr(n, Some(SqlType::Varchar(255)), true);
+    let id = OutCol::expr(
+        "id",
+        Some(SqlType::Int {
+            width: IntWidth::Big,
+            unsigned: true,
+        }),
+        true,
+    );
     let mut columns = vec![
-        OutCol::bigint("id"),
+        id,
         text("select_type"),
         text("table"),
         text("type"),
