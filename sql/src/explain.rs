@@ -151,7 +151,15 @@ impl Exec<'_> {
         let r = self.explain_body(&q.body, next_id, select_type, analyze);
         self.ctes.truncate(mark);
         let mut b = r?;
-        if q.order_by.is_some() && b.union.is_empty() {
+        // `ORDER BY NULL` (Django's way of saying "no order") sorts nothing.
+        let sorts = match q.order_by.as_ref().map(|o| &o.kind) {
+            Some(ast::OrderByKind::Expressions(items)) => items.iter().any(
+                |i| !matches!(&i.expr, ast::Expr::Value(v) if matches!(v.value, ast::Value::Null)),
+            ),
+            Some(_) => true,
+            None => false,
+        };
+        if sorts && b.union.is_empty() {
             if let Some(t) = b.tables.first_mut() {
                 t.extra.push("Using filesort");
             }
@@ -429,6 +437,13 @@ impl Exec<'_> {
     ) -> SqlResult<()> {
         let src = &plan.sources[level];
         let def = &t.def;
+        // Inside a subquery being explained, a name of the enclosing query
+        // binds as a NULL placeholder (`correlated`): a key compared with it
+        // varies per outer row, like one compared with an earlier table.
+        let in_subquery = !self.outer.is_empty();
+        let varies = |e: &Expr| {
+            e.max_column().is_some() || (in_subquery && matches!(e, Expr::Lit(Value::Null)))
+        };
         let mut stats = ReadStats::default();
         let total = access::fetch(t, self.txn, &Access::Full, &[], &mut stats)?.len() as u64;
         row.possible_keys = access::candidate_keys(def, here, src.offset)
@@ -451,7 +466,7 @@ impl Exec<'_> {
                 };
                 let unique = key.is_none_or(|i| def.indexes[i].unique);
                 let cols = key_columns(def, key).len();
-                let dependent = pts.iter().flatten().any(|e| e.max_column().is_some());
+                let dependent = pts.iter().flatten().any(varies);
                 row.access_type = Some(match (pts.len(), unique, dependent) {
                     (1, true, false) => "const",
                     (1, true, true) => "eq_ref",
@@ -477,9 +492,18 @@ impl Exec<'_> {
         row.key = Some(key_name(def, key));
         row.key_len = Some(used.iter().map(|&c| column_key_len(def, c)).sum());
         row.used_key_parts = used.iter().map(|&c| def.columns[c].name.clone()).collect();
-        let dependent = exprs.iter().any(|e| e.max_column().is_some());
+        let dependent = exprs.iter().any(|e| varies(e));
         if row.access_type != Some("range") {
-            row.refs = exprs.iter().map(|e| ref_text(e, plan)).collect();
+            row.refs = exprs
+                .iter()
+                .map(|e| {
+                    if varies(e) && e.max_column().is_none() {
+                        "func".to_string()
+                    } else {
+                        ref_text(e, plan)
+                    }
+                })
+                .collect();
         }
         row.rows = Some(if !dependent {
             // A constant key: the rows it selects, counted.
@@ -1114,9 +1138,9 @@ pub fn options(
             ast::AnalyzeFormat::TRADITIONAL => false,
             other => {
                 return Err(SqlError::new(
-                    1235,
-                    "42000",
-                    format!("This version of MariaDB doesn't yet support 'EXPLAIN FORMAT={other}'"),
+                    1791,
+                    "HY000",
+                    format!("Unknown EXPLAIN/ANALYZE format name: '{other}'"),
                 ))
             }
         },

@@ -48,3 +48,6 @@ EXPLAIN FORMAT=JSON SELECT 1;
 EXPLAIN FORMAT=JSON SELECT * FROM plain;
 -- @ordered
 ANALYZE SELECT id FROM plain WHERE v = 'a';
+EXPLAIN FORMAT=TREE SELECT 1;
+-- @ordered
+EXPLAIN SELECT t.id, COUNT(c.id) FROM tag t LEFT JOIN tag c ON t.id = c.parent_id WHERE t.name = 'b' GROUP BY t.id ORDER BY NULL;
