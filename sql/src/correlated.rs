@@ -135,7 +135,7 @@ impl Exec<'_> {
                 continue;
             }
             for r in rows.iter_mut() {
-                let v = self.eval_row(e, &r[..scope.len()], scope)?;
+                let v = self.eval_row(e, &r[..scope.len().min(r.len())], scope)?;
                 r.resize(next, Value::Null);
                 r.push(v);
             }

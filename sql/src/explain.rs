@@ -680,7 +680,7 @@ fn column_key_len(def: &TableDef, col: usize) -> u32 {
             // Nine digits per four bytes, the rest packed.
             let part =
                 |d: u8| u32::from(d / 9) * 4 + [0, 1, 1, 2, 2, 3, 3, 4, 4][usize::from(d % 9)];
-            part(precision - scale) + part(*scale)
+            part(precision.saturating_sub(*scale)) + part(*scale)
         }
         SqlType::Float => 4,
         SqlType::Double => 8,
