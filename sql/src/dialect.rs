@@ -189,7 +189,14 @@ impl Dialect for MariaDb {
 /// parenthesis holds a whole query expression (up to its closing
 /// parenthesis) it is a subquery; anything else is left to sqlparser.
 fn parenthesised_query(parser: &mut Parser) -> Option<Result<Box<Query>, ParserError>> {
-    if parser.peek_tokens::<2>() != [Token::LParen, Token::LParen] {
+    // Only what can open a query: `((SELECT`, `((WITH`, `(((`.
+    let [a, b, c] = parser.peek_tokens::<3>();
+    let opens_query = match &c {
+        Token::Word(w) => matches!(w.keyword, Keyword::SELECT | Keyword::WITH),
+        Token::LParen => true,
+        _ => false,
+    };
+    if a != Token::LParen || b != Token::LParen || !opens_query {
         return None;
     }
     parser
