@@ -80,3 +80,6 @@ SELECT CASE WHEN id = 1 THEN o0 ELSE o END AS a, IF(id = 1, d, o) AS b, GREATEST
 SELECT COALESCE(MAX(o), CAST('2020-01-01 00:00:00' AS DATETIME)) AS c FROM tmix WHERE id > 5;
 SELECT COALESCE(MAX(o), CURRENT_TIMESTAMP) IS NOT NULL AS c FROM tmix WHERE id > 5;
 SELECT o FROM tmix UNION SELECT d FROM tmix ORDER BY 1;
+-- DATE_FORMAT of a TIME reads it as that time on the zero date (Django's
+-- TruncHour / TruncMinute / TruncSecond of a TimeField).
+SELECT DATE_FORMAT(CAST('14:30:50.000321' AS TIME(6)), '%H:00:00'), CAST(DATE_FORMAT(CAST('14:30:50' AS TIME), '%H:%i:00') AS TIME), DATE_FORMAT(CAST('14:30:50' AS TIME), '%Y-%m-%d %H:%i:%s %f');
