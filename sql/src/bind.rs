@@ -1365,6 +1365,19 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
 /// The display name MySQL gives an unaliased select expression: its text.
 pub fn expr_display_name(e: &ast::Expr) -> String {
     match e {
+        // The parser's stand-in for CHAR(n, ... USING cs), shown as written.
+        ast::Expr::Function(f) if f.name.to_string() == "CHAR USING" => {
+            let args: Vec<String> = match &f.args {
+                ast::FunctionArguments::List(l) => l.args.iter().map(|a| a.to_string()).collect(),
+                _ => Vec::new(),
+            };
+            match args.split_first() {
+                Some((cs, rest)) => {
+                    format!("CHAR({} USING {})", rest.join(", "), cs.trim_matches('\''))
+                }
+                None => "CHAR()".into(),
+            }
+        }
         ast::Expr::Identifier(i) => i.value.clone(),
         // `@@session.x` is named as written; `t.col` by its column.
         ast::Expr::CompoundIdentifier(ids)

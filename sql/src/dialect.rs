@@ -9,7 +9,10 @@
 
 use std::any::TypeId;
 
-use sqlparser::ast::{CastKind, DataType, Expr, Query, Statement};
+use sqlparser::ast::{
+    CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, Query, Statement, Value,
+};
 use sqlparser::dialect::{Dialect, MySqlDialect, Precedence};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -26,6 +29,9 @@ impl Dialect for MariaDb {
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
         if let Some(q) = parenthesised_query(parser) {
             return Some(q.map(Expr::Subquery));
+        }
+        if let Some(e) = char_using(parser) {
+            return Some(e);
         }
         if !parser.parse_keyword(Keyword::BINARY) {
             return self.0.parse_prefix(parser);
@@ -240,6 +246,46 @@ fn in_parenthesised_query(parser: &mut Parser, lhs: &Expr) -> Option<Result<Expr
                 subquery: q,
                 negated,
             })
+        })
+        .transpose()
+}
+
+/// MySQL's `CHAR(n, ... USING charset)` (Django's `Chr()` sends `CHAR(n
+/// USING utf16)`), which sqlparser does not know: read as the function
+/// `CHAR USING` (a name no query can spell unquoted) with the charset name
+/// as its first argument.
+fn char_using(parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+    let [a, b] = parser.peek_tokens::<2>();
+    if !matches!(&a, Token::Word(w) if w.keyword == Keyword::CHAR) || b != Token::LParen {
+        return None;
+    }
+    parser
+        .maybe_parse(|p| {
+            p.expect_keyword(Keyword::CHAR)?;
+            p.expect_token(&Token::LParen)?;
+            let args = p.parse_comma_separated(Parser::parse_expr)?;
+            p.expect_keyword(Keyword::USING)?;
+            let charset = p.parse_identifier()?;
+            p.expect_token(&Token::RParen)?;
+            let arg = |e: Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(e));
+            let mut list = vec![arg(Expr::Value(
+                Value::SingleQuotedString(charset.value).with_empty_span(),
+            ))];
+            list.extend(args.into_iter().map(arg));
+            Ok(Expr::Function(Function {
+                name: ObjectName::from(vec![Ident::new("CHAR USING")]),
+                uses_odbc_syntax: false,
+                parameters: FunctionArguments::None,
+                args: FunctionArguments::List(FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args: list,
+                    clauses: Vec::new(),
+                }),
+                within_group: Vec::new(),
+                filter: None,
+                null_treatment: None,
+                over: None,
+            }))
         })
         .transpose()
 }
