@@ -865,9 +865,10 @@ impl Exec<'_> {
             };
             return Ok(Expr::Func(Func::SetLastInsertId, vec![self.bind(a, env)?]));
         }
-        if name == "VALUES" {
+        if name == "VALUES" || name == "VALUE" {
             // VALUES(col) in ON DUPLICATE KEY UPDATE: the value the INSERT
             // proposed for col, which sits after the existing row's columns.
+            // VALUE(col) is MariaDB's alias (Django's bulk_create sends it).
             let [arg] = raw_args.as_slice() else {
                 return Err(SqlError::wrong_arg_count(&name));
             };

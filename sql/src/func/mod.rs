@@ -470,6 +470,7 @@ pub const SESSION_FUNCTIONS: &[&str] = &[
     "CURRENT_TIME",
     "UTC_TIME",
     "VALUES",
+    "VALUE",
 ];
 
 /// The names the function table binds (without the session functions the
