@@ -289,3 +289,40 @@ fn char_using(parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
         })
         .transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expr(sql: &str) -> Expr {
+        Parser::new(&MariaDb::default())
+            .try_with_sql(sql)
+            .and_then(|mut p| p.parse_expr())
+            .expect("parses")
+    }
+
+    #[test]
+    fn parenthesised_union_operands() {
+        assert!(matches!(
+            expr("((SELECT 1) UNION (SELECT 2)) IS NOT NULL"),
+            Expr::IsNotNull(e) if matches!(*e, Expr::Subquery(_))
+        ));
+        assert!(matches!(
+            expr("x NOT IN ((SELECT 1) UNION (SELECT 2))"),
+            Expr::InSubquery { negated: true, .. }
+        ));
+        // Not queries: left to sqlparser.
+        assert!(matches!(expr("((1) + 2)"), Expr::Nested(_)));
+        assert!(matches!(expr("x IN ((1), (2))"), Expr::InList { .. }));
+    }
+
+    #[test]
+    fn char_using_is_a_function_with_the_charset_first() {
+        let Expr::Function(f) = expr("CHAR(74, 75 USING utf16)") else {
+            panic!("not a function");
+        };
+        assert_eq!(f.name.to_string(), "CHAR USING");
+        assert_eq!(f.args.to_string(), "('utf16', 74, 75)");
+        assert!(matches!(expr("CHAR(74)"), Expr::Function(_)));
+    }
+}
