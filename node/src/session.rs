@@ -424,6 +424,18 @@ impl Session {
                     .collect();
                 Err(SqlError::unsupported(format!("SHOW {}", words.join(" "))))
             }
+            Statement::Explain {
+                analyze,
+                verbose,
+                statement,
+                format,
+                ..
+            } => {
+                let opts = sql::explain::options(*analyze, *verbose, format.as_ref())?;
+                self.require_ready(true)?;
+                self.with_statement(Access::Read, false, params, |e| e.explain(statement, opts))
+                    .await
+            }
             Statement::Query(q) => {
                 // As in Galera, a detached node still answers queries that
                 // read no table (`SELECT @@version`, `SELECT 1`): drivers

@@ -185,6 +185,23 @@ fn range(preds: &BTreeMap<usize, Vec<ColPred>>, cols: &[usize]) -> Option<KeyRan
     Some(KeyRange { eq, lo, hi })
 }
 
+/// Keys whose leading column some conjunct constrains, the primary key as
+/// None (EXPLAIN's `possible_keys`).
+pub fn candidate_keys(def: &TableDef, conjuncts: &[&Expr], offset: usize) -> Vec<Option<usize>> {
+    let preds = column_preds(conjuncts, offset, def);
+    let leads = |cols: &[usize]| cols.first().is_some_and(|c| preds.contains_key(c));
+    let mut out = Vec::new();
+    if def.primary.as_deref().is_some_and(leads) {
+        out.push(None);
+    }
+    for (i, idx) in def.indexes.iter().enumerate() {
+        if leads(&idx.columns) {
+            out.push(Some(i));
+        }
+    }
+    out
+}
+
 /// Chooses the access path for `def` at `offset` given the conjuncts that
 /// may be used for it.
 pub fn choose(def: &TableDef, conjuncts: &[&Expr], offset: usize) -> Access {

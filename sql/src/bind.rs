@@ -575,6 +575,7 @@ impl Exec<'_> {
         let b = self.bind(right, env)?;
         let bx = |e: Expr| Box::new(e);
         if let Some(c) = cmp_op(op) {
+            let (a, b) = unquote_json_operand(a, b);
             let coll = self.cmp_collation(&[&a, &b], env, &op.to_string())?;
             return Ok(Expr::Cmp(c, bx(a), bx(b), coll));
         }
@@ -864,9 +865,10 @@ impl Exec<'_> {
             };
             return Ok(Expr::Func(Func::SetLastInsertId, vec![self.bind(a, env)?]));
         }
-        if name == "VALUES" {
+        if name == "VALUES" || name == "VALUE" {
             // VALUES(col) in ON DUPLICATE KEY UPDATE: the value the INSERT
             // proposed for col, which sits after the existing row's columns.
+            // VALUE(col) is MariaDB's alias (Django's bulk_create sends it).
             let [arg] = raw_args.as_slice() else {
                 return Err(SqlError::wrong_arg_count(&name));
             };
@@ -1214,7 +1216,40 @@ pub(crate) fn merge_types(a: Option<SqlType>, b: Option<SqlType>) -> Option<SqlT
         }
         (Some(SqlType::Double | SqlType::Float), _)
         | (_, Some(SqlType::Double | SqlType::Float)) => Some(SqlType::Double),
-        _ => Some(SqlType::Varchar(255)),
+        (Some(x), Some(y)) => merge_temporal(&x, &y).or(Some(SqlType::Varchar(255))),
+    }
+}
+
+/// MariaDB's aggregation of two different temporal types (COALESCE, CASE,
+/// IF, GREATEST, UNION): two TIMESTAMPs stay a TIMESTAMP, any other mix is
+/// a DATETIME; the fraction is the wider one. Django reads the column type
+/// to decide whether it got a `datetime` or a `str`.
+fn merge_temporal(x: &SqlType, y: &SqlType) -> Option<SqlType> {
+    let fsp = |t: &SqlType| match t {
+        SqlType::Date => Some(0),
+        SqlType::DateTime(p) | SqlType::Timestamp(p) | SqlType::Time(p) => Some(*p),
+        _ => None,
+    };
+    let p = fsp(x)?.max(fsp(y)?);
+    Some(match (x, y) {
+        (SqlType::Timestamp(_), SqlType::Timestamp(_)) => SqlType::Timestamp(p),
+        (SqlType::Time(_), SqlType::Time(_)) => SqlType::Time(p),
+        _ => SqlType::DateTime(p),
+    })
+}
+
+/// MariaDB compares a JSON_EXTRACT result with a value that is not JSON by
+/// the scalar it holds: `JSON_EXTRACT(doc, '$.v') = 'stable'` is true for
+/// `{"v": "stable"}` (the JSON string's quotes do not count). Django writes
+/// every `JSONField` exact lookup this way. Two JSON operands compare as
+/// they are.
+fn unquote_json_operand(a: Expr, b: Expr) -> (Expr, Expr) {
+    let is_json = |e: &Expr| matches!(e, Expr::Func(Func::JsonExtract, _));
+    let unquote = |e: Expr| Expr::Func(Func::JsonUnquote, vec![e]);
+    match (is_json(&a), is_json(&b)) {
+        (true, false) => (unquote(a), b),
+        (false, true) => (a, unquote(b)),
+        _ => (a, b),
     }
 }
 
@@ -1304,7 +1339,18 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
             ),
             _ => (Some(SqlType::Double), true),
         },
-        AggFunc::Min | AggFunc::Max => (arg.0, true),
+        // Over an integer expression that is not a column, MariaDB's
+        // MIN/MAX is a BIGINT (`MAX(CASE WHEN .. THEN id END)`, `MAX(1)`).
+        AggFunc::Min | AggFunc::Max => match (arg.0, a.args.first()) {
+            (Some(SqlType::Int { unsigned, .. }), Some(e)) if !matches!(e, Expr::Col(_)) => (
+                Some(SqlType::Int {
+                    width: IntWidth::Big,
+                    unsigned,
+                }),
+                true,
+            ),
+            (t, _) => (t, true),
+        },
         AggFunc::Variance { .. } => (Some(SqlType::Double), true),
         AggFunc::GroupConcat => (Some(SqlType::Text(65_535)), true),
         AggFunc::BitAnd | AggFunc::BitOr => (
@@ -1320,6 +1366,19 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
 /// The display name MySQL gives an unaliased select expression: its text.
 pub fn expr_display_name(e: &ast::Expr) -> String {
     match e {
+        // The parser's stand-in for CHAR(n, ... USING cs), shown as written.
+        ast::Expr::Function(f) if f.name.to_string() == "CHAR USING" => {
+            let args: Vec<String> = match &f.args {
+                ast::FunctionArguments::List(l) => l.args.iter().map(|a| a.to_string()).collect(),
+                _ => Vec::new(),
+            };
+            match args.split_first() {
+                Some((cs, rest)) => {
+                    format!("CHAR({} USING {})", rest.join(", "), cs.trim_matches('\''))
+                }
+                None => "CHAR()".into(),
+            }
+        }
         ast::Expr::Identifier(i) => i.value.clone(),
         // `@@session.x` is named as written; `t.col` by its column.
         ast::Expr::CompoundIdentifier(ids)

@@ -118,6 +118,33 @@ impl Exec<'_> {
         e.eval(row)
     }
 
+    /// Turns each of `exprs` that holds a correlated subquery into a read
+    /// of a new column appended to every row of `rows` (source rows laid
+    /// out by `scope`), holding its value for that row. Aggregates and
+    /// GROUP BY evaluate their arguments without the session, so their
+    /// subqueries must have run before.
+    pub(crate) fn precompute_correlated(
+        &mut self,
+        exprs: Vec<&mut Expr>,
+        rows: &mut [Vec<Value>],
+        scope: &Scope,
+    ) -> SqlResult<()> {
+        let mut next = scope.len();
+        for e in exprs {
+            if !e.has_correlated() {
+                continue;
+            }
+            for r in rows.iter_mut() {
+                let v = self.eval_row(e, &r[..scope.len().min(r.len())], scope)?;
+                r.resize(next, Value::Null);
+                r.push(v);
+            }
+            *e = Expr::Col(next);
+            next += 1;
+        }
+        Ok(())
+    }
+
     fn run_correlated(&mut self, c: &Correlated, row: &[Value], scope: &Scope) -> SqlResult<Value> {
         let lhs = match &c.kind {
             SubKind::In { lhs, .. } => Some(self.eval_row(lhs, row, scope)?),

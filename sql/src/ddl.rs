@@ -591,11 +591,56 @@ impl DdlCtx<'_> {
         def.db = nd.to_string();
         def.name = nt.to_string();
         def.version = self.seqno;
+        // InnoDB's generated key names carry the table's name and follow it.
+        let generated = format!("{ot}_ibfk_");
+        for fk in &mut def.foreign_keys {
+            if let Some(n) = fk.name.strip_prefix(&generated) {
+                fk.name = format!("{nt}_ibfk_{n}");
+            }
+        }
         let t = old.rebuild(def, self.snapshot, self.seqno, |r| {
             Ok::<_, SqlError>(r.to_vec())
         })?;
         self.db_mut(od)?.tables.remove(ot);
         self.db_mut(nd)?.tables.insert(nt.to_string(), Arc::new(t));
+        self.retarget_foreign_keys(od, ot, |fk| {
+            fk.ref_db = nd.to_string();
+            fk.ref_table = nt.to_string();
+        })
+    }
+
+    /// Applies `change` to every foreign key that references `d`.`t` (in
+    /// any table, the referenced one included): a renamed parent table or
+    /// column is what its children's keys name from then on, as in InnoDB,
+    /// both for enforcement and for information_schema.
+    fn retarget_foreign_keys(
+        &mut self,
+        d: &str,
+        t: &str,
+        change: impl Fn(&mut trireme_storage::catalog::ForeignKeyDef),
+    ) -> SqlResult<()> {
+        let refers =
+            |fk: &trireme_storage::catalog::ForeignKeyDef| fk.ref_db == d && fk.ref_table == t;
+        let children: Vec<Arc<Table>> = self
+            .cat
+            .all_tables()
+            .filter(|c| c.def.foreign_keys.iter().any(refers))
+            .cloned()
+            .collect();
+        for child in children {
+            let mut def = child.def.clone();
+            for fk in def.foreign_keys.iter_mut().filter(|fk| refers(fk)) {
+                change(fk);
+            }
+            // A new definition means a new table object, and rows copied
+            // at this seqno: older snapshots must see the definition change.
+            def.version = self.seqno;
+            let (cd, cn) = (def.db.clone(), def.name.clone());
+            let fresh = child.rebuild(def, self.snapshot, self.seqno, |r| {
+                Ok::<_, SqlError>(r.to_vec())
+            })?;
+            self.db_mut(&cd)?.tables.insert(cn, Arc::new(fresh));
+        }
         Ok(())
     }
 
@@ -736,6 +781,7 @@ impl DdlCtx<'_> {
         // For each new column position: where its value comes from.
         let mut source: Vec<ColSource> = (0..def.columns.len()).map(ColSource::Old).collect();
         let mut auto_inc_start = None;
+        let mut renamed_columns: Vec<(String, String)> = Vec::new();
         for op in ops {
             match op {
                 AlterOp::AddColumn {
@@ -820,6 +866,7 @@ impl DdlCtx<'_> {
                     def.columns[i] = c;
                     if renamed {
                         rename_references(&mut def, old_name, &new_name)?;
+                        renamed_columns.push((old_name.clone(), new_name.clone()));
                     }
                     if let Some(p) = position {
                         let c = def.columns[i].clone();
@@ -846,6 +893,7 @@ impl DdlCtx<'_> {
                     }
                     def.columns[i].name = new_name.clone();
                     rename_references(&mut def, old_name, new_name)?;
+                    renamed_columns.push((old_name.clone(), new_name.clone()));
                 }
                 AlterOp::SetDefault { name, default } => {
                     let i = def
@@ -1015,10 +1063,12 @@ impl DdlCtx<'_> {
                     let key = fresh.def.pk_of(&r).unwrap_or(pk);
                     fresh.install(&key, self.seqno, Some(r.into()));
                 }
-                return self.finish_alter(d, tn, fresh, auto_inc_start);
+                self.finish_alter(d, tn, fresh, auto_inc_start)?;
+                return self.rename_referenced_columns(d, tn, &renamed_columns);
             }
         }
-        self.finish_alter(d, tn, t, auto_inc_start)
+        self.finish_alter(d, tn, t, auto_inc_start)?;
+        self.rename_referenced_columns(d, tn, &renamed_columns)
     }
 
     fn finish_alter(
@@ -1034,6 +1084,40 @@ impl DdlCtx<'_> {
         }
         self.db_mut(d)?.tables.insert(tn.to_string(), Arc::new(t));
         Ok(())
+    }
+
+    /// After columns of `d`.`tn` were renamed (old, new): the foreign keys
+    /// that reference them name the new columns.
+    fn rename_referenced_columns(
+        &mut self,
+        d: &str,
+        tn: &str,
+        renames: &[(String, String)],
+    ) -> SqlResult<()> {
+        if renames.is_empty() {
+            return Ok(());
+        }
+        let names_one = |fk: &trireme_storage::catalog::ForeignKeyDef| {
+            fk.ref_columns
+                .iter()
+                .any(|c| renames.iter().any(|(o, _)| o.eq_ignore_ascii_case(c)))
+        };
+        let affected = self.cat.all_tables().any(|c| {
+            c.def
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.ref_db == d && fk.ref_table == tn && names_one(fk))
+        });
+        if !affected {
+            return Ok(());
+        }
+        self.retarget_foreign_keys(d, tn, |fk| {
+            for c in &mut fk.ref_columns {
+                if let Some((_, n)) = renames.iter().find(|(o, _)| o.eq_ignore_ascii_case(c)) {
+                    *c = n.clone();
+                }
+            }
+        })
     }
 }
 
@@ -1501,7 +1585,11 @@ fn rename_references(def: &mut TableDef, old: &str, new: &str) -> SqlResult<()> 
             }
             std::ops::ControlFlow::<()>::Continue(())
         });
-        Ok(if hit { e.to_string() } else { text.to_string() })
+        Ok(if hit {
+            crate::stored_expr::text(&e)
+        } else {
+            text.to_string()
+        })
     };
     for c in &mut def.columns {
         if let Some(check) = &c.check {
@@ -1615,7 +1703,7 @@ fn column_def_parts<'a>(
             }
             // MariaDB (InnoDB) accepts and ignores a column-level REFERENCES.
             ast::ColumnOption::ForeignKey(_) => {}
-            ast::ColumnOption::Check(c) => col.check = Some(c.expr.to_string()),
+            ast::ColumnOption::Check(c) => col.check = Some(crate::generated::render(&c.expr)),
             other => return Err(SqlError::unsupported(format!("column option {other}"))),
         }
     }
@@ -1709,7 +1797,7 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
             ) {
                 DefaultValue::CurrentTimestamp
             } else {
-                return Err(bad());
+                DefaultValue::Value(crate::generated::constant_default(e, column)?)
             }
         }
         ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("CURRENT_TIMESTAMP") => {
@@ -1721,7 +1809,8 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
         ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("FALSE") => {
             DefaultValue::Value(Value::Int(0))
         }
-        _ => return Err(bad()),
+        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => return Err(bad()),
+        other => DefaultValue::Value(crate::generated::constant_default(other, column)?),
     })
 }
 
@@ -1855,7 +1944,7 @@ fn add_check(def: &mut TableDef, c: &ast::CheckConstraint) -> SqlResult<()> {
             format!("Duplicate CHECK constraint name '{name}'"),
         ));
     }
-    def.checks.push((name, c.expr.to_string()));
+    def.checks.push((name, crate::generated::render(&c.expr)));
     Ok(())
 }
 

@@ -9,10 +9,14 @@
 
 use std::any::TypeId;
 
-use sqlparser::ast::{CastKind, DataType, Expr, Statement};
+use sqlparser::ast::{
+    CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, Query, Statement, Value,
+};
 use sqlparser::dialect::{Dialect, MySqlDialect, Precedence};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Token;
 
 #[derive(Debug, Default)]
 pub struct MariaDb(MySqlDialect);
@@ -23,6 +27,12 @@ impl Dialect for MariaDb {
     }
 
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        if let Some(q) = parenthesised_query(parser) {
+            return Some(q.map(Expr::Subquery));
+        }
+        if let Some(e) = char_using(parser) {
+            return Some(e);
+        }
         if !parser.parse_keyword(Keyword::BINARY) {
             return self.0.parse_prefix(parser);
         }
@@ -81,6 +91,9 @@ impl Dialect for MariaDb {
         expr: &Expr,
         precedence: u8,
     ) -> Option<Result<Expr, ParserError>> {
+        if let Some(e) = in_parenthesised_query(parser, expr) {
+            return Some(e);
+        }
         self.0.parse_infix(parser, expr, precedence)
     }
 
@@ -174,5 +187,142 @@ impl Dialect for MariaDb {
 
     fn supports_left_associative_joins_without_parens(&self) -> bool {
         self.0.supports_left_associative_joins_without_parens()
+    }
+}
+
+/// `((SELECT ...) UNION (SELECT ...))` as an operand: sqlparser takes the
+/// outer parenthesis for an expression list and stops at UNION. When the
+/// parenthesis holds a whole query expression (up to its closing
+/// parenthesis) it is a subquery; anything else is left to sqlparser.
+fn parenthesised_query(parser: &mut Parser) -> Option<Result<Box<Query>, ParserError>> {
+    // Only what can open a query: `((SELECT`, `((WITH`, `(((`.
+    let [a, b, c] = parser.peek_tokens::<3>();
+    let opens_query = match &c {
+        Token::Word(w) => matches!(w.keyword, Keyword::SELECT | Keyword::WITH),
+        Token::LParen => true,
+        _ => false,
+    };
+    if a != Token::LParen || b != Token::LParen || !opens_query {
+        return None;
+    }
+    parser
+        .maybe_parse(|p| {
+            p.expect_token(&Token::LParen)?;
+            let q = p.parse_query()?;
+            p.expect_token(&Token::RParen)?;
+            Ok(q)
+        })
+        .transpose()
+}
+
+/// `x [NOT] IN ((SELECT ...) UNION (SELECT ...))`: the parenthesis after
+/// IN holds a query expression that itself opens with a parenthesis, which
+/// sqlparser reads as a value list.
+fn in_parenthesised_query(parser: &mut Parser, lhs: &Expr) -> Option<Result<Expr, ParserError>> {
+    let [a, b, c, d] = parser.peek_tokens::<4>();
+    let is = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k);
+    let negated = if is(&a, Keyword::IN) && b == Token::LParen && c == Token::LParen {
+        false
+    } else if is(&a, Keyword::NOT)
+        && is(&b, Keyword::IN)
+        && c == Token::LParen
+        && d == Token::LParen
+    {
+        true
+    } else {
+        return None;
+    };
+    parser
+        .maybe_parse(|p| {
+            if negated {
+                p.expect_keyword(Keyword::NOT)?;
+            }
+            p.expect_keyword(Keyword::IN)?;
+            p.expect_token(&Token::LParen)?;
+            let q = p.parse_query()?;
+            p.expect_token(&Token::RParen)?;
+            Ok(Expr::InSubquery {
+                expr: Box::new(lhs.clone()),
+                subquery: q,
+                negated,
+            })
+        })
+        .transpose()
+}
+
+/// MySQL's `CHAR(n, ... USING charset)` (Django's `Chr()` sends `CHAR(n
+/// USING utf16)`), which sqlparser does not know: read as the function
+/// `CHAR USING` (a name no query can spell unquoted) with the charset name
+/// as its first argument.
+fn char_using(parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+    let [a, b] = parser.peek_tokens::<2>();
+    if !matches!(&a, Token::Word(w) if w.keyword == Keyword::CHAR) || b != Token::LParen {
+        return None;
+    }
+    parser
+        .maybe_parse(|p| {
+            p.expect_keyword(Keyword::CHAR)?;
+            p.expect_token(&Token::LParen)?;
+            let args = p.parse_comma_separated(Parser::parse_expr)?;
+            p.expect_keyword(Keyword::USING)?;
+            let charset = p.parse_identifier()?;
+            p.expect_token(&Token::RParen)?;
+            let arg = |e: Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(e));
+            let mut list = vec![arg(Expr::Value(
+                Value::SingleQuotedString(charset.value).with_empty_span(),
+            ))];
+            list.extend(args.into_iter().map(arg));
+            Ok(Expr::Function(Function {
+                name: ObjectName::from(vec![Ident::new("CHAR USING")]),
+                uses_odbc_syntax: false,
+                parameters: FunctionArguments::None,
+                args: FunctionArguments::List(FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args: list,
+                    clauses: Vec::new(),
+                }),
+                within_group: Vec::new(),
+                filter: None,
+                null_treatment: None,
+                over: None,
+            }))
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expr(sql: &str) -> Expr {
+        Parser::new(&MariaDb::default())
+            .try_with_sql(sql)
+            .and_then(|mut p| p.parse_expr())
+            .expect("parses")
+    }
+
+    #[test]
+    fn parenthesised_union_operands() {
+        assert!(matches!(
+            expr("((SELECT 1) UNION (SELECT 2)) IS NOT NULL"),
+            Expr::IsNotNull(e) if matches!(*e, Expr::Subquery(_))
+        ));
+        assert!(matches!(
+            expr("x NOT IN ((SELECT 1) UNION (SELECT 2))"),
+            Expr::InSubquery { negated: true, .. }
+        ));
+        // Not queries: left to sqlparser.
+        assert!(matches!(expr("((1) + 2)"), Expr::Nested(_)));
+        assert!(matches!(expr("x IN ((1), (2))"), Expr::InList { .. }));
+    }
+
+    #[test]
+    fn char_using_is_a_function_with_the_charset_first() {
+        let Expr::Function(f) = expr("CHAR(74, 75 USING utf16)") else {
+            panic!("not a function");
+        };
+        assert_eq!(f.name.to_string(), "CHAR USING");
+        assert_eq!(f.args.to_string(), "('utf16', 74, 75)");
+        assert!(matches!(expr("CHAR(74)"), Expr::Function(_)));
     }
 }

@@ -102,7 +102,7 @@ pub fn render(e: &ast::Expr) -> String {
         }
         ControlFlow::<()>::Continue(())
     });
-    e.to_string()
+    crate::stored_expr::text(&e)
 }
 
 fn parse(text: &str) -> SqlResult<ast::Expr> {
@@ -148,6 +148,43 @@ fn check_deterministic(e: &ast::Expr, column: &str) -> SqlResult<()> {
         ControlFlow::Break(what) => Err(not_allowed(&what, column)),
         ControlFlow::Continue(()) => Ok(()),
     }
+}
+
+/// The value of an expression DEFAULT (`DEFAULT (PI())`) that reads no
+/// column and is deterministic: the same for every row, so it is computed
+/// once, when the column is defined. Others are refused (1235): MariaDB
+/// computes those per row, which trireme's catalog cannot express yet.
+pub fn constant_default(e: &ast::Expr, column: &str) -> SqlResult<Value> {
+    let unsupported = || {
+        SqlError::unsupported(format!(
+            "an expression DEFAULT of `{column}` that is not a constant"
+        ))
+    };
+    check_deterministic(e, column).map_err(|_| unsupported())?;
+    let reads_column = visit_expressions(e, |x| match x {
+        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    });
+    if reads_column.is_break() {
+        return Err(unsupported());
+    }
+    // Deterministic: the clock is never read.
+    let epoch = DateTime {
+        date: trireme_storage::value::Date {
+            year: 1970,
+            month: 1,
+            day: 1,
+        },
+        hour: 0,
+        minute: 0,
+        second: 0,
+        micro: 0,
+    };
+    standalone(epoch, |ex| {
+        let scope = Scope::default();
+        ex.bind(e, &mut crate::bind::BindEnv::new(&scope, "DEFAULT"))?
+            .eval(&[])
+    })
 }
 
 /// The scope of a table's row, for binding its generation expressions.

@@ -23,6 +23,7 @@ pub mod ddl;
 pub mod dialect;
 pub mod dml;
 pub mod error;
+pub mod explain;
 pub mod expr;
 pub mod fk;
 pub mod func;
@@ -30,6 +31,7 @@ pub mod generated;
 pub mod multi;
 pub mod select;
 pub mod show;
+pub mod stored_expr;
 pub mod vars;
 pub mod view;
 pub mod window;
@@ -261,6 +263,7 @@ pub fn object_name_parts(name: &ast::ObjectName) -> SqlResult<Vec<String>> {
 /// SHARE), so it is rewritten first, outside string literals and comments.
 pub fn parse(sql: &str) -> SqlResult<Vec<Statement>> {
     let leading = rewrite_leading_words(sql);
+    let leading = explain::rewrite_prefix(&leading);
     let rewritten = rewrite_for_parser(&leading);
     Parser::parse_sql(&crate::dialect::MariaDb::default(), &rewritten).map_err(|e| {
         let msg = e.to_string();

@@ -55,7 +55,10 @@ impl FromPlan {
     pub fn choose_access(&mut self, filters: &[Expr]) {
         for src in &mut self.sources {
             if let SourceData::Stored(t) = &src.data {
-                let mut usable: Vec<&Expr> = src.on.iter().collect();
+                // A correlated subquery runs per row, in the join itself:
+                // it cannot give a lookup key before the row is read.
+                let mut usable: Vec<&Expr> =
+                    src.on.iter().filter(|e| !e.has_correlated()).collect();
                 if !src.left_join {
                     usable.extend(filters.iter());
                 }
@@ -683,10 +686,23 @@ impl Exec<'_> {
                 }
                 layout.push(m);
             }
+            // Correlated subqueries in aggregate arguments and GROUP BY
+            // run once per source row, before grouping (types and
+            // collations above were derived from the subqueries).
+            let mut group_exprs = group_exprs.clone();
+            let mut agg_calls = aggs.clone();
+            {
+                let mut targets: Vec<&mut Expr> = group_exprs.iter_mut().collect();
+                for a in agg_calls.iter_mut() {
+                    targets.extend(a.args.iter_mut());
+                    targets.extend(a.order.iter_mut().map(|(e, _)| e));
+                }
+                self.precompute_correlated(targets, &mut rows, &scope)?;
+            }
             let grouped = aggregate_rows(
                 rows,
                 (&group_exprs, &group_colls),
-                (&aggs, &agg_colls),
+                (&agg_calls, &agg_colls),
                 scope.len(),
             )?;
             match &having {
@@ -1031,12 +1047,26 @@ impl Exec<'_> {
             }
             SourceData::Rows(rows) => rows.iter().map(|r| (None, r.clone())).collect(),
         };
+        // Subqueries run per row have frames pushed: only the join ANALYZE
+        // asked about is counted.
+        let counted = self.outer.is_empty();
+        if counted {
+            count_join(level, |c| {
+                c.0 += 1;
+                c.1 += candidates.len() as u64;
+            });
+        }
         let mut matched = false;
         for (pk, r) in candidates {
             row[src.offset..src.offset + src.width].clone_from_slice(&r);
             let mut ok = true;
             for c in &src.on {
-                if !c.holds(row)? {
+                let holds = if c.has_correlated() {
+                    self.eval_row(c, row, &plan.scope)?.truth() == Some(true)
+                } else {
+                    c.holds(row)?
+                };
+                if !holds {
                     ok = false;
                     break;
                 }
@@ -1047,6 +1077,9 @@ impl Exec<'_> {
             matched = true;
             if !all_hold(&filters[level], row)? {
                 continue;
+            }
+            if counted {
+                count_join(level, |c| c.2 += 1);
             }
             keys[level] = match (&src.data, pk) {
                 (SourceData::Stored(t), Some(k)) => Some((t.clone(), k)),
@@ -1075,6 +1108,32 @@ impl Exec<'_> {
         }
         Ok(false)
     }
+}
+
+thread_local! {
+    /// While ANALYZE runs a join: per source, (loops, rows read, rows kept).
+    static JOIN_STATS: std::cell::RefCell<Option<Vec<(u64, u64, u64)>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Starts counting the reads of the next top-level join (ANALYZE).
+pub(crate) fn start_join_stats(sources: usize) {
+    JOIN_STATS.with(|s| *s.borrow_mut() = Some(vec![(0, 0, 0); sources]));
+}
+
+/// The counts since `start_join_stats`, and stops counting.
+pub(crate) fn take_join_stats() -> Vec<(u64, u64, u64)> {
+    JOIN_STATS.with(|s| s.borrow_mut().take().unwrap_or_default())
+}
+
+fn count_join(level: usize, f: impl FnOnce(&mut (u64, u64, u64))) {
+    JOIN_STATS.with(|s| {
+        if let Some(v) = s.borrow_mut().as_mut() {
+            if let Some(x) = v.get_mut(level) {
+                f(x);
+            }
+        }
+    });
 }
 
 /// Two FROM items may not answer to the same name (ER_NONUNIQ_TABLE).

@@ -1142,6 +1142,8 @@ impl Exec<'_> {
                         .is_some_and(|r| matches!(r.get(i), Some(Value::Int(_) | Value::UInt(_))));
                 let mut m = if is_int {
                     OutCol::bigint(c)
+                } else if INFORMATION_SCHEMA_LONGTEXT_COLUMNS.contains(c) {
+                    OutCol::expr(c, Some(SqlType::Text(u32::MAX)), true)
                 } else {
                     OutCol::text(c)
                 };
@@ -1197,6 +1199,9 @@ const INFORMATION_SCHEMA_INT_COLUMNS: &[&str] = &[
     "POSITION_IN_UNIQUE_CONSTRAINT",
     "ACTION_ORDER",
 ];
+
+/// information_schema columns MariaDB types LONGTEXT (BLOB on the wire).
+const INFORMATION_SCHEMA_LONGTEXT_COLUMNS: &[&str] = &["CHECK_CLAUSE"];
 
 /// One key of a table as SHOW INDEX and information_schema list it.
 struct Key<'a> {

@@ -146,3 +146,17 @@ SELECT constraint_name, check_clause FROM information_schema.check_constraints W
 ALTER TABLE t13 DROP CONSTRAINT lo_le_hi;
 INSERT INTO t13 VALUES (2, 3, 2);
 SELECT * FROM t13 ORDER BY id;
+-- A CHECK with a backslash literal (Django escapes \, % and _ this way).
+CREATE TABLE ck_bs (name VARCHAR(10), CONSTRAINT ck_bs_c CHECK (name <> '\\'));
+INSERT INTO ck_bs VALUES ('a');
+INSERT INTO ck_bs VALUES ('\\');
+SELECT check_clause FROM information_schema.check_constraints WHERE constraint_schema = DATABASE() AND table_name = 'ck_bs';
+-- Expression defaults that are constants.
+CREATE TABLE xd (a INT);
+INSERT INTO xd VALUES (1);
+ALTER TABLE xd ADD COLUMN h DOUBLE PRECISION DEFAULT (PI()) NOT NULL;
+INSERT INTO xd (a) VALUES (2);
+SELECT a, h FROM xd ORDER BY a;
+CREATE TABLE xd2 (a INT, b INT DEFAULT (1 + 2), c VARCHAR(10) DEFAULT (CONCAT('x', 'y')), d DECIMAL(6,2) DEFAULT (ROUND(10 / 3, 2)));
+INSERT INTO xd2 (a) VALUES (1);
+SELECT * FROM xd2;

@@ -119,3 +119,8 @@ SELECT AVG(id), STD(id), VARIANCE(id) FROM emp;
 SELECT BIT_AND(id), BIT_OR(id), BIT_XOR(id) FROM emp;
 SELECT name FROM emp WHERE (dept, boss) = ('ops', 3);
 SELECT name FROM emp WHERE (dept, boss) IN (('ops', 1), ('eng', 1));
+-- VALUE(col), MariaDB's alias of VALUES(col) (Django's bulk_create with update_conflicts).
+CREATE TABLE upsert_v (id INT AUTO_INCREMENT PRIMARY KEY, number INT UNIQUE, name VARCHAR(10));
+INSERT INTO upsert_v (number, name) VALUES (1, 'a'), (2, 'b') ON DUPLICATE KEY UPDATE name = VALUE(name);
+INSERT INTO upsert_v (number, name) VALUES (1, 'x'), (3, 'c') ON DUPLICATE KEY UPDATE name = VALUE(name);
+SELECT number, name FROM upsert_v ORDER BY number;

@@ -112,3 +112,23 @@ INSERT INTO multi VALUES (1, 7, 8), (2, 8, 7);
 DELETE FROM parent WHERE id = 7;
 SELECT id, a, b FROM multi ORDER BY id;
 SELECT table_name, referenced_table_name, delete_rule FROM information_schema.referential_constraints WHERE constraint_schema = DATABASE() AND table_name = 'multi' ORDER BY 1, 2, 3;
+-- Renaming a referenced column or table: the children's keys follow (in
+-- information_schema and in enforcement).
+CREATE TABLE rn_parent (id INT PRIMARY KEY, name VARCHAR(10), UNIQUE KEY (name));
+CREATE TABLE rn_child (id INT PRIMARY KEY, p_id INT, p_name VARCHAR(10), FOREIGN KEY (p_id) REFERENCES rn_parent (id), FOREIGN KEY (p_name) REFERENCES rn_parent (name));
+ALTER TABLE rn_parent RENAME COLUMN name TO renamed;
+RENAME TABLE rn_parent TO rn_parent2;
+SELECT column_name, referenced_table_name, referenced_column_name FROM information_schema.key_column_usage WHERE table_schema = DATABASE() AND table_name = 'rn_child' AND referenced_table_name IS NOT NULL ORDER BY 1;
+SELECT table_name, referenced_table_name FROM information_schema.referential_constraints WHERE constraint_schema = DATABASE() AND table_name = 'rn_child' ORDER BY 1, 2;
+INSERT INTO rn_parent2 VALUES (1, 'x');
+INSERT INTO rn_child VALUES (1, 1, 'x');
+INSERT INTO rn_child VALUES (2, 2, 'x');
+INSERT INTO rn_child VALUES (3, 1, 'y');
+DELETE FROM rn_parent2;
+ALTER TABLE rn_parent2 CHANGE renamed nm VARCHAR(10);
+SELECT column_name, referenced_column_name FROM information_schema.key_column_usage WHERE table_schema = DATABASE() AND table_name = 'rn_child' AND referenced_table_name IS NOT NULL ORDER BY 1;
+CREATE TABLE rn_self (id INT PRIMARY KEY, up INT, FOREIGN KEY (up) REFERENCES rn_self (id));
+RENAME TABLE rn_self TO rn_self2;
+SELECT referenced_table_name FROM information_schema.key_column_usage WHERE table_schema = DATABASE() AND table_name = 'rn_self2' AND referenced_table_name IS NOT NULL;
+INSERT INTO rn_self2 VALUES (1, NULL), (2, 1);
+INSERT INTO rn_self2 VALUES (3, 9);

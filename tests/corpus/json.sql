@@ -83,3 +83,13 @@ INSERT INTO jv VALUES (2, 'nope');
 SELECT JSON_OBJECT('n', 1) = '{"n": 1}';
 SELECT JSON_EXTRACT('{"a":true}', '$.a'), JSON_EXTRACT('{"a":false}', '$.a') = FALSE;
 SELECT JSON_ARRAY(NOW() IS NOT NULL, 'x');
+-- JSON_EXTRACT compared with a value that is not JSON compares the scalar
+-- it holds (Django's JSONField exact lookup, in queries and in CHECKs).
+SELECT JSON_EXTRACT('{"a": "x"}', '$.a') = 'x', JSON_EXTRACT('{"a": "x"}', '$.a') = '"x"', 'x' = JSON_EXTRACT('"x"', '$'), JSON_EXTRACT('{"a": "x"}', '$.a') <> 'x', JSON_EXTRACT('{"a": "x"}', '$.a') < 'y';
+SELECT JSON_UNQUOTE(JSON_EXTRACT('{"version": "stable"}', '$.version')) = JSON_EXTRACT('"stable"', '$') AS eq;
+SELECT JSON_EXTRACT('{"a": 1}', '$.a') = 1, JSON_EXTRACT('{"a": "1"}', '$.a') = '1', JSON_EXTRACT('[1, 2]', '$') = '[1,2]', JSON_EXTRACT('{"a": true}', '$.a') = 'true';
+CREATE TABLE jc (id INT PRIMARY KEY, data JSON NOT NULL, CONSTRAINT jc_stable CHECK (JSON_UNQUOTE(JSON_EXTRACT(data, '$."version"')) = JSON_EXTRACT('"stable"', '$')));
+INSERT INTO jc VALUES (1, '{"version": "stable"}');
+INSERT INTO jc VALUES (2, '{"version": "beta"}');
+SELECT id FROM jc ORDER BY id;
+SELECT id FROM j WHERE JSON_EXTRACT(doc, '$.name') = 'ann';

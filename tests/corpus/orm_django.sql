@@ -84,4 +84,5 @@ ALTER TABLE `blog_post` ADD COLUMN `slug` varchar(50) DEFAULT '' NOT NULL;
 ALTER TABLE `blog_post` ALTER COLUMN `slug` DROP DEFAULT;
 ALTER TABLE `blog_post` MODIFY `title` varchar(300) NOT NULL;
 ALTER TABLE `blog_post` RENAME COLUMN `body` TO `content`;
+-- @allow: auto-increment-control
 SHOW CREATE TABLE `blog_post`;

@@ -69,3 +69,12 @@ SELECT name FROM customers WHERE country <=> (SELECT country FROM customers WHER
 SELECT COUNT(*) FROM customers WHERE id IN (SELECT customer_id FROM orders LIMIT 1);
 INSERT INTO orders (id, customer_id, amount, placed) SELECT 100 + id, id, 1, '2024-04-01' FROM customers WHERE id NOT IN (SELECT customer_id FROM orders WHERE customer_id IS NOT NULL);
 SELECT id, customer_id FROM orders WHERE id >= 100 ORDER BY id;
+-- Correlated subqueries inside aggregates, GROUP BY and join conditions run
+-- per source row (Django's aggregate filter= and Exists() annotations).
+SELECT SUM((SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id)) AS n FROM customers c;
+SELECT MAX(CASE WHEN EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id) THEN c.id END) AS m FROM customers c;
+SELECT country, COUNT(CASE WHEN EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id) THEN 1 END) AS buyers FROM customers c WHERE country IS NOT NULL GROUP BY country ORDER BY country;
+SELECT (SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id) AS k, COUNT(*) AS n FROM customers c GROUP BY k ORDER BY k;
+SELECT country FROM customers c WHERE country IS NOT NULL GROUP BY country HAVING SUM((SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id)) > 0 ORDER BY country;
+SELECT c.name, o.id FROM customers c LEFT JOIN orders o ON o.id = (SELECT MAX(o2.id) FROM orders o2 WHERE o2.customer_id = c.id) ORDER BY c.id;
+SELECT GROUP_CONCAT((SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id) ORDER BY c.id) AS counts FROM customers c;

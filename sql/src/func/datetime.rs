@@ -444,7 +444,7 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
             };
             Value::Time(clamp_time(us))
         }
-        DateFormat => match v0.to_datetime() {
+        DateFormat => match time_of_day(&v0).or_else(|| v0.to_datetime()) {
             Some(dt) => Value::Str(date_format(&dt, &text(&vals[1]))),
             None => Value::Null,
         },
@@ -459,6 +459,31 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
         },
         _ => return Ok(None),
     }))
+}
+
+/// A TIME within one day, as DATE_FORMAT reads it: that time of day on
+/// the zero date (`DATE_FORMAT(TIME '14:30:50', '%H:00:00')` is 14:00:00;
+/// Django truncates TimeFields this way). TIMEs outside a day are left to
+/// the caller (NULL).
+fn time_of_day(v: &Value) -> Option<DateTime> {
+    let Value::Time(us) = v else {
+        return None;
+    };
+    if !(0..86_400_000_000).contains(us) {
+        return None;
+    }
+    let secs = us / 1_000_000;
+    Some(DateTime {
+        date: Date {
+            year: 0,
+            month: 0,
+            day: 0,
+        },
+        hour: (secs / 3600) as u8,
+        minute: (secs / 60 % 60) as u8,
+        second: (secs % 60) as u8,
+        micro: (us % 1_000_000) as u32,
+    })
 }
 
 pub(super) fn date_add(

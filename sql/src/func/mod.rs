@@ -100,6 +100,8 @@ pub enum Func {
     FromBase64,
     Unhex,
     Char,
+    /// CHAR(n, ... USING charset): the parser passes the charset first.
+    CharUsing,
     Format,
     Conv,
     Bin,
@@ -294,6 +296,8 @@ const FUNCTIONS: &[(&str, Func, usize, usize)] = {
         ("FROM_BASE64", FromBase64, 1, 1),
         ("UNHEX", Unhex, 1, 1),
         ("CHAR", Char, 1, M),
+        // Spelled with a space: only the parser (`dialect`) produces it.
+        ("CHAR USING", CharUsing, 2, M),
         ("FORMAT", Format, 2, 3),
         ("CONV", Conv, 3, 3),
         ("BIN", Bin, 1, 1),
@@ -466,6 +470,7 @@ pub const SESSION_FUNCTIONS: &[&str] = &[
     "CURRENT_TIME",
     "UTC_TIME",
     "VALUES",
+    "VALUE",
 ];
 
 /// The names the function table binds (without the session functions the
@@ -519,6 +524,7 @@ fn null_aware(f: Func) -> bool {
             | ExportSet
             | Quote
             | Char
+            | CharUsing
             | IsNull
             | IntervalIndex
             | IsIpv4
@@ -787,6 +793,13 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
             Some(SqlType::Varbinary((args.len() as u32 * 4).max(1))),
             true,
         ),
+        CharUsing => match args.first() {
+            Some(Expr::Lit(Value::Str(cs))) if cs.eq_ignore_ascii_case("binary") => (
+                Some(SqlType::Varbinary((args.len() as u32 * 4).max(1))),
+                true,
+            ),
+            _ => (varchar((args.len() as u32 * 4).max(1)), true),
+        },
         Format => (varchar(64), true),
         Conv | Bin | Oct => (varchar(64), true),
         RegexpReplace | RegexpSubstr => (varchar(n0), true),

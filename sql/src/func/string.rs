@@ -1,7 +1,7 @@
 //! String functions.
 
 use super::{text, Func};
-use crate::error::SqlResult;
+use crate::error::{SqlError, SqlResult};
 use trireme_storage::value::{compare, Value};
 
 fn int_at(vals: &[Value], i: usize) -> Option<i64> {
@@ -353,15 +353,49 @@ pub(super) fn eval_nullable(f: Func, vals: &[Value]) -> SqlResult<Option<Value>>
                 Value::Str(out)
             }
         },
-        Char => {
-            let mut out = Vec::new();
-            for v in vals.iter().filter(|v| !v.is_null()) {
-                let n = v.to_i64().unwrap_or(0) as u32;
-                let b = n.to_be_bytes();
-                let skip = b.iter().take_while(|x| **x == 0).count().min(3);
-                out.extend_from_slice(&b[skip..]);
+        Char => Value::Bytes(char_bytes(vals)),
+        CharUsing => {
+            let cs = text(&vals[0]).to_ascii_lowercase();
+            let utf16 = matches!(cs.as_str(), "utf16" | "ucs2");
+            // Each argument is a whole number of code units of the charset:
+            // CHAR(74, 75 USING utf16) is "JK", not U+4A4B.
+            let bytes: Vec<u8> = vals[1..]
+                .iter()
+                .flat_map(|v| {
+                    let mut b = char_bytes(std::slice::from_ref(v));
+                    if utf16 && b.len() % 2 == 1 {
+                        b.insert(0, 0);
+                    }
+                    b
+                })
+                .collect();
+            match cs.as_str() {
+                "binary" => Value::Bytes(bytes),
+                "latin1" => Value::Str(bytes.iter().map(|&b| char::from(b)).collect()),
+                "utf8" | "utf8mb3" | "utf8mb4" => match String::from_utf8(bytes) {
+                    Ok(s) => Value::Str(s),
+                    Err(_) => Value::Null,
+                },
+                // UTF-16 code units, big-endian; an odd byte count is padded
+                // in front (CHAR(74 USING utf16) is U+004A). Django's Chr().
+                "utf16" | "ucs2" => {
+                    let units: Vec<u16> = bytes
+                        .chunks_exact(2)
+                        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                        .collect();
+                    match String::from_utf16(&units) {
+                        Ok(s) => Value::Str(s),
+                        Err(_) => Value::Null,
+                    }
+                }
+                other => {
+                    return Err(SqlError::new(
+                        1115,
+                        "42000",
+                        format!("Unknown character set: '{other}'"),
+                    ))
+                }
             }
-            Value::Bytes(out)
         }
         _ => return Ok(None),
     }))
@@ -554,4 +588,21 @@ pub(super) fn find_ci(hay: &str, needle: &str, start: usize) -> Option<usize> {
     }
     (start..=h.len().saturating_sub(n.len()))
         .find(|&i| i + n.len() <= h.len() && h[i..i + n.len()] == n[..])
+}
+
+/// CHAR()'s bytes: each non-NULL argument as a big-endian integer without
+/// its leading zero bytes.
+fn char_bytes(vals: &[Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in vals.iter().filter(|v| !v.is_null()) {
+        let n = match v {
+            // A hex literal (0xC3A9) is a number here, as in MySQL.
+            Value::Bytes(b) => b.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x)),
+            other => other.to_i64().unwrap_or(0) as u32,
+        };
+        let b = n.to_be_bytes();
+        let skip = b.iter().take_while(|x| **x == 0).count().min(3);
+        out.extend_from_slice(&b[skip..]);
+    }
+    out
 }
