@@ -98,9 +98,13 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod classify;
 pub mod config;
 pub mod health;
+mod metrics;
 mod monitor;
+mod pool;
+mod pooled;
 mod relay;
 mod router;
 pub mod status;
@@ -116,7 +120,7 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{info, warn};
 
-pub use config::{Balance, MonitorConfig, ProxyConfig};
+pub use config::{AuthMode, Balance, MonitorConfig, PoolConfig, ProxyConfig, UserConfig};
 pub use health::{Health, WsrepStatus};
 pub use status::{BackendStatus, CheckStatus, ProxyStatus, SessionCounters};
 
@@ -222,6 +226,28 @@ fn is_transient_accept_error(e: &std::io::Error) -> bool {
     ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
 }
 
+/// Counts one open client connection in `client_active` until dropped.
+struct ActiveClient(Arc<Shared>);
+
+impl ActiveClient {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared
+            .counters
+            .client_active
+            .fetch_add(1, Ordering::Relaxed);
+        ActiveClient(shared)
+    }
+}
+
+impl Drop for ActiveClient {
+    fn drop(&mut self) {
+        self.0
+            .counters
+            .client_active
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn accept_loop(
     shared: Arc<Shared>,
     port: Port,
@@ -242,7 +268,11 @@ async fn accept_loop(
                         Ok(permit) => {
                             let shared = shared.clone();
                             let shutdown = for_sessions.clone();
+                            // Moved into the task: dropped (and counted
+                            // out) however it ends, even aborted unpolled.
+                            let open = ActiveClient::new(shared.clone());
                             sessions.spawn(async move {
+                                let _open = open;
                                 relay::serve_client(shared, port, stream, peer, shutdown).await;
                                 drop(permit);
                             });
