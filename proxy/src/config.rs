@@ -172,6 +172,24 @@ impl std::fmt::Debug for UserConfig {
     }
 }
 
+/// `mysql_native_password`'s stored form of `password`: `*` and the 40
+/// upper-case hex digits of SHA1(SHA1(password)), as MySQL 5.7's
+/// `PASSWORD()` printed it and as [`UserConfig::password_hash`] wants it.
+/// Empty for an empty password (an account without one).
+pub fn hash_password(password: &str) -> String {
+    match trireme_wire::Credentials::from_password(password).native_hash() {
+        Some(h) => {
+            let mut s = String::with_capacity(41);
+            s.push('*');
+            for b in h {
+                s.push_str(&format!("{b:02X}"));
+            }
+            s
+        }
+        None => String::new(),
+    }
+}
+
 /// The backend connection pool (`auth = "pool"`).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -465,6 +483,11 @@ fall = 3
         assert_eq!(c.max_connections, d.max_connections);
         assert_eq!(c.backend_connect_timeout_ms, d.backend_connect_timeout_ms);
         assert_eq!(c.handshake_timeout_ms, d.handshake_timeout_ms);
+        assert_eq!(c.auth, d.auth);
+        assert_eq!(
+            (c.pool.size, c.pool.wait_timeout_ms),
+            (d.pool.size, d.pool.wait_timeout_ms)
+        );
         let (m, dm) = (&c.monitor, &d.monitor);
         assert_eq!(
             (m.check_interval_ms, m.check_timeout_ms, m.rise, m.fall),
@@ -485,6 +508,47 @@ fall = 3
         c.backends = vec!["db1:3306".into()];
         c.validate().unwrap();
         c.monitor.fall = 0;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn password_hashes_match_mysql() {
+        // SELECT PASSWORD('secret') on MySQL 5.7.
+        assert_eq!(
+            hash_password("secret"),
+            "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7"
+        );
+        assert_eq!(hash_password(""), "");
+    }
+
+    #[test]
+    fn pool_mode_needs_valid_users() {
+        let mut c = ProxyConfig::from_toml(
+            r#"
+backends = ["127.0.0.1:3307"]
+auth = "pool"
+
+[[users]]
+name = "app"
+password_hash = "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7"
+
+[pool]
+user = "proxy"
+password = "pw"
+size = 30
+wait_timeout_ms = 2000
+database = "shop"
+"#,
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.auth, AuthMode::Pool);
+        assert_eq!(c.pool.size, 30);
+        assert!(!format!("{c:?}").contains("14E655"));
+        assert!(!format!("{c:?}").contains("\"pw\""));
+        c.users[0].password_hash = "*123".into();
+        assert!(c.validate().is_err());
+        c.users.clear();
         assert!(c.validate().is_err());
     }
 

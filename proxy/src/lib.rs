@@ -120,7 +120,9 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{info, warn};
 
-pub use config::{AuthMode, Balance, MonitorConfig, PoolConfig, ProxyConfig, UserConfig};
+pub use config::{
+    hash_password, AuthMode, Balance, MonitorConfig, PoolConfig, ProxyConfig, UserConfig,
+};
 pub use health::{Health, WsrepStatus};
 pub use status::{BackendStatus, CheckStatus, ProxyStatus, SessionCounters};
 
@@ -212,8 +214,29 @@ pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-async fn bind(what: &str, addr: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
+/// Binds a listener with an accept backlog of `backlog` (the kernel caps
+/// it at `net.core.somaxconn`). `TcpListener::bind` listens with 128: a
+/// burst of more connects than that overflows the queue, and since MySQL
+/// servers speak first, a client whose handshake ACK was dropped waits for
+/// a greeting that never comes.
+async fn bind(what: &str, addr: &str, backlog: u32) -> anyhow::Result<TcpListener> {
+    let bound = async {
+        let mut last = None;
+        for a in tokio::net::lookup_host(addr).await? {
+            let socket = if a.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            match socket.bind(a).and_then(|()| socket.listen(backlog)) {
+                Ok(l) => return Ok(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("the address resolved to nothing")))
+    };
+    bound
         .await
         .with_context(|| format!("binding {what} {addr}"))
 }
@@ -314,13 +337,16 @@ async fn accept_loop(
 /// returned handle is shut down or dropped.
 pub async fn run(config: ProxyConfig) -> anyhow::Result<ProxyHandle> {
     config.validate()?;
-    let listener = bind("listen", &config.listen).await?;
+    let backlog = u32::try_from(config.max_connections)
+        .unwrap_or(u32::MAX)
+        .clamp(128, 65_535);
+    let listener = bind("listen", &config.listen, backlog).await?;
     let read_listener = match &config.read_listen {
-        Some(a) => Some(bind("read_listen", a).await?),
+        Some(a) => Some(bind("read_listen", a, backlog).await?),
         None => None,
     };
     let admin_listener = match &config.admin_listen {
-        Some(a) => Some(bind("admin_listen", a).await?),
+        Some(a) => Some(bind("admin_listen", a, 128).await?),
         None => None,
     };
     let listen = listener.local_addr()?;

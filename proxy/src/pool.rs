@@ -25,7 +25,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Context;
 
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
@@ -43,6 +43,11 @@ const FLUSH_AT: usize = 64 * 1024;
 /// Payload bytes a response packet's type and status are read from (an OK
 /// packet's status ends by byte 21).
 const HEAD: usize = 32;
+
+/// Errors a server sends as it closes a connection (ER_SERVER_SHUTDOWN,
+/// ER_CONNECTION_KILLED): the connection is lost, not the statement
+/// refused.
+const CLOSING: [u16; 2] = [1053, 1927];
 
 /// The pool of one backend.
 pub(crate) struct Pool {
@@ -117,17 +122,18 @@ impl BackendConn {
 
     /// False when the backend closed or reset the connection, or sent
     /// something unasked (ERR 1927 before closing), while it sat idle.
-    fn is_alive(&mut self) -> bool {
+    pub(crate) fn is_alive(&mut self) -> bool {
         if !self.rbuf.is_empty() {
             return false;
         }
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut byte = [0u8; 1];
         let mut buf = ReadBuf::new(&mut byte);
-        match std::pin::Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
-            Poll::Pending => true,
-            Poll::Ready(_) => false,
-        }
+        // Pending is the only healthy answer: data or EOF or an error on an
+        // idle connection all mean the server is done with it.
+        std::pin::Pin::new(&mut self.io)
+            .poll_read(&mut cx, &mut buf)
+            .is_pending()
     }
 
     /// Writes a whole command (frames as the client sent them).
@@ -174,6 +180,13 @@ impl BackendConn {
             match (kind, first) {
                 (Response::Single, _) => return Ok(Some(self.status)),
                 (_, Some(0xff)) => {
+                    if let Some(code) = head.get(1..3) {
+                        if CLOSING.contains(&u16::from_le_bytes([code[0], code[1]])) {
+                            return Err(out.backend_failed(std::io::Error::other(
+                                "the server closed the connection",
+                            )));
+                        }
+                    }
                     out.note_error(&head);
                     return Ok(None);
                 }

@@ -429,7 +429,16 @@ async fn lease_for(
     loop {
         tries += 1;
         let (mut lease, fresh) = match st.lease.take() {
-            Some(l) => (l, false),
+            Some(mut l) => {
+                if !l.conn().is_alive() {
+                    // The transaction died with its connection.
+                    let index = l.index();
+                    drop(l);
+                    shared.suspect(index);
+                    return Err(lost(shared, c, seq, true).await);
+                }
+                (l, false)
+            }
             None => match checkout(shared, port).await {
                 Ok((l, passed_over)) => {
                     if passed_over > 0 {
