@@ -16,10 +16,23 @@
 //!   failing over to the next healthy one, or balances with `least_conn` /
 //!   `round_robin`; the optional read port balances over all healthy
 //!   backends (`router.rs`).
-//! - **Transparent relay**: the chosen node's greeting and the client's
-//!   login are relayed packet for packet, so authentication is end to end
-//!   and the proxy needs no user table; then bytes flow both ways
-//!   untouched (`relay.rs`, which walks one session step by step).
+//! - **Transparent relay** (`auth = "passthrough"`, the default): the
+//!   chosen node's greeting and the client's login are relayed packet for
+//!   packet, so authentication is end to end and the proxy needs no user
+//!   table; then bytes flow both ways untouched (`relay.rs`, which walks
+//!   one session step by step).
+//! - **Pooling** (`auth = "pool"`): the proxy greets and authenticates
+//!   clients itself against `[[users]]` (`mysql_native_password` hashes,
+//!   `trireme-proxy hash-password`), and multiplexes them over at most
+//!   `pool.size` backend connections per backend: a connection is lent for
+//!   one statement in autocommit mode, for a whole transaction (the
+//!   server's `SERVER_STATUS_IN_TRANS`/`AUTOCOMMIT` flags decide), or for
+//!   the rest of the session once the client leaves session state the
+//!   proxy cannot carry over (`classify.rs` has the rules; `USE` is
+//!   tracked and replayed). A statement whose pooled connection turns out
+//!   dead, or whose backend refuses the connect, runs on the next healthy
+//!   one without the client seeing an error; a transaction whose backend
+//!   dies gets ERROR 2013 (`pooled.rs`, `pool.rs`).
 //! - **Read-your-writes** (`read_your_writes`): read-port sessions run
 //!   with `wsrep_sync_wait = 1`, set by the proxy right after the login,
 //!   so a read waits until its node has applied every commit the cluster
@@ -27,7 +40,8 @@
 //! - **Observability**: `tracing` logs on every backend state and writer
 //!   change; [`ProxyHandle::status`] ([`status`]) and the optional admin
 //!   port (`admin.rs`: `GET /`, `/status.json`, `/health`) list backends,
-//!   health, last check and session counts.
+//!   health, last check and session counts; `GET /metrics` on the same
+//!   port serves Prometheus metrics (`metrics.rs`).
 //!
 //! # Example
 //!
@@ -46,11 +60,14 @@
 //!
 //! # Invariants
 //!
-//! - Only backends the monitor has marked `Up` receive new sessions; a
-//!   session is never moved between backends once its login started. A
-//!   backend that dies mid-session is a lost connection for the client,
-//!   as with HAProxy, never a silent reconnect that would lose
-//!   transaction state.
+//! - Only backends the monitor has marked `Up` receive new sessions (pool
+//!   mode: new statements); a passthrough session is never moved between
+//!   backends once its login started, a pooled transaction never leaves its
+//!   connection. A backend that dies mid-session (mid-transaction) is a
+//!   lost connection (ERROR 2013) for the client, as with HAProxy, never a
+//!   silent reconnect that would lose transaction state.
+//! - Pool mode: a backend never has more than `pool.size` connections from
+//!   the pool (see `pool.rs`).
 //! - In single-writer mode, with `shutdown_sessions_on_down` (default), a
 //!   backend's write-port sessions are closed when it stops being the
 //!   writer, so writes go to two nodes for at most the moment of a
@@ -63,28 +80,27 @@
 //!
 //! # Not done, on purpose
 //!
-//! - **Statement retry on another node.** A session whose backend dies
-//!   ends (the client sees 2013, lost connection, and its next connection
-//!   goes to the new writer): re-logging in elsewhere on the client's
-//!   behalf needs the password-derived hash, i.e. a proxy-side user table
-//!   (below). A *new* session whose connect to the writer fails is moved
-//!   to the next candidate before any statement is sent.
+//! - **Statement retry in passthrough mode.** A passthrough session whose
+//!   backend dies ends (the client sees 2013, lost connection, and its next
+//!   connection goes to the new writer): re-logging in elsewhere on the
+//!   client's behalf needs the proxy to know the password, i.e. pool mode,
+//!   where an autocommit statement that provably did not run is retried.
+//!   A *new* passthrough session whose connect to the writer fails is moved
+//!   to the next candidate before any statement is sent. No mode retries a
+//!   statement that may have run (sent, then no answer): that is 2013.
 //! - **Read-your-writes by commit position.** The read port waits for
 //!   everything ordered before each read (`wsrep_sync_wait`), not for the
 //!   session's own last commit position (`WSREP_LAST_WRITTEN_GTID` style):
 //!   stronger and simpler, at the price of a cluster round trip per read.
-//! - **Connection pooling / multiplexing.** With an end-to-end login the
-//!   proxy never knows the password, so it cannot open or reset backend
-//!   connections on a client's behalf; and sharing a backend connection
-//!   between clients needs statement-level routing and session-state
-//!   tracking (transactions, user variables, temporary tables, prepared
-//!   statements), i.e. parsing every command. That is ProxySQL's design
-//!   (a proxy-side user table, its own authentication), a different
-//!   product; it is left out. Each client session holds exactly one
-//!   backend connection.
+//! - **Pool mode's limits** (see `pooled.rs`): `LAST_INSERT_ID()`,
+//!   `FOUND_ROWS()` or `SHOW WARNINGS` in a later autocommit statement may
+//!   run on another connection; COM_CHANGE_USER is refused; clients get
+//!   the pool's capabilities (no CLIENT_DEPRECATE_EOF, no TLS); every
+//!   statement runs as the pool's backend user.
 //! - **TLS termination.** A client asking for TLS gets it end to end with
-//!   the node (the SSLRequest is relayed, then opaque bytes); the proxy
-//!   holds no certificate. The monitor connects in plain text.
+//!   the node in passthrough mode (the SSLRequest is relayed, then opaque
+//!   bytes); the proxy holds no certificate, and pool mode offers no TLS.
+//!   The monitor and pool connections are plain text.
 //! - **Read/write splitting by statement.** The read port is a separate
 //!   port; the proxy does not inspect queries, so it cannot stop a client
 //!   from writing through the read port (use grants, or `read_only` on the

@@ -573,8 +573,15 @@ pub(crate) async fn checkout(
             };
             return Err(CheckoutError::NoBackend(why));
         };
+        // Single-writer routing waits for the writer's pool rather than
+        // spill statements onto other nodes; balanced routing takes any
+        // free connection, best candidate first.
+        let spill = shared.policy(port) != crate::config::Balance::Single;
         let mut got = None;
-        for &i in &candidates {
+        for &i in candidates
+            .iter()
+            .take(if spill { candidates.len() } else { 1 })
+        {
             if let Ok(p) = shared.backends[i].pool.permits.clone().try_acquire_owned() {
                 got = Some((i, p));
                 break;

@@ -299,7 +299,7 @@ impl Shared {
         }
     }
 
-    fn policy(&self, port: Port) -> Balance {
+    pub(crate) fn policy(&self, port: Port) -> Balance {
         match port {
             Port::Write => self.config.balance,
             Port::Read => self.config.read_balance,
