@@ -231,7 +231,10 @@ fn a_thousand_clients_share_thirty_connections_to_real_nodes() {
                     .unwrap();
                 let b: Option<u32> = c.query_first("SELECT CONNECTION_ID()").await.unwrap();
                 c.query_drop("COMMIT").await.unwrap();
-                assert_eq!(a, b, "client {i}: the transaction moved between connections");
+                assert_eq!(
+                    a, b,
+                    "client {i}: the transaction moved between connections"
+                );
                 let v: Option<i64> = c
                     .query_first(format!("SELECT v FROM pool.t WHERE id = {i}"))
                     .await
@@ -254,7 +257,10 @@ fn a_thousand_clients_share_thirty_connections_to_real_nodes() {
                 _ = &mut finished => break,
                 n = threads_connected(writer) => peak = peak.max(n),
             }
-            assert!(t0.elapsed() < Duration::from_secs(600), "clients did not finish");
+            assert!(
+                t0.elapsed() < Duration::from_secs(600),
+                "clients did not finish"
+            );
         }
         let mut conns = Vec::new();
         for t in tasks {
@@ -280,10 +286,16 @@ fn a_thousand_clients_share_thirty_connections_to_real_nodes() {
         assert_eq!(n, Some(CLIENTS as u64));
         c.disconnect().await.unwrap();
     });
-    let wrong = f.rt.block_on(mysql_async::Conn::new(opts(f.listen, APP, "wrong")));
+    let wrong =
+        f.rt.block_on(mysql_async::Conn::new(opts(f.listen, APP, "wrong")));
     match wrong {
-        Err(mysql_async::Error::Server(s)) => assert_eq!((s.code, s.state.as_str()), (1045, "28000")),
-        other => panic!("a wrong password must get ERROR 1045, got {:?}", other.map(|_| ())),
+        Err(mysql_async::Error::Server(s)) => {
+            assert_eq!((s.code, s.state.as_str()), (1045, "28000"))
+        }
+        other => panic!(
+            "a wrong password must get ERROR 1045, got {:?}",
+            other.map(|_| ())
+        ),
     }
 }
 
@@ -326,10 +338,13 @@ fn writer_sigkill_under_a_pooled_insert_loop() {
             f.c.kill(0).expect("SIGKILL the writer");
             killed_at = Some(Instant::now());
         }
-        let r = f.rt.block_on(tokio::time::timeout(
-            Duration::from_secs(90),
-            c.query_drop(format!("INSERT INTO failover.t VALUES ({id})")),
-        ));
+        let r = f.rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(90),
+                c.query_drop(format!("INSERT INTO failover.t VALUES ({id})")),
+            )
+            .await
+        });
         match r {
             Ok(Ok(())) => {
                 let now = Instant::now();
@@ -353,12 +368,17 @@ fn writer_sigkill_under_a_pooled_insert_loop() {
             Err(_) => panic!("insert {id}: no answer within 90 s"),
         }
     }
-    assert!(after_kill >= 30, "writes did not resume after the kill: {errors:#?}");
+    assert!(
+        after_kill >= 30,
+        "writes did not resume after the kill: {errors:#?}"
+    );
     let retries = metric(f.admin, "trireme_proxy_statement_retries_total").unwrap_or(0.0);
 
     // The open transaction died with its node; the next one commits.
     let (lost, next) = f.rt.block_on(async {
-        let lost = txn.query_drop("INSERT INTO failover.t VALUES (1000001)").await;
+        let lost = txn
+            .query_drop("INSERT INTO failover.t VALUES (1000001)")
+            .await;
         txn.query_drop("BEGIN").await.unwrap();
         txn.query_drop("INSERT INTO failover.t VALUES (1000002)")
             .await
@@ -382,15 +402,26 @@ fn writer_sigkill_under_a_pooled_insert_loop() {
             let mut s = mysql_async::Conn::new(opts(addr, "root", ROOT_PASSWORD))
                 .await
                 .unwrap();
-            s.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
-            let ids: Vec<u64> = s.query("SELECT id FROM failover.t ORDER BY id").await.unwrap();
+            s.query_drop("SET SESSION wsrep_sync_wait = 1")
+                .await
+                .unwrap();
+            let ids: Vec<u64> = s
+                .query("SELECT id FROM failover.t ORDER BY id")
+                .await
+                .unwrap();
             let missing: Vec<u64> = acked
                 .iter()
                 .copied()
                 .filter(|i| ids.binary_search(i).is_err())
                 .collect();
-            assert!(missing.is_empty(), "{addr} lacks acknowledged rows {missing:?}");
-            assert!(ids.binary_search(&1_000_000).is_err(), "the lost transaction committed");
+            assert!(
+                missing.is_empty(),
+                "{addr} lacks acknowledged rows {missing:?}"
+            );
+            assert!(
+                ids.binary_search(&1_000_000).is_err(),
+                "the lost transaction committed"
+            );
             assert!(ids.binary_search(&1_000_002).is_ok());
             s.disconnect().await.unwrap();
         }
