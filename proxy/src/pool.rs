@@ -243,6 +243,7 @@ impl BackendConn {
     async fn packet(&mut self, out: &mut Sink<'_>) -> Result<(Vec<u8>, usize), Fail> {
         let mut head = Vec::new();
         let mut total = 0usize;
+        out.begin_packet();
         loop {
             self.fill(4).await.map_err(|e| out.backend_failed(e))?;
             let len = usize::from(self.rbuf[0])
@@ -332,6 +333,10 @@ pub(crate) enum Sink<'a> {
         /// Bytes already written to the client for this response.
         sent: u64,
         counter: &'a std::sync::atomic::AtomicU64,
+        /// Packets of this response seen so far.
+        packets: u32,
+        /// The code of an ERR that is the whole response, still unsent.
+        refused: Option<u16>,
     },
 }
 
@@ -345,6 +350,31 @@ impl<'a> Sink<'a> {
             out: Vec::with_capacity(4096),
             sent: 0,
             counter,
+            packets: 0,
+            refused: None,
+        }
+    }
+
+    fn begin_packet(&mut self) {
+        if let Sink::Client { packets, .. } = self {
+            *packets += 1;
+        }
+    }
+
+    /// The error code when the response was a lone ERR not yet written to
+    /// the client (so it can still be withheld and the command retried).
+    pub(crate) fn unsent_refusal(&self) -> Option<u16> {
+        match self {
+            Sink::Client { refused, .. } => *refused,
+            _ => None,
+        }
+    }
+
+    /// Drops what is queued for the client.
+    pub(crate) fn withhold(&mut self) {
+        if let Sink::Client { out, refused, .. } = self {
+            out.clear();
+            *refused = None;
         }
     }
 
@@ -365,6 +395,7 @@ impl<'a> Sink<'a> {
             out,
             sent,
             counter,
+            ..
         } = self
         {
             if !out.is_empty() {
@@ -392,8 +423,15 @@ impl<'a> Sink<'a> {
     }
 
     fn note_error(&mut self, err: &[u8]) {
-        if let Sink::Discard = self {
-            *self = Sink::Refused(crate::relay::err_text(err));
+        match self {
+            Sink::Discard => *self = Sink::Refused(crate::relay::err_text(err)),
+            Sink::Client {
+                sent: 0,
+                packets: 1,
+                refused,
+                ..
+            } => *refused = err.get(1..3).map(|c| u16::from_le_bytes([c[0], c[1]])),
+            _ => {}
         }
     }
 

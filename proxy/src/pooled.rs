@@ -44,7 +44,7 @@
 //! |---|---|---|
 //! | 1045 | 28000 | login: unknown user or wrong password |
 //! | 1040 | 08004 | a statement waited `pool.wait_timeout_ms` for a free backend connection (the session stays usable) |
-//! | 1047 | 08S01 | no backend up or reachable for the statement |
+//! | 1047 | 08S01 | no backend up or reachable for the statement; or a node's own 1047 (not ready, not Primary) inside a transaction, or after `pool.wait_timeout_ms` of retries |
 //! | 2013 | HY000 | the backend connection died after the statement was sent, before any answer: "Lost connection to backend during query" (autocommit; the statement may or may not have run) or "... during transaction" (the transaction is gone; the next one runs on another connection) |
 //! | 1043 | 08S01 | login: malformed handshake, or an SSLRequest (pool mode does not terminate TLS) |
 //! | 1153 | 08S01 | a command larger than 64 MiB (the connection closes) |
@@ -52,7 +52,11 @@
 //! A backend connection that fails *before* the statement could have run
 //! (its connect is refused, it is found closed when taken from the pool,
 //! or writing the command to it fails) is not an error for the client:
-//! the statement runs on the next healthy connection or backend.
+//! the statement runs on the next healthy connection or backend. So is a
+//! node's ERROR 1047 (it is not ready or not in the Primary component, so
+//! nothing ran) to an autocommit statement: it is tried again every
+//! 100 ms, on whichever backend routing picks (another one once the
+//! monitor takes the node out), for up to `pool.wait_timeout_ms`.
 //!
 //! # Not done, on purpose
 //!
@@ -89,6 +93,14 @@ pub(crate) const SERVER_VERSION: &str = "8.0.36-trireme-proxy";
 
 /// Largest command accepted from a client (the nodes' max_allowed_packet).
 const MAX_COMMAND: usize = 64 << 20;
+
+/// What Galera (and trireme) answer when the node cannot take statements
+/// now (not in the Primary component, not ready): nothing ran.
+const ER_NOT_READY: u16 = 1047;
+
+/// Pause before an autocommit statement refused with [`ER_NOT_READY`] is
+/// tried again.
+const NOT_READY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// utf8mb4_general_ci.
 const CHARSET: u8 = 45;
@@ -530,6 +542,7 @@ async fn run(
     use_db: Option<String>,
 ) -> Flow {
     let seq = cmd.reply_seq();
+    let give_up = Instant::now() + shared.config.pool_wait();
     let mut tries = 0;
     loop {
         tries += 1;
@@ -557,6 +570,21 @@ async fn run(
             r = conn.response(kind, &mut sink) => Some(r),
             _ = down.changed() => None,
         };
+        if let (Some(Ok(None)), Some(ER_NOT_READY)) = (&answered, sink.unsent_refusal()) {
+            // The node refused before running anything (not Primary, not
+            // ready): an autocommit statement may try again, on another
+            // node once the monitor takes this one out, within the pool
+            // wait bound.
+            if fresh && Instant::now() + NOT_READY_PAUSE < give_up {
+                sink.withhold();
+                drop(sink);
+                lease.release(false).await;
+                shared.suspect(index);
+                shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(NOT_READY_PAUSE).await;
+                continue;
+            }
+        }
         let result = match answered {
             Some(Ok(s)) => sink.flush().await.map(|()| s),
             Some(Err(e)) => Err(e),

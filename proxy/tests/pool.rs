@@ -305,3 +305,45 @@ async fn a_dead_node_costs_a_transaction_but_no_autocommit_statement() {
     })
     .await;
 }
+
+/// A node that refuses statements (1047, not ready: nothing ran) is not
+/// an error for an autocommit statement: it is tried again until the
+/// monitor takes the node out, then runs on the next one. Inside a
+/// transaction the refusal is the client's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusing_node_is_waited_out_for_autocommit_statements() {
+    bounded(async {
+        let (a, b) = (ToyNode::start(1).await, ToyNode::start(2).await);
+        let proxy = trireme_proxy::run(pool_config(&[&a, &b], 4)).await.unwrap();
+        let addr = proxy.listen_addr();
+        let (mut x, mut y) = (app(addr).await, app(addr).await);
+        y.query_drop("BEGIN").await.unwrap();
+        assert_eq!(server_id(&mut y).await.unwrap(), 1);
+        a.state.refuse.store(true, Ordering::SeqCst);
+        let err = server_id(&mut y)
+            .await
+            .expect_err("refused inside the transaction");
+        assert!(
+            matches!(&err, mysql_async::Error::Server(s) if s.code == 1047),
+            "{err:?}"
+        );
+
+        let before = a.state.root_queries.load(Ordering::SeqCst);
+        let statement = tokio::spawn(async move {
+            let id = server_id(&mut x).await;
+            (x, id)
+        });
+        // The statement keeps being refused until node 1 is marked down.
+        eventually(|| a.state.root_queries.load(Ordering::SeqCst) >= before + 2).await;
+        a.set_local_state(1);
+        for _ in 0..3 {
+            proxy.check_now().await;
+        }
+        let (x, id) = statement.await.unwrap();
+        assert_eq!(id.expect("no error for the autocommit statement"), 2);
+        x.disconnect().await.unwrap();
+        drop(y);
+        proxy.shutdown().await;
+    })
+    .await;
+}

@@ -49,6 +49,9 @@ pub struct ToyState {
     pub root_sessions_max: AtomicU64,
     /// Statements run by `root` sessions.
     pub root_queries: AtomicU64,
+    /// Answer `root`'s statements with 1047 (08S01), as a node outside the
+    /// Primary component does.
+    pub refuse: AtomicBool,
     kill: watch::Sender<u64>,
 }
 
@@ -139,6 +142,13 @@ impl ToySession {
     fn answer(&mut self, sql: &str) -> Result<StmtResult, MySqlError> {
         if self.root {
             self.state.root_queries.fetch_add(1, Ordering::SeqCst);
+            if self.state.refuse.load(Ordering::SeqCst) {
+                return Err(MySqlError::new(
+                    1047,
+                    "08S01",
+                    "WSREP has not yet prepared node for application use",
+                ));
+            }
         }
         let q = sql.trim().trim_end_matches(';').to_ascii_lowercase();
         if let Some(db) = q.strip_prefix("use ") {
@@ -325,6 +335,7 @@ impl ToyNode {
             root_sessions: AtomicU64::new(0),
             root_sessions_max: AtomicU64::new(0),
             root_queries: AtomicU64::new(0),
+            refuse: AtomicBool::new(false),
             kill: watch::channel(0).0,
         });
         let users = StaticUsers::new()
