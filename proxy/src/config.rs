@@ -290,6 +290,11 @@ pub struct ProxyConfig {
     pub users: Vec<UserConfig>,
     /// The backend connection pool (`auth = "pool"`).
     pub pool: PoolConfig,
+    /// Threads of the `trireme-proxy` binary's runtime: 1 runs everything
+    /// on one thread (no cross-thread wake-ups: the cheapest per relayed
+    /// packet), 0 one per CPU core. Ignored by [`crate::run`], which runs
+    /// on its caller's runtime.
+    pub worker_threads: usize,
 }
 
 impl Default for ProxyConfig {
@@ -312,6 +317,7 @@ impl Default for ProxyConfig {
             auth: AuthMode::Passthrough,
             users: Vec::new(),
             pool: PoolConfig::default(),
+            worker_threads: 0,
         }
     }
 }
@@ -484,6 +490,7 @@ fall = 3
         assert_eq!(c.backend_connect_timeout_ms, d.backend_connect_timeout_ms);
         assert_eq!(c.handshake_timeout_ms, d.handshake_timeout_ms);
         assert_eq!(c.auth, d.auth);
+        assert_eq!(c.worker_threads, d.worker_threads);
         assert_eq!(
             (c.pool.size, c.pool.wait_timeout_ms),
             (d.pool.size, d.pool.wait_timeout_ms)

@@ -79,6 +79,9 @@ struct Cli {
     /// Password of the pool's backend account ([pool] user).
     #[arg(long, env = "TRIREME_PROXY_POOL_PASSWORD", hide_env_values = true)]
     pool_password: Option<String>,
+    /// Runtime threads: 1 = one thread for everything, 0 = one per core.
+    #[arg(long, env = "TRIREME_PROXY_WORKER_THREADS")]
+    worker_threads: Option<usize>,
     /// Print the effective configuration (passwords redacted) and exit.
     #[arg(long)]
     print_config: bool,
@@ -162,6 +165,9 @@ fn config_from(cli: &Cli) -> anyhow::Result<ProxyConfig> {
     if let Some(v) = &cli.pool_password {
         c.pool.password = v.clone();
     }
+    if let Some(v) = cli.worker_threads {
+        c.worker_threads = v;
+    }
     c.validate()?;
     Ok(c)
 }
@@ -180,8 +186,7 @@ async fn wait_for_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::HashPassword { password }) = &cli.command {
         let password = match password {
@@ -218,10 +223,23 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", toml::to_string(&shown)?);
         return Ok(());
     }
-    let proxy = trireme_proxy::run(config).await?;
-    eprint!("{}", proxy.status());
-    wait_for_signal().await;
-    tracing::info!("signal received; shutting down");
-    proxy.shutdown().await;
-    Ok(())
+    let runtime = if config.worker_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if config.worker_threads > 1 {
+            b.worker_threads(config.worker_threads);
+        }
+        b.enable_all().build()?
+    };
+    runtime.block_on(async {
+        let proxy = trireme_proxy::run(config).await?;
+        eprint!("{}", proxy.status());
+        wait_for_signal().await;
+        tracing::info!("signal received; shutting down");
+        proxy.shutdown().await;
+        Ok(())
+    })
 }
