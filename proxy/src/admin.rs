@@ -6,6 +6,7 @@
 //! | `GET /` or `GET /status` | the text table of [`crate::ProxyStatus`] |
 //! | `GET /status.json` | the same as JSON |
 //! | `GET /health` | `200` when a session could be routed on the write port now (a writer, or any backend up), else `503` |
+//! | `GET /metrics` | Prometheus metrics, text format (`metrics.rs` lists them) |
 //! | a line that is not HTTP (`echo | nc host port`) | the text table, no headers |
 //!
 //! Invariants: a request is read for at most 5 s and 4 KiB; at most 16
@@ -44,6 +45,11 @@ fn respond(shared: &Shared, request: &[u8]) -> Vec<u8> {
     let path = path.unwrap_or("/").split('?').next().unwrap_or("/");
     let (code, kind, body) = match (method, path) {
         (Some("GET" | "HEAD"), "/" | "/status") => (200, "text/plain", shared.status().to_string()),
+        (Some("GET" | "HEAD"), "/metrics") => (
+            200,
+            crate::metrics::CONTENT_TYPE,
+            crate::metrics::render(shared),
+        ),
         (Some("GET" | "HEAD"), "/status.json") => (
             200,
             "application/json",

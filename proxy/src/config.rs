@@ -127,6 +127,113 @@ impl std::fmt::Debug for MonitorConfig {
     }
 }
 
+/// How clients log in, and whether backend connections are shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// The node's greeting and the client's login are relayed packet for
+    /// packet; each client session holds one backend connection of its own
+    /// (authentication end to end, no user table in the proxy).
+    Passthrough,
+    /// The proxy greets and authenticates clients itself against
+    /// [`ProxyConfig::users`], and multiplexes their statements over a
+    /// bounded pool of backend connections (see `pool.rs`).
+    Pool,
+}
+
+impl std::fmt::Display for AuthMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AuthMode::Passthrough => "passthrough",
+            AuthMode::Pool => "pool",
+        })
+    }
+}
+
+/// A proxy-side account (`auth = "pool"`).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// User name clients log in with.
+    pub name: String,
+    /// `mysql_native_password`'s stored form, `*` and 40 hex digits of
+    /// SHA1(SHA1(password)), as `trireme-proxy hash-password` prints it
+    /// (MySQL's `authentication_string`; MySQL 5.7's `PASSWORD('pw')`).
+    /// Empty: an account without a password.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `mysql_native_password`'s stored form of `password`: `*` and the 40
+/// upper-case hex digits of SHA1(SHA1(password)), as MySQL 5.7's
+/// `PASSWORD()` printed it and as [`UserConfig::password_hash`] wants it.
+/// Empty for an empty password (an account without one).
+pub fn hash_password(password: &str) -> String {
+    match trireme_wire::Credentials::from_password(password).native_hash() {
+        Some(h) => {
+            let mut s = String::with_capacity(41);
+            s.push('*');
+            for b in h {
+                s.push_str(&format!("{b:02X}"));
+            }
+            s
+        }
+        None => String::new(),
+    }
+}
+
+/// The backend connection pool (`auth = "pool"`).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    /// The account the proxy logs into backends with; empty: the
+    /// monitor's. Every client statement runs as this user on the nodes.
+    pub user: String,
+    /// Its password (never logged or shown).
+    pub password: String,
+    /// Most connections the proxy opens to each backend (lent, pinned and
+    /// idle together).
+    pub size: usize,
+    /// How long a statement waits for a free backend connection before
+    /// the client gets ERROR 1040 (08004).
+    pub wait_timeout_ms: u64,
+    /// Database backend connections start in (and clients that named
+    /// none); empty for none.
+    pub database: String,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            user: String::new(),
+            password: String::new(),
+            size: 10,
+            wait_timeout_ms: 10_000,
+            database: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PoolConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolConfig")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("size", &self.size)
+            .field("wait_timeout_ms", &self.wait_timeout_ms)
+            .field("database", &self.database)
+            .finish()
+    }
+}
+
 /// Everything [`crate::run`] needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -175,6 +282,19 @@ pub struct ProxyConfig {
     pub handshake_timeout_ms: u64,
     /// Health checks.
     pub monitor: MonitorConfig,
+    /// `passthrough` (default): end-to-end logins, one backend connection
+    /// per client. `pool`: the proxy authenticates clients against `users`
+    /// and shares a pool of backend connections between them.
+    pub auth: AuthMode,
+    /// Proxy-side accounts (`auth = "pool"`), `[[users]]` tables.
+    pub users: Vec<UserConfig>,
+    /// The backend connection pool (`auth = "pool"`).
+    pub pool: PoolConfig,
+    /// Threads of the `trireme-proxy` binary's runtime: 1 runs everything
+    /// on one thread (no cross-thread wake-ups: the cheapest per relayed
+    /// packet), 0 one per CPU core. Ignored by [`crate::run`], which runs
+    /// on its caller's runtime.
+    pub worker_threads: usize,
 }
 
 impl Default for ProxyConfig {
@@ -194,6 +314,10 @@ impl Default for ProxyConfig {
             backend_connect_timeout_ms: 10_000,
             handshake_timeout_ms: 30_000,
             monitor: MonitorConfig::default(),
+            auth: AuthMode::Passthrough,
+            users: Vec::new(),
+            pool: PoolConfig::default(),
+            worker_threads: 0,
         }
     }
 }
@@ -265,7 +389,45 @@ impl ProxyConfig {
         if self.max_connections == 0 {
             anyhow::bail!("max_connections must be at least 1");
         }
+        if self.auth == AuthMode::Pool {
+            if self.users.is_empty() {
+                anyhow::bail!("auth = \"pool\" needs at least one [[users]] entry");
+            }
+            for (i, u) in self.users.iter().enumerate() {
+                if u.name.is_empty() {
+                    anyhow::bail!("users: an entry has an empty name");
+                }
+                if self.users[..i].iter().any(|o| o.name == u.name) {
+                    anyhow::bail!("users: {:?} is listed twice", u.name);
+                }
+                if !u.password_hash.is_empty()
+                    && trireme_wire::Credentials::from_native_hex(&u.password_hash).is_none()
+                {
+                    anyhow::bail!(
+                        "users: the password_hash of {:?} is not \"*\" and 40 hex digits \
+                         (make one with `trireme-proxy hash-password`)",
+                        u.name
+                    );
+                }
+            }
+            if self.pool.size == 0 || self.pool.wait_timeout_ms == 0 {
+                anyhow::bail!("pool.size and pool.wait_timeout_ms must be positive");
+            }
+        }
         Ok(())
+    }
+
+    /// The account backend pool connections log in as.
+    pub(crate) fn pool_login(&self) -> (&str, &str) {
+        if self.pool.user.is_empty() {
+            (&self.monitor.user, &self.monitor.password)
+        } else {
+            (&self.pool.user, &self.pool.password)
+        }
+    }
+
+    pub(crate) fn pool_wait(&self) -> Duration {
+        Duration::from_millis(self.pool.wait_timeout_ms)
     }
 
     pub(crate) fn check_interval(&self) -> Duration {
@@ -327,6 +489,12 @@ fall = 3
         assert_eq!(c.max_connections, d.max_connections);
         assert_eq!(c.backend_connect_timeout_ms, d.backend_connect_timeout_ms);
         assert_eq!(c.handshake_timeout_ms, d.handshake_timeout_ms);
+        assert_eq!(c.auth, d.auth);
+        assert_eq!(c.worker_threads, d.worker_threads);
+        assert_eq!(
+            (c.pool.size, c.pool.wait_timeout_ms),
+            (d.pool.size, d.pool.wait_timeout_ms)
+        );
         let (m, dm) = (&c.monitor, &d.monitor);
         assert_eq!(
             (m.check_interval_ms, m.check_timeout_ms, m.rise, m.fall),
@@ -347,6 +515,47 @@ fall = 3
         c.backends = vec!["db1:3306".into()];
         c.validate().unwrap();
         c.monitor.fall = 0;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn password_hashes_match_mysql() {
+        // SELECT PASSWORD('secret') on MySQL 5.7.
+        assert_eq!(
+            hash_password("secret"),
+            "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7"
+        );
+        assert_eq!(hash_password(""), "");
+    }
+
+    #[test]
+    fn pool_mode_needs_valid_users() {
+        let mut c = ProxyConfig::from_toml(
+            r#"
+backends = ["127.0.0.1:3307"]
+auth = "pool"
+
+[[users]]
+name = "app"
+password_hash = "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7"
+
+[pool]
+user = "proxy"
+password = "pw"
+size = 30
+wait_timeout_ms = 2000
+database = "shop"
+"#,
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.auth, AuthMode::Pool);
+        assert_eq!(c.pool.size, 30);
+        assert!(!format!("{c:?}").contains("14E655"));
+        assert!(!format!("{c:?}").contains("\"pw\""));
+        c.users[0].password_hash = "*123".into();
+        assert!(c.validate().is_err());
+        c.users.clear();
         assert!(c.validate().is_err());
     }
 

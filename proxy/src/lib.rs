@@ -16,10 +16,23 @@
 //!   failing over to the next healthy one, or balances with `least_conn` /
 //!   `round_robin`; the optional read port balances over all healthy
 //!   backends (`router.rs`).
-//! - **Transparent relay**: the chosen node's greeting and the client's
-//!   login are relayed packet for packet, so authentication is end to end
-//!   and the proxy needs no user table; then bytes flow both ways
-//!   untouched (`relay.rs`, which walks one session step by step).
+//! - **Transparent relay** (`auth = "passthrough"`, the default): the
+//!   chosen node's greeting and the client's login are relayed packet for
+//!   packet, so authentication is end to end and the proxy needs no user
+//!   table; then bytes flow both ways untouched (`relay.rs`, which walks
+//!   one session step by step).
+//! - **Pooling** (`auth = "pool"`): the proxy greets and authenticates
+//!   clients itself against `[[users]]` (`mysql_native_password` hashes,
+//!   `trireme-proxy hash-password`), and multiplexes them over at most
+//!   `pool.size` backend connections per backend: a connection is lent for
+//!   one statement in autocommit mode, for a whole transaction (the
+//!   server's `SERVER_STATUS_IN_TRANS`/`AUTOCOMMIT` flags decide), or for
+//!   the rest of the session once the client leaves session state the
+//!   proxy cannot carry over (`classify.rs` has the rules; `USE` is
+//!   tracked and replayed). A statement whose pooled connection turns out
+//!   dead, or whose backend refuses the connect, runs on the next healthy
+//!   one without the client seeing an error; a transaction whose backend
+//!   dies gets ERROR 2013 (`pooled.rs`, `pool.rs`).
 //! - **Read-your-writes** (`read_your_writes`): read-port sessions run
 //!   with `wsrep_sync_wait = 1`, set by the proxy right after the login,
 //!   so a read waits until its node has applied every commit the cluster
@@ -27,7 +40,8 @@
 //! - **Observability**: `tracing` logs on every backend state and writer
 //!   change; [`ProxyHandle::status`] ([`status`]) and the optional admin
 //!   port (`admin.rs`: `GET /`, `/status.json`, `/health`) list backends,
-//!   health, last check and session counts.
+//!   health, last check and session counts; `GET /metrics` on the same
+//!   port serves Prometheus metrics (`metrics.rs`).
 //!
 //! # Example
 //!
@@ -46,11 +60,14 @@
 //!
 //! # Invariants
 //!
-//! - Only backends the monitor has marked `Up` receive new sessions; a
-//!   session is never moved between backends once its login started. A
-//!   backend that dies mid-session is a lost connection for the client,
-//!   as with HAProxy, never a silent reconnect that would lose
-//!   transaction state.
+//! - Only backends the monitor has marked `Up` receive new sessions (pool
+//!   mode: new statements); a passthrough session is never moved between
+//!   backends once its login started, a pooled transaction never leaves its
+//!   connection. A backend that dies mid-session (mid-transaction) is a
+//!   lost connection (ERROR 2013) for the client, as with HAProxy, never a
+//!   silent reconnect that would lose transaction state.
+//! - Pool mode: a backend never has more than `pool.size` connections from
+//!   the pool (see `pool.rs`).
 //! - In single-writer mode, with `shutdown_sessions_on_down` (default), a
 //!   backend's write-port sessions are closed when it stops being the
 //!   writer, so writes go to two nodes for at most the moment of a
@@ -63,28 +80,27 @@
 //!
 //! # Not done, on purpose
 //!
-//! - **Statement retry on another node.** A session whose backend dies
-//!   ends (the client sees 2013, lost connection, and its next connection
-//!   goes to the new writer): re-logging in elsewhere on the client's
-//!   behalf needs the password-derived hash, i.e. a proxy-side user table
-//!   (below). A *new* session whose connect to the writer fails is moved
-//!   to the next candidate before any statement is sent.
+//! - **Statement retry in passthrough mode.** A passthrough session whose
+//!   backend dies ends (the client sees 2013, lost connection, and its next
+//!   connection goes to the new writer): re-logging in elsewhere on the
+//!   client's behalf needs the proxy to know the password, i.e. pool mode,
+//!   where an autocommit statement that provably did not run is retried.
+//!   A *new* passthrough session whose connect to the writer fails is moved
+//!   to the next candidate before any statement is sent. No mode retries a
+//!   statement that may have run (sent, then no answer): that is 2013.
 //! - **Read-your-writes by commit position.** The read port waits for
 //!   everything ordered before each read (`wsrep_sync_wait`), not for the
 //!   session's own last commit position (`WSREP_LAST_WRITTEN_GTID` style):
 //!   stronger and simpler, at the price of a cluster round trip per read.
-//! - **Connection pooling / multiplexing.** With an end-to-end login the
-//!   proxy never knows the password, so it cannot open or reset backend
-//!   connections on a client's behalf; and sharing a backend connection
-//!   between clients needs statement-level routing and session-state
-//!   tracking (transactions, user variables, temporary tables, prepared
-//!   statements), i.e. parsing every command. That is ProxySQL's design
-//!   (a proxy-side user table, its own authentication), a different
-//!   product; it is left out. Each client session holds exactly one
-//!   backend connection.
+//! - **Pool mode's limits** (see `pooled.rs`): `LAST_INSERT_ID()`,
+//!   `FOUND_ROWS()` or `SHOW WARNINGS` in a later autocommit statement may
+//!   run on another connection; COM_CHANGE_USER is refused; clients get
+//!   the pool's capabilities (no CLIENT_DEPRECATE_EOF, no TLS); every
+//!   statement runs as the pool's backend user.
 //! - **TLS termination.** A client asking for TLS gets it end to end with
-//!   the node (the SSLRequest is relayed, then opaque bytes); the proxy
-//!   holds no certificate. The monitor connects in plain text.
+//!   the node in passthrough mode (the SSLRequest is relayed, then opaque
+//!   bytes); the proxy holds no certificate, and pool mode offers no TLS.
+//!   The monitor and pool connections are plain text.
 //! - **Read/write splitting by statement.** The read port is a separate
 //!   port; the proxy does not inspect queries, so it cannot stop a client
 //!   from writing through the read port (use grants, or `read_only` on the
@@ -98,9 +114,13 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod classify;
 pub mod config;
 pub mod health;
+mod metrics;
 mod monitor;
+mod pool;
+mod pooled;
 mod relay;
 mod router;
 pub mod status;
@@ -116,7 +136,9 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{info, warn};
 
-pub use config::{Balance, MonitorConfig, ProxyConfig};
+pub use config::{
+    hash_password, AuthMode, Balance, MonitorConfig, PoolConfig, ProxyConfig, UserConfig,
+};
 pub use health::{Health, WsrepStatus};
 pub use status::{BackendStatus, CheckStatus, ProxyStatus, SessionCounters};
 
@@ -208,8 +230,29 @@ pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-async fn bind(what: &str, addr: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
+/// Binds a listener with an accept backlog of `backlog` (the kernel caps
+/// it at `net.core.somaxconn`). `TcpListener::bind` listens with 128: a
+/// burst of more connects than that overflows the queue, and since MySQL
+/// servers speak first, a client whose handshake ACK was dropped waits for
+/// a greeting that never comes.
+async fn bind(what: &str, addr: &str, backlog: u32) -> anyhow::Result<TcpListener> {
+    let bound = async {
+        let mut last = None;
+        for a in tokio::net::lookup_host(addr).await? {
+            let socket = if a.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            match socket.bind(a).and_then(|()| socket.listen(backlog)) {
+                Ok(l) => return Ok(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("the address resolved to nothing")))
+    };
+    bound
         .await
         .with_context(|| format!("binding {what} {addr}"))
 }
@@ -220,6 +263,28 @@ fn is_transient_accept_error(e: &std::io::Error) -> bool {
         e.kind(),
         ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
     ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
+}
+
+/// Counts one open client connection in `client_active` until dropped.
+struct ActiveClient(Arc<Shared>);
+
+impl ActiveClient {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared
+            .counters
+            .client_active
+            .fetch_add(1, Ordering::Relaxed);
+        ActiveClient(shared)
+    }
+}
+
+impl Drop for ActiveClient {
+    fn drop(&mut self) {
+        self.0
+            .counters
+            .client_active
+            .fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 async fn accept_loop(
@@ -242,7 +307,11 @@ async fn accept_loop(
                         Ok(permit) => {
                             let shared = shared.clone();
                             let shutdown = for_sessions.clone();
+                            // Moved into the task: dropped (and counted
+                            // out) however it ends, even aborted unpolled.
+                            let open = ActiveClient::new(shared.clone());
                             sessions.spawn(async move {
+                                let _open = open;
                                 relay::serve_client(shared, port, stream, peer, shutdown).await;
                                 drop(permit);
                             });
@@ -284,13 +353,16 @@ async fn accept_loop(
 /// returned handle is shut down or dropped.
 pub async fn run(config: ProxyConfig) -> anyhow::Result<ProxyHandle> {
     config.validate()?;
-    let listener = bind("listen", &config.listen).await?;
+    let backlog = u32::try_from(config.max_connections)
+        .unwrap_or(u32::MAX)
+        .clamp(128, 65_535);
+    let listener = bind("listen", &config.listen, backlog).await?;
     let read_listener = match &config.read_listen {
-        Some(a) => Some(bind("read_listen", a).await?),
+        Some(a) => Some(bind("read_listen", a, backlog).await?),
         None => None,
     };
     let admin_listener = match &config.admin_listen {
-        Some(a) => Some(bind("admin_listen", a).await?),
+        Some(a) => Some(bind("admin_listen", a, 128).await?),
         None => None,
     };
     let listen = listener.local_addr()?;

@@ -8,18 +8,21 @@
 //!     --monitor-user root --monitor-password PW \
 //!     [--read-listen 127.0.0.1:3316] [--admin-listen 127.0.0.1:3390] \
 //!     [--balance single|least_conn|round_robin] [--config proxy.toml]
+//! trireme-proxy hash-password [PASSWORD]   # the password_hash for [[users]]
 //! ```
 
 use std::path::PathBuf;
 
-use clap::Parser;
-use trireme_proxy::{Balance, ProxyConfig};
+use clap::{Parser, Subcommand};
+use trireme_proxy::{AuthMode, Balance, ProxyConfig};
 
 /// MySQL-wire proxy for a trireme (Galera-style) cluster: health checks on
 /// wsrep_% state, single-writer or balanced routing, failover.
 #[derive(Debug, Parser)]
 #[command(name = "trireme-proxy", version)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// TOML configuration file; flags below override its values.
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
@@ -68,9 +71,41 @@ struct Cli {
     /// Log filter (tracing EnvFilter syntax); RUST_LOG is used when unset.
     #[arg(long)]
     log: Option<String>,
-    /// Print the effective configuration (password redacted) and exit.
+    /// Client logins: passthrough (end to end, one backend connection per
+    /// client) or pool (the proxy checks [[users]] and shares a pool of
+    /// backend connections).
+    #[arg(long, value_parser = parse_auth)]
+    auth: Option<AuthMode>,
+    /// Password of the pool's backend account ([pool] user).
+    #[arg(long, env = "TRIREME_PROXY_POOL_PASSWORD", hide_env_values = true)]
+    pool_password: Option<String>,
+    /// Runtime threads: 1 = one thread for everything, 0 = one per core.
+    #[arg(long, env = "TRIREME_PROXY_WORKER_THREADS")]
+    worker_threads: Option<usize>,
+    /// Print the effective configuration (passwords redacted) and exit.
     #[arg(long)]
     print_config: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Prints the password_hash of a [[users]] entry (mysql_native_password's
+    /// stored form, `*` and 40 hex digits of SHA1(SHA1(password))). Reads
+    /// the password from standard input when not given.
+    HashPassword {
+        /// The password (prefer standard input: arguments show in `ps`).
+        password: Option<String>,
+    },
+}
+
+fn parse_auth(s: &str) -> Result<AuthMode, String> {
+    match s {
+        "passthrough" => Ok(AuthMode::Passthrough),
+        "pool" => Ok(AuthMode::Pool),
+        other => Err(format!(
+            "unknown auth mode {other:?} (expected passthrough or pool)"
+        )),
+    }
 }
 
 fn config_from(cli: &Cli) -> anyhow::Result<ProxyConfig> {
@@ -124,6 +159,15 @@ fn config_from(cli: &Cli) -> anyhow::Result<ProxyConfig> {
     if cli.available_when_donor {
         c.monitor.available_when_donor = true;
     }
+    if let Some(v) = cli.auth {
+        c.auth = v;
+    }
+    if let Some(v) = &cli.pool_password {
+        c.pool.password = v.clone();
+    }
+    if let Some(v) = cli.worker_threads {
+        c.worker_threads = v;
+    }
     c.validate()?;
     Ok(c)
 }
@@ -142,9 +186,20 @@ async fn wait_for_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::HashPassword { password }) = &cli.command {
+        let password = match password {
+            Some(p) => p.clone(),
+            None => {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            }
+        };
+        println!("{}", trireme_proxy::hash_password(&password));
+        return Ok(());
+    }
     let filter = match &cli.log {
         Some(f) => tracing_subscriber::EnvFilter::try_new(f)?,
         None => tracing_subscriber::EnvFilter::try_from_default_env()
@@ -157,13 +212,34 @@ async fn main() -> anyhow::Result<()> {
         if !shown.monitor.password.is_empty() {
             shown.monitor.password = "<redacted>".into();
         }
+        if !shown.pool.password.is_empty() {
+            shown.pool.password = "<redacted>".into();
+        }
+        for u in &mut shown.users {
+            if !u.password_hash.is_empty() {
+                u.password_hash = "<redacted>".into();
+            }
+        }
         print!("{}", toml::to_string(&shown)?);
         return Ok(());
     }
-    let proxy = trireme_proxy::run(config).await?;
-    eprint!("{}", proxy.status());
-    wait_for_signal().await;
-    tracing::info!("signal received; shutting down");
-    proxy.shutdown().await;
-    Ok(())
+    let runtime = if config.worker_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if config.worker_threads > 1 {
+            b.worker_threads(config.worker_threads);
+        }
+        b.enable_all().build()?
+    };
+    runtime.block_on(async {
+        let proxy = trireme_proxy::run(config).await?;
+        eprint!("{}", proxy.status());
+        wait_for_signal().await;
+        tracing::info!("signal received; shutting down");
+        proxy.shutdown().await;
+        Ok(())
+    })
 }

@@ -56,13 +56,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 use trireme_wire::{CapabilityFlags, PacketCodec, WireError};
 
+use crate::config::AuthMode;
 use crate::router::{Counters, Port, SessionSlot, Shared};
 
 /// Largest payload accepted from either side during the login relay. The
@@ -76,7 +77,7 @@ pub(crate) const RELAY_BUFFER: usize = 32 * 1024;
 const MAX_AUTH_ROUND_TRIPS: usize = 8;
 
 /// ER_UNKNOWN_COM_ERROR, what Galera answers on a node that is not ready.
-const ER_NO_BACKEND: u16 = 1047;
+pub(crate) const ER_NO_BACKEND: u16 = 1047;
 /// ER_CON_COUNT_ERROR.
 const ER_TOO_MANY: u16 = 1040;
 
@@ -84,7 +85,7 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 /// Why a login relay failed (not a clean refusal by the backend).
 #[derive(Debug, thiserror::Error)]
-enum RelayError {
+pub(crate) enum RelayError {
     #[error("{0}")]
     Wire(#[from] WireError),
     #[error("{0}")]
@@ -100,14 +101,14 @@ enum RelayError {
 }
 
 /// One side of a session: the socket and bytes read but not yet used.
-struct Side {
-    stream: TcpStream,
-    buf: BytesMut,
+pub(crate) struct Side {
+    pub(crate) stream: TcpStream,
+    pub(crate) buf: BytesMut,
     name: &'static str,
 }
 
 impl Side {
-    fn new(stream: TcpStream, name: &'static str) -> Self {
+    pub(crate) fn new(stream: TcpStream, name: &'static str) -> Self {
         Side {
             stream,
             buf: BytesMut::with_capacity(4096),
@@ -116,7 +117,11 @@ impl Side {
     }
 
     /// Reads one payload that must carry sequence id `seq`.
-    async fn read_packet(&mut self, seq: u8, deadline: Instant) -> Result<Bytes, RelayError> {
+    pub(crate) async fn read_packet(
+        &mut self,
+        seq: u8,
+        deadline: Instant,
+    ) -> Result<Bytes, RelayError> {
         let mut codec = PacketCodec::new(MAX_LOGIN_PACKET);
         codec.set_seq(seq);
         loop {
@@ -133,7 +138,7 @@ impl Side {
     }
 
     /// Writes `payload` as one packet with sequence id `seq`.
-    async fn write_packet(
+    pub(crate) async fn write_packet(
         &mut self,
         seq: u8,
         payload: &[u8],
@@ -148,7 +153,7 @@ impl Side {
 }
 
 /// `payload` framed with sequence id `seq`.
-fn frame(seq: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(seq: u8, payload: &[u8]) -> Vec<u8> {
     let mut codec = PacketCodec::new(usize::MAX);
     codec.set_seq(seq);
     let mut out = Vec::with_capacity(payload.len() + 4);
@@ -172,7 +177,7 @@ pub(crate) fn too_many_connections() -> Vec<u8> {
 }
 
 /// Error code and message of an ERR payload, for logs.
-fn err_text(p: &[u8]) -> String {
+pub(crate) fn err_text(p: &[u8]) -> String {
     if p.len() < 3 {
         return "malformed ERR packet".into();
     }
@@ -352,8 +357,12 @@ async fn relay_bytes(
         buf: bbuf,
         ..
     } = backend;
-    let (cr, mut cw) = cs.split();
-    let (br, mut bw) = bs.split();
+    let (cr, cw) = cs.split();
+    let (br, bw) = bs.split();
+    let shared = slot.shared();
+    let b = &shared.backends[slot.index()];
+    let mut cw = Counted::new(cw, &b.bytes_to_client);
+    let mut bw = Counted::new(bw, &b.bytes_to_backend);
     // Bytes already read past the login (a pipelined first command) go
     // first.
     let mut from_client =
@@ -390,6 +399,58 @@ async fn relay_bytes(
     end
 }
 
+/// A writer that adds every byte it writes to a shared counter (the
+/// metrics' per-backend byte totals), as it goes, so a long session's
+/// traffic shows before the session ends.
+pub(crate) struct Counted<'a, W> {
+    inner: W,
+    counter: &'a AtomicU64,
+}
+
+impl<'a, W> Counted<'a, W> {
+    pub(crate) fn new(inner: W, counter: &'a AtomicU64) -> Self {
+        Counted { inner, counter }
+    }
+}
+
+impl<W: AsyncRead + Unpin> AsyncRead for Counted<'_, W> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Counted<'_, W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = &r {
+            self.counter.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// Serves one accepted client connection to its end.
 pub(crate) async fn serve_client(
     shared: Arc<Shared>,
@@ -402,7 +463,12 @@ pub(crate) async fn serve_client(
     let span = tracing::debug_span!("session", id, %peer, port = port.name());
     async move {
         tokio::select! {
-            _ = session(&shared, port, client) => {}
+            _ = async {
+                match shared.config.auth {
+                    AuthMode::Passthrough => session(&shared, port, client).await,
+                    AuthMode::Pool => crate::pooled::session(&shared, port, client, id).await,
+                }
+            } => {}
             _ = crate::stopped(&mut shutdown) => {
                 shared.counters.killed.fetch_add(1, Ordering::Relaxed);
                 debug!("closed: proxy shutting down");

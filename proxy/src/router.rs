@@ -86,12 +86,18 @@ pub(crate) struct Backend {
     total: [AtomicU64; 2],
     pub(crate) connect_failures: AtomicU64,
     pub(crate) auth_failures: AtomicU64,
+    /// Bytes relayed from clients to this backend (both modes).
+    pub(crate) bytes_to_backend: AtomicU64,
+    /// Bytes relayed from this backend to clients.
+    pub(crate) bytes_to_client: AtomicU64,
+    /// The connection pool (`auth = "pool"` only; unused otherwise).
+    pub(crate) pool: crate::pool::Pool,
     down: watch::Sender<u64>,
     demoted: watch::Sender<u64>,
 }
 
 impl Backend {
-    fn new(addr: String, rise: u32, fall: u32) -> Self {
+    fn new(addr: String, rise: u32, fall: u32, pool_size: usize) -> Self {
         Backend {
             addr,
             inner: Mutex::new(Inner {
@@ -106,6 +112,9 @@ impl Backend {
             total: Default::default(),
             connect_failures: AtomicU64::new(0),
             auth_failures: AtomicU64::new(0),
+            bytes_to_backend: AtomicU64::new(0),
+            bytes_to_client: AtomicU64::new(0),
+            pool: crate::pool::Pool::new(pool_size),
             down: watch::channel(0).0,
             demoted: watch::channel(0).0,
         }
@@ -113,6 +122,45 @@ impl Backend {
 
     pub(crate) fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
+    }
+
+    /// Client sessions using it now, per port (write, read).
+    pub(crate) fn active(&self) -> [usize; 2] {
+        [
+            self.active[0].load(Ordering::Relaxed),
+            self.active[1].load(Ordering::Relaxed),
+        ]
+    }
+
+    /// Sessions established since start, per port (write, read).
+    pub(crate) fn total(&self) -> [u64; 2] {
+        [
+            self.total[0].load(Ordering::Relaxed),
+            self.total[1].load(Ordering::Relaxed),
+        ]
+    }
+
+    /// Pool mode: a connection was lent for a statement or transaction
+    /// through `port` (counted like a session).
+    pub(crate) fn lease_started(&self, port: Port) {
+        self.active[port.idx()].fetch_add(1, Ordering::Relaxed);
+        self.total[port.idx()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Pool mode: a lent connection came back or was closed.
+    pub(crate) fn lease_ended(&self, port: Port) {
+        self.active[port.idx()].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Fires when the backend is marked down (with
+    /// `shutdown_sessions_on_down`).
+    pub(crate) fn down_watch(&self) -> watch::Receiver<u64> {
+        self.down.subscribe()
+    }
+
+    /// Health checks that failed since start.
+    pub(crate) fn checks_failed(&self) -> u64 {
+        self.inner.lock().checks_failed
     }
 
     fn active_total(&self) -> usize {
@@ -133,6 +181,23 @@ pub(crate) struct Counters {
     pub(crate) killed: AtomicU64,
     pub(crate) tls_passthrough: AtomicU64,
     pub(crate) handshake_failed: AtomicU64,
+    /// Client connections open now (all ports).
+    pub(crate) client_active: AtomicU64,
+    /// Writer changes after the initial election.
+    pub(crate) writer_changes: AtomicU64,
+    /// Pool mode: logins the proxy refused (wrong user or password).
+    pub(crate) auth_denied: AtomicU64,
+    /// Pool mode: statements that waited for a free backend connection
+    /// past `pool.wait_timeout_ms` and got ERROR 1040.
+    pub(crate) pool_wait_timeouts: AtomicU64,
+    /// Pool mode: sessions pinned to one backend connection for good.
+    pub(crate) pinned: AtomicU64,
+    /// Pool mode: statements re-run on another connection or backend after
+    /// a failure that proved they had not run.
+    pub(crate) retries: AtomicU64,
+    /// Pool mode: statements or transactions that lost their backend and
+    /// got ERROR 2013.
+    pub(crate) lost: AtomicU64,
 }
 
 /// Everything the tasks of one proxy share.
@@ -150,6 +215,8 @@ pub(crate) struct Shared {
     pub(crate) monitors: std::sync::OnceLock<Vec<mpsc::Sender<CheckRequest>>>,
     pub(crate) started: Instant,
     pub(crate) listen: Mutex<[Option<std::net::SocketAddr>; 3]>,
+    /// Pool mode's accounts, by name.
+    pub(crate) users: std::collections::HashMap<String, trireme_wire::Credentials>,
 }
 
 /// A session's claim on a backend; releases the count when dropped.
@@ -167,6 +234,11 @@ pub(crate) struct SessionSlot {
 impl SessionSlot {
     pub(crate) fn backend(&self) -> &Backend {
         &self.shared.backends[self.index]
+    }
+
+    /// The proxy's shared state.
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// The backend's index in [`Shared::backends`].
@@ -191,7 +263,27 @@ impl Shared {
         let backends = config
             .backends
             .iter()
-            .map(|a| Backend::new(a.clone(), config.monitor.rise, config.monitor.fall))
+            .map(|a| {
+                Backend::new(
+                    a.clone(),
+                    config.monitor.rise,
+                    config.monitor.fall,
+                    config.pool.size,
+                )
+            })
+            .collect();
+        let users = config
+            .users
+            .iter()
+            .filter_map(|u| {
+                let c = if u.password_hash.is_empty() {
+                    trireme_wire::Credentials::no_password()
+                } else {
+                    // validate() rejected malformed hashes.
+                    trireme_wire::Credentials::from_native_hex(&u.password_hash)?
+                };
+                Some((u.name.clone(), c))
+            })
             .collect();
         Shared {
             config,
@@ -203,10 +295,11 @@ impl Shared {
             monitors: std::sync::OnceLock::new(),
             started: Instant::now(),
             listen: Mutex::new([None; 3]),
+            users,
         }
     }
 
-    fn policy(&self, port: Port) -> Balance {
+    pub(crate) fn policy(&self, port: Port) -> Balance {
         match port {
             Port::Write => self.config.balance,
             Port::Read => self.config.read_balance,
@@ -325,6 +418,9 @@ impl Shared {
             return;
         }
         *w = new;
+        if sticky {
+            self.counters.writer_changes.fetch_add(1, Ordering::Relaxed);
+        }
         let name = |i: Option<usize>| i.map_or("none", |i| self.backends[i].addr.as_str());
         match new {
             Some(_) => warn!(from = name(old), to = name(new), "writer changed"),

@@ -101,3 +101,64 @@ async fn binary_serves_and_stops_on_sigterm() {
     })
     .await;
 }
+
+/// `hash-password` prints the `[[users]]` password_hash (MySQL's
+/// `PASSWORD('secret')`), from an argument or standard input; the
+/// effective configuration never shows pool passwords or user hashes.
+#[test]
+fn hash_password_and_pool_config() {
+    let out = Command::new(BIN)
+        .args(["hash-password", "secret"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7\n"
+    );
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"secret\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7\n"
+    );
+
+    let dir = std::env::temp_dir().join(format!("trireme-proxy-cli-pool-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("proxy.toml");
+    std::fs::write(
+        &file,
+        "backends = [\"127.0.0.1:1\"]\n\
+         [[users]]\nname = \"app\"\npassword_hash = \"*14E65567ABDB5135D0CFD9A70B3032C179A49EE7\"\n\
+         [pool]\nuser = \"proxy\"\nsize = 30\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", file.to_str().unwrap()])
+        .args(["--auth", "pool", "--print-config"])
+        .env("TRIREME_PROXY_POOL_PASSWORD", "pool-secret")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("pool-secret"), "{text}");
+    assert!(!text.contains("14E655"), "{text}");
+    let shown = trireme_proxy::ProxyConfig::from_toml(&text).unwrap();
+    assert_eq!(shown.auth, trireme_proxy::AuthMode::Pool);
+    assert_eq!((shown.pool.user.as_str(), shown.pool.size), ("proxy", 30));
+}

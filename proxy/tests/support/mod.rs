@@ -43,6 +43,15 @@ pub struct ToyState {
     pub variables: std::sync::Mutex<Vec<(String, String)>>,
     /// Sessions open now (the monitor's included).
     pub sessions: AtomicU64,
+    /// Sessions of `root` (the pool's user in pool-mode tests) open now,
+    /// and the most ever open at once.
+    pub root_sessions: AtomicU64,
+    pub root_sessions_max: AtomicU64,
+    /// Statements run by `root` sessions.
+    pub root_queries: AtomicU64,
+    /// Answer `root`'s statements with 1047 (08S01), as a node outside the
+    /// Primary component does.
+    pub refuse: AtomicBool,
     kill: watch::Sender<u64>,
 }
 
@@ -50,6 +59,13 @@ pub struct ToySession {
     id: u64,
     state: Arc<ToyState>,
     kill: watch::Receiver<u64>,
+    /// `CONNECTION_ID()`.
+    conn_id: u32,
+    root: bool,
+    in_trans: bool,
+    autocommit: bool,
+    db: Option<String>,
+    user_vars: std::collections::HashMap<String, Value>,
 }
 
 fn text_rows(names: &[&str], rows: Vec<Vec<Value>>) -> StmtResult {
@@ -62,9 +78,90 @@ fn text_rows(names: &[&str], rows: Vec<Vec<Value>>) -> StmtResult {
     }
 }
 
+fn one_value(name: &str, v: Value) -> StmtResult {
+    StmtResult::Rows {
+        columns: vec![ColumnDef::new(name, ColumnType::MYSQL_TYPE_VAR_STRING)],
+        rows: vec![vec![v]],
+    }
+}
+
 impl ToySession {
+    /// Transactions, autocommit, user variables, `CONNECTION_ID()`,
+    /// `DATABASE()` and integer echo (`SELECT 42`), for pool-mode tests.
+    fn session_answer(&mut self, q: &str) -> Option<StmtResult> {
+        let compact: String = q.split_whitespace().collect::<Vec<_>>().join(" ");
+        match compact.as_str() {
+            "begin" | "start transaction" => self.in_trans = true,
+            "commit" | "rollback" => self.in_trans = false,
+            "set autocommit = 0" | "set autocommit=0" => self.autocommit = false,
+            "set autocommit = 1" | "set autocommit=1" => {
+                self.autocommit = true;
+                self.in_trans = false;
+            }
+            "select connection_id()" => {
+                return Some(one_value("id", Value::Int(i64::from(self.conn_id))))
+            }
+            "select database()" => {
+                let v = self
+                    .db
+                    .clone()
+                    .map(|d| Value::Bytes(d.into_bytes()))
+                    .unwrap_or(Value::NULL);
+                return Some(one_value("db", v));
+            }
+            _ => {
+                if let Some(rest) = compact.strip_prefix("set @") {
+                    let (name, value) = rest.split_once('=')?;
+                    let v = value.trim().parse::<i64>().ok()?;
+                    self.user_vars
+                        .insert(name.trim().to_string(), Value::Int(v));
+                } else if let Some(name) = compact.strip_prefix("select @") {
+                    if name.starts_with('@') {
+                        return None;
+                    }
+                    let v = self.user_vars.get(name).cloned().unwrap_or(Value::NULL);
+                    return Some(one_value("v", v));
+                } else if let Some(n) = compact.strip_prefix("select ") {
+                    let n: i64 = n.parse().ok()?;
+                    return Some(one_value("n", Value::Int(n)));
+                } else {
+                    return None;
+                }
+            }
+        }
+        if !self.autocommit
+            && !compact.starts_with("set autocommit")
+            && !compact.starts_with("commit")
+            && !compact.starts_with("rollback")
+        {
+            self.in_trans = true;
+        }
+        Some(StmtResult::ok())
+    }
+
     fn answer(&mut self, sql: &str) -> Result<StmtResult, MySqlError> {
+        if self.root {
+            self.state.root_queries.fetch_add(1, Ordering::SeqCst);
+            if self.state.refuse.load(Ordering::SeqCst) {
+                return Err(MySqlError::new(
+                    1047,
+                    "08S01",
+                    "WSREP has not yet prepared node for application use",
+                ));
+            }
+        }
         let q = sql.trim().trim_end_matches(';').to_ascii_lowercase();
+        if let Some(db) = q.strip_prefix("use ") {
+            let db = db.trim().trim_matches('`');
+            if db == "missing" {
+                return Err(MySqlError::unknown_database(db));
+            }
+            self.db = Some(db.to_string());
+            return Ok(StmtResult::ok());
+        }
+        if let Some(r) = self.session_answer(&q) {
+            return Ok(r);
+        }
         if q.starts_with("show global status like 'wsrep")
             || q.starts_with("show status like 'wsrep")
         {
@@ -132,6 +229,9 @@ impl ToySession {
 impl Drop for ToySession {
     fn drop(&mut self) {
         self.state.sessions.fetch_sub(1, Ordering::SeqCst);
+        if self.root {
+            self.state.root_sessions.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -160,8 +260,31 @@ impl Handler for ToySession {
         Ok(StmtResult::ok())
     }
 
-    async fn init_db(&mut self, _db: &str) -> Result<(), MySqlError> {
+    async fn init_db(&mut self, db: &str) -> Result<(), MySqlError> {
+        if db == "missing" {
+            return Err(MySqlError::unknown_database(db));
+        }
+        self.db = Some(db.to_string());
         Ok(())
+    }
+
+    async fn reset_connection(&mut self) -> Result<(), MySqlError> {
+        self.in_trans = false;
+        self.autocommit = true;
+        self.user_vars.clear();
+        Ok(())
+    }
+
+    fn status(&self) -> trireme_wire::StatusFlags {
+        use trireme_wire::StatusFlags as S;
+        let mut f = S::empty();
+        if self.autocommit {
+            f |= S::SERVER_STATUS_AUTOCOMMIT;
+        }
+        if self.in_trans {
+            f |= S::SERVER_STATUS_IN_TRANS;
+        }
+        f
     }
 
     fn killed(&self) -> impl std::future::Future<Output = ()> + Send {
@@ -209,6 +332,10 @@ impl ToyNode {
             status_queries: AtomicU64::new(0),
             variables: std::sync::Mutex::new(Vec::new()),
             sessions: AtomicU64::new(0),
+            root_sessions: AtomicU64::new(0),
+            root_sessions_max: AtomicU64::new(0),
+            root_queries: AtomicU64::new(0),
+            refuse: AtomicBool::new(false),
             kill: watch::channel(0).0,
         });
         let users = StaticUsers::new()
@@ -220,12 +347,23 @@ impl ToyNode {
         let config = Arc::new(config);
         let st = state.clone();
         let task = tokio::spawn(async move {
-            let _ = trireme_wire::serve(listener, config, move |_info: &SessionInfo| {
+            let _ = trireme_wire::serve(listener, config, move |info: &SessionInfo| {
                 st.sessions.fetch_add(1, Ordering::SeqCst);
+                let root = info.user == USER;
+                if root {
+                    let now = st.root_sessions.fetch_add(1, Ordering::SeqCst) + 1;
+                    st.root_sessions_max.fetch_max(now, Ordering::SeqCst);
+                }
                 Ok(ToySession {
                     id,
                     state: st.clone(),
                     kill: st.kill.subscribe(),
+                    conn_id: info.connection_id,
+                    root,
+                    in_trans: false,
+                    autocommit: true,
+                    db: info.database.clone(),
+                    user_vars: Default::default(),
                 })
             })
             .await;
