@@ -200,6 +200,8 @@ pub struct Status {
     pub purged_index: Option<u64>,
     /// Raft index of the current snapshot.
     pub snapshot_index: Option<u64>,
+    /// Bytes of ordered log kept (the gcache), for other members' catch-up.
+    pub gcache_bytes: u64,
 }
 
 fn d(ms: u64) -> Duration {
@@ -568,6 +570,7 @@ impl Gcs {
             last_applied_index: m.last_applied.map(|l| l.index),
             purged_index: m.purged.map(|l| l.index),
             snapshot_index: m.snapshot.map(|l| l.index),
+            gcache_bytes: self.inner.gcache.bytes(),
         }
     }
 

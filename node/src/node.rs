@@ -271,6 +271,11 @@ impl NodeStatus for Node {
                 "trireme_gcs_term".into(),
                 Value::UInt(gcs_status.as_ref().map_or(0, |g| g.term)),
             ),
+            // Galera's name for the bytes its gcache holds.
+            (
+                "wsrep_gcache_pool_size".into(),
+                Value::UInt(gcs_status.as_ref().map_or(0, |g| g.gcache_bytes)),
+            ),
             (
                 "trireme_delivered_seqno".into(),
                 Value::UInt(self.repl.last_delivered()),

@@ -298,6 +298,13 @@ async fn a_seed_configured_by_environment_forms_the_cluster_once_and_joins_it_wh
         assert!(n >= 1, "{stage}: {n}");
     }
     assert!(m.contains("trireme_commit_stage_seconds_bucket{stage=\"total\",le=\"+Inf\"}"));
+    // The ordered log kept for catch-up holds at least those writes.
+    let gcache: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("trireme_wsrep_gcache_pool_size "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("trireme_wsrep_gcache_pool_size missing from\n{m}"));
+    assert!(gcache > 0, "{gcache}");
 
     // Every member lists every member's client address (announced on the
     // control channel, so allow it a few announcement rounds).
