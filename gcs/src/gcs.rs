@@ -102,6 +102,30 @@ struct Sub {
     tx: oneshot::Sender<Result<Seqno, SubErr>>,
     /// Came from another member: order here or fail, never forward.
     local_only: bool,
+    /// A copy went to raft or to a leader: it may still be ordered, so a
+    /// later failure is "unknown", never "not ordered" (the caller would
+    /// retry under a new stamp, which dedup cannot tell from a new
+    /// broadcast).
+    sent: bool,
+}
+
+impl Sub {
+    /// Answers with `e`; an origin's broadcast a copy of which went out is
+    /// answered "unknown" instead, since that copy may still be ordered
+    /// and the caller must not retry it as a new broadcast. (A forwarded
+    /// copy at the leader keeps the precise error: its origin decides.)
+    fn fail(self, e: SubErr) {
+        let e = match e {
+            SubErr::Retry(m) | SubErr::Final(m) if self.sent && !self.local_only => {
+                SubErr::Unknown(format!("{m}; an earlier copy may still be ordered"))
+            }
+            SubErr::NonPrimary if self.sent && !self.local_only => SubErr::Unknown(
+                "not in the primary component; an earlier copy may still be ordered".into(),
+            ),
+            e => e,
+        };
+        let _ = self.tx.send(Err(e));
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -604,6 +628,7 @@ impl Gcs {
             deadline: Instant::now() + d(i.cfg.timeouts.rpc_ms),
             tx,
             local_only: false,
+            sent: false,
         };
         if i.submit_tx.send(sub).is_err() {
             return Err(BroadcastError::Shutdown);
@@ -863,7 +888,10 @@ impl Inner {
     }
 
     /// Order a batch on this (leader) member.
-    async fn propose(&self, subs: Vec<Sub>) {
+    async fn propose(&self, mut subs: Vec<Sub>) {
+        for s in &mut subs {
+            s.sent = true;
+        }
         let payloads: Vec<Payload> = subs.iter().map(|s| s.payload.clone()).collect();
         let deadline = subs
             .iter()
@@ -921,15 +949,25 @@ impl Inner {
                             s.tx.send(Err(SubErr::Final("member is shutting down".into())));
                     }
                 }
-                _ => {
-                    let _ = s.tx.send(Err(e.clone()));
-                }
+                _ => s.fail(e.clone()),
             }
         }
     }
 
     /// Send a batch to the leader.
-    async fn forward(&self, subs: Vec<Sub>, peer: Peer) {
+    async fn forward(&self, mut subs: Vec<Sub>, peer: Peer) {
+        // Marks the batch as possibly appended by `peer`: every answer but
+        // "not delivered" and "unavailable" (shutting down, nothing taken)
+        // leaves that possible, a NotLeader included (the peer may have
+        // appended it and then lost leadership).
+        fn reached(subs: &mut [Sub]) {
+            for s in subs {
+                s.sent = true;
+            }
+        }
+        if self.faults.duplicate_forwards() {
+            reached(&mut subs);
+        }
         let payloads: Vec<Payload> = subs.iter().map(|s| s.payload.clone()).collect();
         let deadline = subs
             .iter()
@@ -970,10 +1008,16 @@ impl Inner {
             r = call => r,
             _ = moved => {
                 tracing::debug!(old = ?peer.id, "leader changed while forwarding; re-routing");
+                reached(&mut subs);
                 self.requeue_or_fail(subs, SubErr::Retry("the leader changed".into()));
                 return;
             }
         };
+        let nothing_taken = matches!(&answer, Ok(Response::Unavailable(_)))
+            || matches!(&answer, Err(e) if e.not_delivered());
+        if !nothing_taken {
+            reached(&mut subs);
+        }
         match answer {
             Ok(Response::Forward(rs)) if rs.len() == n => {
                 for (s, r) in subs.into_iter().zip(rs) {
@@ -1013,9 +1057,7 @@ impl Inner {
         let (live, expired): (Vec<Sub>, Vec<Sub>) =
             subs.into_iter().partition(|s| s.deadline > now);
         for s in expired {
-            let _ = s.tx.send(Err(SubErr::Final(
-                "no leader ordered it within rpc_ms".into(),
-            )));
+            s.fail(SubErr::Final("no leader ordered it within rpc_ms".into()));
         }
         if live.is_empty() {
             return;
@@ -1039,7 +1081,7 @@ impl Inner {
                 }
                 if !self.ctl.primary.load(Ordering::SeqCst) {
                     for s in live {
-                        let _ = s.tx.send(Err(SubErr::NonPrimary));
+                        s.fail(SubErr::NonPrimary);
                     }
                     return;
                 }
@@ -1057,13 +1099,13 @@ impl Inner {
                 let (remote, local): (Vec<Sub>, Vec<Sub>) =
                     live.into_iter().partition(|s| !s.local_only);
                 for s in local {
-                    let _ = s.tx.send(Err(SubErr::Retry("not the leader".into())));
+                    s.fail(SubErr::Retry("not the leader".into()));
                 }
                 if !self.ctl.primary.load(Ordering::SeqCst)
                     && self.nonprimary_for() > d(self.cfg.timeouts.suspect_ms)
                 {
                     for s in remote {
-                        let _ = s.tx.send(Err(SubErr::NonPrimary));
+                        s.fail(SubErr::NonPrimary);
                     }
                     return;
                 }
@@ -1380,6 +1422,7 @@ impl Inner {
                         deadline,
                         tx,
                         local_only: true,
+                        sent: false,
                     });
                     rxs.push(rx);
                 }
