@@ -687,7 +687,6 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
                     cv.primary = v.primary;
                     cv.local_index = v.own_index.unwrap_or(0) as u64;
                     cv.members = v.members.iter().map(|m| (m.id, m.name.clone())).collect();
-                    cv.incoming_addresses = loop_incoming.list(&cv.members);
                     // New members have not heard this one yet.
                     announce.notify_one();
                     let start_catch_up = if !v.primary {
