@@ -89,6 +89,10 @@ pub enum AggFunc {
     Min,
     Max,
     GroupConcat,
+    /// JSON_ARRAYAGG(v) and JSON_OBJECTAGG(k, v): NULL values are kept
+    /// (as JSON null), unlike the other aggregates.
+    JsonArrayAgg,
+    JsonObjectAgg,
     BitAnd,
     BitOr,
     /// VAR_POP / VAR_SAMP / STDDEV_POP / STDDEV_SAMP and their aliases.
@@ -120,6 +124,11 @@ pub struct AggCall {
     pub separator: String,
     /// GROUP_CONCAT(... ORDER BY ...): (expr, descending).
     pub order: Vec<(Expr, bool)>,
+    /// GROUP_CONCAT / JSON_ARRAYAGG (... LIMIT n).
+    pub limit: Option<u64>,
+    /// Per argument: its text is a JSON document to embed as written (a
+    /// JSON column or a JSON-returning function), not a string to quote.
+    pub raw_json: Vec<bool>,
 }
 
 /// Where an expression is being bound.
@@ -150,6 +159,26 @@ pub fn ident_name(i: &ast::Ident) -> String {
 }
 
 impl Exec<'_> {
+    /// Whether `e`'s text is a JSON document to embed as written: a JSON
+    /// column (MariaDB keeps one as LONGTEXT with a `json_valid` check) or
+    /// a JSON-returning function.
+    fn is_json_expr(&self, e: &Expr, scope: &Scope) -> bool {
+        match e {
+            Expr::Func(f, _) => crate::func::returns_json(*f),
+            Expr::Col(i) => scope.cols.get(*i).is_some_and(|c| {
+                let m = &c.meta;
+                self.catalog.table(&m.db, &m.org_table).is_some_and(|t| {
+                    t.def.columns.iter().any(|col| {
+                        col.name.eq_ignore_ascii_case(&m.org_name)
+                            && col.check.as_deref()
+                                == Some(format!("json_valid(`{}`)", col.name).as_str())
+                    })
+                })
+            }),
+            _ => false,
+        }
+    }
+
     /// Binds a parsed expression in `env`.
     pub fn bind(&mut self, e: &ast::Expr, env: &mut BindEnv) -> SqlResult<Expr> {
         use ast::Expr as A;
@@ -762,6 +791,8 @@ impl Exec<'_> {
             "MIN" => Some(AggFunc::Min),
             "MAX" => Some(AggFunc::Max),
             "GROUP_CONCAT" => Some(AggFunc::GroupConcat),
+            "JSON_ARRAYAGG" => Some(AggFunc::JsonArrayAgg),
+            "JSON_OBJECTAGG" => Some(AggFunc::JsonObjectAgg),
             "BIT_AND" => Some(AggFunc::BitAnd),
             "BIT_OR" => Some(AggFunc::BitOr),
             other => AggFunc::variance(other),
@@ -770,7 +801,13 @@ impl Exec<'_> {
             if env.aggs.is_none() {
                 return Err(SqlError::invalid_group());
             }
-            if func != AggFunc::CountStar && argc == 0 {
+            let argc_ok = match func {
+                AggFunc::CountStar => true,
+                AggFunc::JsonArrayAgg => argc == 1,
+                AggFunc::JsonObjectAgg => argc == 2,
+                _ => argc > 0,
+            };
+            if !argc_ok {
                 return Err(SqlError::wrong_arg_count(&name));
             }
             // Arguments of an aggregate are evaluated on source rows.
@@ -781,6 +818,7 @@ impl Exec<'_> {
             }
             let mut separator = ",".to_string();
             let mut order = Vec::new();
+            let mut limit = None;
             for c in &clauses {
                 match c {
                     ast::FunctionArgumentClause::Separator(v) => {
@@ -792,9 +830,27 @@ impl Exec<'_> {
                             order.push((self.bind(&ob.expr, &mut inner)?, desc));
                         }
                     }
+                    ast::FunctionArgumentClause::Limit(l) => {
+                        let n = self.bind(l, &mut BindEnv::new(env.scope, env.place))?;
+                        limit = match n.eval(&[])? {
+                            Value::Int(n) if n >= 0 => Some(n as u64),
+                            Value::UInt(n) => Some(n),
+                            _ => {
+                                return Err(SqlError::new(
+                                    1691,
+                                    "HY000",
+                                    "A variable of a non-integer based type in LIMIT clause",
+                                ))
+                            }
+                        };
+                    }
                     _ => {}
                 }
             }
+            let raw_json = args
+                .iter()
+                .map(|a| self.is_json_expr(a, env.scope))
+                .collect();
             let aggs = env.aggs.as_mut().expect("checked above");
             aggs.push(AggCall {
                 func,
@@ -802,6 +858,8 @@ impl Exec<'_> {
                 distinct,
                 separator,
                 order,
+                limit,
+                raw_json,
             });
             return Ok(Expr::Col(env.scope.len() + aggs.len() - 1));
         }
@@ -1353,6 +1411,7 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
         },
         AggFunc::Variance { .. } => (Some(SqlType::Double), true),
         AggFunc::GroupConcat => (Some(SqlType::Text(65_535)), true),
+        AggFunc::JsonArrayAgg | AggFunc::JsonObjectAgg => (Some(SqlType::Text(u32::MAX)), true),
         AggFunc::BitAnd | AggFunc::BitOr => (
             Some(SqlType::Int {
                 width: IntWidth::Big,

@@ -28,6 +28,7 @@ pub mod expr;
 pub mod fk;
 pub mod func;
 pub mod generated;
+pub mod group;
 pub mod multi;
 pub mod select;
 pub mod show;

@@ -19,7 +19,7 @@ use crate::arith;
 use crate::bind::{self, AggCall, AggFunc, BindEnv, Scope, ScopeCol};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{CmpOp, Expr};
-use crate::{collate, window, Exec, OutCol};
+use crate::{collate, group, window, Exec, OutCol};
 use trireme_storage::collation::Collation;
 use trireme_storage::keycode;
 use trireme_storage::txn::LockKind;
@@ -571,10 +571,21 @@ impl Exec<'_> {
         let paused = self.windows.take();
 
         // GROUP BY: positions, aliases or expressions over source rows.
+        let mut rollup = false;
         let group_exprs: Vec<Expr> = match &s.group_by {
             ast::GroupByExpr::Expressions(exprs, mods) => {
-                if !mods.is_empty() {
-                    return Err(SqlError::unsupported("GROUP BY modifiers"));
+                for m in mods {
+                    match m {
+                        ast::GroupByWithModifier::Rollup => rollup = true,
+                        other => return Err(SqlError::unsupported(format!("GROUP BY {other}"))),
+                    }
+                }
+                if rollup && !order_by.is_empty() {
+                    return Err(SqlError::new(
+                        1221,
+                        "HY000",
+                        "Incorrect usage of CUBE/ROLLUP and ORDER BY",
+                    ));
                 }
                 let mut out = Vec::new();
                 for e in exprs {
@@ -699,12 +710,13 @@ impl Exec<'_> {
                 }
                 self.precompute_correlated(targets, &mut rows, &scope)?;
             }
-            let grouped = aggregate_rows(
-                rows,
-                (&group_exprs, &group_colls),
-                (&agg_calls, &agg_colls),
-                scope.len(),
-            )?;
+            let grouping = group::Grouping {
+                exprs: &group_exprs,
+                colls: &group_colls,
+                rollup,
+            };
+            let grouped =
+                group::aggregate_rows(rows, &grouping, (&agg_calls, &agg_colls), scope.len())?;
             match &having {
                 Some(h) => {
                     let mut kept = Vec::new();
@@ -1252,6 +1264,9 @@ fn dedup_rows(rows: &mut Vec<Vec<Value>>, cols: &[OutCol]) {
     rows.retain(|r| seen.insert(row_fingerprint(r, &colls)));
 }
 
+/// `group_concat_max_len`'s default in MariaDB 10.11.
+const GROUP_CONCAT_MAX_LEN: usize = 1 << 20;
+
 /// Accumulated state of one aggregate for one group.
 #[derive(Clone)]
 pub(crate) enum AggState {
@@ -1291,7 +1306,9 @@ fn new_state(a: &AggCall) -> AggState {
         AggFunc::Avg => AggState::Avg(None, 0),
         AggFunc::Min => AggState::Min(None),
         AggFunc::Max => AggState::Max(None),
-        AggFunc::GroupConcat => AggState::Concat(Vec::new()),
+        AggFunc::GroupConcat | AggFunc::JsonArrayAgg | AggFunc::JsonObjectAgg => {
+            AggState::Concat(Vec::new())
+        }
         AggFunc::BitAnd => AggState::Bits(u64::MAX),
         AggFunc::BitOr => AggState::Bits(0),
         AggFunc::Variance { .. } => AggState::Moments(0, 0.0, 0.0),
@@ -1309,7 +1326,13 @@ fn accumulate(
         .iter()
         .map(|e| e.eval(row))
         .collect::<SqlResult<Vec<_>>>()?;
-    if a.func != AggFunc::CountStar && vals.iter().any(Value::is_null) {
+    let keeps_nulls = matches!(
+        a.func,
+        AggFunc::CountStar | AggFunc::JsonArrayAgg | AggFunc::JsonObjectAgg
+    );
+    // JSON_OBJECTAGG skips a row whose key is NULL (MariaDB; MySQL errs).
+    let null_key = a.func == AggFunc::JsonObjectAgg && vals.first().is_some_and(Value::is_null);
+    if null_key || (!keeps_nulls && vals.iter().any(Value::is_null)) {
         return Ok(());
     }
     let v = vals.first().cloned().unwrap_or(Value::Null);
@@ -1355,7 +1378,16 @@ fn accumulate(
                 .iter()
                 .map(|(e, _)| e.eval(row))
                 .collect::<SqlResult<Vec<_>>>()?;
-            let text: String = vals.iter().map(Value::to_text_lossy).collect();
+            let raw = |i: usize| a.raw_json.get(i).copied().unwrap_or(false);
+            let text: String = match a.func {
+                AggFunc::JsonArrayAgg => crate::func::agg_element(&a.args[0], &vals[0], raw(0)),
+                AggFunc::JsonObjectAgg => format!(
+                    "{}:{}",
+                    crate::func::agg_key(&vals[0]),
+                    crate::func::agg_element(&a.args[1], &vals[1], raw(1))
+                ),
+                _ => vals.iter().map(Value::to_text_lossy).collect(),
+            };
             items.push((keys, text));
         }
         AggState::Moments(n, mean, m2) => {
@@ -1413,11 +1445,17 @@ fn finish(a: &AggCall, st: AggState) -> Value {
                     std::cmp::Ordering::Equal
                 });
             }
-            let parts: Vec<String> = items.into_iter().map(|(_, t)| t).collect();
-            let mut s = parts.join(&a.separator);
-            // group_concat_max_len's default.
-            if s.len() > 1024 {
-                let mut cut = 1024;
+            let take = a.limit.map_or(usize::MAX, |l| l as usize);
+            let parts: Vec<String> = items.into_iter().take(take).map(|(_, t)| t).collect();
+            let mut s = match a.func {
+                AggFunc::JsonArrayAgg => format!("[{}]", parts.join(",")),
+                AggFunc::JsonObjectAgg => format!("{{{}}}", parts.join(", ")),
+                _ => parts.join(&a.separator),
+            };
+            // group_concat_max_len's default (MariaDB 10.11: 1 MiB); the
+            // JSON aggregates share GROUP_CONCAT's limit there.
+            if s.len() > GROUP_CONCAT_MAX_LEN {
+                let mut cut = GROUP_CONCAT_MAX_LEN;
                 while !s.is_char_boundary(cut) {
                     cut -= 1;
                 }
@@ -1427,72 +1465,4 @@ fn finish(a: &AggCall, st: AggState) -> Value {
         }
         AggState::Bits(b) => Value::UInt(b),
     }
-}
-
-/// Groups source rows and computes aggregates. Each output row is the
-/// group's first source row followed by the aggregate values.
-fn aggregate_rows(
-    rows: Vec<Vec<Value>>,
-    (group_exprs, group_colls): (&[Expr], &[Option<Collation>]),
-    (aggs, agg_colls): (&[AggCall], &[Option<Collation>]),
-    width: usize,
-) -> SqlResult<Vec<Vec<Value>>> {
-    struct Group {
-        first: Vec<Value>,
-        states: Vec<AggState>,
-        seen: Vec<std::collections::HashSet<Vec<u8>>>,
-    }
-    let mut order: Vec<Vec<u8>> = Vec::new();
-    let mut groups: HashMap<Vec<u8>, Group> = HashMap::new();
-    for r in rows {
-        let mut key = Vec::new();
-        for (g, coll) in group_exprs.iter().zip(group_colls) {
-            keycode::encode_collated(&mut key, &g.eval(&r)?, *coll);
-        }
-        let group = match groups.get_mut(&key) {
-            Some(g) => g,
-            None => {
-                order.push(key.clone());
-                groups.entry(key.clone()).or_insert(Group {
-                    first: r.clone(),
-                    states: aggs.iter().map(new_state).collect(),
-                    seen: aggs.iter().map(|_| Default::default()).collect(),
-                })
-            }
-        };
-        for (i, a) in aggs.iter().enumerate() {
-            if a.distinct {
-                let vals = a
-                    .args
-                    .iter()
-                    .map(|e| e.eval(&r))
-                    .collect::<SqlResult<Vec<_>>>()?;
-                if !group.seen[i].insert(row_fingerprint(&vals, &agg_colls[i..=i])) {
-                    continue;
-                }
-            }
-            accumulate(a, &mut group.states[i], &r, agg_colls[i])?;
-        }
-    }
-    if group_exprs.is_empty() && groups.is_empty() {
-        // An aggregate over no rows still yields one row.
-        let mut r = vec![Value::Null; width];
-        for a in aggs {
-            r.push(finish(a, new_state(a)));
-        }
-        return Ok(vec![r]);
-    }
-    let mut out = Vec::with_capacity(order.len());
-    for key in order {
-        let Some(g) = groups.remove(&key) else {
-            continue;
-        };
-        let mut r = g.first;
-        r.truncate(width);
-        for (a, st) in aggs.iter().zip(g.states) {
-            r.push(finish(a, st));
-        }
-        out.push(r);
-    }
-    Ok(out)
 }

@@ -68,7 +68,7 @@ defs! {
     "default_storage_engine", Both, Str, s("InnoDB");
     "error_count", Session, ReadOnly, Value::Int(0);
     "foreign_key_checks", Both, Bool, Value::Int(1);
-    "group_concat_max_len", Both, ReadOnly, Value::Int(1024);
+    "group_concat_max_len", Both, ReadOnly, Value::Int(1_048_576);
     "have_ssl", Global, ReadOnly, s("DISABLED");
     "hostname", Global, ReadOnly, s("localhost");
     "init_connect", Global, Str, s("");

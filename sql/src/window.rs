@@ -153,6 +153,8 @@ impl Exec<'_> {
             distinct,
             separator: ",".into(),
             order: Vec::new(),
+            limit: None,
+            raw_json: Vec::new(),
         };
         let func = match name.as_str() {
             "ROW_NUMBER" => want(argc == 0).map(|_| WinFunc::RowNumber)?,

@@ -112,6 +112,14 @@ SELECT name, COUNT(*) FROM emp GROUP BY name HAVING COUNT(*) > 5;
 SELECT dept, GROUP_CONCAT(name ORDER BY name) FROM emp GROUP BY dept;
 SELECT dept, GROUP_CONCAT(DISTINCT boss ORDER BY boss SEPARATOR ';') FROM emp GROUP BY dept;
 SELECT dept, COUNT(*) FROM emp GROUP BY dept WITH ROLLUP;
+-- @ordered
+SELECT dept, boss, COUNT(*), SUM(salary) FROM emp GROUP BY dept, boss WITH ROLLUP;
+-- @ordered
+SELECT COALESCE(dept, 'all'), COUNT(*) FROM emp GROUP BY dept WITH ROLLUP HAVING COUNT(*) > 1;
+SELECT dept, COUNT(*) FROM emp GROUP BY dept WITH ROLLUP ORDER BY dept;
+-- @ordered
+SELECT dept, COUNT(*) FROM emp GROUP BY dept;
+SELECT dept, GROUP_CONCAT(name ORDER BY name DESC LIMIT 1) FROM emp GROUP BY dept;
 SELECT MAX(name), MIN(hired), SUM(id) FROM emp;
 SELECT SUM(salary) FROM emp WHERE id < 0;
 SELECT COUNT(*) FROM emp WHERE id < 0;

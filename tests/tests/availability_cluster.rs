@@ -146,11 +146,15 @@ impl Fixture {
             }
             assert!(
                 t0.elapsed() < bound,
-                "{what}: not reached within {bound:?}; last seen {last:?}"
+                "{what}: not reached within {bound:?}; last seen {last:?}\n{}",
+                self.log_tails()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("{what}: loop bound reached; last seen {last:?}");
+        panic!(
+            "{what}: loop bound reached; last seen {last:?}\n{}",
+            self.log_tails()
+        );
     }
 
     /// The leader (node index) and term that every answering node agrees on.
@@ -196,6 +200,15 @@ impl Fixture {
             s.close().await;
             r
         })
+    }
+
+    /// The end of every node's log, for failure messages (the files stay
+    /// under the target dir, but CI checkouts are thrown away).
+    fn log_tails(&self) -> String {
+        (0..3)
+            .map(|i| format!("--- node{} log tail:\n{}", i + 1, self.c.log_tail(i, 25)))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn log(&self, i: usize) -> String {

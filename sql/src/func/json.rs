@@ -799,7 +799,7 @@ fn normalize(j: &J, out: &mut String) {
 
 /// The functions whose result is a JSON document (an argument such a call
 /// gives is embedded as JSON, not quoted as a string).
-pub(super) fn returns_json(f: Func) -> bool {
+pub(crate) fn returns_json(f: Func) -> bool {
     use Func::*;
     matches!(
         f,
@@ -883,6 +883,21 @@ fn to_json(e: &Expr, v: &Value) -> J {
         Value::Int(_) | Value::UInt(_) | Value::Decimal(_) | Value::Double(_) => J::Num(text(v)),
         _ => J::Str(escape(&text(v))),
     }
+}
+
+/// One element of JSON_ARRAYAGG / JSON_OBJECTAGG as JSON text: a JSON
+/// document (`raw`) as written, as MariaDB embeds it, anything else as the
+/// JSON value it stands for.
+pub(crate) fn agg_element(e: &Expr, v: &Value, raw: bool) -> String {
+    if raw && !v.is_null() {
+        return text(v);
+    }
+    show(&to_json(e, v))
+}
+
+/// A JSON_OBJECTAGG key as JSON text.
+pub(crate) fn agg_key(v: &Value) -> String {
+    show(&J::Str(escape(&text(v))))
 }
 
 fn doc(v: &Value) -> Option<J> {

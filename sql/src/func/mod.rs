@@ -15,6 +15,7 @@ use trireme_storage::value::{compare, compare_collated, Value};
 mod crypto;
 mod datetime;
 mod json;
+pub(crate) use json::{agg_element, agg_key, returns_json};
 mod math;
 mod misc;
 mod regexp;

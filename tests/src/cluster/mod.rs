@@ -259,8 +259,13 @@ pub fn free_base_port(n: usize) -> anyhow::Result<u16> {
     let mut rng = crate::rng::Rng::new(
         (std::process::id() as u64) ^ 0x5eed ^ nanos ^ call.wrapping_mul(0x9E37_79B9_7F4A_7C15),
     );
+    // Stay below the kernel's ephemeral range: an outgoing connection of
+    // another test (or of this one, polling the nodes) can take a port in it
+    // between this check and the node's bind, and the node then fails to
+    // start (a cluster that never forms).
+    let (lo, hi) = (10_000, ephemeral_low().saturating_sub(200).max(12_000));
     for _ in 0..200 {
-        let base = rng.range(20_000, 40_000) as u16;
+        let base = rng.range(lo, hi) as u16;
         let tcp_free =
             (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i as u16)).is_ok());
         let udp_free =
@@ -270,6 +275,14 @@ pub fn free_base_port(n: usize) -> anyhow::Result<u16> {
         }
     }
     bail!("no free port range found on 127.0.0.1")
+}
+
+/// The lowest port of the kernel's ephemeral (outgoing) range.
+fn ephemeral_low() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A fresh run id: `trj` and 5 hex digits (short, because namespace and
