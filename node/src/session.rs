@@ -1259,6 +1259,13 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
                 false,
                 false,
             ),
+            SqlType::Set(v) => (
+                ColumnType::MYSQL_TYPE_STRING,
+                (v.iter().map(|s| s.len() as u32 + 1).sum::<u32>().max(2) - 1) * 4,
+                0,
+                false,
+                false,
+            ),
         },
     };
     let mut d = wire::types::ColumnDef::new(c.name.clone(), ty);
@@ -1289,6 +1296,9 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
     }
     if matches!(c.ty, Some(SqlType::Enum(_))) {
         flags |= ColumnFlags::ENUM_FLAG;
+    }
+    if matches!(c.ty, Some(SqlType::Set(_))) {
+        flags |= ColumnFlags::SET_FLAG;
     }
     if binary {
         flags |= ColumnFlags::BINARY_FLAG;

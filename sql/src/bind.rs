@@ -154,6 +154,25 @@ impl<'s> BindEnv<'s> {
     }
 }
 
+/// `e` as a number when it is an ENUM or SET column (its position or bit
+/// mask); anything else unchanged.
+fn member_ordinal(e: Expr, scope: &Scope) -> Expr {
+    let Expr::Col(i) = e else { return e };
+    let (members, set) = match scope.cols.get(i).and_then(|c| c.meta.ty.as_ref()) {
+        Some(SqlType::Enum(m)) => (m, false),
+        Some(SqlType::Set(m)) => (m, true),
+        _ => return e,
+    };
+    Expr::Func(
+        Func::MemberOrdinal,
+        vec![
+            e,
+            Expr::Lit(Value::Str(members.join("\0"))),
+            Expr::Lit(Value::Int(i64::from(set))),
+        ],
+    )
+}
+
 pub fn ident_name(i: &ast::Ident) -> String {
     i.value.clone()
 }
@@ -603,6 +622,40 @@ impl Exec<'_> {
         let a = self.bind(left, env)?;
         let b = self.bind(right, env)?;
         let bx = |e: Expr| Box::new(e);
+        // ENUM and SET columns read as numbers in arithmetic and against
+        // a number (MySQL): their position / bit mask.
+        let numeric = |e: &Expr| {
+            matches!(
+                e,
+                Expr::Lit(Value::Int(_) | Value::UInt(_) | Value::Decimal(_) | Value::Double(_))
+            )
+        };
+        let (a, b) = if cmp_op(op).is_some() {
+            let (na, nb) = (numeric(&b), numeric(&a));
+            (
+                if na { member_ordinal(a, env.scope) } else { a },
+                if nb { member_ordinal(b, env.scope) } else { b },
+            )
+        } else if matches!(
+            op,
+            B::Plus
+                | B::Minus
+                | B::Multiply
+                | B::Divide
+                | B::Modulo
+                | B::MyIntegerDivide
+                | B::DuckIntegerDivide
+                | B::BitwiseAnd
+                | B::BitwiseOr
+                | B::BitwiseXor
+                | B::PGBitwiseXor
+                | B::PGBitwiseShiftLeft
+                | B::PGBitwiseShiftRight
+        ) {
+            (member_ordinal(a, env.scope), member_ordinal(b, env.scope))
+        } else {
+            (a, b)
+        };
         if let Some(c) = cmp_op(op) {
             let (a, b) = unquote_json_operand(a, b);
             let coll = self.cmp_collation(&[&a, &b], env, &op.to_string())?;

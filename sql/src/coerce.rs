@@ -106,7 +106,8 @@ impl Coerce for SqlType {
             | SqlType::Timestamp(_)
             | SqlType::Time(_)
             | SqlType::Uuid
-            | SqlType::Enum(_) => None,
+            | SqlType::Enum(_)
+            | SqlType::Set(_) => None,
         }
     }
 
@@ -237,7 +238,11 @@ impl Coerce for SqlType {
                         if i >= 1 && (i as usize) <= variants.len() {
                             return Ok(Value::Str(variants[i as usize - 1].clone()));
                         }
-                        return Err(wrong_value("enum", &v, column));
+                        return Err(SqlError::new(
+                            1265,
+                            "01000",
+                            format!("Data truncated for column '{column}' at row 1"),
+                        ));
                     }
                     other => other.to_text_lossy(),
                 };
@@ -253,8 +258,53 @@ impl Coerce for SqlType {
                         )
                     })
             }
+            SqlType::Set(members) => {
+                let truncated = || {
+                    SqlError::new(
+                        1265,
+                        "01000",
+                        format!("Data truncated for column '{column}' at row 1"),
+                    )
+                };
+                let mask = match &v {
+                    Value::Int(_) | Value::UInt(_) => {
+                        let m = v.to_i64().unwrap_or(0) as u64;
+                        if members.len() < 64 && m >> members.len() != 0 {
+                            return Err(truncated());
+                        }
+                        m
+                    }
+                    other => set_mask(members, &other.to_text_lossy()).ok_or_else(truncated)?,
+                };
+                Ok(Value::Str(set_text(members, mask)))
+            }
         }
     }
+}
+
+/// The bit mask of a SET value given as text ('a,b'): None when an item is
+/// not a member. Items match case-insensitively; repeats count once.
+pub fn set_mask(members: &[String], text: &str) -> Option<u64> {
+    let mut mask = 0u64;
+    if text.is_empty() {
+        return Some(0);
+    }
+    for item in text.split(',') {
+        let i = members.iter().position(|m| m.eq_ignore_ascii_case(item))?;
+        mask |= 1 << i;
+    }
+    Some(mask)
+}
+
+/// A SET value's text: the members in `mask`, in definition order.
+pub fn set_text(members: &[String], mask: u64) -> String {
+    members
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask >> i & 1 == 1)
+        .map(|(_, m)| m.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Whether a decimal literal holds more digits than a value can keep

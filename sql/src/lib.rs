@@ -460,6 +460,22 @@ fn utf8_len(first: u8) -> usize {
 }
 
 /// Converts a parsed column type into ours.
+/// 1291 when an ENUM or SET lists a member twice (case-insensitively, as
+/// the default collation compares them).
+fn duplicate_member(members: &[String], column: &str, kind: &str) -> SqlResult<()> {
+    for (i, m) in members.iter().enumerate() {
+        // MariaDB names the first of the two.
+        if let Some(first) = members[..i].iter().find(|p| p.eq_ignore_ascii_case(m)) {
+            return Err(SqlError::new(
+                1291,
+                "HY000",
+                format!("Column '{column}' has duplicated value '{first}' in {kind}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn sql_type(dt: &ast::DataType, column: &str) -> SqlResult<SqlType> {
     use ast::DataType as D;
     use trireme_storage::types::IntWidth as W;
@@ -556,7 +572,22 @@ pub fn sql_type(dt: &ast::DataType, column: &str) -> SqlResult<SqlType> {
             if vs.is_empty() {
                 return Err(SqlError::syntax("ENUM needs at least one value"));
             }
+            duplicate_member(&vs, column, "ENUM")?;
             Ok(SqlType::Enum(vs))
+        }
+        D::Set(members) => {
+            if members.is_empty() {
+                return Err(SqlError::syntax("SET needs at least one value"));
+            }
+            if members.len() > 64 {
+                return Err(SqlError::new(
+                    1097,
+                    "HY000",
+                    "Too many strings for column and SET",
+                ));
+            }
+            duplicate_member(members, column, "SET")?;
+            Ok(SqlType::Set(members.clone()))
         }
         other => Err(SqlError::unsupported(format!("column type {other}"))),
     }

@@ -1211,6 +1211,10 @@ fn enum_rank(v: Value, ty: Option<&trireme_storage::types::SqlType>) -> Value {
             .iter()
             .position(|m| m.eq_ignore_ascii_case(s))
             .map_or(Value::Int(0), |i| Value::Int(i as i64 + 1)),
+        // SET columns sort by their bit mask.
+        (Some(trireme_storage::types::SqlType::Set(members)), Value::Str(s)) => {
+            Value::UInt(crate::coerce::set_mask(members, s).unwrap_or(0))
+        }
         _ => v,
     }
 }

@@ -717,7 +717,13 @@ impl Exec<'_> {
                         // A character takes up to the charset's Maxlen bytes.
                         let octets = match (&len, c.charset()) {
                             (Value::Int(n), Some(cs))
-                                if matches!(c.ty, SqlType::Char(_) | SqlType::Varchar(_)) =>
+                                if matches!(
+                                    c.ty,
+                                    SqlType::Char(_)
+                                        | SqlType::Varchar(_)
+                                        | SqlType::Enum(_)
+                                        | SqlType::Set(_)
+                                ) =>
                             {
                                 Value::Int(n.saturating_mul(i64::from(cs.max_len())))
                             }

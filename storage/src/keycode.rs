@@ -189,9 +189,8 @@ impl ComponentWidth {
             Decimal { .. } | Uuid => ComponentWidth::Fixed(16),
             Date => ComponentWidth::Fixed(4),
             DateTime(_) | Timestamp(_) => ComponentWidth::Fixed(11),
-            Char(_) | Varchar(_) | Text(_) | Binary(_) | Varbinary(_) | Blob(_) | Enum(_) => {
-                ComponentWidth::Escaped
-            }
+            Char(_) | Varchar(_) | Text(_) | Binary(_) | Varbinary(_) | Blob(_) | Enum(_)
+            | Set(_) => ComponentWidth::Escaped,
         }
     }
 }

@@ -77,6 +77,10 @@ pub enum SqlType {
     Time(u8),
     /// MariaDB's UUID: 128 bits shown as 8-4-4-4-12 lowercase hex.
     Uuid,
+    /// SET('a', 'b', ...): up to 64 members; a value is the members it
+    /// holds, comma-joined in definition order (its bit mask is their
+    /// positions). Appended last so older checkpoints keep their tags.
+    Set(Vec<String>),
 }
 
 impl SqlType {
@@ -91,7 +95,11 @@ impl SqlType {
     pub fn is_string(&self) -> bool {
         matches!(
             self,
-            SqlType::Char(_) | SqlType::Varchar(_) | SqlType::Text(_) | SqlType::Enum(_)
+            SqlType::Char(_)
+                | SqlType::Varchar(_)
+                | SqlType::Text(_)
+                | SqlType::Enum(_)
+                | SqlType::Set(_)
         )
     }
 
@@ -154,6 +162,13 @@ impl SqlType {
                     .collect();
                 format!("enum({})", items.join(","))
             }
+            SqlType::Set(vs) => {
+                let items: Vec<String> = vs
+                    .iter()
+                    .map(|v| format!("'{}'", v.replace('\'', "''")))
+                    .collect();
+                format!("set({})", items.join(","))
+            }
         }
     }
 
@@ -172,6 +187,16 @@ impl SqlType {
             | SqlType::Binary(n)
             | SqlType::Varbinary(n)
             | SqlType::Blob(n) => Some(*n),
+            // In characters: the longest member, or all members and commas.
+            SqlType::Enum(m) => Some(
+                m.iter()
+                    .map(|s| s.chars().count() as u32)
+                    .max()
+                    .unwrap_or(0),
+            ),
+            SqlType::Set(m) => Some(
+                (m.iter().map(|s| s.chars().count() as u32 + 1).sum::<u32>()).saturating_sub(1),
+            ),
             _ => None,
         }
     }

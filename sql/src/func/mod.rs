@@ -133,6 +133,11 @@ pub enum Func {
     Sha2,
     RandomBytes,
     UuidShort,
+    /// Internal, not callable by name: an ENUM value's 1-based position or
+    /// a SET value's bit mask, where the column is used as a number
+    /// (`size + 0`, `tags & 1`, `size = 2`). Arguments: the value, the
+    /// members joined by NUL, and 1 for SET.
+    MemberOrdinal,
     // Dates and times.
     Time,
     Microsecond,
@@ -541,6 +546,25 @@ pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
     // Functions that look at their arguments lazily or treat NULL specially.
     match f {
         _ if json::is_json(f) => return json::eval(f, args, row),
+        MemberOrdinal => {
+            let v = arg(args, 0, row)?;
+            if v.is_null() {
+                return Ok(Value::Null);
+            }
+            let members: Vec<String> = text(&arg(args, 1, row)?)
+                .split('\0')
+                .map(str::to_string)
+                .collect();
+            let s = text(&v);
+            return Ok(Value::UInt(if arg(args, 2, row)?.truth() == Some(true) {
+                crate::coerce::set_mask(&members, &s).unwrap_or(0)
+            } else {
+                members
+                    .iter()
+                    .position(|m| m.eq_ignore_ascii_case(&s))
+                    .map_or(0, |i| i as u64 + 1)
+            }));
+        }
         Coalesce => {
             for a in args {
                 let v = a.eval(row)?;
@@ -867,6 +891,7 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
         },
         SetLastInsertId | Crc32 | InetAton => (ubig(), true),
         UuidShort => (ubig(), false),
+        MemberOrdinal => (ubig(), true),
         InetNtoa => (varchar(31), true),
         MonthName | DayName => (varchar(9), true),
         Time | SecToTime | MakeTime | TimeDiff => (Some(SqlType::Time(time_fsp(args, cols))), true),
