@@ -1245,6 +1245,7 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
                 false,
             ),
             SqlType::Uuid => (ColumnType::MYSQL_TYPE_STRING, 144, 0, false, false),
+            SqlType::Year => (ColumnType::MYSQL_TYPE_YEAR, 4, 0, true, true),
             SqlType::Time(f) => (
                 ColumnType::MYSQL_TYPE_TIME,
                 10 + u32::from(*f) + u32::from(*f > 0),
@@ -1299,6 +1300,9 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
     }
     if matches!(c.ty, Some(SqlType::Set(_))) {
         flags |= ColumnFlags::SET_FLAG;
+    }
+    if matches!(c.ty, Some(SqlType::Year)) {
+        flags |= ColumnFlags::ZEROFILL_FLAG;
     }
     if binary {
         flags |= ColumnFlags::BINARY_FLAG;

@@ -154,6 +154,29 @@ impl<'s> BindEnv<'s> {
     }
 }
 
+/// A two-digit number compared with a YEAR column is a two-digit year
+/// (`yr = 24` finds 2024), as MariaDB converts it to the column's type.
+fn year_literal(lit: Expr, other: &Expr, scope: &Scope) -> Expr {
+    let Expr::Col(i) = other else { return lit };
+    if !matches!(
+        scope.cols.get(*i).and_then(|c| c.meta.ty.as_ref()),
+        Some(SqlType::Year)
+    ) {
+        return lit;
+    }
+    match lit {
+        Expr::Lit(Value::Int(n @ 1..=99)) => {
+            Expr::Lit(Value::Int(if n < 70 { 2000 + n } else { 1900 + n }))
+        }
+        Expr::Lit(Value::UInt(n @ 1..=99)) => Expr::Lit(Value::Int(if n < 70 {
+            2000 + n as i64
+        } else {
+            1900 + n as i64
+        })),
+        other => other,
+    }
+}
+
 /// `e` as a number when it is an ENUM or SET column (its position or bit
 /// mask); anything else unchanged.
 fn member_ordinal(e: Expr, scope: &Scope) -> Expr {
@@ -632,10 +655,13 @@ impl Exec<'_> {
         };
         let (a, b) = if cmp_op(op).is_some() {
             let (na, nb) = (numeric(&b), numeric(&a));
-            (
+            let (a, b) = (
                 if na { member_ordinal(a, env.scope) } else { a },
                 if nb { member_ordinal(b, env.scope) } else { b },
-            )
+            );
+            let a = year_literal(a, &b, env.scope);
+            let b = year_literal(b, &a, env.scope);
+            (a, b)
         } else if matches!(
             op,
             B::Plus
@@ -1236,7 +1262,7 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
             };
             let dec_scale = |t: &Option<SqlType>| match t {
                 Some(SqlType::Decimal { scale, .. }) => Some(*scale),
-                Some(t) if t.is_integer() => Some(0),
+                Some(t) if t.is_integer() || *t == SqlType::Year => Some(0),
                 _ => None,
             };
             let ty = if *op == ArithOp::IntDiv {

@@ -55,6 +55,8 @@ impl Coerce for SqlType {
                     Value::Int(i64::try_from(n).ok()?)
                 })
             }
+            // Out of range or not a number: the zero year.
+            SqlType::Year => Some(Value::Int(0)),
             SqlType::Bool => SqlType::Int {
                 width: IntWidth::Tiny,
                 unsigned: false,
@@ -119,6 +121,7 @@ impl Coerce for SqlType {
         }
         match self {
             SqlType::Int { width, unsigned } => coerce_int(v, *width, *unsigned, column),
+            SqlType::Year => coerce_year(v, column),
             SqlType::Bool => coerce_int(v, IntWidth::Tiny, false, column),
             SqlType::Decimal { precision, scale } => {
                 let d = match &v {
@@ -359,6 +362,29 @@ fn numeric_f64(v: &Value, column: &str) -> SqlResult<f64> {
             .to_f64()
             .ok_or_else(|| wrong_value("double", other, column)),
     }
+}
+
+/// A YEAR value: two-digit years map to 1970..=2069 (the number 0 is the
+/// zero year, the strings '0' and '00' are 2000), four-digit ones must lie
+/// in 1901..=2155 (1264 otherwise).
+fn coerce_year(v: Value, column: &str) -> SqlResult<Value> {
+    let short_string = matches!(&v, Value::Str(s) if {
+        let t = s.trim();
+        (1..=2).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+    });
+    let n: i128 = match coerce_int(v, IntWidth::Big, false, column)? {
+        Value::Int(i) => i.into(),
+        Value::UInt(u) => u.into(),
+        _ => 0,
+    };
+    let y = match n {
+        0 if !short_string => 0,
+        0..=69 => 2000 + n,
+        70..=99 => 1900 + n,
+        1901..=2155 => n,
+        _ => return Err(SqlError::out_of_range(column)),
+    };
+    Ok(Value::Int(y as i64))
 }
 
 fn coerce_int(v: Value, width: IntWidth, unsigned: bool, column: &str) -> SqlResult<Value> {

@@ -1245,7 +1245,7 @@ fn remove_column(def: &mut TableDef, source: &mut Vec<ColSource>, i: usize) {
 pub(crate) fn implicit_default(t: &SqlType) -> Value {
     match t {
         SqlType::Int { unsigned: true, .. } => Value::UInt(0),
-        SqlType::Int { .. } | SqlType::Bool => Value::Int(0),
+        SqlType::Int { .. } | SqlType::Bool | SqlType::Year => Value::Int(0),
         SqlType::Decimal { .. } => Value::Int(0),
         SqlType::Float | SqlType::Double => Value::Double(0.0),
         SqlType::Date => Value::Str("0000-00-00".into()),

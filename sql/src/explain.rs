@@ -701,6 +701,7 @@ fn column_key_len(def: &TableDef, col: usize) -> u32 {
             }
         }
         SqlType::Uuid => 16,
+        SqlType::Year => 1,
         SqlType::Set(vs) => (vs.len() as u32).div_ceil(8).max(1),
         #[allow(unreachable_patterns)]
         _ => 8,

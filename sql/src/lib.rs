@@ -589,6 +589,12 @@ pub fn sql_type(dt: &ast::DataType, column: &str) -> SqlResult<SqlType> {
             duplicate_member(members, column, "SET")?;
             Ok(SqlType::Set(members.clone()))
         }
+        D::Custom(name, args)
+            if name.to_string().eq_ignore_ascii_case("year")
+                && (args.is_empty() || args.len() == 1 && args[0] == "4") =>
+        {
+            Ok(SqlType::Year)
+        }
         other => Err(SqlError::unsupported(format!("column type {other}"))),
     }
 }

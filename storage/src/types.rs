@@ -81,6 +81,9 @@ pub enum SqlType {
     /// holds, comma-joined in definition order (its bit mask is their
     /// positions). Appended last so older checkpoints keep their tags.
     Set(Vec<String>),
+    /// YEAR (MariaDB's YEAR(4)): 1901..=2155, or 0 for the zero year; kept
+    /// as an integer.
+    Year,
 }
 
 impl SqlType {
@@ -155,6 +158,7 @@ impl SqlType {
             SqlType::Time(0) => "time".into(),
             SqlType::Time(f) => format!("time({f})"),
             SqlType::Uuid => "uuid".into(),
+            SqlType::Year => "year(4)".into(),
             SqlType::Enum(vs) => {
                 let items: Vec<String> = vs
                     .iter()
