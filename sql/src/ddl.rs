@@ -1023,6 +1023,15 @@ impl DdlCtx<'_> {
                     ColSource::New => match &c.default {
                         Some(DefaultValue::Value(v)) => v.clone(),
                         Some(DefaultValue::CurrentTimestamp) => Value::DateTime(now),
+                        // Every node rebuilds the table itself: a per-row
+                        // expression (UUID(), RAND()) would differ between
+                        // them, so existing rows cannot take one.
+                        Some(DefaultValue::Expr(_)) => {
+                            return Err(SqlError::unsupported(format!(
+                                "adding column `{}` with an expression DEFAULT to a table that has rows",
+                                c.name
+                            )))
+                        }
                         None if c.nullable || c.auto_increment => Value::Null,
                         None => implicit_default(&c.ty),
                     },
@@ -1787,6 +1796,7 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
         } => match default_value(expr, column)? {
             DefaultValue::Value(v) => DefaultValue::Value(crate::arith::negate(&v)?),
             DefaultValue::CurrentTimestamp => return Err(bad()),
+            DefaultValue::Expr(t) => DefaultValue::Expr(format!("-{t}")),
         },
         ast::Expr::Nested(x) => default_value(x, column)?,
         ast::Expr::Function(f) => {
@@ -1797,7 +1807,7 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
             ) {
                 DefaultValue::CurrentTimestamp
             } else {
-                DefaultValue::Value(crate::generated::constant_default(e, column)?)
+                constant_or_expression(e, column)?
             }
         }
         ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("CURRENT_TIMESTAMP") => {
@@ -1810,8 +1820,20 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
             DefaultValue::Value(Value::Int(0))
         }
         ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => return Err(bad()),
-        other => DefaultValue::Value(crate::generated::constant_default(other, column)?),
+        other => constant_or_expression(other, column)?,
     })
+}
+
+/// A DEFAULT folded to its value when it is a constant, else kept as an
+/// expression evaluated per row.
+fn constant_or_expression(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
+    match crate::generated::constant_default(e, column) {
+        Ok(v) => Ok(DefaultValue::Value(v)),
+        Err(err) if err.code == crate::error::codes::NOT_SUPPORTED_YET => Ok(DefaultValue::Expr(
+            crate::generated::expression_default(e, column)?,
+        )),
+        Err(err) => Err(err),
+    }
 }
 
 /// The table options, however they were written.

@@ -400,6 +400,10 @@ impl Exec<'_> {
                     Some(DefaultValue::CurrentTimestamp) => {
                         col.ty.coerce(Value::DateTime(self.now), &col.name)?
                     }
+                    Some(DefaultValue::Expr(text)) => {
+                        let v = self.eval_default(text)?;
+                        col.ty.coerce(v, &col.name)?
+                    }
                     None if col.nullable => Value::Null,
                     None => return Err(SqlError::no_default(&col.name)),
                 },
@@ -843,6 +847,7 @@ impl Exec<'_> {
                 None => match &col.default {
                     Some(DefaultValue::Value(d)) => d.clone(),
                     Some(DefaultValue::CurrentTimestamp) => Value::DateTime(self.now),
+                    Some(DefaultValue::Expr(text)) => self.eval_default(text)?,
                     None => Value::Null,
                 },
             };

@@ -187,6 +187,68 @@ pub fn constant_default(e: &ast::Expr, column: &str) -> SqlResult<Value> {
     })
 }
 
+/// A DEFAULT that is not a constant but reads no column: kept as text and
+/// evaluated per row ([`eval_default`]). Columns in it stay unsupported.
+pub fn expression_default(e: &ast::Expr, column: &str) -> SqlResult<String> {
+    let reads_column = visit_expressions(e, |x| match x {
+        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    });
+    if reads_column.is_break() {
+        return Err(SqlError::unsupported(format!(
+            "a DEFAULT of `{column}` that reads a column"
+        )));
+    }
+    // Shown as MariaDB shows it: a function call bare, anything else in
+    // parentheses (the text parses back either way).
+    let mut inner = e;
+    while let ast::Expr::Nested(x) = inner {
+        inner = x;
+    }
+    let text = match inner {
+        ast::Expr::Function(_) => match render(inner).as_str() {
+            "current_date" => "curdate()".to_string(),
+            "current_time" => "curtime()".to_string(),
+            other => other.to_string(),
+        },
+        other => format!("({})", render(other)),
+    };
+    // Bound once now, so a bad expression fails the DDL, not every INSERT.
+    let epoch = DateTime {
+        date: trireme_storage::value::Date {
+            year: 1970,
+            month: 1,
+            day: 1,
+        },
+        hour: 0,
+        minute: 0,
+        second: 0,
+        micro: 0,
+    };
+    standalone(epoch, |ex| {
+        let scope = Scope::default();
+        ex.bind(
+            &parse(&text)?,
+            &mut crate::bind::BindEnv::new(&scope, "DEFAULT"),
+        )
+        .map(|_| ())
+    })?;
+    Ok(text)
+}
+
+impl Exec<'_> {
+    /// The value of an expression DEFAULT for one row, at the statement's
+    /// clock.
+    pub(crate) fn eval_default(&mut self, text: &str) -> SqlResult<Value> {
+        let scope = Scope::default();
+        let e = self.bind(
+            &parse(text)?,
+            &mut crate::bind::BindEnv::new(&scope, "DEFAULT"),
+        )?;
+        e.eval(&[])
+    }
+}
+
 /// The scope of a table's row, for binding its generation expressions.
 fn def_scope(def: &TableDef) -> Scope {
     crate::dml::def_scope(def)

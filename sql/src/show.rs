@@ -194,6 +194,7 @@ impl Exec<'_> {
                     other => s(other.to_text_lossy()),
                 },
                 Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
+                Some(DefaultValue::Expr(t)) => s(t.clone()),
                 None => Value::Null,
             });
             r.push(s(column_extra(c)));
@@ -739,6 +740,7 @@ impl Exec<'_> {
                                 Some(DefaultValue::Value(Value::Null)) | None => Value::Null,
                                 Some(DefaultValue::Value(v)) => s(v.to_text_lossy()),
                                 Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
+                                Some(DefaultValue::Expr(t)) => s(t.clone()),
                             },
                             s(if c.nullable { "YES" } else { "NO" }),
                             s(c.ty.data_type_name()),
@@ -1304,6 +1306,10 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
                 l.push_str(&sql_literal(v));
             }
             Some(DefaultValue::CurrentTimestamp) => l.push_str(" DEFAULT CURRENT_TIMESTAMP"),
+            Some(DefaultValue::Expr(t)) => {
+                l.push_str(" DEFAULT ");
+                l.push_str(t);
+            }
             None if c.nullable && !c.ty.is_blob_or_text() && c.generated.is_none() => {
                 l.push_str(" DEFAULT NULL")
             }

@@ -17,6 +17,11 @@ pub enum DefaultValue {
     Value(Value),
     /// DEFAULT CURRENT_TIMESTAMP / NOW().
     CurrentTimestamp,
+    /// DEFAULT (expr) that is not a constant (`UUID()`, `CURRENT_DATE`,
+    /// `NOW() + INTERVAL 1 DAY`), as SQL text evaluated for each row the
+    /// statement inserts (the row image replicates, so nodes agree).
+    /// Appended last so older checkpoints keep their tags.
+    Expr(String),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
