@@ -169,18 +169,7 @@ pub fn constant_default(e: &ast::Expr, column: &str) -> SqlResult<Value> {
         return Err(unsupported());
     }
     // Deterministic: the clock is never read.
-    let epoch = DateTime {
-        date: trireme_storage::value::Date {
-            year: 1970,
-            month: 1,
-            day: 1,
-        },
-        hour: 0,
-        minute: 0,
-        second: 0,
-        micro: 0,
-    };
-    standalone(epoch, |ex| {
+    standalone(epoch(), |ex| {
         let scope = Scope::default();
         ex.bind(e, &mut crate::bind::BindEnv::new(&scope, "DEFAULT"))?
             .eval(&[])
@@ -214,18 +203,7 @@ pub fn expression_default(e: &ast::Expr, column: &str) -> SqlResult<String> {
         other => format!("({})", render(other)),
     };
     // Bound once now, so a bad expression fails the DDL, not every INSERT.
-    let epoch = DateTime {
-        date: trireme_storage::value::Date {
-            year: 1970,
-            month: 1,
-            day: 1,
-        },
-        hour: 0,
-        minute: 0,
-        second: 0,
-        micro: 0,
-    };
-    standalone(epoch, |ex| {
+    standalone(epoch(), |ex| {
         let scope = Scope::default();
         ex.bind(
             &parse(&text)?,
@@ -246,6 +224,21 @@ impl Exec<'_> {
             &mut crate::bind::BindEnv::new(&scope, "DEFAULT"),
         )?;
         e.eval(&[])
+    }
+}
+
+/// 1970-01-01 00:00:00: the clock of a binding that must not read one.
+fn epoch() -> DateTime {
+    DateTime {
+        date: trireme_storage::value::Date {
+            year: 1970,
+            month: 1,
+            day: 1,
+        },
+        hour: 0,
+        minute: 0,
+        second: 0,
+        micro: 0,
     }
 }
 
