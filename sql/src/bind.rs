@@ -95,6 +95,7 @@ pub enum AggFunc {
     JsonObjectAgg,
     BitAnd,
     BitOr,
+    BitXor,
     /// VAR_POP / VAR_SAMP / STDDEV_POP / STDDEV_SAMP and their aliases.
     Variance {
         sample: bool,
@@ -874,6 +875,7 @@ impl Exec<'_> {
             "JSON_OBJECTAGG" => Some(AggFunc::JsonObjectAgg),
             "BIT_AND" => Some(AggFunc::BitAnd),
             "BIT_OR" => Some(AggFunc::BitOr),
+            "BIT_XOR" => Some(AggFunc::BitXor),
             other => AggFunc::variance(other),
         };
         if let Some(func) = agg {
@@ -1491,7 +1493,7 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
         AggFunc::Variance { .. } => (Some(SqlType::Double), true),
         AggFunc::GroupConcat => (Some(SqlType::Text(65_535)), true),
         AggFunc::JsonArrayAgg | AggFunc::JsonObjectAgg => (Some(SqlType::Text(u32::MAX)), true),
-        AggFunc::BitAnd | AggFunc::BitOr => (
+        AggFunc::BitAnd | AggFunc::BitOr | AggFunc::BitXor => (
             Some(SqlType::Int {
                 width: IntWidth::Big,
                 unsigned: true,

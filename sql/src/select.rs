@@ -1314,7 +1314,7 @@ fn new_state(a: &AggCall) -> AggState {
             AggState::Concat(Vec::new())
         }
         AggFunc::BitAnd => AggState::Bits(u64::MAX),
-        AggFunc::BitOr => AggState::Bits(0),
+        AggFunc::BitOr | AggFunc::BitXor => AggState::Bits(0),
         AggFunc::Variance { .. } => AggState::Moments(0, 0.0, 0.0),
     }
 }
@@ -1403,10 +1403,10 @@ fn accumulate(
         }
         AggState::Bits(b) => {
             let x = v.to_i64().unwrap_or(0) as u64;
-            if a.func == AggFunc::BitAnd {
-                *b &= x;
-            } else {
-                *b |= x;
+            match a.func {
+                AggFunc::BitAnd => *b &= x,
+                AggFunc::BitXor => *b ^= x,
+                _ => *b |= x,
             }
         }
     }

@@ -176,6 +176,7 @@ impl Exec<'_> {
             "MAX" => want(argc == 1).map(|_| WinFunc::Agg(agg(AggFunc::Max, &args)))?,
             "BIT_AND" => want(argc == 1).map(|_| WinFunc::Agg(agg(AggFunc::BitAnd, &args)))?,
             "BIT_OR" => want(argc == 1).map(|_| WinFunc::Agg(agg(AggFunc::BitOr, &args)))?,
+            "BIT_XOR" => want(argc == 1).map(|_| WinFunc::Agg(agg(AggFunc::BitXor, &args)))?,
             other => match AggFunc::variance(other) {
                 Some(f) => want(argc == 1).map(|_| WinFunc::Agg(agg(f, &args)))?,
                 None => return Err(SqlError::unsupported(format!("window function {other}"))),

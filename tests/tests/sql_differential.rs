@@ -277,7 +277,13 @@ fn corpus_answers_match_mariadb_single_node_and_cluster() {
         );
     }
     drop(started);
-    let _ = std::fs::remove_dir_all(&nodes_dir);
+    // The node logs stay for a failed run (a cluster that lost its
+    // primary component is diagnosed from them).
+    if problems.is_empty() {
+        let _ = std::fs::remove_dir_all(&nodes_dir);
+    } else {
+        println!("node logs kept under {}", nodes_dir.display());
+    }
     summary.push_str(&format!(
         "\ndifferential step: {:.0} s in all\n",
         t0.elapsed().as_secs_f64()

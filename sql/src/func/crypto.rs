@@ -20,6 +20,63 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
             use sha1::Digest as _;
             Value::Str(hex_lower(&sha1::Sha1::digest(bytes())))
         }
+        // mysql_native_password's stored form: '*' and SHA1(SHA1(x)) in
+        // upper-case hex; the empty password hashes to ''.
+        Password => {
+            use sha1::Digest as _;
+            let b = bytes();
+            if b.is_empty() {
+                Value::Str(String::new())
+            } else {
+                let h = sha1::Sha1::digest(sha1::Sha1::digest(b));
+                Value::Str(format!("*{}", hex_lower(&h).to_ascii_uppercase()))
+            }
+        }
+        // MariaDB's format: the length (4 bytes, little-endian), then the
+        // zlib stream; the empty string stays empty.
+        Compress => {
+            use std::io::Write as _;
+            let b = bytes();
+            if b.is_empty() {
+                return Ok(Some(Value::Bytes(Vec::new())));
+            }
+            let mut out = (b.len() as u32).to_le_bytes().to_vec();
+            let mut z = flate2::write::ZlibEncoder::new(&mut out, flate2::Compression::default());
+            if z.write_all(&b)
+                .and_then(|_| z.finish().map(|_| ()))
+                .is_err()
+            {
+                return Ok(Some(Value::Null));
+            }
+            Value::Bytes(out)
+        }
+        Uncompress => {
+            use std::io::Read as _;
+            let b = bytes();
+            if b.is_empty() {
+                return Ok(Some(Value::Bytes(Vec::new())));
+            }
+            if b.len() <= 4 {
+                return Ok(Some(Value::Null));
+            }
+            let want = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+            let mut out = Vec::with_capacity(want.min(1 << 24));
+            // A corrupt or lying header reads as NULL, never more than it
+            // claims (max_allowed_packet bounds it in MariaDB).
+            let mut z = flate2::read::ZlibDecoder::new(&b[4..]).take(want as u64 + 1);
+            match z.read_to_end(&mut out) {
+                Ok(_) if out.len() == want => Value::Bytes(out),
+                _ => Value::Null,
+            }
+        }
+        UncompressedLength => {
+            let b = bytes();
+            if b.len() < 4 {
+                Value::UInt(0)
+            } else {
+                Value::UInt(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            }
+        }
         Sha2 => {
             use sha2::Digest as _;
             let b = bytes();

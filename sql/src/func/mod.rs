@@ -132,6 +132,10 @@ pub enum Func {
     // Digests and identifiers.
     Sha2,
     RandomBytes,
+    Password,
+    Compress,
+    Uncompress,
+    UncompressedLength,
     UuidShort,
     /// Internal, not callable by name: an ENUM value's 1-based position or
     /// a SET value's bit mask, where the column is used as a number
@@ -331,6 +335,10 @@ const FUNCTIONS: &[(&str, Func, usize, usize)] = {
         ("BIT_COUNT", BitCount, 1, 1),
         ("SHA2", Sha2, 2, 2),
         ("RANDOM_BYTES", RandomBytes, 1, 1),
+        ("PASSWORD", Password, 1, 1),
+        ("COMPRESS", Compress, 1, 1),
+        ("UNCOMPRESS", Uncompress, 1, 1),
+        ("UNCOMPRESSED_LENGTH", UncompressedLength, 1, 1),
         ("UUID_SHORT", UuidShort, 0, 0),
         ("TIME", Time, 1, 1),
         ("MICROSECOND", Microsecond, 1, 1),
@@ -814,6 +822,15 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
         ),
         ToBase64 => (varchar(n0.saturating_mul(4) / 3 + 4), true),
         FromBase64 | Unhex | RandomBytes => (Some(SqlType::Varbinary(n0.max(1))), true),
+        Password => (varchar(41), true),
+        Compress | Uncompress => (Some(SqlType::Blob(u32::MAX)), true),
+        UncompressedLength => (
+            Some(SqlType::Int {
+                width: IntWidth::Int,
+                unsigned: true,
+            }),
+            true,
+        ),
         Char => (
             Some(SqlType::Varbinary((args.len() as u32 * 4).max(1))),
             true,
