@@ -287,11 +287,31 @@ impl Drop for ActiveClient {
     }
 }
 
+/// Where sessions run: on the accepting runtime, or spread round robin
+/// over single-threaded runtimes of their own ([`run_on`]).
+#[derive(Clone, Default)]
+struct SessionThreads {
+    handles: Arc<[tokio::runtime::Handle]>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SessionThreads {
+    /// The runtime for the next session, `None` for the current one.
+    fn pick(&self) -> Option<&tokio::runtime::Handle> {
+        if self.handles.len() < 2 {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        self.handles.get(i % self.handles.len())
+    }
+}
+
 async fn accept_loop(
     shared: Arc<Shared>,
     port: Port,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
+    threads: SessionThreads,
 ) {
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let mut sessions = JoinSet::new();
@@ -310,11 +330,32 @@ async fn accept_loop(
                             // Moved into the task: dropped (and counted
                             // out) however it ends, even aborted unpolled.
                             let open = ActiveClient::new(shared.clone());
-                            sessions.spawn(async move {
-                                let _open = open;
-                                relay::serve_client(shared, port, stream, peer, shutdown).await;
-                                drop(permit);
-                            });
+                            match threads.pick() {
+                                None => {
+                                    sessions.spawn(async move {
+                                        let _open = open;
+                                        relay::serve_client(shared, port, stream, peer, shutdown).await;
+                                        drop(permit);
+                                    });
+                                }
+                                Some(rt) => {
+                                    // A socket is served by the reactor it
+                                    // is registered with: hand it over
+                                    // unregistered, so the session's every
+                                    // wake-up stays on its own thread.
+                                    let Ok(stream) = stream.into_std() else {
+                                        continue;
+                                    };
+                                    sessions.spawn_on(async move {
+                                        let _open = open;
+                                        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+                                            return;
+                                        };
+                                        relay::serve_client(shared, port, stream, peer, shutdown).await;
+                                        drop(permit);
+                                    }, rt);
+                                }
+                            }
                         }
                         Err(_) => {
                             shared.counters.too_many.fetch_add(1, Ordering::Relaxed);
@@ -352,7 +393,29 @@ async fn accept_loop(
 /// Must be called within a tokio runtime; the proxy runs on it until the
 /// returned handle is shut down or dropped.
 pub async fn run(config: ProxyConfig) -> anyhow::Result<ProxyHandle> {
+    run_on(config, Vec::new()).await
+}
+
+/// [`run`], with client sessions spread round robin over `session_threads`
+/// (handles of single-threaded runtimes, each driven by a thread of its
+/// own, which must run until the proxy has shut down). Accepting, health
+/// checks and the admin port stay on the caller's runtime.
+///
+/// Why: a session's relay is a few syscalls per statement, and on a
+/// work-stealing runtime every wake-up may also wake an idle worker to
+/// look for work (futex calls and context switches that cost about as much
+/// as the relay itself). A session pinned to one single-threaded runtime
+/// never wakes another thread, and several such runtimes still use several
+/// cores. With no handles (or one) this is [`run`].
+pub async fn run_on(
+    config: ProxyConfig,
+    session_threads: Vec<tokio::runtime::Handle>,
+) -> anyhow::Result<ProxyHandle> {
     config.validate()?;
+    let threads = SessionThreads {
+        handles: session_threads.into(),
+        next: Arc::default(),
+    };
     let backlog = u32::try_from(config.max_connections)
         .unwrap_or(u32::MAX)
         .clamp(128, 65_535);
@@ -401,6 +464,7 @@ pub async fn run(config: ProxyConfig) -> anyhow::Result<ProxyHandle> {
         Port::Write,
         listener,
         shutdown_rx.clone(),
+        threads.clone(),
     )));
     if let Some(l) = read_listener {
         tasks.push(tokio::spawn(accept_loop(
@@ -408,6 +472,7 @@ pub async fn run(config: ProxyConfig) -> anyhow::Result<ProxyHandle> {
             Port::Read,
             l,
             shutdown_rx.clone(),
+            threads.clone(),
         )));
     }
     if let Some(l) = admin_listener {
