@@ -92,11 +92,12 @@
 //!   everything ordered before each read (`wsrep_sync_wait`), not for the
 //!   session's own last commit position (`WSREP_LAST_WRITTEN_GTID` style):
 //!   stronger and simpler, at the price of a cluster round trip per read.
-//! - **Pool mode's limits** (see `pooled.rs`): `LAST_INSERT_ID()`,
-//!   `FOUND_ROWS()` or `SHOW WARNINGS` in a later autocommit statement may
-//!   run on another connection; COM_CHANGE_USER is refused; clients get
-//!   the pool's capabilities (no CLIENT_DEPRECATE_EOF, no TLS); every
-//!   statement runs as the pool's backend user.
+//! - **Pool mode's limits** (see `pooled.rs`): `ROW_COUNT()`,
+//!   `FOUND_ROWS()` or `SHOW WARNINGS` after a statement whose connection
+//!   another client has used since get ERROR 1105 (`LAST_INSERT_ID()` is
+//!   carried over); COM_CHANGE_USER is refused; clients get the pool's
+//!   capabilities (no CLIENT_DEPRECATE_EOF, no TLS); every statement runs
+//!   as the pool's backend user.
 //! - **TLS termination.** A client asking for TLS gets it end to end with
 //!   the node in passthrough mode (the SSLRequest is relayed, then opaque
 //!   bytes); the proxy holds no certificate, and pool mode offers no TLS.

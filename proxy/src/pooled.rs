@@ -58,12 +58,32 @@
 //! 100 ms, on whichever backend routing picks (another one once the
 //! monitor takes the node out), for up to `pool.wait_timeout_ms`.
 //!
+//! # Statements about the previous statement
+//!
+//! `LAST_INSERT_ID()`, `@@identity`, `ROW_COUNT()`, `FOUND_ROWS()`,
+//! `SHOW WARNINGS`/`ERRORS` and `@@warning_count` answer for the
+//! session's previous statement, which may have run on a connection now
+//! back in the pool (`classify::previous` spots them). Such a statement
+//! runs on the very connection that ran the previous one when nothing ran
+//! there since (idle connections are lent oldest first, so the one just
+//! returned is the last to be taken by others; see `pool::reclaim`).
+//! Otherwise:
+//!
+//! - `LAST_INSERT_ID()` is carried over: the proxy keeps the session's
+//!   value (the last non-zero insert id of the OK packets it relayed to
+//!   this client) and sets it on the new connection first with
+//!   `SELECT LAST_INSERT_ID(v)`. This also covers a transaction's insert
+//!   read back after COMMIT (its connection was reset on the way back).
+//!   A value set by `SELECT LAST_INSERT_ID(expr)` (a result set, no OK)
+//!   is carried only on the same connection.
+//! - `ROW_COUNT()`, `FOUND_ROWS()` and warnings cannot be set on another
+//!   connection: the client gets ERROR 1105 (HY000) saying so, never
+//!   another client's value. That happens when every idle connection was
+//!   taken in between (a busy pool), or after a transaction.
+//! - Inside a transaction all statements share a connection anyway.
+//!
 //! # Not done, on purpose
 //!
-//! - `LAST_INSERT_ID()`, `ROW_COUNT()`, `FOUND_ROWS()` and `SHOW WARNINGS`
-//!   in a *later* autocommit statement may run on another connection;
-//!   drivers read the insert id from the OK packet, which is relayed.
-//!   Inside a transaction all statements share a connection.
 //! - A client idle inside a transaction holds its connection (and a pool
 //!   slot) until it ends the transaction or disconnects.
 //! - The client's capabilities are not passed on: backend connections are
@@ -83,8 +103,8 @@ use trireme_wire::protocol::{
 };
 use trireme_wire::{AuthPlugin, CapabilityFlags, MySqlError, StatusFlags};
 
-use crate::classify::{classify, Class};
-use crate::pool::{checkout, CheckoutError, Fail, Lease, Response, Sink};
+use crate::classify::{classify, previous, Class, Previous};
+use crate::pool::{checkout, reclaim, CheckoutError, Fail, Lease, Response, Sink};
 use crate::relay::{frame, Counted, Side, ER_NO_BACKEND};
 use crate::router::{Port, Shared};
 
@@ -291,6 +311,12 @@ struct State {
     /// The connection it holds (inside a transaction or with autocommit
     /// off), if any.
     lease: Option<Lease>,
+    /// The connection that ran the client's last statement: backend,
+    /// connection id, and its command count right after.
+    last: Option<(usize, u64, u64)>,
+    /// `LAST_INSERT_ID()` as the client's session would have it: the last
+    /// non-zero insert id of an OK packet it was sent.
+    insert_id: u64,
 }
 
 /// What to do after a command.
@@ -309,7 +335,12 @@ pub(crate) async fn session(shared: &Arc<Shared>, port: Port, client: TcpStream,
         return;
     };
     debug!(%user, "logged in (pool mode)");
-    let mut st = State { db, lease: None };
+    let mut st = State {
+        db,
+        lease: None,
+        last: None,
+        insert_id: 0,
+    };
     loop {
         let cmd = match read_command(&mut c).await {
             Ok(Some(cmd)) => cmd,
@@ -393,16 +424,23 @@ async fn command(
         // COM_INIT_DB
         Some(0x02) => {
             let db = String::from_utf8_lossy(&cmd.payload()[1..]).into_owned();
-            run(shared, port, st, c, &cmd, Response::Simple, Some(db)).await
+            let kind = (Response::Simple, Previous::No);
+            run(shared, port, st, c, &cmd, kind, Some(db)).await
         }
         // COM_STATISTICS
-        Some(0x09) => run(shared, port, st, c, &cmd, Response::Single, None).await,
+        Some(0x09) => {
+            let kind = (Response::Single, Previous::No);
+            run(shared, port, st, c, &cmd, kind, None).await
+        }
         // COM_QUERY
         Some(0x03) => {
-            let class = classify(&cmd.payload()[1..]);
+            let payload = cmd.payload();
+            let (class, prev) = (classify(&payload[1..]), previous(&payload[1..]));
+            drop(payload);
+            let kind = (Response::Query, prev);
             match class {
-                Class::Plain => run(shared, port, st, c, &cmd, Response::Query, None).await,
-                Class::Use(db) => run(shared, port, st, c, &cmd, Response::Query, Some(db)).await,
+                Class::Plain => run(shared, port, st, c, &cmd, kind, None).await,
+                Class::Use(db) => run(shared, port, st, c, &cmd, kind, Some(db)).await,
                 Class::Pin(why) => pin(shared, port, st, c, &cmd, why).await,
             }
         }
@@ -429,19 +467,36 @@ fn flow(r: std::io::Result<()>) -> Flow {
 
 /// The lease the client holds, or a new one; answers the client itself
 /// when none can be had (`Err(flow)`). Switches the connection to the
-/// client's database.
+/// client's database. With `again`, the connection that ran the client's
+/// previous statement is taken back if nothing ran on it since. Returns
+/// the lease, whether it is fresh (not held by the client before), and
+/// whether it ran the client's previous statement with nothing since (a
+/// held one always did).
 async fn lease_for(
     shared: &Arc<Shared>,
     port: Port,
     st: &mut State,
     c: &mut Side,
     seq: u8,
-) -> Result<(Lease, bool), Flow> {
+    again: bool,
+) -> Result<(Lease, bool, bool), Flow> {
     let mut tries = 0;
     loop {
         tries += 1;
-        let (mut lease, fresh) = match st.lease.take() {
-            Some(mut l) => {
+        let reclaimed = match (again && tries == 1 && st.lease.is_none(), st.last) {
+            (true, Some((index, id, uses))) => reclaim(shared, port, index, id, uses),
+            _ => None,
+        };
+        // A reclaimed connection counts as fresh: the client did not hold
+        // it, and it goes back to the pool as it came.
+        let same = reclaimed.is_some() || st.lease.is_some();
+        let held = match reclaimed {
+            Some(l) => Err(l),
+            None => Ok(st.lease.take()),
+        };
+        let (mut lease, fresh) = match held {
+            Err(l) => (l, true),
+            Ok(Some(mut l)) => {
                 if !l.conn().is_alive() {
                     // The transaction died with its connection.
                     let index = l.index();
@@ -451,7 +506,7 @@ async fn lease_for(
                 }
                 (l, false)
             }
-            None => match checkout(shared, port).await {
+            Ok(None) => match checkout(shared, port).await {
                 Ok((l, passed_over)) => {
                     if passed_over > 0 {
                         shared
@@ -488,14 +543,14 @@ async fn lease_for(
             },
         };
         if lease.conn().db == st.db || st.db.is_empty() {
-            return Ok((lease, fresh));
+            return Ok((lease, fresh, same));
         }
         let mut init = vec![0x02];
         init.extend_from_slice(st.db.as_bytes());
         match lease.conn().simple(&init).await {
             Ok(Ok(())) => {
                 lease.conn().db = st.db.clone();
-                return Ok((lease, fresh));
+                return Ok((lease, fresh, same));
             }
             Ok(Err(text)) => {
                 // The database is gone (or never existed): the client's
@@ -538,7 +593,7 @@ async fn run(
     st: &mut State,
     c: &mut Side,
     cmd: &Command,
-    kind: Response,
+    (kind, prev): (Response, Previous),
     use_db: Option<String>,
 ) -> Flow {
     let seq = cmd.reply_seq();
@@ -546,12 +601,33 @@ async fn run(
     let mut tries = 0;
     loop {
         tries += 1;
-        let (mut lease, fresh) = match lease_for(shared, port, st, c, seq).await {
+        let again = prev != Previous::No && tries == 1;
+        let (mut lease, fresh, same) = match lease_for(shared, port, st, c, seq, again).await {
             Ok(l) => l,
             Err(f) => return f,
         };
         let index = lease.index();
         let b = &shared.backends[index];
+        if prev != Previous::No && !same {
+            // The connection that ran the previous statement has run
+            // something else since (or is gone).
+            match restore(st.insert_id, &mut lease, prev).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    lease.release(false).await;
+                    return flow(send_err(&mut c.stream, seq, &e).await);
+                }
+                Err(_) => {
+                    drop(lease);
+                    shared.suspect(index);
+                    if tries < 3 {
+                        shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    return lost(shared, c, seq, false).await;
+                }
+            }
+        }
         if lease.conn().send(&cmd.raw).await.is_err() {
             // Never reached the node: a fresh connection is retried.
             drop(lease);
@@ -593,6 +669,11 @@ async fn run(
         drop(sink);
         return match result {
             Ok(status) => {
+                let conn = lease.conn();
+                if conn.insert_id != 0 {
+                    st.insert_id = conn.insert_id;
+                }
+                st.last = Some((index, conn.id, conn.uses));
                 if let (Some(_), Some(db)) = (status, use_db) {
                     lease.conn().db = db.clone();
                     st.db = db;
@@ -631,6 +712,37 @@ async fn run(
     }
 }
 
+/// Makes a connection that did not run the client's previous statement
+/// answer for it: sets its `LAST_INSERT_ID()` to the client's. The
+/// results only that connection knew (`ROW_COUNT()`, `FOUND_ROWS()`,
+/// warnings) cannot be carried over: `Ok(Err)` is the error the client
+/// gets instead of a wrong answer. `Err`: the connection failed (nothing
+/// of the client's ran).
+async fn restore(
+    insert_id: u64,
+    lease: &mut Lease,
+    prev: Previous,
+) -> Result<Result<(), MySqlError>, Fail> {
+    if prev == Previous::Result {
+        return Ok(Err(MySqlError::new(
+            1105,
+            "HY000",
+            "trireme-proxy (pool mode): ROW_COUNT(), FOUND_ROWS() and warnings describe the \
+             previous statement, and its backend connection has run another client's statement \
+             since; run both statements in one transaction, or use auth = \"passthrough\"",
+        )));
+    }
+    let sql = format!("SELECT LAST_INSERT_ID({insert_id})");
+    match lease.conn().internal_query(sql.as_bytes()).await? {
+        Ok(()) => Ok(Ok(())),
+        Err(text) => Ok(Err(MySqlError::new(
+            1105,
+            "HY000",
+            format!("trireme-proxy: restoring LAST_INSERT_ID() failed: {text}"),
+        ))),
+    }
+}
+
 /// Pins the session to a connection and sends `cmd` on it.
 async fn pin(
     shared: &Arc<Shared>,
@@ -641,7 +753,9 @@ async fn pin(
     why: &'static str,
 ) -> Flow {
     let seq = cmd.reply_seq();
-    let (mut lease, fresh) = match lease_for(shared, port, st, c, seq).await {
+    // The connection of the previous statement if it is free, so what it
+    // knows of it (LAST_INSERT_ID(), warnings, ...) stays with the session.
+    let (mut lease, fresh, _) = match lease_for(shared, port, st, c, seq, true).await {
         Ok(l) => l,
         Err(f) => return f,
     };
