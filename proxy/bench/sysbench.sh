@@ -140,7 +140,10 @@ for w in $workloads; do
         bash -c "${PROFILE_CMD//%PID%/$pid}" &
         prof=$!
       fi
-      out=$(sb "$w" "$port" run)
+      if ! out=$(sb "$w" "$port" run 2>&1); then
+        printf '%-18s %-8s %5s  failed: %s\n' "$w" "$path" "$r" "$(tail -1 <<<"$out")"
+        continue
+      fi
       t=$(sed -n 's/.*transactions: *[0-9]* *(\([0-9.]*\) per sec.*/\1/p' <<<"$out")
       q=$(sed -n 's/.*queries: *[0-9]* *(\([0-9.]*\) per sec.*/\1/p' <<<"$out")
       a=$(sed -n 's/^ *avg: *\([0-9.]*\).*/\1/p' <<<"$out")

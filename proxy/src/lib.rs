@@ -96,11 +96,13 @@
 //!   `FOUND_ROWS()` or `SHOW WARNINGS` after a statement whose connection
 //!   another client has used since get ERROR 1105 (`LAST_INSERT_ID()` is
 //!   carried over); COM_CHANGE_USER is refused; clients get the pool's
-//!   capabilities (no CLIENT_DEPRECATE_EOF, no TLS); every statement runs
+//!   capabilities (no CLIENT_DEPRECATE_EOF); every statement runs
 //!   as the pool's backend user.
 //! - **TLS termination.** A client asking for TLS gets it end to end with
 //!   the node in passthrough mode (the SSLRequest is relayed, then opaque
-//!   bytes); the proxy holds no certificate, and pool mode offers no TLS.
+//!   bytes; the proxy holds no certificate). Pool mode terminates client
+//!   TLS itself when `pool.tls_cert`/`pool.tls_key` name its certificate
+//!   (it must read the commands), and offers none without them.
 //!   The monitor and pool connections are plain text.
 //! - **Read/write splitting by statement.** The read port is a separate
 //!   port; the proxy does not inspect queries, so it cannot stop a client
@@ -125,6 +127,7 @@ mod pooled;
 mod relay;
 mod router;
 pub mod status;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -436,7 +439,16 @@ pub async fn run_on(
         .map(|l| l.local_addr())
         .transpose()?;
 
+    let client_tls = match (&config.auth, config.pool.tls_cert.as_str()) {
+        (AuthMode::Pool, cert) if !cert.is_empty() => {
+            Some(tls::acceptor(cert, &config.pool.tls_key)?)
+        }
+        _ => None,
+    };
     let shared = Arc::new(Shared::new(config));
+    if let Some(a) = client_tls {
+        let _ = shared.client_tls.set(a);
+    }
     *shared.listen.lock() = [Some(listen), read_listen, admin_listen];
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();

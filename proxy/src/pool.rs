@@ -36,7 +36,6 @@ use std::task::Context;
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use trireme_wire::client::{Client, ClientError, ClientOptions};
 use trireme_wire::codec::AsyncStream;
@@ -366,7 +365,7 @@ pub(crate) enum Sink<'a> {
     Refused(String),
     /// A client.
     Client {
-        stream: &'a mut TcpStream,
+        stream: &'a mut Box<dyn AsyncStream>,
         out: Vec<u8>,
         /// Bytes already written to the client for this response.
         sent: u64,
@@ -380,7 +379,7 @@ pub(crate) enum Sink<'a> {
 
 impl<'a> Sink<'a> {
     pub(crate) fn client(
-        stream: &'a mut TcpStream,
+        stream: &'a mut Box<dyn AsyncStream>,
         counter: &'a std::sync::atomic::AtomicU64,
     ) -> Self {
         Sink::Client {

@@ -5,9 +5,13 @@
 //! # The life of a pooled client connection
 //!
 //! 1. **Greeting.** The proxy sends its own HandshakeV10 (a fresh salt,
-//!    `mysql_native_password`, no CLIENT_SSL, no CLIENT_DEPRECATE_EOF) and
-//!    reads the HandshakeResponse41. A client that answered for another
-//!    plugin is switched to `mysql_native_password` (one AuthSwitchRequest).
+//!    `mysql_native_password`, no CLIENT_DEPRECATE_EOF; CLIENT_SSL only
+//!    with `pool.tls_cert`) and reads the HandshakeResponse41. An
+//!    SSLRequest instead starts TLS with the proxy's certificate (bytes of
+//!    the ClientHello read with it are replayed into the handshake), and
+//!    the HandshakeResponse41 follows encrypted. A client that answered for
+//!    another plugin is switched to `mysql_native_password` (one
+//!    AuthSwitchRequest).
 //! 2. **Authentication** against `[[users]]`: the scramble must satisfy
 //!    `SHA1(R XOR SHA1(salt ‖ S)) == S` for the stored `S =
 //!    SHA1(SHA1(password))`. An unknown user and a wrong password get the
@@ -46,7 +50,7 @@
 //! | 1040 | 08004 | a statement waited `pool.wait_timeout_ms` for a free backend connection (the session stays usable) |
 //! | 1047 | 08S01 | no backend up or reachable for the statement; or a node's own 1047 (not ready, not Primary) inside a transaction, or after `pool.wait_timeout_ms` of retries |
 //! | 2013 | HY000 | the backend connection died after the statement was sent, before any answer: "Lost connection to backend during query" (autocommit; the statement may or may not have run) or "... during transaction" (the transaction is gone; the next one runs on another connection) |
-//! | 1043 | 08S01 | login: malformed handshake, or an SSLRequest (pool mode does not terminate TLS) |
+//! | 1043 | 08S01 | login: malformed handshake, or an SSLRequest when no `pool.tls_cert` is set |
 //! | 1153 | 08S01 | a command larger than 64 MiB (the connection closes) |
 //!
 //! A backend connection that fails *before* the statement could have run
@@ -94,10 +98,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::{debug, info};
+use trireme_wire::codec::AsyncStream;
 use trireme_wire::protocol::{
     auth_switch_request, err_packet, handshake_v10, ok_packet, parse_handshake_response,
 };
@@ -145,6 +150,9 @@ fn proxy_caps() -> CapabilityFlags {
         | C::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
 }
 
+/// A client's connection: plain TCP, or TLS over it.
+type ClientSide = Side<Box<dyn AsyncStream>>;
+
 /// One client command: its frames as received, and how many.
 struct Command {
     raw: Vec<u8>,
@@ -182,7 +190,7 @@ enum ReadError {
 
 /// Reads the next command; `Ok(None)` when the client closed between
 /// commands.
-async fn read_command(c: &mut Side) -> Result<Option<Command>, ReadError> {
+async fn read_command(c: &mut ClientSide) -> Result<Option<Command>, ReadError> {
     let mut raw = Vec::new();
     let mut frames: u8 = 0;
     loop {
@@ -227,31 +235,75 @@ async fn read_command(c: &mut Side) -> Result<Option<Command>, ReadError> {
     }
 }
 
-async fn send_err(c: &mut TcpStream, seq: u8, e: &MySqlError) -> std::io::Result<()> {
+async fn send_err<W: AsyncWrite + Unpin>(
+    c: &mut W,
+    seq: u8,
+    e: &MySqlError,
+) -> std::io::Result<()> {
     c.write_all(&frame(seq, &err_packet(e, true))).await
 }
 
-async fn send_ok(c: &mut TcpStream, seq: u8, status: StatusFlags) -> std::io::Result<()> {
+async fn send_ok<W: AsyncWrite + Unpin>(
+    c: &mut W,
+    seq: u8,
+    status: StatusFlags,
+) -> std::io::Result<()> {
     c.write_all(&frame(seq, &ok_packet(0, 0, 0, status, 0, "")))
         .await
 }
 
-/// Logs the client in; returns its user and initial database, or `None`
-/// when the login failed (already answered).
-async fn login(shared: &Shared, c: &mut Side, id: u64) -> Option<(String, String)> {
+/// Logs the client in (over TLS when it asks and `pool.tls_cert` is set);
+/// returns its user and initial database, or `None` when the login failed
+/// (already answered).
+async fn login(
+    shared: &Shared,
+    c: &mut ClientSide,
+    id: u64,
+    peer: Option<std::net::SocketAddr>,
+) -> Option<(String, String)> {
     let deadline = Instant::now() + shared.config.handshake_timeout();
     let salt = trireme_wire::auth::new_salt();
+    let tls = shared.client_tls.get();
+    let mut caps = proxy_caps();
+    if tls.is_some() {
+        caps |= CapabilityFlags::CLIENT_SSL;
+    }
     let greeting = handshake_v10(
         SERVER_VERSION,
         id as u32,
         &salt,
-        proxy_caps(),
+        caps,
         CHARSET,
         StatusFlags::SERVER_STATUS_AUTOCOMMIT,
         AuthPlugin::NativePassword.name(),
     );
     c.write_packet(0, &greeting, deadline).await.ok()?;
-    let p = c.read_packet(1, deadline).await.ok()?;
+    let mut p = c.read_packet(1, deadline).await.ok()?;
+    let mut seq = 2u8;
+    if let (Some(tls), Ok(r)) = (tls, parse_handshake_response(&p)) {
+        if r.ssl_request {
+            let plain = crate::tls::Replay {
+                read: c.buf.split().freeze(),
+                inner: std::mem::replace(&mut c.stream, Box::new(tokio::io::duplex(1).0)),
+            };
+            let secured = tokio::time::timeout_at(deadline, tls.accept(plain)).await;
+            let Ok(Ok(s)) = secured else {
+                shared
+                    .counters
+                    .handshake_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                debug!("client TLS handshake failed");
+                return None;
+            };
+            c.stream = Box::new(s);
+            shared
+                .counters
+                .tls_terminated
+                .fetch_add(1, Ordering::Relaxed);
+            p = c.read_packet(2, deadline).await.ok()?;
+            seq = 3;
+        }
+    }
     let resp = match parse_handshake_response(&p) {
         Ok(r) if !r.ssl_request => r,
         Ok(_) | Err(_) => {
@@ -262,14 +314,13 @@ async fn login(shared: &Shared, c: &mut Side, id: u64) -> Option<(String, String
             let e = MySqlError::new(
                 1043,
                 "08S01",
-                "Bad handshake (trireme-proxy in pool mode does not terminate TLS)",
+                "Bad handshake (trireme-proxy offers TLS in pool mode only with pool.tls_cert)",
             );
-            let _ = c.write_packet(2, &err_packet(&e, true), deadline).await;
+            let _ = c.write_packet(seq, &err_packet(&e, true), deadline).await;
             return None;
         }
     };
     let user = String::from_utf8_lossy(&resp.user).into_owned();
-    let mut seq = 2u8;
     let mut auth = resp.auth_response;
     let native = AuthPlugin::NativePassword.name().as_bytes();
     if resp.plugin.as_deref().is_some_and(|p| p != native) {
@@ -284,11 +335,9 @@ async fn login(shared: &Shared, c: &mut Side, id: u64) -> Option<(String, String
         .is_some_and(|cred| cred.verify(AuthPlugin::NativePassword, &salt, &auth));
     if !ok {
         shared.counters.auth_denied.fetch_add(1, Ordering::Relaxed);
-        let host = c
-            .stream
-            .peer_addr()
+        let host = peer
             .map(|a| a.ip().to_string())
-            .unwrap_or_else(|_| "localhost".into());
+            .unwrap_or_else(|| "localhost".into());
         debug!(%user, "login refused by the proxy");
         let e = MySqlError::access_denied(&user, &host, !auth.is_empty());
         let _ = c.write_packet(seq, &err_packet(&e, true), deadline).await;
@@ -330,8 +379,9 @@ enum Flow {
 /// Serves one pool-mode client connection to its end.
 pub(crate) async fn session(shared: &Arc<Shared>, port: Port, client: TcpStream, id: u64) {
     let _ = client.set_nodelay(true);
-    let mut c = Side::new(client, "client");
-    let Some((user, db)) = login(shared, &mut c, id).await else {
+    let peer = client.peer_addr().ok();
+    let mut c: ClientSide = Side::new(Box::new(client), "client");
+    let Some((user, db)) = login(shared, &mut c, id, peer).await else {
         return;
     };
     debug!(%user, "logged in (pool mode)");
@@ -378,7 +428,7 @@ async fn command(
     shared: &Arc<Shared>,
     port: Port,
     st: &mut State,
-    c: &mut Side,
+    c: &mut ClientSide,
     cmd: Command,
 ) -> Flow {
     let seq = cmd.reply_seq();
@@ -476,7 +526,7 @@ async fn lease_for(
     shared: &Arc<Shared>,
     port: Port,
     st: &mut State,
-    c: &mut Side,
+    c: &mut ClientSide,
     seq: u8,
     again: bool,
 ) -> Result<(Lease, bool, bool), Flow> {
@@ -574,7 +624,7 @@ async fn lease_for(
 }
 
 /// Answers 2013 for a backend lost before it answered.
-async fn lost(shared: &Shared, c: &mut Side, seq: u8, in_txn: bool) -> Flow {
+async fn lost(shared: &Shared, c: &mut ClientSide, seq: u8, in_txn: bool) -> Flow {
     shared.counters.lost.fetch_add(1, Ordering::Relaxed);
     let what = if in_txn { "transaction" } else { "query" };
     let e = MySqlError::new(
@@ -591,7 +641,7 @@ async fn run(
     shared: &Arc<Shared>,
     port: Port,
     st: &mut State,
-    c: &mut Side,
+    c: &mut ClientSide,
     cmd: &Command,
     (kind, prev): (Response, Previous),
     use_db: Option<String>,
@@ -748,7 +798,7 @@ async fn pin(
     shared: &Arc<Shared>,
     port: Port,
     st: &mut State,
-    c: &mut Side,
+    c: &mut ClientSide,
     cmd: &Command,
     why: &'static str,
 ) -> Flow {
@@ -772,7 +822,7 @@ async fn pin(
 
 /// Relays a pinned session byte for byte until either side ends or the
 /// backend is marked down; the connection is closed afterwards.
-async fn pinned(shared: &Arc<Shared>, c: Side, mut lease: Lease) {
+async fn pinned(shared: &Arc<Shared>, c: ClientSide, mut lease: Lease) {
     let b = &shared.backends[lease.index()];
     let (backend, backend_rest) = lease.take_conn().into_parts();
     let Side {
