@@ -9,8 +9,11 @@
 # The paths are measured interleaved (direct, proxy, direct, proxy, ...)
 # for ROUNDS rounds of SECONDS each, because the machine is shared: a build
 # running next to the benchmark slows every path of the same round alike.
-# Each run prints one line; then the median of each path, and the proxy's
-# overhead computed from the medians.
+# Each run prints one line (cpu_us/q: the proxy process's user + system
+# CPU time per query, from /proc, the number that matters when the proxy
+# shares cores with the nodes; csw/q: its threads' context switches per
+# query); then the median of each path, and the
+# proxy's overhead computed from the medians.
 #
 # Environment:
 #   ROUNDS=5               rounds per workload (default 3)
@@ -19,12 +22,12 @@
 #   TRIREME_BIN=...        default target/release/trireme (else debug), with
 #                          trireme-proxy next to it (the demo's proxy: path
 #                          "proxy")
-#   PROXY_B=/path/to/trireme-proxy
-#                          a second proxy build, started against the same
-#                          nodes with the demo proxy's settings on its own
-#                          port (path "proxy_b"): before/after comparisons
-#                          on one cluster
-#   PROXY_B_ARGS="--worker-threads 1"   extra flags for it
+#   PROXIES="old=/tmp/trireme-proxy-old;one=/path/trireme-proxy --worker-threads 1"
+#                          more proxies (binary and flags), each started
+#                          against the same nodes with the demo proxy's
+#                          settings on its own port and measured as its own
+#                          path: before/after comparisons on one cluster
+#   PROXY_B=... PROXY_B_ARGS=...   the same for one, named proxy_b
 #   PROFILE_CMD="perf record -g -o /tmp/p.data -p %PID% -- sleep 10"
 #                          run in the background, %PID% replaced by the
 #                          proxy's pid, during the first run of the path
@@ -109,6 +112,8 @@ proxy_pid=$(pgrep -f "trireme-proxy --config $data/demo/proxy.toml" | head -1 ||
 pid_of[proxy]=$proxy_pid
 # CPU time (user + system, in clock ticks) a process has used so far.
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Context switches of a process's threads so far.
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
 hz=$(getconf CLK_TCK)
 
 sb() { # workload port command
@@ -123,7 +128,7 @@ sb oltp_read_write "$base" prepare >/dev/null
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "binary: $bin  threads: $threads  seconds: $secs  rounds: $rounds  tables: $tables x $rows rows"
-printf '%-18s %-8s %5s %10s %10s %8s %8s %8s\n' workload path round tps qps avg_ms p95_ms cpu_us/q
+printf '%-18s %-8s %5s %10s %10s %8s %8s %8s %6s\n' workload path round tps qps avg_ms p95_ms cpu_us/q csw/q
 res=$data/results
 : >"$res"
 profiled=
@@ -133,8 +138,8 @@ for w in $workloads; do
     for path in $paths; do
       port=${port_of[$path]}
       pid=${pid_of[$path]:-}
-      before=0
-      [ -n "$pid" ] && before=$(ticks "$pid")
+      before=0 sw=0
+      [ -n "$pid" ] && before=$(ticks "$pid") && sw=$(switches "$pid")
       if [ "$path" = "${PROFILE_PATH:-proxy}" ] && [ -n "${PROFILE_CMD:-}" ] && [ -z "$profiled" ] && [ -n "$pid" ]; then
         profiled=1
         bash -c "${PROFILE_CMD//%PID%/$pid}" &
@@ -149,28 +154,31 @@ for w in $workloads; do
       a=$(sed -n 's/^ *avg: *\([0-9.]*\).*/\1/p' <<<"$out")
       p=$(sed -n 's/.*95th percentile: *\([0-9.]*\).*/\1/p' <<<"$out")
       # The proxy's CPU per query, in microseconds.
-      c=-
+      # and its context switches per query.
+      c=- x=-
       if [ -n "$pid" ]; then
         c=$(awk -v d="$(($(ticks "$pid") - before))" -v hz="$hz" -v q="$q" -v s="$secs" \
           'BEGIN { if (q > 0) printf "%.1f", d * 1e6 / hz / (q * s) }')
+        x=$(awk -v d="$(($(switches "$pid") - sw))" -v q="$q" -v s="$secs" \
+          'BEGIN { if (q > 0) printf "%.2f", d / (q * s) }')
       fi
-      echo "$w $path $t $q $a $p $c" >>"$res"
-      printf '%-18s %-8s %5s %10s %10s %8s %8s %8s\n' "$w" "$path" "$r" "$t" "$q" "$a" "$p" "$c"
+      echo "$w $path $t $q $a $p $c $x" >>"$res"
+      printf '%-18s %-8s %5s %10s %10s %8s %8s %8s %6s\n' "$w" "$path" "$r" "$t" "$q" "$a" "$p" "$c" "$x"
     done
   done
 done
 [ -n "$prof" ] && wait "$prof"
 echo "medians:"
-printf '%-18s %-8s %10s %10s %8s %8s %8s %s\n' workload path tps qps avg_ms p95_ms cpu_us/q overhead
+printf '%-18s %-8s %10s %10s %8s %8s %8s %6s %s\n' workload path tps qps avg_ms p95_ms cpu_us/q csw/q overhead
 for w in $workloads; do
   d=
   for path in $paths; do
     col() { awk -v w="$w" -v p="$path" -v c="$1" '$1 == w && $2 == p { print $c }' "$res" | median; }
-    t=$(col 3) q=$(col 4) a=$(col 5) p95=$(col 6) c=$(col 7)
-    [ "$path" = direct ] && c=-
+    t=$(col 3) q=$(col 4) a=$(col 5) p95=$(col 6) c=$(col 7) x=$(col 8)
+    [ "$path" = direct ] && c=- && x=-
     [ "$path" = direct ] && d=$t
     o=$(awk -v d="$d" -v t="$t" 'BEGIN { if (d > 0) printf "%.1f %% fewer tps", (d - t) * 100 / d }')
     [ "$path" = direct ] && o=
-    printf '%-18s %-8s %10s %10s %8s %8s %8s %s\n' "$w" "$path" "$t" "$q" "$a" "$p95" "$c" "$o"
+    printf '%-18s %-8s %10s %10s %8s %8s %8s %6s %s\n' "$w" "$path" "$t" "$q" "$a" "$p95" "$c" "$x" "$o"
   done
 done

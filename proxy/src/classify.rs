@@ -173,10 +173,19 @@ fn calls(s: &[u8], name: &[u8]) -> bool {
 
 /// Whether `s` reads system variable `name` (upper case):
 /// `@@name`, `@@session.name` or `@@local.name`.
-fn reads_variable(s: &[u8], name: &str) -> bool {
-    ["@@", "@@SESSION.", "@@LOCAL."]
-        .iter()
-        .any(|p| contains_ci(s, format!("{p}{name}").as_bytes()))
+fn reads_variable(s: &[u8], name: &[u8]) -> bool {
+    let starts = |t: &[u8], p: &[u8]| t.len() >= p.len() && t[..p.len()].eq_ignore_ascii_case(p);
+    (0..s.len()).any(|i| {
+        let Some(mut t) = s[i..].strip_prefix(b"@@") else {
+            return false;
+        };
+        for scope in [&b"SESSION."[..], b"LOCAL."] {
+            if starts(t, scope) {
+                t = &t[scope.len()..];
+            }
+        }
+        starts(t, name)
+    })
 }
 
 /// Whether a (plain) statement reads the outcome of the session's
@@ -189,14 +198,14 @@ pub(crate) fn previous(sql: &[u8]) -> Previous {
     if show
         || calls(s, b"ROW_COUNT")
         || calls(s, b"FOUND_ROWS")
-        || reads_variable(s, "WARNING_COUNT")
-        || reads_variable(s, "ERROR_COUNT")
+        || reads_variable(s, b"WARNING_COUNT")
+        || reads_variable(s, b"ERROR_COUNT")
     {
         return Previous::Result;
     }
     if calls(s, b"LAST_INSERT_ID")
-        || reads_variable(s, "IDENTITY")
-        || reads_variable(s, "LAST_INSERT_ID")
+        || reads_variable(s, b"IDENTITY")
+        || reads_variable(s, b"LAST_INSERT_ID")
     {
         return Previous::InsertId;
     }
