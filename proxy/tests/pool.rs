@@ -426,3 +426,39 @@ async fn pool_mode_terminates_client_tls() {
     })
     .await;
 }
+
+/// `ROW_COUNT()` (like `FOUND_ROWS()` and warnings) runs on the connection
+/// that ran the client's previous statement; when another client has used
+/// that connection since, the client gets ERROR 1105 instead of the other
+/// client's answer. (The toy node answers `SELECT ROW_COUNT()` with its
+/// connection id.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_count_never_answers_for_another_client() {
+    bounded(async {
+        let a_node = ToyNode::start(6).await;
+        let proxy = trireme_proxy::run(pool_config(&[&a_node], 1))
+            .await
+            .unwrap();
+        let mut a = app(proxy.listen_addr()).await;
+        let mut b = app(proxy.listen_addr()).await;
+        let k: Option<i64> = a.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let rc: Option<i64> = a.query_first("SELECT ROW_COUNT()").await.unwrap();
+        assert_eq!(rc, k, "nothing ran in between: the same connection answers");
+        let n: Option<i64> = b.query_first("SELECT 1").await.unwrap();
+        assert_eq!(n, Some(1));
+        let e = a
+            .query_first::<i64, _>("SELECT ROW_COUNT()")
+            .await
+            .expect_err("b's statement ran on a's connection in between");
+        assert_eq!(server_code(&e), Some(1105), "{e}");
+        // The session goes on; after its own next statement it works again.
+        let n: Option<i64> = a.query_first("SELECT 2").await.unwrap();
+        assert_eq!(n, Some(2));
+        let rc: Option<i64> = a.query_first("SELECT ROW_COUNT()").await.unwrap();
+        assert_eq!(rc, k);
+        a.disconnect().await.unwrap();
+        b.disconnect().await.unwrap();
+        proxy.shutdown().await;
+    })
+    .await;
+}
