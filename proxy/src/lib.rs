@@ -405,12 +405,14 @@ pub async fn run(config: ProxyConfig) -> anyhow::Result<ProxyHandle> {
 /// own, which must run until the proxy has shut down). Accepting, health
 /// checks and the admin port stay on the caller's runtime.
 ///
-/// Why: a session's relay is a few syscalls per statement, and on a
-/// work-stealing runtime every wake-up may also wake an idle worker to
-/// look for work (futex calls and context switches that cost about as much
-/// as the relay itself). A session pinned to one single-threaded runtime
-/// never wakes another thread, and several such runtimes still use several
-/// cores. With no handles (or one) this is [`run`].
+/// Why: a session's relay is two receives and two sends per statement,
+/// and on a work-stealing runtime a wake-up may also wake an idle worker
+/// to look for work (futex calls and context switches on top of the
+/// relay's own: about 4 % of the proxy's CPU and 15-20 % more context
+/// switches per statement in `proxy/bench/sysbench.sh` runs on two
+/// cores). A session pinned to one single-threaded runtime never wakes
+/// another thread, and several such runtimes still use several cores.
+/// With no handles (or one) this is [`run`].
 pub async fn run_on(
     config: ProxyConfig,
     session_threads: Vec<tokio::runtime::Handle>,
