@@ -145,6 +145,73 @@ fn use_target(rest: &[u8]) -> Option<String> {
     std::str::from_utf8(name).ok().map(str::to_string)
 }
 
+/// What a statement reads of the session's previous statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Previous {
+    /// Nothing.
+    No,
+    /// Only the last insert id (`LAST_INSERT_ID()`, `@@identity`,
+    /// `@@last_insert_id`), which the proxy tracks from OK packets and can
+    /// set on another connection.
+    InsertId,
+    /// What only the connection that ran it knows: `ROW_COUNT()`,
+    /// `FOUND_ROWS()`, `SHOW WARNINGS`/`ERRORS`/`COUNT(*) WARNINGS`,
+    /// `@@warning_count`, `@@error_count`.
+    Result,
+}
+
+/// Whether `s` calls function `name` (upper case): the name, not part of
+/// a longer identifier, then `(` after optional spaces.
+fn calls(s: &[u8], name: &[u8]) -> bool {
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
+    (0..s.len().saturating_sub(name.len() - 1)).any(|i| {
+        s[i..i + name.len()].eq_ignore_ascii_case(name)
+            && (i == 0 || !ident(s[i - 1]))
+            && s[i + name.len()..].trim_ascii_start().first() == Some(&b'(')
+    })
+}
+
+/// Whether `s` reads system variable `name` (upper case):
+/// `@@name`, `@@session.name` or `@@local.name`.
+fn reads_variable(s: &[u8], name: &[u8]) -> bool {
+    let starts = |t: &[u8], p: &[u8]| t.len() >= p.len() && t[..p.len()].eq_ignore_ascii_case(p);
+    (0..s.len()).any(|i| {
+        let Some(mut t) = s[i..].strip_prefix(b"@@") else {
+            return false;
+        };
+        for scope in [&b"SESSION."[..], b"LOCAL."] {
+            if starts(t, scope) {
+                t = &t[scope.len()..];
+            }
+        }
+        starts(t, name)
+    })
+}
+
+/// Whether a (plain) statement reads the outcome of the session's
+/// previous one. Conservative like [`classify`]: a call inside a string
+/// literal counts too, which costs at most a restore or a clear error.
+pub(crate) fn previous(sql: &[u8]) -> Previous {
+    let s = skip_space_and_comments(sql).unwrap_or(sql);
+    let (first, rest) = word(s);
+    let show = first == "SHOW" && matches!(word(rest).0.as_str(), "WARNINGS" | "ERRORS" | "COUNT");
+    if show
+        || calls(s, b"ROW_COUNT")
+        || calls(s, b"FOUND_ROWS")
+        || reads_variable(s, b"WARNING_COUNT")
+        || reads_variable(s, b"ERROR_COUNT")
+    {
+        return Previous::Result;
+    }
+    if calls(s, b"LAST_INSERT_ID")
+        || reads_variable(s, b"IDENTITY")
+        || reads_variable(s, b"LAST_INSERT_ID")
+    {
+        return Previous::InsertId;
+    }
+    Previous::No
+}
+
 /// Classifies the text of one COM_QUERY.
 pub(crate) fn classify(sql: &[u8]) -> Class {
     let Some(s) = skip_space_and_comments(sql) else {
@@ -254,6 +321,40 @@ mod tests {
             "HANDLER t OPEN",
         ] {
             assert!(matches!(c(sql), Class::Pin(_)), "{sql}: {:?}", c(sql));
+        }
+    }
+
+    #[test]
+    fn statements_that_read_the_previous_one() {
+        let p = |sql: &str| previous(sql.as_bytes());
+        for sql in [
+            "SELECT LAST_INSERT_ID()",
+            "select last_insert_id()",
+            "INSERT INTO c (p) VALUES (LAST_INSERT_ID())",
+            "SELECT @@identity",
+            "SELECT @@last_insert_id",
+        ] {
+            assert_eq!(p(sql), Previous::InsertId, "{sql}");
+        }
+        for sql in [
+            "SELECT ROW_COUNT()",
+            "SELECT FOUND_ROWS()",
+            "SHOW WARNINGS",
+            "show errors limit 1",
+            "SHOW COUNT(*) WARNINGS",
+            "SELECT @@warning_count, @@session.error_count",
+            "SELECT LAST_INSERT_ID(), ROW_COUNT ()",
+        ] {
+            assert_eq!(p(sql), Previous::Result, "{sql}");
+        }
+        for sql in [
+            "SELECT 1",
+            "INSERT INTO t VALUES (1)",
+            "SELECT row_count, warnings FROM errors",
+            "SELECT my_row_count(1)",
+            "SHOW TABLES",
+        ] {
+            assert_eq!(p(sql), Previous::No, "{sql}");
         }
     }
 

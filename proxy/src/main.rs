@@ -79,7 +79,9 @@ struct Cli {
     /// Password of the pool's backend account ([pool] user).
     #[arg(long, env = "TRIREME_PROXY_POOL_PASSWORD", hide_env_values = true)]
     pool_password: Option<String>,
-    /// Runtime threads: 1 = one thread for everything, 0 = one per core.
+    /// Threads, each with its own scheduler; sessions are spread over them
+    /// as they connect: 1 (default) = one thread for everything, 0 = one
+    /// per core.
     #[arg(long, env = "TRIREME_PROXY_WORKER_THREADS")]
     worker_threads: Option<usize>,
     /// Print the effective configuration (passwords redacted) and exit.
@@ -223,23 +225,46 @@ fn main() -> anyhow::Result<()> {
         print!("{}", toml::to_string(&shown)?);
         return Ok(());
     }
-    let runtime = if config.worker_threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        if config.worker_threads > 1 {
-            b.worker_threads(config.worker_threads);
-        }
-        b.enable_all().build()?
+    // One single-threaded runtime per thread, sessions spread over them
+    // (see `trireme_proxy::run_on`): the main thread's runtime also
+    // accepts and runs the health checks.
+    let threads = match config.worker_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
     };
-    runtime.block_on(async {
-        let proxy = trireme_proxy::run(config).await?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut handles = vec![runtime.handle().clone()];
+    let mut joins = Vec::new();
+    for i in 1..threads {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        handles.push(rt.handle().clone());
+        let mut stopped = stopped.clone();
+        joins.push(
+            std::thread::Builder::new()
+                .name(format!("trireme-proxy-{i}"))
+                .spawn(move || {
+                    rt.block_on(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    });
+                })?,
+        );
+    }
+    let result = runtime.block_on(async {
+        let proxy = trireme_proxy::run_on(config, handles).await?;
         eprint!("{}", proxy.status());
         wait_for_signal().await;
         tracing::info!("signal received; shutting down");
         proxy.shutdown().await;
         Ok(())
-    })
+    });
+    let _ = stop.send(true);
+    for j in joins {
+        let _ = j.join();
+    }
+    result
 }

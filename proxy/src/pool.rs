@@ -22,15 +22,20 @@
 //! - An idle connection is checked for a close or reset from the backend
 //!   (a non-blocking read) before it is lent, so a connection to a killed
 //!   node is never handed a statement.
+//! - Idle connections are lent oldest-returned first, and each counts the
+//!   commands it has run ([`BackendConn::uses`]): a session whose next
+//!   statement asks about its previous one (`LAST_INSERT_ID()`,
+//!   `ROW_COUNT()`, ...) takes back the very connection that ran it
+//!   ([`reclaim`]) only when nothing ran there since.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Context;
 
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use trireme_wire::client::{Client, ClientError, ClientOptions};
 use trireme_wire::codec::AsyncStream;
@@ -52,7 +57,8 @@ const CLOSING: [u16; 2] = [1053, 1927];
 /// The pool of one backend.
 pub(crate) struct Pool {
     permits: Arc<Semaphore>,
-    idle: Mutex<Vec<BackendConn>>,
+    /// Oldest returned first.
+    idle: Mutex<VecDeque<BackendConn>>,
     /// Connections open now (idle, lent, pinned).
     open: AtomicUsize,
 }
@@ -61,7 +67,7 @@ impl Pool {
     pub(crate) fn new(size: usize) -> Self {
         Pool {
             permits: Arc::new(Semaphore::new(size.max(1))),
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(VecDeque::new()),
             open: AtomicUsize::new(0),
         }
     }
@@ -77,10 +83,19 @@ impl Pool {
     }
 }
 
+/// Identities of pool connections, unique in the process.
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
 /// One logged-in backend connection.
 pub(crate) struct BackendConn {
     io: Box<dyn AsyncStream>,
     rbuf: BytesMut,
+    /// This connection's identity.
+    pub(crate) id: u64,
+    /// Commands sent on it so far (the proxy's own included).
+    pub(crate) uses: u64,
+    /// The last-insert-id of its last OK packet.
+    pub(crate) insert_id: u64,
     /// The current database ("" for none).
     pub(crate) db: String,
     /// Status flags of the last OK or EOF.
@@ -115,6 +130,9 @@ impl BackendConn {
         Ok(BackendConn {
             io,
             rbuf,
+            id: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
+            uses: 0,
+            insert_id: 0,
             db: shared.config.pool.database.clone(),
             status,
         })
@@ -138,6 +156,8 @@ impl BackendConn {
 
     /// Writes a whole command (frames as the client sent them).
     pub(crate) async fn send(&mut self, raw: &[u8]) -> std::io::Result<()> {
+        self.uses += 1;
+        self.insert_id = 0;
         self.io.write_all(raw).await?;
         self.io.flush().await
     }
@@ -155,13 +175,29 @@ impl BackendConn {
     /// Runs an internal command (sequence id 0) whose answer is OK or ERR.
     /// `Ok(Err(text))`: the server refused.
     pub(crate) async fn simple(&mut self, payload: &[u8]) -> Result<Result<(), String>, Fail> {
+        self.internal(payload, Response::Simple).await
+    }
+
+    /// Runs an internal COM_QUERY whose result set, if any, is dropped.
+    pub(crate) async fn internal_query(&mut self, sql: &[u8]) -> Result<Result<(), String>, Fail> {
+        let mut payload = Vec::with_capacity(sql.len() + 1);
+        payload.push(0x03);
+        payload.extend_from_slice(sql);
+        self.internal(&payload, Response::Query).await
+    }
+
+    async fn internal(
+        &mut self,
+        payload: &[u8],
+        kind: Response,
+    ) -> Result<Result<(), String>, Fail> {
         let mut raw = Vec::with_capacity(payload.len() + 4);
         raw.extend_from_slice(&(payload.len() as u32).to_le_bytes()[..3]);
         raw.push(0);
         raw.extend_from_slice(payload);
         self.send(&raw).await.map_err(Fail::BackendWrite)?;
         let mut sink = Sink::Discard;
-        match self.response(Response::Simple, &mut sink).await? {
+        match self.response(kind, &mut sink).await? {
             Some(_) => Ok(Ok(())),
             None => Ok(Err(sink.error_text())),
         }
@@ -193,6 +229,7 @@ impl BackendConn {
                 (_, Some(0x00)) => {
                     let status = ok_status(&head).ok_or(Fail::Protocol("short OK packet"))?;
                     self.status = status;
+                    self.insert_id = ok_insert_id(&head).unwrap_or(0);
                     if kind == Response::Query
                         && status.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS)
                     {
@@ -328,7 +365,7 @@ pub(crate) enum Sink<'a> {
     Refused(String),
     /// A client.
     Client {
-        stream: &'a mut TcpStream,
+        stream: &'a mut Box<dyn AsyncStream>,
         out: Vec<u8>,
         /// Bytes already written to the client for this response.
         sent: u64,
@@ -342,7 +379,7 @@ pub(crate) enum Sink<'a> {
 
 impl<'a> Sink<'a> {
     pub(crate) fn client(
-        stream: &'a mut TcpStream,
+        stream: &'a mut Box<dyn AsyncStream>,
         counter: &'a std::sync::atomic::AtomicU64,
     ) -> Self {
         Sink::Client {
@@ -476,6 +513,12 @@ fn ok_status(p: &[u8]) -> Option<StatusFlags> {
     ])))
 }
 
+/// The last-insert-id of an OK packet's head.
+fn ok_insert_id(p: &[u8]) -> Option<u64> {
+    let at = 1 + lenenc_size(*p.get(1)?);
+    lenenc(p.get(at..)?)
+}
+
 /// The status flags of an EOF packet.
 fn eof_status(p: &[u8]) -> Option<StatusFlags> {
     let s = p.get(3..5)?;
@@ -549,7 +592,11 @@ impl Lease {
             return;
         }
         self.holds_open = false;
-        self.shared.backends[self.index].pool.idle.lock().push(conn);
+        self.shared.backends[self.index]
+            .pool
+            .idle
+            .lock()
+            .push_back(conn);
     }
 
     /// Takes the connection out for good (a pinned session); it is no
@@ -570,6 +617,45 @@ impl Drop for Lease {
         }
         b.lease_ended(self.port);
     }
+}
+
+/// Lends connection `id` of backend `index` again if it is idle, alive,
+/// has run nothing since its `uses`-th command, and the backend is still
+/// routable for `port`; `None` otherwise.
+pub(crate) fn reclaim(
+    shared: &Arc<Shared>,
+    port: Port,
+    index: usize,
+    id: u64,
+    uses: u64,
+) -> Option<Lease> {
+    if !shared.candidates(port).contains(&index) {
+        return None;
+    }
+    let b = &shared.backends[index];
+    // An idle connection holds no permit, so one is free while it is idle
+    // (unless another checkout races for it: then this one gives up).
+    let permit = b.pool.permits.clone().try_acquire_owned().ok()?;
+    let mut conn = {
+        let mut idle = b.pool.idle.lock();
+        let at = idle.iter().position(|c| c.id == id && c.uses == uses)?;
+        idle.remove(at)?
+    };
+    if !conn.is_alive() {
+        b.pool.open.fetch_sub(1, Ordering::Relaxed);
+        shared.suspect(index);
+        return None;
+    }
+    b.lease_started(port);
+    Some(Lease {
+        conn: Some(conn),
+        holds_open: true,
+        shared: shared.clone(),
+        index,
+        port,
+        _permit: permit,
+        down: b.down_watch(),
+    })
 }
 
 /// Why no connection could be lent.
@@ -642,7 +728,7 @@ pub(crate) async fn checkout(
         }
         let mut conn = None;
         loop {
-            let Some(mut c) = b.pool.idle.lock().pop() else {
+            let Some(mut c) = b.pool.idle.lock().pop_front() else {
                 break;
             };
             if c.is_alive() {
@@ -702,6 +788,10 @@ mod tests {
         assert!(s.contains(StatusFlags::SERVER_STATUS_IN_TRANS));
         assert!(s.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT));
         assert_eq!(ok_status(&[0x00, 0x01]), None);
+        assert_eq!(ok_insert_id(&ok), Some(10000));
+        assert_eq!(ok_insert_id(&[0x00, 0x00, 0x07, 0x02, 0x00]), Some(7));
+        assert_eq!(ok_insert_id(&[0x00, 0x01]), None);
+        assert_eq!(ok_insert_id(&[0x00, 0xfc, 0x01]), None);
         assert_eq!(ok_status(&[0x00, 0xfe, 1]), None);
         let eof = [0xfe, 0, 0, 0x08, 0x00];
         assert!(eof_status(&eof)

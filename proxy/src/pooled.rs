@@ -5,9 +5,13 @@
 //! # The life of a pooled client connection
 //!
 //! 1. **Greeting.** The proxy sends its own HandshakeV10 (a fresh salt,
-//!    `mysql_native_password`, no CLIENT_SSL, no CLIENT_DEPRECATE_EOF) and
-//!    reads the HandshakeResponse41. A client that answered for another
-//!    plugin is switched to `mysql_native_password` (one AuthSwitchRequest).
+//!    `mysql_native_password`, no CLIENT_DEPRECATE_EOF; CLIENT_SSL only
+//!    with `pool.tls_cert`) and reads the HandshakeResponse41. An
+//!    SSLRequest instead starts TLS with the proxy's certificate (bytes of
+//!    the ClientHello read with it are replayed into the handshake), and
+//!    the HandshakeResponse41 follows encrypted. A client that answered for
+//!    another plugin is switched to `mysql_native_password` (one
+//!    AuthSwitchRequest).
 //! 2. **Authentication** against `[[users]]`: the scramble must satisfy
 //!    `SHA1(R XOR SHA1(salt ‖ S)) == S` for the stored `S =
 //!    SHA1(SHA1(password))`. An unknown user and a wrong password get the
@@ -46,7 +50,7 @@
 //! | 1040 | 08004 | a statement waited `pool.wait_timeout_ms` for a free backend connection (the session stays usable) |
 //! | 1047 | 08S01 | no backend up or reachable for the statement; or a node's own 1047 (not ready, not Primary) inside a transaction, or after `pool.wait_timeout_ms` of retries |
 //! | 2013 | HY000 | the backend connection died after the statement was sent, before any answer: "Lost connection to backend during query" (autocommit; the statement may or may not have run) or "... during transaction" (the transaction is gone; the next one runs on another connection) |
-//! | 1043 | 08S01 | login: malformed handshake, or an SSLRequest (pool mode does not terminate TLS) |
+//! | 1043 | 08S01 | login: malformed handshake, or an SSLRequest when no `pool.tls_cert` is set |
 //! | 1153 | 08S01 | a command larger than 64 MiB (the connection closes) |
 //!
 //! A backend connection that fails *before* the statement could have run
@@ -58,12 +62,32 @@
 //! 100 ms, on whichever backend routing picks (another one once the
 //! monitor takes the node out), for up to `pool.wait_timeout_ms`.
 //!
+//! # Statements about the previous statement
+//!
+//! `LAST_INSERT_ID()`, `@@identity`, `ROW_COUNT()`, `FOUND_ROWS()`,
+//! `SHOW WARNINGS`/`ERRORS` and `@@warning_count` answer for the
+//! session's previous statement, which may have run on a connection now
+//! back in the pool (`classify::previous` spots them). Such a statement
+//! runs on the very connection that ran the previous one when nothing ran
+//! there since (idle connections are lent oldest first, so the one just
+//! returned is the last to be taken by others; see `pool::reclaim`).
+//! Otherwise:
+//!
+//! - `LAST_INSERT_ID()` is carried over: the proxy keeps the session's
+//!   value (the last non-zero insert id of the OK packets it relayed to
+//!   this client) and sets it on the new connection first with
+//!   `SELECT LAST_INSERT_ID(v)`. This also covers a transaction's insert
+//!   read back after COMMIT (its connection was reset on the way back).
+//!   A value set by `SELECT LAST_INSERT_ID(expr)` (a result set, no OK)
+//!   is carried only on the same connection.
+//! - `ROW_COUNT()`, `FOUND_ROWS()` and warnings cannot be set on another
+//!   connection: the client gets ERROR 1105 (HY000) saying so, never
+//!   another client's value. That happens when every idle connection was
+//!   taken in between (a busy pool), or after a transaction.
+//! - Inside a transaction all statements share a connection anyway.
+//!
 //! # Not done, on purpose
 //!
-//! - `LAST_INSERT_ID()`, `ROW_COUNT()`, `FOUND_ROWS()` and `SHOW WARNINGS`
-//!   in a *later* autocommit statement may run on another connection;
-//!   drivers read the insert id from the OK packet, which is relayed.
-//!   Inside a transaction all statements share a connection.
 //! - A client idle inside a transaction holds its connection (and a pool
 //!   slot) until it ends the transaction or disconnects.
 //! - The client's capabilities are not passed on: backend connections are
@@ -74,17 +98,18 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::{debug, info};
+use trireme_wire::codec::AsyncStream;
 use trireme_wire::protocol::{
     auth_switch_request, err_packet, handshake_v10, ok_packet, parse_handshake_response,
 };
 use trireme_wire::{AuthPlugin, CapabilityFlags, MySqlError, StatusFlags};
 
-use crate::classify::{classify, Class};
-use crate::pool::{checkout, CheckoutError, Fail, Lease, Response, Sink};
+use crate::classify::{classify, previous, Class, Previous};
+use crate::pool::{checkout, reclaim, CheckoutError, Fail, Lease, Response, Sink};
 use crate::relay::{frame, Counted, Side, ER_NO_BACKEND};
 use crate::router::{Port, Shared};
 
@@ -125,6 +150,9 @@ fn proxy_caps() -> CapabilityFlags {
         | C::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
 }
 
+/// A client's connection: plain TCP, or TLS over it.
+type ClientSide = Side<Box<dyn AsyncStream>>;
+
 /// One client command: its frames as received, and how many.
 struct Command {
     raw: Vec<u8>,
@@ -162,7 +190,7 @@ enum ReadError {
 
 /// Reads the next command; `Ok(None)` when the client closed between
 /// commands.
-async fn read_command(c: &mut Side) -> Result<Option<Command>, ReadError> {
+async fn read_command(c: &mut ClientSide) -> Result<Option<Command>, ReadError> {
     let mut raw = Vec::new();
     let mut frames: u8 = 0;
     loop {
@@ -207,31 +235,75 @@ async fn read_command(c: &mut Side) -> Result<Option<Command>, ReadError> {
     }
 }
 
-async fn send_err(c: &mut TcpStream, seq: u8, e: &MySqlError) -> std::io::Result<()> {
+async fn send_err<W: AsyncWrite + Unpin>(
+    c: &mut W,
+    seq: u8,
+    e: &MySqlError,
+) -> std::io::Result<()> {
     c.write_all(&frame(seq, &err_packet(e, true))).await
 }
 
-async fn send_ok(c: &mut TcpStream, seq: u8, status: StatusFlags) -> std::io::Result<()> {
+async fn send_ok<W: AsyncWrite + Unpin>(
+    c: &mut W,
+    seq: u8,
+    status: StatusFlags,
+) -> std::io::Result<()> {
     c.write_all(&frame(seq, &ok_packet(0, 0, 0, status, 0, "")))
         .await
 }
 
-/// Logs the client in; returns its user and initial database, or `None`
-/// when the login failed (already answered).
-async fn login(shared: &Shared, c: &mut Side, id: u64) -> Option<(String, String)> {
+/// Logs the client in (over TLS when it asks and `pool.tls_cert` is set);
+/// returns its user and initial database, or `None` when the login failed
+/// (already answered).
+async fn login(
+    shared: &Shared,
+    c: &mut ClientSide,
+    id: u64,
+    peer: Option<std::net::SocketAddr>,
+) -> Option<(String, String)> {
     let deadline = Instant::now() + shared.config.handshake_timeout();
     let salt = trireme_wire::auth::new_salt();
+    let tls = shared.client_tls.get();
+    let mut caps = proxy_caps();
+    if tls.is_some() {
+        caps |= CapabilityFlags::CLIENT_SSL;
+    }
     let greeting = handshake_v10(
         SERVER_VERSION,
         id as u32,
         &salt,
-        proxy_caps(),
+        caps,
         CHARSET,
         StatusFlags::SERVER_STATUS_AUTOCOMMIT,
         AuthPlugin::NativePassword.name(),
     );
     c.write_packet(0, &greeting, deadline).await.ok()?;
-    let p = c.read_packet(1, deadline).await.ok()?;
+    let mut p = c.read_packet(1, deadline).await.ok()?;
+    let mut seq = 2u8;
+    if let (Some(tls), Ok(r)) = (tls, parse_handshake_response(&p)) {
+        if r.ssl_request {
+            let plain = crate::tls::Replay {
+                read: c.buf.split().freeze(),
+                inner: std::mem::replace(&mut c.stream, Box::new(tokio::io::duplex(1).0)),
+            };
+            let secured = tokio::time::timeout_at(deadline, tls.accept(plain)).await;
+            let Ok(Ok(s)) = secured else {
+                shared
+                    .counters
+                    .handshake_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                debug!("client TLS handshake failed");
+                return None;
+            };
+            c.stream = Box::new(s);
+            shared
+                .counters
+                .tls_terminated
+                .fetch_add(1, Ordering::Relaxed);
+            p = c.read_packet(2, deadline).await.ok()?;
+            seq = 3;
+        }
+    }
     let resp = match parse_handshake_response(&p) {
         Ok(r) if !r.ssl_request => r,
         Ok(_) | Err(_) => {
@@ -242,14 +314,13 @@ async fn login(shared: &Shared, c: &mut Side, id: u64) -> Option<(String, String
             let e = MySqlError::new(
                 1043,
                 "08S01",
-                "Bad handshake (trireme-proxy in pool mode does not terminate TLS)",
+                "Bad handshake (trireme-proxy offers TLS in pool mode only with pool.tls_cert)",
             );
-            let _ = c.write_packet(2, &err_packet(&e, true), deadline).await;
+            let _ = c.write_packet(seq, &err_packet(&e, true), deadline).await;
             return None;
         }
     };
     let user = String::from_utf8_lossy(&resp.user).into_owned();
-    let mut seq = 2u8;
     let mut auth = resp.auth_response;
     let native = AuthPlugin::NativePassword.name().as_bytes();
     if resp.plugin.as_deref().is_some_and(|p| p != native) {
@@ -264,11 +335,9 @@ async fn login(shared: &Shared, c: &mut Side, id: u64) -> Option<(String, String
         .is_some_and(|cred| cred.verify(AuthPlugin::NativePassword, &salt, &auth));
     if !ok {
         shared.counters.auth_denied.fetch_add(1, Ordering::Relaxed);
-        let host = c
-            .stream
-            .peer_addr()
+        let host = peer
             .map(|a| a.ip().to_string())
-            .unwrap_or_else(|_| "localhost".into());
+            .unwrap_or_else(|| "localhost".into());
         debug!(%user, "login refused by the proxy");
         let e = MySqlError::access_denied(&user, &host, !auth.is_empty());
         let _ = c.write_packet(seq, &err_packet(&e, true), deadline).await;
@@ -291,6 +360,12 @@ struct State {
     /// The connection it holds (inside a transaction or with autocommit
     /// off), if any.
     lease: Option<Lease>,
+    /// The connection that ran the client's last statement: backend,
+    /// connection id, and its command count right after.
+    last: Option<(usize, u64, u64)>,
+    /// `LAST_INSERT_ID()` as the client's session would have it: the last
+    /// non-zero insert id of an OK packet it was sent.
+    insert_id: u64,
 }
 
 /// What to do after a command.
@@ -304,12 +379,18 @@ enum Flow {
 /// Serves one pool-mode client connection to its end.
 pub(crate) async fn session(shared: &Arc<Shared>, port: Port, client: TcpStream, id: u64) {
     let _ = client.set_nodelay(true);
-    let mut c = Side::new(client, "client");
-    let Some((user, db)) = login(shared, &mut c, id).await else {
+    let peer = client.peer_addr().ok();
+    let mut c: ClientSide = Side::new(Box::new(client), "client");
+    let Some((user, db)) = login(shared, &mut c, id, peer).await else {
         return;
     };
     debug!(%user, "logged in (pool mode)");
-    let mut st = State { db, lease: None };
+    let mut st = State {
+        db,
+        lease: None,
+        last: None,
+        insert_id: 0,
+    };
     loop {
         let cmd = match read_command(&mut c).await {
             Ok(Some(cmd)) => cmd,
@@ -347,7 +428,7 @@ async fn command(
     shared: &Arc<Shared>,
     port: Port,
     st: &mut State,
-    c: &mut Side,
+    c: &mut ClientSide,
     cmd: Command,
 ) -> Flow {
     let seq = cmd.reply_seq();
@@ -393,16 +474,23 @@ async fn command(
         // COM_INIT_DB
         Some(0x02) => {
             let db = String::from_utf8_lossy(&cmd.payload()[1..]).into_owned();
-            run(shared, port, st, c, &cmd, Response::Simple, Some(db)).await
+            let kind = (Response::Simple, Previous::No);
+            run(shared, port, st, c, &cmd, kind, Some(db)).await
         }
         // COM_STATISTICS
-        Some(0x09) => run(shared, port, st, c, &cmd, Response::Single, None).await,
+        Some(0x09) => {
+            let kind = (Response::Single, Previous::No);
+            run(shared, port, st, c, &cmd, kind, None).await
+        }
         // COM_QUERY
         Some(0x03) => {
-            let class = classify(&cmd.payload()[1..]);
+            let payload = cmd.payload();
+            let (class, prev) = (classify(&payload[1..]), previous(&payload[1..]));
+            drop(payload);
+            let kind = (Response::Query, prev);
             match class {
-                Class::Plain => run(shared, port, st, c, &cmd, Response::Query, None).await,
-                Class::Use(db) => run(shared, port, st, c, &cmd, Response::Query, Some(db)).await,
+                Class::Plain => run(shared, port, st, c, &cmd, kind, None).await,
+                Class::Use(db) => run(shared, port, st, c, &cmd, kind, Some(db)).await,
                 Class::Pin(why) => pin(shared, port, st, c, &cmd, why).await,
             }
         }
@@ -429,19 +517,36 @@ fn flow(r: std::io::Result<()>) -> Flow {
 
 /// The lease the client holds, or a new one; answers the client itself
 /// when none can be had (`Err(flow)`). Switches the connection to the
-/// client's database.
+/// client's database. With `again`, the connection that ran the client's
+/// previous statement is taken back if nothing ran on it since. Returns
+/// the lease, whether it is fresh (not held by the client before), and
+/// whether it ran the client's previous statement with nothing since (a
+/// held one always did).
 async fn lease_for(
     shared: &Arc<Shared>,
     port: Port,
     st: &mut State,
-    c: &mut Side,
+    c: &mut ClientSide,
     seq: u8,
-) -> Result<(Lease, bool), Flow> {
+    again: bool,
+) -> Result<(Lease, bool, bool), Flow> {
     let mut tries = 0;
     loop {
         tries += 1;
-        let (mut lease, fresh) = match st.lease.take() {
-            Some(mut l) => {
+        let reclaimed = match (again && tries == 1 && st.lease.is_none(), st.last) {
+            (true, Some((index, id, uses))) => reclaim(shared, port, index, id, uses),
+            _ => None,
+        };
+        // A reclaimed connection counts as fresh: the client did not hold
+        // it, and it goes back to the pool as it came.
+        let same = reclaimed.is_some() || st.lease.is_some();
+        let held = match reclaimed {
+            Some(l) => Err(l),
+            None => Ok(st.lease.take()),
+        };
+        let (mut lease, fresh) = match held {
+            Err(l) => (l, true),
+            Ok(Some(mut l)) => {
                 if !l.conn().is_alive() {
                     // The transaction died with its connection.
                     let index = l.index();
@@ -451,7 +556,7 @@ async fn lease_for(
                 }
                 (l, false)
             }
-            None => match checkout(shared, port).await {
+            Ok(None) => match checkout(shared, port).await {
                 Ok((l, passed_over)) => {
                     if passed_over > 0 {
                         shared
@@ -488,14 +593,14 @@ async fn lease_for(
             },
         };
         if lease.conn().db == st.db || st.db.is_empty() {
-            return Ok((lease, fresh));
+            return Ok((lease, fresh, same));
         }
         let mut init = vec![0x02];
         init.extend_from_slice(st.db.as_bytes());
         match lease.conn().simple(&init).await {
             Ok(Ok(())) => {
                 lease.conn().db = st.db.clone();
-                return Ok((lease, fresh));
+                return Ok((lease, fresh, same));
             }
             Ok(Err(text)) => {
                 // The database is gone (or never existed): the client's
@@ -519,7 +624,7 @@ async fn lease_for(
 }
 
 /// Answers 2013 for a backend lost before it answered.
-async fn lost(shared: &Shared, c: &mut Side, seq: u8, in_txn: bool) -> Flow {
+async fn lost(shared: &Shared, c: &mut ClientSide, seq: u8, in_txn: bool) -> Flow {
     shared.counters.lost.fetch_add(1, Ordering::Relaxed);
     let what = if in_txn { "transaction" } else { "query" };
     let e = MySqlError::new(
@@ -536,9 +641,9 @@ async fn run(
     shared: &Arc<Shared>,
     port: Port,
     st: &mut State,
-    c: &mut Side,
+    c: &mut ClientSide,
     cmd: &Command,
-    kind: Response,
+    (kind, prev): (Response, Previous),
     use_db: Option<String>,
 ) -> Flow {
     let seq = cmd.reply_seq();
@@ -546,12 +651,33 @@ async fn run(
     let mut tries = 0;
     loop {
         tries += 1;
-        let (mut lease, fresh) = match lease_for(shared, port, st, c, seq).await {
+        let again = prev != Previous::No && tries == 1;
+        let (mut lease, fresh, same) = match lease_for(shared, port, st, c, seq, again).await {
             Ok(l) => l,
             Err(f) => return f,
         };
         let index = lease.index();
         let b = &shared.backends[index];
+        if prev != Previous::No && !same {
+            // The connection that ran the previous statement has run
+            // something else since (or is gone).
+            match restore(st.insert_id, &mut lease, prev).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    lease.release(false).await;
+                    return flow(send_err(&mut c.stream, seq, &e).await);
+                }
+                Err(_) => {
+                    drop(lease);
+                    shared.suspect(index);
+                    if tries < 3 {
+                        shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    return lost(shared, c, seq, false).await;
+                }
+            }
+        }
         if lease.conn().send(&cmd.raw).await.is_err() {
             // Never reached the node: a fresh connection is retried.
             drop(lease);
@@ -593,6 +719,11 @@ async fn run(
         drop(sink);
         return match result {
             Ok(status) => {
+                let conn = lease.conn();
+                if conn.insert_id != 0 {
+                    st.insert_id = conn.insert_id;
+                }
+                st.last = Some((index, conn.id, conn.uses));
                 if let (Some(_), Some(db)) = (status, use_db) {
                     lease.conn().db = db.clone();
                     st.db = db;
@@ -631,17 +762,50 @@ async fn run(
     }
 }
 
+/// Makes a connection that did not run the client's previous statement
+/// answer for it: sets its `LAST_INSERT_ID()` to the client's. The
+/// results only that connection knew (`ROW_COUNT()`, `FOUND_ROWS()`,
+/// warnings) cannot be carried over: `Ok(Err)` is the error the client
+/// gets instead of a wrong answer. `Err`: the connection failed (nothing
+/// of the client's ran).
+async fn restore(
+    insert_id: u64,
+    lease: &mut Lease,
+    prev: Previous,
+) -> Result<Result<(), MySqlError>, Fail> {
+    if prev == Previous::Result {
+        return Ok(Err(MySqlError::new(
+            1105,
+            "HY000",
+            "trireme-proxy (pool mode): ROW_COUNT(), FOUND_ROWS() and warnings describe the \
+             previous statement, and its backend connection has run another client's statement \
+             since; run both statements in one transaction, or use auth = \"passthrough\"",
+        )));
+    }
+    let sql = format!("SELECT LAST_INSERT_ID({insert_id})");
+    match lease.conn().internal_query(sql.as_bytes()).await? {
+        Ok(()) => Ok(Ok(())),
+        Err(text) => Ok(Err(MySqlError::new(
+            1105,
+            "HY000",
+            format!("trireme-proxy: restoring LAST_INSERT_ID() failed: {text}"),
+        ))),
+    }
+}
+
 /// Pins the session to a connection and sends `cmd` on it.
 async fn pin(
     shared: &Arc<Shared>,
     port: Port,
     st: &mut State,
-    c: &mut Side,
+    c: &mut ClientSide,
     cmd: &Command,
     why: &'static str,
 ) -> Flow {
     let seq = cmd.reply_seq();
-    let (mut lease, fresh) = match lease_for(shared, port, st, c, seq).await {
+    // The connection of the previous statement if it is free, so what it
+    // knows of it (LAST_INSERT_ID(), warnings, ...) stays with the session.
+    let (mut lease, fresh, _) = match lease_for(shared, port, st, c, seq, true).await {
         Ok(l) => l,
         Err(f) => return f,
     };
@@ -658,7 +822,7 @@ async fn pin(
 
 /// Relays a pinned session byte for byte until either side ends or the
 /// backend is marked down; the connection is closed afterwards.
-async fn pinned(shared: &Arc<Shared>, c: Side, mut lease: Lease) {
+async fn pinned(shared: &Arc<Shared>, c: ClientSide, mut lease: Lease) {
     let b = &shared.backends[lease.index()];
     let (backend, backend_rest) = lease.take_conn().into_parts();
     let Side {

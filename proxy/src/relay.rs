@@ -100,15 +100,16 @@ pub(crate) enum RelayError {
     Refused(String),
 }
 
-/// One side of a session: the socket and bytes read but not yet used.
-pub(crate) struct Side {
-    pub(crate) stream: TcpStream,
+/// One side of a session: the socket (or a TLS stream over it, pool mode)
+/// and bytes read but not yet used.
+pub(crate) struct Side<S = TcpStream> {
+    pub(crate) stream: S,
     pub(crate) buf: BytesMut,
     name: &'static str,
 }
 
-impl Side {
-    pub(crate) fn new(stream: TcpStream, name: &'static str) -> Self {
+impl<S: AsyncRead + AsyncWrite + Unpin> Side<S> {
+    pub(crate) fn new(stream: S, name: &'static str) -> Self {
         Side {
             stream,
             buf: BytesMut::with_capacity(4096),

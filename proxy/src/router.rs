@@ -180,6 +180,7 @@ pub(crate) struct Counters {
     pub(crate) too_many: AtomicU64,
     pub(crate) killed: AtomicU64,
     pub(crate) tls_passthrough: AtomicU64,
+    pub(crate) tls_terminated: AtomicU64,
     pub(crate) handshake_failed: AtomicU64,
     /// Client connections open now (all ports).
     pub(crate) client_active: AtomicU64,
@@ -217,6 +218,8 @@ pub(crate) struct Shared {
     pub(crate) listen: Mutex<[Option<std::net::SocketAddr>; 3]>,
     /// Pool mode's accounts, by name.
     pub(crate) users: std::collections::HashMap<String, trireme_wire::Credentials>,
+    /// Pool mode's TLS for clients (`pool.tls_cert`); set once at start.
+    pub(crate) client_tls: std::sync::OnceLock<tokio_rustls::TlsAcceptor>,
 }
 
 /// A session's claim on a backend; releases the count when dropped.
@@ -296,6 +299,7 @@ impl Shared {
             started: Instant::now(),
             listen: Mutex::new([None; 3]),
             users,
+            client_tls: std::sync::OnceLock::new(),
         }
     }
 
@@ -565,6 +569,7 @@ impl Shared {
                 refused_too_many: c.too_many.load(Ordering::Relaxed),
                 closed_by_proxy: c.killed.load(Ordering::Relaxed),
                 tls_passthrough: c.tls_passthrough.load(Ordering::Relaxed),
+                tls_terminated: c.tls_terminated.load(Ordering::Relaxed),
                 handshake_failed: c.handshake_failed.load(Ordering::Relaxed),
             },
         }

@@ -86,6 +86,8 @@ pub struct SessionCounters {
     pub closed_by_proxy: u64,
     /// Sessions that asked for TLS and were relayed as opaque bytes.
     pub tls_passthrough: u64,
+    /// Pool-mode sessions whose client TLS the proxy terminated.
+    pub tls_terminated: u64,
     /// Sessions whose login relay failed (malformed or stalled client or
     /// backend); excludes clean authentication failures.
     pub handshake_failed: u64,
@@ -202,12 +204,13 @@ impl std::fmt::Display for ProxyStatus {
         writeln!(
             f,
             "sessions: accepted {}, refused (no backend) {}, refused (too many) {}, \
-             closed by proxy {}, tls passthrough {}, handshake failed {}",
+             closed by proxy {}, tls passthrough {}, tls terminated {}, handshake failed {}",
             s.accepted,
             s.refused_no_backend,
             s.refused_too_many,
             s.closed_by_proxy,
             s.tls_passthrough,
+            s.tls_terminated,
             s.handshake_failed
         )
     }

@@ -1,5 +1,6 @@
 //! The `trireme-proxy` binary: flags and config file are wired to the
-//! library, it serves, and it stops cleanly on SIGTERM.
+//! library, it serves (on several threads), and it stops cleanly on
+//! SIGTERM.
 
 mod support;
 
@@ -65,6 +66,8 @@ async fn binary_serves_and_stops_on_sigterm() {
                 MONITOR_PASSWORD,
             ])
             .args(["--log", "warn"])
+            // Sessions spread over three single-threaded runtimes.
+            .args(["--worker-threads", "3"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -88,6 +91,16 @@ async fn binary_serves_and_stops_on_sigterm() {
         .unwrap();
         let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         assert_eq!(lands_on(addr).await, 9);
+        // Sessions open at once (so on every thread) all work, and the
+        // threads stop with the proxy.
+        let mut conns = Vec::new();
+        for _ in 0..6 {
+            conns.push(connect(addr).await.unwrap());
+        }
+        for c in &mut conns {
+            assert_eq!(server_id(c).await.unwrap(), 9);
+        }
+        drop(conns);
 
         let status = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])

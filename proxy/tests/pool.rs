@@ -347,3 +347,118 @@ async fn a_refusing_node_is_waited_out_for_autocommit_statements() {
     })
     .await;
 }
+
+/// With `pool.tls_cert`, pool mode terminates client TLS: the greeting
+/// offers it, a client that asks logs in and runs statements over TLS
+/// (verifying the proxy's certificate), a plain client still works, and
+/// without a certificate an SSLRequest gets ERROR 1043.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_mode_terminates_client_tls() {
+    use rustls::pki_types::ServerName;
+    use trireme_wire::client::{Client, ClientError, ClientOptions, ClientTls};
+    use trireme_wire::StmtResult;
+
+    bounded(async {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let dir =
+            std::env::temp_dir().join(format!("trireme-proxy-pool-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(
+                ck.cert.der().to_vec(),
+            ))
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let client_tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tls = ClientTls {
+            config: Arc::new(client_tls),
+            server_name: ServerName::try_from("localhost").unwrap(),
+        };
+
+        let a = ToyNode::start(4).await;
+        let mut cfg = pool_config(&[&a], 2);
+        cfg.pool.tls_cert = cert.to_str().unwrap().into();
+        cfg.pool.tls_key = key.to_str().unwrap().into();
+        let proxy = trireme_proxy::run(cfg).await.unwrap();
+        let addr = proxy.listen_addr().to_string();
+        let mut opts = ClientOptions::new(APP, APP_PASSWORD);
+        opts.tls = Some(tls.clone());
+        let mut c = Client::connect(&addr, &opts).await.expect("TLS login");
+        for _ in 0..3 {
+            match c.query_one("SELECT @@server_id").await.unwrap() {
+                StmtResult::Rows { rows, .. } => {
+                    assert_eq!(rows, vec![vec![trireme_wire::Value::Bytes(b"4".to_vec())]])
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        c.quit().await.unwrap();
+        // A wrong password over TLS is refused like in the clear.
+        let mut wrong = ClientOptions::new(APP, "nope");
+        wrong.tls = Some(tls.clone());
+        match Client::connect(&addr, &wrong).await {
+            Err(ClientError::Server(e)) => assert_eq!(e.code, 1045),
+            other => panic!("expected 1045, got {:?}", other.map(|_| ())),
+        }
+        let mut plain = app(proxy.listen_addr()).await;
+        assert_eq!(server_id(&mut plain).await.unwrap(), 4);
+        plain.disconnect().await.unwrap();
+        assert_eq!(proxy.status().sessions.tls_terminated, 2);
+        proxy.shutdown().await;
+
+        // No certificate: no TLS offered, and an SSLRequest is refused.
+        let proxy = trireme_proxy::run(pool_config(&[&a], 2)).await.unwrap();
+        let addr = proxy.listen_addr().to_string();
+        match Client::connect(&addr, &opts).await {
+            Err(ClientError::Wire(e)) => assert!(e.to_string().contains("TLS"), "{e}"),
+            other => panic!("expected a TLS refusal, got {:?}", other.map(|_| ())),
+        }
+        proxy.shutdown().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    })
+    .await;
+}
+
+/// `ROW_COUNT()` (like `FOUND_ROWS()` and warnings) runs on the connection
+/// that ran the client's previous statement; when another client has used
+/// that connection since, the client gets ERROR 1105 instead of the other
+/// client's answer. (The toy node answers `SELECT ROW_COUNT()` with its
+/// connection id.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_count_never_answers_for_another_client() {
+    bounded(async {
+        let a_node = ToyNode::start(6).await;
+        let proxy = trireme_proxy::run(pool_config(&[&a_node], 1))
+            .await
+            .unwrap();
+        let mut a = app(proxy.listen_addr()).await;
+        let mut b = app(proxy.listen_addr()).await;
+        let k: Option<i64> = a.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let rc: Option<i64> = a.query_first("SELECT ROW_COUNT()").await.unwrap();
+        assert_eq!(rc, k, "nothing ran in between: the same connection answers");
+        let n: Option<i64> = b.query_first("SELECT 1").await.unwrap();
+        assert_eq!(n, Some(1));
+        let e = a
+            .query_first::<i64, _>("SELECT ROW_COUNT()")
+            .await
+            .expect_err("b's statement ran on a's connection in between");
+        assert_eq!(server_code(&e), Some(1105), "{e}");
+        // The session goes on; after its own next statement it works again.
+        let n: Option<i64> = a.query_first("SELECT 2").await.unwrap();
+        assert_eq!(n, Some(2));
+        let rc: Option<i64> = a.query_first("SELECT ROW_COUNT()").await.unwrap();
+        assert_eq!(rc, k);
+        a.disconnect().await.unwrap();
+        b.disconnect().await.unwrap();
+        proxy.shutdown().await;
+    })
+    .await;
+}

@@ -12,6 +12,8 @@
 //!    passed over, not given to the client), no acknowledged row is
 //!    missing on the survivors, and a transaction open on the killed node
 //!    gets ERROR 2013 while the client's next transaction commits.
+//! 3. `LAST_INSERT_ID()` and `ROW_COUNT()` answer for the client's own
+//!    previous statement, with another client's statements in between.
 //!
 //! Prints the longest gap between acknowledged writes and the client
 //! errors seen (numbers for the report, not asserted). Behind
@@ -434,4 +436,92 @@ fn writer_sigkill_under_a_pooled_insert_loop() {
         longest_gap.as_secs_f64(),
         errors.len()
     );
+}
+
+/// `LAST_INSERT_ID()` and `ROW_COUNT()` answer for the client's own
+/// previous statement although the pool lends a connection per statement:
+/// another client's insert runs between a client's insert and its
+/// question, and a transaction (whose connection is reset when it goes
+/// back to the pool) comes before a question. Two clients, one step at a
+/// time, on a pool warmed with two idle connections.
+#[test]
+fn session_functions_answer_for_the_clients_own_statement() {
+    let f = Fixture::start("session-fns");
+    let listen = f.listen;
+    f.rt.block_on(async move {
+        let connect = || mysql_async::Conn::new(opts(listen, APP, APP_PASSWORD));
+        let mut a = connect().await.unwrap();
+        let mut b = connect().await.unwrap();
+        a.query_drop("CREATE DATABASE fns").await.unwrap();
+        a.query_drop("CREATE TABLE fns.p (id BIGINT AUTO_INCREMENT PRIMARY KEY, v BIGINT)")
+            .await
+            .unwrap();
+        a.query_drop("CREATE TABLE fns.c (id BIGINT AUTO_INCREMENT PRIMARY KEY, p BIGINT)")
+            .await
+            .unwrap();
+        // Two backend connections in the pool: two transactions at once.
+        a.query_drop("BEGIN").await.unwrap();
+        b.query_drop("BEGIN").await.unwrap();
+        a.query_drop("COMMIT").await.unwrap();
+        b.query_drop("COMMIT").await.unwrap();
+
+        for round in 0..3 {
+            a.query_drop("INSERT INTO fns.p (v) VALUES (1), (1)")
+                .await
+                .unwrap();
+            let a_id = a.last_insert_id().expect("an insert id");
+            b.query_drop("INSERT INTO fns.p (v) VALUES (2)")
+                .await
+                .unwrap();
+            let b_id = b.last_insert_id().expect("an insert id");
+            assert_ne!(a_id, b_id);
+            let (id, rows): (u64, i64) = a
+                .query_first("SELECT LAST_INSERT_ID(), ROW_COUNT()")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (id, rows),
+                (a_id, 2),
+                "round {round}: client a got another client's LAST_INSERT_ID()/ROW_COUNT()"
+            );
+            // The classic parent/child insert, with b writing in between.
+            a.query_drop("INSERT INTO fns.p (v) VALUES (3)")
+                .await
+                .unwrap();
+            let parent = a.last_insert_id().unwrap();
+            b.query_drop("INSERT INTO fns.p (v) VALUES (4)")
+                .await
+                .unwrap();
+            a.query_drop("INSERT INTO fns.c (p) VALUES (LAST_INSERT_ID())")
+                .await
+                .unwrap();
+            let child = a.last_insert_id().unwrap();
+            let p: Option<u64> = a
+                .query_first(format!("SELECT p FROM fns.c WHERE id = {child}"))
+                .await
+                .unwrap();
+            assert_eq!(
+                p,
+                Some(parent),
+                "round {round}: the child got another parent"
+            );
+        }
+
+        // After a transaction its connection is reset before it is lent
+        // again; the client still sees its last insert id.
+        a.query_drop("BEGIN").await.unwrap();
+        a.query_drop("INSERT INTO fns.p (v) VALUES (5)")
+            .await
+            .unwrap();
+        let in_txn = a.last_insert_id().unwrap();
+        a.query_drop("COMMIT").await.unwrap();
+        b.query_drop("INSERT INTO fns.p (v) VALUES (6)")
+            .await
+            .unwrap();
+        let id: Option<u64> = a.query_first("SELECT LAST_INSERT_ID()").await.unwrap();
+        assert_eq!(id, Some(in_txn), "LAST_INSERT_ID() after a transaction");
+        a.disconnect().await.unwrap();
+        b.disconnect().await.unwrap();
+    });
 }

@@ -88,6 +88,8 @@ fn one_value(name: &str, v: Value) -> StmtResult {
 impl ToySession {
     /// Transactions, autocommit, user variables, `CONNECTION_ID()`,
     /// `DATABASE()` and integer echo (`SELECT 42`), for pool-mode tests.
+    /// `SELECT ROW_COUNT()` answers the connection id (which connection
+    /// answered for "the previous statement").
     fn session_answer(&mut self, q: &str) -> Option<StmtResult> {
         let compact: String = q.split_whitespace().collect::<Vec<_>>().join(" ");
         match compact.as_str() {
@@ -98,7 +100,7 @@ impl ToySession {
                 self.autocommit = true;
                 self.in_trans = false;
             }
-            "select connection_id()" => {
+            "select connection_id()" | "select row_count()" => {
                 return Some(one_value("id", Value::Int(i64::from(self.conn_id))))
             }
             "select database()" => {
