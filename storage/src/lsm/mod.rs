@@ -1,0 +1,24 @@
+//! The on-disk MVCC row store, on fjall (an LSM tree; see `storage/ENGINE.md`
+//! for why this engine).
+//!
+//! It keeps the in-memory store's model: each row version is its own key,
+//! `(table id, primary key, seqno descending)`, so parallel appliers install
+//! without coordinating and a reader at snapshot `s` takes, per row, the
+//! first version at or below `s`. Index entries live in a second keyspace of
+//! the same database, so one engine batch holds a write-set's versions, its
+//! index entries and the applied horizon ([`LsmEngine::commit`]). The byte
+//! layout is in [`keys`].
+//!
+//! Reads that hit a damaged file return [`crate::StorageError::Corrupt`];
+//! engine failures [`crate::StorageError::Engine`]. Nothing here panics on
+//! stored bytes.
+
+pub mod engine;
+pub mod keys;
+pub mod rows;
+
+pub use engine::{LsmBatch, LsmEngine};
+pub use rows::LsmTable;
+
+#[cfg(test)]
+mod tests;
