@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
-use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 
 use super::keys;
 use crate::error::{StorageError, StorageResult};
@@ -38,9 +38,15 @@ impl LsmEngine {
             .cache_size(cache_size)
             .open()
             .map_err(engine_err)?;
+        // Memtables are memory outside the cache: a quarter of the cache
+        // per keyspace, between fjall's recommended 8 and 64 MiB. (Applies
+        // when a keyspace is created; fjall keeps it with the keyspace.)
+        let memtable = (cache_size / 4).clamp(8 << 20, 64 << 20);
         let ks = |name: &str| {
-            db.keyspace(name, KeyspaceCreateOptions::default)
-                .map_err(engine_err)
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default().max_memtable_size(memtable)
+            })
+            .map_err(engine_err)
         };
         let (rows, index, meta) = (ks("rows")?, ks("index")?, ks("meta")?);
         let read_u64 = |key: &[u8]| -> StorageResult<u64> {
@@ -87,6 +93,7 @@ impl LsmEngine {
     pub fn batch(&self) -> LsmBatch {
         LsmBatch {
             inner: self.db.batch(),
+            touched: Vec::new(),
         }
     }
 
@@ -105,6 +112,10 @@ impl LsmEngine {
         batch.inner.commit().map_err(engine_err)?;
         if let Some(h) = advance {
             *stored = h;
+        }
+        // Only now may GC look at these rows: it must see the new versions.
+        for (set, pk) in batch.touched {
+            set.lock().insert(pk);
         }
         Ok(())
     }
@@ -128,11 +139,6 @@ impl LsmEngine {
         self.fence.write()
     }
 
-    #[allow(dead_code)]
-    pub(crate) fn apply_fence(&self) -> RwLockReadGuard<'_, ()> {
-        self.fence.read()
-    }
-
     pub(crate) fn raw_batch(&self) -> OwnedWriteBatch {
         self.db.batch()
     }
@@ -142,7 +148,12 @@ impl LsmEngine {
 /// at once by `LsmEngine::commit`.
 pub struct LsmBatch {
     pub(crate) inner: OwnedWriteBatch,
+    /// Rows to hand to their table's garbage collector once committed.
+    pub(crate) touched: Vec<(GcSet, Vec<u8>)>,
 }
+
+/// The primary keys of one table that may hold garbage.
+pub(crate) type GcSet = Arc<Mutex<std::collections::HashSet<Vec<u8>>>>;
 
 impl LsmBatch {
     pub fn is_empty(&self) -> bool {

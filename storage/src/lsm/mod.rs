@@ -9,6 +9,13 @@
 //! index entries and the applied horizon ([`LsmEngine::commit`]). The byte
 //! layout is in [`keys`].
 //!
+//! Garbage collection follows the in-memory rules (keep, per row, the newest
+//! version at or below the oldest live snapshot and everything newer; drop a
+//! row that is only an old delete; drop index entries no kept version uses),
+//! but visits only rows written since it last saw them, so a pass costs in
+//! proportion to the writes, not to the table. Phase 2 moves this into a
+//! compaction filter.
+//!
 //! Reads that hit a damaged file return [`crate::StorageError::Corrupt`];
 //! engine failures [`crate::StorageError::Engine`]. Nothing here panics on
 //! stored bytes.

@@ -8,9 +8,10 @@
 //! bytes, no change).
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::engine::{engine_err, LsmBatch, LsmEngine};
+use super::engine::{engine_err, GcSet, LsmBatch, LsmEngine};
 use super::keys;
 use crate::catalog::TableDef;
 use crate::error::{StorageError, StorageResult};
@@ -27,6 +28,13 @@ const GC_CHUNK: usize = 256;
 pub struct LsmTable {
     engine: Arc<LsmEngine>,
     id: u64,
+    /// Rows written since GC last saw them. GC visits only these, so a pass
+    /// costs in proportion to the writes, not to the table (which may be
+    /// much larger than memory).
+    gc_pending: GcSet,
+    /// Set for a table attached after a reopen, whose earlier writes are not
+    /// in `gc_pending`: its first GC pass scans everything once.
+    gc_scan_all: AtomicBool,
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StorageError {
@@ -49,7 +57,9 @@ impl LsmTable {
     /// A new, empty table with a fresh id.
     pub fn create(engine: &Arc<LsmEngine>) -> StorageResult<LsmTable> {
         let id = engine.allocate_table_id()?;
-        Ok(LsmTable::attach(engine, id))
+        let t = LsmTable::attach(engine, id);
+        t.gc_scan_all.store(false, Ordering::Relaxed);
+        Ok(t)
     }
 
     /// The table stored under `id` (after a reopen).
@@ -57,6 +67,8 @@ impl LsmTable {
         LsmTable {
             engine: engine.clone(),
             id,
+            gc_pending: GcSet::default(),
+            gc_scan_all: AtomicBool::new(true),
         }
     }
 
@@ -90,6 +102,7 @@ impl LsmTable {
             keys::row_key(self.id, pk, seqno),
             keys::encode_version(row),
         );
+        batch.touched.push((self.gc_pending.clone(), pk.to_vec()));
     }
 
     /// The row visible at `snapshot`.
@@ -243,25 +256,61 @@ impl LsmTable {
     /// are only an old delete, and index entries no retained version uses
     /// (the in-memory rules). Returns the number of versions dropped.
     pub fn collect_garbage(&self, def: &TableDef, oldest: u64) -> StorageResult<usize> {
-        // A first pass without the fence finds rows that may have garbage;
-        // each is decided again under the fence from a fresh read.
-        let mut candidates = Vec::new();
-        self.for_each_row(None, None, |pk, versions| {
-            let single_live = versions.len() == 1 && versions[0].value.first() == Some(&1);
-            if !single_live {
-                candidates.push(pk.to_vec());
+        let mut candidates: Vec<Vec<u8>> = std::mem::take(&mut *self.gc_pending.lock())
+            .into_iter()
+            .collect();
+        if self.gc_scan_all.swap(false, Ordering::Relaxed) {
+            candidates.clear();
+            let scanned = self.for_each_row(None, None, |pk, versions| {
+                let single_live = versions.len() == 1 && versions[0].value.first() == Some(&1);
+                if !single_live {
+                    candidates.push(pk.to_vec());
+                }
+                Ok(true)
+            });
+            if let Err(e) = scanned {
+                self.gc_scan_all.store(true, Ordering::Relaxed);
+                return Err(e);
             }
-            Ok(true)
-        })?;
-        let mut dropped = 0;
-        for chunk in candidates.chunks(GC_CHUNK) {
-            let _fence = self.engine.gc_fence();
-            let mut batch = self.engine.raw_batch();
-            for pk in chunk {
-                dropped += self.collect_row(def, pk, oldest, &mut batch)?;
-            }
-            batch.commit().map_err(engine_err)?;
         }
+        // Each row is decided under the fence from a fresh read.
+        let mut dropped = 0;
+        let mut chunks = candidates.chunks(GC_CHUNK);
+        while let Some(chunk) = chunks.next() {
+            let done = self.collect_chunk(def, chunk, oldest);
+            match done {
+                Ok(n) => dropped += n,
+                Err(e) => {
+                    // Give the rows not yet decided back for the next pass.
+                    let mut p = self.gc_pending.lock();
+                    p.extend(chunk.iter().cloned());
+                    chunks.for_each(|c| p.extend(c.iter().cloned()));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(dropped)
+    }
+
+    fn collect_chunk(
+        &self,
+        def: &TableDef,
+        chunk: &[Vec<u8>],
+        oldest: u64,
+    ) -> StorageResult<usize> {
+        let _fence = self.engine.gc_fence();
+        let mut batch = self.engine.raw_batch();
+        let mut dropped = 0;
+        let mut again = Vec::new();
+        for pk in chunk {
+            let (n, more) = self.collect_row(def, pk, oldest, &mut batch)?;
+            dropped += n;
+            if more {
+                again.push(pk.clone());
+            }
+        }
+        batch.commit().map_err(engine_err)?;
+        self.gc_pending.lock().extend(again);
         Ok(dropped)
     }
 
@@ -271,7 +320,7 @@ impl LsmTable {
         pk: &[u8],
         oldest: u64,
         batch: &mut fjall::OwnedWriteBatch,
-    ) -> StorageResult<usize> {
+    ) -> StorageResult<(usize, bool)> {
         let lo = keys::row_key(self.id, pk, u64::MAX);
         let hi = keys::row_key(self.id, pk, 0);
         let mut versions: Vec<(u64, Option<Row>)> = Vec::new();
@@ -285,7 +334,10 @@ impl LsmTable {
         // version at or below it, unless that one is a delete with nothing
         // newer (then the row is gone for every snapshot).
         let Some(keep) = versions.iter().position(|(s, _)| *s <= oldest) else {
-            return Ok(0);
+            // Every version is newer than the oldest snapshot: look again
+            // once it has moved (unless the row is one live version).
+            let single_live = versions.len() == 1 && versions[0].1.is_some();
+            return Ok((0, !versions.is_empty() && !single_live));
         };
         let keep_to = if keep == 0 && versions[0].1.is_none() {
             0
@@ -312,6 +364,9 @@ impl LsmTable {
                 }
             }
         }
-        Ok(removed.len())
+        // Left: versions newer than `oldest` (or a delete) that a later
+        // pass may collect.
+        let more = kept.len() > 1 || kept.first().is_some_and(|(_, r)| r.is_none());
+        Ok((removed.len(), more))
     }
 }
