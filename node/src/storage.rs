@@ -183,6 +183,19 @@ mod tests {
     }
 
     #[test]
+    fn the_environment_can_choose_the_engine() {
+        let env = [
+            ("TRIREME_STORAGE_ENGINE", "lsm"),
+            ("TRIREME_STORAGE_CACHE_SIZE", "8MiB"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let (c, unknown) = crate::config::Config::resolve(None, env).unwrap();
+        assert_eq!(c.storage.engine, EngineKind::Lsm);
+        assert_eq!(c.storage.cache_size, ByteSize(8 << 20));
+        assert!(unknown.is_empty(), "{unknown:?}");
+    }
+
+    #[test]
     fn mem_total_reads_meminfo() {
         let t = "MemTotal:        8049036 kB\nMemFree:  1 kB\n";
         assert_eq!(mem_total(t), Some(8049036 * 1024));
