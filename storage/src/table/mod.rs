@@ -50,7 +50,7 @@ pub enum Engine {
 }
 
 enum Rows {
-    Memory(MemRows),
+    Memory(Box<MemRows>),
     Lsm(LsmTable),
 }
 
@@ -89,14 +89,14 @@ impl ApplyBatch {
 impl Table {
     /// An empty in-memory table.
     pub fn new(def: TableDef) -> Table {
-        let rows = Rows::Memory(MemRows::new(&def));
+        let rows = Rows::Memory(Box::new(MemRows::new(&def)));
         Table::with_rows(def, rows)
     }
 
     /// An empty table in `engine`.
     pub fn create(def: TableDef, engine: &Engine) -> StorageResult<Table> {
         let rows = match engine {
-            Engine::Memory => Rows::Memory(MemRows::new(&def)),
+            Engine::Memory => Rows::Memory(Box::new(MemRows::new(&def))),
             Engine::Lsm(e) => Rows::Lsm(LsmTable::create(e)?),
         };
         Ok(Table::with_rows(def, rows))
