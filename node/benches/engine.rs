@@ -46,7 +46,8 @@ fn table() -> Table {
             Value::Int(i % 1000),
             Value::Str("x".repeat(119)),
         ];
-        t.install(&keycode::encode_key([&row[0]]), 1, Some(row.into()));
+        t.install(&keycode::encode_key([&row[0]]), 1, Some(row.into()))
+            .expect("in-memory install");
     }
     t
 }
@@ -112,7 +113,7 @@ fn commit(c: &mut Criterion) {
             let mut txn = Txn::new(repl.next_trx_id(), store.snapshot(), false, false);
             let pk = keycode::encode_key([&Value::Int(n)]);
             let row: Vec<Value> = vec![Value::Int(n), Value::Int(n), Value::Str("y".into())];
-            txn.put(&t, pk, Some(row.into()));
+            txn.put(&t, pk, Some(row.into())).expect("in-memory read");
             rt.block_on(repl.commit(&txn)).unwrap();
         })
     });

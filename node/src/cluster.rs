@@ -42,8 +42,8 @@ use crate::repl::{CommitGate, Delivery, Orderer, ReplConfig, Replicator, SubmitE
 use crate::state::{self, State, StateStore};
 use trireme_sql::error::{SqlError, SqlResult};
 use trireme_sql::NodeInfo;
+use trireme_storage::checkpoint;
 use trireme_storage::value::Value;
-use trireme_storage::{checkpoint, Store};
 
 /// Orders events through gcs.
 struct GcsOrderer {
@@ -527,7 +527,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
             ..prior.clone().unwrap_or_default()
         },
     )?;
-    let store = Store::new();
+    let store = crate::storage::open_store(&config.storage, &config.data_dir)?;
     crate::bootstrap::init_catalog(&store);
     let deferred = Arc::new(Deferred {
         inner: std::sync::OnceLock::new(),

@@ -57,6 +57,8 @@ pub struct Config {
     /// Flow control, named as Galera's `gcs.*` options.
     pub gcs: GcsOptions,
     pub debug: DebugConfig,
+    /// The row store: `engine` ("memory" or "lsm") and `cache_size`.
+    pub storage: crate::storage::StorageConfig,
     /// Log lines as `text` (default) or `json` (one object per line).
     pub log_format: LogFormat,
     /// Address of the Prometheus `/metrics` endpoint (off when unset).
@@ -179,6 +181,7 @@ impl Default for Config {
             cluster: ClusterConfig::default(),
             gcs: GcsOptions::default(),
             debug: DebugConfig::default(),
+            storage: crate::storage::StorageConfig::default(),
             log_format: LogFormat::Text,
             metrics_listen: None,
             incoming_address: None,

@@ -26,5 +26,6 @@ pub mod schema;
 pub mod server;
 pub mod session;
 pub mod state;
+pub mod storage;
 
 pub use trireme_sql::SERVER_VERSION;

@@ -15,7 +15,6 @@ use crate::session::{Session, WireSession};
 use trireme_sql::vars::GlobalVars;
 use trireme_sql::NodeInfo;
 use trireme_storage::value::Value;
-use trireme_storage::Store;
 
 /// A started node and its listener address.
 pub struct Running {
@@ -52,7 +51,7 @@ pub async fn start_single_with_tap(
     config: Config,
     tap: Option<tokio::sync::mpsc::UnboundedSender<crate::repl::Delivery>>,
 ) -> anyhow::Result<Running> {
-    let store = Store::new();
+    let store = crate::storage::open_store(&config.storage, &config.data_dir)?;
     crate::bootstrap::init_catalog(&store);
     let (orderer, mut deliveries) = LocalOrderer::new(config.node_id, 0);
     let repl = Replicator::new(

@@ -64,6 +64,7 @@ fn dump(store: &Store) -> Dump {
         .map(|t| {
             let rows = t
                 .rows_at(h)
+                .expect("reading the in-memory store")
                 .into_iter()
                 .map(|(k, r)| (k, r.iter().map(|v| v.to_text_lossy()).collect()))
                 .collect();

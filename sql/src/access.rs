@@ -341,7 +341,7 @@ pub fn fetch(
                 Some(keys) => {
                     for k in keys {
                         stats.read_key += 1;
-                        if let Some(r) = table.get(&k, snap) {
+                        if let Some(r) = table.get(&k, snap)? {
                             out.insert(k, r);
                         }
                     }
@@ -360,7 +360,7 @@ pub fn fetch(
                             stats.read_next += 1;
                             out.insert(pk.to_vec(), r);
                             true
-                        });
+                        })?;
                     }
                 }
                 None => full = true,
@@ -376,7 +376,7 @@ pub fn fetch(
                         stats.read_next += 1;
                         out.insert(k.to_vec(), r);
                         true
-                    })
+                    })?
                 }
                 None => full = true,
             }
@@ -391,7 +391,7 @@ pub fn fetch(
                         stats.read_next += 1;
                         out.insert(pk.to_vec(), r);
                         true
-                    })
+                    })?
                 }
                 None => full = true,
             }
@@ -403,7 +403,7 @@ pub fn fetch(
             stats.read_rnd_next += 1;
             out.insert(k.to_vec(), r);
             true
-        });
+        })?;
     }
     // Overlay the transaction's own writes: its version of a row wins, and
     // every row it wrote is a candidate (the caller re-checks predicates).

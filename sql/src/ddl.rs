@@ -21,7 +21,7 @@ use trireme_storage::catalog::{
 use trireme_storage::collation::{Charset, Collation};
 use trireme_storage::types::SqlType;
 use trireme_storage::value::Value;
-use trireme_storage::{Catalog, Database, Store, Table};
+use trireme_storage::{Catalog, Database, Engine, Store, Table};
 
 /// Databases that exist on every node from the start.
 pub const SYSTEM_DATABASES: [&str; 4] =
@@ -155,6 +155,7 @@ pub fn apply(
             };
             let mut ctx = DdlCtx {
                 cat: &mut cat,
+                engine: store.engine(),
                 db,
                 seqno,
                 snapshot,
@@ -173,6 +174,7 @@ pub fn apply(
     };
     let mut ctx = DdlCtx {
         cat: &mut cat,
+        engine: store.engine(),
         db,
         seqno,
         snapshot,
@@ -265,6 +267,8 @@ fn apply_admin(cat: &mut Catalog, a: &Admin) -> SqlResult<()> {
 
 struct DdlCtx<'a> {
     cat: &'a mut Catalog,
+    /// Where new tables keep their rows.
+    engine: &'a Engine,
     db: Option<&'a str>,
     seqno: u64,
     snapshot: u64,
@@ -411,7 +415,7 @@ impl DdlCtx<'_> {
                     let old = self.table(&d, &tn)?;
                     let mut def = old.def.clone();
                     def.version = self.seqno;
-                    let fresh = Table::new(def);
+                    let fresh = old.empty_like(def)?;
                     self.db_mut(&d)?.tables.insert(tn, Arc::new(fresh));
                 }
                 Ok(())
@@ -670,9 +674,8 @@ impl DdlCtx<'_> {
             def.db = d.clone();
             def.name = tn.clone();
             def.version = self.seqno;
-            self.db_mut(&d)?
-                .tables
-                .insert(tn, Arc::new(Table::new(def)));
+            let t = Table::create(def, self.engine)?;
+            self.db_mut(&d)?.tables.insert(tn, Arc::new(t));
             return Ok(());
         }
         let db_collation = self
@@ -766,7 +769,7 @@ impl DdlCtx<'_> {
         check_auto_increment(&def)?;
         crate::generated::validate(&def)?;
         let auto_start = table_option_auto_increment(&ct.table_options);
-        let t = Table::new(def);
+        let t = Table::create(def, self.engine)?;
         if let Some(n) = auto_start {
             t.bump_auto_inc(n.saturating_sub(1));
         }
@@ -1059,8 +1062,8 @@ impl DdlCtx<'_> {
         // A new AUTO_INCREMENT column numbers existing rows in key order.
         if let Some(ai) = t.def.auto_increment_column() {
             if matches!(source[ai], ColSource::New) {
-                let rows = t.rows_at(self.seqno);
-                let fresh = Table::new(t.def.clone());
+                let rows = t.rows_at(self.seqno)?;
+                let fresh = t.empty_like(t.def.clone())?;
                 for (pk, row) in rows {
                     let mut r = row.to_vec();
                     let n = fresh.next_auto_inc(1, 1);
@@ -1070,7 +1073,7 @@ impl DdlCtx<'_> {
                         Value::Int(n as i64)
                     };
                     let key = fresh.def.pk_of(&r).unwrap_or(pk);
-                    fresh.install(&key, self.seqno, Some(r.into()));
+                    fresh.install(&key, self.seqno, Some(r.into()))?;
                 }
                 self.finish_alter(d, tn, fresh, auto_inc_start)?;
                 return self.rename_referenced_columns(d, tn, &renamed_columns);
@@ -1149,7 +1152,7 @@ fn alter_copy_error(e: SqlError, column: &str, row: usize) -> SqlError {
 }
 
 fn check_unique_data(t: &Table, seqno: u64) -> SqlResult<()> {
-    let rows = t.rows_at(seqno);
+    let rows = t.rows_at(seqno)?;
     if let Some(_pk) = &t.def.primary {
         let mut seen = std::collections::HashSet::new();
         for (_, r) in &rows {

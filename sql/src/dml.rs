@@ -482,7 +482,7 @@ impl Exec<'_> {
                     }
                     OnDup::Replace => {
                         self.check_not_newer(table, &old_pk)?;
-                        self.txn.put(table, old_pk, None);
+                        self.txn.put(table, old_pk, None)?;
                         self.fk_parent_changed(table, &old_row, None, 0)?;
                         affected += 1;
                     }
@@ -519,7 +519,7 @@ impl Exec<'_> {
         }
         self.check_constraints(table, &row)?;
         self.check_not_newer(table, &pk)?;
-        self.txn.put(table, pk, Some(row.clone().into()));
+        self.txn.put(table, pk, Some(row.clone().into()))?;
         self.fk_check_child(table, &row, None)?;
         Ok(affected + 1)
     }
@@ -551,7 +551,7 @@ impl Exec<'_> {
         ignore_pk: Option<&[u8]>,
     ) -> SqlResult<Option<(String, Vec<u8>, Row)>> {
         if ignore_pk != Some(pk) {
-            if let Some(existing) = self.txn.get(table, pk) {
+            if let Some(existing) = self.txn.get(table, pk)? {
                 return Ok(Some(("PRIMARY".into(), pk.to_vec(), existing)));
             }
         }
@@ -561,7 +561,7 @@ impl Exec<'_> {
                 continue;
             }
             let key = def.index_key_of(idx, row);
-            let mut candidates = table.index_candidates(i, &key);
+            let mut candidates = table.index_candidates(i, &key)?;
             if let Some(p) = self.txn.pending(table) {
                 candidates.extend(
                     p.iter()
@@ -577,7 +577,7 @@ impl Exec<'_> {
                 if cand == pk || Some(cand.as_slice()) == ignore_pk {
                     continue;
                 }
-                if let Some(r) = self.txn.get(table, &cand) {
+                if let Some(r) = self.txn.get(table, &cand)? {
                     if def.index_key_of(idx, &r) == key {
                         return Ok(Some((idx.name.clone(), cand, r)));
                     }
@@ -591,7 +591,7 @@ impl Exec<'_> {
     /// snapshot that this transaction has not itself written.
     pub(crate) fn check_not_newer(&self, table: &Arc<Table>, pk: &[u8]) -> SqlResult<()> {
         let own = self.txn.pending(table).is_some_and(|p| p.contains_key(pk));
-        if !own && table.latest_seqno(pk) > self.txn.snapshot_seqno() {
+        if !own && table.latest_seqno(pk)? > self.txn.snapshot_seqno() {
             return Err(SqlError::deadlock());
         }
         Ok(())
@@ -645,10 +645,10 @@ impl Exec<'_> {
         if let Some(old) = old_pk {
             if old != new_pk.as_slice() {
                 self.check_not_newer(table, &new_pk)?;
-                self.txn.put(table, old.to_vec(), None);
+                self.txn.put(table, old.to_vec(), None)?;
             }
         }
-        self.txn.put(table, new_pk, Some(new_row.into()));
+        self.txn.put(table, new_pk, Some(new_row.into()))?;
         Ok(())
     }
 
@@ -896,7 +896,7 @@ impl Exec<'_> {
         let n = rows.len() as u64;
         for (pk, row) in rows {
             self.check_not_newer(&table, &pk)?;
-            self.txn.put(&table, pk, None);
+            self.txn.put(&table, pk, None)?;
             self.fk_parent_changed(&table, &row, None, 0)?;
         }
         Ok(Output::ok(n))

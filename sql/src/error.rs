@@ -35,6 +35,11 @@ impl From<StorageError> for SqlError {
             StorageError::Conflict => SqlError::deadlock(),
             StorageError::TableDefChanged => SqlError::table_def_changed(),
             StorageError::NoSuchSavepoint(name) => SqlError::savepoint_missing(&name),
+            // ER_GET_ERRNO ("Got error from storage engine"), as InnoDB
+            // reports a failed or damaged tablespace.
+            e @ (StorageError::Engine(_) | StorageError::Corrupt(_)) => {
+                SqlError::new(1030, "HY000", e.to_string())
+            }
         }
     }
 }

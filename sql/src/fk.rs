@@ -142,7 +142,7 @@ impl Exec<'_> {
                     None => {
                         for (pk, row) in refs {
                             self.check_not_newer(&child, &pk)?;
-                            self.txn.put(&child, pk, None);
+                            self.txn.put(&child, pk, None)?;
                             self.fk_parent_changed(&child, &row, None, depth + 1)?;
                         }
                     }

@@ -80,7 +80,7 @@ impl Exec<'_> {
                 };
                 let off = plan.sources[src].offset;
                 matched += 1;
-                let Some(current) = self.txn.get(&table, &pk) else {
+                let Some(current) = self.txn.get(&table, &pk)? else {
                     continue;
                 };
                 let mut row = joined.clone();
@@ -171,11 +171,11 @@ impl Exec<'_> {
                 let Some((table, pk)) = target(&plan, src, &joined, &mut done)? else {
                     continue;
                 };
-                let Some(current) = self.txn.get(&table, &pk) else {
+                let Some(current) = self.txn.get(&table, &pk)? else {
                     continue;
                 };
                 self.check_not_newer(&table, &pk)?;
-                self.txn.put(&table, pk, None);
+                self.txn.put(&table, pk, None)?;
                 self.fk_parent_changed(&table, &current, None, 0)?;
                 deleted += 1;
             }

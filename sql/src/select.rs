@@ -1019,7 +1019,7 @@ impl Exec<'_> {
                 // A row changed after our snapshot can never be locked by
                 // us: certification would fail anyway, so fail now.
                 let own = self.txn.pending(t).is_some_and(|p| p.contains_key(&pk));
-                if !own && t.latest_seqno(&pk) > self.txn.snapshot_seqno() {
+                if !own && t.latest_seqno(&pk)? > self.txn.snapshot_seqno() {
                     return Err(SqlError::deadlock());
                 }
                 self.txn.lock(t, &pk, kind);

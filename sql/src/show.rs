@@ -593,7 +593,7 @@ impl Exec<'_> {
                         }
                         sum = sum.wrapping_add(u64::from(crc32fast::hash(&bytes)));
                         true
-                    });
+                    })?;
                     out.push(vec![s(name), Value::UInt(sum)]);
                 }
             }

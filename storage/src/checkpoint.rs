@@ -36,7 +36,7 @@ use crate::catalog::{TableDef, UserDef, ViewDef};
 use crate::codec::{self, CodecError};
 use crate::collation::Collation;
 use crate::value::Value;
-use crate::{Catalog, Database, Store, Table};
+use crate::{Catalog, Database, Engine, Store, Table};
 
 const MAGIC: &[u8; 3] = b"TCK";
 const VERSION: u8 = 3;
@@ -101,6 +101,8 @@ pub enum CheckpointError {
     Codec(#[from] CodecError),
     #[error("checkpoint is damaged: {0}")]
     Damaged(String),
+    #[error("checkpoint rows: {0}")]
+    Store(#[from] crate::StorageError),
 }
 
 fn frame(out: &mut Vec<u8>, r: &Record) -> Result<(), CheckpointError> {
@@ -166,7 +168,7 @@ pub fn encode(c: &Capture) -> Result<Vec<u8>, CheckpointError> {
                     }
                 }
                 true
-            });
+            })?;
             if let Some(e) = err {
                 return Err(e);
             }
@@ -294,7 +296,7 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, CheckpointError> {
                         (true, Some(k)) => k,
                         _ => pk,
                     };
-                    t.install(&pk, seqno, Some(row.into()));
+                    t.install(&pk, seqno, Some(row.into()))?;
                 }
             }
             Record::View(v) => {
@@ -359,10 +361,20 @@ pub fn read_file(dir: &Path) -> Result<Option<Loaded>, CheckpointError> {
     }
 }
 
-/// Replaces a store's contents with a loaded checkpoint.
-pub fn install(store: &Store, loaded: &Loaded) {
-    store.set_catalog(loaded.catalog.clone());
+/// Replaces a store's contents with a loaded checkpoint. A checkpoint
+/// decodes into memory; an on-disk store copies each table into its engine.
+pub fn install(store: &Store, loaded: &Loaded) -> Result<(), CheckpointError> {
+    let mut catalog = loaded.catalog.clone();
+    if let Engine::Lsm(_) = store.engine() {
+        for db in catalog.databases.values_mut() {
+            for t in db.tables.values_mut() {
+                *t = Arc::new(t.copy_to(store.engine(), loaded.seqno, loaded.seqno)?);
+            }
+        }
+    }
+    store.set_catalog(catalog);
     store.reset_horizon(loaded.seqno);
+    Ok(())
 }
 
 /// The version-1 records, as they were written, and their upgrade.
@@ -639,11 +651,13 @@ mod tests {
         let t = Table::new(def);
         for i in 0..n {
             let row: Vec<Value> = vec![Value::Int(i), Value::Str(format!("r{i}"))];
-            t.install(&keycode::encode_key([&row[0]]), 2, Some(row.into()));
+            t.install(&keycode::encode_key([&row[0]]), 2, Some(row.into()))
+                .unwrap();
         }
         // A version after the checkpoint's seqno must not be included.
         let late: Vec<Value> = vec![Value::Int(0), Value::Str("late".into())];
-        t.install(&keycode::encode_key([&late[0]]), 9, Some(late.into()));
+        t.install(&keycode::encode_key([&late[0]]), 9, Some(late.into()))
+            .unwrap();
         let mut cat = Catalog::default();
         let mut db = Database {
             name: "d".into(),
@@ -688,8 +702,11 @@ mod tests {
         assert_eq!(l.seqno, 5);
         assert_eq!(l.cert, vec![1, 2, 3]);
         let t = l.catalog.table("d", "t").unwrap();
-        assert_eq!(t.rows_at(5).len(), 10_000);
-        let r0 = t.get(&keycode::encode_key([&Value::Int(0)]), 5).unwrap();
+        assert_eq!(t.rows_at(5).unwrap().len(), 10_000);
+        let r0 = t
+            .get(&keycode::encode_key([&Value::Int(0)]), 5)
+            .unwrap()
+            .unwrap();
         assert_eq!(r0[1].to_text_lossy(), "r0");
         let g = t.def.columns[1].generated.as_ref().unwrap();
         assert_eq!((g.expr.as_str(), g.stored), ("concat(`s`, '!')", true));
@@ -792,7 +809,7 @@ mod tests {
             .def
             .pk_of(&[Value::Str("ab".into()), Value::Null])
             .unwrap();
-        assert!(t.get(&probe, 3).is_some());
+        assert!(t.get(&probe, 3).unwrap().is_some());
     }
 
     /// A version-2 file (before generated columns) still loads, its
@@ -882,6 +899,7 @@ mod tests {
         assert_eq!(l.catalog.databases["d"].collation, Collation::Utf8mb4Bin);
         assert!(t
             .get(&t.def.pk_of(&[Value::Int(1), Value::Null]).unwrap(), 3)
+            .unwrap()
             .is_some());
     }
 }

@@ -14,6 +14,15 @@ pub enum StorageError {
     TableDefChanged,
     #[error("savepoint {0} does not exist")]
     NoSuchSavepoint(String),
+    /// The on-disk engine failed (I/O error, full disk, a poisoned engine
+    /// after a failed write). The node cannot go on safely; restarting it
+    /// recovers from the ordered log.
+    #[error("the storage engine failed: {0}")]
+    Engine(String),
+    /// Stored bytes do not decode: the data directory is damaged. The way
+    /// back is a state transfer from another member into an empty one.
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;

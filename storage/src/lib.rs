@@ -5,7 +5,8 @@
 //! |---|---|
 //! | [`value`], [`types`], [`keycode`] | SQL values, column types, memcomparable keys |
 //! | [`collation`] | character sets, collations and their sort keys |
-//! | [`catalog`], [`store`], [`table`] | schemas; the in-memory MVCC row store and the horizon |
+//! | [`catalog`], [`store`], [`table`] | schemas; tables, their MVCC rows and the horizon |
+//! | [`lsm`] | the on-disk row store on fjall (engine choice: `storage/ENGINE.md`) |
 //! | [`txn`] | a session's transaction: snapshot + private write buffer |
 //! | [`checkpoint`] | durable images of the store |
 //! | [`codec`] | the one place storage records become bytes |
@@ -19,6 +20,7 @@ pub mod codec;
 pub mod collation;
 pub mod error;
 pub mod keycode;
+pub mod lsm;
 pub mod store;
 pub mod table;
 pub mod txn;

@@ -1,4 +1,4 @@
-//! The in-memory MVCC store: the catalog of databases and tables, the
+//! The MVCC store: the catalog of databases and tables, the
 //! horizon, and the registry of live snapshots that bounds garbage
 //! collection.
 //!
@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::catalog::{UserDef, ViewDef};
 use crate::collation::Collation;
-pub use crate::table::{Row, Table};
+pub use crate::table::{ApplyBatch, Engine, Row, Table};
 
 /// A database and its tables.
 #[derive(Clone, Default)]
@@ -59,6 +59,8 @@ impl Catalog {
 }
 
 pub struct Store {
+    /// Where tables created in this store keep their rows.
+    engine: Engine,
     catalog: RwLock<Arc<Catalog>>,
     horizon: AtomicU64,
     horizon_tx: watch::Sender<u64>,
@@ -84,14 +86,30 @@ impl Drop for SnapshotGuard {
 }
 
 impl Store {
+    /// A store whose tables live in memory.
     pub fn new() -> Arc<Store> {
+        Store::with_engine(Engine::Memory)
+    }
+
+    /// A store whose new tables live in `engine`.
+    pub fn with_engine(engine: Engine) -> Arc<Store> {
         let (horizon_tx, _) = watch::channel(0);
         Arc::new(Store {
+            engine,
             catalog: RwLock::new(Arc::new(Catalog::default())),
             horizon: AtomicU64::new(0),
             horizon_tx,
             snapshots: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// An empty table in this store's engine.
+    pub fn new_table(&self, def: crate::catalog::TableDef) -> crate::StorageResult<Table> {
+        Table::create(def, &self.engine)
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {
@@ -144,10 +162,18 @@ impl Store {
         s.keys().next().copied().unwrap_or_else(|| self.horizon())
     }
 
-    /// One pass of garbage collection over every table.
+    /// One pass of garbage collection over every table. A table whose pass
+    /// fails is skipped (and logged); the next pass tries again.
     pub fn collect_garbage(&self) -> usize {
         let oldest = self.oldest_snapshot();
         let cat = self.catalog();
-        cat.all_tables().map(|t| t.collect_garbage(oldest)).sum()
+        cat.all_tables()
+            .map(|t| {
+                t.collect_garbage(oldest).unwrap_or_else(|e| {
+                    tracing::error!(table = %t.def.qualified(), error = %e, "garbage collection");
+                    0
+                })
+            })
+            .sum()
     }
 }

@@ -177,13 +177,13 @@ impl Txn {
     }
 
     /// The row with primary key `pk` as this transaction sees it.
-    pub fn get(&self, table: &Table, pk: &[u8]) -> Option<Row> {
+    pub fn get(&self, table: &Table, pk: &[u8]) -> StorageResult<Option<Row>> {
         if let Some(p) = self
             .writes
             .get(&table.def.qualified())
             .and_then(|t| t.rows.get(pk))
         {
-            return p.after.clone();
+            return Ok(p.after.clone());
         }
         table.get(pk, self.snapshot.seqno)
     }
@@ -194,7 +194,12 @@ impl Txn {
     }
 
     /// Records a write of row `pk`: `after` None deletes it.
-    pub fn put(&mut self, table: &Arc<Table>, pk: Vec<u8>, after: Option<Row>) {
+    pub fn put(
+        &mut self,
+        table: &Arc<Table>,
+        pk: Vec<u8>,
+        after: Option<Row>,
+    ) -> StorageResult<()> {
         let name = table.def.qualified();
         self.shared.add(&name, &pk);
         let snapshot = self.snapshot.seqno;
@@ -214,10 +219,11 @@ impl Txn {
         match tw.rows.get_mut(&pk) {
             Some(p) => p.after = after,
             None => {
-                let before = table.get(&pk, snapshot);
+                let before = table.get(&pk, snapshot)?;
                 tw.rows.insert(pk, Pending { before, after });
             }
         }
+        Ok(())
     }
 
     /// Records a locking read (FOR SHARE / FOR UPDATE) of row `pk`.

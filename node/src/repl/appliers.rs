@@ -26,7 +26,7 @@ use trireme_certification::{RowOpKind, WriteSet};
 
 use crate::repl::{Outcome, Replicator, SchemaChange};
 use trireme_storage::codec;
-use trireme_storage::Store;
+use trireme_storage::{ApplyBatch, Store};
 
 pub enum Job {
     WriteSet {
@@ -303,6 +303,8 @@ fn work(s: &Arc<Shared>) {
 /// reaches a client; it stops the node).
 pub fn apply_write_set(store: &Store, ws: &WriteSet, seqno: u64) {
     let cat = store.catalog();
+    // One batch per write-set: on disk its versions land atomically.
+    let mut batch = ApplyBatch::new();
     for op in &ws.ops {
         let Some((db, name)) = op.table.split_once('.') else {
             fatal(seqno, &format!("bad table name {:?}", op.table));
@@ -326,7 +328,15 @@ pub fn apply_write_set(store: &Store, ws: &WriteSet, seqno: u64) {
                 Err(e) => fatal(seqno, &e.to_string()),
             },
         };
-        table.install(&op.pk, seqno, row);
+        table.install_into(&mut batch, &op.pk, seqno, row);
+    }
+    // The stored horizon is the one already reached: every seqno up to it
+    // has landed, whatever order appliers commit in.
+    if let Err(e) = batch.commit(Some(store.horizon())) {
+        fatal(
+            seqno,
+            &format!("the storage engine refused the write ({e})"),
+        );
     }
 }
 

@@ -307,9 +307,10 @@ impl Replicator {
                 restored.position()
             )));
         }
-        trireme_storage::checkpoint::install(&self.store, loaded);
+        trireme_storage::checkpoint::install(&self.store, loaded)
+            .map_err(|e| SqlError::internal(format!("installing the checkpoint: {e}")))?;
         for t in self.store.catalog().all_tables() {
-            t.reseed_hidden(self.node_id);
+            t.reseed_hidden(self.node_id)?;
         }
         self.appliers.reset(loaded.seqno);
         self.set_delivered(loaded.seqno);

@@ -31,7 +31,9 @@ pub struct ChildNode {
     pub addr: SocketAddr,
     /// The last lines the node wrote to stderr (for failure messages).
     log: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
+    /// TOML appended to the node's configuration file.
+    extra_config: String,
 }
 
 impl ChildNode {
@@ -41,7 +43,42 @@ impl ChildNode {
     /// a bug (it once happened now and then; fixed), so it fails the test
     /// with the node's log instead of being replaced by another.
     pub async fn start() -> ChildNode {
-        let node = Self::spawn();
+        Self::start_with("").await
+    }
+
+    /// As `start`, with `extra_config` (TOML) appended to the node's
+    /// configuration file.
+    pub async fn start_with(extra_config: &str) -> ChildNode {
+        let data_dir = tempfile::Builder::new()
+            .prefix("trireme-slt-")
+            .tempdir()
+            .expect("create a temporary data directory");
+        Self::start_in(data_dir, extra_config).await
+    }
+
+    /// Kills the node (SIGKILL, by its own handle) and starts it again on
+    /// the same data directory and configuration.
+    pub async fn restart(mut self) -> ChildNode {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let extra = std::mem::take(&mut self.extra_config);
+        let dir = tempfile::Builder::new()
+            .prefix("trireme-slt-")
+            .tempdir()
+            .expect("create a temporary data directory");
+        // Keep the old directory: swap a fresh one into the guard being
+        // dropped.
+        let data_dir = std::mem::replace(&mut self.data_dir, dir);
+        Self::start_in(data_dir, &extra).await
+    }
+
+    /// The node's data directory.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("data")
+    }
+
+    async fn start_in(data_dir: tempfile::TempDir, extra_config: &str) -> ChildNode {
+        let node = Self::spawn(data_dir, extra_config);
         node.wait_ready().await;
         let ordered = match tokio::time::timeout(START_TIMEOUT, node.orders_events()).await {
             Ok(r) => r.map_err(|e| e.to_string()),
@@ -71,11 +108,7 @@ impl ChildNode {
 
     /// Spawns the process and waits (bounded) until it prints the address
     /// it listens on.
-    fn spawn() -> ChildNode {
-        let data_dir = tempfile::Builder::new()
-            .prefix("trireme-slt-")
-            .tempdir()
-            .expect("create a temporary data directory");
+    fn spawn(data_dir: tempfile::TempDir, extra_config: &str) -> ChildNode {
         // The peer (QUIC) endpoint also takes an ephemeral port, so nodes of
         // concurrent tests never collide; a one-node cluster needs no fsync
         // for these tests; a commit that is not ordered fails after 10 s
@@ -83,7 +116,9 @@ impl ChildNode {
         let config = data_dir.path().join("trireme.toml");
         std::fs::write(
             &config,
-            "commit_timeout_ms = 10000\n[cluster]\nlisten = \"127.0.0.1:0\"\nfsync = \"never\"\n",
+            format!(
+                "commit_timeout_ms = 10000\n[cluster]\nlisten = \"127.0.0.1:0\"\nfsync = \"never\"\n{extra_config}"
+            ),
         )
         .expect("write the node's configuration");
         let mut child = Command::new(env!("CARGO_BIN_EXE_trireme"))
@@ -147,7 +182,8 @@ impl ChildNode {
             child,
             addr,
             log,
-            _data_dir: data_dir,
+            data_dir,
+            extra_config: extra_config.to_string(),
         }
     }
 

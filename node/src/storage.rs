@@ -1,0 +1,204 @@
+//! The `[storage]` section of the configuration and the store it opens.
+//!
+//! ```toml
+//! [storage]
+//! engine = "lsm"          # or "memory" (the default)
+//! cache_size = "256MiB"   # block cache of the on-disk engine; bytes or a size string
+//! ```
+//!
+//! Phase 1 of the on-disk engine (issue 15): durability still comes from the
+//! ordered log plus checkpoints, so the on-disk data is a working copy that
+//! is rebuilt at every start (the directory `<data_dir>/lsm` is emptied,
+//! then the checkpoint is loaded into it and the log replayed). What the
+//! engine brings now is rows that need not fit in memory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use trireme_storage::lsm::LsmEngine;
+use trireme_storage::{Engine, Store};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// Every row in memory (version chains in skip lists).
+    #[default]
+    Memory,
+    /// Rows in fjall on disk, with a bounded cache.
+    Lsm,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub engine: EngineKind,
+    /// Bytes of block cache for the `lsm` engine.
+    pub cache_size: ByteSize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            engine: EngineKind::Memory,
+            cache_size: ByteSize(default_cache_size()),
+        }
+    }
+}
+
+/// A quarter of the machine's memory (fjall's advice for its block cache is
+/// 20-25 % of memory unless the data fits); 256 MiB when the size cannot be
+/// read. The rest is left to memtables, sessions and the page cache.
+fn default_cache_size() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| mem_total(&t))
+        .map_or(256 << 20, |total| (total / 4).max(32 << 20))
+}
+
+/// `MemTotal` of a /proc/meminfo text, in bytes.
+fn mem_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// A size in bytes, written as a number or a string such as `"256MiB"`,
+/// `"1GiB"`, `"512KB"` or `"64M"` (K/M/G/T are powers of 1024, as MySQL
+/// reads them; `KB` and `KiB` alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num.parse().map_err(|_| {
+            format!("size {s:?}: expected a number of bytes, optionally with a unit")
+        })?;
+        let shift = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 0,
+            "k" | "kb" | "kib" => 10,
+            "m" | "mb" | "mib" => 20,
+            "g" | "gb" | "gib" => 30,
+            "t" | "tb" | "tib" => 40,
+            other => return Err(format!("size {s:?}: unknown unit {other:?}")),
+        };
+        n.checked_mul(1u64 << shift)
+            .map(ByteSize)
+            .ok_or_else(|| format!("size {s:?} is too large"))
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0;
+        for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+            if n != 0 && n.is_multiple_of(1 << shift) {
+                return write!(f, "{}{unit}", n >> shift);
+            }
+        }
+        write!(f, "{n}")
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(ByteSize(n)),
+            Raw::Str(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// The store the configuration asks for. For `lsm`, the engine directory
+/// is emptied first: in phase 1 the checkpoint and the ordered log rebuild
+/// it at every start (see the module doc).
+pub fn open_store(cfg: &StorageConfig, data_dir: &Path) -> anyhow::Result<Arc<Store>> {
+    match cfg.engine {
+        EngineKind::Memory => Ok(Store::new()),
+        EngineKind::Lsm => {
+            let dir = data_dir.join("lsm");
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => anyhow::bail!("emptying {}: {e}", dir.display()),
+            }
+            let engine = LsmEngine::open(&dir, cfg.cache_size.0).map_err(|e| {
+                anyhow::anyhow!("opening the storage engine in {}: {e}", dir.display())
+            })?;
+            tracing::info!(dir = %dir.display(), cache_size = %cfg.cache_size, "storage engine: lsm (fjall)");
+            Ok(Store::with_engine(Engine::Lsm(engine)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_as_mysql_reads_them() {
+        let p = |s: &str| s.parse::<ByteSize>().map(|b| b.0);
+        assert_eq!(p("256MiB"), Ok(256 << 20));
+        assert_eq!(p("256M"), Ok(256 << 20));
+        assert_eq!(p("1 GiB"), Ok(1 << 30));
+        assert_eq!(p("512kb"), Ok(512 << 10));
+        assert_eq!(p("1000"), Ok(1000));
+        assert!(p("12XB").is_err());
+        assert!(p("MiB").is_err());
+        assert!(p("99999999999T").is_err());
+    }
+
+    #[test]
+    fn sizes_print_back_as_they_parse() {
+        for n in [1 << 30, 256 << 20, 3 << 10, 1000, 0] {
+            let s = ByteSize(n).to_string();
+            assert_eq!(s.parse::<ByteSize>(), Ok(ByteSize(n)), "{s}");
+        }
+    }
+
+    #[test]
+    fn the_section_takes_numbers_and_strings() {
+        let c: StorageConfig = toml::from_str("engine = 'lsm'\ncache_size = '64MiB'").unwrap();
+        assert_eq!((c.engine, c.cache_size.0), (EngineKind::Lsm, 64 << 20));
+        let c: StorageConfig = toml::from_str("cache_size = 1048576").unwrap();
+        assert_eq!((c.engine, c.cache_size.0), (EngineKind::Memory, 1 << 20));
+        assert!(toml::from_str::<StorageConfig>("engine = 'rocks'").is_err());
+        assert!(toml::from_str::<StorageConfig>("cache = 1").is_err());
+    }
+
+    #[test]
+    fn the_environment_can_choose_the_engine() {
+        let env = [
+            ("TRIREME_STORAGE_ENGINE", "lsm"),
+            ("TRIREME_STORAGE_CACHE_SIZE", "8MiB"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let (c, unknown) = crate::config::Config::resolve(None, env).unwrap();
+        assert_eq!(c.storage.engine, EngineKind::Lsm);
+        assert_eq!(c.storage.cache_size, ByteSize(8 << 20));
+        assert!(unknown.is_empty(), "{unknown:?}");
+    }
+
+    #[test]
+    fn mem_total_reads_meminfo() {
+        let t = "MemTotal:        8049036 kB\nMemFree:  1 kB\n";
+        assert_eq!(mem_total(t), Some(8049036 * 1024));
+        assert_eq!(mem_total("MemFree: 1 kB"), None);
+    }
+}
