@@ -224,9 +224,14 @@ fn decode_with_header<T: DeserializeOwned>(
 }
 
 /// Decodes with a byte limit picked from the input size: the smallest of
-/// 64 KiB, 1 MiB, 16 MiB, 256 MiB, 4 GiB, unlimited that is at least the
-/// input length. A length prefix can then never make bincode reserve more
-/// than 16 times the input (plus 64 KiB).
+/// 64 KiB, 1 MiB, 16 MiB, 256 MiB, 4 GiB, unlimited that is at least 16
+/// times the input plus 64 KiB. bincode counts what it allocates (a
+/// container's length times its elements' in-memory size) against the
+/// limit, and a key of a few encoded bytes takes tens in memory, so the
+/// limit must sit well above the input: a limit near the input length
+/// refused genuine snapshots just under a tier (`LimitExceeded`), and a
+/// joiner could not start. A forged length prefix still cannot make
+/// bincode reserve more than about 256 times the input.
 fn decode_body<T: DeserializeOwned>(
     body: &[u8],
 ) -> Result<(T, usize), bincode::error::DecodeError> {
@@ -237,7 +242,9 @@ fn decode_body<T: DeserializeOwned>(
         bincode::serde::decode_from_slice(body, c)
     }
     let c = config::standard();
-    let n = body.len() as u64;
+    let n = (body.len() as u64)
+        .saturating_mul(16)
+        .saturating_add(1 << 16);
     if n <= 1 << 16 {
         go(body, c.with_limit::<{ 1 << 16 }>())
     } else if n <= 1 << 20 {
@@ -378,6 +385,37 @@ mod tests {
             decode_write_set(&bytes),
             Err(DecodeError::UnknownFlags(0x80))
         );
+    }
+
+    #[test]
+    fn many_small_keys_just_under_a_limit_tier_decode() {
+        // Each key is about 7 bytes encoded but far more in memory.
+        for target in [60_000usize, 65_000, 1_040_000] {
+            let mut keys = Vec::new();
+            let mut ws = WriteSet::default();
+            let mut i = 0u32;
+            let bytes = loop {
+                keys.push(Key::row(
+                    "d.t",
+                    i.to_be_bytes().to_vec(),
+                    KeyKind::Exclusive,
+                ));
+                i += 1;
+                if keys.len() % 512 == 0 {
+                    ws.keys = keys.clone();
+                    let b = encode_write_set(&ws).unwrap();
+                    if b.len() >= target {
+                        break b;
+                    }
+                }
+            };
+            assert_eq!(
+                decode_write_set(&bytes).unwrap(),
+                ws,
+                "{} bytes",
+                bytes.len()
+            );
+        }
     }
 
     #[test]
