@@ -165,15 +165,10 @@ fn year_literal(lit: Expr, other: &Expr, scope: &Scope) -> Expr {
     ) {
         return lit;
     }
+    let two_digit = crate::coerce::two_digit_year;
     match lit {
-        Expr::Lit(Value::Int(n @ 1..=99)) => {
-            Expr::Lit(Value::Int(if n < 70 { 2000 + n } else { 1900 + n }))
-        }
-        Expr::Lit(Value::UInt(n @ 1..=99)) => Expr::Lit(Value::Int(if n < 70 {
-            2000 + n as i64
-        } else {
-            1900 + n as i64
-        })),
+        Expr::Lit(Value::Int(n @ 1..=99)) => Expr::Lit(Value::Int(two_digit(n))),
+        Expr::Lit(Value::UInt(n @ 1..=99)) => Expr::Lit(Value::Int(two_digit(n as i64))),
         other => other,
     }
 }

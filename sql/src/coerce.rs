@@ -241,11 +241,7 @@ impl Coerce for SqlType {
                         if i >= 1 && (i as usize) <= variants.len() {
                             return Ok(Value::Str(variants[i as usize - 1].clone()));
                         }
-                        return Err(SqlError::new(
-                            1265,
-                            "01000",
-                            format!("Data truncated for column '{column}' at row 1"),
-                        ));
+                        return Err(SqlError::data_truncated(column));
                     }
                     other => other.to_text_lossy(),
                 };
@@ -253,35 +249,46 @@ impl Coerce for SqlType {
                     .iter()
                     .find(|x| x.eq_ignore_ascii_case(&s))
                     .map(|x| Value::Str(x.clone()))
-                    .ok_or_else(|| {
-                        SqlError::new(
-                            1265,
-                            "01000",
-                            format!("Data truncated for column '{column}' at row 1"),
-                        )
-                    })
+                    .ok_or_else(|| SqlError::data_truncated(column))
             }
             SqlType::Set(members) => {
-                let truncated = || {
-                    SqlError::new(
-                        1265,
-                        "01000",
-                        format!("Data truncated for column '{column}' at row 1"),
-                    )
-                };
                 let mask = match &v {
                     Value::Int(_) | Value::UInt(_) => {
                         let m = v.to_i64().unwrap_or(0) as u64;
                         if members.len() < 64 && m >> members.len() != 0 {
-                            return Err(truncated());
+                            return Err(SqlError::data_truncated(column));
                         }
                         m
                     }
-                    other => set_mask(members, &other.to_text_lossy()).ok_or_else(truncated)?,
+                    other => set_mask(members, &other.to_text_lossy())
+                        .ok_or_else(|| SqlError::data_truncated(column))?,
                 };
                 Ok(Value::Str(set_text(members, mask)))
             }
         }
+    }
+}
+
+/// What an ENUM or SET value reads as a number and sorts by: an ENUM
+/// member's 1-based position (0 for anything else, such as ''), a SET
+/// value's bit mask (0 when it holds a non-member).
+pub fn member_ordinal(members: &[String], set: bool, text: &str) -> u64 {
+    if set {
+        set_mask(members, text).unwrap_or(0)
+    } else {
+        members
+            .iter()
+            .position(|m| m.eq_ignore_ascii_case(text))
+            .map_or(0, |i| i as u64 + 1)
+    }
+}
+
+/// A two-digit year (1..=99) as a four-digit one: 1970..=2069.
+pub fn two_digit_year(n: i64) -> i64 {
+    if n < 70 {
+        2000 + n
+    } else {
+        1900 + n
     }
 }
 
@@ -379,12 +386,11 @@ fn coerce_year(v: Value, column: &str) -> SqlResult<Value> {
     };
     let y = match n {
         0 if !short_string => 0,
-        0..=69 => 2000 + n,
-        70..=99 => 1900 + n,
-        1901..=2155 => n,
+        0..=99 => two_digit_year(n as i64),
+        1901..=2155 => n as i64,
         _ => return Err(SqlError::out_of_range(column)),
     };
-    Ok(Value::Int(y as i64))
+    Ok(Value::Int(y))
 }
 
 fn coerce_int(v: Value, width: IntWidth, unsigned: bool, column: &str) -> SqlResult<Value> {

@@ -242,6 +242,15 @@ impl SqlError {
         )
     }
 
+    /// A value that is not one of an ENUM's or a SET's members (strict mode).
+    pub fn data_truncated(column: &str) -> Self {
+        Self::new(
+            codes::WARN_DATA_TRUNCATED,
+            "01000",
+            format!("Data truncated for column '{column}' at row 1"),
+        )
+    }
+
     pub fn out_of_range(column: &str) -> Self {
         Self::new(
             codes::WARN_DATA_OUT_OF_RANGE,
@@ -537,6 +546,7 @@ pub mod codes {
     pub const OPERAND_COLUMNS: u16 = 1241;
     pub const SUBQUERY_NO_1_ROW: u16 = 1242;
     pub const WARN_DATA_OUT_OF_RANGE: u16 = 1264;
+    pub const WARN_DATA_TRUNCATED: u16 = 1265;
     pub const TRUNCATED_WRONG_VALUE: u16 = 1292;
     pub const SP_DOES_NOT_EXIST: u16 = 1305;
     pub const UNKNOWN_TIME_ZONE: u16 = 1298;

@@ -161,11 +161,7 @@ pub fn constant_default(e: &ast::Expr, column: &str) -> SqlResult<Value> {
         ))
     };
     check_deterministic(e, column).map_err(|_| unsupported())?;
-    let reads_column = visit_expressions(e, |x| match x {
-        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
-        _ => ControlFlow::Continue(()),
-    });
-    if reads_column.is_break() {
+    if reads_column(e) {
         return Err(unsupported());
     }
     // Deterministic: the clock is never read.
@@ -176,14 +172,19 @@ pub fn constant_default(e: &ast::Expr, column: &str) -> SqlResult<Value> {
     })
 }
 
+/// Whether `e` names a column (an identifier anywhere in it).
+fn reads_column(e: &ast::Expr) -> bool {
+    visit_expressions(e, |x| match x {
+        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
+}
+
 /// A DEFAULT that is not a constant but reads no column: kept as text and
 /// evaluated per row ([`eval_default`]). Columns in it stay unsupported.
 pub fn expression_default(e: &ast::Expr, column: &str) -> SqlResult<String> {
-    let reads_column = visit_expressions(e, |x| match x {
-        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
-        _ => ControlFlow::Continue(()),
-    });
-    if reads_column.is_break() {
+    if reads_column(e) {
         return Err(SqlError::unsupported(format!(
             "a DEFAULT of `{column}` that reads a column"
         )));

@@ -1207,13 +1207,12 @@ fn push_rows_source(
 /// of an ENUM value is its 1-based index; other values are unchanged.
 fn enum_rank(v: Value, ty: Option<&trireme_storage::types::SqlType>) -> Value {
     match (ty, &v) {
-        (Some(trireme_storage::types::SqlType::Enum(members)), Value::Str(s)) => members
-            .iter()
-            .position(|m| m.eq_ignore_ascii_case(s))
-            .map_or(Value::Int(0), |i| Value::Int(i as i64 + 1)),
+        (Some(trireme_storage::types::SqlType::Enum(members)), Value::Str(s)) => {
+            Value::Int(crate::coerce::member_ordinal(members, false, s) as i64)
+        }
         // SET columns sort by their bit mask.
         (Some(trireme_storage::types::SqlType::Set(members)), Value::Str(s)) => {
-            Value::UInt(crate::coerce::set_mask(members, s).unwrap_or(0))
+            Value::UInt(crate::coerce::member_ordinal(members, true, s))
         }
         _ => v,
     }

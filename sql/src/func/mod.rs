@@ -563,15 +563,12 @@ pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
                 .split('\0')
                 .map(str::to_string)
                 .collect();
-            let s = text(&v);
-            return Ok(Value::UInt(if arg(args, 2, row)?.truth() == Some(true) {
-                crate::coerce::set_mask(&members, &s).unwrap_or(0)
-            } else {
-                members
-                    .iter()
-                    .position(|m| m.eq_ignore_ascii_case(&s))
-                    .map_or(0, |i| i as u64 + 1)
-            }));
+            let set = arg(args, 2, row)?.truth() == Some(true);
+            return Ok(Value::UInt(crate::coerce::member_ordinal(
+                &members,
+                set,
+                &text(&v),
+            )));
         }
         Coalesce => {
             for a in args {
