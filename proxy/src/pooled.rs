@@ -282,8 +282,8 @@ async fn login(
     let mut seq = 2u8;
     if let (Some(tls), Ok(r)) = (tls, parse_handshake_response(&p)) {
         if r.ssl_request {
-            let plain = crate::tls::Replay {
-                read: c.buf.split().freeze(),
+            let plain = trireme_wire::codec::Rewind {
+                prefix: c.buf.split().freeze(),
                 inner: std::mem::replace(&mut c.stream, Box::new(tokio::io::duplex(1).0)),
             };
             let secured = tokio::time::timeout_at(deadline, tls.accept(plain)).await;

@@ -2,13 +2,10 @@
 //! once at start. Passthrough mode never needs this: there the client's
 //! TLS runs end to end with the node.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use anyhow::Context as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::TlsAcceptor;
 
 /// A TLS acceptor for the PEM certificate chain at `cert` and the PEM
@@ -33,45 +30,4 @@ pub(crate) fn acceptor(cert: &str, key: &str) -> anyhow::Result<TlsAcceptor> {
         .with_single_cert(chain, key)
         .context("pool.tls_cert and pool.tls_key do not make a usable certificate")?;
     Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-/// A stream that first yields bytes already read from it (the start of a
-/// TLS ClientHello can arrive in the same read as the SSLRequest).
-pub(crate) struct Replay<S> {
-    pub(crate) read: bytes::Bytes,
-    pub(crate) inner: S,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.read.is_empty() {
-            return Pin::new(&mut self.inner).poll_read(cx, buf);
-        }
-        let n = self.read.len().min(buf.remaining());
-        let head = self.read.split_to(n);
-        buf.put_slice(&head);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }

@@ -39,10 +39,13 @@ pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncStream for T {}
 
 /// Replays bytes already buffered before handing reads to the inner stream
-/// (the start of a TLS ClientHello may arrive with the SSLRequest).
-pub(crate) struct Rewind {
-    pub(crate) prefix: Bytes,
-    pub(crate) inner: Box<dyn AsyncStream>,
+/// (the start of a TLS ClientHello may arrive with the SSLRequest); the
+/// server, the client and the proxy's pool mode start TLS through it.
+pub struct Rewind {
+    /// Bytes read ahead, yielded first.
+    pub prefix: Bytes,
+    /// The stream they came from.
+    pub inner: Box<dyn AsyncStream>,
 }
 
 impl AsyncRead for Rewind {
