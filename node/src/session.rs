@@ -1145,6 +1145,7 @@ fn new_exec<'a>(
         outer: Vec::new(),
         saw_outer_ref: false,
         generated: Vec::new(),
+        default_exprs: Vec::new(),
     }
 }
 
@@ -1246,6 +1247,7 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
             ),
             SqlType::Uuid => (ColumnType::MYSQL_TYPE_STRING, 144, 0, false, false),
             SqlType::Year => (ColumnType::MYSQL_TYPE_YEAR, 4, 0, true, true),
+            SqlType::Bit(m) => (ColumnType::MYSQL_TYPE_BIT, u32::from(*m), 0, true, true),
             SqlType::Time(f) => (
                 ColumnType::MYSQL_TYPE_TIME,
                 10 + u32::from(*f) + u32::from(*f > 0),
@@ -1301,7 +1303,9 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
     if matches!(c.ty, Some(SqlType::Set(_))) {
         flags |= ColumnFlags::SET_FLAG;
     }
-    if matches!(c.ty, Some(SqlType::Year)) {
+    // A YEAR column pads to four digits (0000); an expression over one,
+    // MIN(yr) say, does not (MariaDB shows 0).
+    if matches!(c.ty, Some(SqlType::Year)) && !c.org_name.is_empty() {
         flags |= ColumnFlags::ZEROFILL_FLAG;
     }
     if binary {
@@ -1336,6 +1340,20 @@ pub fn wire_value(v: Value, col: &OutCol) -> mysql_common::value::Value {
     use mysql_common::value::Value as W;
     match v {
         Value::Null => W::NULL,
+        // A BIT column is its big-endian bytes, as MariaDB sends it.
+        Value::Int(_) | Value::UInt(_) if matches!(col.ty, Some(SqlType::Bit(_))) => {
+            let u = match v {
+                Value::Int(i) => i as u64,
+                Value::UInt(u) => u,
+                _ => 0,
+            };
+            let m = match col.ty {
+                Some(SqlType::Bit(m)) => m,
+                _ => 64,
+            };
+            let n = usize::from(m).div_ceil(8).clamp(1, 8);
+            W::Bytes(u.to_be_bytes()[8 - n..].to_vec())
+        }
         Value::Int(i) => W::Int(i),
         Value::UInt(u) => W::UInt(u),
         Value::Double(d) => match col.ty {

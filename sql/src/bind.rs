@@ -155,6 +155,36 @@ impl<'s> BindEnv<'s> {
     }
 }
 
+/// A hex or bit literal (`0x41`, `b'101'`) where a number is wanted: its
+/// bytes as a big-endian unsigned integer, as MariaDB reads it (`0x41 + 0`
+/// is 65, `bits = b'101'` compares with 5). Longer literals stay strings.
+pub(crate) fn hex_number(e: Expr) -> Expr {
+    match e {
+        Expr::Lit(Value::Bytes(b)) if b.len() <= 8 => Expr::Lit(Value::UInt(
+            b.iter().fold(0u64, |n, x| n << 8 | u64::from(*x)),
+        )),
+        other => other,
+    }
+}
+
+/// Whether `e` is a column of a numeric type (integers, BIT, YEAR,
+/// DECIMAL, floating point).
+fn numeric_column(e: &Expr, scope: &Scope) -> bool {
+    let Expr::Col(i) = e else { return false };
+    matches!(
+        scope.cols.get(*i).and_then(|c| c.meta.ty.as_ref()),
+        Some(
+            SqlType::Int { .. }
+                | SqlType::Bool
+                | SqlType::Bit(_)
+                | SqlType::Year
+                | SqlType::Decimal { .. }
+                | SqlType::Float
+                | SqlType::Double
+        )
+    )
+}
+
 /// A two-digit number compared with a YEAR column is a two-digit year
 /// (`yr = 24` finds 2024), as MariaDB converts it to the column's type.
 fn year_literal(lit: Expr, other: &Expr, scope: &Scope) -> Expr {
@@ -275,10 +305,13 @@ impl Exec<'_> {
                     return Ok(Expr::TupleIn(lhs, rows, *negated));
                 }
                 let x = self.bind(expr, env)?;
-                let l = list
+                let mut l = list
                     .iter()
                     .map(|i| self.bind(i, env))
                     .collect::<SqlResult<Vec<_>>>()?;
+                if numeric_column(&x, env.scope) {
+                    l = l.into_iter().map(hex_number).collect();
+                }
                 let all: Vec<&Expr> = std::iter::once(&x).chain(l.iter()).collect();
                 let coll = self.cmp_collation(&all, env, "IN")?;
                 Expr::InList(Box::new(x), l, *negated, coll)
@@ -622,6 +655,11 @@ impl Exec<'_> {
         right: &ast::Expr,
         env: &mut BindEnv,
     ) -> SqlResult<Expr> {
+        // `a MOD b` (the dialect keeps the spelling for column names).
+        let op = match op {
+            B::Custom(s) if s.eq_ignore_ascii_case("MOD") => &B::Modulo,
+            other => other,
+        };
         // Row comparisons: (a, b) = (1, 2).
         if let (ast::Expr::Tuple(l), ast::Expr::Tuple(r)) = (left, right) {
             let cmp = cmp_op(op).ok_or_else(|| SqlError::operand_columns(1))?;
@@ -655,6 +693,14 @@ impl Exec<'_> {
                 if na { member_ordinal(a, env.scope) } else { a },
                 if nb { member_ordinal(b, env.scope) } else { b },
             );
+            let (na, nb) = (
+                numeric(&b) || numeric_column(&b, env.scope),
+                numeric(&a) || numeric_column(&a, env.scope),
+            );
+            let (a, b) = (
+                if na { hex_number(a) } else { a },
+                if nb { hex_number(b) } else { b },
+            );
             let a = year_literal(a, &b, env.scope);
             let b = year_literal(b, &a, env.scope);
             (a, b)
@@ -674,7 +720,10 @@ impl Exec<'_> {
                 | B::PGBitwiseShiftLeft
                 | B::PGBitwiseShiftRight
         ) {
-            (member_ordinal(a, env.scope), member_ordinal(b, env.scope))
+            (
+                hex_number(member_ordinal(a, env.scope)),
+                hex_number(member_ordinal(b, env.scope)),
+            )
         } else {
             (a, b)
         };
@@ -773,6 +822,15 @@ impl Exec<'_> {
             {
                 return Ok(Expr::Lit(Value::Int(0)));
             }
+            // 0b1010 is a bit-value literal (the tokenizer reads it as a
+            // name because MySQL names may start with digits).
+            if ids[0].quote_style.is_none() {
+                if let Some(bits) = first.strip_prefix("0b") {
+                    if !bits.is_empty() && bits.bytes().all(|b| b == b'0' || b == b'1') {
+                        return Ok(Expr::Lit(Value::Bytes(bits_to_bytes(bits))));
+                    }
+                }
+            }
             // MySQL accepts "double quoted" text as a string literal.
             if ids[0].quote_style == Some('"') {
                 if let Err(_e) = env.scope.resolve(None, None, first, env.place) {
@@ -804,7 +862,7 @@ impl Exec<'_> {
             | V::EscapedStringLiteral(s)
             | V::TripleSingleQuotedString(s)
             | V::TripleDoubleQuotedString(s) => Value::Str(s.clone()),
-            V::HexStringLiteral(h) => Value::Bytes(decode_hex(h)?),
+            V::HexStringLiteral(_) | V::SingleQuotedByteStringLiteral(_) => byte_literal(v)?,
             V::Boolean(b) => Value::from_bool(*b),
             V::Null => Value::Null,
             V::Placeholder(p) if p == "?" => {
@@ -1088,6 +1146,15 @@ impl Exec<'_> {
             .unwrap_or_else(|_| "SYSTEM".into())
     }
 
+    /// CURRENT_TIMESTAMP for a column of type `ty`: UTC for a TIMESTAMP
+    /// (it stores UTC, `tstz`), the session's local time for the others.
+    pub(crate) fn now_for(&self, ty: &SqlType) -> DateTime {
+        match ty {
+            SqlType::Timestamp(_) => self.now,
+            _ => self.local_now(),
+        }
+    }
+
     /// The statement's time in the session's time zone.
     fn local_now(&self) -> DateTime {
         match crate::func::tz::parse_zone(&self.time_zone()) {
@@ -1143,6 +1210,35 @@ pub fn number_literal(s: &str) -> SqlResult<Value> {
         .map(Value::Decimal)
         .or_else(|| s.parse::<f64>().ok().map(Value::Double))
         .ok_or_else(|| SqlError::syntax(format!("bad number '{s}'")))
+}
+
+/// X'0F' and b'0101' as the binary strings they stand for; any other
+/// literal is refused.
+pub(crate) fn byte_literal(v: &ast::Value) -> SqlResult<Value> {
+    match v {
+        ast::Value::HexStringLiteral(h) => Ok(Value::Bytes(decode_hex(h)?)),
+        // b'0101': a bit-value literal, a binary string like X'05'.
+        ast::Value::SingleQuotedByteStringLiteral(bits) => {
+            if !bits.bytes().all(|b| b == b'0' || b == b'1') {
+                return Err(SqlError::syntax(format!(
+                    "check the manual that corresponds to your MariaDB server version for the right syntax to use near 'b'{bits}'' at line 1"
+                )));
+            }
+            Ok(Value::Bytes(bits_to_bytes(bits)))
+        }
+        other => Err(SqlError::unsupported(format!("literal {other}"))),
+    }
+}
+
+/// The bytes of a string of binary digits, big-endian, padded on the left
+/// to whole bytes (b'' is the empty string, as in MariaDB).
+fn bits_to_bytes(bits: &str) -> Vec<u8> {
+    let pad = (8 - bits.len() % 8) % 8;
+    let padded: Vec<u8> = std::iter::repeat_n(b'0', pad).chain(bits.bytes()).collect();
+    padded
+        .chunks(8)
+        .map(|c| c.iter().fold(0u8, |n, b| n << 1 | (b - b'0')))
+        .collect()
 }
 
 fn decode_hex(h: &str) -> SqlResult<Vec<u8>> {
@@ -1241,7 +1337,10 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
         },
         Expr::Collate(x, _) => infer(x, cols),
         Expr::IsNull(..) | Expr::IsBool(..) => (int, false),
-        Expr::Neg(x) => infer(x, cols),
+        Expr::Neg(x) => match int_len(e, cols) {
+            Some(l) => (l.sql_type(), infer(x, cols).1),
+            None => infer(x, cols),
+        },
         Expr::BitOp(..) => (
             Some(SqlType::Int {
                 width: IntWidth::Big,
@@ -1259,10 +1358,14 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
             };
             let dec_scale = |t: &Option<SqlType>| match t {
                 Some(SqlType::Decimal { scale, .. }) => Some(*scale),
-                Some(t) if t.is_integer() || *t == SqlType::Year => Some(0),
+                Some(t) if t.is_integer() || matches!(t, SqlType::Year | SqlType::Bit(_)) => {
+                    Some(0)
+                }
                 _ => None,
             };
-            let ty = if *op == ArithOp::IntDiv {
+            let ty = if let Some(l) = int_len(e, cols) {
+                l.sql_type()
+            } else if *op == ArithOp::IntDiv {
                 big
             } else if is_dbl(&ta) || is_dbl(&tb) {
                 Some(SqlType::Double)
@@ -1321,6 +1424,124 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
         ),
         Expr::Interval(_, x) => infer(x, cols),
         Expr::Func(f, args) => crate::func::result_type(*f, args, cols),
+    }
+}
+
+/// MariaDB's length (characters, sign included), signedness and decimal
+/// precision of an integer-valued expression. They decide whether its
+/// result is sent as an INT (LONG) or a BIGINT (LONGLONG): `1 + 1` and
+/// `tinyint_col * 2` are LONG, `int_col + 1` is LONGLONG.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct IntLen {
+    pub len: u32,
+    pub unsigned: bool,
+    pub precision: u32,
+}
+
+impl IntLen {
+    fn of(precision: u32, unsigned: bool) -> IntLen {
+        IntLen {
+            len: precision + u32::from(!unsigned),
+            unsigned,
+            precision,
+        }
+    }
+
+    /// `self MOD d`: as long as the longer operand, signed as `self`.
+    pub fn modulo(self, d: IntLen) -> IntLen {
+        IntLen {
+            len: self.len.max(d.len),
+            unsigned: self.unsigned,
+            precision: self.precision.max(d.precision),
+        }
+    }
+
+    /// INT up to nine characters, BIGINT beyond (MariaDB's
+    /// long-or-longlong rule).
+    pub fn sql_type(self) -> Option<SqlType> {
+        Some(SqlType::Int {
+            width: if self.len <= 9 {
+                IntWidth::Int
+            } else {
+                IntWidth::Big
+            },
+            unsigned: self.unsigned,
+        })
+    }
+}
+
+/// See `IntLen`; None when `e` is not built from integer literals, integer
+/// (or YEAR, BIT) columns, + - * DIV MOD, negation and ABS.
+pub(crate) fn int_len(e: &Expr, cols: &[OutCol]) -> Option<IntLen> {
+    match e {
+        // A literal's precision is its digit count.
+        Expr::Lit(Value::Int(i)) => {
+            let digits = i.unsigned_abs().to_string().len() as u32;
+            Some(IntLen {
+                len: digits + u32::from(*i < 0),
+                unsigned: false,
+                precision: digits,
+            })
+        }
+        Expr::Col(i) => {
+            let (len, unsigned) = match cols.get(*i)?.ty.as_ref()? {
+                SqlType::Int { width, unsigned } => {
+                    let signed_len = match width {
+                        IntWidth::Tiny => 4,
+                        IntWidth::Small => 6,
+                        IntWidth::Medium => 9,
+                        IntWidth::Int => 11,
+                        IntWidth::Big => 20,
+                    };
+                    let len = if *unsigned && *width != IntWidth::Big {
+                        signed_len - 1
+                    } else {
+                        signed_len
+                    };
+                    (len, *unsigned)
+                }
+                SqlType::Bool => (1, false),
+                SqlType::Year => (4, true),
+                SqlType::Bit(m) => (
+                    (u64::MAX >> (64 - u32::from(*m))).to_string().len() as u32,
+                    true,
+                ),
+                _ => return None,
+            };
+            Some(IntLen {
+                len,
+                unsigned,
+                precision: len - u32::from(!unsigned && len > 1),
+            })
+        }
+        Expr::Neg(x) => {
+            let a = int_len(x, cols)?;
+            Some(IntLen {
+                len: a.len + 1,
+                unsigned: false,
+                precision: a.precision,
+            })
+        }
+        Expr::Func(crate::expr::Func::Abs, args) if args.len() == 1 => int_len(&args[0], cols),
+        Expr::Arith(op, a, b) => {
+            let a = int_len(a, cols)?;
+            let b = int_len(b, cols)?;
+            let unsigned = a.unsigned || b.unsigned;
+            Some(match op {
+                ArithOp::Add | ArithOp::Sub => {
+                    IntLen::of(a.precision.max(b.precision) + 1, unsigned)
+                }
+                ArithOp::Mul => IntLen::of(a.precision + b.precision, unsigned),
+                ArithOp::IntDiv => IntLen {
+                    len: a.precision,
+                    unsigned,
+                    precision: a.precision,
+                },
+                ArithOp::Mod => a.modulo(b),
+                ArithOp::Div => return None,
+            })
+        }
+        _ => None,
     }
 }
 

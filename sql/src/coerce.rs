@@ -57,6 +57,8 @@ impl Coerce for SqlType {
             }
             // Out of range or not a number: the zero year.
             SqlType::Year => Some(Value::Int(0)),
+            // Too wide for the column: every bit set, as MariaDB stores it.
+            SqlType::Bit(m) => Some(Value::UInt(bit_mask(*m))),
             SqlType::Bool => SqlType::Int {
                 width: IntWidth::Tiny,
                 unsigned: false,
@@ -122,6 +124,7 @@ impl Coerce for SqlType {
         match self {
             SqlType::Int { width, unsigned } => coerce_int(v, *width, *unsigned, column),
             SqlType::Year => coerce_year(v, column),
+            SqlType::Bit(m) => coerce_bit(v, *m, column),
             SqlType::Bool => coerce_int(v, IntWidth::Tiny, false, column),
             SqlType::Decimal { precision, scale } => {
                 let d = match &v {
@@ -349,7 +352,7 @@ pub fn to_time(v: &Value) -> Option<i64> {
     }
 }
 
-fn wrong_value(kind: &str, v: &Value, column: &str) -> SqlError {
+pub(crate) fn wrong_value(kind: &str, v: &Value, column: &str) -> SqlError {
     let mut e = SqlError::truncated_wrong_value(kind, &v.to_text_lossy(), column);
     if matches!(kind, "date" | "datetime" | "time" | "uuid") {
         // MySQL reports bad temporal literals as ER_TRUNCATED_WRONG_VALUE.
@@ -369,6 +372,57 @@ fn numeric_f64(v: &Value, column: &str) -> SqlResult<f64> {
             .to_f64()
             .ok_or_else(|| wrong_value("double", other, column)),
     }
+}
+
+/// The largest value of a BIT(m) column.
+pub fn bit_mask(m: u8) -> u64 {
+    if m >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << m) - 1
+    }
+}
+
+/// A BIT(m) value. Numbers keep their two's-complement bits (-1 fills a
+/// BIT(64)); strings are taken as big-endian bytes, as MariaDB stores `'a'`
+/// as 0x61. Whatever needs more than `m` bits is 1406, as in strict mode.
+fn coerce_bit(v: Value, m: u8, column: &str) -> SqlResult<Value> {
+    let from_bytes = |b: &[u8]| -> SqlResult<u64> {
+        let b = &b[b.iter().take_while(|x| **x == 0).count()..];
+        if b.len() > 8 {
+            return Err(SqlError::data_too_long(column));
+        }
+        Ok(b.iter().fold(0u64, |n, x| n << 8 | u64::from(*x)))
+    };
+    let n = match &v {
+        Value::Int(i) => *i as u64,
+        Value::UInt(u) => *u,
+        Value::Double(d) => {
+            let r = d.round();
+            if !r.is_finite() || !(-9223372036854775808.0..18446744073709551616.0).contains(&r) {
+                return Err(SqlError::data_too_long(column));
+            }
+            if r < 0.0 {
+                r as i64 as u64
+            } else {
+                r as u64
+            }
+        }
+        Value::Decimal(d) => {
+            let r = d.round();
+            match (i64::try_from(r), u64::try_from(r)) {
+                (_, Ok(u)) => u,
+                (Ok(i), _) => i as u64,
+                _ => return Err(SqlError::data_too_long(column)),
+            }
+        }
+        Value::Bytes(b) => from_bytes(b)?,
+        other => from_bytes(other.to_text_lossy().as_bytes())?,
+    };
+    if n > bit_mask(m) {
+        return Err(SqlError::data_too_long(column));
+    }
+    Ok(Value::UInt(n))
 }
 
 /// A YEAR value: two-digit years map to 1970..=2069 (the number 0 is the

@@ -1256,7 +1256,7 @@ fn remove_column(def: &mut TableDef, source: &mut Vec<ColSource>, i: usize) {
 /// ENUM member.
 pub(crate) fn implicit_default(t: &SqlType) -> Value {
     match t {
-        SqlType::Int { unsigned: true, .. } => Value::UInt(0),
+        SqlType::Int { unsigned: true, .. } | SqlType::Bit(_) => Value::UInt(0),
         SqlType::Int { .. } | SqlType::Bool | SqlType::Year => Value::Int(0),
         SqlType::Decimal { .. } => Value::Int(0),
         SqlType::Float | SqlType::Double => Value::Double(0.0),
@@ -1791,6 +1791,9 @@ fn default_value(e: &ast::Expr, column: &str) -> SqlResult<DefaultValue> {
             }
             ast::Value::Boolean(b) => Value::from_bool(*b),
             ast::Value::Null => Value::Null,
+            ast::Value::HexStringLiteral(_) | ast::Value::SingleQuotedByteStringLiteral(_) => {
+                crate::bind::byte_literal(&v.value).map_err(|_| bad())?
+            }
             _ => return Err(bad()),
         }),
         ast::Expr::UnaryOp {

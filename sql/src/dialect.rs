@@ -94,7 +94,27 @@ impl Dialect for MariaDb {
         if let Some(e) = in_parenthesised_query(parser, expr) {
             return Some(e);
         }
+        // `a MOD b`, MySQL's infix spelling of `a % b`; kept as written
+        // because an unaliased column is named by its text.
+        if parser.parse_keyword(Keyword::MOD) {
+            return Some(
+                parser
+                    .parse_subexpr(precedence)
+                    .map(|right| Expr::BinaryOp {
+                        left: Box::new(expr.clone()),
+                        op: sqlparser::ast::BinaryOperator::Custom("MOD".into()),
+                        right: Box::new(right),
+                    }),
+            );
+        }
         self.0.parse_infix(parser, expr, precedence)
+    }
+
+    fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
+        if matches!(&parser.peek_token_ref().token, Token::Word(w) if w.keyword == Keyword::MOD) {
+            return Some(Ok(self.prec_value(Precedence::MulDivModOp)));
+        }
+        self.0.get_next_precedence(parser)
     }
 
     fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
@@ -299,6 +319,18 @@ mod tests {
             .try_with_sql(sql)
             .and_then(|mut p| p.parse_expr())
             .expect("parses")
+    }
+
+    #[test]
+    fn mod_is_an_infix_operator_as_tight_as_percent() {
+        use sqlparser::ast::BinaryOperator as B;
+        let Expr::BinaryOp { left, op, .. } = expr("7 MOD 3 + 1") else {
+            panic!("not a binary operation");
+        };
+        assert_eq!(op, B::Plus);
+        assert!(matches!(*left, Expr::BinaryOp { op: B::Custom(m), .. } if m == "MOD"));
+        // MOD(a, b) stays a function call.
+        assert!(matches!(expr("MOD(7, 3)"), Expr::Function(_)));
     }
 
     #[test]

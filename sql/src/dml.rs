@@ -21,6 +21,7 @@ use crate::generated;
 use crate::{Exec, OutCol, Output};
 use trireme_storage::catalog::{DefaultValue, TableDef};
 use trireme_storage::keycode::rows_equal;
+use trireme_storage::types::SqlType;
 use trireme_storage::value::{sort_cmp, Value};
 use trireme_storage::{Row, Table};
 
@@ -106,8 +107,8 @@ impl Exec<'_> {
         let mut source: Vec<Vec<Option<Value>>> = Vec::new();
         if !ins.assignments.is_empty() {
             let mut r = Vec::new();
-            for a in &ins.assignments {
-                r.push(self.insert_value(&a.value, &empty)?);
+            for (a, t) in ins.assignments.iter().zip(&targets) {
+                r.push(self.insert_value(&a.value, &empty, def.columns[*t].ty.is_numeric())?);
             }
             source.push(r);
         } else if let Some(q) = &ins.source {
@@ -115,8 +116,11 @@ impl Exec<'_> {
                 ast::SetExpr::Values(v) if q.order_by.is_none() => {
                     for row in &v.rows {
                         let mut r = Vec::with_capacity(row.content.len());
-                        for e in &row.content {
-                            r.push(self.insert_value(e, &empty)?);
+                        for (j, e) in row.content.iter().enumerate() {
+                            let numeric = targets
+                                .get(j)
+                                .is_some_and(|t| def.columns[*t].ty.is_numeric());
+                            r.push(self.insert_value(e, &empty, numeric)?);
                         }
                         source.push(r);
                     }
@@ -300,14 +304,24 @@ impl Exec<'_> {
         })
     }
 
-    /// A VALUES item: an expression, or None for DEFAULT.
-    fn insert_value(&mut self, e: &ast::Expr, scope: &Scope) -> SqlResult<Option<Value>> {
+    /// A VALUES item: an expression, or None for DEFAULT. For a `numeric`
+    /// column a hex literal is its number (0x0F stores 15), as MariaDB
+    /// reads it.
+    fn insert_value(
+        &mut self,
+        e: &ast::Expr,
+        scope: &Scope,
+        numeric: bool,
+    ) -> SqlResult<Option<Value>> {
         if let ast::Expr::Identifier(id) = e {
             if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("DEFAULT") {
                 return Ok(None);
             }
         }
-        let x = self.bind(e, &mut BindEnv::new(scope, "field list"))?;
+        let mut x = self.bind(e, &mut BindEnv::new(scope, "field list"))?;
+        if numeric {
+            x = crate::bind::hex_number(x);
+        }
         Ok(Some(eval_stored(&x, &[])?))
     }
 
@@ -334,7 +348,11 @@ impl Exec<'_> {
         // The generated id is taken only once every other column is valid:
         // a row refused for a missing value uses up no id (InnoDB).
         let mut generate_at = None;
+        let zone = self
+            .session_zone()
+            .filter(|_| crate::tstz::has_timestamps(def));
         for (i, col) in def.columns.iter().enumerate() {
+            let mut now_set = false;
             let v = match given[i].take() {
                 Some(Some(v)) => Some(v),
                 // DEFAULT or not named.
@@ -398,7 +416,9 @@ impl Exec<'_> {
                 None => match &col.default {
                     Some(DefaultValue::Value(d)) => col.ty.coerce(d.clone(), &col.name)?,
                     Some(DefaultValue::CurrentTimestamp) => {
-                        col.ty.coerce(Value::DateTime(self.now), &col.name)?
+                        now_set = true;
+                        col.ty
+                            .coerce(Value::DateTime(self.now_for(&col.ty)), &col.name)?
                     }
                     Some(DefaultValue::Expr(text)) => {
                         let v = self.eval_default(text)?;
@@ -407,6 +427,13 @@ impl Exec<'_> {
                     None if col.nullable => Value::Null,
                     None => return Err(SqlError::no_default(&col.name)),
                 },
+            };
+            // A TIMESTAMP is given in the session's zone and stored in UTC.
+            let v = match &zone {
+                Some(z) if matches!(col.ty, SqlType::Timestamp(_)) && !now_set => {
+                    crate::tstz::to_utc(z, v, &col.name)?
+                }
+                _ => v,
             };
             row.push(v);
         }
@@ -488,9 +515,17 @@ impl Exec<'_> {
                     }
                     OnDup::Update => {
                         self.check_not_newer(table, &old_pk)?;
-                        let mut combined: Vec<Value> = old_row.to_vec();
-                        combined.extend(row.iter().cloned());
-                        let mut new_row: Vec<Value> = old_row.to_vec();
+                        // Both rows read in the session's zone (`tstz`).
+                        let zone = self
+                            .session_zone()
+                            .filter(|_| crate::tstz::has_timestamps(&table.def));
+                        let local = |r: &[Value]| match &zone {
+                            Some(z) => crate::tstz::to_local(&table.def, z, &r.into()).to_vec(),
+                            None => r.to_vec(),
+                        };
+                        let mut combined: Vec<Value> = local(&old_row);
+                        combined.extend(local(&row));
+                        let mut new_row: Vec<Value> = local(&old_row);
                         for (c, e) in updates {
                             // Later assignments see earlier ones.
                             combined[..new_row.len()].clone_from_slice(&new_row);
@@ -500,6 +535,17 @@ impl Exec<'_> {
                                 return Err(SqlError::bad_null(&col.name));
                             }
                             new_row[*c] = col.ty.coerce(v, &col.name)?;
+                        }
+                        if let Some(z) = &zone {
+                            let assigned = |i| updates.iter().any(|(c, _)| *c == i);
+                            crate::tstz::restore(
+                                &table.def,
+                                z,
+                                &old_row,
+                                &mut new_row,
+                                assigned,
+                                &[],
+                            )?;
                         }
                         if rows_equal(&new_row, &old_row) {
                             // CLIENT_FOUND_ROWS counts the row found as 1.
@@ -665,7 +711,7 @@ impl Exec<'_> {
         }
         for (i, c) in table.def.columns.iter().enumerate() {
             if c.on_update_now && !assigned.contains(&i) {
-                if let Ok(v) = c.ty.coerce(Value::DateTime(self.now), &c.name) {
+                if let Ok(v) = c.ty.coerce(Value::DateTime(self.now_for(&c.ty)), &c.name) {
                     new[i] = v;
                 }
             }
@@ -696,15 +742,28 @@ impl Exec<'_> {
             .filter(|(_, c)| !**c)
             .map(|(f, _)| f)
             .collect();
+        // WHERE reads TIMESTAMP columns in the session's zone; the rows
+        // returned stay as stored (`tstz`).
+        let zone = self
+            .session_zone()
+            .filter(|_| crate::tstz::has_timestamps(&table.def));
+        let refs = match zone {
+            Some(_) => crate::tstz::keyable(&table.def, refs, 0),
+            None => refs,
+        };
         let path = access::choose(&table.def, &refs, 0);
         let mut rows = Vec::new();
         for (pk, r) in access::fetch(table, self.txn, &path, &[], &mut self.sess.vars.reads)? {
+            let local = match &zone {
+                Some(z) => crate::tstz::to_local(&table.def, z, &r),
+                None => r.clone(),
+            };
             let mut ok = true;
             for (f, corr) in filters.iter().zip(&correlated) {
                 let holds = if *corr {
-                    self.eval_row(f, &r, &scope)?.truth() == Some(true)
+                    self.eval_row(f, &local, &scope)?.truth() == Some(true)
                 } else {
-                    f.holds(&r)?
+                    f.holds(&local)?
                 };
                 if !holds {
                     ok = false;
@@ -835,7 +894,16 @@ impl Exec<'_> {
         sets: &[(usize, Option<Expr>)],
         old: &Row,
     ) -> SqlResult<Option<Vec<Value>>> {
-        let mut new: Vec<Value> = old.to_vec();
+        // SET reads TIMESTAMP columns in the session's zone; what it
+        // assigns goes back to UTC and the others keep their stored value.
+        let zone = self
+            .session_zone()
+            .filter(|_| crate::tstz::has_timestamps(&table.def));
+        let mut new: Vec<Value> = match &zone {
+            Some(z) => crate::tstz::to_local(&table.def, z, old).to_vec(),
+            None => old.to_vec(),
+        };
+        let mut now_set = Vec::new();
         for (c, e) in sets {
             let col = &table.def.columns[*c];
             let v = match e {
@@ -846,7 +914,10 @@ impl Exec<'_> {
                 Some(e) => eval_stored(e, &new)?,
                 None => match &col.default {
                     Some(DefaultValue::Value(d)) => d.clone(),
-                    Some(DefaultValue::CurrentTimestamp) => Value::DateTime(self.now),
+                    Some(DefaultValue::CurrentTimestamp) => {
+                        now_set.push(*c);
+                        Value::DateTime(self.now_for(&col.ty))
+                    }
                     Some(DefaultValue::Expr(text)) => self.eval_default(text)?,
                     None => Value::Null,
                 },
@@ -855,6 +926,10 @@ impl Exec<'_> {
                 return Err(SqlError::bad_null(&col.name));
             }
             new[*c] = col.ty.coerce(v, &col.name)?;
+        }
+        if let Some(z) = &zone {
+            let assigned = |i| sets.iter().any(|(c, _)| *c == i);
+            crate::tstz::restore(&table.def, z, old, &mut new, assigned, &now_set)?;
         }
         if rows_equal(&new, old) {
             return Ok(None);

@@ -255,7 +255,7 @@ impl Exec<'_> {
         }
         .into_iter()
         .partition(Expr::has_correlated);
-        plan.choose_access(&filters);
+        plan.choose_access(&filters, self.session_zone().is_some());
         let mut derived_ids = derived_ids.into_iter();
         block.tables = self.describe_sources(&plan, &filters, &s.from, &mut derived_ids)?;
         if let Some(t) = block.tables.first_mut() {
@@ -324,7 +324,7 @@ impl Exec<'_> {
             .filter(|f| !f.has_correlated())
             .cloned()
             .collect();
-        plan.choose_access(&plain);
+        plan.choose_access(&plain, self.session_zone().is_some());
         let mut block = Block::new(1, "SIMPLE");
         block.tables = self.describe_sources(&plan, &filters, from, &mut std::iter::empty())?;
         Ok(block)
@@ -702,6 +702,7 @@ fn column_key_len(def: &TableDef, col: usize) -> u32 {
         }
         SqlType::Uuid => 16,
         SqlType::Year => 1,
+        SqlType::Bit(m) => u32::from(*m).div_ceil(8),
         SqlType::Set(vs) => (vs.len() as u32).div_ceil(8).max(1),
         #[allow(unreachable_patterns)]
         _ => 8,

@@ -219,11 +219,15 @@ impl Exec<'_> {
     /// The value of an expression DEFAULT for one row, at the statement's
     /// clock.
     pub(crate) fn eval_default(&mut self, text: &str) -> SqlResult<Value> {
+        if let Some((_, e)) = self.default_exprs.iter().find(|(t, _)| t == text) {
+            return e.clone().eval(&[]);
+        }
         let scope = Scope::default();
-        let e = self.bind(
+        let e = Arc::new(self.bind(
             &parse(text)?,
             &mut crate::bind::BindEnv::new(&scope, "DEFAULT"),
-        )?;
+        )?);
+        self.default_exprs.push((text.to_string(), e.clone()));
         e.eval(&[])
     }
 }
@@ -384,6 +388,7 @@ fn standalone<R>(now: DateTime, f: impl FnOnce(&mut Exec) -> R) -> R {
         outer: Vec::new(),
         saw_outer_ref: false,
         generated: Vec::new(),
+        default_exprs: Vec::new(),
     };
     f(&mut e)
 }

@@ -33,6 +33,7 @@ pub mod multi;
 pub mod select;
 pub mod show;
 pub mod stored_expr;
+pub mod tstz;
 pub mod vars;
 pub mod view;
 pub mod window;
@@ -208,6 +209,9 @@ pub struct Exec<'a> {
     /// Generated-column expressions bound by this statement, per table
     /// (`generated`).
     pub generated: Vec<(usize, generated::Bound)>,
+    /// DEFAULT expressions bound by this statement, by their text: bound
+    /// once, evaluated per row (`generated::eval_default`).
+    pub default_exprs: Vec<(String, std::sync::Arc<expr::Expr>)>,
 }
 
 impl Exec<'_> {
@@ -589,6 +593,16 @@ pub fn sql_type(dt: &ast::DataType, column: &str) -> SqlResult<SqlType> {
             duplicate_member(members, column, "SET")?;
             Ok(SqlType::Set(members.clone()))
         }
+        D::Bit(m) => match m.unwrap_or(1) {
+            m @ 1..=64 => Ok(SqlType::Bit(m as u8)),
+            // MariaDB takes BIT(0) as BIT(1).
+            0 => Ok(SqlType::Bit(1)),
+            _ => Err(SqlError::new(
+                1439,
+                "42000",
+                format!("Display width out of range for '{column}' (max = 64)"),
+            )),
+        },
         D::Custom(name, args)
             if name.to_string().eq_ignore_ascii_case("year")
                 && (args.is_empty() || args.len() == 1 && args[0] == "4") =>

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sqlparser::ast;
+use trireme_storage::types::SqlType;
 use trireme_storage::value::Value;
 use trireme_storage::Table;
 
@@ -18,6 +19,7 @@ use crate::bind::BindEnv;
 use crate::coerce::Coerce;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::Expr;
+use crate::func::tz::Zone;
 use crate::select::{FromPlan, SourceData};
 use crate::{Exec, Output};
 
@@ -65,6 +67,7 @@ impl Exec<'_> {
             sets.push((src, pos - plan.sources[src].offset, e));
         }
         let rows = self.joined_rows(&mut plan, u.selection.as_ref())?;
+        let zone = self.session_zone();
         let mut done: HashSet<(usize, Vec<u8>)> = HashSet::new();
         let (mut matched, mut changed) = (0u64, 0u64);
         let targets: Vec<usize> = {
@@ -75,7 +78,8 @@ impl Exec<'_> {
         };
         for joined in rows {
             for &src in &targets {
-                let Some((table, pk)) = target(&plan, src, &joined, &mut done)? else {
+                let Some((table, pk)) = target(&plan, src, &joined, &mut done, zone.as_ref())?
+                else {
                     continue;
                 };
                 let off = plan.sources[src].offset;
@@ -91,9 +95,15 @@ impl Exec<'_> {
                     if v.is_null() && !col.nullable {
                         return Err(SqlError::bad_null(&col.name));
                     }
-                    new[*c] = col.ty.coerce(v, &col.name)?;
+                    let v = col.ty.coerce(v, &col.name)?;
                     // Later assignments see this one (MySQL's left to right).
-                    row[off + *c] = new[*c].clone();
+                    row[off + *c] = v.clone();
+                    new[*c] = match &zone {
+                        Some(z) if matches!(col.ty, SqlType::Timestamp(_)) => {
+                            crate::tstz::to_utc(z, v, &col.name)?
+                        }
+                        _ => v,
+                    };
                 }
                 if trireme_storage::keycode::rows_equal(&new, &current) {
                     continue;
@@ -164,11 +174,13 @@ impl Exec<'_> {
             targets.push(src);
         }
         let rows = self.joined_rows(&mut plan, d.selection.as_ref())?;
+        let zone = self.session_zone();
         let mut done: HashSet<(usize, Vec<u8>)> = HashSet::new();
         let mut deleted = 0u64;
         for joined in rows {
             for &src in &targets {
-                let Some((table, pk)) = target(&plan, src, &joined, &mut done)? else {
+                let Some((table, pk)) = target(&plan, src, &joined, &mut done, zone.as_ref())?
+                else {
                     continue;
                 };
                 let Some(current) = self.txn.get(&table, &pk)? else {
@@ -201,18 +213,21 @@ impl Exec<'_> {
                 "a correlated subquery in a multi-table UPDATE or DELETE",
             ));
         }
-        plan.choose_access(&filters);
+        plan.choose_access(&filters, self.session_zone().is_some());
         self.run_join(plan, &filters, None, None)
     }
 }
 
 /// The stored row of target `src` a joined row reaches, the first time it
 /// reaches it: None for a NULL-extended (LEFT JOIN) side or a repeat.
+/// `zone`: the session's, in which the join read TIMESTAMP columns (the
+/// key is made of stored values, `tstz`).
 fn target(
     plan: &FromPlan,
     src: usize,
     joined: &[Value],
     done: &mut HashSet<(usize, Vec<u8>)>,
+    zone: Option<&Zone>,
 ) -> SqlResult<Option<(Arc<Table>, Vec<u8>)>> {
     let table = stored(plan, src)?;
     let (off, width) = (plan.sources[src].offset, plan.sources[src].width);
@@ -220,7 +235,20 @@ fn target(
     if old.iter().all(Value::is_null) && plan.sources[src].left_join {
         return Ok(None);
     }
-    let pk = pk_of(&table, old)?;
+    let pk = match zone {
+        Some(z) if crate::tstz::has_timestamps(&table.def) => {
+            let stored: Vec<Value> = old
+                .iter()
+                .zip(&table.def.columns)
+                .map(|(v, c)| match c.ty {
+                    SqlType::Timestamp(_) => crate::tstz::to_utc(z, v.clone(), &c.name),
+                    _ => Ok(v.clone()),
+                })
+                .collect::<SqlResult<_>>()?;
+            pk_of(&table, &stored)?
+        }
+        _ => pk_of(&table, old)?,
+    };
     if !done.insert((src, pk.clone())) {
         return Ok(None);
     }

@@ -51,8 +51,10 @@ pub struct FromPlan {
 
 impl FromPlan {
     /// Access paths of the stored sources from their ON conditions and
-    /// (for inner sources) the WHERE terms.
-    pub fn choose_access(&mut self, filters: &[Expr]) {
+    /// (for inner sources) the WHERE terms. With `local_timestamps`
+    /// (a session outside UTC), predicates on TIMESTAMP columns give no
+    /// lookup keys (`tstz`).
+    pub fn choose_access(&mut self, filters: &[Expr], local_timestamps: bool) {
         for src in &mut self.sources {
             if let SourceData::Stored(t) = &src.data {
                 // A correlated subquery runs per row, in the join itself:
@@ -61,6 +63,9 @@ impl FromPlan {
                     src.on.iter().filter(|e| !e.has_correlated()).collect();
                 if !src.left_join {
                     usable.extend(filters.iter());
+                }
+                if local_timestamps {
+                    usable = crate::tstz::keyable(&t.def, usable, src.offset);
                 }
                 src.access = access::choose(&t.def, &usable, src.offset);
             }
@@ -641,7 +646,7 @@ impl Exec<'_> {
             return Err(SqlError::unsupported("DISTINCT ON"));
         }
 
-        plan.choose_access(&filters);
+        plan.choose_access(&filters, self.session_zone().is_some());
 
         let early = if aggregate
             || distinct
@@ -1052,7 +1057,8 @@ impl Exec<'_> {
         let src = &plan.sources[level];
         let candidates: Vec<(Option<Vec<u8>>, Row)> = match &src.data {
             SourceData::Stored(t) => {
-                { access::fetch(t, self.txn, &src.access, row, &mut self.sess.vars.reads)? }
+                let rows = access::fetch(t, self.txn, &src.access, row, &mut self.sess.vars.reads)?;
+                self.rows_in_zone(&t.def, rows)
                     .into_iter()
                     .map(|(k, r)| (Some(k), r))
                     .collect()

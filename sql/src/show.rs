@@ -191,7 +191,7 @@ impl Exec<'_> {
             r.push(match &c.default {
                 Some(DefaultValue::Value(v)) => match v {
                     Value::Null => Value::Null,
-                    other => s(other.to_text_lossy()),
+                    other => s(default_text(&c.ty, other)),
                 },
                 Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
                 Some(DefaultValue::Expr(t)) => s(t.clone()),
@@ -708,6 +708,7 @@ impl Exec<'_> {
                                 Value::Int(0),
                             ),
                             SqlType::Bool => (Value::Int(3), Value::Int(0)),
+                            SqlType::Bit(m) => (Value::Int(i64::from(*m)), Value::Null),
                             SqlType::Double => (Value::Int(22), Value::Null),
                             SqlType::Float => (Value::Int(12), Value::Null),
                             _ => (Value::Null, Value::Null),
@@ -738,7 +739,7 @@ impl Exec<'_> {
                             Value::Int(i as i64 + 1),
                             match &c.default {
                                 Some(DefaultValue::Value(Value::Null)) | None => Value::Null,
-                                Some(DefaultValue::Value(v)) => s(v.to_text_lossy()),
+                                Some(DefaultValue::Value(v)) => s(default_text(&c.ty, v)),
                                 Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
                                 Some(DefaultValue::Expr(t)) => s(t.clone()),
                             },
@@ -1303,7 +1304,10 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
         match &c.default {
             Some(DefaultValue::Value(v)) => {
                 l.push_str(" DEFAULT ");
-                l.push_str(&sql_literal(v));
+                match (&c.ty, v) {
+                    (SqlType::Bit(_), Value::UInt(_)) => l.push_str(&default_text(&c.ty, v)),
+                    _ => l.push_str(&sql_literal(v)),
+                }
             }
             Some(DefaultValue::CurrentTimestamp) => l.push_str(" DEFAULT CURRENT_TIMESTAMP"),
             Some(DefaultValue::Expr(t)) => {
@@ -1457,4 +1461,13 @@ fn check_constraints(def: &TableDef) -> Vec<(String, &'static str, String)> {
                 .map(|(n, e)| (n.clone(), "Table", e.clone())),
         )
         .collect()
+}
+
+/// A column default as SHOW COLUMNS and information_schema show it: a BIT
+/// default is a bit literal (`b'101'`), as MariaDB prints it.
+fn default_text(ty: &SqlType, v: &Value) -> String {
+    match (ty, v) {
+        (SqlType::Bit(_), Value::UInt(n)) => format!("b'{n:b}'"),
+        _ => v.to_text_lossy(),
+    }
 }

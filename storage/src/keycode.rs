@@ -185,7 +185,9 @@ impl ComponentWidth {
     pub fn of(t: &crate::types::SqlType) -> ComponentWidth {
         use crate::types::SqlType::*;
         match t {
-            Int { .. } | Bool | Float | Double | Time(_) | Year => ComponentWidth::Fixed(8),
+            Int { .. } | Bool | Float | Double | Time(_) | Year | Bit(_) => {
+                ComponentWidth::Fixed(8)
+            }
             Decimal { .. } | Uuid => ComponentWidth::Fixed(16),
             Date => ComponentWidth::Fixed(4),
             DateTime(_) | Timestamp(_) => ComponentWidth::Fixed(11),

@@ -84,11 +84,28 @@ pub enum SqlType {
     /// YEAR (MariaDB's YEAR(4)): 1901..=2155, or 0 for the zero year; kept
     /// as an integer.
     Year,
+    /// BIT(M), 1..=64 bits: kept as an unsigned integer below 2^M, sent to
+    /// clients as its ceil(M/8) big-endian bytes.
+    Bit(u8),
 }
 
 impl SqlType {
     pub fn is_integer(&self) -> bool {
         matches!(self, SqlType::Int { .. } | SqlType::Bool)
+    }
+
+    /// Integers, BOOL, YEAR, DECIMAL and floating point: the types a hex
+    /// literal is a number for.
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            SqlType::Int { .. }
+                | SqlType::Bool
+                | SqlType::Year
+                | SqlType::Decimal { .. }
+                | SqlType::Float
+                | SqlType::Double
+        )
     }
 
     pub fn is_unsigned(&self) -> bool {
@@ -159,6 +176,7 @@ impl SqlType {
             SqlType::Time(f) => format!("time({f})"),
             SqlType::Uuid => "uuid".into(),
             SqlType::Year => "year(4)".into(),
+            SqlType::Bit(m) => format!("bit({m})"),
             SqlType::Enum(vs) => {
                 let items: Vec<String> = vs
                     .iter()

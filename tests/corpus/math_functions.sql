@@ -71,3 +71,11 @@ SELECT ROUND(NULL), FLOOR(NULL), SQRT(NULL), POW(NULL, 2), LOG(NULL);
 SELECT ABS(-9223372036854775808);
 SELECT -(-9223372036854775808);
 SELECT RAND() >= 0, RAND(1) = RAND(1), FLOOR(RAND() * 10) BETWEEN 0 AND 9;
+-- Integer result types: INT (LONG) up to nine characters, BIGINT beyond;
+-- unsigned when an operand is; MOD as an infix operator.
+CREATE TABLE int_widths (id INT PRIMARY KEY, ti TINYINT, si SMALLINT, mi MEDIUMINT, i INT, bi BIGINT, ui INT UNSIGNED, ut TINYINT UNSIGNED, y YEAR);
+INSERT INTO int_widths VALUES (1, -5, 300, 70000, 100000, 5000000000, 7, 200, 2024);
+SELECT ti + 0, ti + ti, si + 1, mi + 1, i + 0, bi + 0, ui + 0, ut + 0, y + 0 FROM int_widths;
+SELECT ut - 1, ut * ut, -ti, -ut, ti * ti, si * si, 1 + 1, 99999999 + 0, 12345678 * 1 FROM int_widths;
+SELECT ti DIV 2, i DIV 2, i MOD 7, ti MOD 2, ut MOD 7, 17 MOD 5 + 1, ABS(ti), ABS(ui), ABS(y) FROM int_widths;
+SELECT LENGTH('abc'), LOCATE('b', 'abc'), SIGN(-3), BIT_LENGTH('a'), TO_SECONDS('2024-01-01'), CRC32('a'), ISNULL(1);

@@ -32,7 +32,7 @@
 
 use std::fmt::Write as _;
 
-use mysql_common::constants::ColumnType;
+use mysql_common::constants::{ColumnFlags, ColumnType};
 use mysql_common::value::Value;
 
 use crate::buf::{put_lenenc_bytes, Reader};
@@ -77,11 +77,15 @@ pub fn to_text(v: &Value, col: Option<&ColumnDef>) -> Option<Vec<u8>> {
     match v {
         Value::NULL => return None,
         Value::Bytes(b) => return Some(b.clone()),
+        // A ZEROFILL column (YEAR is one) pads to its display width: the
+        // zero year reads 0000.
         Value::Int(i) => {
             let _ = write!(s, "{i}");
+            zero_fill(&mut s, col);
         }
         Value::UInt(u) => {
             let _ = write!(s, "{u}");
+            zero_fill(&mut s, col);
         }
         Value::Float(f) => fmt_float(*f, f64::from(f.abs()), &mut s),
         // A FLOAT column shows single-precision digits, as MySQL does.
@@ -111,6 +115,16 @@ pub fn to_text(v: &Value, col: Option<&ColumnDef>) -> Option<Vec<u8>> {
         }
     }
     Some(s.into_bytes())
+}
+
+/// Left-pads a non-negative integer's digits with zeros to the column's
+/// display width when the column is ZEROFILL.
+fn zero_fill(s: &mut String, col: Option<&ColumnDef>) {
+    let Some(c) = col else { return };
+    let width = c.column_length as usize;
+    if c.flags.contains(ColumnFlags::ZEROFILL_FLAG) && !s.starts_with('-') && s.len() < width {
+        s.insert_str(0, &"0".repeat(width - s.len()));
+    }
 }
 
 /// Appends one text-protocol cell (`0xfb` for NULL, else a length-encoded

@@ -739,6 +739,13 @@ fn big() -> Option<SqlType> {
     })
 }
 
+fn int() -> Option<SqlType> {
+    Some(SqlType::Int {
+        width: IntWidth::Int,
+        unsigned: false,
+    })
+}
+
 fn ubig() -> Option<SqlType> {
     Some(SqlType::Int {
         width: IntWidth::Big,
@@ -821,13 +828,7 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
         FromBase64 | Unhex | RandomBytes => (Some(SqlType::Varbinary(n0.max(1))), true),
         Password => (varchar(41), true),
         Compress | Uncompress => (Some(SqlType::Blob(u32::MAX)), true),
-        UncompressedLength => (
-            Some(SqlType::Int {
-                width: IntWidth::Int,
-                unsigned: true,
-            }),
-            true,
-        ),
+        UncompressedLength => (int(), true),
         Char => (
             Some(SqlType::Varbinary((args.len() as u32 * 4).max(1))),
             true,
@@ -847,12 +848,15 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
         Md5 => (varchar(32), true),
         Sha1 => (varchar(40), true),
         Sha2 => (varchar(128), true),
+        // MariaDB's types: INT (LONG) for the short ones, BIGINT for
+        // those that can pass 32 bits.
         Length | CharLength | Locate | Instr | Ascii | Ord | Sign | Year | Month | Day | Hour
-        | Minute | Second | Microsecond | DateDiff | Sleep | BitLength | FindInSet | Field
-        | Strcmp | RegexpLike | RegexpInstr | BitCount | DayOfWeek | Weekday | DayOfYear
-        | Quarter | ToDays | ToSeconds | Week | WeekOfYear | YearWeek | PeriodAdd | PeriodDiff
-        | TimestampDiff | IntervalIndex | Benchmark => (big(), true),
-        IsNull | IsIpv4 | IsIpv6 => (big(), false),
+        | Minute | Second | Microsecond | DateDiff | Sleep | FindInSet | Field | Strcmp
+        | RegexpLike | RegexpInstr | BitCount | DayOfWeek | Weekday | DayOfYear | Quarter
+        | ToDays | Week | WeekOfYear | YearWeek | PeriodAdd | PeriodDiff | IntervalIndex
+        | Benchmark => (int(), true),
+        BitLength | ToSeconds | TimestampDiff => (big(), true),
+        IsNull | IsIpv4 | IsIpv6 => (int(), false),
         JsonValid | JsonContains | JsonContainsPath | JsonLength | JsonDepth | JsonExists
         | JsonEquals | JsonOverlaps => (
             Some(SqlType::Int {
@@ -903,7 +907,14 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
             ),
             _ => (big(), true),
         },
-        SetLastInsertId | Crc32 | InetAton => (ubig(), true),
+        Crc32 => (
+            Some(SqlType::Int {
+                width: IntWidth::Int,
+                unsigned: true,
+            }),
+            true,
+        ),
+        SetLastInsertId | InetAton => (ubig(), true),
         UuidShort => (ubig(), false),
         MemberOrdinal => (ubig(), true),
         InetNtoa => (varchar(31), true),
@@ -933,7 +944,18 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
             }
             (other, _) => other,
         },
-        Abs | Mod => first(),
+        Abs | Mod => {
+            let len = |i: usize| args.get(i).and_then(|a| crate::bind::int_len(a, cols));
+            let l = match f {
+                Abs => len(0),
+                _ => len(0).zip(len(1)).map(|(a, b)| a.modulo(b)),
+            };
+            match l {
+                // MOD by zero is NULL.
+                Some(l) => (l.sql_type(), first().1 || f == Mod),
+                None => first(),
+            }
+        }
         Round | Truncate => {
             let (t, n) = first();
             match t {

@@ -81,6 +81,20 @@ impl Zone {
         }
     }
 
+    /// Whether local time `dt` is one the clocks skip in this zone (a
+    /// TIMESTAMP refuses it, 1292).
+    pub fn in_gap(&self, dt: &DateTime) -> bool {
+        match self {
+            Zone::Offset(_) => false,
+            Zone::Named(tz) => to_civil(dt).is_some_and(|c| {
+                matches!(
+                    tz.to_ambiguous_timestamp(c).offset(),
+                    jiff::tz::AmbiguousOffset::Gap { .. }
+                )
+            }),
+        }
+    }
+
     /// The local time in this zone of the UTC instant `us`.
     pub fn from_utc_micros(&self, us: i64) -> DateTime {
         match self {
