@@ -302,7 +302,8 @@ impl Exec<'_> {
                                 .collect::<SqlResult<Vec<_>>>()?,
                         );
                     }
-                    return Ok(Expr::TupleIn(lhs, rows, *negated));
+                    let colls = self.tuple_collations(&lhs, &rows, env)?;
+                    return Ok(Expr::TupleIn(lhs, rows, *negated, colls));
                 }
                 let x = self.bind(expr, env)?;
                 let mut l = list
@@ -321,11 +322,27 @@ impl Exec<'_> {
                 subquery,
                 negated,
             } => {
+                no_limit_in_quantified(subquery)?;
+                if let A::Tuple(items) = expr.as_ref() {
+                    let lhs = items
+                        .iter()
+                        .map(|x| self.bind(x, env))
+                        .collect::<SqlResult<Vec<_>>>()?;
+                    let rows = self.row_subquery(subquery, lhs.len(), env)?;
+                    let rows: Vec<Vec<Expr>> = rows
+                        .into_iter()
+                        .map(|r| r.into_iter().map(Expr::Lit).collect())
+                        .collect();
+                    let colls = self.tuple_collations(&lhs, &rows, env)?;
+                    return Ok(Expr::TupleIn(lhs, rows, *negated, colls));
+                }
                 let x = self.bind(expr, env)?;
                 let lhs = x.clone();
+                let coll = self.own_collation(&x, env);
                 let (cols, rows) = match self.try_subquery(subquery, env.scope, || SubKind::In {
                     lhs: Box::new(lhs),
                     negated: *negated,
+                    coll,
                 })? {
                     Ok(r) => r,
                     Err(correlated) => return Ok(correlated),
@@ -341,6 +358,17 @@ impl Exec<'_> {
                 let coll = self.cmp_collation(&all, env, "IN")?;
                 Expr::InList(Box::new(x), list, *negated, coll)
             }
+            A::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            } => self.bind_quantified(left, compare_op, right, false, env)?,
+            A::AllOp {
+                left,
+                compare_op,
+                right,
+            } => self.bind_quantified(left, compare_op, right, true, env)?,
             A::Subquery(q) => {
                 let (cols, mut rows) = match self.try_subquery(q, env.scope, || SubKind::Scalar)? {
                     Ok(r) => r,
@@ -648,6 +676,100 @@ impl Exec<'_> {
         collate::for_comparison_all(exprs, &cols, self.conn_collation(), op)
     }
 
+    /// `x op ANY (SELECT ...)` / `x op ALL (SELECT ...)`. An uncorrelated
+    /// subquery runs once and becomes a balanced OR (ANY) or AND (ALL) of
+    /// comparisons with its values, which is the quantifier's
+    /// three-valued logic; a correlated one runs per row.
+    fn bind_quantified(
+        &mut self,
+        left: &ast::Expr,
+        op: &B,
+        right: &ast::Expr,
+        all: bool,
+        env: &mut BindEnv,
+    ) -> SqlResult<Expr> {
+        let word = if all { "ALL" } else { "ANY" };
+        let ast::Expr::Subquery(q) = right else {
+            return Err(SqlError::syntax(format!(
+                "check the manual that corresponds to your MariaDB server version for the right syntax to use near '{right}' at line 1"
+            )));
+        };
+        let cmp = match cmp_op(op) {
+            Some(c) if c != CmpOp::NullSafeEq => c,
+            _ => return Err(SqlError::unsupported(format!("{op} {word} (subquery)"))),
+        };
+        no_limit_in_quantified(q)?;
+        let x = self.bind(left, env)?;
+        let lhs = x.clone();
+        let coll = self.own_collation(&x, env);
+        let (cols, rows) = match self.try_subquery(q, env.scope, || SubKind::Quantified {
+            lhs: Box::new(lhs),
+            op: cmp,
+            all,
+            coll,
+        })? {
+            Ok(r) => r,
+            Err(correlated) => return Ok(correlated),
+        };
+        if cols.len() != 1 {
+            return Err(SqlError::operand_columns(1));
+        }
+        let values: Vec<Expr> = rows
+            .into_iter()
+            .map(|mut r| Expr::Lit(r.swap_remove(0)))
+            .collect();
+        let all_exprs: Vec<&Expr> = std::iter::once(&x).chain(values.iter()).collect();
+        let coll = self.cmp_collation(&all_exprs, env, &op.to_string())?;
+        let cmps: Vec<Expr> = values
+            .into_iter()
+            .map(|v| Expr::Cmp(cmp, Box::new(x.clone()), Box::new(v), coll))
+            .collect();
+        Ok(balanced(cmps, all))
+    }
+
+    /// Each position's comparison collation for a row compared with
+    /// `rows`.
+    fn tuple_collations(
+        &self,
+        lhs: &[Expr],
+        rows: &[Vec<Expr>],
+        env: &BindEnv,
+    ) -> SqlResult<Vec<Option<Collation>>> {
+        (0..lhs.len())
+            .map(|i| {
+                let column: Vec<&Expr> = std::iter::once(&lhs[i])
+                    .chain(rows.iter().filter_map(|r| r.get(i)))
+                    .collect();
+                self.cmp_collation(&column, env, "=")
+            })
+            .collect()
+    }
+
+    /// The rows of an uncorrelated subquery compared with a row of
+    /// `width` values; a correlated one is not supported yet.
+    fn row_subquery(
+        &mut self,
+        q: &ast::Query,
+        width: usize,
+        env: &mut BindEnv,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        let (cols, rows) = match self.try_subquery(q, env.scope, || SubKind::Scalar)? {
+            Ok(r) => r,
+            Err(_) => return Err(SqlError::unsupported("correlated row subquery")),
+        };
+        if cols.len() != width {
+            return Err(SqlError::operand_columns(width));
+        }
+        Ok(rows)
+    }
+
+    /// The collation of `e` alone (None when it is not a string): what a
+    /// correlated IN / ANY / ALL compares the subquery's values under.
+    fn own_collation(&self, e: &Expr, env: &BindEnv) -> Option<Collation> {
+        let cols: Vec<OutCol> = env.scope.cols.iter().map(|c| c.meta.clone()).collect();
+        collate::derive(e, &cols, self.conn_collation()).map(|d| d.collation)
+    }
+
     fn bind_binary(
         &mut self,
         left: &ast::Expr,
@@ -660,6 +782,34 @@ impl Exec<'_> {
             B::Custom(s) if s.eq_ignore_ascii_case("MOD") => &B::Modulo,
             other => other,
         };
+        // A row against a row subquery: (a, b) = (SELECT x, y ...).
+        let row_and_query = match (left, right) {
+            (ast::Expr::Tuple(l), ast::Expr::Subquery(q)) => Some((l, q, false)),
+            (ast::Expr::Subquery(q), ast::Expr::Tuple(l)) => Some((l, q, true)),
+            _ => None,
+        };
+        if let Some((l, q, swapped)) = row_and_query {
+            let cmp = cmp_op(op).ok_or_else(|| SqlError::operand_columns(1))?;
+            let l = l
+                .iter()
+                .map(|x| self.bind(x, env))
+                .collect::<SqlResult<Vec<_>>>()?;
+            let mut rows = self.row_subquery(q, l.len(), env)?;
+            if rows.len() > 1 {
+                return Err(SqlError::subquery_rows());
+            }
+            // No row: every column is NULL.
+            let r: Vec<Expr> = match rows.pop() {
+                Some(r) => r.into_iter().map(Expr::Lit).collect(),
+                None => vec![Expr::Lit(Value::Null); l.len()],
+            };
+            let colls = self.tuple_collations(&l, std::slice::from_ref(&r), env)?;
+            return Ok(if swapped {
+                Expr::TupleCmp(cmp, r, l, colls)
+            } else {
+                Expr::TupleCmp(cmp, l, r, colls)
+            });
+        }
         // Row comparisons: (a, b) = (1, 2).
         if let (ast::Expr::Tuple(l), ast::Expr::Tuple(r)) = (left, right) {
             let cmp = cmp_op(op).ok_or_else(|| SqlError::operand_columns(1))?;
@@ -674,7 +824,8 @@ impl Exec<'_> {
                 .iter()
                 .map(|x| self.bind(x, env))
                 .collect::<SqlResult<Vec<_>>>()?;
-            return Ok(Expr::TupleCmp(cmp, l, r));
+            let colls = self.tuple_collations(&l, std::slice::from_ref(&r), env)?;
+            return Ok(Expr::TupleCmp(cmp, l, r, colls));
         }
         let a = self.bind(left, env)?;
         let b = self.bind(right, env)?;
@@ -1172,6 +1323,35 @@ impl Exec<'_> {
     /// The value of `@@name`.
     pub fn system_var(&self, name: &str, global: bool) -> SqlResult<Value> {
         crate::vars::read(self.sess, name, global)
+    }
+}
+
+/// MariaDB refuses LIMIT in an IN / ANY / ALL subquery (1235).
+fn no_limit_in_quantified(q: &ast::Query) -> SqlResult<()> {
+    if q.limit_clause.is_some() || q.fetch.is_some() {
+        return Err(SqlError::unsupported("LIMIT & IN/ALL/ANY/SOME subquery"));
+    }
+    Ok(())
+}
+
+/// A balanced AND (`all`) or OR of `terms` (shallow for long lists); the
+/// empty AND is true and the empty OR false.
+fn balanced(mut terms: Vec<Expr>, all: bool) -> Expr {
+    match terms.len() {
+        0 => Expr::Lit(Value::from_bool(all)),
+        1 => terms.swap_remove(0),
+        n => {
+            let right = terms.split_off(n / 2);
+            let (a, b) = (
+                Box::new(balanced(terms, all)),
+                Box::new(balanced(right, all)),
+            );
+            if all {
+                Expr::And(a, b)
+            } else {
+                Expr::Or(a, b)
+            }
+        }
     }
 }
 

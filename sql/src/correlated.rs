@@ -10,20 +10,96 @@
 //! values in the frame, so outer names read as that row's values.
 
 use sqlparser::ast;
+use trireme_storage::collation::Collation;
 use trireme_storage::types::SqlType;
-use trireme_storage::value::{compare, Value};
+use trireme_storage::value::Value;
 
 use crate::bind::Scope;
 use crate::error::{SqlError, SqlResult};
-use crate::expr::Expr;
+use crate::expr::{cmp_collated, CmpOp, Expr};
 use crate::{Exec, OutCol};
 
 /// What a correlated subquery computes for a row.
 #[derive(Clone, Debug)]
 pub enum SubKind {
-    Exists { negated: bool },
+    Exists {
+        negated: bool,
+    },
     Scalar,
-    In { lhs: Box<Expr>, negated: bool },
+    /// `coll`, here and below: the left operand's collation, which string
+    /// comparisons with the subquery's values follow.
+    In {
+        lhs: Box<Expr>,
+        negated: bool,
+        coll: Option<Collation>,
+    },
+    /// `lhs op ANY (...)` / `lhs op ALL (...)`.
+    Quantified {
+        lhs: Box<Expr>,
+        op: CmpOp,
+        all: bool,
+        coll: Option<Collation>,
+    },
+}
+
+impl SubKind {
+    /// The left operand of IN / ANY / ALL, evaluated in the outer row.
+    pub fn lhs(&self) -> Option<&Expr> {
+        match self {
+            SubKind::In { lhs, .. } | SubKind::Quantified { lhs, .. } => Some(lhs),
+            _ => None,
+        }
+    }
+
+    pub fn lhs_mut(&mut self) -> Option<&mut Expr> {
+        match self {
+            SubKind::In { lhs, .. } | SubKind::Quantified { lhs, .. } => Some(lhs),
+            _ => None,
+        }
+    }
+}
+
+/// `quantified` over a subquery's one-column rows.
+fn quantified_rows(
+    op: CmpOp,
+    all: bool,
+    lhs: Option<Value>,
+    width: usize,
+    rows: Vec<Vec<Value>>,
+    coll: Option<Collation>,
+) -> SqlResult<Value> {
+    if width != 1 {
+        return Err(SqlError::operand_columns(1));
+    }
+    let v = lhs.unwrap_or(Value::Null);
+    let values = rows.into_iter().map(|mut r| r.swap_remove(0));
+    Ok(quantified(op, all, &v, values, coll))
+}
+
+/// `v op ANY (values)` (`all` false) or `v op ALL (values)` in SQL's
+/// three-valued logic: ANY is true when one comparison is, else NULL when
+/// one is unknown, else false (so false over no rows); ALL the reverse.
+pub fn quantified(
+    op: CmpOp,
+    all: bool,
+    v: &Value,
+    values: impl IntoIterator<Item = Value>,
+    coll: Option<Collation>,
+) -> Value {
+    let decisive = !all;
+    let mut unknown = false;
+    for s in values {
+        match cmp_collated(op, v, &s, coll).truth() {
+            None => unknown = true,
+            Some(t) if t == decisive => return Value::from_bool(decisive),
+            Some(_) => {}
+        }
+    }
+    if unknown {
+        Value::Null
+    } else {
+        Value::from_bool(all)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -146,9 +222,9 @@ impl Exec<'_> {
     }
 
     fn run_correlated(&mut self, c: &Correlated, row: &[Value], scope: &Scope) -> SqlResult<Value> {
-        let lhs = match &c.kind {
-            SubKind::In { lhs, .. } => Some(self.eval_row(lhs, row, scope)?),
-            _ => None,
+        let lhs = match c.kind.lhs() {
+            Some(lhs) => Some(self.eval_row(lhs, row, scope)?),
+            None => None,
         };
         self.outer.push(OuterFrame {
             scope: scope.clone(),
@@ -171,32 +247,54 @@ impl Exec<'_> {
                     .and_then(|r| r.into_iter().next())
                     .unwrap_or(Value::Null)
             }
-            SubKind::In { negated, .. } => {
-                if cols.len() != 1 {
-                    return Err(SqlError::operand_columns(1));
-                }
-                let v = lhs.unwrap_or(Value::Null);
-                if v.is_null() {
-                    return Ok(if rows.is_empty() {
-                        Value::from_bool(*negated)
-                    } else {
-                        Value::Null
-                    });
-                }
-                let mut saw_null = false;
-                for r in &rows {
-                    match compare(&v, &r[0]) {
-                        Some(std::cmp::Ordering::Equal) => return Ok(Value::from_bool(!negated)),
-                        None => saw_null = true,
-                        _ => {}
-                    }
-                }
-                if saw_null {
-                    Value::Null
+            // IN is `= ANY`, NOT IN `<> ALL`.
+            SubKind::Quantified { op, all, coll, .. } => {
+                quantified_rows(*op, *all, lhs, cols.len(), rows, *coll)?
+            }
+            SubKind::In { negated, coll, .. } => {
+                let (op, all) = if *negated {
+                    (CmpOp::Ne, true)
                 } else {
-                    Value::from_bool(*negated)
-                }
+                    (CmpOp::Eq, false)
+                };
+                quantified_rows(op, all, lhs, cols.len(), rows, *coll)?
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(op: CmpOp, all: bool, v: i64, values: &[Option<i64>]) -> Value {
+        let vals = values.iter().map(|x| x.map_or(Value::Null, Value::Int));
+        quantified(op, all, &Value::Int(v), vals, None)
+    }
+
+    #[test]
+    fn any_and_all_follow_three_valued_logic() {
+        // Over no rows: ANY false, ALL true.
+        assert_eq!(q(CmpOp::Gt, false, 5, &[]), Value::from_bool(false));
+        assert_eq!(q(CmpOp::Gt, true, 5, &[]), Value::from_bool(true));
+        // A true comparison decides ANY, a false one ALL, NULLs aside.
+        assert_eq!(
+            q(CmpOp::Gt, false, 5, &[None, Some(1)]),
+            Value::from_bool(true)
+        );
+        assert_eq!(
+            q(CmpOp::Lt, true, 5, &[None, Some(1)]),
+            Value::from_bool(false)
+        );
+        // Otherwise a NULL leaves the answer unknown.
+        assert_eq!(q(CmpOp::Gt, true, 5, &[None, Some(1)]), Value::Null);
+        assert_eq!(q(CmpOp::Lt, false, 5, &[None, Some(1)]), Value::Null);
+        assert_eq!(
+            q(CmpOp::Eq, false, 5, &[Some(4), Some(6)]),
+            Value::from_bool(false)
+        );
+        // A NULL on the left is unknown unless there are no rows.
+        let null_any = quantified(CmpOp::Eq, false, &Value::Null, [Value::Int(1)], None);
+        assert_eq!(null_any, Value::Null);
     }
 }

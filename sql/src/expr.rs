@@ -75,15 +75,15 @@ pub enum Expr {
     Xor(Box<Expr>, Box<Expr>),
     /// A comparison, of strings under the collation (None: not strings).
     Cmp(CmpOp, Box<Expr>, Box<Expr>, Option<Collation>),
-    /// (a, b) = (x, y) and its relatives.
-    TupleCmp(CmpOp, Vec<Expr>, Vec<Expr>),
+    /// (a, b) = (x, y) and its relatives, with each position's collation.
+    TupleCmp(CmpOp, Vec<Expr>, Vec<Expr>, Vec<Option<Collation>>),
     Arith(ArithOp, Box<Expr>, Box<Expr>),
     IsNull(Box<Expr>, bool),
     /// `e IS [NOT] TRUE/FALSE`: (expr, wanted truth, negated).
     IsBool(Box<Expr>, bool, bool),
     InList(Box<Expr>, Vec<Expr>, bool, Option<Collation>),
-    /// (a, b) IN ((x, y), ...).
-    TupleIn(Vec<Expr>, Vec<Vec<Expr>>, bool),
+    /// (a, b) IN ((x, y), ...), with each position's collation.
+    TupleIn(Vec<Expr>, Vec<Vec<Expr>>, bool, Vec<Option<Collation>>),
     Between(Box<Expr>, Box<Expr>, Box<Expr>, bool, Option<Collation>),
     Like(Box<Expr>, Box<Expr>, char, bool, Option<Collation>),
     /// `e COLLATE c`: the value of `e`, compared under `c`.
@@ -127,7 +127,7 @@ impl Expr {
         match self {
             Expr::Lit(_) | Expr::Col(_) => {}
             Expr::Correlated(c) => {
-                if let crate::correlated::SubKind::In { lhs, .. } = &c.kind {
+                if let Some(lhs) = c.kind.lhs() {
                     lhs.visit(f);
                 }
             }
@@ -143,14 +143,14 @@ impl Expr {
                 a.visit(f);
                 b.visit(f);
             }
-            Expr::TupleCmp(_, a, b) => {
+            Expr::TupleCmp(_, a, b, _) => {
                 a.iter().chain(b.iter()).for_each(|e| e.visit(f));
             }
             Expr::InList(e, l, _, _) => {
                 e.visit(f);
                 l.iter().for_each(|x| x.visit(f));
             }
-            Expr::TupleIn(es, ls, _) => {
+            Expr::TupleIn(es, ls, _, _) => {
                 es.iter().for_each(|x| x.visit(f));
                 ls.iter().flatten().for_each(|x| x.visit(f));
             }
@@ -230,7 +230,7 @@ impl Expr {
         match self {
             Expr::Lit(_) | Expr::Col(_) => {}
             Expr::Correlated(c) => {
-                if let crate::correlated::SubKind::In { lhs, .. } = &mut c.kind {
+                if let Some(lhs) = c.kind.lhs_mut() {
                     lhs.visit_mut(f);
                 }
             }
@@ -248,7 +248,7 @@ impl Expr {
                 a.visit_mut(f);
                 b.visit_mut(f);
             }
-            Expr::TupleCmp(_, a, b) => {
+            Expr::TupleCmp(_, a, b, _) => {
                 a.iter_mut()
                     .chain(b.iter_mut())
                     .for_each(|e| e.visit_mut(f));
@@ -257,7 +257,7 @@ impl Expr {
                 e.visit_mut(f);
                 l.iter_mut().for_each(|x| x.visit_mut(f));
             }
-            Expr::TupleIn(es, ls, _) => {
+            Expr::TupleIn(es, ls, _, _) => {
                 es.iter_mut().for_each(|x| x.visit_mut(f));
                 ls.iter_mut().flatten().for_each(|x| x.visit_mut(f));
             }
@@ -327,7 +327,7 @@ impl Expr {
                     "a correlated subquery inside an aggregate, GROUP BY or join condition",
                 ))
             }
-            Expr::TupleCmp(op, a, b) => {
+            Expr::TupleCmp(op, a, b, colls) => {
                 let xs = a
                     .iter()
                     .map(|e| e.eval(row))
@@ -336,7 +336,7 @@ impl Expr {
                     .iter()
                     .map(|e| e.eval(row))
                     .collect::<SqlResult<Vec<_>>>()?;
-                tuple_cmp(*op, &xs, &ys)
+                tuple_cmp(*op, &xs, &ys, colls)
             }
             Expr::Arith(op, a, b) => arith(*op, &a.eval(row)?, &b.eval(row)?)?,
             Expr::BitOp(op, a, b) => {
@@ -380,7 +380,7 @@ impl Expr {
                     Value::from_bool(*negated)
                 }
             }
-            Expr::TupleIn(es, lists, negated) => {
+            Expr::TupleIn(es, lists, negated, colls) => {
                 let xs = es
                     .iter()
                     .map(|e| e.eval(row))
@@ -391,7 +391,7 @@ impl Expr {
                         .iter()
                         .map(|e| e.eval(row))
                         .collect::<SqlResult<Vec<_>>>()?;
-                    match tuple_cmp(CmpOp::Eq, &xs, &ys).truth() {
+                    match tuple_cmp(CmpOp::Eq, &xs, &ys, colls).truth() {
                         Some(true) => return Ok(Value::from_bool(!negated)),
                         None => saw_null = true,
                         _ => {}
@@ -502,12 +502,13 @@ pub fn cmp_collated(op: CmpOp, a: &Value, b: &Value, coll: Option<Collation>) ->
     }
 }
 
-fn tuple_cmp(op: CmpOp, xs: &[Value], ys: &[Value]) -> Value {
+fn tuple_cmp(op: CmpOp, xs: &[Value], ys: &[Value], colls: &[Option<Collation>]) -> Value {
+    let coll = |i: usize| colls.get(i).copied().flatten();
     match op {
         CmpOp::Eq | CmpOp::NullSafeEq | CmpOp::Ne => {
             let mut saw_null = false;
-            for (x, y) in xs.iter().zip(ys) {
-                match cmp_values(
+            for (i, (x, y)) in xs.iter().zip(ys).enumerate() {
+                match cmp_collated(
                     if op == CmpOp::NullSafeEq {
                         op
                     } else {
@@ -515,6 +516,7 @@ fn tuple_cmp(op: CmpOp, xs: &[Value], ys: &[Value]) -> Value {
                     },
                     x,
                     y,
+                    coll(i),
                 )
                 .truth()
                 {
@@ -530,8 +532,8 @@ fn tuple_cmp(op: CmpOp, xs: &[Value], ys: &[Value]) -> Value {
             }
         }
         _ => {
-            for (x, y) in xs.iter().zip(ys) {
-                match compare(x, y) {
+            for (i, (x, y)) in xs.iter().zip(ys).enumerate() {
+                match compare_collated(x, y, coll(i)) {
                     None => return Value::Null,
                     Some(Ordering::Equal) => continue,
                     Some(o) => {
