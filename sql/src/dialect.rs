@@ -118,6 +118,9 @@ impl Dialect for MariaDb {
     }
 
     fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+        if let Some(u) = comma_update(parser) {
+            return Some(u);
+        }
         self.0.parse_statement(parser)
     }
 
@@ -208,6 +211,58 @@ impl Dialect for MariaDb {
     fn supports_left_associative_joins_without_parens(&self) -> bool {
         self.0.supports_left_associative_joins_without_parens()
     }
+}
+
+/// MySQL's multi-table `UPDATE a, b SET ... WHERE ...` (sqlparser reads
+/// one table reference before SET): the tables after the first become the
+/// statement's FROM list, the shape the multi-table executor takes for
+/// `UPDATE a JOIN b ...` plus FROM. A single table is left to sqlparser.
+fn comma_update(parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+    if !parser.peek_keyword(Keyword::UPDATE) {
+        return None;
+    }
+    parser
+        .maybe_parse(|p| {
+            let update_token = p.next_token();
+            let mut tables = p.parse_comma_separated(Parser::parse_table_and_joins)?;
+            if tables.len() < 2 {
+                // Not ours: maybe_parse rewinds on an error.
+                return p.expected("a second table", p.peek_token());
+            }
+            let rest = tables.split_off(1);
+            let table = tables.remove(0);
+            p.expect_keyword(Keyword::SET)?;
+            let assignments = p.parse_comma_separated(Parser::parse_assignment)?;
+            let selection = if p.parse_keyword(Keyword::WHERE) {
+                Some(p.parse_expr()?)
+            } else {
+                None
+            };
+            let order_by = if p.parse_keywords(&[Keyword::ORDER, Keyword::BY]) {
+                p.parse_comma_separated(Parser::parse_order_by_expr)?
+            } else {
+                vec![]
+            };
+            let limit = if p.parse_keyword(Keyword::LIMIT) {
+                Some(p.parse_expr()?)
+            } else {
+                None
+            };
+            Ok(Statement::Update(sqlparser::ast::Update {
+                update_token: update_token.into(),
+                optimizer_hints: vec![],
+                table,
+                assignments,
+                from: Some(sqlparser::ast::UpdateTableFromKind::BeforeSet(rest)),
+                selection,
+                returning: None,
+                output: None,
+                or: None,
+                order_by,
+                limit,
+            }))
+        })
+        .transpose()
 }
 
 /// `((SELECT ...) UNION (SELECT ...))` as an operand: sqlparser takes the
@@ -331,6 +386,27 @@ mod tests {
         assert!(matches!(*left, Expr::BinaryOp { op: B::Custom(m), .. } if m == "MOD"));
         // MOD(a, b) stays a function call.
         assert!(matches!(expr("MOD(7, 3)"), Expr::Function(_)));
+    }
+
+    #[test]
+    fn comma_separated_update_tables_become_its_from_list() {
+        let stmts = Parser::parse_sql(
+            &MariaDb::default(),
+            "UPDATE books b, authors a SET b.stock = 1 WHERE a.id = b.author_id",
+        )
+        .expect("parses");
+        let Statement::Update(u) = &stmts[0] else {
+            panic!("not an UPDATE");
+        };
+        assert_eq!(u.table.relation.to_string(), "books b");
+        let Some(sqlparser::ast::UpdateTableFromKind::BeforeSet(rest)) = &u.from else {
+            panic!("no FROM list");
+        };
+        assert_eq!(rest.len(), 1);
+        assert!(u.selection.is_some());
+        // One table stays sqlparser's.
+        let one = Parser::parse_sql(&MariaDb::default(), "UPDATE t SET a = 1").expect("parses");
+        assert!(matches!(&one[0], Statement::Update(u) if u.from.is_none()));
     }
 
     #[test]
