@@ -1036,6 +1036,11 @@ impl Session {
     /// Ends the session: an open transaction is rolled back.
     pub fn close(&mut self) {
         self.rollback();
+        self.state
+            .vars
+            .global
+            .user_locks
+            .release_all(self.state.connection_id);
         self.node.unregister_session(self.state.connection_id);
     }
 

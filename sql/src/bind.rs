@@ -745,6 +745,69 @@ impl Exec<'_> {
             .collect()
     }
 
+    /// GET_LOCK and its relatives (`user_locks`), run once per statement
+    /// while it is bound; their arguments must be constants. None for
+    /// other functions.
+    fn user_lock_call(
+        &mut self,
+        name: &str,
+        raw_args: &[&ast::Expr],
+        env: &mut BindEnv,
+    ) -> SqlResult<Option<Expr>> {
+        let argc = match name {
+            "GET_LOCK" => 2,
+            "RELEASE_LOCK" | "IS_FREE_LOCK" | "IS_USED_LOCK" => 1,
+            "RELEASE_ALL_LOCKS" => 0,
+            _ => return Ok(None),
+        };
+        if raw_args.len() != argc {
+            return Err(SqlError::wrong_arg_count(name));
+        }
+        let mut args = Vec::with_capacity(argc);
+        for a in raw_args {
+            let e = self.bind(a, env)?;
+            if e.max_column().is_some() || e.has_correlated() {
+                return Err(SqlError::unsupported(format!("{name} over a column")));
+            }
+            args.push(e.eval(&[])?);
+        }
+        let int = |n: i64| Some(Expr::Lit(Value::Int(n)));
+        // A NULL answer still has the INT type MariaDB sends: NULLIF(0, 0).
+        let null = || Some(Expr::Func(Func::NullIf, vec![Expr::Lit(Value::Int(0)); 2]));
+        // PREPARE binds without running: take no lock.
+        if self.describe {
+            return Ok(int(0));
+        }
+        let conn = self.sess.connection_id;
+        let locks = &self.sess.vars.global.user_locks;
+        if name == "RELEASE_ALL_LOCKS" {
+            return Ok(int(locks.release_all(conn) as i64));
+        }
+        let lock = match &args[0] {
+            Value::Null => return Ok(null()),
+            v => v.to_text_lossy(),
+        };
+        Ok(match name {
+            "GET_LOCK" => {
+                // A negative timeout waits without limit, as in MariaDB.
+                let secs = args[1].to_f64().unwrap_or(0.0);
+                let timeout = (secs >= 0.0)
+                    .then(|| std::time::Duration::from_secs_f64(secs.min(31_536_000.0)));
+                let got = crate::func::blocking(|| locks.get(&lock, conn, timeout));
+                int(i64::from(got))
+            }
+            "RELEASE_LOCK" => match locks.release(&lock, conn) {
+                Some(released) => int(i64::from(released)),
+                None => null(),
+            },
+            "IS_FREE_LOCK" => int(i64::from(locks.holder(&lock).is_none())),
+            _ => match locks.holder(&lock) {
+                Some(h) => Some(Expr::Lit(Value::UInt(u64::from(h)))),
+                None => null(),
+            },
+        })
+    }
+
     /// The rows of an uncorrelated subquery compared with a row of
     /// `width` values; a correlated one is not supported yet.
     fn row_subquery(
@@ -1207,6 +1270,9 @@ impl Exec<'_> {
                 return Err(SqlError::wrong_arg_count(&name));
             };
             return Ok(Expr::Func(Func::SetLastInsertId, vec![self.bind(a, env)?]));
+        }
+        if let Some(v) = self.user_lock_call(&name, &raw_args, env)? {
+            return Ok(v);
         }
         if name == "VALUES" || name == "VALUE" {
             // VALUES(col) in ON DUPLICATE KEY UPDATE: the value the INSERT

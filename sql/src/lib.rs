@@ -34,6 +34,7 @@ pub mod select;
 pub mod show;
 pub mod stored_expr;
 pub mod tstz;
+pub mod user_locks;
 pub mod vars;
 pub mod view;
 pub mod window;

@@ -144,6 +144,9 @@ fn def(name: &str) -> Option<&'static Def> {
 #[derive(Default)]
 pub struct GlobalVars {
     values: RwLock<BTreeMap<&'static str, Value>>,
+    /// GET_LOCK's named locks: node-wide state every session reaches
+    /// through here.
+    pub user_locks: crate::user_locks::UserLocks,
 }
 
 impl GlobalVars {

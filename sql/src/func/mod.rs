@@ -655,18 +655,7 @@ pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
                 .to_f64()
                 .unwrap_or(0.0)
                 .clamp(0.0, 3600.0);
-            let pause = || std::thread::sleep(std::time::Duration::from_secs_f64(secs));
-            // Statements run on the async runtime's workers: on a
-            // multi-threaded runtime, hand this worker's other tasks to
-            // another thread while sleeping, so SLEEP() stalls only its
-            // own session.
-            let multi = tokio::runtime::Handle::try_current()
-                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-            if multi {
-                tokio::task::block_in_place(pause);
-            } else {
-                pause();
-            }
+            blocking(|| std::thread::sleep(std::time::Duration::from_secs_f64(secs)));
             return Ok(Value::Int(0));
         }
         SetLastInsertId => {
@@ -737,6 +726,20 @@ fn big() -> Option<SqlType> {
         width: IntWidth::Big,
         unsigned: false,
     })
+}
+
+/// Runs `f`, which may wait (SLEEP, GET_LOCK). Statements run on the
+/// async runtime's workers: on a multi-threaded runtime this worker's other
+/// tasks move to another thread meanwhile, so the wait stalls only its own
+/// session.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }
 
 fn int() -> Option<SqlType> {
