@@ -1274,6 +1274,26 @@ impl Exec<'_> {
         if let Some(v) = self.user_lock_call(&name, &raw_args, env)? {
             return Ok(v);
         }
+        if matches!(name.as_str(), "COLLATION" | "CHARSET" | "COERCIBILITY") {
+            // Answered from the argument's type, not its value.
+            let [a] = raw_args.as_slice() else {
+                return Err(SqlError::wrong_arg_count(&name));
+            };
+            let e = self.bind(a, env)?;
+            let cols: Vec<OutCol> = env.scope.cols.iter().map(|c| c.meta.clone()).collect();
+            let d = collate::derive(&e, &cols, self.conn_collation());
+            let how = match (&d, &e) {
+                (Some(d), _) => d.how as i64,
+                (None, Expr::Lit(Value::Null)) => collate::Coercibility::Ignorable as i64,
+                (None, _) => collate::Coercibility::Numeric as i64,
+            };
+            let coll = d.map_or(Collation::Binary, |d| d.collation);
+            return Ok(Expr::Lit(match name.as_str() {
+                "COLLATION" => Value::Str(coll.name().to_string()),
+                "CHARSET" => Value::Str(coll.charset().name().to_string()),
+                _ => Value::Int(how),
+            }));
+        }
         if name == "VALUES" || name == "VALUE" {
             // VALUES(col) in ON DUPLICATE KEY UPDATE: the value the INSERT
             // proposed for col, which sits after the existing row's columns.
@@ -1388,6 +1408,17 @@ impl Exec<'_> {
 
     /// The value of `@@name`.
     pub fn system_var(&self, name: &str, global: bool) -> SqlResult<Value> {
+        // Read from the transaction, which vars does not see.
+        if name.eq_ignore_ascii_case("in_transaction") {
+            if global {
+                return Err(SqlError::new(
+                    1238,
+                    "HY000",
+                    "Variable 'in_transaction' is a SESSION variable",
+                ));
+            }
+            return Ok(Value::UInt(u64::from(self.txn.explicit)));
+        }
         crate::vars::read(self.sess, name, global)
     }
 }
