@@ -189,7 +189,35 @@ pub struct Account {
 #[derive(Clone, Debug, PartialEq)]
 pub enum MetaChange {
     Comment(String),
-    RenameIndex { from: String, to: String },
+    RenameIndex {
+        from: String,
+        to: String,
+    },
+    /// `ALTER TABLE t ENGINE = InnoDB, CONVERT TO CHARACTER SET ...`.
+    Options(Vec<TableOption>),
+}
+
+/// A table option ALTER TABLE may change on its own.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TableOption {
+    /// ENGINE = x: trireme has one engine; a known name changes nothing.
+    Engine(String),
+    Comment(String),
+    AutoIncrement(u64),
+    /// [DEFAULT] CHARACTER SET / COLLATE: the default of columns added
+    /// later.
+    Default {
+        charset: Option<String>,
+        collation: Option<String>,
+    },
+    /// CONVERT TO CHARACTER SET cs [COLLATE c]: the default and every
+    /// character column.
+    Convert {
+        charset: String,
+        collation: Option<String>,
+    },
+    /// ROW_FORMAT, STATS_*, ...: InnoDB storage hints with no meaning here.
+    Ignored,
 }
 
 /// Administrative statements parsed here.
@@ -317,6 +345,92 @@ impl P {
     }
     fn done(&self) -> bool {
         self.i >= self.t.len()
+    }
+    /// A whole ALTER TABLE made only of table options (separated by
+    /// commas or blanks); None when anything else is there (sqlparser's).
+    fn table_options(&mut self) -> SqlResult<Option<Vec<TableOption>>> {
+        let mut out = Vec::new();
+        while !self.done() {
+            if self.sym(',') {
+                continue;
+            }
+            let default = self.kw("DEFAULT");
+            let opt = if self.kw("ENGINE") {
+                self.sym('=');
+                TableOption::Engine(self.name()?)
+            } else if self.kw("CHARSET") || (self.kw("CHARACTER") && self.kw("SET")) {
+                self.sym('=');
+                let charset = Some(self.name()?);
+                let collation = if self.kw("COLLATE") {
+                    self.sym('=');
+                    Some(self.name()?)
+                } else {
+                    None
+                };
+                TableOption::Default { charset, collation }
+            } else if self.kw("COLLATE") {
+                self.sym('=');
+                TableOption::Default {
+                    charset: None,
+                    collation: Some(self.name()?),
+                }
+            } else if default {
+                return Ok(None);
+            } else if self.kw("CONVERT") {
+                if !(self.kw("TO")
+                    && (self.kw("CHARSET") || (self.kw("CHARACTER") && self.kw("SET"))))
+                {
+                    return Ok(None);
+                }
+                let charset = self.name()?;
+                let collation = if self.kw("COLLATE") {
+                    Some(self.name()?)
+                } else {
+                    None
+                };
+                TableOption::Convert { charset, collation }
+            } else if self.kw("COMMENT") {
+                self.sym('=');
+                TableOption::Comment(self.string()?)
+            } else if self.kw("AUTO_INCREMENT") {
+                self.sym('=');
+                match self.t.get(self.i).cloned() {
+                    Some(Tok::Num(n)) => {
+                        self.i += 1;
+                        let n = n.parse().map_err(|_| {
+                            SqlError::syntax(format!("bad AUTO_INCREMENT value {n}"))
+                        })?;
+                        TableOption::AutoIncrement(n)
+                    }
+                    _ => return Ok(None),
+                }
+            } else if [
+                "ROW_FORMAT",
+                "STATS_PERSISTENT",
+                "STATS_AUTO_RECALC",
+                "STATS_SAMPLE_PAGES",
+                "PACK_KEYS",
+                "CHECKSUM",
+                "DELAY_KEY_WRITE",
+                "KEY_BLOCK_SIZE",
+                "PAGE_CHECKSUM",
+                "TRANSACTIONAL",
+            ]
+            .iter()
+            .any(|k| self.kw(k))
+            {
+                self.sym('=');
+                match self.t.get(self.i) {
+                    Some(Tok::Word(_) | Tok::Num(_) | Tok::Str(_)) => self.i += 1,
+                    _ => return Ok(None),
+                }
+                TableOption::Ignored
+            } else {
+                return Ok(None);
+            };
+            out.push(opt);
+        }
+        Ok((!out.is_empty()).then_some(out))
     }
     fn expect_end(&self) -> SqlResult<()> {
         if self.done() {
@@ -530,6 +644,14 @@ pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
                     db,
                     table,
                     change: MetaChange::RenameIndex { from, to },
+                }));
+            }
+            p.i = at;
+            if let Some(options) = p.table_options()? {
+                return Ok(Some(Admin::AlterTableMeta {
+                    db,
+                    table,
+                    change: MetaChange::Options(options),
                 }));
             }
             p.i = at;

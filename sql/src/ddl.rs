@@ -146,12 +146,23 @@ pub fn apply(
                 .or(db)
                 .ok_or_else(SqlError::no_db)?
                 .to_string();
-            let op = match change {
-                admin::MetaChange::Comment(c) => AlterOp::Comment(c.clone()),
-                admin::MetaChange::RenameIndex { from, to } => AlterOp::RenameIndex {
+            let ops = match change {
+                admin::MetaChange::Comment(c) => vec![AlterOp::Comment(c.clone())],
+                admin::MetaChange::RenameIndex { from, to } => vec![AlterOp::RenameIndex {
                     from: from.clone(),
                     to: to.clone(),
-                },
+                }],
+                admin::MetaChange::Options(options) => {
+                    let current = cat
+                        .databases
+                        .get(&d)
+                        .and_then(|x| x.tables.get(table))
+                        .map_or(Collation::default(), |t| t.def.collation);
+                    options
+                        .iter()
+                        .map(|o| table_option_op(o, current))
+                        .collect::<SqlResult<Vec<_>>>()?
+                }
             };
             let mut ctx = DdlCtx {
                 cat: &mut cat,
@@ -161,7 +172,7 @@ pub fn apply(
                 snapshot,
                 now,
             };
-            ctx.alter(&d, table, &[op])?;
+            ctx.alter(&d, table, &ops)?;
         } else {
             apply_admin(&mut cat, &a)?;
         }
@@ -998,6 +1009,15 @@ impl DdlCtx<'_> {
                 }
                 AlterOp::AutoIncrement(n) => auto_inc_start = Some(*n),
                 AlterOp::NoOp => {}
+                AlterOp::DefaultCollation(c) => def.collation = *c,
+                AlterOp::ConvertCollation(c) => {
+                    def.collation = *c;
+                    for col in &mut def.columns {
+                        if col.collation.is_some_and(|x| x != Collation::Binary) {
+                            col.collation = Some(*c);
+                        }
+                    }
+                }
             }
         }
         check_auto_increment(&def)?;
@@ -1323,6 +1343,10 @@ enum AlterOp {
     DropPrimaryKey,
     AutoIncrement(u64),
     NoOp,
+    /// The table's default collation (columns added later).
+    DefaultCollation(Collation),
+    /// CONVERT TO CHARACTER SET: the default and every character column.
+    ConvertCollation(Collation),
 }
 
 fn position(p: &Option<ast::MySQLColumnPosition>) -> Option<Position> {
@@ -2205,6 +2229,42 @@ pub fn collation_by_name(name: &str) -> SqlResult<Collation> {
 
 /// `[CHARACTER SET cs] [COLLATE c]`: the collation they name, or `default`
 /// when neither is given. A charset alone means its default collation.
+/// The ALTER operation a table option stands for; `current` is the
+/// table's default collation, kept by a bare DEFAULT (a CHARACTER SET
+/// without COLLATE takes that charset's default collation).
+fn table_option_op(o: &admin::TableOption, current: Collation) -> SqlResult<AlterOp> {
+    use admin::TableOption as T;
+    Ok(match o {
+        T::Engine(e) => {
+            if !KNOWN_ENGINES.iter().any(|k| k.eq_ignore_ascii_case(e)) {
+                return Err(SqlError::new(
+                    1286,
+                    "42000",
+                    format!("Unknown storage engine '{e}'"),
+                ));
+            }
+            AlterOp::NoOp
+        }
+        T::Comment(c) => AlterOp::Comment(c.clone()),
+        T::AutoIncrement(n) => AlterOp::AutoIncrement(*n),
+        T::Default { charset, collation } => AlterOp::DefaultCollation(resolve_collation(
+            charset.as_deref(),
+            collation.as_deref(),
+            current,
+        )?),
+        T::Convert { charset, collation } => AlterOp::ConvertCollation(resolve_collation(
+            Some(charset),
+            collation.as_deref(),
+            current,
+        )?),
+        T::Ignored => AlterOp::NoOp,
+    })
+}
+
+/// Engines an ENGINE clause may name (MariaDB's usual ones): trireme stores
+/// every table its own way.
+const KNOWN_ENGINES: &[&str] = &["InnoDB", "Aria", "MyISAM", "MEMORY", "HEAP"];
+
 pub fn resolve_collation(
     charset: Option<&str>,
     collation: Option<&str>,
