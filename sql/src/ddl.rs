@@ -1932,13 +1932,16 @@ fn table_option_auto_increment(opts: &ast::CreateTableOptions) -> Option<u64> {
 pub fn create_table_select_ddl(ct: &ast::CreateTable, cols: &[OutCol]) -> SqlResult<String> {
     let mut plain = ct.clone();
     plain.query = None;
+    let declared = ct.columns.len();
     for c in cols {
-        if plain
-            .columns
-            .iter()
-            .any(|x| x.name.value.eq_ignore_ascii_case(&c.name))
-        {
+        let same = |x: &ast::ColumnDef| x.name.value.eq_ignore_ascii_case(&c.name);
+        // A selected column named like a declared one fills it; two
+        // selected columns of one name are 1060.
+        if plain.columns[..declared].iter().any(same) {
             continue;
+        }
+        if plain.columns[declared..].iter().any(same) {
+            return Err(SqlError::dup_fieldname(&c.name));
         }
         let ty =
             c.ty.as_ref()

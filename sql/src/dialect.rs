@@ -132,6 +132,11 @@ impl Dialect for MariaDb {
         self.0.supports_limit_comma()
     }
 
+    /// `CREATE TABLE t2 (LIKE t1)`, which MariaDB takes as well.
+    fn supports_create_table_like_parenthesized(&self) -> bool {
+        true
+    }
+
     fn supports_create_table_select(&self) -> bool {
         self.0.supports_create_table_select()
     }
