@@ -47,6 +47,10 @@ pub struct Source {
 pub struct FromPlan {
     pub scope: Scope,
     pub sources: Vec<Source>,
+    /// The order `SELECT *` shows the scope's columns in, when it is not
+    /// the scope's own (a RIGHT JOIN runs as a LEFT JOIN with its sides
+    /// swapped).
+    pub star: Option<Vec<usize>>,
 }
 
 impl FromPlan {
@@ -297,15 +301,25 @@ impl Exec<'_> {
             {
                 let dual = matches!(object_name_parts_lossy(name).as_slice(), [n] if n.eq_ignore_ascii_case("dual"));
                 if dual && twj.joins.is_empty() {
-                    return Ok(FromPlan { scope, sources });
+                    return Ok(FromPlan {
+                        scope,
+                        sources,
+                        star: None,
+                    });
                 }
             }
         }
         let mut pending: Vec<PendingOn> = Vec::new();
+        // Column ranges of the first two factors of a join list whose
+        // sides were swapped: `SELECT *` shows them in written order.
+        let mut swapped: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
         for twj in from {
+            let (twj, swap) = right_join_as_left(twj)?;
+            let start = scope.len();
             self.add_factor(&twj.relation, false, &mut scope, &mut sources)?;
             pending.push(PendingOn::None);
-            for j in &twj.joins {
+            let first_end = scope.len();
+            for (n, j) in twj.joins.iter().enumerate() {
                 let (left, constraint) = match &j.join_operator {
                     ast::JoinOperator::Join(c)
                     | ast::JoinOperator::Inner(c)
@@ -314,15 +328,31 @@ impl Exec<'_> {
                     ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => (true, c),
                     other => return Err(SqlError::unsupported(format!("join {other:?}"))),
                 };
+                let joined_at = scope.len();
                 self.add_factor(&j.relation, left, &mut scope, &mut sources)?;
+                if swap && n == 0 {
+                    swapped.push((start..first_end, first_end..scope.len()));
+                }
                 pending.push(match constraint {
                     ast::JoinConstraint::On(e) => PendingOn::On(Box::new(e.clone())),
                     ast::JoinConstraint::Using(cols) => {
                         PendingOn::Using(cols.iter().map(|c| c.to_string()).collect())
                     }
                     ast::JoinConstraint::None => PendingOn::None,
+                    // NATURAL: USING every column name both sides have.
                     ast::JoinConstraint::Natural => {
-                        return Err(SqlError::unsupported("NATURAL JOIN"))
+                        let own = &scope.cols[joined_at..];
+                        let names: Vec<String> = scope.cols[..joined_at]
+                            .iter()
+                            .map(|c| c.meta.name.clone())
+                            .filter(|n| own.iter().any(|c| c.meta.name.eq_ignore_ascii_case(n)))
+                            .fold(Vec::new(), |mut v, n| {
+                                if !v.iter().any(|x: &String| x.eq_ignore_ascii_case(&n)) {
+                                    v.push(n);
+                                }
+                                v
+                            });
+                        PendingOn::Using(names)
                     }
                 });
             }
@@ -362,7 +392,19 @@ impl Exec<'_> {
                 }
             }
         }
-        Ok(FromPlan { scope, sources })
+        let star = (!swapped.is_empty()).then(|| {
+            let mut order: Vec<usize> = (0..scope.len()).collect();
+            for (right, left) in &swapped {
+                let written: Vec<usize> = left.clone().chain(right.clone()).collect();
+                order.splice(right.start..left.end, written);
+            }
+            order
+        });
+        Ok(FromPlan {
+            scope,
+            sources,
+            star,
+        })
     }
 
     fn add_factor(
@@ -520,8 +562,12 @@ impl Exec<'_> {
                     if scope.is_empty() {
                         return Err(SqlError::new(1096, "HY000", "No tables used"));
                     }
-                    for (i, c) in scope.cols.iter().enumerate() {
-                        proj.push((Expr::Col(i), c.meta.clone()));
+                    let order: Vec<usize> = plan
+                        .star
+                        .clone()
+                        .unwrap_or_else(|| (0..scope.len()).collect());
+                    for i in order {
+                        proj.push((Expr::Col(i), scope.cols[i].meta.clone()));
                     }
                 }
                 ast::SelectItem::QualifiedWildcard(kind, _) => {
@@ -1474,4 +1520,44 @@ fn finish(a: &AggCall, st: AggState) -> Value {
         }
         AggState::Bits(b) => Value::UInt(b),
     }
+}
+
+/// `a RIGHT JOIN b ON c ...` as `b LEFT JOIN a ON c ...` (true when the
+/// sides were swapped). Only a RIGHT JOIN right after the first table is
+/// rewritten; a later one (its left side being a join) is not supported
+/// yet.
+fn right_join_as_left(
+    twj: &ast::TableWithJoins,
+) -> SqlResult<(std::borrow::Cow<'_, ast::TableWithJoins>, bool)> {
+    let right = |op: &ast::JoinOperator| {
+        matches!(
+            op,
+            ast::JoinOperator::Right(_) | ast::JoinOperator::RightOuter(_)
+        )
+    };
+    if twj.joins.iter().skip(1).any(|j| right(&j.join_operator)) {
+        return Err(SqlError::unsupported(
+            "RIGHT JOIN after another join (write it as a LEFT JOIN)",
+        ));
+    }
+    let Some(first) = twj.joins.first().filter(|j| right(&j.join_operator)) else {
+        return Ok((std::borrow::Cow::Borrowed(twj), false));
+    };
+    let (ast::JoinOperator::Right(c) | ast::JoinOperator::RightOuter(c)) = &first.join_operator
+    else {
+        return Ok((std::borrow::Cow::Borrowed(twj), false));
+    };
+    let mut joins = vec![ast::Join {
+        relation: twj.relation.clone(),
+        global: first.global,
+        join_operator: ast::JoinOperator::LeftOuter(c.clone()),
+    }];
+    joins.extend(twj.joins[1..].iter().cloned());
+    Ok((
+        std::borrow::Cow::Owned(ast::TableWithJoins {
+            relation: first.relation.clone(),
+            joins,
+        }),
+        true,
+    ))
 }
