@@ -526,15 +526,16 @@ impl Exec<'_> {
                 trim_what,
                 ..
             } => {
-                if trim_what.is_some() {
-                    return Err(SqlError::unsupported("TRIM with a character list"));
-                }
                 let f = match trim_where {
                     Some(ast::TrimWhereField::Leading) => Func::LTrim,
                     Some(ast::TrimWhereField::Trailing) => Func::RTrim,
                     _ => Func::Trim,
                 };
-                Expr::Func(f, vec![self.bind(expr, env)?])
+                let mut args = vec![self.bind(expr, env)?];
+                if let Some(what) = trim_what {
+                    args.push(self.bind(what, env)?);
+                }
+                Expr::Func(f, args)
             }
             A::Ceil { expr, .. } => Expr::Func(Func::Ceil, vec![self.bind(expr, env)?]),
             A::Floor { expr, .. } => Expr::Func(Func::Floor, vec![self.bind(expr, env)?]),

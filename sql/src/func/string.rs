@@ -60,9 +60,13 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
             };
             Value::Str(r)
         }
-        Trim => Value::Str(text(&v0).trim_matches(' ').to_string()),
-        LTrim => Value::Str(text(&v0).trim_start_matches(' ').to_string()),
-        RTrim => Value::Str(text(&v0).trim_end_matches(' ').to_string()),
+        // TRIM([BOTH | LEADING | TRAILING] [remstr] FROM s): remstr (a
+        // space by default) removed as a whole string, as often as it
+        // repeats, compared byte for byte.
+        Trim | LTrim | RTrim => {
+            let pat = vals.get(1).map_or_else(|| " ".to_string(), text);
+            Value::Str(trim_repeated(&text(&v0), &pat, f != RTrim, f != LTrim))
+        }
         Replace => {
             let from = text(&vals[1]);
             if from.is_empty() {
@@ -605,4 +609,23 @@ fn char_bytes(vals: &[Value]) -> Vec<u8> {
         out.extend_from_slice(&b[skip..]);
     }
     out
+}
+
+fn trim_repeated(s: &str, pat: &str, leading: bool, trailing: bool) -> String {
+    let mut t = s;
+    if !pat.is_empty() {
+        while leading {
+            match t.strip_prefix(pat) {
+                Some(r) => t = r,
+                None => break,
+            }
+        }
+        while trailing {
+            match t.strip_suffix(pat) {
+                Some(r) => t = r,
+                None => break,
+            }
+        }
+    }
+    t.to_string()
 }
