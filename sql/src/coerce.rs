@@ -105,13 +105,28 @@ impl Coerce for SqlType {
                 b.truncate(*n as usize);
                 Some(Value::Bytes(b))
             }
-            SqlType::Date
-            | SqlType::DateTime(_)
-            | SqlType::Timestamp(_)
-            | SqlType::Time(_)
-            | SqlType::Uuid
-            | SqlType::Enum(_)
-            | SqlType::Set(_) => None,
+            // Not a date: the zero date.
+            SqlType::Date => Some(Value::Str("0000-00-00".into())),
+            SqlType::DateTime(_) | SqlType::Timestamp(_) => {
+                Some(Value::Str("0000-00-00 00:00:00".into()))
+            }
+            // Past the range: its end; not a time at all: zero.
+            SqlType::Time(_) => Some(Value::Time(match to_time(v) {
+                Some(us) => us.clamp(-MAX_TIME_MICROS, MAX_TIME_MICROS),
+                None => 0,
+            })),
+            // Not a member: '', ENUM's error value (index 0).
+            SqlType::Enum(_) => Some(Value::Str(String::new())),
+            // The members it names; the others are dropped.
+            SqlType::Set(members) => {
+                let text = v.to_text_lossy();
+                let kept: Vec<&str> = text
+                    .split(',')
+                    .filter(|m| members.iter().any(|x| x.eq_ignore_ascii_case(m)))
+                    .collect();
+                Some(Value::Str(kept.join(",")))
+            }
+            SqlType::Uuid => None,
         }
     }
 
@@ -269,6 +284,18 @@ impl Coerce for SqlType {
                 Ok(Value::Str(set_text(members, mask)))
             }
         }
+    }
+}
+
+/// The value stored instead of `v` where a statement may adjust it
+/// (IGNORE, non-strict sql_mode): `adjust_for_ignore`, checked by
+/// `coerce`, except ENUM's '' error value, which no insert may name.
+pub fn adjusted(ty: &SqlType, v: &Value, column: &str) -> Option<Value> {
+    let a = ty.adjust_for_ignore(v)?;
+    match ty.coerce(a.clone(), column) {
+        Ok(c) => Some(c),
+        Err(_) if matches!(ty, SqlType::Enum(_)) => Some(a),
+        Err(_) => None,
     }
 }
 

@@ -176,19 +176,13 @@ impl Exec<'_> {
         let mut affected = 0u64;
         let mut first_auto: Option<u64> = None;
         let mut inserted: Vec<Vec<Value>> = Vec::new();
+        let lenient = Leniency::insert(on_dup == OnDup::Ignore, self.strict(), source.len() > 1);
         for (n, src) in source.into_iter().enumerate() {
             if src.len() != targets.len() {
                 return Err(SqlError::column_count(n + 1));
             }
             let row = self
-                .build_insert_row(
-                    &table,
-                    &targets,
-                    src,
-                    &mut first_auto,
-                    on_dup == OnDup::Ignore,
-                    n + 1,
-                )
+                .build_insert_row(&table, &targets, src, &mut first_auto, lenient, n + 1)
                 .map_err(|e| at_row(e, n + 1))?;
             if ins.returning.is_some() {
                 inserted.push(row.clone());
@@ -233,10 +227,11 @@ impl Exec<'_> {
             .collect::<SqlResult<Vec<usize>>>()?;
         let mut first_auto = None;
         let mut affected = 0;
+        let lenient = Leniency::insert(false, self.strict(), rows.len() > 1);
         for (n, r) in rows.into_iter().enumerate() {
             let src = r.into_iter().map(Some).collect();
             let row = self
-                .build_insert_row(&table, &targets, src, &mut first_auto, false, n + 1)
+                .build_insert_row(&table, &targets, src, &mut first_auto, lenient, n + 1)
                 .map_err(|e| at_row(e, n + 1))?;
             affected += self
                 .insert_one(&table, row, OnDup::Error, &[])
@@ -336,13 +331,29 @@ impl Exec<'_> {
         targets: &[usize],
         src: Vec<Option<Value>>,
         first_auto: &mut Option<u64>,
-        ignore: bool,
+        lenient: Leniency,
         row_no: usize,
     ) -> SqlResult<Vec<Value>> {
         let def = &table.def;
         let mut given: Vec<Option<Option<Value>>> = vec![None; def.columns.len()];
         for (&c, v) in targets.iter().zip(src) {
             given[c] = Some(v);
+        }
+        // A column left out that has no default is reported before any
+        // value is looked at (MariaDB's order).
+        for (i, col) in def.columns.iter().enumerate() {
+            let left_out = !matches!(given[i], Some(Some(_)));
+            if left_out
+                && col.default.is_none()
+                && !col.nullable
+                && !col.auto_increment
+                && col.generated.is_none()
+            {
+                if !lenient.values {
+                    return Err(SqlError::no_default(&col.name));
+                }
+                self.warn_ignored(SqlError::no_default(&col.name), row_no);
+            }
         }
         let mut row = Vec::with_capacity(def.columns.len());
         // The generated id is taken only once every other column is valid:
@@ -362,7 +373,7 @@ impl Exec<'_> {
                 // Computed below, once the other columns are known.
                 if v.is_some() {
                     let e = generated::value_ignored(&col.name, &def.name);
-                    if !ignore {
+                    if !lenient.values {
                         return Err(e);
                     }
                     self.warn_ignored(e, row_no);
@@ -377,7 +388,7 @@ impl Exec<'_> {
                 }
                 Some(v) => {
                     let v = if v.is_null() && !col.nullable {
-                        if !ignore {
+                        if !lenient.nulls {
                             return Err(SqlError::bad_null(&col.name));
                         }
                         self.warn_ignored(SqlError::bad_null(&col.name), row_no);
@@ -385,23 +396,7 @@ impl Exec<'_> {
                     } else {
                         v
                     };
-                    let c = match col.ty.coerce(v.clone(), &col.name) {
-                        Ok(c) => c,
-                        Err(e) if ignore => {
-                            let adjusted = col
-                                .ty
-                                .adjust_for_ignore(&v)
-                                .and_then(|a| col.ty.coerce(a, &col.name).ok());
-                            match adjusted {
-                                Some(a) => {
-                                    self.warn_ignored(e, row_no);
-                                    a
-                                }
-                                None => return Err(e),
-                            }
-                        }
-                        Err(e) => return Err(e),
-                    };
+                    let c = self.store_value(col, v, lenient.values, row_no)?;
                     if col.auto_increment {
                         if let Some(n) = c.to_i64().filter(|n| *n > 0) {
                             table.bump_auto_inc(n as u64);
@@ -425,6 +420,8 @@ impl Exec<'_> {
                         col.ty.coerce(v, &col.name)?
                     }
                     None if col.nullable => Value::Null,
+                    // Warned about above.
+                    None if lenient.values => crate::ddl::implicit_default(&col.ty),
                     None => return Err(SqlError::no_default(&col.name)),
                 },
             };
@@ -445,6 +442,51 @@ impl Exec<'_> {
             self.fill_generated(table, &mut row)?;
         }
         Ok(row)
+    }
+
+    /// `v` in `col`'s storage shape. When it does not fit and `lenient`
+    /// (INSERT IGNORE, or a session outside strict mode), the value MySQL
+    /// stores instead, with a warning naming row `row_no`.
+    fn store_value(
+        &mut self,
+        col: &trireme_storage::catalog::ColumnDef,
+        v: Value,
+        lenient: bool,
+        row_no: usize,
+    ) -> SqlResult<Value> {
+        match col.ty.coerce(v.clone(), &col.name) {
+            Ok(c) => Ok(c),
+            Err(e) if lenient => match crate::coerce::adjusted(&col.ty, &v, &col.name) {
+                Some(a) => {
+                    // MariaDB's warning for a value it had to change: a
+                    // time past the range is out of range, any other
+                    // unreadable date or time truncated.
+                    let e = match (&col.ty, e.code) {
+                        (SqlType::Time(_), codes::TRUNCATED_WRONG_VALUE)
+                            if crate::coerce::to_time(&v).is_some() =>
+                        {
+                            SqlError::out_of_range(&col.name)
+                        }
+                        (_, codes::TRUNCATED_WRONG_VALUE) => SqlError::data_truncated(&col.name),
+                        _ => e,
+                    };
+                    self.warn_ignored(e, row_no);
+                    Ok(a)
+                }
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether sql_mode holds STRICT_TRANS_TABLES or STRICT_ALL_TABLES: a
+    /// value that does not fit its column fails the statement. Without,
+    /// it is adjusted with a warning, as MariaDB does.
+    pub(crate) fn strict(&self) -> bool {
+        self.sess.vars.get("sql_mode").is_none_or(|m| {
+            let m = m.to_text_lossy().to_ascii_uppercase();
+            m.contains("STRICT_TRANS_TABLES") || m.contains("STRICT_ALL_TABLES")
+        })
     }
 
     /// An error IGNORE turned into a warning: a too-long value is reported
@@ -862,7 +904,7 @@ impl Exec<'_> {
         for (n, (pk, old)) in rows.into_iter().enumerate() {
             self.check_not_newer(&table, &pk)?;
             let new = self
-                .updated_row(&table, &scope, &sets, &old)
+                .updated_row(&table, &scope, &sets, &old, n + 1)
                 .map_err(|e| at_row(e, n + 1))?;
             let Some(new) = new else { continue };
             self.put_row(&table, Some(&pk), Some(&old), new)?;
@@ -882,7 +924,10 @@ impl Exec<'_> {
                 changed
             },
             last_insert_id: set_id.unwrap_or(0),
-            info: format!("Rows matched: {matched}  Changed: {changed}  Warnings: 0"),
+            info: format!(
+                "Rows matched: {matched}  Changed: {changed}  Warnings: {}",
+                self.sess.warnings.len()
+            ),
         })
     }
 
@@ -893,6 +938,7 @@ impl Exec<'_> {
         scope: &Scope,
         sets: &[(usize, Option<Expr>)],
         old: &Row,
+        row_no: usize,
     ) -> SqlResult<Option<Vec<Value>>> {
         // SET reads TIMESTAMP columns in the session's zone; what it
         // assigns goes back to UTC and the others keep their stored value.
@@ -922,10 +968,17 @@ impl Exec<'_> {
                     None => Value::Null,
                 },
             };
-            if v.is_null() && !col.nullable {
-                return Err(SqlError::bad_null(&col.name));
-            }
-            new[*c] = col.ty.coerce(v, &col.name)?;
+            let lenient = !self.strict();
+            let v = if v.is_null() && !col.nullable {
+                if !lenient {
+                    return Err(SqlError::bad_null(&col.name));
+                }
+                self.warn_ignored(SqlError::bad_null(&col.name), row_no);
+                crate::ddl::implicit_default(&col.ty)
+            } else {
+                v
+            };
+            new[*c] = self.store_value(col, v, lenient, row_no)?;
         }
         if let Some(z) = &zone {
             let assigned = |i| sets.iter().any(|(c, _)| *c == i);
@@ -1038,5 +1091,27 @@ pub(crate) fn def_scope(def: &TableDef) -> Scope {
                 },
             })
             .collect(),
+    }
+}
+
+/// Which values that do not fit their column an INSERT adjusts (with a
+/// warning) instead of failing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Leniency {
+    /// Out of range, too long, not a member, not a date.
+    pub values: bool,
+    /// NULL into a NOT NULL column (the type's implicit default).
+    pub nulls: bool,
+}
+
+impl Leniency {
+    /// INSERT IGNORE adjusts everything; outside strict mode MariaDB
+    /// adjusts values, but a NULL for a NOT NULL column only in a
+    /// multi-row INSERT (a single-row one still fails with 1048).
+    pub fn insert(ignore: bool, strict: bool, multi_row: bool) -> Leniency {
+        Leniency {
+            values: ignore || !strict,
+            nulls: ignore || (!strict && multi_row),
+        }
     }
 }

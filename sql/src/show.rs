@@ -446,7 +446,15 @@ impl Exec<'_> {
 
     pub fn show_warnings(&self) -> Output {
         let mut cols = text_cols(&["Level", "Code", "Message"]);
-        cols[1] = OutCol::bigint("Code");
+        // INT UNSIGNED, as MariaDB sends it.
+        cols[1] = OutCol::expr(
+            "Code",
+            Some(SqlType::Int {
+                width: trireme_storage::types::IntWidth::Int,
+                unsigned: true,
+            }),
+            false,
+        );
         let r = self
             .sess
             .warnings
@@ -454,7 +462,7 @@ impl Exec<'_> {
             .map(|w| {
                 vec![
                     s(w.level),
-                    Value::Int(i64::from(w.code)),
+                    Value::UInt(u64::from(w.code)),
                     s(w.message.clone()),
                 ]
             })

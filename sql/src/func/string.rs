@@ -613,18 +613,17 @@ fn char_bytes(vals: &[Value]) -> Vec<u8> {
 
 fn trim_repeated(s: &str, pat: &str, leading: bool, trailing: bool) -> String {
     let mut t = s;
-    if !pat.is_empty() {
-        while leading {
-            match t.strip_prefix(pat) {
-                Some(r) => t = r,
-                None => break,
-            }
+    if pat.is_empty() {
+        return s.to_string();
+    }
+    if leading {
+        while let Some(r) = t.strip_prefix(pat) {
+            t = r;
         }
-        while trailing {
-            match t.strip_suffix(pat) {
-                Some(r) => t = r,
-                None => break,
-            }
+    }
+    if trailing {
+        while let Some(r) = t.strip_suffix(pat) {
+            t = r;
         }
     }
     t.to_string()
