@@ -226,6 +226,11 @@ pub struct Status {
     pub snapshot_index: Option<u64>,
     /// Bytes of ordered log kept (the gcache), for other members' catch-up.
     pub gcache_bytes: u64,
+    /// Views this member reported since it started (each change of primary
+    /// state, membership or view id counts once).
+    pub view_changes: u64,
+    /// How many of those views were non-primary.
+    pub nonprimary_views: u64,
 }
 
 fn d(ms: u64) -> Duration {
@@ -595,6 +600,8 @@ impl Gcs {
             purged_index: m.purged.map(|l| l.index),
             snapshot_index: m.snapshot.map(|l| l.index),
             gcache_bytes: self.inner.gcache.bytes(),
+            view_changes: self.inner.ctl.views_sent.load(Ordering::Relaxed),
+            nonprimary_views: self.inner.ctl.nonprimary_views_sent.load(Ordering::Relaxed),
         }
     }
 

@@ -92,7 +92,8 @@
 //! [`app`] (the state-transfer seam and the seqno/snapshot scheme),
 //! [`gcache`] (log format and storage seam), [`net`] (transport seam, QUIC,
 //! in-process router), [`tls`] (certificates), [`codec`] (the one encoder),
-//! [`election`] (the pre-vote gate).
+//! [`election`] (the pre-vote gate), [`stall`] (how long this process
+//! itself was frozen, so that is not held against its peers).
 
 #![warn(missing_docs)]
 
@@ -108,6 +109,7 @@ mod gcs;
 pub mod identity;
 pub mod net;
 pub(crate) mod sm;
+pub mod stall;
 pub mod tls;
 pub mod types;
 
