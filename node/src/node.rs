@@ -282,6 +282,16 @@ impl NodeStatus for Node {
                 "trireme_gcs_nonprimary_views".into(),
                 Value::UInt(gcs_status.as_ref().map_or(0, |g| g.nonprimary_views)),
             ),
+            // Freezes of this process (no CPU, SIGSTOP) that gcs noticed
+            // and discounted from its silence checks.
+            (
+                "trireme_gcs_freezes".into(),
+                Value::UInt(gcs_status.as_ref().map_or(0, |g| g.freezes)),
+            ),
+            (
+                "trireme_gcs_frozen_ms".into(),
+                Value::UInt(gcs_status.as_ref().map_or(0, |g| g.frozen_ms)),
+            ),
             // Galera's name for the bytes its gcache holds.
             (
                 "wsrep_gcache_pool_size".into(),
