@@ -1773,7 +1773,9 @@ async fn supervisor(inner: Arc<Inner>) {
                 None => false,
                 Some(c) => {
                     let silent = now.duration_since(c.at);
-                    if silent + tick * 2 >= suspect && silent < lease {
+                    // Ask ahead of suspect_ms (two heartbeats), so a
+                    // fresh round is at hand when it passes.
+                    if silent + tick * 4 >= suspect && silent < lease {
                         inner.probe_silence(configs.clone(), c, silent);
                     }
                     if silent < suspect {
@@ -1784,9 +1786,10 @@ async fn supervisor(inner: Arc<Inner>) {
                         // successor can exist before election_min_ms.
                         true
                     } else {
-                        // Just woke: read the heartbeats queued meanwhile
+                        // Just woke, and the leader's silence is all our
+                        // own freeze: read the heartbeats queued meanwhile
                         // before judging (at most one heartbeat round).
-                        was_primary && woke
+                        was_primary && woke && inner.stall.running_since(c.at) < suspect
                     }
                 }
             }
