@@ -18,11 +18,24 @@
 //!   answered one of its RPCs within `suspect_ms` (itself included).
 //! - Any other member is primary while it is a voter and received, within
 //!   `suspect_ms`, an AppendEntries from the current leader saying that the
-//!   leader is primary.
+//!   leader is primary; or, for at most `election_min_ms` of the leader's
+//!   silence, while a majority of voters (itself included) answer a
+//!   [`Request::LeaderSilence`] round saying they have not heard from that
+//!   leader since about when it last did (the leader is frozen or dead:
+//!   it can commit nothing without one of them, and none of them votes
+//!   for a successor yet).
+//! - Right after a freeze of this process ([`crate::stall`]), the state
+//!   reported before it is kept for at most one heartbeat round while the
+//!   messages that queued meanwhile are read: on the leader only while its
+//!   lease holds in wall time (a majority accepted, as leader, a request
+//!   it sent less than `election_min_ms` ago), on a follower only when its
+//!   leader's silence is all our own freeze.
 //!
 //! So a member cut off from the majority reports non-primary within
-//! `suspect_ms` (plus one supervisor tick), and the majority side stays
-//! primary through a leader change that completes within `suspect_ms`.
+//! `suspect_ms` (plus one supervisor tick; plus at most one heartbeat
+//! round right after its own freeze), the majority side stays primary
+//! through a leader change that completes within `suspect_ms`, and a
+//! leader frozen for less than `election_min_ms` costs no view change.
 //!
 //! # Broadcast outcomes
 //!
