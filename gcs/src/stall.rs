@@ -40,9 +40,31 @@
 //!   time (a majority answered requests it sent less than `election_min_ms`
 //!   ago, so no successor can have been elected), so a leader that really
 //!   lost its quorum during the freeze still steps down; see
-//!   `supervisor` in `gcs.rs`. The leader's lease is never measured in
-//!   running time: its validity is what the *other* members observe, and
-//!   they were not frozen.
+//!   `supervisor` in `gcs.rs`.
+//!
+//! The leader's lease is never measured in running time. Its validity is
+//! what the *other* members observe, and they were not frozen: subtracting
+//! our freeze from it would let a leader frozen past `election_min_ms`
+//! claim primary on waking while the majority has already elected a
+//! successor and committed without it (stale reads). Our freezes may only
+//! *shorten* what we claim, never extend it beyond what the majority side
+//! can observe. The hold above is safe because of who may elect a
+//! successor before it ends:
+//!
+//! 1. a follower that accepted an AppendEntries we sent at `s` processed it
+//!    at or after `s`, so it refuses pre-votes until its own silence
+//!    reaches `election_min_ms` of *its* running time (at least as long in
+//!    wall time), and openraft refuses real votes for its lease
+//!    (`election_min_ms + 1`) after that heartbeat;
+//! 2. the hold requires such an `s` less than `election_min_ms` ago for a
+//!    majority of every configuration; a successor needs pre-votes and
+//!    votes from a majority, which contains one of those followers;
+//! 3. a candidate counts its own pre-vote only after its own election
+//!    timer (at least `election_min_ms` of silence) ran out.
+//!
+//! So no successor exists while the hold lasts. The only assumption is the
+//! one of every lease: clocks on different machines advance at about the
+//! same rate over `election_min_ms`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
