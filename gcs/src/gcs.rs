@@ -35,7 +35,9 @@
 //! `suspect_ms` (plus one supervisor tick; plus at most one heartbeat
 //! round right after its own freeze), the majority side stays primary
 //! through a leader change that completes within `suspect_ms`, and a
-//! leader frozen for less than `election_min_ms` costs no view change.
+//! leader frozen for less than `election_min_ms` minus one heartbeat (its
+//! last heartbeat before the freeze starts the followers' lease) costs no
+//! view change.
 //!
 //! # Broadcast outcomes
 //!

@@ -74,7 +74,8 @@
 //!   that queued meanwhile are read before the primary state changes; a
 //!   follower whose leader is silent asks the other voters whether they
 //!   hear it ([`net::proto::Request::LeaderSilence`]), so a leader frozen
-//!   for less than `election_min_ms` costs no view change anywhere;
+//!   for less than `election_min_ms` (minus one heartbeat) costs no view
+//!   change anywhere;
 //! - **leadership hand-over** on [`Gcs::shutdown`]: the leader stops
 //!   proposing, waits until a voter has its whole log, and asks it to start
 //!   an election at once (`TimeoutNow`); the old leader's own lease has long
