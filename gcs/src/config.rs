@@ -14,10 +14,13 @@
 //! where a process can go without CPU for a second or more, so the short
 //! timeouts below are paired with protections against false suspicion:
 //! elections start only after a pre-vote that a member still hearing its
-//! leader refuses ([`crate::election`]), and a follower's supervisor skips
-//! its judgement on a tick that comes late (the process itself was
-//! starved; a leader never skips, it must step down in time). A stall may
-//! cost availability for a moment but never correctness.
+//! leader refuses ([`crate::election`]), and every silence check knows
+//! when this process itself was frozen ([`crate::stall`]): time we were
+//! frozen is not held against a peer where that can only delay a decision
+//! (elections, re-dials), and right after a freeze the replies that queued
+//! meanwhile are read before the primary state changes (a leader only
+//! while its lease still holds in wall time). A stall may cost
+//! availability for a moment but never correctness.
 //!
 //! | field | default | meaning and trade-off |
 //! |---|---|---|
@@ -27,6 +30,8 @@
 //! | `evict_ms` | 60000 | the primary leader removes a member it has not heard from for this long |
 //! | `connect_ms` | 5000 | QUIC connect + hello |
 //! | `rpc_ms` | 30000 | deadline of `broadcast`, `sync_point`, forwarding, join/leave and snapshot chunks |
+//! | `stall_ms` | 400 | a gap of more than this in the ticks of this process's stall clock ([`crate::stall`]) is a *freeze* of this process (no CPU, SIGSTOP). The follower's election timer, its pre-vote answers and the transport's silent-connection check discount such freezes (measure running time), and right after one the supervisor reads the replies that queued meanwhile (one heartbeat round) before it changes the reported primary state; a leader does so only while a majority answered it within `election_min_ms` of wall time. Keep it below `suspect_ms`. Shorter: more scheduling hiccups count as freezes (harmless, they only delay decisions); longer: freezes between it and `suspect_ms` still cost a view change |
+//! | `stall_max_ms` | 10000 | a freeze counts for at most this long: a member frozen longer is an outage its peers must be able to act on (and the re-dial and election delays it causes stay bounded) |
 //! | `idle_ms` | 30000 | QUIC idle timeout (keep-alives are sent every heartbeat). A connection on which nothing arrived for 4 heartbeats (at least 1 s) is no longer used for new requests and a fresh one is dialed, so a member killed and restarted in place is reached again within seconds, not after `idle_ms` (see [`crate::net::quic`]) |
 //!
 //! Tests use much shorter values and wait for conditions with generous
@@ -78,6 +83,11 @@ pub struct Timeouts {
     pub rpc_ms: u64,
     /// QUIC connection idle timeout.
     pub idle_ms: u64,
+    /// A gap above this in this process's stall clock is a freeze of this
+    /// process (see [`crate::stall`]).
+    pub stall_ms: u64,
+    /// A freeze counts for at most this long.
+    pub stall_max_ms: u64,
 }
 
 impl Default for Timeouts {
@@ -91,6 +101,8 @@ impl Default for Timeouts {
             connect_ms: 5_000,
             rpc_ms: 30_000,
             idle_ms: 30_000,
+            stall_ms: 400,
+            stall_max_ms: 10_000,
         }
     }
 }
@@ -108,6 +120,8 @@ impl Timeouts {
             connect_ms: 2_000,
             rpc_ms: 60_000,
             idle_ms: 60_000,
+            stall_ms: 400,
+            stall_max_ms: 10_000,
         }
     }
 
@@ -243,6 +257,15 @@ impl GcsConfig {
         }
         if t.evict_ms < t.suspect_ms {
             return e("timeouts.evict_ms must be >= suspect_ms".into());
+        }
+        if t.stall_ms < 20 || t.stall_ms >= t.suspect_ms {
+            return e(format!(
+                "timeouts.stall_ms ({}) must be at least 20 and below suspect_ms ({}): a freeze must be noticed before a silence is judged",
+                t.stall_ms, t.suspect_ms
+            ));
+        }
+        if t.stall_max_ms < t.stall_ms {
+            return e("timeouts.stall_max_ms must be >= stall_ms".into());
         }
         if t.connect_ms == 0 || t.rpc_ms == 0 || t.idle_ms <= t.heartbeat_ms {
             return e(
@@ -406,6 +429,15 @@ mod tests {
         assert!(c.validate().is_err());
         c.timeouts = Timeouts::for_tests();
         c.validate().unwrap();
+        c.timeouts.stall_ms = c.timeouts.suspect_ms;
+        let err = c.validate().unwrap_err();
+        assert!(err.0.contains("stall_ms"), "{err}");
+        c.timeouts.stall_ms = 10;
+        assert!(c.validate().is_err());
+        c.timeouts = Timeouts::for_tests();
+        c.timeouts.stall_max_ms = c.timeouts.stall_ms - 1;
+        assert!(c.validate().is_err());
+        c.timeouts = Timeouts::for_tests();
         c.node_id = 0;
         assert!(c.validate().is_err());
     }

@@ -88,6 +88,10 @@ pub(crate) struct Ctl {
     pub current: parking_lot::Mutex<View>,
     /// Stamps of this member's broadcasts.
     pub stamper: Arc<Stamper>,
+    /// Views sent since start (every change of primary state, membership
+    /// or view id), and how many of them were non-primary.
+    pub views_sent: AtomicU64,
+    pub nonprimary_views_sent: AtomicU64,
     closed: AtomicBool,
 }
 
@@ -116,6 +120,8 @@ impl Ctl {
             last_seqno: AtomicU64::new(0),
             current: parking_lot::Mutex::new(empty),
             stamper,
+            views_sent: AtomicU64::new(0),
+            nonprimary_views_sent: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         });
         (
@@ -196,6 +202,10 @@ impl Ctl {
         if changed || force {
             g.last = Some(v.clone());
             *self.current.lock() = v.clone();
+            self.views_sent.fetch_add(1, Ordering::Relaxed);
+            if !v.primary {
+                self.nonprimary_views_sent.fetch_add(1, Ordering::Relaxed);
+            }
             if v.primary {
                 tracing::info!(
                     view_id = v.view_id,

@@ -18,11 +18,26 @@
 //!   answered one of its RPCs within `suspect_ms` (itself included).
 //! - Any other member is primary while it is a voter and received, within
 //!   `suspect_ms`, an AppendEntries from the current leader saying that the
-//!   leader is primary.
+//!   leader is primary; or, for at most `election_min_ms` of the leader's
+//!   silence, while a majority of voters (itself included) answer a
+//!   [`Request::LeaderSilence`] round saying they have not heard from that
+//!   leader since about when it last did (the leader is frozen or dead:
+//!   it can commit nothing without one of them, and none of them votes
+//!   for a successor yet).
+//! - Right after a freeze of this process ([`crate::stall`]), the state
+//!   reported before it is kept for at most one heartbeat round while the
+//!   messages that queued meanwhile are read: on the leader only while its
+//!   lease holds in wall time (a majority accepted, as leader, a request
+//!   it sent less than `election_min_ms` ago), on a follower only when its
+//!   leader's silence is all our own freeze.
 //!
 //! So a member cut off from the majority reports non-primary within
-//! `suspect_ms` (plus one supervisor tick), and the majority side stays
-//! primary through a leader change that completes within `suspect_ms`.
+//! `suspect_ms` (plus one supervisor tick; plus at most one heartbeat
+//! round right after its own freeze), the majority side stays primary
+//! through a leader change that completes within `suspect_ms`, and a
+//! leader frozen for less than `election_min_ms` minus one heartbeat (its
+//! last heartbeat before the freeze starts the followers' lease) costs no
+//! view change.
 //!
 //! # Broadcast outcomes
 //!
@@ -63,6 +78,7 @@ use crate::net::quic::{QuicSettings, QuicTransport};
 use crate::net::raft_net::{NetCtx, NetFactory};
 use crate::net::{Faults, Handler, Peer, Transport};
 use crate::sm::Sm;
+use crate::stall::StallClock;
 use crate::tls::TlsMaterial;
 use crate::types::{Command, MemberNode, NodeId, Payload, Seqno, TypeConfig, View};
 
@@ -136,6 +152,15 @@ struct Contact {
     primary: bool,
 }
 
+/// A leader-silence round that succeeded: started at `at`, about `leader`
+/// in `term`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SilenceOk {
+    leader: NodeId,
+    term: u64,
+    at: Instant,
+}
+
 /// Which transport a member uses.
 pub enum TransportChoice {
     /// QUIC with mutual TLS (production).
@@ -180,6 +205,13 @@ pub(crate) struct Inner {
     prevote_busy: Arc<AtomicBool>,
     /// Leadership is being handed over (shutdown): propose nothing more.
     handing_over: AtomicBool,
+    /// This process's freezes (see [`crate::stall`]).
+    stall: StallClock,
+    /// The newest leader-silence round that found a majority of voters
+    /// without news from our leader either (see `supervisor`).
+    silence_ok: Mutex<Option<SilenceOk>>,
+    /// A leader-silence round is in flight.
+    silence_busy: Arc<AtomicBool>,
     router: Option<MemRouter>,
     me_weak: Weak<Inner>,
 }
@@ -226,6 +258,15 @@ pub struct Status {
     pub snapshot_index: Option<u64>,
     /// Bytes of ordered log kept (the gcache), for other members' catch-up.
     pub gcache_bytes: u64,
+    /// Views this member reported since it started (each change of primary
+    /// state, membership or view id counts once).
+    pub view_changes: u64,
+    /// How many of those views were non-primary.
+    pub nonprimary_views: u64,
+    /// Freezes of this process the stall clock saw (see [`crate::stall`]).
+    pub freezes: u64,
+    /// Their total length, ms.
+    pub frozen_ms: u64,
 }
 
 fn d(ms: u64) -> Duration {
@@ -444,8 +485,14 @@ impl Gcs {
         .await
         .map_err(|e| StartError::Io(format!("snapshots: {e}")))?;
 
+        let stall = StallClock::start(d(t.stall_ms), d(t.stall_max_ms))
+            .map_err(|e| StartError::Io(format!("stall clock thread: {e}")))?;
+        if let Some(q) = &quic {
+            q.set_stall_clock(stall.clone());
+        }
         let net = Arc::new(NetCtx {
             acks: Mutex::new(Default::default()),
+            lease: Mutex::new(Default::default()),
             ctl: ctl.clone(),
             retry: d(t.heartbeat_ms.max(50)),
             health: Default::default(),
@@ -515,6 +562,9 @@ impl Gcs {
             next_prevote: Mutex::new(Instant::now()),
             prevote_busy: Arc::new(AtomicBool::new(false)),
             handing_over: AtomicBool::new(false),
+            stall,
+            silence_ok: Mutex::new(None),
+            silence_busy: Arc::new(AtomicBool::new(false)),
             router: router.clone(),
             me_weak: w.clone(),
             cfg,
@@ -595,6 +645,10 @@ impl Gcs {
             purged_index: m.purged.map(|l| l.index),
             snapshot_index: m.snapshot.map(|l| l.index),
             gcache_bytes: self.inner.gcache.bytes(),
+            view_changes: self.inner.ctl.views_sent.load(Ordering::Relaxed),
+            nonprimary_views: self.inner.ctl.nonprimary_views_sent.load(Ordering::Relaxed),
+            freezes: self.inner.stall.count(),
+            frozen_ms: self.inner.stall.total_ms(),
         }
     }
 
@@ -796,6 +850,7 @@ impl Gcs {
         }
         tracing::debug!(elapsed = ?t0.elapsed(), "raft stopped");
         i.transport.shutdown().await;
+        i.stall.stop();
         tracing::debug!(elapsed = ?t0.elapsed(), "transport stopped");
         if let Some(r) = &i.router {
             r.unregister(&i.me.addr);
@@ -1145,7 +1200,10 @@ impl Inner {
     /// for its election timeout (see [`crate::election`]).
     fn maybe_prevote(&self, configs: Vec<Vec<NodeId>>) {
         let now = Instant::now();
-        if self.election_reset.lock().elapsed() < *self.election_timeout.lock()
+        // Running time: while this process was frozen the leader's
+        // heartbeats queued up unread; only delays an election.
+        let silent = self.stall.running_since(*self.election_reset.lock());
+        if silent < *self.election_timeout.lock()
             || now < *self.next_prevote.lock()
             || self.handing_over.load(Ordering::SeqCst)
             || self.prevote_busy.swap(true, Ordering::SeqCst)
@@ -1209,7 +1267,7 @@ impl Inner {
         if self
             .contact
             .lock()
-            .is_some_and(|c| c.at.elapsed() < d(self.cfg.timeouts.election_min_ms))
+            .is_some_and(|c| self.stall.running_since(c.at) < d(self.cfg.timeouts.election_min_ms))
         {
             return;
         }
@@ -1302,6 +1360,91 @@ impl Inner {
         );
     }
 
+    /// Whether a leader-silence round about `c`'s leader and term started
+    /// less than one heartbeat ago found a majority without news from it.
+    fn silence_confirmed(&self, c: Contact, now: Instant) -> bool {
+        self.silence_ok.lock().is_some_and(|s| {
+            s.leader == c.leader
+                && s.term == c.term
+                && now.duration_since(s.at) < d(self.cfg.timeouts.heartbeat_ms)
+        })
+    }
+
+    /// Starts a leader-silence round (one at a time): our leader has been
+    /// silent for `silent`; ask the other voters (not the leader) how long
+    /// it has been silent to them.
+    ///
+    /// A follower cannot tell "the leader is frozen or dead" from "I am cut
+    /// off from a leader that still commits with the others" by itself, so
+    /// without this it reports non-primary after `suspect_ms` of silence,
+    /// and a leader frozen a little longer takes every node through a
+    /// non-primary view. A voter that has also heard nothing from the
+    /// leader since about when we last did (within half a heartbeat) proves
+    /// the second case false for the two of us: anything the leader commits
+    /// needs a majority, which includes us or one of the voters that
+    /// answered, so if a majority (us included) agrees, we miss at most
+    /// what was sent in that half heartbeat. Until `election_min_ms` of
+    /// silence, no successor can be elected either (no voter of that
+    /// majority grants a pre-vote). A round is valid for one heartbeat.
+    fn probe_silence(&self, configs: Vec<Vec<NodeId>>, c: Contact, silent: Duration) {
+        if self.silence_busy.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Some(me) = self.arc() else {
+            self.silence_busy.store(false, Ordering::SeqCst);
+            return;
+        };
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let t = &me.cfg.timeouts;
+            let timeout = d(t.heartbeat_ms);
+            let slack = d(t.heartbeat_ms / 2);
+            let peers: BTreeSet<NodeId> = configs
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|v| *v != me.id && *v != c.leader)
+                .collect();
+            let req = Request::LeaderSilence {
+                leader: c.leader,
+                term: c.term,
+            };
+            let asks = peers.iter().filter_map(|id| me.peer_of(*id)).map(|p| {
+                let req = &req;
+                let me = &me;
+                async move {
+                    let r =
+                        tokio::time::timeout(timeout, me.transport.call(&p, req, timeout)).await;
+                    let agrees = matches!(
+                        r,
+                        Ok(Ok(Response::LeaderSilence(Some(ms))))
+                            if Duration::from_millis(ms) + slack >= silent
+                    );
+                    (p.id, agrees)
+                }
+            });
+            let answers = futures::future::join_all(asks).await;
+            let agreed: BTreeSet<NodeId> = answers
+                .into_iter()
+                .filter_map(|(id, ok)| if ok { id } else { None })
+                .chain([me.id])
+                .collect();
+            if quorum_ok(&configs, &|id| agreed.contains(&id)) {
+                let mut g = me.silence_ok.lock();
+                if g.is_none_or(|s| s.at < started) {
+                    *g = Some(SilenceOk {
+                        leader: c.leader,
+                        term: c.term,
+                        at: started,
+                    });
+                }
+            } else {
+                tracing::debug!(?agreed, "leader-silence round: no majority without news");
+            }
+            me.silence_busy.store(false, Ordering::SeqCst);
+        });
+    }
+
     fn nonprimary_for(&self) -> Duration {
         self.nonprimary_since
             .lock()
@@ -1354,7 +1497,9 @@ impl Inner {
             } => {
                 let mine = self.last_log_pos().await;
                 let leader = self.is_leader();
-                let heard = self.election_reset.lock().elapsed();
+                // Running time: our own freezes make us refuse longer
+                // (delays an election, never hastens one).
+                let heard = self.stall.running_since(*self.election_reset.lock());
                 let grant = crate::election::grant_prevote(
                     leader && self.ctl.primary.load(Ordering::SeqCst),
                     leader,
@@ -1488,6 +1633,16 @@ impl Inner {
                 self.ctl.message(from, p);
                 Response::Done(Ok(()))
             }
+            Request::LeaderSilence { leader, term } => {
+                let c = *self.contact.lock();
+                let m_term = self.raft.metrics().borrow().current_term;
+                let ms = c
+                    .filter(|c| {
+                        c.leader == leader && c.term == term && m_term == term && !self.is_leader()
+                    })
+                    .map(|c| c.at.elapsed().as_millis() as u64);
+                Response::LeaderSilence(ms)
+            }
         }
     }
 }
@@ -1556,25 +1711,14 @@ async fn supervisor(inner: Arc<Inner>) {
     let mut stop = inner.stop.subscribe();
     let mut last_join = Instant::now() - Duration::from_secs(3600);
     let join_every = d((t.heartbeat_ms * 10).clamp(200, 5_000));
-    let mut last_tick = Instant::now();
+    // One heartbeat round: after a freeze of this process, the time to
+    // read what queued meanwhile and to hear answers to fresh heartbeats.
+    let grace = d(t.heartbeat_ms * 2);
+    let lease = d(t.election_min_ms);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
             _ = stop.changed() => return,
-        }
-        // After this process got no CPU for a while, answers that arrived
-        // meanwhile may not have been processed yet: a follower judges on
-        // the next tick instead of declaring its leader lost. A leader
-        // never waits: the majority may have elected a successor while it
-        // was frozen, so it must stop claiming primary at once (the lease).
-        let since_last = last_tick.elapsed();
-        last_tick = Instant::now();
-        if since_last > tick * 4 && !inner.is_leader() {
-            tracing::debug!(
-                stalled_ms = since_last.as_millis() as u64,
-                "supervisor was starved; skipping a tick"
-            );
-            continue;
         }
         let m = inner.raft.metrics().borrow().clone();
         let mem = m.membership_config.membership().clone();
@@ -1587,13 +1731,17 @@ async fn supervisor(inner: Arc<Inner>) {
         let in_membership = mem.get_node(&inner.id).is_some();
         let leader = m.state == ServerState::Leader && m.current_leader == Some(inner.id);
         let now = Instant::now();
+        let was_primary = inner.ctl.primary.load(Ordering::SeqCst);
+        // Just woke from a freeze of this process (see crate::stall).
+        let woke = inner.stall.woke_within(grace, now);
         let primary = if leader {
-            {
+            let since = {
                 let mut ls = inner.leader_since.lock();
                 if ls.is_none_or(|(term, _)| term != m.current_term) {
                     *ls = Some((m.current_term, now));
                 }
-            }
+                ls.map(|(_, t)| t).unwrap_or(now)
+            };
             let acks = inner.net.acks.lock().clone();
             let alive = |id: NodeId| {
                 id == inner.id
@@ -1601,17 +1749,65 @@ async fn supervisor(inner: Arc<Inner>) {
                         .get(&id)
                         .is_some_and(|t| now.duration_since(*t) < suspect)
             };
-            is_voter && quorum_ok(&configs, &alive)
+            let confirmed = is_voter && quorum_ok(&configs, &alive);
+            if confirmed || !was_primary || !woke || !is_voter {
+                confirmed
+            } else {
+                // Frozen past suspect_ms: our acks are stale only because
+                // we could not run. Keep the primary state for at most one
+                // heartbeat round after waking, so the answers queued
+                // meanwhile and those to the heartbeats openraft sends on
+                // waking are counted first, but only while the lease holds
+                // in wall time: a majority accepted us as leader in answer
+                // to a request sent less than election_min_ms ago, so each
+                // of them refuses pre-votes and votes until after now and
+                // no successor can exist yet. A leader frozen so long that
+                // a successor may exist steps down at once, as before.
+                let leases = inner.net.lease.lock().clone();
+                let held = |id: NodeId| {
+                    id == inner.id
+                        || leases
+                            .get(&id)
+                            .is_some_and(|s| *s >= since && now.duration_since(*s) < lease)
+                };
+                let holds = quorum_ok(&configs, &held);
+                if holds {
+                    tracing::debug!("woke from a freeze: confirming the quorum before judging");
+                }
+                holds
+            }
         } else {
             *inner.leader_since.lock() = None;
-            let c = *inner.contact.lock();
-            is_voter
-                && c.is_some_and(|c| {
-                    c.primary
-                        && now.duration_since(c.at) < suspect
-                        && m.current_leader == Some(c.leader)
-                        && c.term == m.current_term
-                })
+            let c = (*inner.contact.lock()).filter(|c| {
+                is_voter
+                    && c.primary
+                    && m.current_leader == Some(c.leader)
+                    && c.term == m.current_term
+            });
+            match c {
+                None => false,
+                Some(c) => {
+                    let silent = now.duration_since(c.at);
+                    // Ask ahead of suspect_ms (two heartbeats), so a
+                    // fresh round is at hand when it passes.
+                    if silent + tick * 4 >= suspect && silent < lease {
+                        inner.probe_silence(configs.clone(), c, silent);
+                    }
+                    if silent < suspect {
+                        true
+                    } else if silent < lease && inner.silence_confirmed(c, now) {
+                        // The leader is silent to a majority of voters, us
+                        // included: it can commit nothing we miss, and no
+                        // successor can exist before election_min_ms.
+                        true
+                    } else {
+                        // Just woke, and the leader's silence is all our
+                        // own freeze: read the heartbeats queued meanwhile
+                        // before judging (at most one heartbeat round).
+                        was_primary && woke && inner.stall.running_since(c.at) < suspect
+                    }
+                }
+            }
         };
         {
             let mut np = inner.nonprimary_since.lock();

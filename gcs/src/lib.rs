@@ -68,6 +68,14 @@
 //! - **step-down by lease**: a leader that has not heard from a quorum for
 //!   `suspect_ms` (< `election_min_ms`) reports non-primary, so it stops
 //!   accepting writes and reads before the majority may elect a successor;
+//! - **freezes are our own** ([`stall`]): time during which this process
+//!   got no CPU is not held against a peer where that only delays a
+//!   decision (elections, re-dials), and right after a freeze the replies
+//!   that queued meanwhile are read before the primary state changes; a
+//!   follower whose leader is silent asks the other voters whether they
+//!   hear it ([`net::proto::Request::LeaderSilence`]), so a leader frozen
+//!   for less than `election_min_ms` (minus one heartbeat) costs no view
+//!   change anywhere;
 //! - **leadership hand-over** on [`Gcs::shutdown`]: the leader stops
 //!   proposing, waits until a voter has its whole log, and asks it to start
 //!   an election at once (`TimeoutNow`); the old leader's own lease has long
@@ -92,7 +100,8 @@
 //! [`app`] (the state-transfer seam and the seqno/snapshot scheme),
 //! [`gcache`] (log format and storage seam), [`net`] (transport seam, QUIC,
 //! in-process router), [`tls`] (certificates), [`codec`] (the one encoder),
-//! [`election`] (the pre-vote gate).
+//! [`election`] (the pre-vote gate), [`stall`] (how long this process
+//! itself was frozen, so that is not held against its peers).
 
 #![warn(missing_docs)]
 
@@ -108,6 +117,7 @@ mod gcs;
 pub mod identity;
 pub mod net;
 pub(crate) mod sm;
+pub mod stall;
 pub mod tls;
 pub mod types;
 

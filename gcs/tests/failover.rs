@@ -149,6 +149,52 @@ async fn cut_off_member_goes_non_primary_and_heals() {
     }
 }
 
+/// A follower cut off from its leader, but not from the other follower,
+/// goes non-primary after `suspect_ms`, although its leader lease
+/// (`election_min_ms`) has not run out: its leader-silence round (issue 12)
+/// asks the other follower, which still hears the leader, so no majority
+/// is without news and the follower knows it is the one cut off (the
+/// leader keeps committing without it). `election_min_ms` is a minute here:
+/// a follower that mistook its own isolation for the leader's silence would
+/// stay primary far longer than the bounded wait below.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_cut_off_from_its_leader_alone_goes_non_primary() {
+    init_tracing();
+    let root = root();
+    let nodes = cluster(3, root.path(), |c| {
+        c.timeouts.suspect_ms = 1_000;
+        c.timeouts.election_min_ms = 60_000;
+        c.timeouts.election_max_ms = 61_000;
+    })
+    .await;
+    send_n(&nodes[0], "before", 5).await;
+    let lid = wait_leader(&nodes).await;
+    let leader = nodes.iter().find(|n| n.gcs.id() == lid).unwrap();
+    let followers: Vec<&TestNode> = nodes.iter().filter(|n| n.gcs.id() != lid).collect();
+    let (a, b) = (followers[0], followers[1]);
+    a.gcs.faults().set_blocked(lid, true);
+    leader.gcs.faults().set_blocked(a.gcs.id(), true);
+    wait_for(
+        "the follower cut off from its leader reports non-primary",
+        Duration::from_secs(20),
+        || !a.view().primary,
+    )
+    .await;
+    // The leader and the other follower go on.
+    send_n(b, "during", 5).await;
+    assert!(b.view().primary && leader.view().primary);
+    a.gcs.faults().set_blocked(lid, false);
+    leader.gcs.faults().set_blocked(a.gcs.id(), false);
+    wait_for("healed follower is primary again", LONG, || {
+        a.view().primary
+    })
+    .await;
+    converge(&nodes.iter().collect::<Vec<_>>()).await;
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
 /// A 3-member cluster that loses a member evicts it after `evict_ms` and
 /// keeps working as 2; the evicted member, restarted, rejoins (learner, then
 /// voter); another member can then leave gracefully.

@@ -271,6 +271,27 @@ impl NodeStatus for Node {
                 "trireme_gcs_term".into(),
                 Value::UInt(gcs_status.as_ref().map_or(0, |g| g.term)),
             ),
+            // Views reported by gcs since this process started, and how
+            // many were non-primary (availability monitors and tests count
+            // view changes with these; a poll can miss a short one).
+            (
+                "trireme_gcs_view_changes".into(),
+                Value::UInt(gcs_status.as_ref().map_or(0, |g| g.view_changes)),
+            ),
+            (
+                "trireme_gcs_nonprimary_views".into(),
+                Value::UInt(gcs_status.as_ref().map_or(0, |g| g.nonprimary_views)),
+            ),
+            // Freezes of this process (no CPU, SIGSTOP) that gcs noticed
+            // and discounted from its silence checks.
+            (
+                "trireme_gcs_freezes".into(),
+                Value::UInt(gcs_status.as_ref().map_or(0, |g| g.freezes)),
+            ),
+            (
+                "trireme_gcs_frozen_ms".into(),
+                Value::UInt(gcs_status.as_ref().map_or(0, |g| g.frozen_ms)),
+            ),
             // Galera's name for the bytes its gcache holds.
             (
                 "wsrep_gcache_pool_size".into(),

@@ -152,6 +152,14 @@ pub enum Request {
     /// Leadership transfer: the leader, stopping, asks an up-to-date voter
     /// to start an election at once.
     TimeoutNow,
+    /// From a follower whose leader went silent: how long has the receiver
+    /// not heard from `leader` in `term`? (see `supervisor` in `gcs.rs`).
+    LeaderSilence {
+        /// The leader the asking follower follows.
+        leader: NodeId,
+        /// In this term.
+        term: u64,
+    },
 }
 
 /// The answer to a [`Request`].
@@ -175,4 +183,7 @@ pub enum Response {
     Unavailable(String),
     /// To [`Request::PreVote`]: granted or not.
     PreVote(bool),
+    /// Milliseconds since the receiver last heard from the leader asked
+    /// about; `None` when that is not its leader in that term (or it leads).
+    LeaderSilence(Option<u64>),
 }

@@ -26,7 +26,9 @@
 //! - **it went silent**: a live peer sends at least one packet every
 //!   keep-alive interval (its own keep-alives, or acks of ours), so a
 //!   connection on which nothing arrived for [`QuicTransport::silent_after`]
-//!   (4 keep-alives, at least 1 s) is *retired*: not used for new requests,
+//!   (4 keep-alives, at least 1 s) of this process's *running* time (a
+//!   freeze of our own process is not the peer's silence: what it sent is
+//!   queued in our socket, see [`crate::stall`]) is *retired*: not used for new requests,
 //!   but not closed either, since requests already in flight on it keep
 //!   their own deadlines; it is closed once the last of them is done. This
 //!   is what makes a
@@ -65,6 +67,7 @@ use super::proto::{Hello, HelloReply, HelloV1, HelloV2, Request, Response, PROTO
 use super::transport::{Faults, Handler, NetError, Peer, Transport};
 use crate::codec;
 use crate::identity::ClusterIdentity;
+use crate::stall::StallClock;
 use crate::tls::{self, TlsMaterial, SERVER_NAME};
 use crate::types::NodeId;
 
@@ -145,6 +148,8 @@ pub struct QuicTransport {
     handler: RwLock<Option<Weak<dyn Handler>>>,
     faults: Arc<Faults>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// This process's freezes, not held against a peer's silence.
+    stall: RwLock<Option<StallClock>>,
     me: Weak<QuicTransport>,
 }
 
@@ -205,6 +210,7 @@ impl QuicTransport {
             handler: RwLock::new(None),
             faults,
             stop,
+            stall: RwLock::new(None),
             me: me.clone(),
         });
         let t2 = t.clone();
@@ -276,6 +282,12 @@ impl QuicTransport {
 
     fn endpoint(&self) -> Option<Endpoint> {
         self.endpoint.lock().clone()
+    }
+
+    /// Measure connection silence in running time of this process: time it
+    /// was frozen itself does not count (see [`crate::stall`]).
+    pub fn set_stall_clock(&self, c: StallClock) {
+        *self.stall.write() = Some(c);
     }
 
     /// Where incoming requests go.
@@ -652,7 +664,12 @@ impl QuicTransport {
                         l.rx_seen = rx;
                         l.rx_at = now;
                     }
-                    let silent = now.duration_since(l.rx_at);
+                    // Our own freezes do not count: datagrams that arrived
+                    // meanwhile are still queued in the socket, unread.
+                    let silent = match &*self.stall.read() {
+                        Some(c) => c.running_between(l.rx_at, now),
+                        None => now.duration_since(l.rx_at),
+                    };
                     if silent <= self.silent_after() {
                         return Ok(l.out.clone());
                     }

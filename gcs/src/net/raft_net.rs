@@ -30,6 +30,12 @@ use crate::types::{MemberNode, NodeId, TypeConfig};
 pub(crate) struct NetCtx {
     /// Last time each peer answered an RPC of ours.
     pub acks: Mutex<HashMap<NodeId, Instant>>,
+    /// When we *sent* the newest request each peer answered: the peer heard
+    /// from us at or after that instant, so it refuses to vote for another
+    /// candidate until at least `election_min_ms` after it (the lease the
+    /// supervisor checks before it trusts a leader's primary state right
+    /// after a freeze of its own process).
+    pub lease: Mutex<HashMap<NodeId, Instant>>,
     pub ctl: Arc<Ctl>,
     pub retry: Duration,
     /// Which peers are down, for logging on change only.
@@ -41,6 +47,15 @@ impl NetCtx {
         let now = Instant::now();
         self.acks.lock().insert(id, now);
         PeerHealth::log(id, self.health.answered(id, now), &"");
+    }
+
+    /// Peer `id` accepted us as its leader in answer to a request sent at
+    /// `sent` (an AppendEntries or snapshot chunk it did not refuse for a
+    /// higher vote).
+    fn leader_heard(&self, id: NodeId, sent: Instant) {
+        let mut l = self.lease.lock();
+        let e = l.entry(id).or_insert(sent);
+        *e = (*e).max(sent);
     }
 
     fn failed(&self, id: NodeId, e: &NetError) {
@@ -105,6 +120,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             req: rpc,
             leader_primary: self.ctx.ctl.primary.load(Ordering::SeqCst),
         };
+        let sent = Instant::now();
         let answer = self
             .transport
             .call(&self.peer, &req, option.hard_ttl())
@@ -113,6 +129,9 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         match answer.map_err(map_err)? {
             Response::AppendEntries(r) => {
                 self.ctx.ack(self.target);
+                if matches!(&r, Ok(a) if !matches!(a, AppendEntriesResponse::HigherVote(_))) {
+                    self.ctx.leader_heard(self.target, sent);
+                }
                 r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
             }
             other => Err(unexpected(&other)),
@@ -128,6 +147,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         RPCError<NodeId, MemberNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
         let req = Request::InstallSnapshot(rpc);
+        let sent = Instant::now();
         match self
             .transport
             .call(&self.peer, &req, option.hard_ttl())
@@ -136,6 +156,9 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         {
             Response::InstallSnapshot(r) => {
                 self.ctx.ack(self.target);
+                if r.is_ok() {
+                    self.ctx.leader_heard(self.target, sent);
+                }
                 r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
             }
             other => Err(unexpected(&other)),
