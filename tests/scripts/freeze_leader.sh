@@ -12,5 +12,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build -j2 -p trireme-node
-exec cargo test -j2 -p trireme-tests --features cluster-tests --test availability_cluster \
-    -- --ignored --exact measure_leader_freezes --nocapture
+exec cargo test -j2 -p trireme-tests --features measure --test availability_cluster \
+    -- --exact measure_leader_freezes --nocapture
