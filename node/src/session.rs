@@ -81,6 +81,7 @@ impl Session {
             found_rows: 0,
             row_count: -1,
             client_found_rows: false,
+            sql_text: String::new(),
         };
         node.register_session(connection_id, user, host);
         Session {
@@ -155,6 +156,8 @@ impl Session {
         params: &[Value],
     ) -> SqlResult<Output> {
         self.node.note_query(self.state.connection_id, text);
+        self.state.sql_text.clear();
+        self.state.sql_text.push_str(text);
         // MySQL keeps the previous statement's warnings for SHOW WARNINGS and
         // for statements that read no table (`SELECT @@warning_count`).
         let keep_warnings = match parsed {

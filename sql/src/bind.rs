@@ -1997,8 +1997,9 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
     }
 }
 
-/// The display name MySQL gives an unaliased select expression: its text.
-pub fn expr_display_name(e: &ast::Expr) -> String {
+/// The display name MySQL gives an unaliased select expression: its text
+/// as written in `sql` (the statement), else as sqlparser prints it.
+pub fn expr_display_name(e: &ast::Expr, sql: &str) -> String {
     match e {
         // The parser's stand-in for CHAR(n, ... USING cs), shown as written.
         ast::Expr::Function(f) if f.name.to_string() == "CHAR USING" => {
@@ -2029,11 +2030,94 @@ pub fn expr_display_name(e: &ast::Expr) -> String {
         ast::Expr::Value(v) => match &v.value {
             ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
             ast::Value::Placeholder(_) => "?".into(),
-            other => other.to_string(),
+            other => source_text(e, sql).unwrap_or_else(|| other.to_string()),
         },
-        other => other.to_string(),
+        other => source_text(other, sql).unwrap_or_else(|| other.to_string()),
     }
+}
+
+/// `e` as written in `sql`, found by its span; None when the span is
+/// missing or the text there does not parse back to `e` (the statement
+/// was rewritten before parsing, or sqlparser's span is off).
+fn source_text(e: &ast::Expr, sql: &str) -> Option<String> {
+    use sqlparser::ast::Spanned;
+    let span = e.span();
+    if span.start.line == 0 || span.end.line == 0 {
+        return None;
+    }
+    let offset = |l: sqlparser::tokenizer::Location| -> Option<usize> {
+        let line_start: usize = sql
+            .split_inclusive('\n')
+            .take(usize::try_from(l.line).ok()?.checked_sub(1)?)
+            .map(str::len)
+            .sum();
+        let line = sql.get(line_start..)?;
+        let col = usize::try_from(l.column).ok()?.checked_sub(1)?;
+        Some(line_start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i))
+    };
+    let (start, end) = (offset(span.start)?, offset(span.end)?);
+    let parses_back = |text: &str| {
+        sqlparser::parser::Parser::new(&crate::dialect::MariaDb::default())
+            .try_with_sql(text)
+            .and_then(|mut p| {
+                let again = p.parse_expr()?;
+                // The whole text, not a prefix of it.
+                let whole = p.peek_token().token == sqlparser::tokenizer::Token::EOF;
+                Ok(whole && again == *e)
+            })
+            .unwrap_or(false)
+    };
+    // sqlparser's span of a call or CAST may stop before its closing
+    // parenthesis: try the span, then each later `)` (a short way on).
+    let rest = sql.get(end..)?;
+    let later_parens = rest
+        .char_indices()
+        .take_while(|(i, _)| *i < 256)
+        .filter(|(_, c)| *c == ')')
+        .map(|(i, _)| end + i + 1);
+    std::iter::once(end)
+        .chain(later_parens)
+        .filter_map(|z| sql.get(start..z))
+        .map(str::trim)
+        .find(|t| !t.is_empty() && parses_back(t))
+        .map(str::to_string)
 }
 
 #[allow(dead_code)]
 fn _assert_datetime(_: DateTime) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_item(sql: &str) -> ast::Expr {
+        let stmts = crate::parse(sql).expect("parses");
+        let Some(ast::Statement::Query(q)) = stmts.into_iter().next() else {
+            panic!("not a query");
+        };
+        let ast::SetExpr::Select(s) = *q.body else {
+            panic!("not a SELECT");
+        };
+        match s.projection.into_iter().next() {
+            Some(ast::SelectItem::UnnamedExpr(e)) => e,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unaliased_expression_is_named_as_written() {
+        for (sql, name) in [
+            ("SELECT 1+1", "1+1"),
+            ("SELECT 0x10 + 0 FROM t", "0x10 + 0"),
+            ("SELECT\n  max( 1 ) , 2", "max( 1 )"),
+            ("SELECT NOW() IS NOT NULL, CURDATE()", "NOW() IS NOT NULL"),
+            ("SELECT 1 != 2", "1 != 2"),
+        ] {
+            assert_eq!(expr_display_name(&first_item(sql), sql), name, "{sql}");
+        }
+        // Without the text (or with another one) sqlparser's rendering.
+        let e = first_item("SELECT 1+1");
+        assert_eq!(expr_display_name(&e, ""), "1 + 1");
+        assert_eq!(expr_display_name(&e, "SELECT 2+2"), "1 + 1");
+    }
+}

@@ -268,7 +268,7 @@ impl Exec<'_> {
                     let x = self.bind(e, &mut BindEnv::new(&scope, "field list"))?;
                     let name = match item {
                         ast::SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
-                        _ => crate::bind::expr_display_name(e),
+                        _ => crate::bind::expr_display_name(e, &self.sess.sql_text),
                     };
                     let mut meta = match &x {
                         Expr::Col(i) => layout[*i].clone(),

@@ -365,6 +365,7 @@ fn standalone<R>(now: DateTime, f: impl FnOnce(&mut Exec) -> R) -> R {
         found_rows: 0,
         row_count: -1,
         client_found_rows: false,
+        sql_text: String::new(),
     };
     let info = NodeInfo {
         node_id: 0,

@@ -178,6 +178,9 @@ pub struct SessionState {
     /// The client connected with CLIENT_FOUND_ROWS: UPDATE reports the
     /// rows it matched, not only those it changed (Django relies on it).
     pub client_found_rows: bool,
+    /// The text of the statement running: an unaliased select expression
+    /// is named by what the client wrote (`a+0`, `0x10`), as in MySQL.
+    pub sql_text: String,
 }
 
 /// The context a statement executes in.

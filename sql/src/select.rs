@@ -604,7 +604,9 @@ impl Exec<'_> {
                         place: "field list",
                     };
                     let bound = self.bind(e, &mut env)?;
-                    let name = alias.clone().unwrap_or_else(|| bind::expr_display_name(e));
+                    let name = alias
+                        .clone()
+                        .unwrap_or_else(|| bind::expr_display_name(e, &self.sess.sql_text));
                     let mut meta = match &bound {
                         Expr::Col(i) if *i < scope.len() => scope.cols[*i].meta.clone(),
                         _ => OutCol::expr(&name, None, true),
