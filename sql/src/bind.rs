@@ -467,6 +467,21 @@ impl Exec<'_> {
                     Some(e) => Some(Box::new(self.bind(e, env)?)),
                     None => None,
                 };
+                // `CASE x WHEN 'a' ...` over strings compares under their
+                // collation: as `CASE WHEN x = 'a' ...` when reading x again
+                // costs nothing and changes nothing (a column or literal).
+                if let Some(x) = op
+                    .as_deref()
+                    .filter(|x| matches!(x, Expr::Col(_) | Expr::Lit(_)))
+                {
+                    let mut searched = Vec::with_capacity(whens.len());
+                    for (w, t) in whens {
+                        let coll = self.cmp_collation(&[x, &w], env, "=")?;
+                        let cmp = Expr::Cmp(CmpOp::Eq, Box::new(x.clone()), Box::new(w), coll);
+                        searched.push((cmp, t));
+                    }
+                    return Ok(Expr::Case(None, searched, els));
+                }
                 Expr::Case(op, whens, els)
             }
             A::Function(f) => self.bind_function(f, env)?,

@@ -22,7 +22,7 @@ use crate::{Exec, OutCol, Output};
 use trireme_storage::catalog::{DefaultValue, TableDef};
 use trireme_storage::keycode::rows_equal;
 use trireme_storage::types::SqlType;
-use trireme_storage::value::{sort_cmp, Value};
+use trireme_storage::value::{sort_cmp_collated, Value};
 use trireme_storage::{Row, Table};
 
 /// What to do when an inserted row collides with an existing one.
@@ -818,21 +818,29 @@ impl Exec<'_> {
         }
         if !order_by.is_empty() {
             let mut keys = Vec::new();
+            let cols: Vec<crate::OutCol> = scope.cols.iter().map(|c| c.meta.clone()).collect();
             for ob in order_by {
                 let e = self.bind(&ob.expr, &mut BindEnv::new(&scope, "order clause"))?;
-                keys.push((e, matches!(ob.options.sort, Some(ast::OrderBySort::Desc))));
+                // Strings sort under their collation, as in SELECT.
+                let coll =
+                    crate::collate::derive(&e, &cols, self.conn_collation()).map(|d| d.collation);
+                keys.push((
+                    e,
+                    matches!(ob.options.sort, Some(ast::OrderBySort::Desc)),
+                    coll,
+                ));
             }
             let mut keyed = Vec::with_capacity(rows.len());
             for (pk, r) in rows {
                 let k = keys
                     .iter()
-                    .map(|(e, _)| e.eval(&r))
+                    .map(|(e, _, _)| e.eval(&r))
                     .collect::<SqlResult<Vec<_>>>()?;
                 keyed.push((k, pk, r));
             }
             keyed.sort_by(|a, b| {
-                for (i, (_, desc)) in keys.iter().enumerate() {
-                    let o = sort_cmp(&a.0[i], &b.0[i]);
+                for (i, (_, desc, coll)) in keys.iter().enumerate() {
+                    let o = sort_cmp_collated(&a.0[i], &b.0[i], *coll);
                     let o = if *desc { o.reverse() } else { o };
                     if o != std::cmp::Ordering::Equal {
                         return o;
