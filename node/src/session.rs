@@ -413,8 +413,9 @@ impl Session {
                 self.filter_where(out, wh)
             }
             Statement::ShowCollation { filter } => {
-                let f = show_filter(filter)?;
-                self.exec_readonly_view(move |e| Ok(e.show_collation(f.as_deref())))
+                let (f, wh) = split_filter(filter)?;
+                let out = self.exec_readonly_view(move |e| Ok(e.show_collation(f.as_deref())))?;
+                self.filter_where(out, wh)
             }
             Statement::ShowProcessList { .. } => {
                 let node = self.node.clone();
