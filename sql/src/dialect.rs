@@ -218,10 +218,12 @@ impl Dialect for MariaDb {
     }
 }
 
-/// MySQL's multi-table `UPDATE a, b SET ... WHERE ...` (sqlparser reads
-/// one table reference before SET): the tables after the first become the
-/// statement's FROM list, the shape the multi-table executor takes for
-/// `UPDATE a JOIN b ...` plus FROM. A single table is left to sqlparser.
+/// MySQL's UPDATE forms sqlparser does not read: `UPDATE [LOW_PRIORITY]
+/// [IGNORE] ...` (IGNORE is carried as sqlparser's `OR IGNORE`) and the
+/// multi-table `UPDATE a, b SET ... WHERE ...` (the tables after the
+/// first become the statement's FROM list, the shape the multi-table
+/// executor takes for `UPDATE a JOIN b ...` plus FROM). A plain
+/// single-table UPDATE is left to sqlparser.
 fn comma_update(parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
     if !parser.peek_keyword(Keyword::UPDATE) {
         return None;
@@ -229,8 +231,10 @@ fn comma_update(parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
     parser
         .maybe_parse(|p| {
             let update_token = p.next_token();
+            let low_priority = p.parse_keyword(Keyword::LOW_PRIORITY);
+            let ignore = p.parse_keyword(Keyword::IGNORE);
             let mut tables = p.parse_comma_separated(Parser::parse_table_and_joins)?;
-            if tables.len() < 2 {
+            if tables.len() < 2 && !low_priority && !ignore {
                 // Not ours: maybe_parse rewinds on an error.
                 return p.expected("a second table", p.peek_token());
             }
@@ -258,11 +262,12 @@ fn comma_update(parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
                 optimizer_hints: vec![],
                 table,
                 assignments,
-                from: Some(sqlparser::ast::UpdateTableFromKind::BeforeSet(rest)),
+                from: (!rest.is_empty())
+                    .then_some(sqlparser::ast::UpdateTableFromKind::BeforeSet(rest)),
                 selection,
                 returning: None,
                 output: None,
-                or: None,
+                or: ignore.then_some(sqlparser::ast::SqliteOnConflict::Ignore),
                 order_by,
                 limit,
             }))

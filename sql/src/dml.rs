@@ -909,14 +909,21 @@ impl Exec<'_> {
         )?;
         let matched = rows.len() as u64;
         let mut changed = 0u64;
+        // UPDATE IGNORE: values are adjusted as outside strict mode, and a
+        // row whose change would duplicate a unique key stays as it was.
+        let ignore = matches!(u.or, Some(ast::SqliteOnConflict::Ignore));
         for (n, (pk, old)) in rows.into_iter().enumerate() {
             self.check_not_newer(&table, &pk)?;
             let new = self
-                .updated_row(&table, &scope, &sets, &old, n + 1)
+                .updated_row(&table, &scope, &sets, &old, n + 1, ignore)
                 .map_err(|e| at_row(e, n + 1))?;
             let Some(new) = new else { continue };
-            self.put_row(&table, Some(&pk), Some(&old), new)?;
-            changed += 1;
+            match self.put_row(&table, Some(&pk), Some(&old), new) {
+                Ok(()) => changed += 1,
+                // MariaDB 10.11 skips it without a warning.
+                Err(e) if ignore && e.code == codes::DUP_ENTRY => {}
+                Err(e) => return Err(e),
+            }
         }
         self.sess.found_rows = matched;
         // UPDATE seq SET id = LAST_INSERT_ID(id + 1): the client's insert
@@ -947,6 +954,7 @@ impl Exec<'_> {
         sets: &[(usize, Option<Expr>)],
         old: &Row,
         row_no: usize,
+        ignore: bool,
     ) -> SqlResult<Option<Vec<Value>>> {
         // SET reads TIMESTAMP columns in the session's zone; what it
         // assigns goes back to UTC and the others keep their stored value.
@@ -976,7 +984,7 @@ impl Exec<'_> {
                     None => Value::Null,
                 },
             };
-            let lenient = !self.strict();
+            let lenient = ignore || !self.strict();
             let v = if v.is_null() && !col.nullable {
                 if !lenient {
                     return Err(SqlError::bad_null(&col.name));
