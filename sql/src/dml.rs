@@ -41,7 +41,10 @@ impl Exec<'_> {
             return Err(SqlError::access_denied_db(&self.sess.user, &db));
         }
         let table = self.catalog.table(&db, &t).cloned().ok_or_else(|| {
-            if self.catalog.databases.contains_key(&db) {
+            if self.catalog.view(&db, &t).is_some() {
+                // Say what is missing rather than that the view is.
+                SqlError::unsupported("INSERT, UPDATE or DELETE through a view")
+            } else if self.catalog.databases.contains_key(&db) {
                 SqlError::no_such_table(&db, &t)
             } else {
                 SqlError::unknown_db(&db)
