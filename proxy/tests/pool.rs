@@ -236,7 +236,16 @@ async fn transactions_hold_and_session_state_pins() {
         );
         let db: Option<String> = x.query_first("SELECT DATABASE()").await.unwrap();
         assert_eq!(db.as_deref(), Some("shop"));
-        assert_eq!(a.state.root_sessions_max.load(Ordering::SeqCst), 1);
+        // The pool's bound of one is what the 1040s above prove. The node's
+        // own count may briefly see two: a connection the pool replaced
+        // (one with another database selected is closed, not reused) is
+        // counted until the node reads its close, which on a loaded machine
+        // can come after the replacement's login (seen once in CI).
+        let seen = a.state.root_sessions_max.load(Ordering::SeqCst);
+        assert!(
+            (1..=2).contains(&seen),
+            "node saw {seen} pool sessions at once"
+        );
 
         // A user variable pins x to the one connection; y then waits in
         // vain, and gets it back once x is gone.
