@@ -183,6 +183,7 @@ pub fn apply(
     let [stmt] = stmts.as_slice() else {
         return Err(SqlError::syntax("expected exactly one DDL statement"));
     };
+    let check_option = crate::view_check_option(text);
     let mut ctx = DdlCtx {
         cat: &mut cat,
         engine: store.engine(),
@@ -192,6 +193,19 @@ pub fn apply(
         now,
     };
     ctx.apply(stmt)?;
+    // The parser never sees a view's CHECK OPTION (`parse` drops it): keep
+    // it for SHOW CREATE VIEW and information_schema.VIEWS.
+    let view_name = match stmt {
+        Statement::CreateView(cv) => Some(&cv.name),
+        Statement::AlterView { name, .. } => Some(name),
+        _ => None,
+    };
+    if let Some(name) = view_name {
+        let (d, v) = qualify(name, db)?;
+        if let Some(view) = cat.databases.get_mut(&d).and_then(|x| x.views.get_mut(&v)) {
+            view.check_option = check_option.unwrap_or("NONE").into();
+        }
+    }
     store.set_catalog(cat);
     Ok(())
 }

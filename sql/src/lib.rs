@@ -289,6 +289,20 @@ pub fn parse(sql: &str) -> SqlResult<Vec<Statement>> {
 /// writes through the view, which trireme does not take yet (1235), so
 /// dropping it changes no answer.
 fn without_view_check_option(sql: &str) -> &str {
+    match view_check_option_at(sql) {
+        Some((end, _)) => &sql[..end],
+        None => sql,
+    }
+}
+
+/// A CREATE / ALTER VIEW's CHECK OPTION: CASCADED (also for a bare WITH
+/// CHECK OPTION) or LOCAL; None without one.
+pub fn view_check_option(sql: &str) -> Option<&'static str> {
+    view_check_option_at(sql).map(|(_, kind)| kind)
+}
+
+/// Where a view's `WITH ... CHECK OPTION` clause starts, and its kind.
+fn view_check_option_at(sql: &str) -> Option<(usize, &'static str)> {
     let t = sql.trim_end().trim_end_matches(';').trim_end();
     let words: Vec<&str> = t.split_whitespace().collect();
     let head: Vec<String> = words
@@ -299,22 +313,19 @@ fn without_view_check_option(sql: &str) -> &str {
     let is_view = matches!(head.first().map(String::as_str), Some("CREATE" | "ALTER"))
         && head.iter().any(|w| w == "VIEW");
     if !is_view {
-        return sql;
+        return None;
     }
     let n = words.len();
     let tail: Vec<String> = words[n.saturating_sub(4)..]
         .iter()
         .map(|w| w.to_ascii_uppercase())
         .collect();
-    let cut = match tail
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["WITH", "CASCADED" | "LOCAL", "CHECK", "OPTION"] => 4,
-        [.., "WITH", "CHECK", "OPTION"] => 3,
-        _ => return sql,
+    let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
+    let (cut, kind) = match tail.as_slice() {
+        ["WITH", "LOCAL", "CHECK", "OPTION"] => (4, "LOCAL"),
+        ["WITH", "CASCADED", "CHECK", "OPTION"] => (4, "CASCADED"),
+        [.., "WITH", "CHECK", "OPTION"] => (3, "CASCADED"),
+        _ => return None,
     };
     // The byte offset where the clause's first word starts.
     let mut end = t.len();
@@ -324,7 +335,7 @@ fn without_view_check_option(sql: &str) -> &str {
             .rfind(char::is_whitespace)
             .map_or(0, |i| i + 1);
     }
-    &sql[..end]
+    Some((end, kind))
 }
 
 /// MySQL spellings sqlparser rejects, rewritten by their leading words to

@@ -1430,8 +1430,12 @@ fn create_view_sql(v: &ViewDef) -> String {
         let names: Vec<String> = v.columns.iter().map(|c| format!("`{c}`")).collect();
         format!("({})", names.join(","))
     };
+    let check = match v.check_option.as_str() {
+        "CASCADED" | "LOCAL" => format!(" WITH {} CHECK OPTION", v.check_option),
+        _ => String::new(),
+    };
     format!(
-        "CREATE ALGORITHM={} DEFINER={} SQL SECURITY {} VIEW `{}`{} AS {}",
+        "CREATE ALGORITHM={} DEFINER={} SQL SECURITY {} VIEW `{}`{} AS {}{check}",
         v.algorithm, v.definer, v.security, v.name, cols, v.select
     )
 }
