@@ -21,6 +21,7 @@ CREATE TABLE `users` (`id` bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, `email` v
 CREATE UNIQUE INDEX `index_users_on_email` ON `users` (`email`);
 CREATE TABLE `posts` (`id` bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, `user_id` bigint NOT NULL, `title` varchar(255), `body` text, `published` tinyint(1) DEFAULT TRUE NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, INDEX `index_posts_on_user_id` (`user_id`), CONSTRAINT `fk_rails_5b5ddfd518` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`), CONSTRAINT `title_present` CHECK (char_length(`title`) > 0));
 INSERT INTO `schema_migrations` (`version`) VALUES ('20240101000000'), ('20240102000000');
+-- @allow: node-local-locks
 SELECT RELEASE_LOCK('3116463475298493925');
 SELECT table_name FROM information_schema.tables WHERE table_schema = database() AND table_type = 'BASE TABLE' ORDER BY table_name;
 SELECT table_name FROM information_schema.tables WHERE table_schema = database() AND table_name = 'users' AND table_type = 'BASE TABLE';
