@@ -1254,11 +1254,7 @@ impl Inner {
             }
         });
         let answers = futures::future::join_all(asks).await;
-        let granted: BTreeSet<NodeId> = answers
-            .into_iter()
-            .filter_map(|(id, ok)| if ok { id } else { None })
-            .chain([self.id])
-            .collect();
+        let granted = agreeing(answers, self.id);
         if !quorum_ok(&configs, &|id| granted.contains(&id)) {
             tracing::debug!(?granted, "pre-vote lost; no election");
             return;
@@ -1424,11 +1420,7 @@ impl Inner {
                 }
             });
             let answers = futures::future::join_all(asks).await;
-            let agreed: BTreeSet<NodeId> = answers
-                .into_iter()
-                .filter_map(|(id, ok)| if ok { id } else { None })
-                .chain([me.id])
-                .collect();
+            let agreed = agreeing(answers, me.id);
             if quorum_ok(&configs, &|id| agreed.contains(&id)) {
                 let mut g = me.silence_ok.lock();
                 if g.is_none_or(|s| s.at < started) {
@@ -2023,4 +2015,14 @@ impl Inner {
             .await
             .map_err(|e| e.to_string())
     }
+}
+
+/// The members whose answer to a round (pre-vote, leader silence) was yes,
+/// with `me`, who always agrees with itself.
+fn agreeing(answers: Vec<(Option<NodeId>, bool)>, me: NodeId) -> BTreeSet<NodeId> {
+    answers
+        .into_iter()
+        .filter_map(|(id, ok)| if ok { id } else { None })
+        .chain([me])
+        .collect()
 }

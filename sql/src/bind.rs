@@ -337,26 +337,15 @@ impl Exec<'_> {
                     return Ok(Expr::TupleIn(lhs, rows, *negated, colls));
                 }
                 let x = self.bind(expr, env)?;
-                let lhs = x.clone();
-                let coll = self.own_collation(&x, env);
-                let (cols, rows) = match self.try_subquery(subquery, env.scope, || SubKind::In {
-                    lhs: Box::new(lhs),
+                let kind = |lhs, coll| SubKind::In {
+                    lhs,
                     negated: *negated,
                     coll,
-                })? {
-                    Ok(r) => r,
-                    Err(correlated) => return Ok(correlated),
                 };
-                if cols.len() != 1 {
-                    return Err(SqlError::operand_columns(1));
+                match self.compared_subquery(&x, subquery, "IN", kind, env)? {
+                    Compared::Values(list, coll) => Expr::InList(Box::new(x), list, *negated, coll),
+                    Compared::Correlated(e) => e,
                 }
-                let list: Vec<Expr> = rows
-                    .into_iter()
-                    .map(|mut r| Expr::Lit(r.swap_remove(0)))
-                    .collect();
-                let all: Vec<&Expr> = std::iter::once(&x).chain(list.iter()).collect();
-                let coll = self.cmp_collation(&all, env, "IN")?;
-                Expr::InList(Box::new(x), list, *negated, coll)
             }
             A::AnyOp {
                 left,
@@ -716,26 +705,16 @@ impl Exec<'_> {
         };
         no_limit_in_quantified(q)?;
         let x = self.bind(left, env)?;
-        let lhs = x.clone();
-        let coll = self.own_collation(&x, env);
-        let (cols, rows) = match self.try_subquery(q, env.scope, || SubKind::Quantified {
-            lhs: Box::new(lhs),
+        let kind = |lhs, coll| SubKind::Quantified {
+            lhs,
             op: cmp,
             all,
             coll,
-        })? {
-            Ok(r) => r,
-            Err(correlated) => return Ok(correlated),
         };
-        if cols.len() != 1 {
-            return Err(SqlError::operand_columns(1));
-        }
-        let values: Vec<Expr> = rows
-            .into_iter()
-            .map(|mut r| Expr::Lit(r.swap_remove(0)))
-            .collect();
-        let all_exprs: Vec<&Expr> = std::iter::once(&x).chain(values.iter()).collect();
-        let coll = self.cmp_collation(&all_exprs, env, &op.to_string())?;
+        let (values, coll) = match self.compared_subquery(&x, q, &op.to_string(), kind, env)? {
+            Compared::Values(values, coll) => (values, coll),
+            Compared::Correlated(e) => return Ok(e),
+        };
         let cmps: Vec<Expr> = values
             .into_iter()
             .map(|v| Expr::Cmp(cmp, Box::new(x.clone()), Box::new(v), coll))
@@ -822,6 +801,37 @@ impl Exec<'_> {
                 None => null(),
             },
         })
+    }
+
+    /// The one-column subquery `x` is compared with (IN, ANY, ALL): when
+    /// uncorrelated, its values as literals and the comparison's
+    /// collation (`op` names it in errors); when correlated, the
+    /// expression that runs it per row, built by `kind` from the left
+    /// operand and its own collation.
+    fn compared_subquery(
+        &mut self,
+        x: &Expr,
+        q: &ast::Query,
+        op: &str,
+        kind: impl FnOnce(Box<Expr>, Option<Collation>) -> SubKind,
+        env: &mut BindEnv,
+    ) -> SqlResult<Compared> {
+        let own = self.own_collation(x, env);
+        let (cols, rows) =
+            match self.try_subquery(q, env.scope, || kind(Box::new(x.clone()), own))? {
+                Ok(r) => r,
+                Err(correlated) => return Ok(Compared::Correlated(correlated)),
+            };
+        if cols.len() != 1 {
+            return Err(SqlError::operand_columns(1));
+        }
+        let values: Vec<Expr> = rows
+            .into_iter()
+            .map(|mut r| Expr::Lit(r.swap_remove(0)))
+            .collect();
+        let all: Vec<&Expr> = std::iter::once(x).chain(values.iter()).collect();
+        let coll = self.cmp_collation(&all, env, op)?;
+        Ok(Compared::Values(values, coll))
     }
 
     /// The rows of an uncorrelated subquery compared with a row of
@@ -1437,6 +1447,14 @@ impl Exec<'_> {
         }
         crate::vars::read(self.sess, name, global)
     }
+}
+
+/// What `x IN / op ANY / op ALL (subquery)` binds to.
+enum Compared {
+    /// An uncorrelated subquery's values, as literals, and the comparison's collation.
+    Values(Vec<Expr>, Option<Collation>),
+    /// A correlated subquery, run per row.
+    Correlated(Expr),
 }
 
 /// MariaDB refuses LIMIT in an IN / ANY / ALL subquery (1235).

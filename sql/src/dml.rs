@@ -390,16 +390,7 @@ impl Exec<'_> {
                     Value::Null
                 }
                 Some(v) => {
-                    let v = if v.is_null() && !col.nullable {
-                        if !lenient.nulls {
-                            return Err(SqlError::bad_null(&col.name));
-                        }
-                        self.warn_ignored(SqlError::bad_null(&col.name), row_no);
-                        crate::ddl::implicit_default(&col.ty)
-                    } else {
-                        v
-                    };
-                    let c = self.store_value(col, v, lenient.values, row_no)?;
+                    let c = self.store_value(col, v, lenient, row_no)?;
                     if col.auto_increment {
                         if let Some(n) = c.to_i64().filter(|n| *n > 0) {
                             table.bump_auto_inc(n as u64);
@@ -448,18 +439,28 @@ impl Exec<'_> {
     }
 
     /// `v` in `col`'s storage shape. When it does not fit and `lenient`
-    /// (INSERT IGNORE, or a session outside strict mode), the value MySQL
-    /// stores instead, with a warning naming row `row_no`.
+    /// allows (INSERT / UPDATE IGNORE, or a session outside strict mode),
+    /// the value MySQL stores instead, with a warning naming row `row_no`:
+    /// a NULL for a NOT NULL column becomes the type's implicit default.
     fn store_value(
         &mut self,
         col: &trireme_storage::catalog::ColumnDef,
         v: Value,
-        lenient: bool,
+        lenient: Leniency,
         row_no: usize,
     ) -> SqlResult<Value> {
+        if v.is_null() && !col.nullable {
+            if !lenient.nulls {
+                return Err(SqlError::bad_null(&col.name));
+            }
+            self.warn_ignored(SqlError::bad_null(&col.name), row_no);
+            return col
+                .ty
+                .coerce(crate::ddl::implicit_default(&col.ty), &col.name);
+        }
         match col.ty.coerce(v.clone(), &col.name) {
             Ok(c) => Ok(c),
-            Err(e) if lenient => match crate::coerce::adjusted(&col.ty, &v, &col.name) {
+            Err(e) if lenient.values => match crate::coerce::adjusted(&col.ty, &v, &col.name) {
                 Some(a) => {
                     // MariaDB's warning for a value it had to change: a
                     // time past the range is out of range, any other
@@ -915,10 +916,11 @@ impl Exec<'_> {
         // UPDATE IGNORE: values are adjusted as outside strict mode, and a
         // row whose change would duplicate a unique key stays as it was.
         let ignore = matches!(u.or, Some(ast::SqliteOnConflict::Ignore));
+        let lenient = Leniency::update(ignore, self.strict());
         for (n, (pk, old)) in rows.into_iter().enumerate() {
             self.check_not_newer(&table, &pk)?;
             let new = self
-                .updated_row(&table, &scope, &sets, &old, n + 1, ignore)
+                .updated_row(&table, &scope, &sets, &old, n + 1, lenient)
                 .map_err(|e| at_row(e, n + 1))?;
             let Some(new) = new else { continue };
             match self.put_row(&table, Some(&pk), Some(&old), new) {
@@ -957,7 +959,7 @@ impl Exec<'_> {
         sets: &[(usize, Option<Expr>)],
         old: &Row,
         row_no: usize,
-        ignore: bool,
+        lenient: Leniency,
     ) -> SqlResult<Option<Vec<Value>>> {
         // SET reads TIMESTAMP columns in the session's zone; what it
         // assigns goes back to UTC and the others keep their stored value.
@@ -986,16 +988,6 @@ impl Exec<'_> {
                     Some(DefaultValue::Expr(text)) => self.eval_default(text)?,
                     None => Value::Null,
                 },
-            };
-            let lenient = ignore || !self.strict();
-            let v = if v.is_null() && !col.nullable {
-                if !lenient {
-                    return Err(SqlError::bad_null(&col.name));
-                }
-                self.warn_ignored(SqlError::bad_null(&col.name), row_no);
-                crate::ddl::implicit_default(&col.ty)
-            } else {
-                v
             };
             new[*c] = self.store_value(col, v, lenient, row_no)?;
         }
@@ -1131,6 +1123,15 @@ impl Leniency {
         Leniency {
             values: ignore || !strict,
             nulls: ignore || (!strict && multi_row),
+        }
+    }
+
+    /// UPDATE IGNORE or outside strict mode: values and NULLs alike.
+    pub fn update(ignore: bool, strict: bool) -> Leniency {
+        let l = ignore || !strict;
+        Leniency {
+            values: l,
+            nulls: l,
         }
     }
 }
