@@ -473,8 +473,13 @@ impl Session {
                 self.create_table_select(ct, params).await
             }
             s if sql::ddl::is_toi(s) => {
+                self.check_view_definition(s)?;
                 let tables = sql::ddl::toi_tables(s, self.state.db.as_deref());
-                self.run_toi(text, tables).await
+                let notes =
+                    sql::ddl::notes(s, &self.node.store.catalog(), self.state.db.as_deref());
+                let out = self.run_toi(text, tables).await?;
+                self.state.warnings.extend(notes);
+                Ok(out)
             }
             Statement::Kill { id, .. } => {
                 if *id == u64::from(self.state.connection_id) {
@@ -680,6 +685,41 @@ impl Session {
                 rows: kept,
             })
         })
+    }
+
+    /// CREATE / ALTER VIEW: the SELECT must bind here before the view is
+    /// ordered (every node then stores it as it is).
+    fn check_view_definition(&mut self, s: &Statement) -> SqlResult<()> {
+        let (name, columns, query) = match s {
+            Statement::CreateView(cv) => (
+                &cv.name,
+                cv.columns.iter().map(|c| c.name.value.clone()).collect(),
+                &cv.query,
+            ),
+            Statement::AlterView {
+                name,
+                columns,
+                query,
+                ..
+            } => (
+                name,
+                columns.iter().map(|c| c.value.clone()).collect(),
+                query,
+            ),
+            _ => return Ok(()),
+        };
+        let db = match sql::object_name_parts(name)?.as_slice() {
+            [_] => self.state.db.clone().ok_or_else(SqlError::no_db)?,
+            [d, _] => d.clone(),
+            _ => return Err(SqlError::syntax("bad view name")),
+        };
+        let query = query.clone();
+        let columns: Vec<String> = columns;
+        self.exec_readonly_view(move |e| {
+            e.check_view_definition(&db, &query, &columns)
+                .map(|()| Output::ok(0))
+        })?;
+        Ok(())
     }
 
     async fn run_toi(&mut self, text: &str, tables: Vec<String>) -> SqlResult<Output> {
@@ -1155,6 +1195,7 @@ fn new_exec<'a>(
         saw_outer_ref: false,
         generated: Vec::new(),
         default_exprs: Vec::new(),
+        view_checks: Vec::new(),
     }
 }
 

@@ -1156,21 +1156,7 @@ impl Exec<'_> {
         let argc = raw_args.len();
 
         // Aggregates.
-        let agg = match name.as_str() {
-            "COUNT" if star => Some(AggFunc::CountStar),
-            "COUNT" => Some(AggFunc::Count),
-            "SUM" => Some(AggFunc::Sum),
-            "AVG" => Some(AggFunc::Avg),
-            "MIN" => Some(AggFunc::Min),
-            "MAX" => Some(AggFunc::Max),
-            "GROUP_CONCAT" => Some(AggFunc::GroupConcat),
-            "JSON_ARRAYAGG" => Some(AggFunc::JsonArrayAgg),
-            "JSON_OBJECTAGG" => Some(AggFunc::JsonObjectAgg),
-            "BIT_AND" => Some(AggFunc::BitAnd),
-            "BIT_OR" => Some(AggFunc::BitOr),
-            "BIT_XOR" => Some(AggFunc::BitXor),
-            other => AggFunc::variance(other),
-        };
+        let agg = agg_func(&name, star);
         if let Some(func) = agg {
             if env.aggs.is_none() {
                 return Err(SqlError::invalid_group());
@@ -1455,6 +1441,25 @@ enum Compared {
     Values(Vec<Expr>, Option<Collation>),
     /// A correlated subquery, run per row.
     Correlated(Expr),
+}
+
+/// The aggregate function `name` (upper case) calls; `star` for `COUNT(*)`.
+pub(crate) fn agg_func(name: &str, star: bool) -> Option<AggFunc> {
+    Some(match name {
+        "COUNT" if star => AggFunc::CountStar,
+        "COUNT" => AggFunc::Count,
+        "SUM" => AggFunc::Sum,
+        "AVG" => AggFunc::Avg,
+        "MIN" => AggFunc::Min,
+        "MAX" => AggFunc::Max,
+        "GROUP_CONCAT" => AggFunc::GroupConcat,
+        "JSON_ARRAYAGG" => AggFunc::JsonArrayAgg,
+        "JSON_OBJECTAGG" => AggFunc::JsonObjectAgg,
+        "BIT_AND" => AggFunc::BitAnd,
+        "BIT_OR" => AggFunc::BitOr,
+        "BIT_XOR" => AggFunc::BitXor,
+        other => return AggFunc::variance(other),
+    })
 }
 
 /// MariaDB refuses LIMIT in an IN / ANY / ALL subquery (1235).

@@ -12,7 +12,14 @@ use crate::error::{SqlError, SqlResult};
 use crate::Exec;
 
 impl Exec<'_> {
+    /// A row's CHECK constraints, then the CHECK OPTION of a view it is
+    /// written through.
     pub(crate) fn check_constraints(&mut self, table: &Table, row: &[Value]) -> SqlResult<()> {
+        self.table_checks(table, row)?;
+        self.check_view_options(table, row)
+    }
+
+    fn table_checks(&mut self, table: &Table, row: &[Value]) -> SqlResult<()> {
         let def = &table.def;
         let column_checks = def
             .columns

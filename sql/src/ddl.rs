@@ -63,6 +63,87 @@ fn qualify(name: &ast::ObjectName, db: Option<&str>) -> SqlResult<(String, Strin
     }
 }
 
+/// The notes a TOI statement leaves when IF [NOT] EXISTS makes it skip a
+/// name, decided on the node the client is connected to, before the
+/// statement is ordered (a note is advice, not part of the state).
+pub fn notes(stmt: &Statement, cat: &Catalog, db: Option<&str>) -> Vec<crate::Warning> {
+    let q = |n: &ast::ObjectName| qualify(n, db).ok();
+    let last = |n: &ast::ObjectName| {
+        object_name_parts(n)
+            .ok()
+            .and_then(|p| p.last().cloned())
+            .unwrap_or_default()
+    };
+    let mut out: Vec<SqlError> = Vec::new();
+    match stmt {
+        Statement::Drop {
+            object_type,
+            if_exists: true,
+            names,
+            ..
+        } => {
+            // Missing tables or views make one note that lists them all.
+            let mut missing = Vec::new();
+            for n in names {
+                match object_type {
+                    ast::ObjectType::Table => {
+                        let Some((d, t)) = q(n) else { continue };
+                        let name = format!("{d}.{t}");
+                        if cat.view(&d, &t).is_some() {
+                            out.push(SqlError::is_a_view(&name));
+                        } else if cat.table(&d, &t).is_none() {
+                            missing.push(name);
+                        }
+                    }
+                    ast::ObjectType::View => {
+                        let Some((d, v)) = q(n) else { continue };
+                        if cat.view(&d, &v).is_none() {
+                            missing.push(format!("{d}.{v}"));
+                        }
+                    }
+                    ast::ObjectType::Database | ast::ObjectType::Schema => {
+                        let d = last(n);
+                        if !cat.databases.contains_key(&d) {
+                            out.push(SqlError::db_drop_missing(&d));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            match object_type {
+                _ if missing.is_empty() => {}
+                ast::ObjectType::Table => out.push(SqlError::unknown_table(&missing.join(","))),
+                _ => out.push(SqlError::unknown_view(&missing.join(","))),
+            }
+        }
+        Statement::CreateDatabase {
+            db_name,
+            if_not_exists: true,
+            ..
+        } => {
+            let d = last(db_name);
+            if cat.databases.contains_key(&d) {
+                out.push(SqlError::db_exists(&d));
+            }
+        }
+        Statement::CreateTable(ct) if ct.if_not_exists => {
+            if let Some((d, t)) = q(&ct.name) {
+                if cat.table(&d, &t).is_some() || cat.view(&d, &t).is_some() {
+                    out.push(SqlError::table_exists(&t));
+                }
+            }
+        }
+        _ => {}
+    }
+    out.into_iter()
+        .map(|e| crate::Warning {
+            level: "Note",
+            code: e.code,
+            message: e.message,
+        })
+        .collect()
+}
+
 /// The qualified tables a TOI statement is a certification barrier for.
 pub fn toi_tables(stmt: &Statement, db: Option<&str>) -> Vec<String> {
     let q = |n: &ast::ObjectName| qualify(n, db).ok().map(|(d, t)| format!("{d}.{t}"));
@@ -171,6 +252,7 @@ pub fn apply(
                 seqno,
                 snapshot,
                 now,
+                after: None,
             };
             ctx.alter(&d, table, &ops)?;
         } else {
@@ -191,8 +273,10 @@ pub fn apply(
         seqno,
         snapshot,
         now,
+        after: None,
     };
     ctx.apply(stmt)?;
+    let after = ctx.after.take();
     // The parser never sees a view's CHECK OPTION (`parse` drops it): keep
     // it for SHOW CREATE VIEW and information_schema.VIEWS.
     let view_name = match stmt {
@@ -207,7 +291,7 @@ pub fn apply(
         }
     }
     store.set_catalog(cat);
-    Ok(())
+    after.map_or(Ok(()), Err)
 }
 
 fn apply_admin(cat: &mut Catalog, a: &Admin) -> SqlResult<()> {
@@ -298,6 +382,10 @@ struct DdlCtx<'a> {
     seqno: u64,
     snapshot: u64,
     now: trireme_storage::value::DateTime,
+    /// An error answered after the statement's changes are kept: a DROP of
+    /// several names drops those that exist, then reports the others, as
+    /// MariaDB does (every node keeps the same changes).
+    after: Option<SqlError>,
 }
 
 impl DdlCtx<'_> {
@@ -358,24 +446,8 @@ impl DdlCtx<'_> {
                     }
                     Ok(())
                 }
-                ast::ObjectType::Table => self.drop_named(
-                    names,
-                    *if_exists,
-                    |c, d, t| c.table(d, t).is_some(),
-                    SqlError::unknown_table,
-                    |db, t| {
-                        db.tables.remove(t);
-                    },
-                ),
-                ast::ObjectType::View => self.drop_named(
-                    names,
-                    *if_exists,
-                    |c, d, v| c.view(d, v).is_some(),
-                    SqlError::unknown_view,
-                    |db, v| {
-                        db.views.remove(v);
-                    },
-                ),
+                ast::ObjectType::Table => self.drop_named(names, *if_exists, false),
+                ast::ObjectType::View => self.drop_named(names, *if_exists, true),
                 ast::ObjectType::Index => {
                     let t = table
                         .as_ref()
@@ -535,29 +607,48 @@ impl DdlCtx<'_> {
 
     /// DROP TABLE / DROP VIEW: MySQL checks every name first and drops
     /// none if one is missing (without IF EXISTS).
+    /// DROP TABLE / DROP VIEW: drops the names that exist; the others
+    /// are reported after (unless IF EXISTS), a view named by DROP TABLE
+    /// first (1965).
     fn drop_named(
         &mut self,
         names: &[ast::ObjectName],
         if_exists: bool,
-        exists: impl Fn(&Catalog, &str, &str) -> bool,
-        unknown: impl Fn(&str) -> SqlError,
-        remove: impl Fn(&mut Database, &str),
+        views: bool,
     ) -> SqlResult<()> {
         let mut targets = Vec::new();
         let mut missing = Vec::new();
+        let mut a_view = None;
         for n in names {
             let (d, t) = qualify(n, self.db)?;
-            if exists(self.cat, &d, &t) {
+            let found = if views {
+                self.cat.view(&d, &t).is_some()
+            } else {
+                self.cat.table(&d, &t).is_some()
+            };
+            if found {
                 targets.push((d, t));
+            } else if !views && self.cat.view(&d, &t).is_some() {
+                a_view.get_or_insert(format!("{d}.{t}"));
             } else {
                 missing.push(format!("{d}.{t}"));
             }
         }
-        if !missing.is_empty() && !if_exists {
-            return Err(unknown(&missing.join(",")));
-        }
         for (d, t) in targets {
-            remove(self.db_mut(&d)?, &t);
+            let db = self.db_mut(&d)?;
+            if views {
+                db.views.remove(&t);
+            } else {
+                db.tables.remove(&t);
+            }
+        }
+        if !if_exists {
+            self.after = match a_view {
+                Some(v) => Some(SqlError::is_a_view(&v)),
+                None if missing.is_empty() => None,
+                None if views => Some(SqlError::unknown_view(&missing.join(","))),
+                None => Some(SqlError::unknown_table(&missing.join(","))),
+            };
         }
         Ok(())
     }

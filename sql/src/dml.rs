@@ -70,6 +70,9 @@ impl Exec<'_> {
         let ast::TableObject::TableName(name) = &ins.table else {
             return Err(SqlError::unsupported("INSERT into a table function"));
         };
+        if let Some(v) = self.write_target_view(name)? {
+            return self.insert_through_view(ins, &v);
+        }
         let table = self.table_for_write(name)?;
         let def = &table.def;
         let ncols = def.columns.len();
@@ -874,6 +877,9 @@ impl Exec<'_> {
         let ast::TableFactor::Table { name, alias, .. } = &u.table.relation else {
             return Err(SqlError::unsupported("UPDATE of a derived table"));
         };
+        if let Some(v) = self.write_target_view(name)? {
+            return self.update_through_view(u, &v, alias.as_ref());
+        }
         let table = self.table_for_write(name)?;
         let mut scope = Self::table_scope(&table);
         if let Some(a) = alias {
@@ -1020,9 +1026,12 @@ impl Exec<'_> {
         if !twj.joins.is_empty() {
             return Err(SqlError::unsupported("multi-table DELETE"));
         }
-        let ast::TableFactor::Table { name, .. } = &twj.relation else {
+        let ast::TableFactor::Table { name, alias, .. } = &twj.relation else {
             return Err(SqlError::unsupported("DELETE from a derived table"));
         };
+        if let Some(v) = self.write_target_view(name)? {
+            return self.delete_through_view(d, &v, alias.as_ref());
+        }
         let table = self.table_for_write(name)?;
         let scope = Self::table_scope(&table);
         let rows = self.rows_for_write(
@@ -1069,7 +1078,7 @@ fn is_default(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("DEFAULT"))
 }
 
-fn assignment_column(t: &ast::AssignmentTarget) -> SqlResult<String> {
+pub(crate) fn assignment_column(t: &ast::AssignmentTarget) -> SqlResult<String> {
     match t {
         ast::AssignmentTarget::ColumnName(n) => Ok(crate::object_name_parts(n)?
             .last()

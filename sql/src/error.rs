@@ -183,7 +183,12 @@ impl SqlError {
     }
 
     pub fn unknown_view(view: &str) -> Self {
-        Self::new(codes::BAD_TABLE, "42S02", format!("Unknown VIEW: '{view}'"))
+        Self::new(4092, "42S02", format!("Unknown VIEW: '{view}'"))
+    }
+
+    /// 1965: DROP TABLE names a view.
+    pub fn is_a_view(qualified: &str) -> Self {
+        Self::new(1965, "42S02", format!("'{qualified}' is a view"))
     }
 
     pub fn table_exists(table: &str) -> Self {

@@ -390,6 +390,7 @@ fn standalone<R>(now: DateTime, f: impl FnOnce(&mut Exec) -> R) -> R {
         saw_outer_ref: false,
         generated: Vec::new(),
         default_exprs: Vec::new(),
+        view_checks: Vec::new(),
     };
     f(&mut e)
 }

@@ -37,6 +37,7 @@ pub mod tstz;
 pub mod user_locks;
 pub mod vars;
 pub mod view;
+pub mod view_write;
 pub mod window;
 pub mod with;
 
@@ -216,6 +217,8 @@ pub struct Exec<'a> {
     /// DEFAULT expressions bound by this statement, by their text: bound
     /// once, evaluated per row (`generated::eval_default`).
     pub default_exprs: Vec<(String, std::sync::Arc<expr::Expr>)>,
+    /// While a write through a view runs: its CHECK OPTION conditions.
+    pub view_checks: Vec<view_write::ViewCheck>,
 }
 
 impl Exec<'_> {

@@ -959,7 +959,11 @@ impl Exec<'_> {
                         s(v.name.clone()),
                         s(v.select.clone()),
                         s(v.check_option.clone()),
-                        s("NO"),
+                        s(if self.view_is_updatable(v) {
+                            "YES"
+                        } else {
+                            "NO"
+                        }),
                         s(v.definer.replace('`', "")),
                         s(v.security.clone()),
                         s(conn.charset().name()),

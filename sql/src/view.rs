@@ -69,3 +69,44 @@ impl Exec<'_> {
         Ok((cols, rows))
     }
 }
+
+impl Exec<'_> {
+    /// What CREATE / ALTER VIEW checks before the view is ordered: its
+    /// SELECT binds in `db` (1054 for an unknown column), its column list,
+    /// if any, is as wide as the SELECT (1353), and no name repeats (1060).
+    pub fn check_view_definition(
+        &mut self,
+        db: &str,
+        q: &sqlparser::ast::Query,
+        columns: &[String],
+    ) -> SqlResult<()> {
+        let saved_db = self.sess.db.replace(db.to_string());
+        let saved_ctes = std::mem::take(&mut self.ctes);
+        let r = self.describe_query(q);
+        self.ctes = saved_ctes;
+        self.sess.db = saved_db;
+        let cols = r?;
+        if !columns.is_empty() && columns.len() != cols.len() {
+            return Err(SqlError::new(
+                1353,
+                "HY000",
+                "View's SELECT and view's field list have different column counts",
+            ));
+        }
+        let names: Vec<&str> = if columns.is_empty() {
+            cols.iter().map(|c| c.name.as_str()).collect()
+        } else {
+            columns.iter().map(String::as_str).collect()
+        };
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].iter().any(|m| m.eq_ignore_ascii_case(n)) {
+                return Err(SqlError::new(
+                    1060,
+                    "42S21",
+                    format!("Duplicate column name '{n}'"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
