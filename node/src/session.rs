@@ -221,6 +221,14 @@ impl Session {
                     e.show_table_status(db.as_deref(), like.as_deref())
                 })
             }
+            Admin::TableMaintenance { op, tables } => {
+                self.require_ready(false)?;
+                let (op, tables) = (*op, tables.clone());
+                self.with_statement(Access::Read, false, &[], move |e| {
+                    e.table_maintenance(op, &tables)
+                })
+                .await
+            }
             Admin::ChecksumTable(tables) => {
                 self.require_ready(false)?;
                 let tables = tables.clone();

@@ -242,6 +242,12 @@ pub enum Admin {
     /// GRANT / REVOKE: accepted; trireme does not enforce privileges.
     Grant,
     ChecksumTable(Vec<(Option<String>, String)>),
+    /// ANALYZE / OPTIMIZE / CHECK / REPAIR TABLE: a row per outcome, as
+    /// MariaDB reports them (`show::table_maintenance`).
+    TableMaintenance {
+        op: Maintenance,
+        tables: Vec<(Option<String>, String)>,
+    },
     /// `ALTER TABLE t DISABLE KEYS` / `ENABLE KEYS`, which dump files wrap
     /// around their INSERTs: secondary indexes are always maintained, so
     /// this only checks the table and leaves a note, as InnoDB does.
@@ -469,6 +475,27 @@ impl P {
     }
 }
 
+/// The table maintenance statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Maintenance {
+    Analyze,
+    Optimize,
+    Check,
+    Repair,
+}
+
+impl Maintenance {
+    /// The `Op` column of the result.
+    pub fn op_name(self) -> &'static str {
+        match self {
+            Maintenance::Analyze => "analyze",
+            Maintenance::Optimize => "optimize",
+            Maintenance::Check => "check",
+            Maintenance::Repair => "repair",
+        }
+    }
+}
+
 /// Parses `text` if it is one of the administrative statements above.
 pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
     let t = lex(text);
@@ -557,6 +584,43 @@ pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
             Admin::SetPassword { user, password }
         }
         ("GRANT", _) | ("REVOKE", _) => Admin::Grant,
+        ("ANALYZE" | "OPTIMIZE" | "CHECK" | "REPAIR", _)
+            if matches!(second.as_str(), "TABLE" | "TABLES")
+                || (matches!(second.as_str(), "NO_WRITE_TO_BINLOG" | "LOCAL")
+                    && matches!(third.as_str(), "TABLE" | "TABLES")) =>
+        {
+            let op = match first.as_str() {
+                "ANALYZE" => Maintenance::Analyze,
+                "OPTIMIZE" => Maintenance::Optimize,
+                "CHECK" => Maintenance::Check,
+                _ => Maintenance::Repair,
+            };
+            p.i = if matches!(second.as_str(), "TABLE" | "TABLES") {
+                2
+            } else {
+                3
+            };
+            let mut tables = Vec::new();
+            loop {
+                tables.push(p.table()?);
+                if !p.sym(',') {
+                    break;
+                }
+            }
+            // The options change nothing here: every table is checked
+            // whole, and there are no engine statistics to collect.
+            let options: &[&str] = match op {
+                Maintenance::Check => &[
+                    "FOR", "UPGRADE", "QUICK", "FAST", "MEDIUM", "EXTENDED", "CHANGED",
+                ],
+                Maintenance::Repair => &["QUICK", "EXTENDED", "USE_FRM"],
+                Maintenance::Analyze => &["PERSISTENT", "FOR", "ALL"],
+                Maintenance::Optimize => &[],
+            };
+            while options.iter().any(|o| p.kw(o)) {}
+            p.expect_end()?;
+            Admin::TableMaintenance { op, tables }
+        }
         ("CHECKSUM", "TABLE") | ("CHECKSUM", "TABLES") => {
             p.i = 2;
             let mut tables = Vec::new();

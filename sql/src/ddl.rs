@@ -699,6 +699,9 @@ impl DdlCtx<'_> {
     }
 
     fn rename(&mut self, od: &str, ot: &str, nd: &str, nt: &str) -> SqlResult<()> {
+        if self.cat.table(od, ot).is_none() && self.cat.view(od, ot).is_some() {
+            return self.rename_view(od, ot, nd, nt);
+        }
         let old = self.table(od, ot)?;
         if !self.cat.databases.contains_key(nd) {
             return Err(SqlError::unknown_db(nd));
@@ -727,6 +730,28 @@ impl DdlCtx<'_> {
             fk.ref_db = nd.to_string();
             fk.ref_table = nt.to_string();
         })
+    }
+
+    /// RENAME TABLE of a view: within its database only, as in MariaDB.
+    fn rename_view(&mut self, od: &str, ov: &str, nd: &str, nv: &str) -> SqlResult<()> {
+        if od != nd {
+            return Err(SqlError::new(
+                1450,
+                "HY000",
+                format!("Changing schema from '{od}' to '{nd}' is not allowed"),
+            ));
+        }
+        if self.cat.table(nd, nv).is_some() || self.cat.view(nd, nv).is_some() {
+            return Err(SqlError::table_exists(nv));
+        }
+        check_identifier(nv)?;
+        let db = self.db_mut(od)?;
+        let Some(mut v) = db.views.remove(ov) else {
+            return Err(SqlError::no_such_table(od, ov));
+        };
+        v.name = nv.to_string();
+        db.views.insert(nv.to_string(), v);
+        Ok(())
     }
 
     /// Applies `change` to every foreign key that references `d`.`t` (in

@@ -4,7 +4,8 @@
 use std::cell::Cell;
 
 use sqlparser::ast::Statement;
-use trireme_storage::catalog::ViewDef;
+use trireme_storage::catalog::{ColumnDef, TableDef, ViewDef};
+use trireme_storage::types::SqlType;
 use trireme_storage::value::Value;
 
 use crate::error::{SqlError, SqlResult};
@@ -16,6 +17,12 @@ const MAX_VIEW_DEPTH: u32 = 32;
 
 thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether a view is being read on this thread (information_schema then
+/// leaves views' columns out rather than describing views inside views).
+pub(crate) fn reading_view() -> bool {
+    DEPTH.with(|d| d.get()) > 0
 }
 
 impl Exec<'_> {
@@ -108,5 +115,53 @@ impl Exec<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl Exec<'_> {
+    /// A view's columns as a table definition (SHOW COLUMNS, DESCRIBE,
+    /// information_schema.COLUMNS): types from its SELECT, read without
+    /// rows; a column that is plainly a base column keeps that column's
+    /// default, as MariaDB shows it.
+    pub(crate) fn view_as_table(&mut self, v: &ViewDef) -> SqlResult<TableDef> {
+        let was = std::mem::replace(&mut self.describe, true);
+        let r = self.read_view(v);
+        self.describe = was;
+        let (cols, _) = r?;
+        let merged = crate::view_write::merge(&self.catalog, v, None, 0)
+            .ok()
+            .flatten();
+        let columns = cols
+            .iter()
+            .map(|c| {
+                let ty = c.ty.clone().unwrap_or(SqlType::Binary(0));
+                let mut col = ColumnDef::new(&c.name, ty);
+                col.nullable = c.nullable;
+                col.collation = c.collation.filter(|_| col.ty.is_string());
+                col.default = merged
+                    .as_ref()
+                    .and_then(|m| m.base_default(&self.catalog, &c.name));
+                col
+            })
+            .collect();
+        Ok(TableDef {
+            db: v.db.clone(),
+            name: v.name.clone(),
+            columns,
+            primary: None,
+            indexes: Vec::new(),
+            next_index_id: 1,
+            engine: String::new(),
+            collation: self
+                .catalog
+                .databases
+                .get(&v.db)
+                .map(|d| d.collation)
+                .unwrap_or_default(),
+            comment: "VIEW".into(),
+            foreign_keys: Vec::new(),
+            checks: Vec::new(),
+            version: 0,
+        })
     }
 }

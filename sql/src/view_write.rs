@@ -84,6 +84,18 @@ impl Merged {
         true
     }
 
+    /// The default of the base column a view column plainly is.
+    pub(crate) fn base_default(
+        &self,
+        cat: &Catalog,
+        column: &str,
+    ) -> Option<trireme_storage::catalog::DefaultValue> {
+        let base = self.base_column(self.column(column)?)?;
+        let t = cat.table(&self.db, &self.table)?;
+        let i = t.def.column_index(base)?;
+        t.def.columns[i].default.clone()
+    }
+
     fn base_name(&self) -> ast::ObjectName {
         ast::ObjectName::from(vec![
             ast::Ident::with_quote('`', &self.db),
