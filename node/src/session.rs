@@ -82,6 +82,7 @@ impl Session {
             row_count: -1,
             client_found_rows: false,
             sql_text: String::new(),
+            temporary: Default::default(),
         };
         node.register_session(connection_id, user, host);
         Session {
@@ -480,6 +481,27 @@ impl Session {
             Statement::CreateTable(ct) if ct.query.is_some() => {
                 self.create_table_select(ct, params).await
             }
+            Statement::CreateTable(ct) if ct.temporary => self.create_temporary(ct),
+            Statement::Drop {
+                object_type: ast::ObjectType::Table,
+                if_exists,
+                names,
+                temporary,
+                ..
+            } if *temporary || self.names_temporary(names) => {
+                self.drop_temporary(names, *if_exists, *temporary).await
+            }
+            Statement::Truncate(t)
+                if self.names_temporary(
+                    &t.table_names
+                        .iter()
+                        .map(|x| x.name.clone())
+                        .collect::<Vec<_>>(),
+                ) =>
+            {
+                self.truncate_temporary(t)
+            }
+            s if sql::ddl::is_toi(s) && self.alters_temporary(s) => self.alter_temporary(s).await,
             s if sql::ddl::is_toi(s) => {
                 self.check_view_definition(s)?;
                 let tables = sql::ddl::toi_tables(s, self.state.db.as_deref());
@@ -695,6 +717,151 @@ impl Session {
         })
     }
 
+    /// CREATE TEMPORARY TABLE (columns or LIKE): made here, not ordered,
+    /// and no implicit commit (MySQL).
+    fn create_temporary(&mut self, ct: &ast::CreateTable) -> SqlResult<Output> {
+        let cat = sql::temporary::overlay(self.node.store.catalog(), &self.state.temporary);
+        let db = self.state.db.clone();
+        match sql::temporary::create(&cat, &self.state.temporary, ct, db.as_deref())? {
+            Some(t) => {
+                let key = (t.def.db.clone(), t.def.name.clone());
+                self.state.temporary.insert(key, t);
+            }
+            None => {
+                let (_, name) = sql::ddl::qualify_in(&ct.name, db.as_deref())?;
+                self.state.warnings.push(trireme_sql::Warning {
+                    level: "Note",
+                    code: codes::TABLE_EXISTS,
+                    message: format!("Table '{name}' already exists"),
+                });
+            }
+        }
+        Ok(Output::ok(0))
+    }
+
+    /// Whether any of `names` is one of the session's TEMPORARY tables.
+    fn names_temporary(&self, names: &[ast::ObjectName]) -> bool {
+        !self.state.temporary.is_empty()
+            && names.iter().any(|n| {
+                sql::ddl::qualify_in(n, self.state.db.as_deref())
+                    .is_ok_and(|k| self.state.temporary.contains_key(&k))
+            })
+    }
+
+    /// DROP [TEMPORARY] TABLE naming TEMPORARY tables: those go here; the
+    /// other names are dropped as any DROP TABLE (DROP TEMPORARY TABLE
+    /// reports them as unknown instead).
+    async fn drop_temporary(
+        &mut self,
+        names: &[ast::ObjectName],
+        if_exists: bool,
+        only_temporary: bool,
+    ) -> SqlResult<Output> {
+        let db = self.state.db.clone();
+        let mut rest = Vec::new();
+        for n in names {
+            let key = sql::ddl::qualify_in(n, db.as_deref())?;
+            if self.state.temporary.remove(&key).is_none() {
+                rest.push(key);
+            }
+        }
+        if rest.is_empty() {
+            return Ok(Output::ok(0));
+        }
+        let listed: Vec<String> = rest.iter().map(|(d, t)| format!("{d}.{t}")).collect();
+        if only_temporary {
+            if if_exists {
+                self.state.warnings.push(trireme_sql::Warning {
+                    level: "Note",
+                    code: codes::BAD_TABLE,
+                    message: format!("Unknown table '{}'", listed.join(",")),
+                });
+                return Ok(Output::ok(0));
+            }
+            return Err(SqlError::unknown_table(&listed.join(",")));
+        }
+        let quote = |x: &str| format!("`{}`", x.replace('`', "``"));
+        let text = format!(
+            "DROP TABLE {}{}",
+            if if_exists { "IF EXISTS " } else { "" },
+            rest.iter()
+                .map(|(d, t)| format!("{}.{}", quote(d), quote(t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let stmt = sql::parse(&text)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| SqlError::internal("generated DROP did not parse"))?;
+        let notes = sql::ddl::notes(&stmt, &self.node.store.catalog(), db.as_deref());
+        let out = self.run_toi(&text, listed).await?;
+        self.state.warnings.extend(notes);
+        Ok(out)
+    }
+
+    /// TRUNCATE of TEMPORARY tables: each starts again empty.
+    fn truncate_temporary(&mut self, t: &ast::Truncate) -> SqlResult<Output> {
+        let db = self.state.db.clone();
+        let mut keys = Vec::new();
+        for x in &t.table_names {
+            let key = sql::ddl::qualify_in(&x.name, db.as_deref())?;
+            if !self.state.temporary.contains_key(&key) {
+                return Err(SqlError::unsupported(
+                    "TRUNCATE of TEMPORARY and other tables together",
+                ));
+            }
+            keys.push(key);
+        }
+        for key in keys {
+            if let Some(old) = self.state.temporary.get(&key) {
+                let fresh = Arc::new(trireme_storage::Table::new_temporary(old.def.clone()));
+                self.state.temporary.insert(key, fresh);
+            }
+        }
+        Ok(Output::ok(0))
+    }
+
+    /// Whether DDL (ALTER, CREATE / DROP INDEX, RENAME) names one of the
+    /// session's TEMPORARY tables: then it changes that table, here.
+    fn alters_temporary(&self, s: &Statement) -> bool {
+        if self.state.temporary.is_empty()
+            || matches!(
+                s,
+                Statement::CreateTable(_) | Statement::CreateView(_) | Statement::AlterView { .. }
+            )
+        {
+            return false;
+        }
+        sql::ddl::toi_tables(s, self.state.db.as_deref())
+            .iter()
+            .filter_map(|q| q.split_once('.'))
+            .any(|(d, t)| {
+                self.state
+                    .temporary
+                    .contains_key(&(d.to_string(), t.to_string()))
+            })
+    }
+
+    /// ALTER / INDEX / RENAME of a TEMPORARY table: the open transaction
+    /// commits first (as for any ALTER), then the table is rebuilt here.
+    async fn alter_temporary(&mut self, s: &Statement) -> SqlResult<Output> {
+        self.implicit_commit().await?;
+        let cat = sql::temporary::overlay(self.node.store.catalog(), &self.state.temporary);
+        let horizon = self.node.store.horizon();
+        let changed = sql::temporary::alter(
+            &cat,
+            &self.state.temporary,
+            s,
+            self.state.db.as_deref(),
+            horizon,
+        )?;
+        for (old, new, table) in changed {
+            self.state.temporary.remove(&old);
+            self.state.temporary.insert(new, table);
+        }
+        Ok(Output::ok(0))
+    }
+
     /// CREATE / ALTER VIEW: the SELECT must bind here before the view is
     /// ordered (every node then stores it as it is).
     fn check_view_definition(&mut self, s: &Statement) -> SqlResult<()> {
@@ -770,7 +937,14 @@ impl Session {
             [d, t] => (d.clone(), t.clone()),
             _ => return Err(SqlError::syntax("bad table name")),
         };
-        if self.node.store.catalog().table(&db, &name).is_some() {
+        let exists = if ct.temporary {
+            self.state
+                .temporary
+                .contains_key(&(db.clone(), name.clone()))
+        } else {
+            self.node.store.catalog().table(&db, &name).is_some()
+        };
+        if exists {
             if ct.if_not_exists {
                 self.state.warnings.push(trireme_sql::Warning {
                     level: "Note",
@@ -787,8 +961,15 @@ impl Session {
             .into_iter()
             .next()
             .ok_or_else(|| SqlError::internal("generated DDL did not parse"))?;
-        let tables = sql::ddl::toi_tables(&stmt, self.state.db.as_deref());
-        self.run_toi(&ddl, tables).await?;
+        match &stmt {
+            Statement::CreateTable(made) if ct.temporary => {
+                self.create_temporary(made)?;
+            }
+            _ => {
+                let tables = sql::ddl::toi_tables(&stmt, self.state.db.as_deref());
+                self.run_toi(&ddl, tables).await?;
+            }
+        }
         let table = sql::ddl::qualified_name(&db, &name);
         let n = rows.len() as u64;
         let out = match self
@@ -798,6 +979,10 @@ impl Session {
             .await
         {
             Ok(out) => out,
+            Err(e) if ct.temporary => {
+                self.state.temporary.remove(&(db, name));
+                return Err(e);
+            }
             Err(e) => {
                 // As in MariaDB, a failed CREATE ... SELECT leaves no table.
                 let drop = format!(
@@ -839,6 +1024,10 @@ impl Session {
             return Ok(());
         };
         let r = self.node.repl.commit(&txn).await;
+        if let Ok(seqno) = &r {
+            let at = seqno.unwrap_or_else(|| self.node.store.horizon());
+            sql::temporary::install(&txn, at).map_err(SqlError::from)?;
+        }
         self.node.repl.untrack(txn.id);
         r.map(|_| ())
     }
@@ -1187,7 +1376,7 @@ fn new_exec<'a>(
 ) -> Exec<'a> {
     Exec {
         store: &node.store,
-        catalog: node.store.catalog(),
+        catalog: sql::temporary::overlay(node.store.catalog(), &sess.temporary),
         txn,
         sess,
         node: info,

@@ -924,3 +924,84 @@ async fn a_node_behind_the_purged_log_catches_up_by_state_transfer() {
     let sums = c.checksums("sst.t").await;
     assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
 }
+
+/// TEMPORARY tables are the session's own, as in Galera: their rows never
+/// reach another node (a write-set naming one would stop every other node),
+/// a mixed transaction replicates only its other rows, and a TEMPORARY
+/// table shadows a shared table of the same name for its session only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn temporary_tables_stay_with_their_session() {
+    let c = Cluster::start(3).await;
+    let mut a = c.conn(0).await;
+    a.query_drop("CREATE DATABASE tmp").await.unwrap();
+    a.query_drop("CREATE TABLE tmp.t (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    a.query_drop("CREATE TABLE tmp.log (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    a.query_drop("INSERT INTO tmp.t VALUES (1, 100)")
+        .await
+        .unwrap();
+    // Shadow tmp.t with a TEMPORARY table and write to it, alone and in a
+    // transaction that also writes a shared table.
+    a.query_drop("CREATE TEMPORARY TABLE tmp.t (id INT PRIMARY KEY, note VARCHAR(10))")
+        .await
+        .unwrap();
+    a.query_drop("INSERT INTO tmp.t VALUES (1, 'mine'), (2, 'mine')")
+        .await
+        .unwrap();
+    a.query_drop("BEGIN").await.unwrap();
+    a.query_drop("INSERT INTO tmp.t VALUES (3, 'mine')")
+        .await
+        .unwrap();
+    a.query_drop("INSERT INTO tmp.log VALUES (1)")
+        .await
+        .unwrap();
+    a.query_drop("COMMIT").await.unwrap();
+    let mine: Vec<(i64, String)> = a
+        .query("SELECT id, note FROM tmp.t ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.len(),
+        3,
+        "the session reads its TEMPORARY table: {mine:?}"
+    );
+
+    // Another session on the same node, and every other node, see the
+    // shared table as it is, and the mixed transaction's shared row.
+    for n in 0..3 {
+        let mut r = c.conn(n).await;
+        r.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
+        let shared: Vec<(i64, i64)> = r.query("SELECT id, v FROM tmp.t").await.unwrap();
+        assert_eq!(shared, vec![(1, 100)], "node{}", n + 1);
+        let log: Option<i64> = r.query_first("SELECT COUNT(*) FROM tmp.log").await.unwrap();
+        assert_eq!(log, Some(1), "node{}", n + 1);
+    }
+
+    // A ROLLBACK undoes TEMPORARY rows too; DROP TABLE drops the TEMPORARY
+    // table first, uncovering the shared one.
+    a.query_drop("BEGIN").await.unwrap();
+    a.query_drop("DELETE FROM tmp.t").await.unwrap();
+    a.query_drop("ROLLBACK").await.unwrap();
+    let n: Option<i64> = a.query_first("SELECT COUNT(*) FROM tmp.t").await.unwrap();
+    assert_eq!(n, Some(3));
+    a.query_drop("DROP TABLE tmp.t").await.unwrap();
+    let v: Option<i64> = a
+        .query_first("SELECT v FROM tmp.t WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(v, Some(100));
+
+    // A TEMPORARY table ends with its session.
+    a.query_drop("CREATE TEMPORARY TABLE tmp.scratch (x INT)")
+        .await
+        .unwrap();
+    drop(a);
+    let mut b = c.conn(0).await;
+    let err = b.query_drop("SELECT * FROM tmp.scratch").await.unwrap_err();
+    assert_eq!(server_code(&err), Some(1146));
+}

@@ -2098,6 +2098,96 @@ pub fn create_table_select_ddl(ct: &ast::CreateTable, cols: &[OutCol]) -> SqlRes
     Ok(Statement::CreateTable(plain).to_string())
 }
 
+/// `name` qualified with the current database `db` when it has none.
+pub fn qualify_in(name: &ast::ObjectName, db: Option<&str>) -> SqlResult<(String, String)> {
+    qualify(name, db)
+}
+
+/// The definition CREATE TEMPORARY TABLE makes (plain columns or LIKE) and
+/// its AUTO_INCREMENT high-water, checked as CREATE TABLE checks it; a table
+/// or view of the same name does not stand in its way (it is shadowed).
+pub fn temporary_def(
+    cat: &Catalog,
+    ct: &ast::CreateTable,
+    db: Option<&str>,
+) -> SqlResult<(TableDef, u64)> {
+    let (d, t) = qualify(&ct.name, db)?;
+    let mut scratch = cat.clone();
+    if let Some(x) = scratch.databases.get_mut(&d) {
+        // `CREATE TEMPORARY TABLE t LIKE t` copies the table it shadows.
+        let like_itself = ct.like.is_some();
+        if !like_itself {
+            x.tables.remove(&t);
+        }
+        x.views.remove(&t);
+    }
+    if ct.like.is_some() {
+        if let Some(x) = scratch.databases.get_mut(&d) {
+            if let Some(src) = x.tables.get(&t).cloned() {
+                // Make room under the new name, keeping the source readable
+                // under a name no statement can spell.
+                x.tables.remove(&t);
+                x.tables.insert(format!("\0like\0{t}"), src);
+            }
+        }
+    }
+    let mut plain = ct.clone();
+    plain.temporary = false;
+    plain.if_not_exists = false;
+    if let Some(like) = &mut plain.like {
+        let src = match like {
+            ast::CreateTableLikeKind::Parenthesized(l) | ast::CreateTableLikeKind::Plain(l) => {
+                &mut l.name
+            }
+        };
+        let (sd, st) = qualify(src, db)?;
+        if sd == d && st == t {
+            *src = qualified_name(&d, &format!("\0like\0{t}"));
+        }
+    }
+    let engine = Engine::Memory;
+    let mut ctx = DdlCtx {
+        cat: &mut scratch,
+        engine: &engine,
+        db,
+        seqno: 0,
+        snapshot: 0,
+        now: trireme_storage::value::DateTime::now(),
+        after: None,
+    };
+    ctx.create_table(&plain)?;
+    let made = scratch
+        .table(&d, &t)
+        .ok_or_else(|| SqlError::internal("CREATE TEMPORARY TABLE made no table"))?;
+    Ok((made.def.clone(), made.auto_inc_max()))
+}
+
+/// `stmt` applied to a copy of `cat` with in-memory tables at `seqno`
+/// (a session's TEMPORARY tables change this way, never ordered).
+pub fn apply_private(
+    cat: &Catalog,
+    stmt: &Statement,
+    db: Option<&str>,
+    seqno: u64,
+) -> SqlResult<Catalog> {
+    let mut scratch = cat.clone();
+    let engine = Engine::Memory;
+    let mut ctx = DdlCtx {
+        cat: &mut scratch,
+        engine: &engine,
+        db,
+        seqno,
+        snapshot: seqno,
+        now: trireme_storage::value::DateTime::now(),
+        after: None,
+    };
+    ctx.apply(stmt)?;
+    if let Some(e) = ctx.after.take() {
+        return Err(e);
+    }
+    Ok(scratch)
+}
+
 /// `db`.`name` as an object name.
 pub fn qualified_name(db: &str, name: &str) -> ast::ObjectName {
     ast::ObjectName::from(vec![ast::Ident::new(db), ast::Ident::new(name)])

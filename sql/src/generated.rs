@@ -366,6 +366,7 @@ fn standalone<R>(now: DateTime, f: impl FnOnce(&mut Exec) -> R) -> R {
         row_count: -1,
         client_found_rows: false,
         sql_text: String::new(),
+        temporary: Default::default(),
     };
     let info = NodeInfo {
         node_id: 0,

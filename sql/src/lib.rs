@@ -33,6 +33,7 @@ pub mod multi;
 pub mod select;
 pub mod show;
 pub mod stored_expr;
+pub mod temporary;
 pub mod tstz;
 pub mod user_locks;
 pub mod vars;
@@ -182,6 +183,8 @@ pub struct SessionState {
     /// The text of the statement running: an unaliased select expression
     /// is named by what the client wrote (`a+0`, `0x10`), as in MySQL.
     pub sql_text: String,
+    /// The session's TEMPORARY tables (`temporary`).
+    pub temporary: temporary::Temporaries,
 }
 
 /// The context a statement executes in.

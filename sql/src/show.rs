@@ -121,8 +121,9 @@ impl Exec<'_> {
             };
             return Ok(rows(cols, r));
         }
-        let d = self
-            .catalog
+        // The shared catalog: TEMPORARY tables are not listed (MariaDB).
+        let shared = self.store.catalog();
+        let d = shared
             .databases
             .get(&db)
             .ok_or_else(|| SqlError::unknown_db(&db))?;
@@ -223,12 +224,17 @@ impl Exec<'_> {
             return self.show_create_view(Some(&d), table);
         }
         let def = self.def_of(db, table)?;
+        let mut text = create_table_sql(&def, self.auto_inc_of(&def));
+        let temporary = self
+            .catalog
+            .table(&def.db, &def.name)
+            .is_some_and(|t| t.is_temporary());
+        if temporary {
+            text = text.replacen("CREATE TABLE", "CREATE TEMPORARY TABLE", 1);
+        }
         Ok(rows(
             text_cols(&["Table", "Create Table"]),
-            vec![vec![
-                s(def.name.clone()),
-                s(create_table_sql(&def, self.auto_inc_of(&def))),
-            ]],
+            vec![vec![s(def.name.clone()), s(text)]],
         ))
     }
 
@@ -350,8 +356,8 @@ impl Exec<'_> {
             Some(d) => d.to_string(),
             None => self.current_db()?.to_string(),
         };
-        let d = self
-            .catalog
+        let shared = self.store.catalog();
+        let d = shared
             .databases
             .get(&db)
             .ok_or_else(|| SqlError::unknown_db(&db))?;
@@ -702,7 +708,19 @@ impl Exec<'_> {
     }
 
     /// Rows of an information_schema table.
+    /// An information_schema table, built from the shared catalog:
+    /// TEMPORARY tables are not in it (MariaDB 10.11).
     pub fn information_schema(&mut self, name: &str) -> SqlResult<(Vec<OutCol>, Vec<Row>)> {
+        if self.sess.temporary.is_empty() {
+            return self.information_schema_of(name);
+        }
+        let own = std::mem::replace(&mut self.catalog, self.store.catalog());
+        let r = self.information_schema_of(name);
+        self.catalog = own;
+        r
+    }
+
+    fn information_schema_of(&mut self, name: &str) -> SqlResult<(Vec<OutCol>, Vec<Row>)> {
         let upper = name.to_ascii_uppercase();
         let mut out: Vec<Vec<Value>> = Vec::new();
         let cols: Vec<&str> = match upper.as_str() {
@@ -1333,7 +1351,20 @@ struct Key<'a> {
     columns: &'a [usize],
 }
 
-/// The primary key (named PRIMARY), then the indexes in creation order.
+/// The indexes in the order MariaDB keeps a table's keys: unique ones
+/// whose columns are all NOT NULL, other unique ones, then the rest, each
+/// group in creation order.
+fn indexes_in_key_order(def: &TableDef) -> Vec<&trireme_storage::catalog::IndexDef> {
+    let mut v: Vec<_> = def.indexes.iter().collect();
+    v.sort_by_key(|i| match i.unique {
+        true if i.columns.iter().all(|&c| !def.columns[c].nullable) => 0,
+        true => 1,
+        false => 2,
+    });
+    v
+}
+
+/// The primary key (named PRIMARY), then the indexes in key order.
 fn keys(def: &TableDef) -> Vec<Key<'_>> {
     let primary = def.primary.as_deref().map(|columns| Key {
         name: "PRIMARY",
@@ -1343,7 +1374,7 @@ fn keys(def: &TableDef) -> Vec<Key<'_>> {
     });
     primary
         .into_iter()
-        .chain(def.indexes.iter().map(|i| Key {
+        .chain(indexes_in_key_order(def).into_iter().map(|i| Key {
             name: &i.name,
             primary: false,
             unique: i.unique,
@@ -1419,6 +1450,16 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
                 l.push_str(" DEFAULT ");
                 match (&c.ty, v) {
                     (SqlType::Bit(_), Value::UInt(_)) => l.push_str(&default_text(&c.ty, v)),
+                    // MariaDB shows a number's default as a number.
+                    (
+                        SqlType::Int { .. }
+                        | SqlType::Bool
+                        | SqlType::Decimal { .. }
+                        | SqlType::Float
+                        | SqlType::Double
+                        | SqlType::Year,
+                        Value::Int(_) | Value::UInt(_) | Value::Decimal(_) | Value::Double(_),
+                    ) => l.push_str(&v.to_text_lossy()),
                     _ => l.push_str(&sql_literal(v)),
                 }
             }
@@ -1452,7 +1493,7 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
     if let Some(pk) = &def.primary {
         lines.push(format!("  PRIMARY KEY ({})", cols(pk)));
     }
-    for idx in &def.indexes {
+    for idx in indexes_in_key_order(def) {
         lines.push(format!(
             "  {}KEY {} ({})",
             if idx.unique { "UNIQUE " } else { "" },

@@ -180,7 +180,7 @@ impl Txn {
     pub fn get(&self, table: &Table, pk: &[u8]) -> StorageResult<Option<Row>> {
         if let Some(p) = self
             .writes
-            .get(&table.def.qualified())
+            .get(&table.txn_key())
             .and_then(|t| t.rows.get(pk))
         {
             return Ok(p.after.clone());
@@ -190,7 +190,7 @@ impl Txn {
 
     /// Rows this transaction has written in `table` (for overlaying scans).
     pub fn pending(&self, table: &Table) -> Option<&BTreeMap<Vec<u8>, Pending>> {
-        self.writes.get(&table.def.qualified()).map(|t| &t.rows)
+        self.writes.get(&table.txn_key()).map(|t| &t.rows)
     }
 
     /// Records a write of row `pk`: `after` None deletes it.
@@ -200,8 +200,11 @@ impl Txn {
         pk: Vec<u8>,
         after: Option<Row>,
     ) -> StorageResult<()> {
-        let name = table.def.qualified();
-        self.shared.add(&name, &pk);
+        let name = table.txn_key();
+        // Nobody else can write a TEMPORARY table: nothing to abort for.
+        if !table.is_temporary() {
+            self.shared.add(&name, &pk);
+        }
         let snapshot = self.snapshot.seqno;
         let tw = self
             .writes
@@ -228,6 +231,9 @@ impl Txn {
 
     /// Records a locking read (FOR SHARE / FOR UPDATE) of row `pk`.
     pub fn lock(&mut self, table: &Table, pk: &[u8], kind: LockKind) {
+        if table.is_temporary() {
+            return;
+        }
         let name = table.def.qualified();
         if kind == LockKind::Update {
             self.shared.add(&name, pk);

@@ -19,7 +19,8 @@ pub const UNIQUE_KEY_PREFIX: u8 = 0x02;
 pub fn write_set(txn: &Txn, source: u64) -> Option<WriteSet> {
     let mut keys = Vec::new();
     let mut ops = Vec::new();
-    for (name, tw) in txn.writes() {
+    // TEMPORARY tables are the session's own, as in Galera: not replicated.
+    for (name, tw) in txn.writes().filter(|(_, tw)| !tw.table.is_temporary()) {
         let def = &tw.table.def;
         let mut any = false;
         for (pk, p) in &tw.rows {

@@ -61,6 +61,8 @@ pub struct Table {
     auto_inc_max: AtomicU64,
     /// Hidden row ids handed out by this node (tables without a primary key).
     hidden_next: AtomicU64,
+    /// A session's TEMPORARY table: never in the catalog, never replicated.
+    temporary: bool,
 }
 
 /// The row versions of one applied write-set, on their way to the engine.
@@ -113,6 +115,30 @@ impl Table {
             rows,
             auto_inc_max: AtomicU64::new(0),
             hidden_next: AtomicU64::new(1),
+            temporary: false,
+        }
+    }
+
+    /// An empty TEMPORARY table: in memory, owned by one session.
+    pub fn new_temporary(def: TableDef) -> Table {
+        Table {
+            temporary: true,
+            ..Table::new(def)
+        }
+    }
+
+    pub fn is_temporary(&self) -> bool {
+        self.temporary
+    }
+
+    /// The name a transaction's buffer knows this table by: a TEMPORARY
+    /// table may shadow a table of the same name, and must not share its
+    /// pending rows.
+    pub fn txn_key(&self) -> String {
+        if self.temporary {
+            format!("#temporary#{}", self.def.qualified())
+        } else {
+            self.def.qualified()
         }
     }
 
