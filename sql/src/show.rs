@@ -921,6 +921,8 @@ impl Exec<'_> {
             "STATISTICS" => {
                 for t in self.catalog.all_tables() {
                     let def = &t.def;
+                    // Cardinality as SHOW INDEX estimates it.
+                    let rows_in = t.entry_count() as i64;
                     for k in keys(def) {
                         for (seq, &c) in k.columns.iter().enumerate() {
                             out.push(vec![
@@ -932,8 +934,15 @@ impl Exec<'_> {
                                 s(k.name),
                                 Value::Int(seq as i64 + 1),
                                 s(def.columns[c].name.clone()),
+                                s("A"),
+                                Value::Int(rows_in),
+                                Value::Null,
+                                Value::Null,
                                 s(if def.columns[c].nullable { "YES" } else { "" }),
                                 s("BTREE"),
+                                s(""),
+                                s(""),
+                                s("NO"),
                             ]);
                         }
                     }
@@ -947,8 +956,15 @@ impl Exec<'_> {
                     "INDEX_NAME",
                     "SEQ_IN_INDEX",
                     "COLUMN_NAME",
+                    "COLLATION",
+                    "CARDINALITY",
+                    "SUB_PART",
+                    "PACKED",
                     "NULLABLE",
                     "INDEX_TYPE",
+                    "COMMENT",
+                    "INDEX_COMMENT",
+                    "IGNORED",
                 ]
             }
             "GLOBAL_STATUS" | "SESSION_STATUS" => {

@@ -95,7 +95,7 @@ defs! {
     "socket", Global, ReadOnly, s("");
     "sql_auto_is_null", Both, Bool, Value::Int(0);
     "sql_log_bin", Both, Bool, Value::Int(1);
-    "sql_mode", Both, Str, s("STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION");
+    "sql_mode", Both, Str, s("STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION");
     "sql_notes", Both, Bool, Value::Int(1);
     "sql_quote_show_create", Both, Bool, Value::Int(1);
     "sql_safe_updates", Both, Bool, Value::Int(0);
@@ -308,6 +308,88 @@ pub fn set(sess: &mut SessionState, name: &str, value: Value, global: bool) -> S
     Ok(())
 }
 
+/// MariaDB's sql_mode flags, in the order it lists them.
+const SQL_MODES: &[&str] = &[
+    "REAL_AS_FLOAT",
+    "PIPES_AS_CONCAT",
+    "ANSI_QUOTES",
+    "IGNORE_SPACE",
+    "IGNORE_BAD_TABLE_OPTIONS",
+    "ONLY_FULL_GROUP_BY",
+    "NO_UNSIGNED_SUBTRACTION",
+    "NO_DIR_IN_CREATE",
+    "POSTGRESQL",
+    "ORACLE",
+    "MSSQL",
+    "DB2",
+    "MAXDB",
+    "NO_KEY_OPTIONS",
+    "NO_TABLE_OPTIONS",
+    "NO_FIELD_OPTIONS",
+    "MYSQL323",
+    "MYSQL40",
+    "ANSI",
+    "NO_AUTO_VALUE_ON_ZERO",
+    "NO_BACKSLASH_ESCAPES",
+    "STRICT_TRANS_TABLES",
+    "STRICT_ALL_TABLES",
+    "NO_ZERO_IN_DATE",
+    "NO_ZERO_DATE",
+    "ALLOW_INVALID_DATES",
+    "ERROR_FOR_DIVISION_BY_ZERO",
+    "TRADITIONAL",
+    "NO_AUTO_CREATE_USER",
+    "HIGH_NOT_PRECEDENCE",
+    "NO_ENGINE_SUBSTITUTION",
+    "PAD_CHAR_TO_FULL_LENGTH",
+    "EMPTY_STRING_IS_NULL",
+    "SIMULTANEOUS_ASSIGNMENT",
+    "TIME_ROUND_FRACTIONAL",
+];
+
+/// A sql_mode value as MariaDB keeps it: known flags only, each once, in
+/// MariaDB's order, ANSI and TRADITIONAL with the flags they stand for.
+/// None for an unknown flag (1231).
+fn sql_mode(text: &str) -> Option<String> {
+    let mut on = vec![false; SQL_MODES.len()];
+    let mut set = |m: &str| -> Option<()> {
+        let i = SQL_MODES.iter().position(|k| k.eq_ignore_ascii_case(m))?;
+        on[i] = true;
+        Some(())
+    };
+    for m in text.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        let implied: &[&str] = match m.to_ascii_uppercase().as_str() {
+            "ANSI" => &[
+                "REAL_AS_FLOAT",
+                "PIPES_AS_CONCAT",
+                "ANSI_QUOTES",
+                "IGNORE_SPACE",
+            ],
+            "TRADITIONAL" => &[
+                "STRICT_TRANS_TABLES",
+                "STRICT_ALL_TABLES",
+                "NO_ZERO_IN_DATE",
+                "NO_ZERO_DATE",
+                "ERROR_FOR_DIVISION_BY_ZERO",
+                "NO_AUTO_CREATE_USER",
+                "NO_ENGINE_SUBSTITUTION",
+            ],
+            _ => &[],
+        };
+        for x in implied {
+            set(x)?;
+        }
+        set(m)?;
+    }
+    let names: Vec<&str> = SQL_MODES
+        .iter()
+        .zip(&on)
+        .filter(|(_, on)| **on)
+        .map(|(n, _)| *n)
+        .collect();
+    Some(names.join(","))
+}
+
 fn validate(d: &Def, v: Value, sess: &mut SessionState) -> SqlResult<Value> {
     let text = v.to_text_lossy();
     let bad = || SqlError::wrong_value_for_var(d.name, &text);
@@ -337,6 +419,7 @@ fn validate(d: &Def, v: Value, sess: &mut SessionState) -> SqlResult<Value> {
             }
             Value::Int(n)
         }
+        Kind::Str if d.name == "sql_mode" => Value::Str(sql_mode(&text).ok_or_else(bad)?),
         Kind::Str => match v {
             Value::Null => Value::Str(String::new()),
             other => Value::Str(other.to_text_lossy()),
@@ -397,4 +480,23 @@ pub fn all(sess: &SessionState, global: bool) -> Vec<(String, Value)> {
             (d.name.to_string(), v)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_mode_is_kept_as_mariadb_keeps_it() {
+        assert_eq!(
+            sql_mode("no_engine_substitution,STRICT_TRANS_TABLES,STRICT_TRANS_TABLES").as_deref(),
+            Some("STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION")
+        );
+        assert_eq!(
+            sql_mode("TRADITIONAL").as_deref(),
+            Some("STRICT_TRANS_TABLES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,TRADITIONAL,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION")
+        );
+        assert_eq!(sql_mode("").as_deref(), Some(""));
+        assert_eq!(sql_mode("NO_SUCH_MODE"), None);
+    }
 }
