@@ -83,6 +83,8 @@ impl Session {
             client_found_rows: false,
             sql_text: String::new(),
             temporary: Default::default(),
+            sequence_last: Default::default(),
+            sequence_set_done: Default::default(),
         };
         node.register_session(connection_id, user, host);
         Session {
@@ -262,6 +264,18 @@ impl Session {
             }
             Admin::CreateUser { .. } | Admin::DropUser { .. } | Admin::AlterUser { .. } => {
                 self.run_toi(text, Vec::new()).await
+            }
+            Admin::CreateSequence { name, .. } => {
+                let tables = self.qualified_names(std::slice::from_ref(name))?;
+                self.run_toi(text, tables).await
+            }
+            Admin::DropSequence { names, .. } => {
+                let tables = self.qualified_names(names)?;
+                self.run_toi(text, tables).await
+            }
+            Admin::ShowCreateSequence((db, name)) => {
+                let (db, name) = (db.clone(), name.clone());
+                self.exec_readonly_view(move |e| e.show_create_sequence(db.as_deref(), &name))
             }
             Admin::AlterTableMeta { db, table, .. } => {
                 let db = db
@@ -612,10 +626,26 @@ impl Session {
     ) -> SqlResult<Output> {
         let retries = self.state.vars.get_int("wsrep_retry_autocommit").max(0) as usize;
         let mut attempt = 0;
+        let mut sequence_rounds = 0;
+        let mut replay = std::collections::HashMap::new();
         loop {
             let autocommit_stmt = !self.explicit && self.autocommit();
             self.ensure_txn(access).await?;
-            let result = self.exec_in_txn(params, &f);
+            let (result, request, taken) = self.exec_with_sequences(params, &f, replay);
+            replay = taken.into_iter().map(|(k, v)| (k, v.into())).collect();
+            if let Some(req) = request.filter(|_| result.is_err()) {
+                // The statement stopped for sequence values: get them and
+                // run it again (its effects were undone with it).
+                if autocommit_stmt {
+                    self.rollback();
+                }
+                sequence_rounds += 1;
+                if sequence_rounds > 64 {
+                    return result;
+                }
+                self.serve_sequence(req).await?;
+                continue;
+            }
             let result = match result {
                 Ok(out) if autocommit_stmt => {
                     let r = if writes || self.txn.as_ref().is_some_and(Txn::has_writes) {
@@ -645,6 +675,35 @@ impl Session {
                 }
                 Ok(out) => return Ok(out),
             }
+        }
+    }
+
+    /// Runs a statement with the session's sequences in reach: the request
+    /// it stopped with, if any, comes back with its result.
+    #[allow(clippy::type_complexity)]
+    fn exec_with_sequences(
+        &mut self,
+        params: &[Value],
+        f: &impl Fn(&mut Exec) -> SqlResult<Output>,
+        replay: std::collections::HashMap<sql::sequence::SeqKey, std::collections::VecDeque<i64>>,
+    ) -> (
+        SqlResult<Output>,
+        Option<sql::sequence::Request>,
+        std::collections::HashMap<sql::sequence::SeqKey, Vec<i64>>,
+    ) {
+        let mut ctx = sql::sequence::Context::new(self.state.vars.global.sequences.clone());
+        ctx.last = std::mem::take(&mut self.state.sequence_last);
+        ctx.set_done = std::mem::take(&mut self.state.sequence_set_done);
+        ctx.replay = replay;
+        sql::sequence::begin(ctx);
+        let result = self.exec_in_txn(params, f);
+        match sql::sequence::finish() {
+            Some(ctx) => {
+                self.state.sequence_last = ctx.last;
+                self.state.sequence_set_done = ctx.set_done;
+                (result, ctx.request, ctx.taken)
+            }
+            None => (result, None, Default::default()),
         }
     }
 
@@ -715,6 +774,80 @@ impl Session {
                 rows: kept,
             })
         })
+    }
+
+    /// `db.name` for each (db, name), the current database filling in.
+    fn qualified_names(&self, names: &[(Option<String>, String)]) -> SqlResult<Vec<String>> {
+        names
+            .iter()
+            .map(|(d, n)| {
+                let d = d
+                    .clone()
+                    .or_else(|| self.state.db.clone())
+                    .ok_or_else(SqlError::no_db)?;
+                Ok(format!("{d}.{n}"))
+            })
+            .collect()
+    }
+
+    /// Runs what a statement asked of a sequence before it can run again:
+    /// reserves a block of values for this node, or runs a SETVAL, each in
+    /// a replicated transaction of its own (retried when another node's
+    /// reservation won certification).
+    async fn serve_sequence(&mut self, req: sql::sequence::Request) -> SqlResult<()> {
+        use sql::sequence::{Request, State, ROW_KEY};
+        let key = match &req {
+            Request::Reserve(k) | Request::Set { key: k, .. } => k.clone(),
+        };
+        let name = format!("{}.{}", key.0, key.1);
+        let cache = self.state.vars.global.sequences.clone();
+        for _ in 0..20 {
+            let table = self
+                .node
+                .store
+                .catalog()
+                .table(&key.0, &key.1)
+                .cloned()
+                .ok_or_else(|| SqlError::no_such_table(&key.0, &key.1))?;
+            let txn_id = self.node.repl.next_trx_id();
+            let mut txn = Txn::new(txn_id, self.node.store.snapshot(), false, false);
+            let row = txn
+                .get(&table, ROW_KEY)?
+                .ok_or_else(|| SqlError::internal(format!("sequence {name} has no row")))?;
+            let state = State::from_row(&row)?;
+            let (new, done) = match &req {
+                Request::Reserve(_) => {
+                    let (block, new) = state.reserve(&name)?;
+                    (Some(new), Some(block))
+                }
+                Request::Set {
+                    value, used, round, ..
+                } => (state.set(*value, *used, *round), None),
+            };
+            if let Some(new) = &new {
+                txn.put(&table, ROW_KEY.to_vec(), Some(new.to_row().into()))?;
+            }
+            match self.node.repl.commit(&txn).await {
+                Ok(_) => {
+                    match (&req, done) {
+                        (Request::Reserve(_), Some(block)) => {
+                            cache.put(key, table.def.version, block)
+                        }
+                        (Request::Set { value, .. }, _) => {
+                            // Values cached here before the SETVAL are behind it.
+                            cache.forget(&key);
+                            let answer = new.is_some().then_some(*value);
+                            self.state.sequence_set_done.insert((key, *value), answer);
+                        }
+                        _ => {}
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.is_retryable() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(SqlError::deadlock())
     }
 
     /// CREATE TEMPORARY TABLE (columns or LIKE): made here, not ordered,

@@ -242,6 +242,19 @@ pub enum Admin {
     /// GRANT / REVOKE: accepted; trireme does not enforce privileges.
     Grant,
     ChecksumTable(Vec<(Option<String>, String)>),
+    /// CREATE [OR REPLACE] SEQUENCE [IF NOT EXISTS] name [options]:
+    /// replicated as TOI (`sequence`).
+    CreateSequence {
+        name: (Option<String>, String),
+        or_replace: bool,
+        if_not_exists: bool,
+        options: crate::sequence::Options,
+    },
+    DropSequence {
+        if_exists: bool,
+        names: Vec<(Option<String>, String)>,
+    },
+    ShowCreateSequence((Option<String>, String)),
     /// ANALYZE / OPTIMIZE / CHECK / REPAIR TABLE: a row per outcome, as
     /// MariaDB reports them (`show::table_maintenance`).
     TableMaintenance {
@@ -460,6 +473,74 @@ impl P {
         Ok(Admin::ShowIndex { db, table })
     }
 
+    /// A signed integer literal.
+    fn int(&mut self) -> SqlResult<i64> {
+        let neg = self.sym('-');
+        let _ = !neg && self.sym('+');
+        match self.t.get(self.i).cloned() {
+            Some(Tok::Num(n)) => {
+                self.i += 1;
+                let v: i128 = n
+                    .parse()
+                    .map_err(|_| SqlError::syntax(format!("expected an integer near {n}")))?;
+                let v = if neg { -v } else { v };
+                i64::try_from(v).map_err(|_| SqlError::syntax(format!("{v} is out of range")))
+            }
+            other => Err(SqlError::syntax(format!(
+                "expected an integer near {other:?}"
+            ))),
+        }
+    }
+
+    /// CREATE SEQUENCE's options, in any order; ENGINE and other table
+    /// options are accepted and change nothing.
+    fn sequence_options(&mut self) -> SqlResult<crate::sequence::Options> {
+        let mut o = crate::sequence::Options::default();
+        while !self.done() {
+            if self.kw("START") {
+                let _ = self.kw("WITH") || self.sym('=');
+                o.start = Some(self.int()?);
+            } else if self.kw("INCREMENT") {
+                let _ = self.kw("BY") || self.sym('=');
+                o.increment = Some(self.int()?);
+            } else if self.kw("MINVALUE") {
+                let _ = self.sym('=');
+                o.min = Some(self.int()?);
+            } else if self.kw("MAXVALUE") {
+                let _ = self.sym('=');
+                o.max = Some(self.int()?);
+            } else if self.kw("NO") {
+                if !(self.kw("MINVALUE")
+                    || self.kw("MAXVALUE")
+                    || self.kw("CACHE")
+                    || self.kw("CYCLE"))
+                {
+                    return Err(SqlError::syntax(
+                        "expected MINVALUE, MAXVALUE, CACHE or CYCLE after NO",
+                    ));
+                }
+            } else if self.kw("NOMINVALUE") || self.kw("NOMAXVALUE") || self.kw("NOCYCLE") {
+            } else if self.kw("NOCACHE") {
+                o.cache = Some(0);
+            } else if self.kw("CACHE") {
+                let _ = self.sym('=');
+                o.cache = Some(self.int()?.max(0) as u64);
+            } else if self.kw("CYCLE") {
+                o.cycle = true;
+            } else if self.kw("ENGINE") || self.kw("COMMENT") {
+                let _ = self.sym('=');
+                self.name()?;
+            } else {
+                return Err(SqlError::syntax(format!(
+                    "unexpected {:?} in CREATE SEQUENCE",
+                    self.t[self.i]
+                )));
+            }
+            let _ = self.sym(',');
+        }
+        Ok(o)
+    }
+
     fn identified(&mut self) -> SqlResult<Option<String>> {
         if self.kw("IDENTIFIED") {
             if self.kw("WITH") {
@@ -620,6 +701,56 @@ pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
             while options.iter().any(|o| p.kw(o)) {}
             p.expect_end()?;
             Admin::TableMaintenance { op, tables }
+        }
+        ("CREATE", "SEQUENCE") | ("CREATE", "OR")
+            if second == "SEQUENCE"
+                || (third == "REPLACE" && matches!(p.t.get(3), Some(t) if t.is_kw("SEQUENCE"))) =>
+        {
+            let or_replace = second == "OR";
+            p.i = if or_replace { 4 } else { 2 };
+            let if_not_exists = if p.kw("IF") {
+                if !(p.kw("NOT") && p.kw("EXISTS")) {
+                    return Err(SqlError::syntax("expected IF NOT EXISTS"));
+                }
+                true
+            } else {
+                false
+            };
+            let name = p.table()?;
+            let options = p.sequence_options()?;
+            p.expect_end()?;
+            Admin::CreateSequence {
+                name,
+                or_replace,
+                if_not_exists,
+                options,
+            }
+        }
+        ("DROP", "SEQUENCE") => {
+            p.i = 2;
+            let if_exists = if p.kw("IF") {
+                if !p.kw("EXISTS") {
+                    return Err(SqlError::syntax("expected IF EXISTS"));
+                }
+                true
+            } else {
+                false
+            };
+            let mut names = Vec::new();
+            loop {
+                names.push(p.table()?);
+                if !p.sym(',') {
+                    break;
+                }
+            }
+            p.expect_end()?;
+            Admin::DropSequence { if_exists, names }
+        }
+        ("SHOW", "CREATE") if third == "SEQUENCE" => {
+            p.i = 3;
+            let name = p.table()?;
+            p.expect_end()?;
+            Admin::ShowCreateSequence(name)
         }
         ("CHECKSUM", "TABLE") | ("CHECKSUM", "TABLES") => {
             p.i = 2;

@@ -740,6 +740,53 @@ impl Exec<'_> {
             .collect()
     }
 
+    /// NEXTVAL / LASTVAL / SETVAL (`sequence`): the first argument names a
+    /// sequence, bound here with its definition version; None for other
+    /// functions.
+    fn sequence_call(
+        &mut self,
+        name: &str,
+        raw_args: &[&ast::Expr],
+        env: &mut BindEnv,
+    ) -> SqlResult<Option<Expr>> {
+        let (f, most) = match name {
+            "NEXTVAL" => (Func::NextVal, 1),
+            "LASTVAL" => (Func::LastVal, 1),
+            "SETVAL" => (Func::SetVal, 4),
+            _ => return Ok(None),
+        };
+        let least = if f == Func::SetVal { 2 } else { 1 };
+        if raw_args.len() < least || raw_args.len() > most {
+            return Err(SqlError::wrong_arg_count(name));
+        }
+        let object = match raw_args[0] {
+            ast::Expr::Identifier(i) => ast::ObjectName::from(vec![i.clone()]),
+            ast::Expr::CompoundIdentifier(p) => ast::ObjectName::from(p.clone()),
+            other => {
+                return Err(SqlError::syntax(format!(
+                    "{name} needs a sequence name, not {other}"
+                )))
+            }
+        };
+        let (db, seq) = self.qualify(&object)?;
+        let table =
+            self.catalog.table(&db, &seq).cloned().ok_or_else(|| {
+                SqlError::new(4091, "42S02", format!("Unknown SEQUENCE: '{seq}'"))
+            })?;
+        if !crate::sequence::is_sequence(&table.def) {
+            return Err(crate::sequence::not_a_sequence(&db, &seq));
+        }
+        let mut args = vec![
+            Expr::Lit(Value::Str(db)),
+            Expr::Lit(Value::Str(seq)),
+            Expr::Lit(Value::UInt(table.def.version)),
+        ];
+        for a in &raw_args[1..] {
+            args.push(self.bind(a, env)?);
+        }
+        Ok(Some(Expr::Func(f, args)))
+    }
+
     /// GET_LOCK and its relatives (`user_locks`), run once per statement
     /// while it is bound; their arguments must be constants. None for
     /// other functions.
@@ -1282,6 +1329,9 @@ impl Exec<'_> {
                 return Err(SqlError::wrong_arg_count(&name));
             };
             return Ok(Expr::Func(Func::SetLastInsertId, vec![self.bind(a, env)?]));
+        }
+        if let Some(v) = self.sequence_call(&name, &raw_args, env)? {
+            return Ok(v);
         }
         if let Some(v) = self.user_lock_call(&name, &raw_args, env)? {
             return Ok(v);
@@ -2096,7 +2146,7 @@ fn source_text(e: &ast::Expr, sql: &str) -> Option<String> {
     let (start, end) = (offset(span.start)?, offset(span.end)?);
     let parses_back = |text: &str| {
         sqlparser::parser::Parser::new(&crate::dialect::MariaDb::default())
-            .try_with_sql(text)
+            .try_with_sql(&crate::rewrite_for_parser(text))
             .and_then(|mut p| {
                 let again = p.parse_expr()?;
                 // The whole text, not a prefix of it.
@@ -2107,7 +2157,10 @@ fn source_text(e: &ast::Expr, sql: &str) -> Option<String> {
     };
     // sqlparser's span of a call or CAST may stop before its closing
     // parenthesis: try the span, then each later `)` (a short way on).
-    let rest = sql.get(end..)?;
+    // The parentheses as the parser saw them (NEXT VALUE FOR s was read as
+    // NEXTVAL(s), written over the same length).
+    let seen = crate::rewrite_for_parser(sql);
+    let rest = seen.get(end..)?;
     let later_parens = rest
         .char_indices()
         .take_while(|(i, _)| *i < 256)

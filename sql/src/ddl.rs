@@ -48,6 +48,8 @@ pub fn is_toi_admin(a: &Admin) -> bool {
     matches!(
         a,
         Admin::CreateUser { .. }
+            | Admin::CreateSequence { .. }
+            | Admin::DropSequence { .. }
             | Admin::DropUser { .. }
             | Admin::AlterUser { .. }
             | Admin::SetPassword { .. }
@@ -255,6 +257,20 @@ pub fn apply(
                 after: None,
             };
             ctx.alter(&d, table, &ops)?;
+        } else if matches!(a, Admin::CreateSequence { .. } | Admin::DropSequence { .. }) {
+            let mut ctx = DdlCtx {
+                cat: &mut cat,
+                engine: store.engine(),
+                db,
+                seqno,
+                snapshot,
+                now,
+                after: None,
+            };
+            ctx.sequence(&a)?;
+            let after = ctx.after.take();
+            store.set_catalog(cat);
+            return after.map_or(Ok(()), Err);
         } else {
             apply_admin(&mut cat, &a)?;
         }
@@ -730,6 +746,90 @@ impl DdlCtx<'_> {
             fk.ref_db = nd.to_string();
             fk.ref_table = nt.to_string();
         })
+    }
+
+    /// CREATE SEQUENCE (a one-row table, its row installed at this seqno
+    /// on every node alike) and DROP SEQUENCE.
+    fn sequence(&mut self, a: &Admin) -> SqlResult<()> {
+        use crate::sequence;
+        let current = self.db.map(str::to_string);
+        let qualify = |n: &(Option<String>, String)| -> SqlResult<(String, String)> {
+            let d = match &n.0 {
+                Some(d) => d.clone(),
+                None => current.clone().ok_or_else(SqlError::no_db)?,
+            };
+            Ok((d, n.1.clone()))
+        };
+        match a {
+            Admin::CreateSequence {
+                name,
+                or_replace,
+                if_not_exists,
+                options,
+            } => {
+                let (d, n) = qualify(name)?;
+                if !self.cat.databases.contains_key(&d) {
+                    return Err(SqlError::unknown_db(&d));
+                }
+                check_identifier(&n)?;
+                let existing = self
+                    .cat
+                    .table(&d, &n)
+                    .map(|t| sequence::is_sequence(&t.def));
+                match existing {
+                    Some(_) if *if_not_exists => return Ok(()),
+                    Some(true) if *or_replace => {}
+                    Some(_) => return Err(SqlError::table_exists(&n)),
+                    None if self.cat.view(&d, &n).is_some() => {
+                        return Err(SqlError::table_exists(&n))
+                    }
+                    None => {}
+                }
+                let state = options.state(&format!("{d}.{n}"))?;
+                let collation = self
+                    .cat
+                    .databases
+                    .get(&d)
+                    .map(|x| x.collation)
+                    .unwrap_or_default();
+                let def = sequence::table_def(&d, &n, collation, self.seqno);
+                let t = Table::create(def, self.engine)?;
+                t.install(sequence::ROW_KEY, self.seqno, Some(state.to_row().into()))?;
+                self.db_mut(&d)?.tables.insert(n, Arc::new(t));
+                Ok(())
+            }
+            Admin::DropSequence { if_exists, names } => {
+                let mut missing = Vec::new();
+                let mut a_table = None;
+                for name in names {
+                    let (d, n) = qualify(name)?;
+                    match self.cat.table(&d, &n) {
+                        Some(t) if sequence::is_sequence(&t.def) => {
+                            self.db_mut(&d)?.tables.remove(&n);
+                        }
+                        Some(_) => {
+                            a_table.get_or_insert((d, n));
+                        }
+                        None => missing.push(format!("{d}.{n}")),
+                    }
+                }
+                if let (Some((d, n)), false) = (a_table, *if_exists) {
+                    self.after = Some(SqlError::new(
+                        4090,
+                        "42S02",
+                        format!("'{d}.{n}' is not a SEQUENCE"),
+                    ));
+                } else if !missing.is_empty() && !if_exists {
+                    self.after = Some(SqlError::new(
+                        4091,
+                        "42S02",
+                        format!("Unknown SEQUENCE: '{}'", missing.join(",")),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// RENAME TABLE of a view: within its database only, as in MariaDB.

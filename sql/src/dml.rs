@@ -50,6 +50,15 @@ impl Exec<'_> {
                 SqlError::unknown_db(&db)
             }
         })?;
+        if crate::sequence::is_sequence(&table.def) {
+            return Err(SqlError::new(
+                1031,
+                "HY000",
+                format!(
+                    "Storage engine SEQUENCE of the table `{db}`.`{t}` doesn't have this option"
+                ),
+            ));
+        }
         self.txn.check_table_version(&table)?;
         // START TRANSACTION READ ONLY, or SET SESSION TRANSACTION READ ONLY
         // for statements outside an explicit transaction.

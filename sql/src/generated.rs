@@ -367,6 +367,8 @@ fn standalone<R>(now: DateTime, f: impl FnOnce(&mut Exec) -> R) -> R {
         client_found_rows: false,
         sql_text: String::new(),
         temporary: Default::default(),
+        sequence_last: Default::default(),
+        sequence_set_done: Default::default(),
     };
     let info = NodeInfo {
         node_id: 0,

@@ -31,6 +31,7 @@ pub mod generated;
 pub mod group;
 pub mod multi;
 pub mod select;
+pub mod sequence;
 pub mod show;
 pub mod stored_expr;
 pub mod temporary;
@@ -185,6 +186,10 @@ pub struct SessionState {
     pub sql_text: String,
     /// The session's TEMPORARY tables (`temporary`).
     pub temporary: temporary::Temporaries,
+    /// LASTVAL per sequence (`sequence`).
+    pub sequence_last: std::collections::HashMap<sequence::SeqKey, i64>,
+    /// SETVAL calls run for a statement that is run again, with answers.
+    pub sequence_set_done: std::collections::HashMap<(sequence::SeqKey, i64), Option<i64>>,
 }
 
 /// The context a statement executes in.
@@ -454,10 +459,60 @@ fn strip_consistent_snapshot(sql: &str) -> Option<String> {
 
 /// Rewrites `LOCK IN SHARE MODE` to `FOR SHARE`, and a generated column's
 /// `) PERSISTENT` to `) STORED`, outside quotes.
-fn rewrite_for_parser(sql: &str) -> std::borrow::Cow<'_, str> {
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// After NEXT / PREVIOUS: ` VALUE FOR name` (the name as written, quoted
+/// or qualified) and how many bytes that took.
+fn value_for(rest: &str) -> Option<(&str, usize)> {
+    let mut at = 0;
+    for kw in ["VALUE", "FOR"] {
+        let skipped = rest[at..].len() - rest[at..].trim_start().len();
+        if skipped == 0 {
+            return None;
+        }
+        at += skipped;
+        let word = rest.get(at..at + kw.len())?;
+        if !word.eq_ignore_ascii_case(kw)
+            || rest
+                .as_bytes()
+                .get(at + kw.len())
+                .is_some_and(|b| is_word_byte(*b))
+        {
+            return None;
+        }
+        at += kw.len();
+    }
+    let skipped = rest[at..].len() - rest[at..].trim_start().len();
+    if skipped == 0 {
+        return None;
+    }
+    at += skipped;
+    let start = at;
+    let b = rest.as_bytes();
+    while at < b.len() {
+        match b[at] {
+            b'`' => {
+                at += 1;
+                while at < b.len() && b[at] != b'`' {
+                    at += 1;
+                }
+                at += 1;
+            }
+            c if is_word_byte(c) || c == b'.' || c >= 0x80 => at += 1,
+            _ => break,
+        }
+    }
+    let at = at.min(b.len());
+    (at > start).then(|| (&rest[start..at], at))
+}
+
+pub(crate) fn rewrite_for_parser(sql: &str) -> std::borrow::Cow<'_, str> {
     let upper = sql.to_ascii_uppercase();
     let share_mode = upper.contains("SHARE") && upper.contains("MODE");
-    if !share_mode && !upper.contains("PERSISTENT") {
+    let sequence = upper.contains("VALUE") && upper.contains("FOR");
+    if !share_mode && !sequence && !upper.contains("PERSISTENT") {
         return std::borrow::Cow::Borrowed(sql);
     }
     let mut out = String::with_capacity(sql.len());
@@ -497,6 +552,32 @@ fn rewrite_for_parser(sql: &str) -> std::borrow::Cow<'_, str> {
                 let mode_at = i + 4 + rest.find("MODE").unwrap_or(0) + 4;
                 out.push_str("FOR SHARE");
                 i = mode_at;
+                continue;
+            }
+        }
+        // MariaDB's `NEXT VALUE FOR s` / `PREVIOUS VALUE FOR s`.
+        if sequence && (i == 0 || !is_word_byte(bytes[i - 1])) {
+            let mut done = false;
+            for (kw, func) in [("NEXT", "NEXTVAL"), ("PREVIOUS", "LASTVAL")] {
+                if upper[i..].starts_with(kw)
+                    && !bytes.get(i + kw.len()).is_some_and(|b| is_word_byte(*b))
+                {
+                    if let Some((name, used)) = value_for(&sql[i + kw.len()..]) {
+                        // As long as what it replaces, so that positions in
+                        // the statement (an unaliased column's name) hold.
+                        let pad = (kw.len() + used).saturating_sub(func.len() + name.len() + 2);
+                        out.push_str(func);
+                        out.push('(');
+                        out.push_str(&" ".repeat(pad));
+                        out.push_str(name);
+                        out.push(')');
+                        i += kw.len() + used;
+                        done = true;
+                        break;
+                    }
+                }
+            }
+            if done {
                 continue;
             }
         }

@@ -129,8 +129,8 @@ impl Exec<'_> {
             .ok_or_else(|| SqlError::unknown_db(&db))?;
         let mut names: Vec<(&String, &str)> = d
             .tables
-            .keys()
-            .map(|t| (t, "BASE TABLE"))
+            .iter()
+            .map(|(n, t)| (n, table_type(&t.def)))
             .chain(d.views.keys().map(|v| (v, "VIEW")))
             .collect();
         names.sort();
@@ -225,6 +225,12 @@ impl Exec<'_> {
         }
         let def = self.def_of(db, table)?;
         let mut text = create_table_sql(&def, self.auto_inc_of(&def));
+        if crate::sequence::is_sequence(&def) {
+            if let Some(at) = text.find("ENGINE=SEQUENCE") {
+                text.truncate(at);
+                text.push_str("ENGINE=InnoDB SEQUENCE=1");
+            }
+        }
         let temporary = self
             .catalog
             .table(&def.db, &def.name)
@@ -235,6 +241,36 @@ impl Exec<'_> {
         Ok(rows(
             text_cols(&["Table", "Create Table"]),
             vec![vec![s(def.name.clone()), s(text)]],
+        ))
+    }
+
+    pub fn show_create_sequence(&self, db: Option<&str>, name: &str) -> SqlResult<Output> {
+        let d = match db {
+            Some(d) => d.to_string(),
+            None => self.current_db()?.to_string(),
+        };
+        let t = self
+            .catalog
+            .table(&d, name)
+            .ok_or_else(|| SqlError::no_such_table(&d, name))?;
+        if !crate::sequence::is_sequence(&t.def) {
+            return Err(SqlError::new(
+                1347,
+                "HY000",
+                format!("'{d}.{name}' is not of type 'SEQUENCE'"),
+            ));
+        }
+        let row = self
+            .txn
+            .get(t, crate::sequence::ROW_KEY)?
+            .ok_or_else(|| SqlError::internal("a sequence without its row"))?;
+        let state = crate::sequence::State::from_row(&row)?;
+        Ok(rows(
+            text_cols(&["Table", "Create Table"]),
+            vec![vec![
+                s(name.to_string()),
+                s(crate::sequence::create_sql(name, &state)),
+            ]],
         ))
     }
 
@@ -753,8 +789,12 @@ impl Exec<'_> {
                         s("def"),
                         s(t.def.db.clone()),
                         s(t.def.name.clone()),
-                        s("BASE TABLE"),
-                        s(t.def.engine.clone()),
+                        s(table_type(&t.def)),
+                        s(if crate::sequence::is_sequence(&t.def) {
+                            "InnoDB".to_string()
+                        } else {
+                            t.def.engine.clone()
+                        }),
                         Value::Int(10),
                         s("Dynamic"),
                         Value::Int(t.entry_count() as i64),
@@ -1365,6 +1405,15 @@ struct Key<'a> {
     primary: bool,
     unique: bool,
     columns: &'a [usize],
+}
+
+/// SHOW FULL TABLES' and information_schema.TABLES' type of a table.
+fn table_type(def: &TableDef) -> &'static str {
+    if crate::sequence::is_sequence(def) {
+        "SEQUENCE"
+    } else {
+        "BASE TABLE"
+    }
 }
 
 /// The indexes in the order MariaDB keeps a table's keys: unique ones

@@ -147,6 +147,8 @@ pub struct GlobalVars {
     /// GET_LOCK's named locks: node-wide state every session reaches
     /// through here.
     pub user_locks: crate::user_locks::UserLocks,
+    /// Sequence values this node has reserved (`sequence`).
+    pub sequences: Arc<crate::sequence::Cache>,
 }
 
 impl GlobalVars {

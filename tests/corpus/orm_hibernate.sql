@@ -32,6 +32,7 @@ SELECT A.TABLE_SCHEMA AS TABLE_CAT, NULL AS TABLE_SCHEM, A.TABLE_NAME, A.COLUMN_
 SELECT NULL AS TABLE_CAT, NULL AS TABLE_SCHEM, TABLE_NAME, NON_UNIQUE, NULL AS INDEX_QUALIFIER, INDEX_NAME, 3 AS TYPE, SEQ_IN_INDEX AS ORDINAL_POSITION, COLUMN_NAME, COLLATION AS ASC_OR_DESC, CARDINALITY, NULL AS PAGES, NULL AS FILTER_CONDITION FROM INFORMATION_SCHEMA.STATISTICS WHERE TABLE_NAME = 'phone' AND TABLE_SCHEMA = 'sqldiff_orm_hibernate' ORDER BY NON_UNIQUE, INDEX_NAME, SEQ_IN_INDEX;
 SELECT table_name FROM information_schema.TABLES WHERE table_schema = 'sqldiff_orm_hibernate' AND table_type = 'SEQUENCE';
 select next value for person_SEQ;
+-- @allow: node-local-sequence-cache
 select next value for person_SEQ;
 select next_val as id_val from phone_SEQ for update;
 update phone_SEQ set next_val= 51 where next_val=1;

@@ -53,10 +53,15 @@ INSERT INTO user_account (name, fullname) VALUES ('x', 'y') RETURNING id, name;
 SELECT @@sql_mode;
 CREATE SEQUENCE order_seq START WITH 100 INCREMENT BY 10;
 SELECT NEXTVAL(order_seq), NEXTVAL(order_seq);
+-- @allow: node-local-sequence-cache
 SELECT NEXT VALUE FOR order_seq;
+-- @allow: node-local-sequence-cache
 SELECT LASTVAL(order_seq);
+-- @allow: node-local-sequence-cache
 SELECT PREVIOUS VALUE FOR order_seq;
+-- @allow: node-local-sequence-cache
 SELECT SETVAL(order_seq, 1000);
+-- @allow: node-local-sequence-cache
 SELECT NEXTVAL(order_seq);
 SHOW FULL TABLES;
 SHOW CREATE SEQUENCE order_seq;

@@ -137,6 +137,11 @@ pub enum Func {
     Uncompress,
     UncompressedLength,
     UuidShort,
+    /// NEXTVAL / LASTVAL / SETVAL: (db, sequence, version, [value, used,
+    /// round]) as bound by the binder (`crate::sequence`).
+    NextVal,
+    LastVal,
+    SetVal,
     /// Internal, not callable by name: an ENUM value's 1-based position or
     /// a SET value's bit mask, where the column is used as a number
     /// (`size + 0`, `tags & 1`, `size = 2`). Arguments: the value, the
@@ -677,6 +682,12 @@ pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
         .iter()
         .map(|a| a.eval(row))
         .collect::<SqlResult<Vec<_>>>()?;
+    match f {
+        NextVal => return crate::sequence::next_value(&vals),
+        LastVal => return crate::sequence::last_value(&vals),
+        SetVal => return crate::sequence::set_value(&vals),
+        _ => {}
+    }
     if matches!(f, Greatest | Least) {
         if vals.iter().any(Value::is_null) {
             return Ok(Value::Null);
@@ -919,6 +930,8 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
         ),
         SetLastInsertId | InetAton => (ubig(), true),
         UuidShort => (ubig(), false),
+        NextVal => (big(), false),
+        LastVal | SetVal => (big(), true),
         MemberOrdinal => (ubig(), true),
         InetNtoa => (varchar(31), true),
         MonthName | DayName => (varchar(9), true),
