@@ -591,13 +591,32 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
             );
         }
         (None, Ok(Some(loaded))) => {
-            info!(seqno = loaded.seqno, rows = loaded.rows, "recovered checkpoint");
+            info!(
+                seqno = loaded.seqno,
+                rows = loaded.rows,
+                "recovered checkpoint"
+            );
             repl.install(&loaded)
                 .map_err(|e| anyhow::anyhow!("installing the checkpoint: {e}"))?;
             app.applied.store(loaded.seqno, Ordering::Release);
             repl.set_recovered_from("checkpoint");
         }
-        (None, Ok(None)) => info!("no checkpoint: starting empty"),
+        (None, Ok(None)) => {
+            info!("no checkpoint: starting empty");
+            // An lsm engine can be restarted from as soon as it has a
+            // recovery point: save the empty one (seqno 0) now rather than
+            // at the first checkpoint interval.
+            if let Engine::Lsm(_) = store.engine() {
+                let cap = repl
+                    .capture(&view_uuid(&state_store))
+                    .map_err(|e| anyhow::anyhow!("capturing the empty state: {e}"))?;
+                store
+                    .persist_installed(&Replicator::recovery_point(&cap))
+                    .map_err(|e| {
+                        anyhow::anyhow!("saving the empty state in the storage engine: {e}")
+                    })?;
+            }
+        }
         (None, Err(e)) => anyhow::bail!(
             "{}: {e}; move it away to rebuild this node from its peers",
             config.data_dir.join("checkpoint.bin").display()

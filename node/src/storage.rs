@@ -153,11 +153,15 @@ pub fn open_store(cfg: &StorageConfig, data_dir: &Path) -> anyhow::Result<Arc<St
                     "storage engine: lsm (fjall), restarting from disk"
                 ),
                 Ok(Found::Nothing) => {
-                    engine.clear(None).map_err(|e| anyhow::anyhow!("{}", damaged(&dir, &e.to_string())))?;
+                    engine
+                        .clear(None)
+                        .map_err(|e| anyhow::anyhow!("{}", damaged(&dir, &e.to_string())))?;
                     tracing::info!(dir = %dir.display(), "storage engine: lsm (fjall), holds no state to restart from: starting it empty");
                 }
                 Ok(Found::IncompleteTransfer) => {
-                    engine.clear(None).map_err(|e| anyhow::anyhow!("{}", damaged(&dir, &e.to_string())))?;
+                    engine
+                        .clear(None)
+                        .map_err(|e| anyhow::anyhow!("{}", damaged(&dir, &e.to_string())))?;
                     tracing::warn!(dir = %dir.display(), "storage engine: lsm (fjall), a state transfer into it did not finish: starting it empty");
                 }
                 Err(e) => anyhow::bail!("{}", damaged(&dir, &e.to_string())),

@@ -153,7 +153,10 @@ fn replay_after_the_persisted_horizon_is_idempotent() {
     for round in 0..2 {
         let e = LsmEngine::open(dir.path(), 1 << 20).unwrap();
         let store = Store::with_engine(Engine::Lsm(e.clone()));
-        let rec = store.recover_from_engine().unwrap().expect("a recovery point");
+        let rec = store
+            .recover_from_engine()
+            .unwrap()
+            .expect("a recovery point");
         // The horizon is the contiguous prefix (3), not the highest seqno
         // on disk (5); the certification state is the recovery point's.
         assert_eq!(rec.point, point(2));
@@ -225,7 +228,13 @@ fn an_unfinished_transfer_leaves_nothing_to_restart_from() {
         // A state transfer starts: the engine is emptied, then the node
         // dies before the transfer's recovery point lands.
         store.begin_transfer().unwrap();
-        assert!(store.catalog().table("d", "t").unwrap().rows_at(2).unwrap().is_empty());
+        assert!(store
+            .catalog()
+            .table("d", "t")
+            .unwrap()
+            .rows_at(2)
+            .unwrap()
+            .is_empty());
     }
     let e = LsmEngine::open(dir.path(), 1 << 20).unwrap();
     assert!(matches!(
