@@ -96,9 +96,12 @@ fn apply(store: &Store, seqno: u64, ops: &Ops) {
     b.commit(Some(store.horizon())).unwrap();
 }
 
+/// Rows as (id, k).
+type Pairs = Vec<(i64, i64)>;
+
 /// Every visible row at `snap`, through the primary key and through the
 /// index (stale index entries must stay invisible).
-fn contents(store: &Store, snap: u64) -> (Vec<(i64, i64)>, Vec<(i64, i64)>) {
+fn contents(store: &Store, snap: u64) -> (Pairs, Pairs) {
     let cat = store.catalog();
     let t = cat.table("d", "t").unwrap();
     let by_pk = t
