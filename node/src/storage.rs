@@ -232,6 +232,67 @@ mod tests {
     }
 
     #[test]
+    fn an_unusable_engine_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the engine's directory should be.
+        std::fs::write(dir.path().join("lsm"), b"not a database").unwrap();
+        let cfg = StorageConfig {
+            engine: EngineKind::Lsm,
+            cache_size: ByteSize(1 << 20),
+        };
+        let e = open_store(&cfg, dir.path()).err().expect("refused");
+        let msg = e.to_string();
+        assert!(msg.contains("cannot be used"), "{msg}");
+        assert!(msg.contains("move the directory away"), "{msg}");
+    }
+
+    #[test]
+    fn an_engine_without_a_recovery_point_starts_empty() {
+        use trireme_storage::catalog::{ColumnDef, TableDef};
+        use trireme_storage::types::{IntWidth, SqlType};
+        use trireme_storage::value::Value;
+        let int = SqlType::Int {
+            width: IntWidth::Int,
+            unsigned: false,
+        };
+        let def = TableDef {
+            db: "d".into(),
+            name: "t".into(),
+            columns: vec![ColumnDef::new("id", int)],
+            primary: Some(vec![0]),
+            indexes: vec![],
+            next_index_id: 1,
+            engine: "InnoDB".into(),
+            collation: Default::default(),
+            comment: String::new(),
+            version: 0,
+            foreign_keys: Vec::new(),
+            checks: Vec::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            // Rows written without a recovery point (as phase 1 left them).
+            let e = LsmEngine::open(&dir.path().join("lsm"), 1 << 20).unwrap();
+            let t = trireme_storage::Table::create(def.clone(), &Engine::Lsm(e.clone())).unwrap();
+            let row: Vec<Value> = vec![Value::Int(1)];
+            t.install(b"k", 1, Some(row.into())).unwrap();
+            e.persist().unwrap();
+            t.lsm_id().unwrap()
+        };
+        let cfg = StorageConfig {
+            engine: EngineKind::Lsm,
+            cache_size: ByteSize(1 << 20),
+        };
+        let store = open_store(&cfg, dir.path()).unwrap();
+        let Engine::Lsm(e) = store.engine() else {
+            panic!("not lsm")
+        };
+        let t = trireme_storage::Table::attach(def, e, id);
+        assert!(t.rows_at(5).unwrap().is_empty());
+        assert_eq!(e.persisted_horizon(), 0);
+    }
+
+    #[test]
     fn mem_total_reads_meminfo() {
         let t = "MemTotal:        8049036 kB\nMemFree:  1 kB\n";
         assert_eq!(mem_total(t), Some(8049036 * 1024));

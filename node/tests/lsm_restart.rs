@@ -271,6 +271,36 @@ async fn a_single_node_restarts_from_its_engine() {
         .unwrap()
         .unwrap();
     assert_eq!(n, 1901);
+
+    // Without its engine directory the node rebuilds the rows from its
+    // ordered log (as the memory engine does), then restarts from the new
+    // engine again.
+    drop(c);
+    let node = node
+        .restart_after(|dir| std::fs::remove_dir_all(dir.join("lsm")).unwrap())
+        .await;
+    let mut c = node.connect(None).await;
+    assert_eq!(
+        status(&mut c, "trireme_storage_recovered_from")
+            .await
+            .as_deref(),
+        Some("empty")
+    );
+    let again: Vec<(i64, i64, String, i64)> = c
+        .query("SELECT id, k, c, extra FROM sb.t WHERE id <= 1900 ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(again, before);
+    drop(c);
+    let node = node.restart().await;
+    let mut c = node.connect(None).await;
+    assert_restarted_from_disk(&mut c, &node.recent_log()).await;
+    let n: i64 = c
+        .query_first("SELECT COUNT(*) FROM sb.t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 1901);
 }
 
 /// A member whose position the others purged from their logs gets a state
@@ -297,7 +327,9 @@ async fn a_state_transfer_into_an_lsm_member_replaces_its_engine() {
         .await
         .unwrap();
     let mut b = c.conn(2).await;
-    b.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+    b.query_drop("SET SESSION wsrep_sync_wait = 1")
+        .await
+        .unwrap();
     let seen: i64 = b
         .query_first("SELECT COUNT(*) FROM sst.t")
         .await
@@ -338,7 +370,9 @@ async fn a_state_transfer_into_an_lsm_member_replaces_its_engine() {
             .as_deref(),
         Some("state_transfer")
     );
-    x.query_drop("SET SESSION wsrep_sync_wait = 1").await.unwrap();
+    x.query_drop("SET SESSION wsrep_sync_wait = 1")
+        .await
+        .unwrap();
     let n: i64 = x
         .query_first("SELECT COUNT(*) FROM sst.t")
         .await

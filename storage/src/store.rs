@@ -185,7 +185,8 @@ impl Store {
         };
         let b = recovery::recovery_batch(e, None, p)?;
         e.commit(b, Some(p.seqno))?;
-        e.persist()
+        e.persist()?;
+        e.seal_memtables()
     }
 
     /// After a whole state was installed at `p.seqno` (a checkpoint or a

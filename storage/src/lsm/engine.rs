@@ -22,6 +22,9 @@ use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use super::keys;
 use crate::error::{StorageError, StorageResult};
 
+/// Bytes of journal kept at most (see `LsmEngine::open`).
+const JOURNAL_LIMIT: u64 = 64 << 20;
+
 pub(crate) fn engine_err(e: fjall::Error) -> StorageError {
     StorageError::Engine(e.to_string())
 }
@@ -49,8 +52,13 @@ impl LsmEngine {
     /// Opens (or creates) the database in `dir` with a block cache of
     /// `cache_size` bytes.
     pub fn open(dir: &Path, cache_size: u64) -> StorageResult<Arc<LsmEngine>> {
+        // Journals are replayed into memtables at open, so their total
+        // bounds the work of a restart: 64 MiB (fjall's minimum; its default
+        // is 512 MiB) forces flushes of keyspaces that hold old journals
+        // back (the small meta keyspace would otherwise keep every journal).
         let db = Database::builder(dir)
             .cache_size(cache_size)
+            .max_journaling_size(JOURNAL_LIMIT)
             .open()
             .map_err(engine_err)?;
         // Memtables are memory outside the cache: a quarter of the cache
@@ -226,6 +234,19 @@ impl LsmEngine {
         *stored = 0;
         self.auto_inc.lock().clear();
         self.persist()
+    }
+
+    /// Starts flushing every keyspace's memtable to tables (in the
+    /// background). Called after a recovery point lands: the journals
+    /// written before it can then be dropped, so a restart replays only
+    /// the journal written since (the memtables would otherwise keep
+    /// journals until they fill, and the meta keyspace rarely fills).
+    /// Uses fjall's `rotate_memtable`, public but hidden from its docs.
+    pub fn seal_memtables(&self) -> StorageResult<()> {
+        for ks in [&self.rows, &self.index, &self.meta] {
+            ks.rotate_memtable().map_err(engine_err)?;
+        }
+        Ok(())
     }
 
     /// Makes everything committed so far durable (fsync).
