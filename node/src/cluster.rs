@@ -3,7 +3,11 @@
 //!
 //! # Start-up and recovery
 //!
-//! 1. Load `<data_dir>/checkpoint.bin` if present: rows, catalog and the
+//! 1. With the lsm engine holding a recovery point: publish its catalog and
+//!    horizon `H`, restore the certification index and low-water map of the
+//!    recovery point `C <= H`; events up to `H` are then certified but not
+//!    applied again (`trireme_storage::lsm::recovery`). Otherwise load
+//!    `<data_dir>/checkpoint.bin` if present: rows, catalog and the
 //!    certification index at its seqno `C`.
 //! 2. Start gcs, telling it the node applied `C`. gcs replays its ordered
 //!    log after `C` (or hands a snapshot from a donor when the log no longer
@@ -44,6 +48,7 @@ use trireme_sql::error::{SqlError, SqlResult};
 use trireme_sql::NodeInfo;
 use trireme_storage::checkpoint;
 use trireme_storage::value::Value;
+use trireme_storage::Engine;
 
 /// Orders events through gcs.
 struct GcsOrderer {
@@ -351,8 +356,13 @@ struct App {
 }
 
 impl App {
-    /// Captures, encodes and writes a checkpoint; returns its seqno and bytes.
-    fn checkpoint(&self) -> anyhow::Result<(u64, Bytes)> {
+    /// Captures the state at the current seqno and makes it durable: the
+    /// memory engine writes a full checkpoint file; the lsm engine only a
+    /// recovery point in the engine (its rows are on disk already). With
+    /// `image`, also returns the full image (a snapshot for gcs: state
+    /// transfer, log purge behind it). Returns the seqno after which the
+    /// ordered log is still needed.
+    fn checkpoint(&self, image: bool) -> anyhow::Result<(u64, Option<Bytes>)> {
         let repl = self
             .repl
             .get()
@@ -361,12 +371,26 @@ impl App {
             .capture(&view_uuid(&self.state))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let seqno = cap.seqno;
-        let bytes = checkpoint::encode(&cap)?;
+        let bytes = match repl.store().engine() {
+            Engine::Memory => {
+                let bytes = checkpoint::encode(&cap)?;
+                checkpoint::write_file(&self.data_dir, &bytes)?;
+                Some(bytes)
+            }
+            Engine::Lsm(_) => {
+                repl.store()
+                    .persist_recovery_point(&Replicator::recovery_point(&cap))?;
+                if image {
+                    Some(checkpoint::encode(&cap)?)
+                } else {
+                    None
+                }
+            }
+        };
         drop(cap);
-        checkpoint::write_file(&self.data_dir, &bytes)?;
         self.state.update(|s| s.seqno = seqno)?;
         self.applied.fetch_max(seqno, Ordering::AcqRel);
-        Ok((seqno, Bytes::from(bytes)))
+        Ok((seqno, bytes.map(Bytes::from)))
     }
 }
 
@@ -377,7 +401,8 @@ impl SnapshotApp for AppHandle {
     fn build_snapshot(&self) -> BoxFuture<'_, anyhow::Result<AppSnapshot>> {
         let me = self.0.clone();
         Box::pin(async move {
-            let (seqno, data) = tokio::task::spawn_blocking(move || me.checkpoint()).await??;
+            let (seqno, data) = tokio::task::spawn_blocking(move || me.checkpoint(true)).await??;
+            let data = data.ok_or_else(|| anyhow::anyhow!("no image captured"))?;
             Ok(AppSnapshot { seqno, data })
         })
     }
@@ -549,15 +574,50 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
         applied: AtomicU64::new(0),
     });
     let _ = app.repl.set(repl.clone());
-    match checkpoint::read_file(&config.data_dir) {
-        Ok(Some(loaded)) => {
-            info!(seqno = loaded.seqno, "recovered checkpoint");
+    let from_engine = store
+        .recover_from_engine()
+        .map_err(|e| anyhow::anyhow!("reading the storage engine: {e}; move {} away to rebuild this node from its log or its peers", config.data_dir.join("lsm").display()))?;
+    match (from_engine, checkpoint::read_file(&config.data_dir)) {
+        (Some(r), _) => {
+            repl.resume(&r.point, r.horizon)
+                .map_err(|e| anyhow::anyhow!("restarting from the storage engine: {e}"))?;
+            app.applied.store(r.point.seqno, Ordering::Release);
+            repl.set_recovered_from("engine");
+            info!(
+                recovery_point = r.point.seqno,
+                horizon = r.horizon,
+                tables = store.catalog().all_tables().count(),
+                "restarted from the storage engine: replaying the ordered log after the recovery point, applying after the horizon"
+            );
+        }
+        (None, Ok(Some(loaded))) => {
+            info!(
+                seqno = loaded.seqno,
+                rows = loaded.rows,
+                "recovered checkpoint"
+            );
             repl.install(&loaded)
                 .map_err(|e| anyhow::anyhow!("installing the checkpoint: {e}"))?;
             app.applied.store(loaded.seqno, Ordering::Release);
+            repl.set_recovered_from("checkpoint");
         }
-        Ok(None) => info!("no checkpoint: starting empty"),
-        Err(e) => anyhow::bail!(
+        (None, Ok(None)) => {
+            info!("no checkpoint: starting empty");
+            // An lsm engine can be restarted from as soon as it has a
+            // recovery point: save the empty one (seqno 0) now rather than
+            // at the first checkpoint interval.
+            if let Engine::Lsm(_) = store.engine() {
+                let cap = repl
+                    .capture(&view_uuid(&state_store))
+                    .map_err(|e| anyhow::anyhow!("capturing the empty state: {e}"))?;
+                store
+                    .persist_installed(&Replicator::recovery_point(&cap))
+                    .map_err(|e| {
+                        anyhow::anyhow!("saving the empty state in the storage engine: {e}")
+                    })?;
+            }
+        }
+        (None, Err(e)) => anyhow::bail!(
             "{}: {e}; move it away to rebuild this node from its peers",
             config.data_dir.join("checkpoint.bin").display()
         ),
@@ -740,7 +800,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
                     })
                     .await;
                     match r {
-                        Ok(Ok(())) => info!(seqno, "state transfer installed"),
+                        Ok(Ok(())) => {
+                            loop_node.repl.set_recovered_from("state_transfer");
+                            info!(seqno, "state transfer installed")
+                        }
                         Ok(Err(e)) => {
                             error!(seqno, error = %e, "state transfer failed; this node cannot continue");
                             std::process::exit(70);
@@ -848,9 +911,13 @@ fn spawn_checkpoints(config: &Config, app: Arc<App>, gcs: Gcs) {
                 continue;
             }
             let a = store_progress.clone();
-            match tokio::task::spawn_blocking(move || a.checkpoint()).await {
+            // Never a full image for the lsm engine: a recovery point only.
+            match tokio::task::spawn_blocking(move || a.checkpoint(false)).await {
                 Ok(Ok((seqno, bytes))) => {
-                    info!(seqno, bytes = bytes.len(), "checkpoint written");
+                    match bytes {
+                        Some(b) => info!(seqno, bytes = b.len(), "checkpoint written"),
+                        None => info!(seqno, "recovery point saved in the storage engine"),
+                    }
                     gcs.purge(seqno);
                 }
                 Ok(Err(e)) => warn!(error = %e, "checkpoint failed"),

@@ -245,6 +245,7 @@ impl NodeStatus for Node {
             (if g.1 == 0 { 0.0 } else { g.0 / g.1 as f64 }, g.1)
         };
         let gcs_status = self.gcs_handle.lock().as_ref().map(|g| g.status());
+        let recovery = self.repl.recovery_info();
         let mut out: Vec<(String, Value)> = vec![
             (
                 "Threads_connected".into(),
@@ -261,6 +262,14 @@ impl NodeStatus for Node {
                 Value::UInt(self.repl.appliers().max_concurrency() as u64),
             ),
             ("trireme_horizon".into(), Value::UInt(self.store.horizon())),
+            // How this process got its state (`engine`: restarted from the
+            // lsm engine's files, loading no image), and rows loaded from
+            // full images (checkpoint at start, state transfers) since.
+            ("trireme_storage_recovered_from".into(), s(recovery.from)),
+            (
+                "trireme_storage_rows_loaded".into(),
+                Value::UInt(recovery.rows_loaded),
+            ),
             // Raft leader (node id, 0 = none known) and term: availability
             // monitors count leader changes with these.
             (

@@ -6,16 +6,26 @@
 //! cache_size = "256MiB"   # block cache of the on-disk engine; bytes or a size string
 //! ```
 //!
-//! Phase 1 of the on-disk engine (issue 15): durability still comes from the
-//! ordered log plus checkpoints, so the on-disk data is a working copy that
-//! is rebuilt at every start (the directory `<data_dir>/lsm` is emptied,
-//! then the checkpoint is loaded into it and the log replayed). What the
-//! engine brings now is rows that need not fit in memory.
+//! With `lsm`, `<data_dir>/lsm` is kept across restarts: the engine holds the
+//! rows, the catalog, the applied horizon and a recovery point (the
+//! certification state at a seqno), and the node restarts from it by
+//! replaying only the ordered log after the recovery point
+//! (`trireme_storage::lsm::recovery`, `cluster::start`). What the directory
+//! holds at start decides what happens:
+//!
+//! - a recovery point: restart from disk;
+//! - nothing usable (a new directory, one written before restart from disk
+//!   existed, or a state transfer cut short): the engine is emptied and the
+//!   node loads its state as the memory engine does (its checkpoint if any,
+//!   its local snapshot and ordered log, or a state transfer);
+//! - something unreadable or of another layout: the node refuses to start
+//!   and says how to recover: move the directory away and start again.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use trireme_storage::lsm::recovery::{self, Found};
 use trireme_storage::lsm::LsmEngine;
 use trireme_storage::{Engine, Store};
 
@@ -126,25 +136,51 @@ impl<'de> Deserialize<'de> for ByteSize {
 }
 
 /// The store the configuration asks for. For `lsm`, the engine directory
-/// is emptied first: in phase 1 the checkpoint and the ordered log rebuild
-/// it at every start (see the module doc).
+/// is kept if it holds a state to restart from and emptied otherwise (see
+/// the module doc).
 pub fn open_store(cfg: &StorageConfig, data_dir: &Path) -> anyhow::Result<Arc<Store>> {
     match cfg.engine {
         EngineKind::Memory => Ok(Store::new()),
         EngineKind::Lsm => {
             let dir = data_dir.join("lsm");
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => anyhow::bail!("emptying {}: {e}", dir.display()),
+            let engine = LsmEngine::open(&dir, cfg.cache_size.0)
+                .map_err(|e| anyhow::anyhow!("{}", damaged(&dir, &e.to_string())))?;
+            match recovery::inspect(&engine) {
+                Ok(Found::Ready(r)) => tracing::info!(
+                    dir = %dir.display(),
+                    horizon = r.horizon,
+                    recovery_point = r.point.seqno,
+                    "storage engine: lsm (fjall), restarting from disk"
+                ),
+                Ok(Found::Nothing) => {
+                    engine
+                        .clear(None)
+                        .map_err(|e| anyhow::anyhow!("{}", damaged(&dir, &e.to_string())))?;
+                    tracing::info!(dir = %dir.display(), "storage engine: lsm (fjall), holds no state to restart from: starting it empty");
+                }
+                Ok(Found::IncompleteTransfer) => {
+                    engine
+                        .clear(None)
+                        .map_err(|e| anyhow::anyhow!("{}", damaged(&dir, &e.to_string())))?;
+                    tracing::warn!(dir = %dir.display(), "storage engine: lsm (fjall), a state transfer into it did not finish: starting it empty");
+                }
+                Err(e) => anyhow::bail!("{}", damaged(&dir, &e.to_string())),
             }
-            let engine = LsmEngine::open(&dir, cfg.cache_size.0).map_err(|e| {
-                anyhow::anyhow!("opening the storage engine in {}: {e}", dir.display())
-            })?;
-            tracing::info!(dir = %dir.display(), cache_size = %cfg.cache_size, "storage engine: lsm (fjall)");
+            tracing::info!(cache_size = %cfg.cache_size, "storage engine cache");
             Ok(Store::with_engine(Engine::Lsm(engine)))
         }
     }
+}
+
+/// What the log says when the engine directory cannot be used: why, and
+/// the way back.
+fn damaged(dir: &Path, why: &str) -> String {
+    format!(
+        "the storage engine in {d} cannot be used: {why}. Its data is not trusted and this node will not start on it. \
+         To rebuild this node, move the directory away (mv {d} {d}.damaged) and start the node again: it then \
+         loads its state from its local snapshot and ordered log, or by state transfer from the cluster",
+        d = dir.display()
+    )
 }
 
 #[cfg(test)]
@@ -193,6 +229,67 @@ mod tests {
         assert_eq!(c.storage.engine, EngineKind::Lsm);
         assert_eq!(c.storage.cache_size, ByteSize(8 << 20));
         assert!(unknown.is_empty(), "{unknown:?}");
+    }
+
+    #[test]
+    fn an_unusable_engine_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the engine's directory should be.
+        std::fs::write(dir.path().join("lsm"), b"not a database").unwrap();
+        let cfg = StorageConfig {
+            engine: EngineKind::Lsm,
+            cache_size: ByteSize(1 << 20),
+        };
+        let e = open_store(&cfg, dir.path()).err().expect("refused");
+        let msg = e.to_string();
+        assert!(msg.contains("cannot be used"), "{msg}");
+        assert!(msg.contains("move the directory away"), "{msg}");
+    }
+
+    #[test]
+    fn an_engine_without_a_recovery_point_starts_empty() {
+        use trireme_storage::catalog::{ColumnDef, TableDef};
+        use trireme_storage::types::{IntWidth, SqlType};
+        use trireme_storage::value::Value;
+        let int = SqlType::Int {
+            width: IntWidth::Int,
+            unsigned: false,
+        };
+        let def = TableDef {
+            db: "d".into(),
+            name: "t".into(),
+            columns: vec![ColumnDef::new("id", int)],
+            primary: Some(vec![0]),
+            indexes: vec![],
+            next_index_id: 1,
+            engine: "InnoDB".into(),
+            collation: Default::default(),
+            comment: String::new(),
+            version: 0,
+            foreign_keys: Vec::new(),
+            checks: Vec::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            // Rows written without a recovery point (as phase 1 left them).
+            let e = LsmEngine::open(&dir.path().join("lsm"), 1 << 20).unwrap();
+            let t = trireme_storage::Table::create(def.clone(), &Engine::Lsm(e.clone())).unwrap();
+            let row: Vec<Value> = vec![Value::Int(1)];
+            t.install(b"k", 1, Some(row.into())).unwrap();
+            e.persist().unwrap();
+            t.lsm_id().unwrap()
+        };
+        let cfg = StorageConfig {
+            engine: EngineKind::Lsm,
+            cache_size: ByteSize(1 << 20),
+        };
+        let store = open_store(&cfg, dir.path()).unwrap();
+        let Engine::Lsm(e) = store.engine() else {
+            panic!("not lsm")
+        };
+        let t = trireme_storage::Table::attach(def, e, id);
+        assert!(t.rows_at(5).unwrap().is_empty());
+        assert_eq!(e.persisted_horizon(), 0);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! under `<data_dir>/lsm` with a small cache, and SQL over the MySQL
 //! protocol behaves as on the in-memory engine: point and index reads,
 //! unique checks, updates and deletes, a table rewrite (ALTER), TRUNCATE,
-//! and a restart (SIGKILL) that rebuilds the rows from checkpoint and log.
+//! and a restart (SIGKILL) that comes back from the engine's files
+//! (`lsm_restart.rs` tests restart from disk itself).
 
 mod child_node;
 

@@ -91,6 +91,8 @@ pub struct Loaded {
     pub catalog: Catalog,
     pub cert: Vec<u8>,
     pub low_water: Vec<(u64, u64)>,
+    /// Rows the image held (status: what a start or a transfer loaded).
+    pub rows: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +205,7 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, CheckpointError> {
     let mut current_db: Option<String> = None;
     let mut cert = None;
     let mut low_water = Vec::new();
+    let mut loaded_rows = 0u64;
     loop {
         if pos + 8 > bytes.len() {
             return Err(bad("ends before its End record"));
@@ -286,6 +289,7 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, CheckpointError> {
                     .table(db, name)
                     .ok_or_else(|| bad("rows before their table"))?;
                 let seqno = header.as_ref().map_or(0, |h| h.0);
+                loaded_rows += rows.len() as u64;
                 for (pk, row) in rows {
                     if row.len() != t.def.columns.len() {
                         return Err(bad("row width"));
@@ -332,6 +336,7 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, CheckpointError> {
         catalog,
         cert: cert.ok_or_else(|| bad("missing certification index"))?,
         low_water,
+        rows: loaded_rows,
     })
 }
 
@@ -362,10 +367,14 @@ pub fn read_file(dir: &Path) -> Result<Option<Loaded>, CheckpointError> {
 }
 
 /// Replaces a store's contents with a loaded checkpoint. A checkpoint
-/// decodes into memory; an on-disk store copies each table into its engine.
+/// decodes into memory; an on-disk store is emptied first (a state transfer
+/// replaces everything it held) and then gets a copy of each table. The
+/// caller then saves a recovery point (`Store::persist_recovery_point`):
+/// until it lands, a restart finds the engine incomplete and starts over.
 pub fn install(store: &Store, loaded: &Loaded) -> Result<(), CheckpointError> {
     let mut catalog = loaded.catalog.clone();
     if let Engine::Lsm(_) = store.engine() {
+        store.begin_transfer()?;
         for db in catalog.databases.values_mut() {
             for t in db.tables.values_mut() {
                 *t = Arc::new(t.copy_to(store.engine(), loaded.seqno, loaded.seqno)?);

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 
 use crate::catalog::{UserDef, ViewDef};
 use crate::collation::Collation;
+use crate::lsm::recovery::{self, Found, Recovered, RecoveryPoint};
 pub use crate::table::{ApplyBatch, Engine, Row, Table};
 
 /// A database and its tables.
@@ -160,6 +161,70 @@ impl Store {
     pub fn oldest_snapshot(&self) -> u64 {
         let s = self.snapshots.lock();
         s.keys().next().copied().unwrap_or_else(|| self.horizon())
+    }
+
+    /// Makes the current catalog durable together with `seqno` as the
+    /// applied horizon (a DDL at `seqno`, which runs alone: every earlier
+    /// seqno has landed). Nothing to do in memory. See `lsm::recovery`.
+    pub fn persist_catalog(&self, seqno: u64) -> crate::StorageResult<()> {
+        let Engine::Lsm(e) = &self.engine else {
+            return Ok(());
+        };
+        let b = recovery::catalog_batch(e, &self.catalog())?;
+        e.commit(b, Some(seqno))
+    }
+
+    /// Saves a recovery point at `p.seqno` (every event up to it applied)
+    /// and makes the engine durable: the ordered log may then be purged up
+    /// to `p.seqno`. The catalog is not written here: DDL writes it with its
+    /// own seqno, and a catalog captured at `p.seqno` could overwrite a newer
+    /// one. Nothing to do in memory.
+    pub fn persist_recovery_point(&self, p: &RecoveryPoint) -> crate::StorageResult<()> {
+        let Engine::Lsm(e) = &self.engine else {
+            return Ok(());
+        };
+        let b = recovery::recovery_batch(e, None, p)?;
+        e.commit(b, Some(p.seqno))?;
+        e.persist()?;
+        e.seal_memtables()
+    }
+
+    /// After a whole state was installed at `p.seqno` (a checkpoint or a
+    /// state transfer, with nothing else running): the catalog and the
+    /// recovery point together, then fsync. Nothing to do in memory.
+    pub fn persist_installed(&self, p: &RecoveryPoint) -> crate::StorageResult<()> {
+        let Engine::Lsm(e) = &self.engine else {
+            return Ok(());
+        };
+        let b = recovery::recovery_batch(e, Some(&self.catalog()), p)?;
+        e.commit(b, Some(p.seqno))?;
+        e.persist()
+    }
+
+    /// Publishes the catalog and horizon stored in the engine (restart from
+    /// disk). Returns the recovery point, or None when the engine holds
+    /// nothing to restart from.
+    pub fn recover_from_engine(&self) -> crate::StorageResult<Option<Recovered>> {
+        let Engine::Lsm(e) = &self.engine else {
+            return Ok(None);
+        };
+        let recovered = match recovery::inspect(e)? {
+            Found::Ready(r) => *r,
+            Found::Nothing | Found::IncompleteTransfer => return Ok(None),
+        };
+        let cat = recovery::load_catalog(e)?;
+        self.set_catalog(cat);
+        self.reset_horizon(recovered.horizon);
+        Ok(Some(recovered))
+    }
+
+    /// Empties the engine before a state transfer is copied in; until the
+    /// transfer's recovery point lands, a restart sees it as incomplete.
+    pub fn begin_transfer(&self) -> crate::StorageResult<()> {
+        match &self.engine {
+            Engine::Lsm(e) => e.clear(Some(crate::lsm::keys::TRANSFER)),
+            Engine::Memory => Ok(()),
+        }
     }
 
     /// One pass of garbage collection over every table. A table whose pass

@@ -284,6 +284,14 @@ fn work(s: &Arc<Shared>) {
                 if let Err(e) = &result {
                     tracing::info!(seqno, error = %e, "replicated DDL failed (on every node alike)");
                 }
+                // On disk, the catalog lands with this seqno as the horizon,
+                // so a restart never runs the statement twice.
+                if let Err(e) = s.store.persist_catalog(seqno) {
+                    fatal(
+                        seqno,
+                        &format!("the storage engine refused the catalog ({e})"),
+                    );
+                }
                 finish(&s, seqno);
                 let len = s.pending.fetch_sub(1, Ordering::Relaxed) - 1;
                 s.queue_changed(len);

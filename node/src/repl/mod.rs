@@ -41,6 +41,7 @@ pub use appliers::Appliers;
 pub use event::Event;
 pub use orderer::{Delivery, LocalOrderer, Orderer, SubmitError};
 use trireme_sql::error::{SqlError, SqlResult};
+use trireme_storage::lsm::recovery::RecoveryPoint;
 use trireme_storage::txn::{Txn, TxnShared};
 use trireme_storage::value::DateTime;
 use trireme_storage::Store;
@@ -110,6 +111,23 @@ pub struct Replicator {
     pub stats: Arc<Stats>,
     commit_timeout: Duration,
     gate: Arc<dyn CommitGate>,
+    /// After a restart from the storage engine: the engine's horizon `H`.
+    /// Events up to it are replayed for certification only (their effects
+    /// are on disk); see `trireme_storage::lsm::recovery`.
+    apply_floor: AtomicU64,
+    /// Where this node's state came from at start, and rows loaded from
+    /// full images since (status).
+    recovery: Mutex<RecoveryInfo>,
+}
+
+/// How the node got its state (`trireme_storage_recovered_from`,
+/// `trireme_storage_rows_loaded`).
+#[derive(Clone, Debug)]
+pub struct RecoveryInfo {
+    /// `empty`, `checkpoint`, `engine` or `state_transfer`.
+    pub from: &'static str,
+    /// Rows loaded from full images (checkpoint or state transfer).
+    pub rows_loaded: u64,
 }
 
 impl Drop for Replicator {
@@ -193,6 +211,11 @@ impl Replicator {
             stats: Arc::new(Stats::default()),
             commit_timeout: cfg.commit_timeout,
             gate,
+            apply_floor: AtomicU64::new(0),
+            recovery: Mutex::new(RecoveryInfo {
+                from: "empty",
+                rows_loaded: 0,
+            }),
         })
     }
 
@@ -270,6 +293,14 @@ impl Replicator {
     pub fn capture(&self, state_uuid: &str) -> SqlResult<trireme_storage::checkpoint::Capture> {
         let cert = self.cert.lock();
         let pos = cert.position();
+        let floor = self.apply_floor.load(Ordering::Acquire);
+        if pos < floor {
+            // The rows on disk are already past `pos`: no consistent image
+            // (or recovery point) at `pos` exists until the replay catches up.
+            return Err(SqlError::internal(format!(
+                "still replaying the ordered log up to the storage engine's horizon ({pos} of {floor})"
+            )));
+        }
         self.appliers.wait_horizon(pos);
         let bytes = cert_codec::encode_snapshot(&cert.snapshot())
             .map_err(|e| SqlError::internal(format!("certification snapshot: {e}")))?;
@@ -312,11 +343,81 @@ impl Replicator {
         for t in self.store.catalog().all_tables() {
             t.reseed_hidden(self.node_id)?;
         }
+        // On disk, the state is complete only once its recovery point lands.
+        self.store
+            .persist_installed(&RecoveryPoint {
+                seqno: loaded.seqno,
+                state_uuid: loaded.state_uuid.clone(),
+                cert: loaded.cert.clone(),
+                low_water: loaded.low_water.clone(),
+            })
+            .map_err(|e| SqlError::internal(format!("saving the installed state: {e}")))?;
         self.appliers.reset(loaded.seqno);
         self.set_delivered(loaded.seqno);
+        self.apply_floor.store(0, Ordering::Release);
         *cert = restored;
         *self.low_water.lock() = loaded.low_water.iter().copied().collect();
+        let mut info = self.recovery.lock();
+        info.rows_loaded += loaded.rows;
         Ok(())
+    }
+
+    /// Restarts from the state the storage engine holds (its catalog and
+    /// horizon are already published in the store): the certification
+    /// index and low-water map of the recovery point at `C`, deliveries
+    /// resuming at `C + 1`, and applies skipped up to the engine's horizon
+    /// `H` (see `trireme_storage::lsm::recovery`).
+    pub fn resume(&self, point: &RecoveryPoint, horizon: u64) -> SqlResult<()> {
+        let mut cert = self.cert.lock();
+        let snap = cert_codec::decode_snapshot(&point.cert)
+            .map_err(|e| SqlError::internal(format!("stored certification index: {e}")))?;
+        let restored = Certifier::restore(&snap, CertConfig::default())
+            .map_err(|e| SqlError::internal(format!("stored certification index: {e}")))?;
+        if restored.position() != point.seqno {
+            return Err(SqlError::internal(format!(
+                "recovery point at {} holds a certification index at {}",
+                point.seqno,
+                restored.position()
+            )));
+        }
+        for t in self.store.catalog().all_tables() {
+            if t.def.primary.is_none() {
+                t.reseed_hidden(self.node_id)?;
+            }
+        }
+        self.appliers.reset(horizon);
+        self.set_delivered(point.seqno);
+        self.apply_floor.store(horizon, Ordering::Release);
+        *cert = restored;
+        *self.low_water.lock() = point.low_water.iter().copied().collect();
+        self.cache_cert_stats(&cert);
+        Ok(())
+    }
+
+    /// The recovery point of the state captured in `cap` (the certification
+    /// state a restart from the engine resumes with).
+    pub fn recovery_point(cap: &trireme_storage::checkpoint::Capture) -> RecoveryPoint {
+        RecoveryPoint {
+            seqno: cap.seqno,
+            state_uuid: cap.state_uuid.clone(),
+            cert: cap.cert.clone(),
+            low_water: cap.low_water.clone(),
+        }
+    }
+
+    /// Records how the node got its state (status).
+    pub fn set_recovered_from(&self, from: &'static str) {
+        self.recovery.lock().from = from;
+    }
+
+    pub fn recovery_info(&self) -> RecoveryInfo {
+        self.recovery.lock().clone()
+    }
+
+    /// Whether an ordered event at `seqno` was applied before a restart
+    /// from the engine (it is certified, not applied again).
+    fn already_applied(&self, seqno: u64) -> bool {
+        seqno <= self.apply_floor.load(Ordering::Acquire)
     }
 
     /// The last seqno delivered to this node.
@@ -630,6 +731,10 @@ impl Replicator {
             } => {
                 let v = self.cert.lock().certify_toi(&tables, seqno);
                 debug_assert!(v.is_pass());
+                if self.already_applied(seqno) {
+                    self.appliers.finish(seqno);
+                    return;
+                }
                 self.appliers.submit(appliers::Job::Toi {
                     seqno,
                     origin: source,
@@ -673,6 +778,10 @@ impl Replicator {
                 // The verdict is final: the origin's COMMIT learns it now and
                 // then waits for the apply (read-your-writes) on its own.
                 self.notify(origin, ws.trx_id, Outcome::Committed(seqno));
+                if self.already_applied(seqno) {
+                    self.appliers.finish(seqno);
+                    return;
+                }
                 self.appliers.submit(appliers::Job::WriteSet {
                     seqno,
                     depends: depends_seqno,

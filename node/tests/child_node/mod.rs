@@ -72,6 +72,15 @@ impl ChildNode {
         Self::start_in(data_dir, &extra).await
     }
 
+    /// Kills the node (SIGKILL, by its own handle), lets `change` alter its
+    /// data directory while it is down, and starts it again.
+    pub async fn restart_after(mut self, change: impl FnOnce(&std::path::Path)) -> ChildNode {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        change(&self.data_dir());
+        self.restart().await
+    }
+
     /// The node's data directory.
     pub fn data_dir(&self) -> std::path::PathBuf {
         self.data_dir.path().join("data")

@@ -43,6 +43,8 @@ pub struct NodeOpts {
     pub bootstrap: Option<bool>,
     /// Overrides the peer list (`Some(vec![])`: `gcomm://`, a cluster of its own).
     pub peers: Option<Vec<u16>>,
+    /// TOML appended to the configuration (whole sections, e.g. `[storage]`).
+    pub extra: String,
 }
 
 fn free_tcp_port() -> u16 {
@@ -101,6 +103,8 @@ fc_timeout_ms = 60000
 
 [debug]
 apply_delay_ms = {delay}
+
+{extra}
 "#,
         id = n.id,
         mysql = n.mysql_port,
@@ -113,6 +117,7 @@ apply_delay_ms = {delay}
         fc = opts.fc_limit.unwrap_or(16),
         delay = opts.apply_delay_ms,
         gcache = opts.gcache_size.unwrap_or(128 << 20),
+        extra = opts.extra,
     )
 }
 

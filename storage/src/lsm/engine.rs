@@ -1,6 +1,18 @@
 //! The fjall database behind the LSM row store: its keyspaces, the persisted
-//! horizon, table ids, and the atomic batch an applier fills.
+//! horizon, table ids, AUTO_INCREMENT high-waters, the meta records recovery
+//! reads (`super::recovery`), and the atomic batch an applier fills.
+//!
+//! # What lands together
+//!
+//! Every commit goes through [`LsmEngine::commit`], under one lock, so the
+//! stored horizon and the stored AUTO_INCREMENT high-waters only move
+//! forward whatever order appliers commit in. A write-set's batch carries
+//! its row versions, index entries, the horizon reached before it (every
+//! seqno up to that one has already landed) and the high-waters its rows
+//! raise: fjall writes a batch to its journal as one record, so after a
+//! crash all of it is there or none.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -9,6 +21,9 @@ use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 
 use super::keys;
 use crate::error::{StorageError, StorageResult};
+
+/// Bytes of journal kept at most (see `LsmEngine::open`).
+const JOURNAL_LIMIT: u64 = 64 << 20;
 
 pub(crate) fn engine_err(e: fjall::Error) -> StorageError {
     StorageError::Engine(e.to_string())
@@ -28,14 +43,22 @@ pub struct LsmEngine {
     /// here so it only ever moves forward.
     horizon: Mutex<u64>,
     next_table: Mutex<u64>,
+    /// AUTO_INCREMENT high-water per table id, as stored (written only
+    /// when a batch raises it; read under the `horizon` lock).
+    auto_inc: Mutex<HashMap<u64, u64>>,
 }
 
 impl LsmEngine {
     /// Opens (or creates) the database in `dir` with a block cache of
     /// `cache_size` bytes.
     pub fn open(dir: &Path, cache_size: u64) -> StorageResult<Arc<LsmEngine>> {
+        // Journals are replayed into memtables at open, so their total
+        // bounds the work of a restart: 64 MiB (fjall's minimum; its default
+        // is 512 MiB) forces flushes of keyspaces that hold old journals
+        // back (the small meta keyspace would otherwise keep every journal).
         let db = Database::builder(dir)
             .cache_size(cache_size)
+            .max_journaling_size(JOURNAL_LIMIT)
             .open()
             .map_err(engine_err)?;
         // Memtables are memory outside the cache: a quarter of the cache
@@ -62,6 +85,20 @@ impl LsmEngine {
         };
         let horizon = read_u64(keys::HORIZON)?;
         let next_table = read_u64(keys::NEXT_TABLE)?.max(1);
+        let mut auto_inc = HashMap::new();
+        for g in meta.prefix(keys::AUTO_INC) {
+            let (k, v) = g.into_inner().map_err(engine_err)?;
+            match (keys::split_auto_inc_key(&k), keys::decode_u64(&v)) {
+                (Some(id), Some(v)) => {
+                    auto_inc.insert(id, v);
+                }
+                _ => {
+                    return Err(StorageError::Corrupt(
+                        "malformed AUTO_INCREMENT record in the meta keyspace".into(),
+                    ))
+                }
+            }
+        }
         Ok(Arc::new(LsmEngine {
             db,
             rows,
@@ -70,6 +107,7 @@ impl LsmEngine {
             fence: RwLock::new(()),
             horizon: Mutex::new(horizon),
             next_table: Mutex::new(next_table),
+            auto_inc: Mutex::new(auto_inc),
         }))
     }
 
@@ -94,6 +132,8 @@ impl LsmEngine {
         LsmBatch {
             inner: self.db.batch(),
             touched: Vec::new(),
+            auto_inc: Vec::new(),
+            meta: Vec::new(),
         }
     }
 
@@ -109,13 +149,102 @@ impl LsmEngine {
                 .inner
                 .insert(&self.meta, keys::HORIZON, h.to_be_bytes());
         }
+        let mut raised: Vec<(u64, u64)> = Vec::new();
+        {
+            let stored_ai = self.auto_inc.lock();
+            for (id, v) in std::mem::take(&mut batch.auto_inc) {
+                let known = raised
+                    .iter()
+                    .find(|(t, _)| *t == id)
+                    .map(|(_, v)| *v)
+                    .or_else(|| stored_ai.get(&id).copied())
+                    .unwrap_or(0);
+                if v > known {
+                    raised.retain(|(t, _)| *t != id);
+                    raised.push((id, v));
+                }
+            }
+        }
+        for (id, v) in &raised {
+            batch
+                .inner
+                .insert(&self.meta, keys::auto_inc_key(*id), v.to_be_bytes());
+        }
+        for (k, v) in std::mem::take(&mut batch.meta) {
+            match v {
+                Some(v) => batch.inner.insert(&self.meta, k, v),
+                None => batch.inner.remove(&self.meta, k),
+            }
+        }
         batch.inner.commit().map_err(engine_err)?;
         if let Some(h) = advance {
             *stored = h;
         }
+        if !raised.is_empty() {
+            let mut stored_ai = self.auto_inc.lock();
+            for (id, v) in raised {
+                let e = stored_ai.entry(id).or_insert(0);
+                *e = (*e).max(v);
+            }
+        }
         // Only now may GC look at these rows: it must see the new versions.
         for (set, pk) in batch.touched {
             set.lock().insert(pk);
+        }
+        Ok(())
+    }
+
+    /// The AUTO_INCREMENT high-water stored for table `id` (0 if none).
+    pub fn stored_auto_inc(&self, id: u64) -> u64 {
+        self.auto_inc.lock().get(&id).copied().unwrap_or(0)
+    }
+
+    /// Reads one meta record.
+    pub fn meta_get(&self, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
+        Ok(self.meta.get(key).map_err(engine_err)?.map(|v| v.to_vec()))
+    }
+
+    /// Empties the engine: every row, index entry and meta record but the
+    /// table-id counter (ids are never reused). With `marker`, that record
+    /// is left in the meta keyspace (durably, before anything is removed),
+    /// so that a crash before the caller's next recovery point lands is
+    /// seen at the next open. Takes the GC fence, so no collection runs
+    /// across it.
+    pub fn clear(&self, marker: Option<&[u8]>) -> StorageResult<()> {
+        let _fence = self.fence.write();
+        let mut stored = self.horizon.lock();
+        if let Some(m) = marker {
+            self.meta.insert(m, [1u8]).map_err(engine_err)?;
+            self.persist()?;
+        }
+        self.rows.clear().map_err(engine_err)?;
+        self.index.clear().map_err(engine_err)?;
+        let mut doomed = Vec::new();
+        for g in self.meta.iter() {
+            let k = g.key().map_err(engine_err)?;
+            if &*k != keys::NEXT_TABLE && Some(&*k) != marker {
+                doomed.push(k.to_vec());
+            }
+        }
+        let mut b = self.db.batch();
+        for k in doomed {
+            b.remove(&self.meta, k);
+        }
+        b.commit().map_err(engine_err)?;
+        *stored = 0;
+        self.auto_inc.lock().clear();
+        self.persist()
+    }
+
+    /// Starts flushing every keyspace's memtable to tables (in the
+    /// background). Called after a recovery point lands: the journals
+    /// written before it can then be dropped, so a restart replays only
+    /// the journal written since (the memtables would otherwise keep
+    /// journals until they fill, and the meta keyspace rarely fills).
+    /// Uses fjall's `rotate_memtable`, public but hidden from its docs.
+    pub fn seal_memtables(&self) -> StorageResult<()> {
+        for ks in [&self.rows, &self.index, &self.meta] {
+            ks.rotate_memtable().map_err(engine_err)?;
         }
         Ok(())
     }
@@ -150,6 +279,10 @@ pub struct LsmBatch {
     pub(crate) inner: OwnedWriteBatch,
     /// Rows to hand to their table's garbage collector once committed.
     pub(crate) touched: Vec<(GcSet, Vec<u8>)>,
+    /// AUTO_INCREMENT values the batch's rows carry, per table id.
+    pub(crate) auto_inc: Vec<(u64, u64)>,
+    /// Meta records to put (Some) or remove (None) with the batch.
+    pub(crate) meta: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 /// The primary keys of one table that may hold garbage.
@@ -157,6 +290,21 @@ pub(crate) type GcSet = Arc<Mutex<std::collections::HashSet<Vec<u8>>>>;
 
 impl LsmBatch {
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.inner.is_empty() && self.meta.is_empty()
+    }
+
+    /// Puts a meta record with the batch.
+    pub fn put_meta(&mut self, key: &[u8], value: Vec<u8>) {
+        self.meta.push((key.to_vec(), Some(value)));
+    }
+
+    /// Removes a meta record with the batch.
+    pub fn remove_meta(&mut self, key: &[u8]) {
+        self.meta.push((key.to_vec(), None));
+    }
+
+    /// Notes that a row of table `id` carries AUTO_INCREMENT value `v`.
+    pub fn note_auto_inc(&mut self, id: u64, v: u64) {
+        self.auto_inc.push((id, v));
     }
 }

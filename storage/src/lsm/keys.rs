@@ -3,7 +3,11 @@
 //! ```text
 //! rows keyspace   : table id (8, BE) ++ esc(pk) ++ 00 01 ++ !seqno (8, BE)   -> version value
 //! index keyspace  : table id (8, BE) ++ index no (4, BE) ++ ikey ++ pk        -> empty
-//! meta keyspace   : b"horizon" -> u64 BE, b"next_table" -> u64 BE
+//! meta keyspace   : b"horizon" -> u64 BE, b"next_table" -> u64 BE,
+//!                   b"auto_inc/" ++ table id (8, BE) -> u64 BE,
+//!                   b"layout" -> u64 BE, b"catalog" -> catalog record,
+//!                   b"recovery" -> recovery point, b"transfer" -> marker
+//!                   (the last three: `super::recovery`)
 //! version value   : 00 (a delete) | 01 ++ row image (codec::encode_row)
 //! ```
 //!
@@ -26,6 +30,26 @@ const TERMINATOR: [u8; 2] = [0x00, 0x01];
 
 pub const HORIZON: &[u8] = b"horizon";
 pub const NEXT_TABLE: &[u8] = b"next_table";
+/// Prefix of the per-table AUTO_INCREMENT high-waters.
+pub const AUTO_INC: &[u8] = b"auto_inc/";
+/// The byte layout version of this whole file (bumped when it changes).
+pub const LAYOUT: &[u8] = b"layout";
+pub const CATALOG: &[u8] = b"catalog";
+pub const RECOVERY: &[u8] = b"recovery";
+/// Present while a state transfer is being copied in.
+pub const TRANSFER: &[u8] = b"transfer";
+
+/// The meta key of table `id`'s AUTO_INCREMENT high-water.
+pub fn auto_inc_key(id: u64) -> Vec<u8> {
+    let mut k = AUTO_INC.to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The table id of an AUTO_INCREMENT key; None when malformed.
+pub fn split_auto_inc_key(key: &[u8]) -> Option<u64> {
+    decode_u64(key.strip_prefix(AUTO_INC)?)
+}
 
 /// Appends `pk` escaped so that no escaped key is a prefix of another.
 fn escape_into(out: &mut Vec<u8>, pk: &[u8]) {

@@ -16,12 +16,16 @@
 //! proportion to the writes, not to the table. Phase 2 moves this into a
 //! compaction filter.
 //!
+//! What a restart reads back from the engine (the catalog, the horizon, the
+//! certification state at a recovery point) is in [`recovery`].
+//!
 //! Reads that hit a damaged file return [`crate::StorageError::Corrupt`];
 //! engine failures [`crate::StorageError::Engine`]. Nothing here panics on
 //! stored bytes.
 
 pub mod engine;
 pub mod keys;
+pub mod recovery;
 pub mod rows;
 
 pub use engine::{LsmBatch, LsmEngine};
@@ -29,3 +33,6 @@ pub use rows::LsmTable;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod recovery_tests;

@@ -176,28 +176,30 @@ impl Table {
     /// versions of one row must arrive in seqno order (the appliers'
     /// dependency order guarantees it); on disk any order is fine.
     pub fn install_into(&self, batch: &mut ApplyBatch, pk: &[u8], seqno: u64, row: Option<Row>) {
-        if let Some(r) = &row {
-            self.note_auto_inc(r);
-        }
+        let auto = row.as_deref().map_or(0, |r| self.auto_inc_value(r));
+        self.auto_inc_max.fetch_max(auto, Ordering::Relaxed);
         match &self.rows {
             Rows::Memory(m) => m.install(&self.def, pk, seqno, row),
             Rows::Lsm(t) => {
                 let (_, b) = batch
                     .lsm
                     .get_or_insert_with(|| (t.engine().clone(), t.engine().batch()));
+                // The high-water lands with the row, so a restart from the
+                // engine never hands out a value a stored row already has.
+                if auto > 0 {
+                    b.note_auto_inc(t.id(), auto);
+                }
                 t.install_into(&self.def, b, pk, seqno, row.as_deref());
             }
         }
     }
 
-    fn note_auto_inc(&self, row: &[Value]) {
-        if let Some(c) = self.def.auto_increment_column() {
-            let v = match &row[c] {
-                Value::Int(i) if *i > 0 => *i as u64,
-                Value::UInt(u) => *u,
-                _ => 0,
-            };
-            self.auto_inc_max.fetch_max(v, Ordering::Relaxed);
+    /// The AUTO_INCREMENT value a row carries (0 if none or not positive).
+    fn auto_inc_value(&self, row: &[Value]) -> u64 {
+        match self.def.auto_increment_column().and_then(|c| row.get(c)) {
+            Some(Value::Int(i)) if *i > 0 => *i as u64,
+            Some(Value::UInt(u)) => *u,
+            _ => 0,
         }
     }
 
