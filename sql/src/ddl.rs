@@ -247,26 +247,10 @@ pub fn apply(
                         .collect::<SqlResult<Vec<_>>>()?
                 }
             };
-            let mut ctx = DdlCtx {
-                cat: &mut cat,
-                engine: store.engine(),
-                db,
-                seqno,
-                snapshot,
-                now,
-                after: None,
-            };
+            let mut ctx = DdlCtx::new(&mut cat, store.engine(), db, seqno, snapshot, now);
             ctx.alter(&d, table, &ops)?;
         } else if matches!(a, Admin::CreateSequence { .. } | Admin::DropSequence { .. }) {
-            let mut ctx = DdlCtx {
-                cat: &mut cat,
-                engine: store.engine(),
-                db,
-                seqno,
-                snapshot,
-                now,
-                after: None,
-            };
+            let mut ctx = DdlCtx::new(&mut cat, store.engine(), db, seqno, snapshot, now);
             ctx.sequence(&a)?;
             let after = ctx.after.take();
             store.set_catalog(cat);
@@ -282,15 +266,7 @@ pub fn apply(
         return Err(SqlError::syntax("expected exactly one DDL statement"));
     };
     let check_option = crate::view_check_option(text);
-    let mut ctx = DdlCtx {
-        cat: &mut cat,
-        engine: store.engine(),
-        db,
-        seqno,
-        snapshot,
-        now,
-        after: None,
-    };
+    let mut ctx = DdlCtx::new(&mut cat, store.engine(), db, seqno, snapshot, now);
     ctx.apply(stmt)?;
     let after = ctx.after.take();
     // The parser never sees a view's CHECK OPTION (`parse` drops it): keep
@@ -404,7 +380,26 @@ struct DdlCtx<'a> {
     after: Option<SqlError>,
 }
 
-impl DdlCtx<'_> {
+impl<'a> DdlCtx<'a> {
+    fn new(
+        cat: &'a mut Catalog,
+        engine: &'a Engine,
+        db: Option<&'a str>,
+        seqno: u64,
+        snapshot: u64,
+        now: trireme_storage::value::DateTime,
+    ) -> DdlCtx<'a> {
+        DdlCtx {
+            cat,
+            engine,
+            db,
+            seqno,
+            snapshot,
+            now,
+            after: None,
+        }
+    }
+
     fn db_mut(&mut self, db: &str) -> SqlResult<&mut Database> {
         self.cat
             .databases
@@ -2246,15 +2241,14 @@ pub fn temporary_def(
         }
     }
     let engine = Engine::Memory;
-    let mut ctx = DdlCtx {
-        cat: &mut scratch,
-        engine: &engine,
+    let mut ctx = DdlCtx::new(
+        &mut scratch,
+        &engine,
         db,
-        seqno: 0,
-        snapshot: 0,
-        now: trireme_storage::value::DateTime::now(),
-        after: None,
-    };
+        0,
+        0,
+        trireme_storage::value::DateTime::now(),
+    );
     ctx.create_table(&plain)?;
     let made = scratch
         .table(&d, &t)
@@ -2272,15 +2266,14 @@ pub fn apply_private(
 ) -> SqlResult<Catalog> {
     let mut scratch = cat.clone();
     let engine = Engine::Memory;
-    let mut ctx = DdlCtx {
-        cat: &mut scratch,
-        engine: &engine,
+    let mut ctx = DdlCtx::new(
+        &mut scratch,
+        &engine,
         db,
         seqno,
-        snapshot: seqno,
-        now: trireme_storage::value::DateTime::now(),
-        after: None,
-    };
+        seqno,
+        trireme_storage::value::DateTime::now(),
+    );
     ctx.apply(stmt)?;
     if let Some(e) = ctx.after.take() {
         return Err(e);
