@@ -1290,15 +1290,19 @@ impl Session {
             }
             other => {
                 let other = other.clone();
-                let _ = params;
-                let out = self.exec_readonly_view(move |e| {
-                    let scope = trireme_sql::bind::Scope::default();
-                    let x = e.bind(&other, &mut trireme_sql::bind::BindEnv::new(&scope, "SET"))?;
-                    Ok(Output::Rows {
-                        columns: vec![],
-                        rows: vec![vec![x.eval(&[])?]],
+                // As a statement of the transaction, so that what it reads
+                // is the transaction's and NEXTVAL() gets its values.
+                let out = self
+                    .with_statement(Access::Read, false, params, move |e| {
+                        let scope = trireme_sql::bind::Scope::default();
+                        let x =
+                            e.bind(&other, &mut trireme_sql::bind::BindEnv::new(&scope, "SET"))?;
+                        Ok(Output::Rows {
+                            columns: vec![],
+                            rows: vec![vec![x.eval(&[])?]],
+                        })
                     })
-                })?;
+                    .await?;
                 match out {
                     Output::Rows { mut rows, .. } => rows.pop().and_then(|mut r| r.pop()),
                     _ => None,
