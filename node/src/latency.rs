@@ -108,13 +108,21 @@ impl CommitLatency {
     }
 
     /// SHOW STATUS rows: the mean of each stage in microseconds since the
-    /// node started (`trireme_commit_<stage>_avg_us`), and how many
-    /// commits were timed.
+    /// node started (`trireme_commit_<stage>_avg_us`) with the number of
+    /// timings behind it (`trireme_commit_<stage>_count`: a stage times
+    /// what reaches it, e.g. `order` also the commits that then failed
+    /// certification, `certify` every node's write-sets), and how many
+    /// commits were timed whole.
     pub fn status(&self) -> Vec<(String, f64)> {
         let mut v: Vec<(String, f64)> = self
             .stages()
             .iter()
-            .map(|(s, h)| (format!("trireme_commit_{s}_avg_us"), h.mean_us()))
+            .flat_map(|(s, h)| {
+                [
+                    (format!("trireme_commit_{s}_avg_us"), h.mean_us()),
+                    (format!("trireme_commit_{s}_count"), h.count() as f64),
+                ]
+            })
             .collect();
         v.push(("trireme_commit_timed".into(), self.total.count() as f64));
         v

@@ -482,6 +482,15 @@ async fn alter_table_on_one_node_while_others_write() {
         let stop = stop.clone();
         writers.push(tokio::spawn(async move {
             let mut x = c.conn(node).await;
+            // The CREATE TABLE returned on node1; this node may not have
+            // applied it yet (a busy machine): wait until it has.
+            x.query_drop("SET SESSION wsrep_sync_wait = 1")
+                .await
+                .unwrap();
+            x.query_drop("SELECT COUNT(*) FROM ddl.t").await.unwrap();
+            x.query_drop("SET SESSION wsrep_sync_wait = 0")
+                .await
+                .unwrap();
             let mut n = 0i64;
             let mut ok = Vec::new();
             while !stop.load(Ordering::Relaxed) && n < 2000 {
@@ -682,6 +691,15 @@ async fn independent_write_sets_are_applied_in_parallel() {
     let mut tasks = Vec::new();
     for w in 0..12i64 {
         let mut x = c.conn((w % 3) as usize).await;
+        // The CREATE TABLE returned on node1; the others apply it at their
+        // own pace (as Galera's TOI does): wait until this one has.
+        x.query_drop("SET SESSION wsrep_sync_wait = 1")
+            .await
+            .unwrap();
+        x.query_drop("SELECT COUNT(*) FROM pa.t").await.unwrap();
+        x.query_drop("SET SESSION wsrep_sync_wait = 0")
+            .await
+            .unwrap();
         tasks.push(tokio::spawn(async move {
             for n in 0..40i64 {
                 let id = w * 1000 + n;

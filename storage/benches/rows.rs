@@ -1,7 +1,8 @@
 //! Row-store throughput, in memory against on disk (fjall): installing
 //! write-sets of 10 rows (one engine batch each) and point reads at a
 //! snapshot, on a sysbench-shaped table (id, k, c CHAR(120), pad CHAR(60))
-//! of 100 000 rows with a secondary index on k.
+//! of 100 000 rows with a secondary index on k; and a GC pass after 100 of
+//! its rows were updated.
 
 use std::hint::black_box;
 
@@ -101,9 +102,34 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// One GC pass of the in-memory store after 100 of the 100 000 rows were
+/// updated: its cost should follow the rows written since the last pass,
+/// not the size of the table.
+fn gc(c: &mut Criterion) {
+    let t = filled(&Engine::Memory);
+    let mut seqno = 1u64;
+    c.bench_function("memory/gc_pass_100_of_100k_rows_updated", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                seqno += 1;
+                for i in 0..100 {
+                    let id = i * 997 % ROWS;
+                    t.install(&pk(id), seqno, Some(row(id))).expect("install");
+                }
+                let started = std::time::Instant::now();
+                let dropped = t.collect_garbage(seqno).expect("gc");
+                total += started.elapsed();
+                assert_eq!(dropped, 100);
+            }
+            total
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench
+    targets = bench, gc
 }
 criterion_main!(benches);

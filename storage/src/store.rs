@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 
 use crate::catalog::{UserDef, ViewDef};
 use crate::collation::Collation;
@@ -64,7 +64,10 @@ pub struct Store {
     engine: Engine,
     catalog: RwLock<Arc<Catalog>>,
     horizon: AtomicU64,
-    horizon_tx: watch::Sender<u64>,
+    /// COMMITs waiting for their seqno to be applied, by seqno: a horizon
+    /// step wakes only those it reaches (a broadcast would wake every
+    /// committing session on every step).
+    horizon_waiters: Mutex<BTreeMap<u64, Vec<oneshot::Sender<()>>>>,
     snapshots: Mutex<BTreeMap<u64, usize>>,
 }
 
@@ -94,12 +97,11 @@ impl Store {
 
     /// A store whose new tables live in `engine`.
     pub fn with_engine(engine: Engine) -> Arc<Store> {
-        let (horizon_tx, _) = watch::channel(0);
         Arc::new(Store {
             engine,
             catalog: RwLock::new(Arc::new(Catalog::default())),
             horizon: AtomicU64::new(0),
-            horizon_tx,
+            horizon_waiters: Mutex::new(BTreeMap::new()),
             snapshots: Mutex::new(BTreeMap::new()),
         })
     }
@@ -130,18 +132,44 @@ impl Store {
     pub fn advance_horizon(&self, to: u64) {
         let prev = self.horizon.fetch_max(to, Ordering::AcqRel);
         if to > prev {
-            self.horizon_tx.send_replace(to);
+            self.wake_reached();
         }
     }
 
     /// Sets the horizon after a restore (checkpoint load or state transfer).
     pub fn reset_horizon(&self, to: u64) {
         self.horizon.store(to, Ordering::Release);
-        self.horizon_tx.send_replace(to);
+        self.wake_reached();
     }
 
-    pub fn watch_horizon(&self) -> watch::Receiver<u64> {
-        self.horizon_tx.subscribe()
+    /// A receiver that completes once the horizon reaches `seqno`, or None
+    /// when it already has. It fails (the sender is dropped) only when the
+    /// store goes away.
+    pub fn horizon_reached(&self, seqno: u64) -> Option<oneshot::Receiver<()>> {
+        let mut w = self.horizon_waiters.lock();
+        // Checked under the lock that `wake_reached` takes after moving the
+        // horizon, so a step between this check and the insert cannot be
+        // missed.
+        if self.horizon() >= seqno {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        w.entry(seqno).or_default().push(tx);
+        Some(rx)
+    }
+
+    fn wake_reached(&self) {
+        let mut w = self.horizon_waiters.lock();
+        let h = self.horizon();
+        if w.first_key_value().is_none_or(|(s, _)| *s > h) {
+            return;
+        }
+        let later = w.split_off(&h.saturating_add(1));
+        let reached = std::mem::replace(&mut *w, later);
+        drop(w);
+        for tx in reached.into_values().flatten() {
+            let _ = tx.send(());
+        }
     }
 
     /// Takes a snapshot at the current horizon and registers it.
@@ -240,5 +268,40 @@ impl Store {
                 })
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_horizon_step_wakes_only_the_waiters_it_reaches() {
+        let store = Store::new();
+        assert!(store.horizon_reached(0).is_none());
+        let mut w3 = store.horizon_reached(3).expect("not reached yet");
+        let mut w5 = store.horizon_reached(5).expect("not reached yet");
+        store.advance_horizon(2);
+        assert!(w3.try_recv().is_err());
+        store.advance_horizon(4);
+        assert!(w3.try_recv().is_ok());
+        assert!(w5.try_recv().is_err(), "5 is not reached at 4");
+        // Never back: a lower value changes nothing.
+        store.advance_horizon(1);
+        assert_eq!(store.horizon(), 4);
+        assert!(store.horizon_reached(4).is_none());
+        store.reset_horizon(9);
+        assert!(w5.try_recv().is_ok());
+    }
+
+    #[test]
+    fn a_waiter_fails_when_the_store_goes_away() {
+        let store = Store::new();
+        let mut w = store.horizon_reached(1).expect("not reached yet");
+        drop(store);
+        assert!(matches!(
+            w.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        ));
     }
 }

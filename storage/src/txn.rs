@@ -12,7 +12,7 @@
 //! cheaper than an undo log and cannot be wrong.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::{StorageError, StorageResult};
@@ -34,29 +34,63 @@ pub struct TableWrites {
 }
 
 /// State shared with the certifier so a conflicting remote write-set can
-/// doom this transaction (BF abort). Keys are (qualified table, primary key)
-/// of the rows written or locked.
+/// doom this transaction (BF abort). Keys are [`RowKey`]s of the rows
+/// written or locked.
 #[derive(Default)]
 pub struct TxnShared {
     pub doomed: AtomicBool,
-    keys: parking_lot::Mutex<std::collections::HashSet<(String, Vec<u8>)>>,
+    keys: parking_lot::Mutex<std::collections::HashSet<Vec<u8>>>,
+    /// One bit per key ([`RowKey::bit`]): most open transactions share no
+    /// bit with a certified write-set, and the certification thread passes
+    /// them with one load instead of a lock and a hash lookup per key.
+    bits: AtomicU64,
+}
+
+/// A row as (qualified table, primary key) in one byte string, with its
+/// filter bit: the certification thread builds it once per key of a
+/// write-set and checks every open transaction against it.
+pub struct RowKey {
+    bytes: Vec<u8>,
+    bit: u64,
+}
+
+pub fn row_key(table: &str, pk: &[u8]) -> RowKey {
+    use std::hash::{Hash, Hasher};
+    let mut bytes = Vec::with_capacity(4 + table.len() + pk.len());
+    bytes.extend_from_slice(&(table.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(table.as_bytes());
+    bytes.extend_from_slice(pk);
+    // Any fixed hash will do: the bit is only a filter in this process.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    RowKey {
+        bit: 1 << (h.finish() % 64),
+        bytes,
+    }
 }
 
 impl TxnShared {
-    pub fn touches(&self, table: &str, pk: &[u8]) -> bool {
-        self.keys.lock().contains(&(table.to_string(), pk.to_vec()))
+    /// Whether this transaction wrote or locked the row of `key`.
+    pub fn touches(&self, key: &RowKey) -> bool {
+        self.bits.load(Ordering::Acquire) & key.bit != 0 && self.keys.lock().contains(&key.bytes)
     }
 
     pub fn has_keys(&self) -> bool {
         !self.keys.lock().is_empty()
     }
 
-    fn add(&self, table: &str, pk: &[u8]) {
-        self.keys.lock().insert((table.to_string(), pk.to_vec()));
+    /// Records a row this transaction wrote or locked.
+    pub fn add(&self, table: &str, pk: &[u8]) {
+        let k = row_key(table, pk);
+        let mut keys = self.keys.lock();
+        self.bits.fetch_or(k.bit, Ordering::AcqRel);
+        keys.insert(k.bytes);
     }
 
     fn clear(&self) {
-        self.keys.lock().clear();
+        let mut keys = self.keys.lock();
+        keys.clear();
+        self.bits.store(0, Ordering::Release);
     }
 }
 

@@ -42,7 +42,7 @@ pub use event::Event;
 pub use orderer::{Delivery, LocalOrderer, Orderer, SubmitError};
 use trireme_sql::error::{SqlError, SqlResult};
 use trireme_storage::lsm::recovery::RecoveryPoint;
-use trireme_storage::txn::{Txn, TxnShared};
+use trireme_storage::txn::{row_key, Txn, TxnShared};
 use trireme_storage::value::DateTime;
 use trireme_storage::Store;
 
@@ -447,9 +447,10 @@ impl Replicator {
 
     /// Waits until the horizon reaches `seqno`.
     pub async fn wait_applied(&self, seqno: u64) -> SqlResult<()> {
-        let mut rx = self.store.watch_horizon();
-        let r = tokio::time::timeout(self.commit_timeout, rx.wait_for(|h| *h >= seqno)).await;
-        match r {
+        let Some(rx) = self.store.horizon_reached(seqno) else {
+            return Ok(());
+        };
+        match tokio::time::timeout(self.commit_timeout, rx).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(_)) => Err(SqlError::internal("node is shutting down")),
             Err(_) => Err(SqlError::lock_wait_timeout(format!(
@@ -465,10 +466,12 @@ impl Replicator {
     /// rollback (1205) and retry: it waits as long as the apply takes, and
     /// only a node that stops answers 1180 "outcome unknown".
     async fn wait_committed_applied(&self, seqno: u64) -> SqlResult<()> {
-        let mut rx = self.store.watch_horizon();
+        let Some(mut rx) = self.store.horizon_reached(seqno) else {
+            return Ok(());
+        };
         let mut waited = Duration::ZERO;
         loop {
-            match tokio::time::timeout(self.commit_timeout, rx.wait_for(|h| *h >= seqno)).await {
+            match tokio::time::timeout(self.commit_timeout, &mut rx).await {
                 Ok(Ok(_)) => return Ok(()),
                 Ok(Err(_)) => {
                     return Err(SqlError::commit_unknown(format!(
@@ -775,19 +778,41 @@ impl Replicator {
         match verdict {
             Verdict::Pass { depends_seqno } => {
                 self.bf_abort(&ws, origin);
-                // The verdict is final: the origin's COMMIT learns it now and
-                // then waits for the apply (read-your-writes) on its own.
-                self.notify(origin, ws.trx_id, Outcome::Committed(seqno));
+                let trx_id = ws.trx_id;
                 if self.already_applied(seqno) {
+                    self.notify(origin, trx_id, Outcome::Committed(seqno));
                     self.appliers.finish(seqno);
                     return;
                 }
-                self.appliers.submit(appliers::Job::WriteSet {
-                    seqno,
-                    depends: depends_seqno,
-                    origin,
-                    ws,
-                });
+                // Inline only when nothing else waits to be certified: a
+                // burst of events goes to the appliers, in parallel.
+                let burst = self.event_backlog.load(Ordering::Relaxed) > 0;
+                let inline = if burst {
+                    Err(ws)
+                } else {
+                    self.appliers.apply_if_idle(seqno, depends_seqno, ws)
+                };
+                match inline {
+                    Ok(()) => {
+                        self.stats
+                            .last_committed
+                            .fetch_max(seqno, Ordering::Relaxed);
+                    }
+                    Err(ws) => {
+                        // The verdict is final: the origin's COMMIT learns it
+                        // now and waits for the apply (read-your-writes) on
+                        // its own.
+                        self.notify(origin, trx_id, Outcome::Committed(seqno));
+                        self.appliers.submit(appliers::Job::WriteSet {
+                            seqno,
+                            depends: depends_seqno,
+                            origin,
+                            ws,
+                        });
+                        return;
+                    }
+                }
+                self.notify(origin, trx_id, Outcome::Committed(seqno));
             }
             Verdict::Fail(reason) => {
                 tracing::debug!(seqno, ?reason, "certification failed");
@@ -804,6 +829,12 @@ impl Replicator {
         if active.is_empty() {
             return;
         }
+        let keys: Vec<trireme_storage::txn::RowKey> = ws
+            .keys
+            .iter()
+            .filter(|k| k.kind == KeyKind::Exclusive)
+            .filter_map(|k| writeset::row_pk(&k.pk).map(|pk| row_key(&k.table, pk)))
+            .collect();
         for (id, shared) in active.iter() {
             if origin == self.node_id && *id == ws.trx_id {
                 continue;
@@ -811,13 +842,7 @@ impl Replicator {
             if shared.doomed.load(Ordering::Acquire) {
                 continue;
             }
-            let hit = ws
-                .keys
-                .iter()
-                .filter(|k| k.kind == KeyKind::Exclusive)
-                .filter_map(|k| writeset::row_pk(&k.pk).map(|pk| (&k.table, pk)))
-                .any(|(table, pk)| shared.touches(table, pk));
-            if hit {
+            if keys.iter().any(|k| shared.touches(k)) {
                 shared.doomed.store(true, Ordering::Release);
                 self.stats.local_bf_aborts.fetch_add(1, Ordering::Relaxed);
             }

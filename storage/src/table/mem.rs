@@ -33,7 +33,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crossbeam_skiplist::SkipMap;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use super::Row;
 use crate::catalog::TableDef;
@@ -49,6 +49,17 @@ pub struct Version {
 struct ChainInner {
     versions: Vec<Version>,
     dead: bool,
+    /// The chain's key is in `MemRows::dirty` (it holds something GC may
+    /// reclaim once the oldest snapshot passes it).
+    queued: bool,
+}
+
+impl ChainInner {
+    /// Whether GC has anything to reclaim here, now or later: an older
+    /// version under the newest, or a delete marker.
+    fn reclaimable(&self) -> bool {
+        self.versions.len() > 1 || self.versions.last().is_some_and(|v| v.row.is_none())
+    }
 }
 
 /// The versions of one row.
@@ -78,6 +89,10 @@ pub struct MemRows {
     rows: SkipMap<Vec<u8>, Arc<Chain>>,
     /// One set per `def.indexes` entry: `index key ++ primary key`.
     indexes: Vec<SkipMap<Vec<u8>, ()>>,
+    /// Keys of the chains GC may have work in (each once, see
+    /// `ChainInner::queued`): a pass visits only these, so its cost follows
+    /// the rows written since, not the size of the table.
+    dirty: Mutex<Vec<Vec<u8>>>,
 }
 
 fn range(lo: Option<&[u8]>, hi: Option<&[u8]>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
@@ -92,6 +107,7 @@ impl MemRows {
         MemRows {
             rows: SkipMap::new(),
             indexes: def.indexes.iter().map(|_| SkipMap::new()).collect(),
+            dirty: Mutex::new(Vec::new()),
         }
     }
 
@@ -117,6 +133,10 @@ impl MemRows {
                 }
             }
             g.versions.push(Version { seqno, row });
+            if !g.queued && g.reclaimable() {
+                g.queued = true;
+                self.dirty.lock().push(pk.to_vec());
+            }
             return;
         }
     }
@@ -177,36 +197,52 @@ impl MemRows {
     }
 
     pub fn collect_garbage(&self, def: &TableDef, oldest: u64) -> usize {
+        let dirty = std::mem::take(&mut *self.dirty.lock());
+        let mut again = Vec::new();
         let mut dropped = 0;
-        for e in self.rows.iter() {
+        for pk in dirty {
+            let Some(e) = self.rows.get(&pk) else {
+                continue;
+            };
             let chain = e.value();
-            {
-                let g = chain.inner.read();
-                if g.versions.len() == 1 && g.versions[0].row.is_some() {
-                    continue;
-                }
-            }
             let mut g = chain.inner.write();
-            let Some(keep_from) = g.versions.iter().rposition(|v| v.seqno <= oldest) else {
-                continue;
+            g.queued = false;
+            let removed = match g.versions.iter().rposition(|v| v.seqno <= oldest) {
+                None => Vec::new(),
+                Some(keep_from) => {
+                    let all_gone =
+                        keep_from + 1 == g.versions.len() && g.versions[keep_from].row.is_none();
+                    if all_gone {
+                        g.dead = true;
+                        std::mem::take(&mut g.versions)
+                    } else {
+                        g.versions.drain(..keep_from).collect()
+                    }
+                }
             };
-            let all_gone = keep_from + 1 == g.versions.len() && g.versions[keep_from].row.is_none();
-            let removed: Vec<Version> = if all_gone {
-                g.dead = true;
-                std::mem::take(&mut g.versions)
-            } else {
-                g.versions.drain(..keep_from).collect()
-            };
-            if removed.is_empty() {
+            if !removed.is_empty() {
+                dropped += removed.len();
+                self.drop_index_entries(def, e.key(), &removed, &g.versions);
+            }
+            if g.dead {
+                e.remove();
                 continue;
             }
-            dropped += removed.len();
-            self.drop_index_entries(def, e.key(), &removed, &g.versions);
-            if all_gone {
-                e.remove();
+            // Still needed by a live snapshot: look again next pass.
+            if g.reclaimable() {
+                g.queued = true;
+                again.push(pk);
             }
         }
+        if !again.is_empty() {
+            self.dirty.lock().append(&mut again);
+        }
         dropped
+    }
+
+    /// Chains waiting for GC (tests, benchmarks).
+    pub fn dirty_len(&self) -> usize {
+        self.dirty.lock().len()
     }
 
     fn drop_index_entries(&self, def: &TableDef, pk: &[u8], removed: &[Version], kept: &[Version]) {
