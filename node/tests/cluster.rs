@@ -23,6 +23,21 @@ fn server_code(e: &mysql_async::Error) -> Option<u16> {
 /// Commits every connection's open transaction at the same time: whether
 /// each won, in connection order. A loser must have failed certification
 /// (1213) and is rolled back.
+/// A CREATE TABLE returns once its own node has applied it; the others
+/// apply it at their own pace (as Galera's TOI does). Waits until the node
+/// of `x` has, before a test writes to the table there.
+async fn wait_for_table(x: &mut mysql_async::Conn, table: &str) {
+    x.query_drop("SET SESSION wsrep_sync_wait = 1")
+        .await
+        .unwrap();
+    x.query_drop(format!("SELECT COUNT(*) FROM {table}"))
+        .await
+        .unwrap();
+    x.query_drop("SET SESSION wsrep_sync_wait = 0")
+        .await
+        .unwrap();
+}
+
 async fn commit_race(conns: &mut Vec<mysql_async::Conn>) -> Vec<bool> {
     let mut tasks = Vec::new();
     for mut x in conns.drain(..) {
@@ -482,15 +497,7 @@ async fn alter_table_on_one_node_while_others_write() {
         let stop = stop.clone();
         writers.push(tokio::spawn(async move {
             let mut x = c.conn(node).await;
-            // The CREATE TABLE returned on node1; this node may not have
-            // applied it yet (a busy machine): wait until it has.
-            x.query_drop("SET SESSION wsrep_sync_wait = 1")
-                .await
-                .unwrap();
-            x.query_drop("SELECT COUNT(*) FROM ddl.t").await.unwrap();
-            x.query_drop("SET SESSION wsrep_sync_wait = 0")
-                .await
-                .unwrap();
+            wait_for_table(&mut x, "ddl.t").await;
             let mut n = 0i64;
             let mut ok = Vec::new();
             while !stop.load(Ordering::Relaxed) && n < 2000 {
@@ -691,15 +698,7 @@ async fn independent_write_sets_are_applied_in_parallel() {
     let mut tasks = Vec::new();
     for w in 0..12i64 {
         let mut x = c.conn((w % 3) as usize).await;
-        // The CREATE TABLE returned on node1; the others apply it at their
-        // own pace (as Galera's TOI does): wait until this one has.
-        x.query_drop("SET SESSION wsrep_sync_wait = 1")
-            .await
-            .unwrap();
-        x.query_drop("SELECT COUNT(*) FROM pa.t").await.unwrap();
-        x.query_drop("SET SESSION wsrep_sync_wait = 0")
-            .await
-            .unwrap();
+        wait_for_table(&mut x, "pa.t").await;
         tasks.push(tokio::spawn(async move {
             for n in 0..40i64 {
                 let id = w * 1000 + n;
