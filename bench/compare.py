@@ -105,9 +105,8 @@ def prepare(system):
         pass
     for i in range(1, TABLES + 1):
         system.sql(first, f"DROP TABLE IF EXISTS sbtest.sbtest{i}")
-    args = sysbench_args(system, "oltp_read_write", 1, False, 1)
-    r = subprocess.run(args[:2] + [a for a in args[2:] if not a.startswith("--threads")]
-                       + ["prepare"], capture_output=True, text=True, timeout=900)
+    r = subprocess.run(sysbench_args(system, "oltp_read_write", 1, False, 1) + ["prepare"],
+                       capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
         raise RuntimeError(f"{system.label}: sysbench prepare failed: {r.stderr[-2000:]}")
 
@@ -167,7 +166,6 @@ def draw_profile(data, svg, title):
 
 def run_one(system, scenario, secs, node1_pid=None, profile=None):
     test, threads, mode, rc = scenario
-    first = system.hosts[0]
     if rc:
         for h in system.hosts:
             system.sql(h, "SET GLOBAL tx_isolation = 'READ-COMMITTED'")
@@ -183,23 +181,23 @@ def run_one(system, scenario, secs, node1_pid=None, profile=None):
             time.sleep(1)
             perf = start_profile(node1_pid, secs, profile + ".data")
         out, err = bench.communicate(timeout=secs + 300)
-        r = subprocess.CompletedProcess(bench.args, bench.returncode, out, err)
-        if perf:
-            perf.wait(timeout=60)
-            draw_profile(profile + ".data", profile + ".svg", f"trireme node1: {name(scenario)}")
     finally:
         if rc:
             for h in system.hosts:
                 system.sql(h, "SET GLOBAL tx_isolation = 'REPEATABLE-READ'", check=False)
-    res = parse(r.stdout)
+    res = parse(out)
     if res["tps"] is None:
-        res["failed"] = (r.stdout + r.stderr)[-600:]
+        res["failed"] = (out + err)[-600:]
     if node1_pid and res["tps"]:
+        # Read before drawing a profile, which takes a while after the run.
         after = proc_times(node1_pid)
         txns = res["tps"] * secs
         res["node1_cpu_us_per_txn"] = (after[0] - before[0]) * 1e6 / txns
         res["node1_csw_per_txn"] = (after[1] - before[1]) / txns
         res.update(commit_breakdown(status_before, commit_status(system)))
+    if perf:
+        perf.wait(timeout=60)
+        draw_profile(profile + ".data", profile + ".svg", f"trireme node1: {name(scenario)}")
     return res
 
 

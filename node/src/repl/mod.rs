@@ -787,32 +787,26 @@ impl Replicator {
                 // Inline only when nothing else waits to be certified: a
                 // burst of events goes to the appliers, in parallel.
                 let burst = self.event_backlog.load(Ordering::Relaxed) > 0;
-                let inline = if burst {
-                    Err(ws)
+                let queued = if burst {
+                    Some(ws)
                 } else {
-                    self.appliers.apply_if_idle(seqno, depends_seqno, ws)
+                    self.appliers.apply_if_idle(seqno, depends_seqno, ws).err()
                 };
-                match inline {
-                    Ok(()) => {
-                        self.stats
-                            .last_committed
-                            .fetch_max(seqno, Ordering::Relaxed);
-                    }
-                    Err(ws) => {
-                        // The verdict is final: the origin's COMMIT learns it
-                        // now and waits for the apply (read-your-writes) on
-                        // its own.
-                        self.notify(origin, trx_id, Outcome::Committed(seqno));
-                        self.appliers.submit(appliers::Job::WriteSet {
-                            seqno,
-                            depends: depends_seqno,
-                            origin,
-                            ws,
-                        });
-                        return;
-                    }
+                if queued.is_none() {
+                    self.job_done(origin, trx_id, Outcome::Committed(seqno));
                 }
+                // The verdict is final: the origin's COMMIT learns it now
+                // (after an inline apply, with its write-set visible) and
+                // otherwise waits for the apply (read-your-writes) on its own.
                 self.notify(origin, trx_id, Outcome::Committed(seqno));
+                if let Some(ws) = queued {
+                    self.appliers.submit(appliers::Job::WriteSet {
+                        seqno,
+                        depends: depends_seqno,
+                        origin,
+                        ws,
+                    });
+                }
             }
             Verdict::Fail(reason) => {
                 tracing::debug!(seqno, ?reason, "certification failed");

@@ -388,9 +388,6 @@ impl Table {
         }
     }
 
-    /// Drops versions no snapshot at or above `oldest` can see, removes rows
-    /// that are only an old delete, and index entries no retained version
-    /// uses. Returns the number of versions dropped.
     /// Rows of an in-memory table waiting for a GC pass (0 on disk, where
     /// the engine keeps its own versions).
     pub fn gc_backlog(&self) -> usize {
@@ -400,6 +397,9 @@ impl Table {
         }
     }
 
+    /// Drops versions no snapshot at or above `oldest` can see, removes rows
+    /// that are only an old delete, and index entries no retained version
+    /// uses. Returns the number of versions dropped.
     pub fn collect_garbage(&self, oldest: u64) -> StorageResult<usize> {
         match &self.rows {
             Rows::Memory(m) => Ok(m.collect_garbage(&self.def, oldest)),
