@@ -41,13 +41,17 @@
 //!
 //! # Broadcast outcomes
 //!
-//! A payload goes to the leader's raft log once. Failures that prove it was
-//! not appended (not the leader, no leader, connection refused before
-//! sending, entry truncated by a new leader) are retried internally until
-//! the `rpc_ms` deadline; anything that leaves the outcome open (timeout or
-//! lost connection after sending) is returned as
-//! [`BroadcastError::Unknown`] and never retried, so a payload is delivered
-//! at most once.
+//! A payload is delivered at most once: every copy carries the payload's
+//! stamp and the state machine admits each stamp once ([`crate::dedup`]).
+//! Within the `rpc_ms` deadline, and while the caller still waits, a
+//! payload is routed again under the same stamp after any failure that
+//! leaves it unordered so far: not the leader, no leader, connection
+//! refused, entry truncated by a new leader, and also a copy sent to a
+//! leader that never answered (lost connection, reset, timeout) or a wait
+//! for a primary leader after a leader was lost; so a COMMIT in flight to
+//! a leader that dies or is cut off commits through its successor. What
+//! fails after a copy went out is [`BroadcastError::Unknown`] (the copy
+//! may still be ordered); what fails before is definite.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -994,9 +998,38 @@ impl Inner {
         }
     }
 
-    /// Retry definite failures (if time is left); fail the rest.
+    /// In a non-primary state: a broadcast nothing of which went out fails
+    /// at once (1047 to the client, as Galera answers); one a copy of which
+    /// reached a leader is kept and routed again, under the same stamp,
+    /// after one heartbeat or the next change of leader. Failing it here
+    /// would only turn it into "unknown", for which the origin waits until
+    /// its COMMIT deadline anyway; kept, it reaches the successor as soon as
+    /// one is elected (a leader cut off with the copy can no longer commit
+    /// it, and if it did, the state machine drops the second copy by its
+    /// stamp). This is what keeps a majority's commit gap at one election
+    /// when every client of it had a COMMIT in flight to the lost leader.
+    async fn fail_unsent_hold_sent(&self, subs: Vec<Sub>) {
+        let (sent, unsent): (Vec<Sub>, Vec<Sub>) = subs.into_iter().partition(|s| s.sent);
+        for s in unsent {
+            s.fail(SubErr::NonPrimary);
+        }
+        if sent.is_empty() {
+            return;
+        }
+        self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms))
+            .await;
+        self.requeue_or_fail(sent, SubErr::Retry("waiting for a primary leader".into()));
+    }
+
+    /// Retry definite failures (if time is left and the caller still
+    /// waits); fail the rest.
     fn requeue_or_fail(&self, subs: Vec<Sub>, e: SubErr) {
         for s in subs {
+            if s.tx.is_closed() {
+                // The caller gave up (its COMMIT deadline passed and the
+                // client was told the outcome is unknown): no new copy.
+                continue;
+            }
             match &e {
                 SubErr::Retry(_) if !s.local_only && Instant::now() < s.deadline => {
                     if let Err(mpsc::error::SendError(s)) = self.submit_tx.send(s) {
@@ -1102,7 +1135,12 @@ impl Inner {
                 SubErr::Unknown(format!("unexpected answer from leader: {other:?}")),
             ),
             Err(e) if e.not_delivered() => self.requeue_or_fail(subs, SubErr::Retry(e.to_string())),
-            Err(e) => self.requeue_or_fail(subs, SubErr::Unknown(e.to_string())),
+            Err(e) => {
+                // Sent, no answer (lost connection, reset, timeout): the
+                // leader may have appended it. Same stamp, next leader.
+                tracing::debug!(error = %e, "forwarded batch unanswered; routing it again");
+                self.fail_unsent_hold_sent(subs).await
+            }
         }
     }
 
@@ -1135,9 +1173,9 @@ impl Inner {
                     return;
                 }
                 if !self.ctl.primary.load(Ordering::SeqCst) {
-                    for s in live {
-                        s.fail(SubErr::NonPrimary);
-                    }
+                    // Elected but not yet confirmed primary, or a leader
+                    // cut off from its quorum.
+                    self.fail_unsent_hold_sent(live).await;
                     return;
                 }
                 self.propose(live).await
@@ -1159,9 +1197,7 @@ impl Inner {
                 if !self.ctl.primary.load(Ordering::SeqCst)
                     && self.nonprimary_for() > d(self.cfg.timeouts.suspect_ms)
                 {
-                    for s in remote {
-                        s.fail(SubErr::NonPrimary);
-                    }
+                    self.fail_unsent_hold_sent(remote).await;
                     return;
                 }
                 match self.peer_of(l) {

@@ -195,6 +195,67 @@ async fn a_follower_cut_off_from_its_leader_alone_goes_non_primary() {
     }
 }
 
+/// A broadcast forwarded to a leader that has just been cut off from both
+/// followers gets no answer (the leader resets the stream). It must still
+/// be ordered, once, through the successor the followers elect, and be
+/// answered with its seqno. Answering "unknown" instead would keep a
+/// node's client waiting until its COMMIT deadline and then tell it 1180,
+/// which is what stretched a majority's commit gap to 5 s when every
+/// client of it had a COMMIT in flight (issue 12). Default fail-over
+/// timeouts, as in production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_in_flight_to_a_lost_leader_commits_through_its_successor() {
+    init_tracing();
+    let root = root();
+    let nodes = cluster(3, root.path(), |c| {
+        let d = trireme_gcs::config::Timeouts::default();
+        c.timeouts.suspect_ms = d.suspect_ms;
+        c.timeouts.election_min_ms = d.election_min_ms;
+        c.timeouts.election_max_ms = d.election_max_ms;
+        c.timeouts.heartbeat_ms = d.heartbeat_ms;
+    })
+    .await;
+    send_n(&nodes[0], "before", 3).await;
+    let lid = wait_leader(&nodes).await;
+    let leader = nodes.iter().find(|n| n.gcs.id() == lid).unwrap();
+    let followers: Vec<&TestNode> = nodes.iter().filter(|n| n.gcs.id() != lid).collect();
+    // The followers still take it for their leader (for about
+    // election_min_ms), so the broadcast below is forwarded to it.
+    for f in &followers {
+        leader.gcs.faults().set_blocked(f.gcs.id(), true);
+    }
+    let payload = Bytes::from_static(b"in-flight-to-the-lost-leader");
+    let seqno = followers[0]
+        .gcs
+        .broadcast(payload.clone())
+        .await
+        .expect("ordered through the successor, not unknown");
+    let successor = leader_of_nodes(followers.iter().copied());
+    assert!(
+        successor.is_some_and(|s| s != lid),
+        "a follower leads now (leader {successor:?}, lost leader {lid})"
+    );
+    for f in &followers {
+        leader.gcs.faults().set_blocked(f.gcs.id(), false);
+    }
+    wait_for("the lost leader is back in", LONG, || leader.view().primary).await;
+    converge(&nodes.iter().collect::<Vec<_>>()).await;
+    for n in &nodes {
+        let log = n.app.log();
+        let at: Vec<usize> = log
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, p))| *p == payload)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(at.len(), 1, "member {} holds it once", n.gcs.id());
+    }
+    assert!(seqno > 3, "ordered after the first three ({seqno})");
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
 /// A 3-member cluster that loses a member evicts it after `evict_ms` and
 /// keeps working as 2; the evicted member, restarted, rejoins (learner, then
 /// voter); another member can then leave gracefully.
