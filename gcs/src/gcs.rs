@@ -1000,25 +1000,32 @@ impl Inner {
 
     /// In a non-primary state: a broadcast nothing of which went out fails
     /// at once (1047 to the client, as Galera answers); one a copy of which
-    /// reached a leader is kept and routed again, under the same stamp,
-    /// after one heartbeat or the next change of leader. Failing it here
-    /// would only turn it into "unknown", for which the origin waits until
-    /// its COMMIT deadline anyway; kept, it reaches the successor as soon as
-    /// one is elected (a leader cut off with the copy can no longer commit
-    /// it, and if it did, the state machine drops the second copy by its
-    /// stamp). This is what keeps a majority's commit gap at one election
-    /// when every client of it had a COMMIT in flight to the lost leader.
+    /// reached a leader is kept and routed again under the same stamp.
+    /// Failing it here would only turn it into "unknown", for which the
+    /// origin waits until its COMMIT deadline anyway; kept, it reaches the
+    /// successor as soon as one is elected (a leader cut off with the copy
+    /// can no longer commit it, and if it did, the state machine drops the
+    /// second copy by its stamp). This is what keeps a majority's commit
+    /// gap at one election when every client of it had a COMMIT in flight
+    /// to the lost leader.
     async fn fail_unsent_hold_sent(&self, subs: Vec<Sub>) {
         let (sent, unsent): (Vec<Sub>, Vec<Sub>) = subs.into_iter().partition(|s| s.sent);
         for s in unsent {
             s.fail(SubErr::NonPrimary);
         }
-        if sent.is_empty() {
-            return;
+        if !sent.is_empty() {
+            self.retry_after_change(sent, "waiting for a primary leader")
+                .await;
         }
+    }
+
+    /// Routes `subs` again after the next change of raft metrics (a new
+    /// leader, a new term) or one heartbeat, whichever comes first, so a
+    /// retry waiting for the cluster to move does not spin.
+    async fn retry_after_change(&self, subs: Vec<Sub>, why: &str) {
         self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms))
             .await;
-        self.requeue_or_fail(sent, SubErr::Retry("waiting for a primary leader".into()));
+        self.requeue_or_fail(subs, SubErr::Retry(why.into()));
     }
 
     /// Retry definite failures (if time is left and the caller still
@@ -1139,7 +1146,8 @@ impl Inner {
                 // Sent, no answer (lost connection, reset, timeout): the
                 // leader may have appended it. Same stamp, next leader.
                 tracing::debug!(error = %e, "forwarded batch unanswered; routing it again");
-                self.fail_unsent_hold_sent(subs).await
+                self.retry_after_change(subs, "the leader did not answer")
+                    .await
             }
         }
     }
@@ -1164,12 +1172,8 @@ impl Inner {
             Some(l) if l == self.id && state == ServerState::Leader => {
                 if self.handing_over.load(Ordering::SeqCst) {
                     // The successor orders it once elected.
-                    self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms))
+                    self.retry_after_change(live, "leadership being handed over")
                         .await;
-                    self.requeue_or_fail(
-                        live,
-                        SubErr::Retry("leadership being handed over".into()),
-                    );
                     return;
                 }
                 if !self.ctl.primary.load(Ordering::SeqCst) {
@@ -1203,20 +1207,14 @@ impl Inner {
                 match self.peer_of(l) {
                     Some(p) => self.forward(remote, p).await,
                     None => {
-                        self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms))
+                        self.retry_after_change(remote, "leader address unknown")
                             .await;
-                        self.requeue_or_fail(
-                            remote,
-                            SubErr::Retry("leader address unknown".into()),
-                        );
                     }
                 }
             }
             None => {
                 // No leader yet: wait for one, then retry.
-                self.wait_metrics_change(d(self.cfg.timeouts.heartbeat_ms))
-                    .await;
-                self.requeue_or_fail(live, SubErr::Retry("no leader".into()));
+                self.retry_after_change(live, "no leader").await;
             }
         }
     }
