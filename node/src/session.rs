@@ -1562,6 +1562,19 @@ pub fn count_placeholders(text: &str) -> usize {
         .count()
 }
 
+/// A table's TEXT and BLOB columns go out as BLOB whatever their size, an
+/// expression's sized as MariaDB sends it (MEDIUM_BLOB, LONG_BLOB).
+fn blob_type(c: &OutCol, len: u32) -> ColumnType {
+    if !c.org_table.is_empty() {
+        return ColumnType::MYSQL_TYPE_BLOB;
+    }
+    match len {
+        0..=65_535 => ColumnType::MYSQL_TYPE_BLOB,
+        65_536..=16_777_215 => ColumnType::MYSQL_TYPE_MEDIUM_BLOB,
+        _ => ColumnType::MYSQL_TYPE_LONG_BLOB,
+    }
+}
+
 /// Result metadata for the wire.
 pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
     let (ty, len, decimals, binary, unsigned) = match &c.ty {
@@ -1610,10 +1623,10 @@ pub fn column_def(c: &OutCol) -> wire::types::ColumnDef {
                 false,
                 false,
             ),
-            SqlType::Text(n) => (ColumnType::MYSQL_TYPE_BLOB, *n, 0, false, false),
+            SqlType::Text(n) => (blob_type(c, *n), *n, 0, false, false),
             SqlType::Binary(n) => (ColumnType::MYSQL_TYPE_STRING, *n, 0, true, false),
             SqlType::Varbinary(n) => (ColumnType::MYSQL_TYPE_VAR_STRING, *n, 0, true, false),
-            SqlType::Blob(n) => (ColumnType::MYSQL_TYPE_BLOB, *n, 0, true, false),
+            SqlType::Blob(n) => (blob_type(c, *n), *n, 0, true, false),
             SqlType::Date => (ColumnType::MYSQL_TYPE_DATE, 10, 0, true, false),
             SqlType::DateTime(f) => (
                 ColumnType::MYSQL_TYPE_DATETIME,

@@ -601,9 +601,10 @@ async fn a_slow_node_pauses_the_cluster_with_flow_control() {
     // what was in flight when the STOP went out can arrive: at most one
     // commit per writer, plus those that passed the gate in the moment the
     // STOP took to travel. How many that is depends on scheduling on this
-    // 2-core machine (up to 4-5 per writer seen), so the bound allows 6 per
-    // writer: still far below the growth without a working gate (about 200
-    // here).
+    // 2-core machine (4-5 per writer usual, 6.25 once in CI when the slow
+    // node got no CPU for a moment), so the bound allows 12 per writer:
+    // still far below the growth without a working gate (about 200 of the
+    // 240 write-sets here).
     let upper: u64 = c
         .status(2, "wsrep_flow_control_upper_limit")
         .await
@@ -618,7 +619,7 @@ async fn a_slow_node_pauses_the_cluster_with_flow_control() {
         .unwrap();
     let writers = 4;
     assert!(
-        max_queue <= upper + 6 * writers,
+        max_queue <= upper + 12 * writers,
         "the slow node's receive queue reached {max_queue}, upper limit {upper}"
     );
     for node in 0..3 {

@@ -1765,9 +1765,17 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
             }
             (ty, true)
         }
-        Expr::Cast(_, to) => (
+        Expr::Cast(x, to) => (
             Some(match to {
                 CastTo::Signed => SqlType::Int {
+                    width: if char_len(x, cols) <= 9 {
+                        IntWidth::Int
+                    } else {
+                        IntWidth::Big
+                    },
+                    unsigned: false,
+                },
+                CastTo::BigInt => SqlType::Int {
                     width: IntWidth::Big,
                     unsigned: false,
                 },
@@ -1868,6 +1876,8 @@ pub(crate) fn int_len(e: &Expr, cols: &[OutCol]) -> Option<IntLen> {
                 }
                 SqlType::Bool => (1, false),
                 SqlType::Year => (4, true),
+                // As a number an ENUM or SET is as long as its text can be.
+                t @ (SqlType::Enum(_) | SqlType::Set(_)) => (t.max_len()?.max(1), false),
                 SqlType::Bit(m) => (
                     (u64::MAX >> (64 - u32::from(*m))).to_string().len() as u32,
                     true,
@@ -1908,6 +1918,31 @@ pub(crate) fn int_len(e: &Expr, cols: &[OutCol]) -> Option<IntLen> {
             })
         }
         _ => None,
+    }
+}
+
+/// MariaDB's maximum character length of `e` where a conversion to an
+/// integer reads it to choose INT or BIGINT (`CAST(... AS SIGNED)`): an
+/// integer's digits and sign, a literal's written length, a column's
+/// declared one; u32::MAX when unknown (a DOUBLE, an expression).
+pub(crate) fn char_len(e: &Expr, cols: &[OutCol]) -> u32 {
+    if let Some(l) = int_len(e, cols) {
+        return l.len;
+    }
+    match e {
+        Expr::Lit(Value::Null) => 0,
+        Expr::Lit(Value::Decimal(d)) => d.to_string().len() as u32,
+        Expr::Lit(Value::Str(s)) => s.chars().count() as u32,
+        Expr::Neg(x) => char_len(x, cols).saturating_add(1),
+        _ => match infer(e, cols).0 {
+            Some(SqlType::Decimal { precision, scale }) => {
+                u32::from(precision) + u32::from(scale > 0) + 1
+            }
+            Some(SqlType::Date) => 10,
+            Some(SqlType::DateTime(p) | SqlType::Timestamp(p)) => 19 + u32::from(p),
+            Some(t) => t.max_len().unwrap_or(u32::MAX),
+            None => 0,
+        },
     }
 }
 
@@ -1978,7 +2013,7 @@ fn unquote_json_operand(a: Expr, b: Expr) -> (Expr, Expr) {
 /// variables and session values: MariaDB sends them as LONGLONG).
 fn bigint_lit(v: Value) -> Expr {
     match v {
-        Value::Int(_) => Expr::Cast(Box::new(Expr::Lit(v)), CastTo::Signed),
+        Value::Int(_) => Expr::Cast(Box::new(Expr::Lit(v)), CastTo::BigInt),
         other => Expr::Lit(other),
     }
 }
@@ -2070,11 +2105,16 @@ pub fn agg_type(a: &AggCall, cols: &[OutCol]) -> (Option<SqlType>, bool) {
                 }),
                 true,
             ),
+            // An ENUM's or SET's MIN/MAX is a plain string (VAR_STRING).
+            (Some(t @ (SqlType::Enum(_) | SqlType::Set(_))), _) => {
+                (Some(SqlType::Varchar(t.max_len().unwrap_or(255))), true)
+            }
             (t, _) => (t, true),
         },
         AggFunc::Variance { .. } => (Some(SqlType::Double), true),
         AggFunc::GroupConcat => (Some(SqlType::Text(65_535)), true),
-        AggFunc::JsonArrayAgg | AggFunc::JsonObjectAgg => (Some(SqlType::Text(u32::MAX)), true),
+        // Sent as BLOB, as GROUP_CONCAT is (MariaDB types both so).
+        AggFunc::JsonArrayAgg | AggFunc::JsonObjectAgg => (Some(SqlType::Text(65_535)), true),
         AggFunc::BitAnd | AggFunc::BitOr | AggFunc::BitXor => (
             Some(SqlType::Int {
                 width: IntWidth::Big,

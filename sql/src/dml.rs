@@ -495,6 +495,32 @@ impl Exec<'_> {
         }
     }
 
+    /// `v` as row `row_no` of a statement's temporary table with a column
+    /// of type `ty` (a recursive CTE): in strict mode a value that does not
+    /// fit fails, otherwise it is adjusted with a warning, as MariaDB does.
+    pub(crate) fn store_in_temporary(
+        &mut self,
+        ty: &SqlType,
+        v: Value,
+        column: &str,
+        row_no: usize,
+    ) -> SqlResult<Value> {
+        if v.is_null() {
+            return Ok(v);
+        }
+        match ty.coerce(v.clone(), column) {
+            Ok(c) => Ok(c),
+            Err(e) if !self.strict() => match crate::coerce::adjusted(ty, &v, column) {
+                Some(a) => {
+                    self.warn_ignored(e, row_no);
+                    Ok(a)
+                }
+                None => Err(at_row(e, row_no)),
+            },
+            Err(e) => Err(at_row(e, row_no)),
+        }
+    }
+
     /// Whether sql_mode holds STRICT_TRANS_TABLES or STRICT_ALL_TABLES: a
     /// value that does not fit its column fails the statement. Without,
     /// it is adjusted with a warning, as MariaDB does.

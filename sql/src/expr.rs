@@ -38,6 +38,9 @@ impl CmpOp {
 #[derive(Clone, Debug, PartialEq)]
 pub enum CastTo {
     Signed,
+    /// A signed integer typed BIGINT whatever its length: system variables
+    /// and session values, which MariaDB sends as LONGLONG.
+    BigInt,
     Unsigned,
     Decimal(u8, u8),
     Double,
@@ -554,7 +557,7 @@ pub fn cast(v: Value, to: &CastTo) -> SqlResult<Value> {
         return Ok(Value::Null);
     }
     Ok(match to {
-        CastTo::Signed => Value::Int(v.to_i64().unwrap_or(0)),
+        CastTo::Signed | CastTo::BigInt => Value::Int(v.to_i64().unwrap_or(0)),
         CastTo::Unsigned => Value::UInt(v.to_i64().unwrap_or(0) as u64),
         CastTo::Decimal(p, s) => {
             match (SqlType::Decimal {

@@ -30,6 +30,7 @@ pub mod func;
 pub mod generated;
 pub mod group;
 pub mod multi;
+pub mod schema_types;
 pub mod select;
 pub mod sequence;
 pub mod show;

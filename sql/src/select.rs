@@ -246,6 +246,12 @@ impl Exec<'_> {
                     .collect();
                 Ok((cols, rows))
             }
+            // MariaDB's grammar has no `WITH ... UPDATE / DELETE / INSERT`.
+            other @ (ast::SetExpr::Update(_) | ast::SetExpr::Delete(_) | ast::SetExpr::Insert(_)) => {
+                Err(SqlError::syntax(format!(
+                    "check the manual that corresponds to your MariaDB server version for the right syntax to use near '{other}'"
+                )))
+            }
             other => Err(SqlError::unsupported(format!("query form {other}"))),
         }
     }

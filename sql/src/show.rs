@@ -212,7 +212,16 @@ impl Exec<'_> {
             }
             out.push(r);
         }
-        Ok(rows(text_cols(&names), out))
+        // Type and Default are LONGTEXT in information_schema.COLUMNS, and
+        // drivers read their wire type (BLOB), as MariaDB sends it.
+        let cols = names
+            .iter()
+            .map(|n| match *n {
+                "Type" | "Default" => OutCol::expr(n, Some(SqlType::Text(65_535)), true),
+                _ => OutCol::text(n),
+            })
+            .collect();
+        Ok(rows(cols, out))
     }
 
     pub fn show_create_table(&self, db: Option<&str>, table: &str) -> SqlResult<Output> {
@@ -351,13 +360,20 @@ impl Exec<'_> {
             "Index_type",
             "Comment",
             "Index_comment",
-            "Visible",
-            "Expression",
+            "Ignored",
         ];
         let mut cols = text_cols(&names);
         cols[1] = OutCol::bigint("Non_unique");
-        cols[3] = OutCol::bigint("Seq_in_index");
+        cols[3] = OutCol::expr(
+            "Seq_in_index",
+            Some(SqlType::Int {
+                width: IntWidth::Int,
+                unsigned: true,
+            }),
+            false,
+        );
         cols[6] = OutCol::bigint("Cardinality");
+        cols[7] = OutCol::bigint("Sub_part");
         let rows_in = self
             .catalog
             .table(&def.db, &def.name)
@@ -379,8 +395,7 @@ impl Exec<'_> {
                     s("BTREE"),
                     s(""),
                     s(""),
-                    s("YES"),
-                    Value::Null,
+                    s("NO"),
                 ]);
             }
         }
@@ -416,6 +431,8 @@ impl Exec<'_> {
             "Checksum",
             "Create_options",
             "Comment",
+            "Max_index_length",
+            "Temporary",
         ];
         let mut out = Vec::new();
         for (name, t) in &d.tables {
@@ -441,9 +458,31 @@ impl Exec<'_> {
                 Value::Null,
                 s(""),
                 s(t.def.comment.clone()),
+                Value::Int(0),
+                s("N"),
             ]);
         }
-        Ok(rows(text_cols(&names), out))
+        // MariaDB's types: sizes and counts BIGINT UNSIGNED, times DATETIME.
+        let cols = names
+            .iter()
+            .map(|n| match *n {
+                "Version" | "Rows" | "Avg_row_length" | "Data_length" | "Max_data_length"
+                | "Index_length" | "Data_free" | "Auto_increment" | "Checksum"
+                | "Max_index_length" => OutCol::expr(
+                    n,
+                    Some(SqlType::Int {
+                        width: IntWidth::Big,
+                        unsigned: true,
+                    }),
+                    true,
+                ),
+                "Create_time" | "Update_time" | "Check_time" => {
+                    OutCol::expr(n, Some(SqlType::DateTime(0)), true)
+                }
+                _ => OutCol::text(n),
+            })
+            .collect();
+        Ok(rows(cols, out))
     }
 
     pub fn show_variables(&self, global: bool, filter: Option<&str>) -> Output {
@@ -1330,18 +1369,18 @@ impl Exec<'_> {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                // Numeric columns are BIGINT whatever the rows hold (a NULL
-                // in the first row, or no rows, must not make them text).
-                let is_int = INFORMATION_SCHEMA_INT_COLUMNS.contains(c)
-                    || out
-                        .first()
-                        .is_some_and(|r| matches!(r.get(i), Some(Value::Int(_) | Value::UInt(_))));
-                let mut m = if is_int {
-                    OutCol::bigint(c)
-                } else if INFORMATION_SCHEMA_LONGTEXT_COLUMNS.contains(c) {
-                    OutCol::expr(c, Some(SqlType::Text(u32::MAX)), true)
-                } else {
-                    OutCol::text(c)
+                // MariaDB's type whatever the rows hold (a NULL in the first
+                // row, or no rows, must not make a number text); a column
+                // of trireme's own keeps its values' type.
+                let mut m = match crate::schema_types::column_type(&upper, c) {
+                    Some(ty) => OutCol::expr(c, Some(ty), true),
+                    None if out.first().is_some_and(|r| {
+                        matches!(r.get(i), Some(Value::Int(_) | Value::UInt(_)))
+                    }) =>
+                    {
+                        OutCol::bigint(c)
+                    }
+                    None => OutCol::text(c),
                 };
                 m.db = "information_schema".into();
                 m.org_table = upper.clone();
@@ -1365,39 +1404,6 @@ const INFO_TABLES: [&str; 11] = [
     "STATISTICS",
     "TABLES",
 ];
-
-/// information_schema columns MySQL types as integers.
-const INFORMATION_SCHEMA_INT_COLUMNS: &[&str] = &[
-    "ORDINAL_POSITION",
-    "CHARACTER_MAXIMUM_LENGTH",
-    "CHARACTER_OCTET_LENGTH",
-    "NUMERIC_PRECISION",
-    "NUMERIC_SCALE",
-    "DATETIME_PRECISION",
-    "VERSION",
-    "TABLE_ROWS",
-    "AVG_ROW_LENGTH",
-    "DATA_LENGTH",
-    "INDEX_LENGTH",
-    "DATA_FREE",
-    "AUTO_INCREMENT",
-    "NON_UNIQUE",
-    "SEQ_IN_INDEX",
-    "CARDINALITY",
-    "ID",
-    "TIME",
-    "MAXLEN",
-    "SORTLEN",
-    "FILE_ID",
-    "TOTAL_EXTENTS",
-    "EXTENT_SIZE",
-    "INITIAL_SIZE",
-    "POSITION_IN_UNIQUE_CONSTRAINT",
-    "ACTION_ORDER",
-];
-
-/// information_schema columns MariaDB types LONGTEXT (BLOB on the wire).
-const INFORMATION_SCHEMA_LONGTEXT_COLUMNS: &[&str] = &["CHECK_CLAUSE"];
 
 /// One key of a table as SHOW INDEX and information_schema list it.
 struct Key<'a> {

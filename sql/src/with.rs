@@ -38,16 +38,16 @@ impl Exec<'_> {
             if self.ctes[mark..].iter().any(|c| c.name == name) {
                 self.ctes.truncate(mark);
                 return Err(SqlError::new(
-                    1066,
-                    "42000",
-                    format!("Not unique table/alias: '{name}'"),
+                    4004,
+                    "HY000",
+                    format!("Duplicate query name `{name}` in WITH clause"),
                 ));
             }
             let r = if with.recursive && mentions_table(&cte.query.body, &name) {
                 self.recursive_cte(&name, cte)
             } else {
                 self.query(&cte.query).and_then(|(mut cols, rows)| {
-                    rename_columns(&mut cols, alias_names(&cte.alias.columns))?;
+                    cte_columns(&mut cols, cte)?;
                     Ok((cols, rows))
                 })
             };
@@ -103,15 +103,12 @@ impl Exec<'_> {
             ast::SetQuantifier::All | ast::SetQuantifier::AllByName
         );
         let (mut cols, anchor) = self.set_expr(left)?;
-        rename_columns(&mut cols, alias_names(&cte.alias.columns))?;
-        // Values grow as the recursion goes: integer columns are BIGINT.
+        cte_columns(&mut cols, cte)?;
+        // The anchor's types are the CTE's: MariaDB stores every row in a
+        // temporary table of those types, so a value of the recursive part
+        // that does not fit fails in strict mode (1264, 1406) or is
+        // adjusted with a warning; that is why applications CAST the anchor.
         for c in &mut cols {
-            if c.ty.as_ref().is_some_and(|t| t.is_integer()) {
-                c.ty = Some(trireme_storage::types::SqlType::Int {
-                    width: trireme_storage::types::IntWidth::Big,
-                    unsigned: false,
-                });
-            }
             c.nullable = true;
         }
         let colls: Vec<Option<Collation>> = cols.iter().map(|c| c.collation).collect();
@@ -142,6 +139,7 @@ impl Exec<'_> {
                 return Err(SqlError::set_columns_differ());
             }
             for r in next {
+                let r = self.fit_row(&cols, r, result.len() + 1)?;
                 if !distinct || seen.insert(crate::select::row_fingerprint(&r, &colls)) {
                     work.push(Row::from(r.clone()));
                     result.push(r);
@@ -151,6 +149,39 @@ impl Exec<'_> {
         }
         Ok((cols, result))
     }
+
+    /// A recursive part's row in the anchor's column types, as row `row_no`
+    /// of the CTE's temporary table.
+    fn fit_row(
+        &mut self,
+        cols: &[OutCol],
+        row: Vec<Value>,
+        row_no: usize,
+    ) -> SqlResult<Vec<Value>> {
+        row.into_iter()
+            .zip(cols)
+            .map(|(v, c)| match &c.ty {
+                Some(ty) => self.store_in_temporary(ty, v, &c.name, row_no),
+                None => Ok(v),
+            })
+            .collect()
+    }
+}
+
+/// Renames a CTE's columns to its column list; a count that differs is
+/// MariaDB's WITH error, not the derived table's.
+fn cte_columns(cols: &mut [OutCol], cte: &ast::Cte) -> SqlResult<()> {
+    rename_columns(cols, alias_names(&cte.alias.columns)).map_err(|e| {
+        if e.code == 1353 {
+            SqlError::new(
+                4002,
+                "HY000",
+                "WITH column list and SELECT field list have different column counts",
+            )
+        } else {
+            e
+        }
+    })
 }
 
 /// Renames result columns to a `name(a, b, ...)` column list.

@@ -354,8 +354,12 @@ impl Value {
             Value::Null => None,
             Value::Int(i) => Some(*i),
             Value::UInt(u) => Some(*u as i64),
-            Value::Double(d) => Some(d.round() as i64),
-            Value::Decimal(d) => d.round().to_i64(),
+            // MariaDB rounds a DOUBLE half to even (rint) and a DECIMAL
+            // half away from zero.
+            Value::Double(d) => Some(d.round_ties_even() as i64),
+            Value::Decimal(d) => d
+                .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+                .to_i64(),
             Value::Str(_) | Value::Bytes(_) => {
                 let s = self.to_text_lossy();
                 let t = s.trim();

@@ -949,15 +949,36 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
             let b = args.get(2).and_then(|a| infer(a, cols).0);
             (crate::bind::merge_types(a, b), true)
         }
+        // MariaDB's rule: the integer digits, one more when a fraction can
+        // carry into them; INT up to 9, BIGINT up to 18, DECIMAL beyond.
+        // A FLOAT or a NULL gives a DOUBLE.
         Floor | Ceil => match (first(), args.first()) {
-            ((Some(SqlType::Decimal { .. }), n), Some(Expr::Lit(Value::Decimal(d))))
-                if d.abs() < rust_decimal::Decimal::from(100_000_000_000_000_000i64) =>
-            {
-                (big(), n)
+            ((Some(SqlType::Decimal { precision, scale }), n), a) => {
+                let digits = match a {
+                    Some(Expr::Lit(Value::Decimal(d))) => {
+                        let whole = d.trunc().abs();
+                        let int_digits = if whole.is_zero() {
+                            0
+                        } else {
+                            whole.to_string().len() as u32
+                        };
+                        int_digits + u32::from(d.scale() > 0)
+                    }
+                    _ => u32::from(precision - scale) + u32::from(scale > 0),
+                };
+                match digits {
+                    0..=9 => (int(), n),
+                    10..=18 => (big(), n),
+                    _ => (
+                        Some(SqlType::Decimal {
+                            precision,
+                            scale: 0,
+                        }),
+                        n,
+                    ),
+                }
             }
-            ((Some(SqlType::Decimal { precision, scale }), n), _) if precision - scale <= 17 => {
-                (big(), n)
-            }
+            ((None | Some(SqlType::Float), n), _) => (Some(SqlType::Double), n),
             (other, _) => other,
         },
         Abs | Mod => {
@@ -969,7 +990,11 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
             match l {
                 // MOD by zero is NULL.
                 Some(l) => (l.sql_type(), first().1 || f == Mod),
-                None => first(),
+                // A bare NULL argument makes MariaDB's DOUBLE.
+                None => match first() {
+                    (None, n) => (Some(SqlType::Double), n),
+                    other => other,
+                },
             }
         }
         Round | Truncate => {
@@ -988,6 +1013,7 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
                         n,
                     )
                 }
+                None => (Some(SqlType::Double), n),
                 other => (other, n),
             }
         }
@@ -1056,7 +1082,8 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
                     };
                     (Some(SqlType::DateTime(p)), true)
                 }
-                Some(t) if t.is_string() => (varchar(29), true),
+                // A fixed-length string (STRING on the wire), as MariaDB's.
+                Some(t) if t.is_string() => (Some(SqlType::Char(29)), true),
                 _ => (Some(SqlType::DateTime(0)), true),
             }
         }
