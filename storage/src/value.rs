@@ -782,6 +782,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_double_rounds_half_to_even_and_a_decimal_half_away_from_zero() {
+        let d = |x: f64| Value::Double(x).to_i64();
+        assert_eq!(
+            [d(2.5), d(3.5), d(-2.5), d(1.5), d(2.4)],
+            [Some(2), Some(4), Some(-2), Some(2), Some(2)]
+        );
+        let dec = |t: &str| Value::Decimal(t.parse().unwrap()).to_i64();
+        assert_eq!(
+            [dec("2.5"), dec("3.5"), dec("-2.5"), dec("1.4999")],
+            [Some(3), Some(4), Some(-3), Some(1)]
+        );
+    }
+
+    #[test]
     fn days_round_trip() {
         for days in [-719_000i64, -1, 0, 1, 59, 365, 11_000, 2_932_896] {
             assert_eq!(Date::from_days(days).to_days(), days);

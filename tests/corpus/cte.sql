@@ -55,3 +55,12 @@ WITH RECURSIVE reach (node) AS (SELECT 1 UNION SELECT e.dst FROM edges e JOIN re
 WITH RECURSIVE paths (node, path, len) AS (SELECT 1, CAST('1' AS CHAR(100)), 0 UNION ALL SELECT e.dst, CONCAT(p.path, '>', e.dst), p.len + 1 FROM edges e JOIN paths p ON e.src = p.node) SELECT path, len FROM paths WHERE node = 6 ORDER BY len, path;
 WITH RECURSIVE paths (node, len) AS (SELECT 1, 0 UNION ALL SELECT e.dst, p.len + 1 FROM edges e JOIN paths p ON e.src = p.node) SELECT node, MIN(len) FROM paths GROUP BY node ORDER BY node;
 WITH RECURSIVE t (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3), u (m) AS (SELECT n * 10 FROM t) SELECT m FROM u ORDER BY m;
+-- A recursive CTE's columns have the anchor's types: a value of the
+-- recursive part that does not fit fails in strict mode, and is cut with a
+-- warning outside it.
+WITH RECURSIVE big (n) AS (SELECT 1 UNION ALL SELECT n * 100000 FROM big WHERE n < 1000000000000) SELECT n FROM big;
+WITH RECURSIVE grow (n, s) AS (SELECT 1, 'a' UNION ALL SELECT n + 1, CONCAT(s, 'b') FROM grow WHERE n < 3) SELECT n, s FROM grow;
+WITH RECURSIVE grow (n, s) AS (SELECT 1, CAST('a' AS CHAR(10)) UNION ALL SELECT n + 1, CONCAT(s, 'b') FROM grow WHERE n < 3) SELECT n, s FROM grow ORDER BY n;
+SET SESSION sql_mode = '';
+WITH RECURSIVE grow (n, s) AS (SELECT 1, 'a' UNION ALL SELECT n + 1, CONCAT(s, 'b') FROM grow WHERE n < 3) SELECT n, s FROM grow ORDER BY n;
+SET SESSION sql_mode = DEFAULT;
