@@ -574,11 +574,47 @@ impl Exec<'_> {
                     ast::DateTimeField::Microsecond => Func::Microsecond,
                     ast::DateTimeField::Quarter => Func::Quarter,
                     ast::DateTimeField::Week(_) => Func::Week,
+                    ast::DateTimeField::Custom(u)
+                        if crate::dialect::COMPOUND_UNITS
+                            .iter()
+                            .any(|c| u.value.eq_ignore_ascii_case(c)) =>
+                    {
+                        return Ok(Expr::Func(
+                            Func::ExtractUnits,
+                            vec![
+                                Expr::Lit(Value::Str(u.value.to_ascii_uppercase())),
+                                self.bind(expr, env)?,
+                            ],
+                        ));
+                    }
                     other => return Err(SqlError::unsupported(format!("EXTRACT({other})"))),
                 };
                 Expr::Func(f, vec![self.bind(expr, env)?])
             }
             A::Interval(iv) => {
+                if let Some(ast::DateTimeField::Custom(u)) = &iv.leading_field {
+                    // A compound unit: its text read now, as an amount of
+                    // a simple unit.
+                    let Expr::Lit(v) = self.bind(&iv.value, env)? else {
+                        return Err(SqlError::unsupported(format!(
+                            "INTERVAL {u} of a value that is not a constant"
+                        )));
+                    };
+                    if v.is_null() {
+                        return Ok(Expr::Interval(IntervalUnit::Second, Box::new(Expr::Lit(v))));
+                    }
+                    return Ok(
+                        match crate::interval::compound(&u.value, &v.to_text_lossy()) {
+                            Some((unit, n)) => {
+                                Expr::Interval(unit, Box::new(Expr::Lit(Value::Int(n))))
+                            }
+                            None => Expr::Interval(
+                                IntervalUnit::Second,
+                                Box::new(Expr::Lit(Value::Null)),
+                            ),
+                        },
+                    );
+                }
                 let unit = interval_unit(iv.leading_field.as_ref())?;
                 Expr::Interval(unit, Box::new(self.bind(&iv.value, env)?))
             }
@@ -916,6 +952,15 @@ impl Exec<'_> {
         // `a MOD b` (the dialect keeps the spelling for column names).
         let op = match op {
             B::Custom(s) if s.eq_ignore_ascii_case("MOD") => &B::Modulo,
+            B::Custom(s) if s.eq_ignore_ascii_case("SOUNDS LIKE") => {
+                let soundex = |e| Expr::Func(Func::Soundex, vec![e]);
+                return Ok(Expr::Cmp(
+                    CmpOp::Eq,
+                    Box::new(soundex(self.bind(left, env)?)),
+                    Box::new(soundex(self.bind(right, env)?)),
+                    Some(Collation::Utf8mb4GeneralCi),
+                ));
+            }
             other => other,
         };
         // A row against a row subquery: (a, b) = (SELECT x, y ...).
@@ -1662,6 +1707,20 @@ fn cast_target(dt: &ast::DataType) -> SqlResult<CastTo> {
             _ => None,
         }),
         D::Text => CastTo::Char(None),
+        // `CHAR[(n)] CHARACTER SET cs`, as the dialect keeps it: strings are
+        // utf8mb4 inside, so the character set changes nothing but the name.
+        D::Custom(name, _) if name.to_string().starts_with("CHAR") => {
+            let n = name.to_string();
+            let len = n
+                .strip_prefix("CHAR(")
+                .and_then(|r| r.split_once(')'))
+                .and_then(|(l, _)| l.parse().ok());
+            if n.to_ascii_lowercase().ends_with("character set binary") {
+                CastTo::Binary(len)
+            } else {
+                CastTo::Char(len)
+            }
+        }
         D::Binary(l) => CastTo::Binary(l.map(|n| n as u32)),
         D::Date => CastTo::Date,
         D::Datetime(p) | D::Timestamp(p, _) => CastTo::DateTime(p.unwrap_or(0).min(6) as u8),

@@ -33,6 +33,15 @@ impl Dialect for MariaDb {
         if let Some(e) = char_using(parser) {
             return Some(e);
         }
+        if let Some(e) = interval_function(parser) {
+            return Some(e);
+        }
+        if let Some(e) = compound_interval(parser) {
+            return Some(e);
+        }
+        if let Some(e) = cast_character_set(parser) {
+            return Some(e);
+        }
         if !parser.parse_keyword(Keyword::BINARY) {
             return self.0.parse_prefix(parser);
         }
@@ -107,12 +116,29 @@ impl Dialect for MariaDb {
                     }),
             );
         }
+        // `a SOUNDS LIKE b`: SOUNDEX(a) = SOUNDEX(b), kept as written.
+        if sounds_like_next(parser) {
+            parser.next_token();
+            parser.next_token();
+            return Some(
+                parser
+                    .parse_subexpr(precedence)
+                    .map(|right| Expr::BinaryOp {
+                        left: Box::new(expr.clone()),
+                        op: sqlparser::ast::BinaryOperator::Custom("SOUNDS LIKE".into()),
+                        right: Box::new(right),
+                    }),
+            );
+        }
         self.0.parse_infix(parser, expr, precedence)
     }
 
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
         if matches!(&parser.peek_token_ref().token, Token::Word(w) if w.keyword == Keyword::MOD) {
             return Some(Ok(self.prec_value(Precedence::MulDivModOp)));
+        }
+        if sounds_like_next(parser) {
+            return Some(Ok(self.prec_value(Precedence::Like)));
         }
         self.0.get_next_precedence(parser)
     }
@@ -122,6 +148,12 @@ impl Dialect for MariaDb {
             return Some(u);
         }
         self.0.parse_statement(parser)
+    }
+
+    /// `EXTRACT(DAY_HOUR FROM x)` and MySQL's other compound units, which
+    /// the binder reads from the unit's name.
+    fn allow_extract_custom(&self) -> bool {
+        true
     }
 
     fn require_interval_qualifier(&self) -> bool {
@@ -352,25 +384,149 @@ fn char_using(parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
             p.expect_keyword(Keyword::USING)?;
             let charset = p.parse_identifier()?;
             p.expect_token(&Token::RParen)?;
-            let arg = |e: Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(e));
-            let mut list = vec![arg(Expr::Value(
+            let mut list = vec![Expr::Value(
                 Value::SingleQuotedString(charset.value).with_empty_span(),
-            ))];
-            list.extend(args.into_iter().map(arg));
-            Ok(Expr::Function(Function {
-                name: ObjectName::from(vec![Ident::new("CHAR USING")]),
-                uses_odbc_syntax: false,
-                parameters: FunctionArguments::None,
-                args: FunctionArguments::List(FunctionArgumentList {
-                    duplicate_treatment: None,
-                    args: list,
-                    clauses: Vec::new(),
-                }),
-                within_group: Vec::new(),
-                filter: None,
-                null_treatment: None,
-                over: None,
+            )];
+            list.extend(args);
+            Ok(function("CHAR USING", list))
+        })
+        .transpose()
+}
+
+/// Whether the next two tokens are `SOUNDS LIKE`.
+fn sounds_like_next(parser: &Parser) -> bool {
+    let [a, b] = parser.peek_tokens_ref::<2>().map(|t| &t.token);
+    matches!(a, Token::Word(w) if w.value.eq_ignore_ascii_case("SOUNDS"))
+        && matches!(b, Token::Word(w) if w.keyword == Keyword::LIKE)
+}
+
+fn function(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .collect(),
+            clauses: Vec::new(),
+        }),
+        within_group: Vec::new(),
+        filter: None,
+        null_treatment: None,
+        over: None,
+    })
+}
+
+/// MySQL's `INTERVAL(N, N1, N2, ...)` function (how many of the Ni are at
+/// most N), which sqlparser reads as an INTERVAL literal. Two or more
+/// arguments tell it from `INTERVAL (1 + 1) DAY`.
+fn interval_function(parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+    let [a, b] = parser.peek_tokens::<2>();
+    if !matches!(&a, Token::Word(w) if w.keyword == Keyword::INTERVAL) || b != Token::LParen {
+        return None;
+    }
+    parser
+        .maybe_parse(|p| {
+            p.expect_keyword(Keyword::INTERVAL)?;
+            p.expect_token(&Token::LParen)?;
+            let args = p.parse_comma_separated(Parser::parse_expr)?;
+            p.expect_token(&Token::RParen)?;
+            if args.len() < 2 {
+                return p.expected("a second argument of INTERVAL()", p.peek_token());
+            }
+            Ok(function("INTERVAL", args))
+        })
+        .transpose()
+}
+
+/// MySQL's compound INTERVAL units (`INTERVAL '1:30' HOUR_MINUTE`), which
+/// sqlparser does not know: the unit is kept by name.
+pub const COMPOUND_UNITS: [&str; 11] = [
+    "YEAR_MONTH",
+    "DAY_HOUR",
+    "DAY_MINUTE",
+    "DAY_SECOND",
+    "DAY_MICROSECOND",
+    "HOUR_MINUTE",
+    "HOUR_SECOND",
+    "HOUR_MICROSECOND",
+    "MINUTE_SECOND",
+    "MINUTE_MICROSECOND",
+    "SECOND_MICROSECOND",
+];
+
+fn compound_interval(parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+    if !matches!(&parser.peek_token_ref().token, Token::Word(w) if w.keyword == Keyword::INTERVAL) {
+        return None;
+    }
+    parser
+        .maybe_parse(|p| {
+            p.expect_keyword(Keyword::INTERVAL)?;
+            let value = p.parse_expr()?;
+            let unit = match &p.peek_token_ref().token {
+                Token::Word(w)
+                    if COMPOUND_UNITS
+                        .iter()
+                        .any(|u| w.value.eq_ignore_ascii_case(u)) =>
+                {
+                    Ident::new(w.value.to_ascii_uppercase())
+                }
+                _ => return p.expected("a compound INTERVAL unit", p.peek_token()),
+            };
+            p.next_token();
+            Ok(Expr::Interval(sqlparser::ast::Interval {
+                value: Box::new(value),
+                leading_field: Some(sqlparser::ast::DateTimeField::Custom(unit)),
+                leading_precision: None,
+                last_field: None,
+                fractional_seconds_precision: None,
             }))
+        })
+        .transpose()
+}
+
+/// `CAST(x AS CHAR[(n)] CHARACTER SET cs)` (SQLAlchemy sends it when it
+/// connects), which sqlparser does not read: the target is kept as a
+/// custom type named as written, which the binder casts to CHAR.
+fn cast_character_set(parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+    let [a, b] = parser.peek_tokens::<2>();
+    if !matches!(&a, Token::Word(w) if w.keyword == Keyword::CAST) || b != Token::LParen {
+        return None;
+    }
+    parser
+        .maybe_parse(|p| {
+            p.expect_keyword(Keyword::CAST)?;
+            p.expect_token(&Token::LParen)?;
+            let e = p.parse_expr()?;
+            p.expect_keyword(Keyword::AS)?;
+            p.expect_one_of_keywords(&[Keyword::CHAR, Keyword::CHARACTER])?;
+            let len = if p.consume_token(&Token::LParen) {
+                let n = p.parse_literal_uint()?;
+                p.expect_token(&Token::RParen)?;
+                Some(n)
+            } else {
+                None
+            };
+            if !p.parse_keywords(&[Keyword::CHARACTER, Keyword::SET])
+                && !p.parse_keyword(Keyword::CHARSET)
+            {
+                return p.expected("CHARACTER SET", p.peek_token());
+            }
+            let cs = p.parse_identifier()?;
+            p.expect_token(&Token::RParen)?;
+            let name = match len {
+                Some(n) => format!("CHAR({n}) CHARACTER SET {}", cs.value),
+                None => format!("CHAR CHARACTER SET {}", cs.value),
+            };
+            Ok(Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(e),
+                data_type: DataType::Custom(ObjectName::from(vec![Ident::new(name)]), Vec::new()),
+                format: None,
+            })
         })
         .transpose()
 }
@@ -396,6 +552,37 @@ mod tests {
         assert!(matches!(*left, Expr::BinaryOp { op: B::Custom(m), .. } if m == "MOD"));
         // MOD(a, b) stays a function call.
         assert!(matches!(expr("MOD(7, 3)"), Expr::Function(_)));
+    }
+
+    #[test]
+    fn mysql_only_expression_forms_parse_and_keep_their_spelling() {
+        // INTERVAL(N, N1, ...) is a function; INTERVAL (x) DAY stays an interval.
+        assert!(
+            matches!(expr("INTERVAL(5, 1, 3)"), Expr::Function(f) if f.name.to_string() == "INTERVAL")
+        );
+        assert!(matches!(expr("INTERVAL (1 + 1) DAY"), Expr::Interval(_)));
+        let Expr::Interval(iv) = expr("INTERVAL '1:30' HOUR_MINUTE") else {
+            panic!("not an interval");
+        };
+        assert_eq!(
+            iv.leading_field.map(|f| f.to_string()),
+            Some("HOUR_MINUTE".into())
+        );
+        assert_eq!(
+            expr("'a' SOUNDS LIKE 'b'").to_string(),
+            "'a' SOUNDS LIKE 'b'"
+        );
+        assert_eq!(
+            expr("CAST(x AS CHAR(3) CHARACTER SET utf8mb4)").to_string(),
+            "CAST(x AS CHAR(3) CHARACTER SET utf8mb4)"
+        );
+        assert!(matches!(
+            expr("CAST(x AS CHAR)"),
+            Expr::Cast {
+                data_type: DataType::Char(_) | DataType::Character(_),
+                ..
+            }
+        ));
     }
 
     #[test]

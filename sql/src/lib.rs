@@ -29,6 +29,7 @@ pub mod fk;
 pub mod func;
 pub mod generated;
 pub mod group;
+pub mod interval;
 pub mod multi;
 pub mod schema_types;
 pub mod select;

@@ -955,6 +955,12 @@ impl Exec<'_> {
                             octets,
                             prec,
                             scale,
+                            match c.ty {
+                                SqlType::DateTime(p) | SqlType::Timestamp(p) | SqlType::Time(p) => {
+                                    Value::Int(i64::from(p))
+                                }
+                                _ => Value::Null,
+                            },
                             c.charset().map_or(Value::Null, |cs| s(cs.name())),
                             c.collation.map_or(Value::Null, |c| s(c.name())),
                             s(c.ty.sql_name()),
@@ -986,6 +992,7 @@ impl Exec<'_> {
                     "CHARACTER_OCTET_LENGTH",
                     "NUMERIC_PRECISION",
                     "NUMERIC_SCALE",
+                    "DATETIME_PRECISION",
                     "CHARACTER_SET_NAME",
                     "COLLATION_NAME",
                     "COLUMN_TYPE",

@@ -218,6 +218,17 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
             Some(dt) => Value::Date(dt.date),
             None => Value::Null,
         },
+        ExtractUnits => {
+            let v = vals.get(1).cloned().unwrap_or(Value::Null);
+            let date = v.to_datetime().map(|dt| {
+                (
+                    i64::from(dt.date.year),
+                    i64::from(dt.date.month),
+                    i64::from(dt.date.day),
+                )
+            });
+            crate::interval::extract(&text(&v0), date, time_arg(&v))
+        }
         Year | Month | Day => match v0.to_datetime() {
             Some(dt) => Value::Int(i64::from(match f {
                 Year => u32::from(dt.date.year),

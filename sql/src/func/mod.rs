@@ -103,6 +103,8 @@ pub enum Func {
     Char,
     /// CHAR(n, ... USING charset): the parser passes the charset first.
     CharUsing,
+    /// EXTRACT with a compound unit (its name is the first argument).
+    ExtractUnits,
     Format,
     Conv,
     Bin,
@@ -313,6 +315,7 @@ const FUNCTIONS: &[(&str, Func, usize, usize)] = {
         ("CHAR", Char, 1, M),
         // Spelled with a space: only the parser (`dialect`) produces it.
         ("CHAR USING", CharUsing, 2, M),
+        ("EXTRACT UNITS", ExtractUnits, 2, 2),
         ("FORMAT", Format, 2, 3),
         ("CONV", Conv, 3, 3),
         ("BIN", Bin, 1, 1),
@@ -847,6 +850,10 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
             Some(SqlType::Varbinary((args.len() as u32 * 4).max(1))),
             true,
         ),
+        ExtractUnits => match args.first() {
+            Some(Expr::Lit(u)) if crate::interval::extract_is_big(&text(u)) => (big(), true),
+            _ => (int(), true),
+        },
         CharUsing => match args.first() {
             Some(Expr::Lit(Value::Str(cs))) if cs.eq_ignore_ascii_case("binary") => (
                 Some(SqlType::Varbinary((args.len() as u32 * 4).max(1))),
