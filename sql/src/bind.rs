@@ -2228,20 +2228,15 @@ pub fn expr_display_name(e: &ast::Expr, sql: &str) -> String {
 /// was rewritten before parsing, or sqlparser's span is off).
 fn source_text(e: &ast::Expr, sql: &str) -> Option<String> {
     use sqlparser::ast::Spanned;
-    let span = e.span();
+    let span = match e {
+        // sqlparser gives REGEXP no span: its operands'.
+        ast::Expr::RLike { expr, pattern, .. } => expr.span().union(&pattern.span()),
+        other => other.span(),
+    };
     if span.start.line == 0 || span.end.line == 0 {
         return None;
     }
-    let offset = |l: sqlparser::tokenizer::Location| -> Option<usize> {
-        let line_start: usize = sql
-            .split_inclusive('\n')
-            .take(usize::try_from(l.line).ok()?.checked_sub(1)?)
-            .map(str::len)
-            .sum();
-        let line = sql.get(line_start..)?;
-        let col = usize::try_from(l.column).ok()?.checked_sub(1)?;
-        Some(line_start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i))
-    };
+    let offset = |l| byte_offset(sql, l);
     let (start, end) = (offset(span.start)?, offset(span.end)?);
     let parses_back = |text: &str| {
         sqlparser::parser::Parser::new(&crate::dialect::MariaDb::default())
@@ -2265,12 +2260,127 @@ fn source_text(e: &ast::Expr, sql: &str) -> Option<String> {
         .take_while(|(i, _)| *i < 256)
         .filter(|(_, c)| *c == ')')
         .map(|(i, _)| end + i + 1);
-    std::iter::once(end)
+    let found = std::iter::once(end)
         .chain(later_parens)
         .filter_map(|z| sql.get(start..z))
         .map(str::trim)
+        .find(|t| !t.is_empty() && parses_back(t));
+    if let Some(t) = found {
+        return Some(t.to_string());
+    }
+    // Some spans leave out a leading operator or keyword (`- - 1`, `BINARY
+    // 'a'`, `CAST(`) or a trailing one (`x IS TRUE`): widen them token by
+    // token within the select item, shortest first.
+    let (starts, ends) = item_bounds(sql, start, end)?;
+    let mut tries: Vec<(usize, usize)> = starts
+        .iter()
+        .flat_map(|&a| ends.iter().map(move |&z| (a, z)))
+        .filter(|(a, z)| a < z)
+        .collect();
+    tries.sort_by_key(|(a, z)| z - a);
+    tries
+        .into_iter()
+        .filter_map(|(a, z)| sql.get(a..z))
+        .map(str::trim)
         .find(|t| !t.is_empty() && parses_back(t))
         .map(str::to_string)
+}
+
+/// The byte offset in `sql` of a parser location (1-based line and column
+/// in characters).
+fn byte_offset(sql: &str, l: sqlparser::tokenizer::Location) -> Option<usize> {
+    let line_start: usize = sql
+        .split_inclusive('\n')
+        .take(usize::try_from(l.line).ok()?.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let line = sql.get(line_start..)?;
+    let col = usize::try_from(l.column).ok()?.checked_sub(1)?;
+    Some(line_start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i))
+}
+
+/// Where the select-list item around `start..end` in `sql` may begin and
+/// end: each token start back to the `,` or SELECT-level keyword before
+/// it, each token end on to the `,` or clause keyword after it (at most a
+/// dozen each way).
+fn item_bounds(sql: &str, start: usize, end: usize) -> Option<(Vec<usize>, Vec<usize>)> {
+    use sqlparser::keywords::Keyword as K;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = crate::dialect::MariaDb::default();
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let offset = |l| byte_offset(sql, l);
+    let at: Vec<usize> = tokens
+        .iter()
+        .map(|t| offset(t.span.start))
+        .collect::<Option<_>>()?;
+    let first = at.iter().position(|&o| o >= start)?;
+    let opens_item = |t: &Token| match t {
+        Token::Comma => true,
+        Token::Word(w) => matches!(
+            w.keyword,
+            K::SELECT | K::DISTINCT | K::ALL | K::DISTINCTROW | K::SQL_CALC_FOUND_ROWS
+        ),
+        _ => false,
+    };
+    let last = at.iter().rposition(|&o| o < end)?;
+    let closes_item = |t: &Token| match t {
+        Token::Comma | Token::SemiColon | Token::EOF => true,
+        Token::Word(w) => matches!(
+            w.keyword,
+            K::FROM
+                | K::WHERE
+                | K::GROUP
+                | K::HAVING
+                | K::ORDER
+                | K::LIMIT
+                | K::UNION
+                | K::EXCEPT
+                | K::INTERSECT
+                | K::INTO
+                | K::WINDOW
+                | K::FOR
+                | K::LOCK
+        ),
+        _ => false,
+    };
+    const MOST: usize = 12;
+    let mut starts = vec![start];
+    let mut depth = 0i32;
+    for i in (0..first).rev() {
+        let t = &tokens[i].token;
+        match t {
+            Token::RParen => depth += 1,
+            Token::LParen => depth -= 1,
+            t if depth <= 0 && opens_item(t) => break,
+            _ => {}
+        }
+        if !matches!(t, Token::Whitespace(_)) {
+            starts.push(at[i]);
+        }
+        if starts.len() > MOST {
+            break;
+        }
+    }
+    let mut ends = vec![end];
+    let mut depth = 0i32;
+    for (i, t) in tokens.iter().enumerate().skip(last + 1) {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            t if depth <= 0 && closes_item(t) => break,
+            _ => {}
+        }
+        if !matches!(t.token, Token::Whitespace(_)) {
+            // The text up to this token's end: the next token's start.
+            ends.push(at.get(i + 1).copied().unwrap_or(sql.len()));
+        }
+        if ends.len() > MOST {
+            break;
+        }
+    }
+    Some((starts, ends))
 }
 
 #[allow(dead_code)]
@@ -2302,6 +2412,13 @@ mod tests {
             ("SELECT\n  max( 1 ) , 2", "max( 1 )"),
             ("SELECT NOW() IS NOT NULL, CURDATE()", "NOW() IS NOT NULL"),
             ("SELECT 1 != 2", "1 != 2"),
+            // Spans that miss an operator, a keyword or the whole operation.
+            ("SELECT - - 1, 2", "- - 1"),
+            ("SELECT BINARY 'a' = 'A'", "BINARY 'a' = 'A'"),
+            ("select cast(p.id as char) from p", "cast(p.id as char)"),
+            ("SELECT 'a.b' REGEXP 'a\\.b'", "'a.b' REGEXP 'a\\.b'"),
+            ("SELECT (TRUE IS TRUE) + 1 FROM t", "(TRUE IS TRUE) + 1"),
+            ("SELECT x IS TRUE FROM t", "x IS TRUE"),
         ] {
             assert_eq!(expr_display_name(&first_item(sql), sql), name, "{sql}");
         }

@@ -25,6 +25,15 @@ fn rows(columns: Vec<OutCol>, rows: Vec<Vec<Value>>) -> Output {
     Output::Rows { columns, rows }
 }
 
+/// The first column's name under `SHOW ... LIKE 'p'`: MariaDB adds the
+/// pattern (`Tables_in_db (p)`).
+fn with_pattern(name: &str, filter: Option<&str>) -> String {
+    match filter {
+        Some(p) => format!("{name} ({p})"),
+        None => name.to_string(),
+    }
+}
+
 /// A LIKE filter on the first column.
 fn like_filter(filter: Option<&str>, name: &str) -> bool {
     filter.is_none_or(|p| {
@@ -85,7 +94,7 @@ impl Exec<'_> {
             .filter(|n| like_filter(filter, n))
             .map(|n| vec![s(n)])
             .collect();
-        rows(text_cols(&["Database"]), r)
+        rows(vec![OutCol::text(&with_pattern("Database", filter))], r)
     }
 
     pub fn show_tables(
@@ -98,7 +107,7 @@ impl Exec<'_> {
             Some(d) => d.to_string(),
             None => self.current_db()?.to_string(),
         };
-        let col = format!("Tables_in_{db}");
+        let col = with_pattern(&format!("Tables_in_{db}"), filter);
         let mut cols = vec![OutCol::text(&col)];
         if full {
             cols.push(OutCol::text("Table_type"));
