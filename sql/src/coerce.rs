@@ -287,6 +287,37 @@ impl Coerce for SqlType {
     }
 }
 
+/// Whether storing `v` into a column of type `ty` as `stored` changed it
+/// in a way MariaDB reports with a Note 1265 (the statement still
+/// succeeds, strict or not): digits past a DECIMAL's scale rounded away,
+/// or trailing spaces after an integer.
+pub fn quietly_changed(ty: &SqlType, v: &Value, stored: &Value) -> bool {
+    match (ty, v, stored) {
+        (SqlType::Decimal { .. }, Value::Decimal(_) | Value::Str(_), Value::Decimal(x)) => v
+            .to_decimal()
+            .is_some_and(|d| d.normalize() != x.normalize()),
+        (SqlType::Int { .. }, Value::Str(s), _) => {
+            s.ends_with(|c: char| c.is_ascii_whitespace()) && s.trim().parse::<i64>().is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// `v` cut to a string column's length when all it has past that length
+/// is spaces (MariaDB stores it with a Note instead of failing).
+pub fn without_excess_spaces(ty: &SqlType, v: &Value) -> Option<Value> {
+    let n = match ty {
+        SqlType::Char(n) | SqlType::Varchar(n) | SqlType::Text(n) => *n as usize,
+        _ => return None,
+    };
+    let Value::Str(s) = v else {
+        return None;
+    };
+    let mut chars = s.chars();
+    let kept: String = chars.by_ref().take(n).collect();
+    chars.all(|c| c == ' ').then_some(Value::Str(kept))
+}
+
 /// The value stored instead of `v` where a statement may adjust it
 /// (IGNORE, non-strict sql_mode): `adjust_for_ignore`, checked by
 /// `coerce`, except ENUM's '' error value, which no insert may name.
@@ -632,5 +663,41 @@ mod tests {
                 .unwrap(),
             "2024-02-03"
         );
+    }
+
+    #[test]
+    fn harmless_changes_are_told_apart_from_failures() {
+        let dec = SqlType::Decimal {
+            precision: 5,
+            scale: 2,
+        };
+        let d = |t: &str| Value::Decimal(t.parse().unwrap());
+        assert!(quietly_changed(&dec, &d("1.005"), &d("1.01")));
+        assert!(quietly_changed(
+            &dec,
+            &Value::Str("1.005".into()),
+            &d("1.01")
+        ));
+        assert!(!quietly_changed(&dec, &d("1.00"), &d("1.00")));
+        let int = SqlType::Int {
+            width: IntWidth::Int,
+            unsigned: false,
+        };
+        assert!(quietly_changed(
+            &int,
+            &Value::Str("42 ".into()),
+            &Value::Int(42)
+        ));
+        assert!(!quietly_changed(
+            &int,
+            &Value::Str(" 42".into()),
+            &Value::Int(42)
+        ));
+        let v3 = SqlType::Varchar(3);
+        assert_eq!(
+            without_excess_spaces(&v3, &Value::Str("ab   ".into())),
+            Some(Value::Str("ab ".into()))
+        );
+        assert_eq!(without_excess_spaces(&v3, &Value::Str("abcd".into())), None);
     }
 }

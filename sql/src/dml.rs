@@ -471,28 +471,61 @@ impl Exec<'_> {
                 .coerce(crate::ddl::implicit_default(&col.ty), &col.name);
         }
         match col.ty.coerce(v.clone(), &col.name) {
-            Ok(c) => Ok(c),
-            Err(e) if lenient.values => match crate::coerce::adjusted(&col.ty, &v, &col.name) {
-                Some(a) => {
-                    // MariaDB's warning for a value it had to change: a
-                    // time past the range is out of range, any other
-                    // unreadable date or time truncated.
-                    let e = match (&col.ty, e.code) {
-                        (SqlType::Time(_), codes::TRUNCATED_WRONG_VALUE)
-                            if crate::coerce::to_time(&v).is_some() =>
-                        {
-                            SqlError::out_of_range(&col.name)
-                        }
-                        (_, codes::TRUNCATED_WRONG_VALUE) => SqlError::data_truncated(&col.name),
-                        _ => e,
-                    };
-                    self.warn_ignored(e, row_no);
-                    Ok(a)
+            Ok(c) => {
+                if crate::coerce::quietly_changed(&col.ty, &v, &c) {
+                    let n = at_row(SqlError::data_truncated(&col.name), row_no);
+                    self.note(n.code, n.message);
                 }
-                None => Err(e),
-            },
-            Err(e) => Err(e),
+                Ok(c)
+            }
+            // Only spaces past a string column's length: cut, with a Note
+            // (not an error, even in strict mode), as MariaDB does.
+            Err(e) if e.code == codes::DATA_TOO_LONG => {
+                match crate::coerce::without_excess_spaces(&col.ty, &v)
+                    .and_then(|t| col.ty.coerce(t, &col.name).ok())
+                {
+                    Some(c) => {
+                        let n = at_row(SqlError::data_truncated(&col.name), row_no);
+                        self.note(n.code, n.message);
+                        Ok(c)
+                    }
+                    None => self.store_adjusted(col, v, e, lenient, row_no),
+                }
+            }
+            Err(e) => self.store_adjusted(col, v, e, lenient, row_no),
         }
+    }
+
+    /// `v`, which does not fit `col`, adjusted with a warning where
+    /// `lenient` allows, else the error `e`.
+    fn store_adjusted(
+        &mut self,
+        col: &trireme_storage::catalog::ColumnDef,
+        v: Value,
+        e: SqlError,
+        lenient: Leniency,
+        row_no: usize,
+    ) -> SqlResult<Value> {
+        if !lenient.values {
+            return Err(e);
+        }
+        let Some(a) = crate::coerce::adjusted(&col.ty, &v, &col.name) else {
+            return Err(e);
+        };
+        // MariaDB's warning for a value it had to change: a time past the
+        // range is out of range, any other unreadable date or time
+        // truncated.
+        let e = match (&col.ty, e.code) {
+            (SqlType::Time(_), codes::TRUNCATED_WRONG_VALUE)
+                if crate::coerce::to_time(&v).is_some() =>
+            {
+                SqlError::out_of_range(&col.name)
+            }
+            (_, codes::TRUNCATED_WRONG_VALUE) => SqlError::data_truncated(&col.name),
+            _ => e,
+        };
+        self.warn_ignored(e, row_no);
+        Ok(a)
     }
 
     /// `v` as row `row_no` of a statement's temporary table with a column

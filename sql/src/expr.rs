@@ -552,22 +552,60 @@ fn tuple_cmp(op: CmpOp, xs: &[Value], ys: &[Value], colls: &[Option<Collation>])
     }
 }
 
+/// `v` as CAST(... AS SIGNED) reads it: a string by its integer prefix
+/// (`'1.9'` is 1, `'12abc'` is 12), as MariaDB does; a number rounded.
+fn cast_int(v: &Value) -> i64 {
+    match v {
+        Value::Str(_) | Value::Bytes(_) => {
+            let t = v.to_text_lossy();
+            let t = t.trim_start();
+            let digits_from = usize::from(t.starts_with(['-', '+']));
+            let end = t[digits_from..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(t.len(), |i| i + digits_from);
+            match t[..end].parse::<i64>() {
+                Ok(n) => n,
+                // Too many digits: the nearest end of the range.
+                Err(_) if end > digits_from => {
+                    if t.starts_with('-') {
+                        i64::MIN
+                    } else {
+                        i64::MAX
+                    }
+                }
+                Err(_) => 0,
+            }
+        }
+        other => other.to_i64().unwrap_or(0),
+    }
+}
+
 pub fn cast(v: Value, to: &CastTo) -> SqlResult<Value> {
     if v.is_null() {
         return Ok(Value::Null);
     }
     Ok(match to {
-        CastTo::Signed | CastTo::BigInt => Value::Int(v.to_i64().unwrap_or(0)),
-        CastTo::Unsigned => Value::UInt(v.to_i64().unwrap_or(0) as u64),
+        CastTo::Signed | CastTo::BigInt => Value::Int(cast_int(&v)),
+        CastTo::Unsigned => Value::UInt(cast_int(&v) as u64),
         CastTo::Decimal(p, s) => {
             match (SqlType::Decimal {
                 precision: *p,
                 scale: *s,
             })
-            .coerce(v, "CAST")
+            .coerce(v.clone(), "CAST")
             {
                 Ok(d) => d,
-                Err(_) => Value::Null,
+                // Past the precision: the nearest value it holds, as
+                // MariaDB clamps (999.99 for DECIMAL(5,2)).
+                Err(_) => crate::coerce::adjusted(
+                    &SqlType::Decimal {
+                        precision: *p,
+                        scale: *s,
+                    },
+                    &v,
+                    "CAST",
+                )
+                .unwrap_or(Value::Null),
             }
         }
         CastTo::Double => Value::Double(v.to_f64().unwrap_or(0.0)),
@@ -596,6 +634,22 @@ pub fn cast(v: Value, to: &CastTo) -> SqlResult<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cast_as_signed_reads_a_string_by_its_integer_prefix() {
+        let c = |t: &str| cast_int(&Value::Str(t.into()));
+        assert_eq!(
+            [
+                c("1.9"),
+                c(" -12abc"),
+                c("abc"),
+                c("1e3"),
+                c("99999999999999999999")
+            ],
+            [1, -12, 0, 1, i64::MAX]
+        );
+        assert_eq!(cast_int(&Value::Decimal("1.5".parse().unwrap())), 2);
+    }
 
     fn lit(v: Value) -> Box<Expr> {
         Box::new(Expr::Lit(v))

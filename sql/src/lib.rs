@@ -250,6 +250,16 @@ impl Exec<'_> {
                 .any(|d| d.eq_ignore_ascii_case(db))
     }
 
+    /// A Note (MariaDB's level for a harmless change, such as digits
+    /// rounded away to fit a DECIMAL column's scale).
+    pub fn note(&mut self, code: u16, message: impl Into<String>) {
+        self.sess.warnings.push(Warning {
+            level: "Note",
+            code,
+            message: message.into(),
+        });
+    }
+
     pub fn warn(&mut self, code: u16, message: impl Into<String>) {
         self.sess.warnings.push(Warning {
             level: "Warning",
