@@ -553,10 +553,9 @@ impl Exec<'_> {
                 pattern,
                 ..
             } => {
-                let m = Expr::Func(
-                    Func::RegexpLike,
-                    vec![self.bind(expr, env)?, self.bind(pattern, env)?],
-                );
+                let mut args = vec![self.bind(expr, env)?, self.bind(pattern, env)?];
+                self.regexp_case(&mut args, env)?;
+                let m = Expr::Func(Func::RegexpLike, args);
                 if *negated {
                     Expr::Not(Box::new(m))
                 } else {
@@ -1476,11 +1475,32 @@ impl Exec<'_> {
             };
             args.push(e);
         }
+        if matches!(
+            func,
+            Func::RegexpLike | Func::RegexpReplace | Func::RegexpSubstr | Func::RegexpInstr
+        ) {
+            self.regexp_case(&mut args, env)?;
+        }
         if crate::func::needs_zone(func) {
             // The session time zone rides along as a last argument.
             args.push(Expr::Lit(Value::Str(self.time_zone())));
         }
         Ok(Expr::Func(func, args))
+    }
+
+    /// A REGEXP's subject and pattern (`args[0]`, `args[1]`) compared under
+    /// a case-sensitive collation (`_bin`, binary): the pattern is told so
+    /// by a leading `(?-i)`, which a flag in the pattern itself overrides.
+    fn regexp_case(&self, args: &mut [Expr], env: &BindEnv) -> SqlResult<()> {
+        let [subject, pattern, ..] = args else {
+            return Ok(());
+        };
+        let coll = self.cmp_collation(&[&*subject, &*pattern], env, "regexp")?;
+        if coll.is_some_and(|c| c.is_binary()) {
+            let p = std::mem::replace(pattern, Expr::Lit(Value::Null));
+            *pattern = Expr::Func(Func::Concat, vec![Expr::Lit(Value::Str("(?-i)".into())), p]);
+        }
+        Ok(())
     }
 
     /// The session's `time_zone`.
