@@ -49,8 +49,16 @@ impl std::fmt::Display for EncodeError {
     }
 }
 
-fn fmt_float<T: std::fmt::Display + std::fmt::LowerExp>(v: T, abs: f64, out: &mut String) {
-    if abs != 0.0 && abs.is_finite() && !(1e-4..1e15).contains(&abs) {
+/// Shortest round-trip digits, in exponent form outside `fixed`: MariaDB
+/// prints a DOUBLE in full from 1e-15 up to 1e15 (`0.0000001`), a FLOAT's
+/// fixed range is narrower.
+fn fmt_float<T: std::fmt::Display + std::fmt::LowerExp>(
+    v: T,
+    abs: f64,
+    fixed: std::ops::Range<f64>,
+    out: &mut String,
+) {
+    if abs != 0.0 && abs.is_finite() && !fixed.contains(&abs) {
         let _ = write!(out, "{v:e}");
     } else {
         let _ = write!(out, "{v}");
@@ -87,13 +95,13 @@ pub fn to_text(v: &Value, col: Option<&ColumnDef>) -> Option<Vec<u8>> {
             let _ = write!(s, "{u}");
             zero_fill(&mut s, col);
         }
-        Value::Float(f) => fmt_float(*f, f64::from(f.abs()), &mut s),
+        Value::Float(f) => fmt_float(*f, f64::from(f.abs()), 1e-4..1e15, &mut s),
         // A FLOAT column shows single-precision digits, as MySQL does.
         Value::Double(d) if col.is_some_and(|c| c.column_type == ColumnType::MYSQL_TYPE_FLOAT) => {
             let f = *d as f32;
-            fmt_float(f, f64::from(f.abs()), &mut s)
+            fmt_float(f, f64::from(f.abs()), 1e-4..1e15, &mut s)
         }
-        Value::Double(d) => fmt_float(*d, d.abs(), &mut s),
+        Value::Double(d) => fmt_float(*d, d.abs(), 1e-15..1e15, &mut s),
         Value::Date(y, mo, d, h, mi, se, us) => {
             let date_only = matches!(
                 col.map(|c| c.column_type),
@@ -517,6 +525,15 @@ mod tests {
         assert_eq!(to_text(&t, None).unwrap(), b"-26:03:04");
         assert_eq!(to_text(&Value::Double(0.5), None).unwrap(), b"0.5");
         assert_eq!(to_text(&Value::Double(1e20), None).unwrap(), b"1e20");
+        assert_eq!(to_text(&Value::Double(1e-7), None).unwrap(), b"0.0000001");
+        assert_eq!(
+            to_text(&Value::Double(1e-15), None).unwrap(),
+            b"0.000000000000001"
+        );
+        assert_eq!(
+            to_text(&Value::Double(1.2345e-16), None).unwrap(),
+            b"1.2345e-16"
+        );
         assert_eq!(to_text(&Value::Float(2.75), None).unwrap(), b"2.75");
         let f = col(ColumnType::MYSQL_TYPE_FLOAT);
         let tenth = f64::from(0.1f32);
