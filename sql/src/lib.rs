@@ -672,6 +672,9 @@ pub fn sql_type(dt: &ast::DataType, column: &str) -> SqlResult<SqlType> {
         }
     };
     match dt {
+        // TINYINT(1) is how MariaDB writes BOOLEAN, and how ORMs (Rails,
+        // SQLAlchemy) tell a boolean column: it keeps its width.
+        D::TinyInt(Some(1)) => Ok(SqlType::Bool),
         D::TinyInt(_) => int(W::Tiny, false),
         D::TinyIntUnsigned(_) | D::UTinyInt => int(W::Tiny, true),
         D::SmallInt(_) | D::Int2(_) => int(W::Small, false),

@@ -1555,9 +1555,8 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
                 l.push_str(" DEFAULT ");
                 l.push_str(t);
             }
-            None if c.nullable && !c.ty.is_blob_or_text() && c.generated.is_none() => {
-                l.push_str(" DEFAULT NULL")
-            }
+            // MariaDB (unlike MySQL) writes it for TEXT and BLOB too.
+            None if c.nullable && c.generated.is_none() => l.push_str(" DEFAULT NULL"),
             None => {}
         }
         if c.on_update_now {
