@@ -502,6 +502,16 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
         crate::bootstrap::new_uuid,
     )
     .map_err(|e| anyhow::anyhow!("{}: {e}", config.data_dir.display()))?;
+    // A directory written by `trireme backup` seeds a new cluster only.
+    let restored = crate::backup::RestoredBackup::load(&config.data_dir)?;
+    if let Some(why) = restored.as_ref().and_then(|r| {
+        r.refusal(
+            matches!(plan, state::Plan::Bootstrap { .. }),
+            config.storage.engine == crate::storage::EngineKind::Lsm,
+        )
+    }) {
+        anyhow::bail!("{}: {why}", config.data_dir.display());
+    }
     let no_peers = trireme_gcs::parse_cluster_address(&config.cluster.cluster_address)
         .map(|p| p.is_empty())
         .unwrap_or(false);
@@ -621,6 +631,17 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
             "{}: {e}; move it away to rebuild this node from its peers",
             config.data_dir.join("checkpoint.bin").display()
         ),
+    }
+    if let Some(r) = &restored {
+        // The new cluster is formed on the backup's data: from now on it
+        // is an ordinary data directory (restarts find the state file).
+        crate::backup::RestoredBackup::remove(&config.data_dir)?;
+        info!(
+            source = %r.source,
+            source_seqno = r.source_seqno,
+            rows = r.rows,
+            "bootstrapped a new cluster from a backup"
+        );
     }
     {
         let f = flow.clone();
@@ -831,6 +852,11 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
 
     crate::server::spawn_background(&node, &config);
     spawn_checkpoints(&config, app, gcs.clone());
+    if let (Some(addr), Engine::Lsm(e)) = (config.storage.backup_listen, node.store.engine()) {
+        crate::backup::serve::serve(addr, e.clone(), &config.root_password).await?;
+    } else if config.storage.backup_listen.is_some() {
+        warn!("[storage] backup_listen is set but the engine is memory: backups need engine = \"lsm\"; not listening");
+    }
     let running = crate::server::serve(node.clone(), &config).await?;
     *node.gcs_handle.lock() = Some(gcs);
     Ok(running)

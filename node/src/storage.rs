@@ -4,6 +4,7 @@
 //! [storage]
 //! engine = "lsm"          # or "memory" (the default)
 //! cache_size = "256MiB"   # block cache of the on-disk engine; bytes or a size string
+//! backup_listen = "127.0.0.1:4444"  # serve `trireme backup` (lsm only; off when unset)
 //! ```
 //!
 //! With `lsm`, `<data_dir>/lsm` is kept across restarts: the engine holds the
@@ -45,6 +46,9 @@ pub struct StorageConfig {
     pub engine: EngineKind,
     /// Bytes of block cache for the `lsm` engine.
     pub cache_size: ByteSize,
+    /// Address where an lsm node serves `trireme backup` (`crate::backup`);
+    /// off when unset. The stream is authenticated, not encrypted.
+    pub backup_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for StorageConfig {
@@ -52,6 +56,7 @@ impl Default for StorageConfig {
         StorageConfig {
             engine: EngineKind::Memory,
             cache_size: ByteSize(default_cache_size()),
+            backup_listen: None,
         }
     }
 }
@@ -239,6 +244,7 @@ mod tests {
         let cfg = StorageConfig {
             engine: EngineKind::Lsm,
             cache_size: ByteSize(1 << 20),
+            backup_listen: None,
         };
         let e = open_store(&cfg, dir.path()).err().expect("refused");
         let msg = e.to_string();
@@ -282,6 +288,7 @@ mod tests {
         let cfg = StorageConfig {
             engine: EngineKind::Lsm,
             cache_size: ByteSize(1 << 20),
+            backup_listen: None,
         };
         let store = open_store(&cfg, dir.path()).unwrap();
         let Engine::Lsm(e) = store.engine() else {
