@@ -353,6 +353,10 @@ struct App {
     state: Arc<StateStore>,
     data_dir: std::path::PathBuf,
     applied: AtomicU64,
+    /// This node's backup listener, when it has one and the lsm engine:
+    /// its snapshots for gcs are then SST descriptors naming it, not full
+    /// images (`crate::sst`).
+    sst_listen: Option<String>,
 }
 
 impl App {
@@ -378,12 +382,19 @@ impl App {
                 Some(bytes)
             }
             Engine::Lsm(_) => {
-                repl.store()
-                    .persist_recovery_point(&Replicator::recovery_point(&cap))?;
-                if image {
-                    Some(checkpoint::encode(&cap)?)
-                } else {
-                    None
+                let point = Replicator::recovery_point(&cap);
+                repl.store().persist_recovery_point(&point)?;
+                match (image, &self.sst_listen) {
+                    (false, _) => None,
+                    // A joiner pulls the rows from a donor's listener.
+                    (true, Some(donor)) => Some(
+                        crate::sst::Descriptor {
+                            point,
+                            donor: donor.clone(),
+                        }
+                        .encode()?,
+                    ),
+                    (true, None) => Some(checkpoint::encode(&cap)?),
                 }
             }
         };
@@ -582,6 +593,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
         state: state_store.clone(),
         data_dir: config.data_dir.clone(),
         applied: AtomicU64::new(0),
+        sst_listen: match (store.engine(), config.storage.backup_listen) {
+            (Engine::Lsm(_), Some(a)) => Some(a.to_string()),
+            _ => None,
+        },
     });
     let _ = app.repl.set(repl.clone());
     let from_engine = store
@@ -717,6 +732,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
     let loop_node = node.clone();
     let loop_flow = flow.clone();
     let loop_state = state_store.clone();
+    let sst_donor = config.storage.sst_donor.clone();
+    let sst_own = config.storage.backup_listen.map(|a| a.to_string());
+    let sst_password = config.root_password.clone();
     // The event loop runs on its own thread: processing an event may wait
     // (certification is held while a checkpoint is captured), and that must
     // never take a runtime worker away from client connections.
@@ -806,7 +824,30 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
                 Event::Snapshot { seqno, data } => {
                     info!(seqno, bytes = data.len(), "installing state transfer");
                     let n = loop_node.clone();
+                    let (donor_pref, own, password) = (sst_donor.clone(), sst_own.clone(), sst_password.clone());
                     let r = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                        if let Some(d) = crate::sst::Descriptor::decode(&data) {
+                            let d = d?;
+                            if d.point.seqno != seqno {
+                                anyhow::bail!("snapshot labelled {seqno} describes state at {}", d.point.seqno);
+                            }
+                            let Engine::Lsm(engine) = n.store.engine() else {
+                                anyhow::bail!("the cluster sends streamed state transfers (lsm members with backup_listen); this node's engine is memory: set [storage] engine = \"lsm\"");
+                            };
+                            if n.store.horizon() >= d.point.seqno {
+                                let h = n.repl.adopt_point(&d.point)?;
+                                info!(seqno, horizon = h, "state transfer not needed: this node holds the state at {h}; certification state adopted");
+                                return Ok(());
+                            }
+                            let donors = crate::sst::donor_order(&donor_pref, &d.donor, own.as_deref());
+                            let engine = engine.clone();
+                            let stats = n.sst.clone();
+                            let horizon = n.repl.install_streamed(&d.point, || {
+                                crate::sst::receive(&donors, &d.point, &engine, &password, &stats)
+                            })?;
+                            info!(seqno, copy_seqno = horizon, "streamed state transfer installed; replaying the log after it");
+                            return Ok(());
+                        }
                         let loaded = checkpoint::decode(&data)?;
                         if loaded.seqno != seqno {
                             anyhow::bail!(
@@ -853,7 +894,14 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
     crate::server::spawn_background(&node, &config);
     spawn_checkpoints(&config, app, gcs.clone());
     if let (Some(addr), Engine::Lsm(e)) = (config.storage.backup_listen, node.store.engine()) {
-        crate::backup::serve::serve(addr, e.clone(), &config.root_password).await?;
+        let donor = crate::backup::serve::Donor {
+            store: node.store.clone(),
+            stats: node.sst.clone(),
+            pacer: crate::sst::Pacer {
+                rate: config.storage.transfer_max_rate,
+            },
+        };
+        crate::backup::serve::serve(addr, e.clone(), &config.root_password, donor).await?;
     } else if config.storage.backup_listen.is_some() {
         warn!("[storage] backup_listen is set but the engine is memory: backups need engine = \"lsm\"; not listening");
     }

@@ -8,7 +8,7 @@
 //! | [`health`], [`metrics`] | `trireme status` for operators and health checks; the Prometheus endpoint |
 //! | [`state`], [`bootstrap`] | the state file, bootstrap safety, a new node's catalog |
 //! | [`cluster`], [`demo`] | joining the group; the local demo cluster |
-//! | [`backup`] | `trireme backup` and the listener that serves it |
+//! | [`backup`], [`sst`] | `trireme backup`, the listener that serves it, streamed state transfer |
 //!
 //! The SQL engine is `trireme_sql`, the store `trireme_storage`; replication
 //! reaches SQL only through [`repl::SchemaChange`].
@@ -27,6 +27,7 @@ pub mod repl;
 pub mod schema;
 pub mod server;
 pub mod session;
+pub mod sst;
 pub mod state;
 pub mod storage;
 

@@ -4,7 +4,9 @@
 //! [storage]
 //! engine = "lsm"          # or "memory" (the default)
 //! cache_size = "256MiB"   # block cache of the on-disk engine; bytes or a size string
-//! backup_listen = "127.0.0.1:4444"  # serve `trireme backup` (lsm only; off when unset)
+//! backup_listen = "127.0.0.1:4444"  # serve `trireme backup` and SST (lsm only; off when unset)
+//! sst_donor = "10.0.0.2:4444,"      # donors a joiner prefers (Galera's wsrep_sst_donor)
+//! transfer_max_rate = 0             # bytes/s a donor sends to a joiner (0: unlimited)
 //! ```
 //!
 //! With `lsm`, `<data_dir>/lsm` is kept across restarts: the engine holds the
@@ -49,6 +51,12 @@ pub struct StorageConfig {
     /// Address where an lsm node serves `trireme backup` (`crate::backup`);
     /// off when unset. The stream is authenticated, not encrypted.
     pub backup_listen: Option<std::net::SocketAddr>,
+    /// Donors a joiner asks for a streamed state transfer, as Galera's
+    /// `wsrep_sst_donor`: comma-separated backup listener addresses; a
+    /// trailing comma lets others be asked after them (`crate::sst`).
+    pub sst_donor: String,
+    /// Pace of a donor's stream to a joiner, bytes/s (0: unlimited).
+    pub transfer_max_rate: u64,
 }
 
 impl Default for StorageConfig {
@@ -57,6 +65,8 @@ impl Default for StorageConfig {
             engine: EngineKind::Memory,
             cache_size: ByteSize(default_cache_size()),
             backup_listen: None,
+            sst_donor: String::new(),
+            transfer_max_rate: 0,
         }
     }
 }
@@ -245,6 +255,8 @@ mod tests {
             engine: EngineKind::Lsm,
             cache_size: ByteSize(1 << 20),
             backup_listen: None,
+            sst_donor: String::new(),
+            transfer_max_rate: 0,
         };
         let e = open_store(&cfg, dir.path()).err().expect("refused");
         let msg = e.to_string();
@@ -289,6 +301,8 @@ mod tests {
             engine: EngineKind::Lsm,
             cache_size: ByteSize(1 << 20),
             backup_listen: None,
+            sst_donor: String::new(),
+            transfer_max_rate: 0,
         };
         let store = open_store(&cfg, dir.path()).unwrap();
         let Engine::Lsm(e) = store.engine() else {

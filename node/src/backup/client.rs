@@ -61,8 +61,14 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Connects to `from`, authenticates with `password` (the node's root
-/// password) and asks for the stream.
-fn open_stream(from: &str, password: &str, timeout: Duration) -> anyhow::Result<TcpStream> {
+/// password) and asks for the stream (of `kind`, at or above `min_seqno`).
+pub fn request(
+    from: &str,
+    password: &str,
+    kind: proto::Kind,
+    min_seqno: u64,
+    timeout: Duration,
+) -> anyhow::Result<TcpStream> {
     let addr = from
         .to_socket_addrs()
         .map_err(|e| anyhow::anyhow!("{from}: {e}"))?
@@ -76,8 +82,9 @@ fn open_stream(from: &str, password: &str, timeout: Duration) -> anyhow::Result<
         .map_err(|e| anyhow::anyhow!("{from}: no backup greeting: {e}"))?;
     let salt = proto::parse_greeting(&g).map_err(|e| anyhow::anyhow!("{from}: {e}"))?;
     s.write_all(&proto::request(
-        proto::Kind::Backup,
+        kind,
         &proto::scramble(password, &salt),
+        min_seqno,
     ))?;
     let mut reply = [0u8; 1];
     s.read_exact(&mut reply)
@@ -110,7 +117,7 @@ pub fn take(from: &str, to: &Path, password: &str, timeout: Duration) -> anyhow:
         );
     }
     let started = Instant::now();
-    let stream = open_stream(from, password, timeout)?;
+    let stream = request(from, password, proto::Kind::Backup, 0, timeout)?;
     let r = receive(from, to, stream, started);
     if r.is_err() {
         // Leave nothing that looks like a data directory behind.

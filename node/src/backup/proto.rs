@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! node   -> client : "TRBK" | version (1 byte, 1) | salt (20 bytes)
-//! client -> node   : kind (1 byte: 1 = backup) | n (1 byte) | response (n bytes)
+//! client -> node   : kind (1 byte: 1 = backup, 2 = SST) | n (1 byte) | response (n bytes)
+//!                    | min seqno (u64 LE: the copy must be at or above it; 0 for a backup)
 //! node   -> client : 0 (accepted; the stream of `trireme_storage::lsm::export` follows)
 //!                  | 1 | message length (u16 LE) | message (UTF-8)   (refused; closed)
 //! ```
@@ -26,18 +27,22 @@ pub const GREETING_LEN: usize = 4 + 1 + 20;
 pub enum Kind {
     /// A copy of the node's engine at its horizon (`trireme backup`).
     Backup,
+    /// The same copy for a joiner (`crate::sst`).
+    Sst,
 }
 
 impl Kind {
     fn code(self) -> u8 {
         match self {
             Kind::Backup => 1,
+            Kind::Sst => 2,
         }
     }
 
     fn from_code(c: u8) -> Option<Kind> {
         match c {
             1 => Some(Kind::Backup),
+            2 => Some(Kind::Sst),
             _ => None,
         }
     }
@@ -84,9 +89,10 @@ pub fn scramble(password: &str, salt: &[u8]) -> Vec<u8> {
     stage1.iter().zip(mask).map(|(a, b)| a ^ b).collect()
 }
 
-pub fn request(kind: Kind, response: &[u8]) -> Vec<u8> {
+pub fn request(kind: Kind, response: &[u8], min_seqno: u64) -> Vec<u8> {
     let mut out = vec![kind.code(), response.len().min(255) as u8];
     out.extend_from_slice(&response[..response.len().min(255)]);
+    out.extend_from_slice(&min_seqno.to_le_bytes());
     out
 }
 
@@ -140,8 +146,11 @@ mod tests {
         let mut g = greeting(&salt);
         g[..4].copy_from_slice(b"HTTP");
         assert!(parse_greeting(&g).unwrap_err().contains("backup_listen"));
-        let r = request(Kind::Backup, &[1, 2, 3]);
+        let r = request(Kind::Backup, &[1, 2, 3], 0);
         assert_eq!(parse_request_head([r[0], r[1]]), Ok((Kind::Backup, 3)));
+        let r = request(Kind::Sst, &[], 77);
+        assert_eq!(parse_request_head([r[0], r[1]]), Ok((Kind::Sst, 0)));
+        assert_eq!(r[2..], 77u64.to_le_bytes());
         assert!(parse_request_head([42, 0]).is_err());
         let f = refusal("no");
         assert_eq!(f, vec![REFUSED, 2, 0, b'n', b'o']);

@@ -14,9 +14,22 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 use trireme_storage::lsm::export::{ExportStats, Exporter};
 use trireme_storage::lsm::LsmEngine;
+use trireme_storage::Store;
 use trireme_wire::auth::{new_salt, AuthPlugin, Credentials};
 
 use super::proto;
+use crate::sst::{Pacer, SstStats};
+
+/// What a donor needs besides its engine.
+#[derive(Clone)]
+pub struct Donor {
+    pub store: Arc<Store>,
+    pub stats: Arc<SstStats>,
+    pub pacer: Pacer,
+}
+
+/// How long a donor waits to have applied the seqno a joiner needs.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Streams served at once; more are refused (each holds a snapshot, which
 /// keeps fjall from dropping data it would otherwise compact away).
@@ -32,6 +45,7 @@ pub async fn serve(
     addr: SocketAddr,
     engine: Arc<LsmEngine>,
     root_password: &str,
+    donor: Donor,
 ) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)
         .await
@@ -58,18 +72,19 @@ pub async fn serve(
                 }
             };
             let (engine, root, active) = (engine.clone(), root.clone(), active.clone());
+            let donor = donor.clone();
             tokio::task::spawn_blocking(move || {
                 let started = Instant::now();
-                match serve_one(stream, &engine, &root, &active) {
+                match serve_one(stream, &engine, &root, &active, &donor) {
                     Ok(s) => info!(
                         %peer,
                         seqno = s.horizon,
                         rows = s.rows,
                         bytes = s.bytes,
                         secs = started.elapsed().as_secs_f64(),
-                        "backup sent"
+                        "copy of the engine sent"
                     ),
-                    Err(e) => warn!(%peer, error = %e, "backup not sent"),
+                    Err(e) => warn!(%peer, error = %e, "copy of the engine not sent"),
                 }
             });
         }
@@ -91,6 +106,7 @@ fn serve_one(
     engine: &Arc<LsmEngine>,
     root: &Credentials,
     active: &AtomicUsize,
+    donor: &Donor,
 ) -> Result<ExportStats, String> {
     let io = |e: std::io::Error| e.to_string();
     stream.set_nonblocking(false).map_err(io)?;
@@ -107,12 +123,15 @@ fn serve_one(
         let _ = s.write_all(&proto::refusal(&why));
         why
     };
-    let (_kind, n) = match proto::parse_request_head(head) {
+    let (kind, n) = match proto::parse_request_head(head) {
         Ok(r) => r,
         Err(e) => return Err(refuse(&stream, e)),
     };
     let mut response = vec![0u8; n];
     stream.read_exact(&mut response).map_err(io)?;
+    let mut min = [0u8; 8];
+    stream.read_exact(&mut min).map_err(io)?;
+    let min_seqno = u64::from_le_bytes(min);
     if !root.verify(AuthPlugin::NativePassword, &salt, &response) {
         return Err(refuse(
             &stream,
@@ -127,11 +146,76 @@ fn serve_one(
         ));
     }
     let _slot = Slot(active);
+    if let Err(e) = catch_up(&donor.store, engine, min_seqno) {
+        return Err(refuse(&stream, e));
+    }
     let exporter = match Exporter::new(engine) {
         Ok(e) => e,
         Err(e) => return Err(refuse(&stream, e.to_string())),
     };
     stream.write_all(&[proto::ACCEPTED]).map_err(io)?;
+    let (bytes, _phase) = match kind {
+        proto::Kind::Sst => {
+            donor.stats.donations.fetch_add(1, Ordering::Relaxed);
+            let (b, g) = donor.stats.donating();
+            (Some(b), Some(g))
+        }
+        proto::Kind::Backup => (None, None),
+    };
     let mut w = BufWriter::with_capacity(256 << 10, &stream);
-    exporter.write_all(&mut w).map_err(|e| e.to_string())
+    send(exporter, &mut w, donor, kind, bytes.as_deref())
+}
+
+/// Waits (bounded) until this node has applied `min_seqno`, then stores
+/// its in-memory horizon in the engine, so the copy is at the newest seqno
+/// it can be: the stored horizon lags the applied one until the next batch
+/// lands (every batch up to the in-memory horizon has landed, so storing it
+/// keeps `recovery`'s invariant).
+fn catch_up(store: &Store, engine: &LsmEngine, min_seqno: u64) -> Result<(), String> {
+    let deadline = Instant::now() + CATCH_UP_TIMEOUT;
+    while store.horizon() < min_seqno {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "this node has applied up to {} and the joiner needs {min_seqno}; ask another donor",
+                store.horizon()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    engine
+        .commit(engine.batch(), Some(store.horizon()))
+        .map_err(|e| e.to_string())
+}
+
+/// Writes the stream, paced to `[storage] transfer_max_rate` for a joiner
+/// (a backup is not paced: it is run by an operator who chose the time).
+fn send(
+    mut exporter: Exporter,
+    w: &mut impl Write,
+    donor: &Donor,
+    kind: proto::Kind,
+    bytes: Option<&std::sync::atomic::AtomicU64>,
+) -> Result<ExportStats, String> {
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while let Some(f) = exporter.next_frame().map_err(|e| e.to_string())? {
+        w.write_all(&f).map_err(|e| e.to_string())?;
+        sent += f.len() as u64;
+        if kind == proto::Kind::Sst {
+            donor
+                .stats
+                .bytes_sent
+                .fetch_add(f.len() as u64, Ordering::Relaxed);
+            if let Some(b) = bytes {
+                b.store(sent, Ordering::Relaxed);
+            }
+            let wait = donor.pacer.delay(sent, started.elapsed());
+            if !wait.is_zero() {
+                w.flush().map_err(|e| e.to_string())?;
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    w.flush().map_err(|e| e.to_string())?;
+    Ok(exporter.stats())
 }
