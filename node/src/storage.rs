@@ -247,6 +247,26 @@ mod tests {
     }
 
     #[test]
+    fn the_environment_can_set_the_backup_and_sst_keys() {
+        let env = [
+            ("TRIREME_STORAGE_BACKUP_LISTEN", "127.0.0.1:4444"),
+            ("TRIREME_STORAGE_SST_DONOR", "10.0.0.2:4444,"),
+            ("TRIREME_STORAGE_TRANSFER_MAX_RATE", "1048576"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let (c, unknown) = crate::config::Config::resolve(None, env).unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(
+            c.storage.backup_listen,
+            Some("127.0.0.1:4444".parse().unwrap())
+        );
+        assert_eq!(c.storage.sst_donor, "10.0.0.2:4444,");
+        assert_eq!(c.storage.transfer_max_rate, 1 << 20);
+        // Off by default.
+        assert_eq!(StorageConfig::default().backup_listen, None);
+    }
+
+    #[test]
     fn an_unusable_engine_directory_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         // A file where the engine's directory should be.
