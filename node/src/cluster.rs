@@ -405,6 +405,13 @@ impl App {
     }
 }
 
+/// The address other members reach this node's backup listener at: the
+/// listen address, with the host of `cluster.advertise` in place of an
+/// unspecified IP (as for the client address, `members::own_incoming`).
+fn sst_address(config: &Config, listen: std::net::SocketAddr) -> String {
+    own_incoming(None, listen, config.cluster.advertise.as_deref())
+}
+
 /// gcs's handle on the application.
 struct AppHandle(Arc<App>);
 
@@ -594,7 +601,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
         data_dir: config.data_dir.clone(),
         applied: AtomicU64::new(0),
         sst_listen: match (store.engine(), config.storage.backup_listen) {
-            (Engine::Lsm(_), Some(a)) => Some(a.to_string()),
+            (Engine::Lsm(_), Some(a)) => Some(sst_address(&config, a)),
             _ => None,
         },
     });
@@ -733,7 +740,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
     let loop_flow = flow.clone();
     let loop_state = state_store.clone();
     let sst_donor = config.storage.sst_donor.clone();
-    let sst_own = config.storage.backup_listen.map(|a| a.to_string());
+    let sst_own = config
+        .storage
+        .backup_listen
+        .map(|a| sst_address(&config, a));
     let sst_password = config.root_password.clone();
     // The event loop runs on its own thread: processing an event may wait
     // (certification is held while a checkpoint is captured), and that must
