@@ -353,6 +353,10 @@ struct App {
     state: Arc<StateStore>,
     data_dir: std::path::PathBuf,
     applied: AtomicU64,
+    /// This node's backup listener, when it has one and the lsm engine:
+    /// its snapshots for gcs are then SST descriptors naming it, not full
+    /// images (`crate::sst`).
+    sst_listen: Option<String>,
 }
 
 impl App {
@@ -378,12 +382,19 @@ impl App {
                 Some(bytes)
             }
             Engine::Lsm(_) => {
-                repl.store()
-                    .persist_recovery_point(&Replicator::recovery_point(&cap))?;
-                if image {
-                    Some(checkpoint::encode(&cap)?)
-                } else {
-                    None
+                let point = Replicator::recovery_point(&cap);
+                repl.store().persist_recovery_point(&point)?;
+                match (image, &self.sst_listen) {
+                    (false, _) => None,
+                    // A joiner pulls the rows from a donor's listener.
+                    (true, Some(donor)) => Some(
+                        crate::sst::Descriptor {
+                            point,
+                            donor: donor.clone(),
+                        }
+                        .encode()?,
+                    ),
+                    (true, None) => Some(checkpoint::encode(&cap)?),
                 }
             }
         };
@@ -392,6 +403,13 @@ impl App {
         self.applied.fetch_max(seqno, Ordering::AcqRel);
         Ok((seqno, bytes.map(Bytes::from)))
     }
+}
+
+/// The address other members reach this node's backup listener at: the
+/// listen address, with the host of `cluster.advertise` in place of an
+/// unspecified IP (as for the client address, `members::own_incoming`).
+fn sst_address(config: &Config, listen: std::net::SocketAddr) -> String {
+    own_incoming(None, listen, config.cluster.advertise.as_deref())
 }
 
 /// gcs's handle on the application.
@@ -502,6 +520,16 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
         crate::bootstrap::new_uuid,
     )
     .map_err(|e| anyhow::anyhow!("{}: {e}", config.data_dir.display()))?;
+    // A directory written by `trireme backup` seeds a new cluster only.
+    let restored = crate::backup::RestoredBackup::load(&config.data_dir)?;
+    if let Some(why) = restored.as_ref().and_then(|r| {
+        r.refusal(
+            matches!(plan, state::Plan::Bootstrap { .. }),
+            config.storage.engine == crate::storage::EngineKind::Lsm,
+        )
+    }) {
+        anyhow::bail!("{}: {why}", config.data_dir.display());
+    }
     let no_peers = trireme_gcs::parse_cluster_address(&config.cluster.cluster_address)
         .map(|p| p.is_empty())
         .unwrap_or(false);
@@ -572,6 +600,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
         state: state_store.clone(),
         data_dir: config.data_dir.clone(),
         applied: AtomicU64::new(0),
+        sst_listen: match (store.engine(), config.storage.backup_listen) {
+            (Engine::Lsm(_), Some(a)) => Some(sst_address(&config, a)),
+            _ => None,
+        },
     });
     let _ = app.repl.set(repl.clone());
     let from_engine = store
@@ -621,6 +653,17 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
             "{}: {e}; move it away to rebuild this node from its peers",
             config.data_dir.join("checkpoint.bin").display()
         ),
+    }
+    if let Some(r) = &restored {
+        // The new cluster is formed on the backup's data: from now on it
+        // is an ordinary data directory (restarts find the state file).
+        crate::backup::RestoredBackup::remove(&config.data_dir)?;
+        info!(
+            source = %r.source,
+            source_seqno = r.source_seqno,
+            rows = r.rows,
+            "bootstrapped a new cluster from a backup"
+        );
     }
     {
         let f = flow.clone();
@@ -696,6 +739,12 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
     let loop_node = node.clone();
     let loop_flow = flow.clone();
     let loop_state = state_store.clone();
+    let sst_donor = config.storage.sst_donor.clone();
+    let sst_own = config
+        .storage
+        .backup_listen
+        .map(|a| sst_address(&config, a));
+    let sst_password = config.root_password.clone();
     // The event loop runs on its own thread: processing an event may wait
     // (certification is held while a checkpoint is captured), and that must
     // never take a runtime worker away from client connections.
@@ -785,7 +834,30 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
                 Event::Snapshot { seqno, data } => {
                     info!(seqno, bytes = data.len(), "installing state transfer");
                     let n = loop_node.clone();
+                    let (donor_pref, own, password) = (sst_donor.clone(), sst_own.clone(), sst_password.clone());
                     let r = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                        if let Some(d) = crate::sst::Descriptor::decode(&data) {
+                            let d = d?;
+                            if d.point.seqno != seqno {
+                                anyhow::bail!("snapshot labelled {seqno} describes state at {}", d.point.seqno);
+                            }
+                            let Engine::Lsm(engine) = n.store.engine() else {
+                                anyhow::bail!("the cluster sends streamed state transfers (lsm members with backup_listen); this node's engine is memory: set [storage] engine = \"lsm\"");
+                            };
+                            if n.store.horizon() >= d.point.seqno {
+                                let h = n.repl.adopt_point(&d.point)?;
+                                info!(seqno, horizon = h, "state transfer not needed: this node holds the state at {h}; certification state adopted");
+                                return Ok(());
+                            }
+                            let donors = crate::sst::donor_order(&donor_pref, &d.donor, own.as_deref());
+                            let engine = engine.clone();
+                            let stats = n.sst.clone();
+                            let horizon = n.repl.install_streamed(&d.point, || {
+                                crate::sst::receive(&donors, &d.point, &engine, &password, &stats)
+                            })?;
+                            info!(seqno, copy_seqno = horizon, "streamed state transfer installed; replaying the log after it");
+                            return Ok(());
+                        }
                         let loaded = checkpoint::decode(&data)?;
                         if loaded.seqno != seqno {
                             anyhow::bail!(
@@ -831,6 +903,18 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
 
     crate::server::spawn_background(&node, &config);
     spawn_checkpoints(&config, app, gcs.clone());
+    if let (Some(addr), Engine::Lsm(e)) = (config.storage.backup_listen, node.store.engine()) {
+        let donor = crate::backup::serve::Donor {
+            store: node.store.clone(),
+            stats: node.sst.clone(),
+            pacer: crate::sst::Pacer {
+                rate: config.storage.transfer_max_rate,
+            },
+        };
+        crate::backup::serve::serve(addr, e.clone(), &config.root_password, donor).await?;
+    } else if config.storage.backup_listen.is_some() {
+        warn!("[storage] backup_listen is set but the engine is memory: backups need engine = \"lsm\"; not listening");
+    }
     let running = crate::server::serve(node.clone(), &config).await?;
     *node.gcs_handle.lock() = Some(gcs);
     Ok(running)

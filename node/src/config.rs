@@ -239,6 +239,7 @@ const OPTIONAL_STRING_KEYS: &[&str] = &[
     "cluster.tls.ca_cert",
     "cluster.tls.cert",
     "cluster.tls.key",
+    "storage.backup_listen",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

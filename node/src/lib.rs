@@ -8,10 +8,12 @@
 //! | [`health`], [`metrics`] | `trireme status` for operators and health checks; the Prometheus endpoint |
 //! | [`state`], [`bootstrap`] | the state file, bootstrap safety, a new node's catalog |
 //! | [`cluster`], [`demo`] | joining the group; the local demo cluster |
+//! | [`backup`], [`sst`] | `trireme backup`, the listener that serves it, streamed state transfer |
 //!
 //! The SQL engine is `trireme_sql`, the store `trireme_storage`; replication
 //! reaches SQL only through [`repl::SchemaChange`].
 
+pub mod backup;
 pub mod bootstrap;
 pub mod cluster;
 pub mod config;
@@ -25,6 +27,7 @@ pub mod repl;
 pub mod schema;
 pub mod server;
 pub mod session;
+pub mod sst;
 pub mod state;
 pub mod storage;
 

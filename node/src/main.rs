@@ -77,6 +77,27 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         timeout_ms: u64,
     },
+    /// Copy a running lsm node, online, into a new data directory that
+    /// seeds a new cluster (`trireme start --bootstrap --data-dir DIR`).
+    /// The node must serve backups (`[storage] backup_listen`); the copy
+    /// is authenticated with its root password but NOT encrypted.
+    Backup {
+        /// The node's backup listener (`[storage] backup_listen`).
+        #[arg(long)]
+        from: String,
+        /// The directory to write; must not exist or be empty.
+        #[arg(long)]
+        to: PathBuf,
+        /// The node's configuration file (for its root password).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The node's root password (default: the configured one).
+        #[arg(long)]
+        password: Option<String>,
+        /// Bound on connecting and on each read, in milliseconds.
+        #[arg(long, default_value_t = 60000)]
+        timeout_ms: u64,
+    },
     /// List the TRIREME_* environment variables and the keys they set.
     Env,
     /// Run a local three-node cluster (child processes) with the proxy.
@@ -255,6 +276,48 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
             Ok(())
+        }
+        Command::Backup {
+            from,
+            to,
+            config,
+            password,
+            timeout_ms,
+        } => {
+            init_logging(env_log_format());
+            let password = match password {
+                Some(p) => p,
+                None => match Config::resolve(config.as_deref(), std::env::vars()) {
+                    Ok((c, _)) => c.root_password,
+                    Err(e) => {
+                        eprintln!("trireme backup: {e}");
+                        std::process::exit(1);
+                    }
+                },
+            };
+            let timeout = std::time::Duration::from_millis(timeout_ms.max(1));
+            match trireme_node::backup::client::take(&from, &to, &password, timeout) {
+                Ok(s) => {
+                    println!(
+                        "backup of {from} at seqno {} written to {}: {} rows, {} chunks, {} bytes in {:.1} s",
+                        s.seqno,
+                        to.display(),
+                        s.rows,
+                        s.chunks,
+                        s.bytes,
+                        s.elapsed.as_secs_f64()
+                    );
+                    println!(
+                        "start a new cluster on it with: trireme start --bootstrap --data-dir {} (with [storage] engine = \"lsm\")",
+                        to.display()
+                    );
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("trireme backup: {e:#}");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Env => {
             for (name, key) in trireme_node::config::env_names() {

@@ -75,6 +75,8 @@ pub struct Node {
     recv_queue_samples: Mutex<(f64, u64)>,
     /// The group-communication member, in cluster mode (shutdown).
     pub gcs_handle: Mutex<Option<trireme_gcs::Gcs>>,
+    /// Streamed state transfers, given and taken (`crate::sst`).
+    pub sst: Arc<crate::sst::SstStats>,
 }
 
 impl Node {
@@ -102,6 +104,7 @@ impl Node {
             recv_queue_max: AtomicU64::new(0),
             recv_queue_samples: Mutex::new((0.0, 0)),
             gcs_handle: Mutex::new(None),
+            sst: Arc::default(),
         })
     }
 
@@ -262,6 +265,12 @@ impl NodeStatus for Node {
                 Value::UInt(self.repl.appliers().max_concurrency() as u64),
             ),
             ("trireme_horizon".into(), Value::UInt(self.store.horizon())),
+            ("trireme_sst_donations".into(), u(&self.sst.donations)),
+            ("trireme_sst_bytes_sent".into(), u(&self.sst.bytes_sent)),
+            (
+                "trireme_sst_bytes_received".into(),
+                u(&self.sst.bytes_received),
+            ),
             // How this process got its state (`engine`: restarted from the
             // lsm engine's files, loading no image), and rows loaded from
             // full images (checkpoint at start, state transfers) since.
@@ -379,13 +388,19 @@ impl NodeStatus for Node {
             ),
             (
                 "wsrep_local_state_comment".into(),
-                s(match view.local_state {
-                    1 => "Joining",
-                    2 => "Donor/Desynced",
-                    3 => "Joined",
-                    4 => "Synced",
-                    _ => "Initialized",
-                }),
+                // While a streamed transfer runs: "Joiner: 12.5 MiB" or
+                // "Donor: 3.0 MiB" (a donor stays Synced in wsrep_local_state:
+                // it keeps serving).
+                Value::Str(self.sst.comment().unwrap_or_else(|| {
+                    match view.local_state {
+                        1 => "Joining",
+                        2 => "Donor/Desynced",
+                        3 => "Joined",
+                        4 => "Synced",
+                        _ => "Initialized",
+                    }
+                    .to_string()
+                })),
             ),
             ("wsrep_local_state_uuid".into(), s(&view.state_uuid)),
             ("wsrep_provider_name".into(), s("trireme-gcs")),

@@ -4,6 +4,9 @@
 //! [storage]
 //! engine = "lsm"          # or "memory" (the default)
 //! cache_size = "256MiB"   # block cache of the on-disk engine; bytes or a size string
+//! backup_listen = "127.0.0.1:4444"  # serve `trireme backup` and SST (lsm only; off when unset)
+//! sst_donor = "10.0.0.2:4444,"      # donors a joiner prefers (Galera's wsrep_sst_donor)
+//! transfer_max_rate = 0             # bytes/s a donor sends to a joiner (0: unlimited)
 //! ```
 //!
 //! With `lsm`, `<data_dir>/lsm` is kept across restarts: the engine holds the
@@ -45,6 +48,15 @@ pub struct StorageConfig {
     pub engine: EngineKind,
     /// Bytes of block cache for the `lsm` engine.
     pub cache_size: ByteSize,
+    /// Address where an lsm node serves `trireme backup` (`crate::backup`);
+    /// off when unset. The stream is authenticated, not encrypted.
+    pub backup_listen: Option<std::net::SocketAddr>,
+    /// Donors a joiner asks for a streamed state transfer, as Galera's
+    /// `wsrep_sst_donor`: comma-separated backup listener addresses; a
+    /// trailing comma lets others be asked after them (`crate::sst`).
+    pub sst_donor: String,
+    /// Pace of a donor's stream to a joiner, bytes/s (0: unlimited).
+    pub transfer_max_rate: u64,
 }
 
 impl Default for StorageConfig {
@@ -52,6 +64,9 @@ impl Default for StorageConfig {
         StorageConfig {
             engine: EngineKind::Memory,
             cache_size: ByteSize(default_cache_size()),
+            backup_listen: None,
+            sst_donor: String::new(),
+            transfer_max_rate: 0,
         }
     }
 }
@@ -232,6 +247,26 @@ mod tests {
     }
 
     #[test]
+    fn the_environment_can_set_the_backup_and_sst_keys() {
+        let env = [
+            ("TRIREME_STORAGE_BACKUP_LISTEN", "127.0.0.1:4444"),
+            ("TRIREME_STORAGE_SST_DONOR", "10.0.0.2:4444,"),
+            ("TRIREME_STORAGE_TRANSFER_MAX_RATE", "1048576"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let (c, unknown) = crate::config::Config::resolve(None, env).unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(
+            c.storage.backup_listen,
+            Some("127.0.0.1:4444".parse().unwrap())
+        );
+        assert_eq!(c.storage.sst_donor, "10.0.0.2:4444,");
+        assert_eq!(c.storage.transfer_max_rate, 1 << 20);
+        // Off by default.
+        assert_eq!(StorageConfig::default().backup_listen, None);
+    }
+
+    #[test]
     fn an_unusable_engine_directory_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         // A file where the engine's directory should be.
@@ -239,6 +274,9 @@ mod tests {
         let cfg = StorageConfig {
             engine: EngineKind::Lsm,
             cache_size: ByteSize(1 << 20),
+            backup_listen: None,
+            sst_donor: String::new(),
+            transfer_max_rate: 0,
         };
         let e = open_store(&cfg, dir.path()).err().expect("refused");
         let msg = e.to_string();
@@ -282,6 +320,9 @@ mod tests {
         let cfg = StorageConfig {
             engine: EngineKind::Lsm,
             cache_size: ByteSize(1 << 20),
+            backup_listen: None,
+            sst_donor: String::new(),
+            transfer_max_rate: 0,
         };
         let store = open_store(&cfg, dir.path()).unwrap();
         let Engine::Lsm(e) = store.engine() else {

@@ -362,6 +362,82 @@ impl Replicator {
         Ok(())
     }
 
+    /// Installs a state streamed into the lsm engine (`crate::sst`): with
+    /// the certification lock held and every applier idle, `import` fills
+    /// the engine (a copy at `H >= point.seqno`, with `point` as its
+    /// recovery point); then the node resumes as a restart from disk does:
+    /// the index at `point.seqno`, events up to `H` certified only.
+    pub fn install_streamed(
+        &self,
+        point: &RecoveryPoint,
+        import: impl FnOnce() -> anyhow::Result<trireme_storage::lsm::export::Imported>,
+    ) -> anyhow::Result<u64> {
+        let mut cert = self.cert.lock();
+        self.appliers.wait_horizon(cert.position());
+        let snap = cert_codec::decode_snapshot(&point.cert)
+            .map_err(|e| anyhow::anyhow!("certification snapshot: {e}"))?;
+        let restored = Certifier::restore(&snap, CertConfig::default())
+            .map_err(|e| anyhow::anyhow!("certification snapshot: {e}"))?;
+        if restored.position() != point.seqno {
+            anyhow::bail!(
+                "descriptor at {} holds a certification index at {}",
+                point.seqno,
+                restored.position()
+            );
+        }
+        let got = import()?;
+        let rec = self
+            .store
+            .recover_from_engine()
+            .map_err(|e| anyhow::anyhow!("reading the copied engine: {e}"))?
+            .ok_or_else(|| anyhow::anyhow!("the copied engine holds no recovery point"))?;
+        for t in self.store.catalog().all_tables() {
+            t.reseed_hidden(self.node_id)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        self.appliers.reset(rec.horizon);
+        self.set_delivered(point.seqno);
+        self.apply_floor.store(rec.horizon, Ordering::Release);
+        *cert = restored;
+        *self.low_water.lock() = point.low_water.iter().copied().collect();
+        self.cache_cert_stats(&cert);
+        self.recovery.lock().rows_loaded += got.rows;
+        Ok(rec.horizon)
+    }
+
+    /// Takes a descriptor at `point.seqno` when this node already holds a
+    /// complete state at a horizon `H >= point.seqno` (gcs may send a second
+    /// snapshot while the first transfer ran, its log having moved on): the
+    /// rows stay, only the certification state at `point` is adopted, and
+    /// events up to `H` are certified only, as after a restart from disk.
+    /// Returns `H`.
+    pub fn adopt_point(&self, point: &RecoveryPoint) -> anyhow::Result<u64> {
+        let mut cert = self.cert.lock();
+        self.appliers.wait_horizon(cert.position());
+        let snap = cert_codec::decode_snapshot(&point.cert)
+            .map_err(|e| anyhow::anyhow!("certification snapshot: {e}"))?;
+        let restored = Certifier::restore(&snap, CertConfig::default())
+            .map_err(|e| anyhow::anyhow!("certification snapshot: {e}"))?;
+        let horizon = self.store.horizon();
+        if restored.position() != point.seqno || horizon < point.seqno {
+            anyhow::bail!(
+                "descriptor at {} (index at {}) is above this node's horizon {horizon}",
+                point.seqno,
+                restored.position()
+            );
+        }
+        self.store
+            .persist_recovery_point(point)
+            .map_err(|e| anyhow::anyhow!("saving the recovery point: {e}"))?;
+        self.appliers.reset(horizon);
+        self.set_delivered(point.seqno);
+        self.apply_floor.fetch_max(horizon, Ordering::AcqRel);
+        *cert = restored;
+        *self.low_water.lock() = point.low_water.iter().copied().collect();
+        self.cache_cert_stats(&cert);
+        Ok(horizon)
+    }
+
     /// Restarts from the state the storage engine holds (its catalog and
     /// horizon are already published in the store): the certification
     /// index and low-water map of the recovery point at `C`, deliveries

@@ -56,6 +56,12 @@ impl ChildNode {
         Self::start_in(data_dir, extra_config).await
     }
 
+    /// As `start_with`, on a data directory prepared by the caller: the
+    /// node's data is `data_dir/data` (e.g. written by `trireme backup`).
+    pub async fn start_on(data_dir: tempfile::TempDir, extra_config: &str) -> ChildNode {
+        Self::start_in(data_dir, extra_config).await
+    }
+
     /// Kills the node (SIGKILL, by its own handle) and starts it again on
     /// the same data directory and configuration.
     pub async fn restart(mut self) -> ChildNode {

@@ -264,6 +264,29 @@ impl LsmEngine {
         self.db.cache_size()
     }
 
+    /// A point-in-time view of every keyspace (state transfer and backup
+    /// read from it while appliers go on committing: `super::export`).
+    pub(crate) fn snapshot(&self) -> fjall::Snapshot {
+        self.db.snapshot()
+    }
+
+    pub(crate) fn meta_keyspace(&self) -> &Keyspace {
+        &self.meta
+    }
+
+    /// Raises the table-id counter to at least `next` (a copied-in state
+    /// brings its own table ids; no id it uses may be handed out again).
+    pub(crate) fn raise_next_table(&self, next: u64) -> StorageResult<()> {
+        let mut stored = self.next_table.lock();
+        if next > *stored {
+            self.meta
+                .insert(keys::NEXT_TABLE, next.to_be_bytes())
+                .map_err(engine_err)?;
+            *stored = next;
+        }
+        Ok(())
+    }
+
     pub(crate) fn gc_fence(&self) -> RwLockWriteGuard<'_, ()> {
         self.fence.write()
     }

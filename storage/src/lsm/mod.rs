@@ -17,13 +17,15 @@
 //! compaction filter.
 //!
 //! What a restart reads back from the engine (the catalog, the horizon, the
-//! certification state at a recovery point) is in [`recovery`].
+//! certification state at a recovery point) is in [`recovery`]; the
+//! consistent copy streamed to a joiner or a backup is in [`export`].
 //!
 //! Reads that hit a damaged file return [`crate::StorageError::Corrupt`];
 //! engine failures [`crate::StorageError::Engine`]. Nothing here panics on
 //! stored bytes.
 
 pub mod engine;
+pub mod export;
 pub mod keys;
 pub mod recovery;
 pub mod rows;
@@ -36,3 +38,6 @@ mod tests;
 
 #[cfg(test)]
 mod recovery_tests;
+
+#[cfg(test)]
+mod export_tests;

@@ -270,3 +270,31 @@ pub(crate) fn recovery_batch(
     b.remove_meta(keys::TRANSFER);
     Ok(b)
 }
+
+/// The tables a stored catalog names, by engine table id (state transfer
+/// copies exactly these tables' rows: `super::export`).
+pub(crate) fn catalog_tables(bytes: &[u8]) -> StorageResult<Vec<(u64, TableDef)>> {
+    let stored: StoredCatalog = codec::decode(CATALOG_MAGIC, CATALOG_VERSION, "catalog", bytes)
+        .map_err(|e| corrupt(format!("the catalog: {e}")))?;
+    Ok(stored
+        .databases
+        .into_iter()
+        .flat_map(|d| d.tables.into_iter().map(|t| (t.id, t.def)))
+        .collect())
+}
+
+/// A stored catalog with every table's definition version set back to 0:
+/// a copy restamped to seqno 0 (a backup seeding a new cluster) must not
+/// keep DDL seqnos of the old history, or every snapshot of the new one
+/// would be older than its tables (`StorageError::TableDefChanged`).
+pub(crate) fn rebase_catalog(bytes: &[u8]) -> StorageResult<Vec<u8>> {
+    let mut stored: StoredCatalog = codec::decode(CATALOG_MAGIC, CATALOG_VERSION, "catalog", bytes)
+        .map_err(|e| corrupt(format!("the catalog: {e}")))?;
+    for d in &mut stored.databases {
+        for t in &mut d.tables {
+            t.def.version = 0;
+        }
+    }
+    codec::encode(CATALOG_MAGIC, CATALOG_VERSION, &stored)
+        .map_err(|e| StorageError::Engine(format!("encoding the catalog: {e}")))
+}

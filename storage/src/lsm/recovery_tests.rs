@@ -14,7 +14,7 @@ use crate::types::{IntWidth, SqlType};
 use crate::value::Value;
 use crate::{Catalog, Database, Store};
 
-fn def() -> TableDef {
+pub(super) fn def() -> TableDef {
     let int = SqlType::Int {
         width: IntWidth::Int,
         unsigned: false,
@@ -46,18 +46,18 @@ fn def() -> TableDef {
     }
 }
 
-fn row(id: i64, k: i64) -> Row {
+pub(super) fn row(id: i64, k: i64) -> Row {
     vec![Value::Int(id), Value::Int(k)].into()
 }
 
-fn pk(id: i64) -> Vec<u8> {
+pub(super) fn pk(id: i64) -> Vec<u8> {
     keycode::encode_key([&Value::Int(id)])
 }
 
-type Ops = Vec<(i64, Option<Row>)>;
+pub(super) type Ops = Vec<(i64, Option<Row>)>;
 
 /// The write-sets of the scenario, by seqno (seqno 1 is the CREATE TABLE).
-fn write_sets() -> Vec<(u64, Ops)> {
+pub(super) fn write_sets() -> Vec<(u64, Ops)> {
     vec![
         (2, vec![(1, Some(row(1, 10))), (2, Some(row(2, 20)))]),
         (3, vec![(1, Some(row(1, 11)))]),
@@ -68,7 +68,7 @@ fn write_sets() -> Vec<(u64, Ops)> {
 }
 
 /// A store with table d.t, its catalog durable at seqno 1.
-fn store_with_table(engine: Engine) -> Arc<Store> {
+pub(super) fn store_with_table(engine: Engine) -> Arc<Store> {
     let store = Store::with_engine(engine);
     let t = store.new_table(def()).unwrap();
     let mut db = Database {
@@ -86,7 +86,7 @@ fn store_with_table(engine: Engine) -> Arc<Store> {
 
 /// Applies one write-set as an applier does: one batch, carrying the
 /// horizon reached before it.
-fn apply(store: &Store, seqno: u64, ops: &Ops) {
+pub(super) fn apply(store: &Store, seqno: u64, ops: &Ops) {
     let cat = store.catalog();
     let t = cat.table("d", "t").unwrap();
     let mut b = ApplyBatch::new();
@@ -97,11 +97,11 @@ fn apply(store: &Store, seqno: u64, ops: &Ops) {
 }
 
 /// Rows as (id, k).
-type Pairs = Vec<(i64, i64)>;
+pub(super) type Pairs = Vec<(i64, i64)>;
 
 /// Every visible row at `snap`, through the primary key and through the
 /// index (stale index entries must stay invisible).
-fn contents(store: &Store, snap: u64) -> (Pairs, Pairs) {
+pub(super) fn contents(store: &Store, snap: u64) -> (Pairs, Pairs) {
     let cat = store.catalog();
     let t = cat.table("d", "t").unwrap();
     let by_pk = t
@@ -119,7 +119,7 @@ fn contents(store: &Store, snap: u64) -> (Pairs, Pairs) {
     (by_pk, by_index)
 }
 
-fn point(seqno: u64) -> RecoveryPoint {
+pub(super) fn point(seqno: u64) -> RecoveryPoint {
     RecoveryPoint {
         seqno,
         state_uuid: "u".into(),
