@@ -6,7 +6,8 @@
 # oltp_write_only (the others purge their logs past it), then starts node 3 while oltp_read_write
 # runs on node 1 and prints: the time from launch until node 3 is Synced, the bytes it received,
 # and node 1's tps per second across the rejoin. Node 3 prefers node 2 as donor (sst_donor).
-# Every node is stopped by its pid. KEEP=1 keeps the directory.
+# RATE= sets every donor's transfer_max_rate (bytes/s, default 0: unlimited). Every node is
+# stopped by its pid. KEEP=1 keeps the directory.
 set -euo pipefail
 ROWS=${1:?rows}
 BASE=${2:-34100}
@@ -40,6 +41,7 @@ gcache_size = 1048576
 engine = "lsm"
 cache_size = "64MiB"
 backup_listen = "127.0.0.1:$(backup_port $i)"
+transfer_max_rate = ${RATE:-0}
 $extra
 CFG
 done
