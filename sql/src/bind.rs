@@ -514,11 +514,13 @@ impl Exec<'_> {
                 substring_for,
                 ..
             } => {
-                let mut args = vec![self.bind(expr, env)?];
-                args.push(match substring_from {
-                    Some(f) => self.bind(f, env)?,
-                    None => Expr::Lit(Value::Int(1)),
-                });
+                // SUBSTRING(str) alone is not MariaDB's grammar.
+                let Some(from) = substring_from else {
+                    return Err(SqlError::syntax(format!(
+                        "check the manual that corresponds to your MariaDB server version for the right syntax to use near ')' in '{expr}'"
+                    )));
+                };
+                let mut args = vec![self.bind(expr, env)?, self.bind(from, env)?];
                 if let Some(l) = substring_for {
                     args.push(self.bind(l, env)?);
                 }
@@ -1867,7 +1869,10 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
                     scale: *s,
                 },
                 CastTo::Double => SqlType::Double,
-                CastTo::Char(n) => SqlType::Varchar(n.unwrap_or(65_535)),
+                // Without a length, as long as the value can print.
+                CastTo::Char(n) => {
+                    SqlType::Varchar(n.unwrap_or_else(|| char_len(x, cols).clamp(1, 65_535)))
+                }
                 CastTo::Binary(n) => SqlType::Varbinary(n.unwrap_or(65_535)),
                 CastTo::Date => SqlType::Date,
                 CastTo::DateTime(f) => SqlType::DateTime(*f),
@@ -2005,6 +2010,10 @@ pub(crate) fn int_len(e: &Expr, cols: &[OutCol]) -> Option<IntLen> {
 /// integer's digits and sign, a literal's written length, a column's
 /// declared one; u32::MAX when unknown (a DOUBLE, an expression).
 pub(crate) fn char_len(e: &Expr, cols: &[OutCol]) -> u32 {
+    // A BOOLEAN (TINYINT(1)) holds -128..127 whatever its display width.
+    if matches!(infer(e, cols).0, Some(SqlType::Bool)) {
+        return 4;
+    }
     if let Some(l) = int_len(e, cols) {
         return l.len;
     }
@@ -2018,7 +2027,9 @@ pub(crate) fn char_len(e: &Expr, cols: &[OutCol]) -> u32 {
                 u32::from(precision) + u32::from(scale > 0) + 1
             }
             Some(SqlType::Date) => 10,
-            Some(SqlType::DateTime(p) | SqlType::Timestamp(p)) => 19 + u32::from(p),
+            Some(SqlType::DateTime(p) | SqlType::Timestamp(p)) => {
+                19 + u32::from(p) + u32::from(p > 0)
+            }
             Some(t) => t.max_len().unwrap_or(u32::MAX),
             None => 0,
         },

@@ -421,10 +421,18 @@ pub(crate) fn wrong_value(kind: &str, v: &Value, column: &str) -> SqlError {
 
 fn numeric_f64(v: &Value, column: &str) -> SqlResult<f64> {
     match v {
+        // Rust reads "nan" and "inf" as numbers; MariaDB does not (1366),
+        // and a number too large for a double is out of range (1264).
         Value::Str(s) => {
             let t = s.trim();
-            t.parse::<f64>()
-                .map_err(|_| wrong_value("double", v, column))
+            let digits = t
+                .trim_start_matches(['+', '-'])
+                .starts_with(|c: char| c.is_ascii_digit() || c == '.');
+            match t.parse::<f64>() {
+                Ok(f) if f.is_finite() => Ok(f),
+                Ok(_) if digits => Err(SqlError::out_of_range(column)),
+                _ => Err(wrong_value("double", v, column)),
+            }
         }
         other => other
             .to_f64()

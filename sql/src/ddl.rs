@@ -941,6 +941,7 @@ impl<'a> DdlCtx<'a> {
         for cd in &ct.columns {
             let (mut col, pk, unique) = column_def(cd)?;
             settle_collation(&mut col, def.collation);
+            check_varchar_length(&col)?;
             if def.column_index(&col.name).is_some() {
                 return Err(SqlError::dup_fieldname(&col.name));
             }
@@ -1047,6 +1048,7 @@ impl<'a> DdlCtx<'a> {
                     };
                     let mut col = col.clone();
                     settle_collation(&mut col, def.collation);
+                    check_varchar_length(&col)?;
                     let name = col.name.clone();
                     insert_column(&mut def, &mut source, at, col, ColSource::New);
                     if *pk {
@@ -1096,6 +1098,7 @@ impl<'a> DdlCtx<'a> {
                     }
                     let mut c = col.clone();
                     settle_collation(&mut c, def.collation);
+                    check_varchar_length(&c)?;
                     if def.is_pk_column(i) {
                         c.nullable = false;
                     }
@@ -1866,6 +1869,28 @@ fn rename_references(def: &mut TableDef, old: &str, new: &str) -> SqlResult<()> 
     Ok(())
 }
 
+/// A VARCHAR / VARBINARY longer than a row can hold in the column's
+/// character set: 1074, as in MariaDB's strict mode.
+fn check_varchar_length(col: &ColumnDef) -> SqlResult<()> {
+    let (n, per_char) = match col.ty {
+        SqlType::Varchar(n) => (n, col.charset().map_or(1, |c| u32::from(c.max_len()))),
+        SqlType::Varbinary(n) => (n, 1),
+        _ => return Ok(()),
+    };
+    let max = 65_535 / per_char.max(1);
+    if n > max {
+        return Err(SqlError::new(
+            1074,
+            "42000",
+            format!(
+                "Column length too big for column '{}' (max = {max}); use BLOB or TEXT instead",
+                col.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn column_def(cd: &ast::ColumnDef) -> SqlResult<(ColumnDef, bool, bool)> {
     column_def_parts(
         &cd.name,
@@ -2118,14 +2143,14 @@ fn apply_table_options(def: &mut TableDef, opts: &ast::CreateTableOptions) -> Sq
                 } else if k == "COMMENT" {
                     def.comment = v;
                 } else if k == "ENGINE" {
-                    def.engine = engine_name(&v);
+                    def.engine = engine_name(&v)?;
                 }
             }
             ast::SqlOption::NamedParenthesizedList(l)
                 if l.key.value.eq_ignore_ascii_case("ENGINE") =>
             {
                 if let Some(n) = &l.name {
-                    def.engine = engine_name(&n.value);
+                    def.engine = engine_name(&n.value)?;
                 }
             }
             _ => {}
@@ -2134,10 +2159,18 @@ fn apply_table_options(def: &mut TableDef, opts: &ast::CreateTableOptions) -> Sq
     Ok(())
 }
 
-/// Every engine name is accepted and reported as InnoDB: trireme has one
-/// transactional engine, and tools expect the name.
-fn engine_name(_asked: &str) -> String {
-    "InnoDB".into()
+/// Every engine MariaDB has is accepted and reported as InnoDB: trireme
+/// has one transactional engine, and tools expect the name. Another name
+/// is 1286, as under MariaDB's default NO_ENGINE_SUBSTITUTION.
+fn engine_name(asked: &str) -> SqlResult<String> {
+    if !KNOWN_ENGINES.iter().any(|k| k.eq_ignore_ascii_case(asked)) {
+        return Err(SqlError::new(
+            1286,
+            "42000",
+            format!("Unknown storage engine '{asked}'"),
+        ));
+    }
+    Ok("InnoDB".into())
 }
 
 fn table_option_auto_increment(opts: &ast::CreateTableOptions) -> Option<u64> {
@@ -2168,9 +2201,14 @@ pub fn create_table_select_ddl(ct: &ast::CreateTable, cols: &[OutCol]) -> SqlRes
         if plain.columns[declared..].iter().any(same) {
             return Err(SqlError::dup_fieldname(&c.name));
         }
-        let ty =
-            c.ty.as_ref()
-                .map_or_else(|| "binary(0)".to_string(), |t| t.sql_name());
+        // A string too long for a VARCHAR column becomes a TEXT one, as
+        // MariaDB makes it (`CAST(x AS CHAR)` of an unknown length).
+        let ty = match &c.ty {
+            None => "binary(0)".to_string(),
+            Some(SqlType::Varchar(n)) if *n > 16_383 => "mediumtext".to_string(),
+            Some(SqlType::Varbinary(n)) if *n > 65_532 => "blob".to_string(),
+            Some(t) => t.sql_name(),
+        };
         let null = if c.nullable { "" } else { " NOT NULL" };
         let coll = match c.collation {
             Some(k) if k != Collation::Binary && c.ty.as_ref().is_some_and(|t| t.is_string()) => {
@@ -2579,7 +2617,16 @@ fn table_option_op(o: &admin::TableOption, current: Collation) -> SqlResult<Alte
 
 /// Engines an ENGINE clause may name (MariaDB's usual ones): trireme stores
 /// every table its own way.
-const KNOWN_ENGINES: &[&str] = &["InnoDB", "Aria", "MyISAM", "MEMORY", "HEAP"];
+const KNOWN_ENGINES: &[&str] = &[
+    "InnoDB",
+    "Aria",
+    "MyISAM",
+    "MEMORY",
+    "HEAP",
+    "CSV",
+    "MRG_MyISAM",
+    "SEQUENCE",
+];
 
 pub fn resolve_collation(
     charset: Option<&str>,

@@ -240,3 +240,86 @@ fn same_key(cols: &[usize], row: &[Value], key: &[Value], colls: &[Option<Collat
         compare_collated(&row[c], k, *coll) == Some(std::cmp::Ordering::Equal)
     })
 }
+
+/// What `foreign_key_checks = 1` refuses of a DDL statement at the node
+/// where it is issued, before it is ordered (the nodes that apply it do
+/// not know the session's setting, so they accept it as a dump restore
+/// would): a FOREIGN KEY naming a table that does not exist (1005, errno
+/// 150), and a DROP TABLE of a parent whose children stay (1451).
+pub fn check_ddl(
+    s: &sqlparser::ast::Statement,
+    cat: &trireme_storage::Catalog,
+    db: Option<&str>,
+) -> SqlResult<()> {
+    use sqlparser::ast::{AlterTableOperation, ObjectType, Statement, TableConstraint};
+    let missing_parent = |child: &sqlparser::ast::ObjectName,
+                          fk: &sqlparser::ast::ForeignKeyConstraint|
+     -> SqlResult<()> {
+        let (cdb, ct) = crate::ddl::qualify_in(child, db)?;
+        let (pdb, pt) = crate::ddl::qualify_in(&fk.foreign_table, Some(&cdb))?;
+        let itself = pdb.eq_ignore_ascii_case(&cdb) && pt.eq_ignore_ascii_case(&ct);
+        if itself || cat.table(&pdb, &pt).is_some() {
+            return Ok(());
+        }
+        Err(SqlError::new(
+            1005,
+            "HY000",
+            format!(
+                "Can't create table `{cdb}`.`{ct}` (errno: 150 \"Foreign key constraint is incorrectly formed\")"
+            ),
+        ))
+    };
+    match s {
+        Statement::CreateTable(ct) => {
+            for c in &ct.constraints {
+                if let TableConstraint::ForeignKey(fk) = c {
+                    missing_parent(&ct.name, fk)?;
+                }
+            }
+        }
+        Statement::AlterTable(at) => {
+            for op in &at.operations {
+                if let AlterTableOperation::AddConstraint {
+                    constraint: TableConstraint::ForeignKey(fk),
+                    ..
+                } = op
+                {
+                    missing_parent(&at.name, fk)?;
+                }
+            }
+        }
+        Statement::Drop {
+            object_type: ObjectType::Table,
+            names,
+            ..
+        } => {
+            let dropped: Vec<(String, String)> = names
+                .iter()
+                .map(|n| crate::ddl::qualify_in(n, db))
+                .collect::<SqlResult<_>>()?;
+            let is_dropped = |d: &str, t: &str| {
+                dropped
+                    .iter()
+                    .any(|(x, y)| x.eq_ignore_ascii_case(d) && y.eq_ignore_ascii_case(t))
+            };
+            for (pdb, pt) in &dropped {
+                let referenced = cat.all_tables().any(|child| {
+                    !is_dropped(&child.def.db, &child.def.name)
+                        && child.def.foreign_keys.iter().any(|f| {
+                            f.ref_db.eq_ignore_ascii_case(pdb)
+                                && f.ref_table.eq_ignore_ascii_case(pt)
+                        })
+                });
+                if referenced {
+                    return Err(SqlError::new(
+                        1451,
+                        "23000",
+                        "Cannot delete or update a parent row: a foreign key constraint fails",
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -507,6 +507,15 @@ impl Exec<'_> {
                 check_unique_qualifier(scope, &alias.name.value)?;
                 let (mut cols, rows) = self.query(subquery)?;
                 crate::with::rename_columns(&mut cols, crate::with::alias_names(&alias.columns))?;
+                // A derived table is a table: its column names are unique.
+                for (i, c) in cols.iter().enumerate() {
+                    if cols[..i]
+                        .iter()
+                        .any(|p| p.name.eq_ignore_ascii_case(&c.name))
+                    {
+                        return Err(SqlError::dup_fieldname(&c.name));
+                    }
+                }
                 let rows = rows.into_iter().map(Row::from).collect();
                 push_rows_source(scope, sources, &alias.name.value, cols, rows, left_join);
                 Ok(())

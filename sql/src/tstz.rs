@@ -70,9 +70,15 @@ pub fn to_utc(zone: &Zone, v: Value, column: &str) -> SqlResult<Value> {
         Value::DateTime(dt) if zone.in_gap(&dt) => {
             Err(wrong_value("datetime", &Value::DateTime(dt), column))
         }
-        Value::DateTime(dt) if !is_zero(&dt) => Ok(Value::DateTime(DateTime::from_unix_micros(
-            zone.to_utc_micros(&dt),
-        ))),
+        Value::DateTime(dt) if !is_zero(&dt) => {
+            let us = zone.to_utc_micros(&dt);
+            // A TIMESTAMP holds 1970-01-01 00:00:01 to 2038-01-19
+            // 03:14:07.999999 UTC (a 32-bit count of seconds).
+            if !(1_000_000..(1i64 << 31) * 1_000_000).contains(&us) {
+                return Err(wrong_value("datetime", &Value::DateTime(dt), column));
+            }
+            Ok(Value::DateTime(DateTime::from_unix_micros(us)))
+        }
         other => Ok(other),
     }
 }

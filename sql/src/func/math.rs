@@ -17,7 +17,13 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
         Abs => match v0 {
             Value::Int(i) => match i.checked_abs() {
                 Some(a) => Value::Int(a),
-                None => Value::Decimal(Decimal::from(i).abs()),
+                None => {
+                    return Err(crate::error::SqlError::new(
+                        1690,
+                        "22003",
+                        format!("BIGINT value is out of range in 'abs({i})'"),
+                    ))
+                }
             },
             Value::UInt(u) => Value::UInt(u),
             Value::Decimal(d) => Value::Decimal(d.abs()),
