@@ -1873,7 +1873,7 @@ fn rename_references(def: &mut TableDef, old: &str, new: &str) -> SqlResult<()> 
 /// character set: 1074, as in MariaDB's strict mode.
 fn check_varchar_length(col: &ColumnDef) -> SqlResult<()> {
     let (n, per_char) = match col.ty {
-        SqlType::Varchar(n) => (n, col.charset().map_or(1, |c| u32::from(c.max_len()))),
+        SqlType::Varchar(n) => (n, col.charset().map_or(1, |c| c.max_len())),
         SqlType::Varbinary(n) => (n, 1),
         _ => return Ok(()),
     };
