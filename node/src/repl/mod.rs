@@ -374,10 +374,7 @@ impl Replicator {
     ) -> anyhow::Result<u64> {
         let mut cert = self.cert.lock();
         self.appliers.wait_horizon(cert.position());
-        let snap = cert_codec::decode_snapshot(&point.cert)
-            .map_err(|e| anyhow::anyhow!("certification snapshot: {e}"))?;
-        let restored = Certifier::restore(&snap, CertConfig::default())
-            .map_err(|e| anyhow::anyhow!("certification snapshot: {e}"))?;
+        let restored = restore_certifier(point)?;
         if restored.position() != point.seqno {
             anyhow::bail!(
                 "descriptor at {} holds a certification index at {}",
@@ -414,10 +411,7 @@ impl Replicator {
     pub fn adopt_point(&self, point: &RecoveryPoint) -> anyhow::Result<u64> {
         let mut cert = self.cert.lock();
         self.appliers.wait_horizon(cert.position());
-        let snap = cert_codec::decode_snapshot(&point.cert)
-            .map_err(|e| anyhow::anyhow!("certification snapshot: {e}"))?;
-        let restored = Certifier::restore(&snap, CertConfig::default())
-            .map_err(|e| anyhow::anyhow!("certification snapshot: {e}"))?;
+        let restored = restore_certifier(point)?;
         let horizon = self.store.horizon();
         if restored.position() != point.seqno || horizon < point.seqno {
             anyhow::bail!(
@@ -929,4 +923,12 @@ impl Replicator {
             other => self.notify(origin, trx_id, other),
         }
     }
+}
+
+/// The certification state a state-transfer descriptor carries.
+fn restore_certifier(point: &RecoveryPoint) -> anyhow::Result<Certifier> {
+    let snap = cert_codec::decode_snapshot(&point.cert)
+        .map_err(|e| anyhow::anyhow!("certification snapshot: {e}"))?;
+    Certifier::restore(&snap, CertConfig::default())
+        .map_err(|e| anyhow::anyhow!("certification snapshot: {e}"))
 }
