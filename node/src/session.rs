@@ -518,11 +518,7 @@ impl Session {
             s if sql::ddl::is_toi(s) && self.alters_temporary(s) => self.alter_temporary(s).await,
             s if sql::ddl::is_toi(s) => {
                 self.check_view_definition(s)?;
-                let fk_checks = vars::read(&self.state, "foreign_key_checks", false)
-                    .ok()
-                    .and_then(|v| v.truth())
-                    .unwrap_or(true);
-                if fk_checks {
+                if sql::fk::checks_on(&self.state) {
                     sql::fk::check_ddl(s, &self.node.store.catalog(), self.state.db.as_deref())?;
                 }
                 let tables = sql::ddl::toi_tables(s, self.state.db.as_deref());

@@ -2302,7 +2302,7 @@ fn source_text(e: &ast::Expr, sql: &str) -> Option<String> {
     // Some spans leave out a leading operator or keyword (`- - 1`, `BINARY
     // 'a'`, `CAST(`) or a trailing one (`x IS TRUE`): widen them token by
     // token within the select item, shortest first.
-    let (starts, ends) = item_bounds(sql, start, end)?;
+    let (starts, ends) = item_bounds(sql, span)?;
     let mut tries: Vec<(usize, usize)> = starts
         .iter()
         .flat_map(|&a| ends.iter().map(move |&z| (a, z)))
@@ -2330,23 +2330,20 @@ fn byte_offset(sql: &str, l: sqlparser::tokenizer::Location) -> Option<usize> {
     Some(line_start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i))
 }
 
-/// Where the select-list item around `start..end` in `sql` may begin and
-/// end: each token start back to the `,` or SELECT-level keyword before
-/// it, each token end on to the `,` or clause keyword after it (at most a
-/// dozen each way).
-fn item_bounds(sql: &str, start: usize, end: usize) -> Option<(Vec<usize>, Vec<usize>)> {
+/// Where the select-list item around `span` in `sql` may begin and end,
+/// as byte offsets: each token start back to the `,` or SELECT-level
+/// keyword before it, each token end on to the `,` or clause keyword after
+/// it (at most a dozen each way). Tokens are compared by their locations;
+/// only the candidates are turned into offsets.
+fn item_bounds(sql: &str, span: sqlparser::tokenizer::Span) -> Option<(Vec<usize>, Vec<usize>)> {
     use sqlparser::keywords::Keyword as K;
     use sqlparser::tokenizer::{Token, Tokenizer};
     let dialect = crate::dialect::MariaDb::default();
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .ok()?;
-    let offset = |l| byte_offset(sql, l);
-    let at: Vec<usize> = tokens
-        .iter()
-        .map(|t| offset(t.span.start))
-        .collect::<Option<_>>()?;
-    let first = at.iter().position(|&o| o >= start)?;
+    let at = |i: usize| byte_offset(sql, tokens[i].span.start);
+    let first = tokens.iter().position(|t| t.span.start >= span.start)?;
     let opens_item = |t: &Token| match t {
         Token::Comma => true,
         Token::Word(w) => matches!(
@@ -2355,7 +2352,7 @@ fn item_bounds(sql: &str, start: usize, end: usize) -> Option<(Vec<usize>, Vec<u
         ),
         _ => false,
     };
-    let last = at.iter().rposition(|&o| o < end)?;
+    let last = tokens.iter().rposition(|t| t.span.start < span.end)?;
     let closes_item = |t: &Token| match t {
         Token::Comma | Token::SemiColon | Token::EOF => true,
         Token::Word(w) => matches!(
@@ -2377,7 +2374,7 @@ fn item_bounds(sql: &str, start: usize, end: usize) -> Option<(Vec<usize>, Vec<u
         _ => false,
     };
     const MOST: usize = 12;
-    let mut starts = vec![start];
+    let mut starts = vec![byte_offset(sql, span.start)?];
     let mut depth = 0i32;
     for i in (0..first).rev() {
         let t = &tokens[i].token;
@@ -2388,13 +2385,13 @@ fn item_bounds(sql: &str, start: usize, end: usize) -> Option<(Vec<usize>, Vec<u
             _ => {}
         }
         if !matches!(t, Token::Whitespace(_)) {
-            starts.push(at[i]);
+            starts.push(at(i)?);
         }
         if starts.len() > MOST {
             break;
         }
     }
-    let mut ends = vec![end];
+    let mut ends = vec![byte_offset(sql, span.end)?];
     let mut depth = 0i32;
     for (i, t) in tokens.iter().enumerate().skip(last + 1) {
         match &t.token {
@@ -2405,7 +2402,11 @@ fn item_bounds(sql: &str, start: usize, end: usize) -> Option<(Vec<usize>, Vec<u
         }
         if !matches!(t.token, Token::Whitespace(_)) {
             // The text up to this token's end: the next token's start.
-            ends.push(at.get(i + 1).copied().unwrap_or(sql.len()));
+            ends.push(if i + 1 < tokens.len() {
+                at(i + 1)?
+            } else {
+                sql.len()
+            });
         }
         if ends.len() > MOST {
             break;

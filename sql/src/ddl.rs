@@ -2590,13 +2590,7 @@ fn table_option_op(o: &admin::TableOption, current: Collation) -> SqlResult<Alte
     use admin::TableOption as T;
     Ok(match o {
         T::Engine(e) => {
-            if !KNOWN_ENGINES.iter().any(|k| k.eq_ignore_ascii_case(e)) {
-                return Err(SqlError::new(
-                    1286,
-                    "42000",
-                    format!("Unknown storage engine '{e}'"),
-                ));
-            }
+            engine_name(e)?;
             AlterOp::NoOp
         }
         T::Comment(c) => AlterOp::Comment(c.clone()),

@@ -470,30 +470,24 @@ impl Exec<'_> {
                 .ty
                 .coerce(crate::ddl::implicit_default(&col.ty), &col.name);
         }
-        match col.ty.coerce(v.clone(), &col.name) {
-            Ok(c) => {
-                if crate::coerce::quietly_changed(&col.ty, &v, &c) {
-                    let n = at_row(SqlError::data_truncated(&col.name), row_no);
-                    self.note(n.code, n.message);
-                }
-                Ok(c)
-            }
+        let stored = match col.ty.coerce(v.clone(), &col.name) {
+            Ok(c) if crate::coerce::quietly_changed(&col.ty, &v, &c) => c,
+            Ok(c) => return Ok(c),
             // Only spaces past a string column's length: cut, with a Note
             // (not an error, even in strict mode), as MariaDB does.
             Err(e) if e.code == codes::DATA_TOO_LONG => {
                 match crate::coerce::without_excess_spaces(&col.ty, &v)
                     .and_then(|t| col.ty.coerce(t, &col.name).ok())
                 {
-                    Some(c) => {
-                        let n = at_row(SqlError::data_truncated(&col.name), row_no);
-                        self.note(n.code, n.message);
-                        Ok(c)
-                    }
-                    None => self.store_adjusted(col, v, e, lenient, row_no),
+                    Some(c) => c,
+                    None => return self.store_adjusted(col, v, e, lenient, row_no),
                 }
             }
-            Err(e) => self.store_adjusted(col, v, e, lenient, row_no),
-        }
+            Err(e) => return self.store_adjusted(col, v, e, lenient, row_no),
+        };
+        let n = at_row(SqlError::data_truncated(&col.name), row_no);
+        self.note(n.code, n.message);
+        Ok(stored)
     }
 
     /// `v`, which does not fit `col`, adjusted with a warning where

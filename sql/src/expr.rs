@@ -588,24 +588,15 @@ pub fn cast(v: Value, to: &CastTo) -> SqlResult<Value> {
         CastTo::Signed | CastTo::BigInt => Value::Int(cast_int(&v)),
         CastTo::Unsigned => Value::UInt(cast_int(&v) as u64),
         CastTo::Decimal(p, s) => {
-            match (SqlType::Decimal {
+            let ty = SqlType::Decimal {
                 precision: *p,
                 scale: *s,
-            })
-            .coerce(v.clone(), "CAST")
-            {
+            };
+            match ty.coerce(v.clone(), "CAST") {
                 Ok(d) => d,
                 // Past the precision: the nearest value it holds, as
                 // MariaDB clamps (999.99 for DECIMAL(5,2)).
-                Err(_) => crate::coerce::adjusted(
-                    &SqlType::Decimal {
-                        precision: *p,
-                        scale: *s,
-                    },
-                    &v,
-                    "CAST",
-                )
-                .unwrap_or(Value::Null),
+                Err(_) => crate::coerce::adjusted(&ty, &v, "CAST").unwrap_or(Value::Null),
             }
         }
         CastTo::Double => Value::Double(v.to_f64().unwrap_or(0.0)),

@@ -33,10 +33,7 @@ const MAX_CASCADE_DEPTH: usize = 15;
 
 impl Exec<'_> {
     fn fk_checks(&self) -> bool {
-        vars::read(self.sess, "foreign_key_checks", false)
-            .ok()
-            .and_then(|v| v.truth())
-            .unwrap_or(true)
+        checks_on(self.sess)
     }
 
     /// Checks the foreign keys of a child row just written (`old`: the row
@@ -239,6 +236,14 @@ fn same_key(cols: &[usize], row: &[Value], key: &[Value], colls: &[Option<Collat
     cols.iter().zip(key).zip(colls).all(|((&c, k), coll)| {
         compare_collated(&row[c], k, *coll) == Some(std::cmp::Ordering::Equal)
     })
+}
+
+/// Whether the session's `foreign_key_checks` is on.
+pub fn checks_on(sess: &crate::SessionState) -> bool {
+    vars::read(sess, "foreign_key_checks", false)
+        .ok()
+        .and_then(|v| v.truth())
+        .unwrap_or(true)
 }
 
 /// What `foreign_key_checks = 1` refuses of a DDL statement at the node
