@@ -16,8 +16,6 @@
 //! (`trireme_wire::auth`). The password never crosses the wire, but the
 //! stream that follows is NOT encrypted: run it on a trusted network.
 
-use sha1::{Digest, Sha1};
-
 pub const MAGIC: &[u8; 4] = b"TRBK";
 pub const VERSION: u8 = 1;
 pub const GREETING_LEN: usize = 4 + 1 + 20;
@@ -75,18 +73,11 @@ pub fn parse_greeting(g: &[u8; GREETING_LEN]) -> Result<[u8; 20], String> {
     Ok(salt)
 }
 
-/// `mysql_native_password`'s response to `salt` for `password`.
+/// `mysql_native_password`'s response to `salt` for `password` (empty
+/// for no password), as the wire crate's client answers a server.
 pub fn scramble(password: &str, salt: &[u8]) -> Vec<u8> {
-    if password.is_empty() {
-        return Vec::new();
-    }
-    let stage1: [u8; 20] = Sha1::digest(password.as_bytes()).into();
-    let stage2: [u8; 20] = Sha1::digest(stage1).into();
-    let mut h = Sha1::new();
-    h.update(salt);
-    h.update(stage2);
-    let mask: [u8; 20] = h.finalize().into();
-    stage1.iter().zip(mask).map(|(a, b)| a ^ b).collect()
+    mysql_common::scramble::scramble_native(salt, password.as_bytes())
+        .map_or_else(Vec::new, |s| s.to_vec())
 }
 
 pub fn request(kind: Kind, response: &[u8], min_seqno: u64) -> Vec<u8> {
