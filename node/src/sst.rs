@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use trireme_storage::lsm::export::{import_from, ImportOptions, Imported};
+use trireme_storage::lsm::export::{ImportOptions, Imported, Importer};
 use trireme_storage::lsm::recovery::RecoveryPoint;
 use trireme_storage::lsm::LsmEngine;
 
@@ -204,6 +204,17 @@ pub fn receive(
         );
     }
     let (total, _phase) = stats.joining();
+    // The engine is marked incomplete before any donor is asked, so a
+    // joiner killed at any point after deciding to transfer empties its
+    // engine at the next start rather than trusting a partial copy.
+    let importer = Importer::begin(
+        engine,
+        ImportOptions {
+            rebase: false,
+            point: Some(point.clone()),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("SST: preparing the engine: {e}"))?;
     let mut errors = Vec::new();
     for d in donors {
         tracing::info!(donor = %d, seqno = point.seqno, "SST: asking for a copy of the engine");
@@ -226,14 +237,11 @@ pub fn receive(
             total: total.clone(),
             stats: stats.clone(),
         };
-        let opts = ImportOptions {
-            rebase: false,
-            point: Some(point.clone()),
-        };
         // A stream that breaks is not retried from another donor here: the
         // engine is marked incomplete and the node exits; its restart
         // empties the engine and asks again.
-        let got = import_from(engine, opts, &mut input)
+        let got = importer
+            .read_all(&mut input)
             .map_err(|e| anyhow::anyhow!("SST from {d}: {e}"))?;
         tracing::info!(donor = %d, seqno = point.seqno, copy_seqno = got.source_horizon, rows = got.rows, bytes = total.load(Ordering::Relaxed), "SST: copy received");
         return Ok(got);

@@ -573,6 +573,14 @@ impl Importer {
         Ok(())
     }
 
+    /// Feeds every frame of `r`, then finishes.
+    pub fn read_all<R: Read>(mut self, r: &mut R) -> Result<Imported, TransferError> {
+        while let Some(payload) = read_frame(r)? {
+            self.feed(&payload)?;
+        }
+        self.finish()
+    }
+
     /// Writes the catalog, the horizon and the recovery point, removes the
     /// transfer marker and makes it all durable. Refused before the
     /// trailer has arrived.
@@ -633,9 +641,5 @@ pub fn import_from<R: Read>(
     opts: ImportOptions,
     r: &mut R,
 ) -> Result<Imported, TransferError> {
-    let mut imp = Importer::begin(engine, opts)?;
-    while let Some(payload) = read_frame(r)? {
-        imp.feed(&payload)?;
-    }
-    imp.finish()
+    Importer::begin(engine, opts)?.read_all(r)
 }
