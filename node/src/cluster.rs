@@ -357,6 +357,9 @@ struct App {
     /// its snapshots for gcs are then SST descriptors naming it, not full
     /// images (`crate::sst`).
     sst_listen: Option<String>,
+    /// The members' announced listeners, named in descriptors (set once
+    /// the announcements are set up).
+    listeners: std::sync::OnceLock<Arc<IncomingAddresses>>,
 }
 
 impl App {
@@ -391,6 +394,11 @@ impl App {
                         crate::sst::Descriptor {
                             point,
                             donor: donor.clone(),
+                            members: self
+                                .listeners
+                                .get()
+                                .map(|l| l.sst_listeners())
+                                .unwrap_or_default(),
                         }
                         .encode()?,
                     ),
@@ -594,16 +602,36 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
         flow.clone(),
         Arc::new(crate::schema::SqlSchema),
     );
+    // An lsm member always serves state transfers: without a listener its
+    // snapshots for gcs would be full images built in memory, which a
+    // node with more data than memory cannot afford. Unless configured,
+    // it listens on the cluster address's IP, on a free port (joiners
+    // learn it from the snapshot's descriptor).
+    let backup_listener = match (store.engine(), config.storage.backup_listen) {
+        (Engine::Lsm(_), configured) => {
+            let addr = configured
+                .unwrap_or_else(|| std::net::SocketAddr::new(config.cluster.listen.ip(), 0));
+            Some(crate::backup::serve::bind(addr).await?)
+        }
+        (Engine::Memory, Some(_)) => {
+            warn!("[storage] backup_listen is set but the engine is memory: backups need engine = \"lsm\"; not listening");
+            None
+        }
+        (Engine::Memory, None) => None,
+    };
+    let sst_own = match &backup_listener {
+        Some(l) => Some(sst_address(&config, l.local_addr()?)),
+        None => None,
+    };
+    let sst_listen_status = sst_own.clone();
     // 1. Recover the last checkpoint.
     let app = Arc::new(App {
         repl: std::sync::OnceLock::new(),
         state: state_store.clone(),
         data_dir: config.data_dir.clone(),
         applied: AtomicU64::new(0),
-        sst_listen: match (store.engine(), config.storage.backup_listen) {
-            (Engine::Lsm(_), Some(a)) => Some(sst_address(&config, a)),
-            _ => None,
-        },
+        sst_listen: sst_own.clone(),
+        listeners: std::sync::OnceLock::new(),
     });
     let _ = app.repl.set(repl.clone());
     let from_engine = store
@@ -696,7 +724,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
             config.listen,
             config.cluster.advertise.as_deref(),
         ),
+        config.node_name.clone(),
+        sst_own.clone(),
     ));
+    let _ = app.listeners.set(incoming.clone());
     node.set_incoming(incoming.clone());
     node.globals.set_server(
         "wsrep_node_incoming_address",
@@ -740,10 +771,6 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
     let loop_flow = flow.clone();
     let loop_state = state_store.clone();
     let sst_donor = config.storage.sst_donor.clone();
-    let sst_own = config
-        .storage
-        .backup_listen
-        .map(|a| sst_address(&config, a));
     let sst_password = config.root_password.clone();
     // The event loop runs on its own thread: processing an event may wait
     // (certification is held while a checkpoint is captured), and that must
@@ -835,6 +862,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
                     info!(seqno, bytes = data.len(), "installing state transfer");
                     let n = loop_node.clone();
                     let (donor_pref, own, password) = (sst_donor.clone(), sst_own.clone(), sst_password.clone());
+                    let heard = loop_incoming.sst_listeners();
                     let r = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                         if let Some(d) = crate::sst::Descriptor::decode(&data) {
                             let d = d?;
@@ -849,7 +877,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
                                 info!(seqno, horizon = h, "state transfer not needed: this node holds the state at {h}; certification state adopted");
                                 return Ok(());
                             }
-                            let donors = crate::sst::donor_order(&donor_pref, &d.donor, own.as_deref());
+                            // The builder's list first: this node may not have heard the others yet.
+                            let listeners: Vec<_> = d.members.iter().cloned().chain(heard).collect();
+                            let donors = crate::sst::donor_order(&donor_pref, &d.donor, own.as_deref(), &listeners);
                             let engine = engine.clone();
                             let stats = n.sst.clone();
                             let horizon = n.repl.install_streamed(&d.point, || {
@@ -903,7 +933,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
 
     crate::server::spawn_background(&node, &config);
     spawn_checkpoints(&config, app, gcs.clone());
-    if let (Some(addr), Engine::Lsm(e)) = (config.storage.backup_listen, node.store.engine()) {
+    if let (Some(listener), Engine::Lsm(e)) = (backup_listener, node.store.engine()) {
         let donor = crate::backup::serve::Donor {
             store: node.store.clone(),
             stats: node.sst.clone(),
@@ -911,9 +941,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<crate::server::Running>
                 rate: config.storage.transfer_max_rate,
             },
         };
-        crate::backup::serve::serve(addr, e.clone(), &config.root_password, donor).await?;
-    } else if config.storage.backup_listen.is_some() {
-        warn!("[storage] backup_listen is set but the engine is memory: backups need engine = \"lsm\"; not listening");
+        crate::backup::serve::serve(listener, e.clone(), &config.root_password, donor)?;
+        *node.sst.address.lock() = sst_listen_status;
     }
     let running = crate::server::serve(node.clone(), &config).await?;
     *node.gcs_handle.lock() = Some(gcs);
@@ -985,12 +1014,37 @@ fn spawn_checkpoints(config: &Config, app: Arc<App>, gcs: Gcs) {
     }
     let every = Duration::from_millis(config.checkpoint_interval_ms);
     let store_progress = app.clone();
+    let step = log_growth_step(config.cluster.gcache_size);
+    let config_lsm = config.storage.engine == crate::storage::EngineKind::Lsm;
     tokio::spawn(async move {
+        // An lsm recovery point is cheap (no image), and the ordered log is
+        // held in memory until a purge behind one: so besides the interval,
+        // an lsm node takes one whenever the log has grown by `step` since
+        // the last purge. This bounds a node's memory during a bulk load to
+        // about gcache_size + step of log, whatever the data size.
+        let lsm = config_lsm;
+        let tick = if lsm {
+            every.min(Duration::from_secs(1))
+        } else {
+            every
+        };
+        let mut last = tokio::time::Instant::now();
+        // The log's size once the last purge had been applied (sampled at
+        // the tick after it: the purge runs asynchronously).
+        let mut base: Option<u64> = None;
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(tick).await;
             let Some(repl) = store_progress.repl.get().cloned() else {
                 return;
             };
+            let log = gcs.status().gcache_bytes;
+            let base_now = *base.get_or_insert(log);
+            let due = last.elapsed() >= every || (lsm && log >= base_now.saturating_add(step));
+            if !due {
+                continue;
+            }
+            last = tokio::time::Instant::now();
+            base = None;
             if repl.store().horizon() <= store_progress.applied.load(Ordering::Acquire) {
                 continue;
             }
@@ -1011,8 +1065,21 @@ fn spawn_checkpoints(config: &Config, app: Arc<App>, gcs: Gcs) {
     });
 }
 
+/// Growth of the in-memory ordered log that makes an lsm node take a
+/// recovery point (and purge) before its interval: half the gcache, at
+/// least 16 MiB so that small gcaches do not flush memtables constantly.
+fn log_growth_step(gcache_size: u64) -> u64 {
+    (gcache_size / 2).max(16 << 20)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn log_growth_step_is_half_the_gcache_with_a_floor() {
+        assert_eq!(super::log_growth_step(128 << 20), 64 << 20);
+        assert_eq!(super::log_growth_step(1 << 20), 16 << 20);
+    }
+
     #[test]
     fn state_uuid_is_stable_and_formatted() {
         let a = super::legacy_state_uuid("c1");

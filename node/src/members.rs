@@ -6,6 +6,10 @@
 //! address on gcs's unordered control channel instead: at every view change
 //! and then every [`ANNOUNCE_EVERY`], which also repairs a lost message. A
 //! member not heard from yet is listed by its name, as before.
+//!
+//! The same announcement carries the member's state-transfer listener
+//! (`[storage] backup_listen`), so a joiner can resolve the member names of
+//! `[storage] sst_donor` and fall back to any member (`crate::sst`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 /// Tells these messages from flow control's on the shared channel.
 pub const MAGIC: &[u8; 3] = b"TMI";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// How often a member repeats its announcement.
 pub const ANNOUNCE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -23,6 +27,10 @@ pub const ANNOUNCE_EVERY: std::time::Duration = std::time::Duration::from_secs(5
 #[derive(Serialize, Deserialize)]
 struct Announce {
     incoming: String,
+    /// The member's `node_name`, as `[storage] sst_donor` names it.
+    name: String,
+    /// Where the member serves state transfers, if it does.
+    sst: Option<String>,
 }
 
 /// The address clients reach this node at: `incoming_address` when set;
@@ -51,14 +59,23 @@ pub fn own_incoming(
 pub struct IncomingAddresses {
     own_id: u64,
     own: String,
-    heard: Mutex<HashMap<u64, String>>,
+    own_name: String,
+    own_sst: Option<String>,
+    heard: Mutex<HashMap<u64, Announce>>,
 }
 
 impl IncomingAddresses {
-    pub fn new(own_id: u64, own: String) -> IncomingAddresses {
+    pub fn new(
+        own_id: u64,
+        own: String,
+        own_name: String,
+        own_sst: Option<String>,
+    ) -> IncomingAddresses {
         IncomingAddresses {
             own_id,
             own,
+            own_name,
+            own_sst,
             heard: Mutex::new(HashMap::new()),
         }
     }
@@ -71,6 +88,8 @@ impl IncomingAddresses {
     pub fn announcement(&self) -> Vec<u8> {
         let a = Announce {
             incoming: self.own.clone(),
+            name: self.own_name.clone(),
+            sst: self.own_sst.clone(),
         };
         trireme_storage::codec::encode(MAGIC, VERSION, &a).unwrap_or_default()
     }
@@ -80,8 +99,8 @@ impl IncomingAddresses {
         payload.len() >= 3 && &payload[..3] == MAGIC
     }
 
-    /// Records `from`'s announcement; true when its address changed. A
-    /// payload that does not decode (a newer format) is ignored.
+    /// Records `from`'s announcement; true when its client address
+    /// changed. A payload that does not decode (another format) is ignored.
     pub fn on_message(&self, from: u64, payload: &[u8]) -> bool {
         let Ok(a) = trireme_storage::codec::decode::<Announce>(
             MAGIC,
@@ -93,10 +112,32 @@ impl IncomingAddresses {
         };
         // Bounded: an address is a host and a port, and at most one is
         // kept per member id.
-        if a.incoming.len() > 512 {
+        if a.incoming.len() > 512
+            || a.name.len() > 512
+            || a.sst.as_ref().is_some_and(|s| s.len() > 512)
+        {
             return false;
         }
-        self.heard.lock().insert(from, a.incoming.clone()) != Some(a.incoming)
+        let incoming = a.incoming.clone();
+        self.heard
+            .lock()
+            .insert(from, a)
+            .is_none_or(|old| old.incoming != incoming)
+    }
+
+    /// Every member heard from (this one included), by id: its name and
+    /// the state-transfer listener it announced. A member that left stays
+    /// listed (asking it fails, and the next is asked): see `sst::donor_order`.
+    pub fn sst_listeners(&self) -> Vec<(String, Option<String>)> {
+        let heard = self.heard.lock();
+        let mut all: Vec<(u64, String, Option<String>)> = heard
+            .iter()
+            .filter(|(id, _)| **id != self.own_id)
+            .map(|(id, a)| (*id, a.name.clone(), a.sst.clone()))
+            .collect();
+        all.push((self.own_id, self.own_name.clone(), self.own_sst.clone()));
+        all.sort_by_key(|(id, _, _)| *id);
+        all.into_iter().map(|(_, n, a)| (n, a)).collect()
     }
 
     /// The client addresses of `members` (id, name), in their order; a
@@ -109,7 +150,9 @@ impl IncomingAddresses {
                 if *id == self.own_id {
                     self.own.clone()
                 } else {
-                    heard.get(id).cloned().unwrap_or_else(|| name.clone())
+                    heard
+                        .get(id)
+                        .map_or_else(|| name.clone(), |a| a.incoming.clone())
                 }
             })
             .collect()
@@ -137,8 +180,13 @@ mod tests {
 
     #[test]
     fn announcements_fill_the_list_and_others_are_named() {
-        let a = IncomingAddresses::new(1, "10.0.0.1:3306".into());
-        let b = IncomingAddresses::new(2, "10.0.0.2:3306".into());
+        let a = IncomingAddresses::new(1, "10.0.0.1:3306".into(), "n1".into(), None);
+        let b = IncomingAddresses::new(
+            2,
+            "10.0.0.2:3306".into(),
+            "n2".into(),
+            Some("10.0.0.2:4444".into()),
+        );
         let members = vec![(1, "n1".to_string()), (2, "n2".into()), (3, "n3".into())];
         assert_eq!(a.list(&members), ["10.0.0.1:3306", "n2", "n3"]);
         let msg = b.announcement();
@@ -150,5 +198,14 @@ mod tests {
         assert!(!a.on_message(3, b"TFC\x02"), "not ours");
         assert!(!IncomingAddresses::is_announcement(b"TFC\x02"));
         assert_eq!(a.list(&members)[2], "n3");
+        // The listeners by member id: a's none, b's as announced; n3 was
+        // not heard from.
+        assert_eq!(
+            a.sst_listeners(),
+            vec![
+                ("n1".to_string(), None),
+                ("n2".to_string(), Some("10.0.0.2:4444".to_string())),
+            ]
+        );
     }
 }

@@ -265,6 +265,14 @@ impl NodeStatus for Node {
                 Value::UInt(self.repl.appliers().max_concurrency() as u64),
             ),
             ("trireme_horizon".into(), Value::UInt(self.store.horizon())),
+            (
+                "trireme_sst_address".into(),
+                self.sst
+                    .address
+                    .lock()
+                    .clone()
+                    .map_or(Value::Null, Value::Str),
+            ),
             ("trireme_sst_donations".into(), u(&self.sst.donations)),
             ("trireme_sst_bytes_sent".into(), u(&self.sst.bytes_sent)),
             (

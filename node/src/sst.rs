@@ -35,7 +35,7 @@ use trireme_storage::lsm::LsmEngine;
 use crate::backup::proto;
 
 const MAGIC: &[u8; 3] = b"TSD";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// What the raft snapshot of an lsm leader holds instead of an image.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +44,10 @@ pub struct Descriptor {
     pub point: RecoveryPoint,
     /// The backup listener of the member that built it.
     pub donor: String,
+    /// Every member that builder had heard of: its name and listener (the
+    /// joiner resolves `[storage] sst_donor` names with it: it has not
+    /// heard the members' announcements itself when the snapshot comes).
+    pub members: Vec<(String, Option<String>)>,
 }
 
 impl Descriptor {
@@ -65,24 +69,44 @@ impl Descriptor {
     }
 }
 
-/// The donors to ask, in order. `preferred` is `[storage] sst_donor`:
-/// comma-separated listener addresses; with a trailing comma, others (the
-/// descriptor's donor) may be asked after them, as with Galera's
-/// `wsrep_sst_donor`; without one, only the listed ones. Empty: the
-/// descriptor's donor. `own` (this node's listener) is never asked.
-pub fn donor_order(preferred: &str, descriptor_donor: &str, own: Option<&str>) -> Vec<String> {
+/// The donors to ask, in order. `preferred` is `[storage] sst_donor`, as
+/// Galera's `wsrep_sst_donor`: comma-separated member names (resolved to
+/// the listener each member announced, see `crate::members`) or listener
+/// addresses; with a trailing comma, others may be asked after them;
+/// without one, only the listed ones. The others are the descriptor's
+/// donor (the member that built the snapshot), then every other member
+/// that announced a listener, in `members` order. `members` holds each
+/// member's name and announced listener; `own` (this node's listener) is
+/// never asked. A listed name no member has (or whose listener is not
+/// known yet) is skipped.
+pub fn donor_order(
+    preferred: &str,
+    descriptor_donor: &str,
+    own: Option<&str>,
+    members: &[(String, Option<String>)],
+) -> Vec<String> {
     let trimmed = preferred.trim();
-    let listed: Vec<String> = trimmed
+    let listed: Vec<&str> = trimmed
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_string)
         .collect();
     let others_allowed = listed.is_empty() || trimmed.ends_with(',');
+    let resolve = |entry: &str| -> Option<String> {
+        match members.iter().find(|(name, _)| name == entry) {
+            Some((_, addr)) => addr.clone(),
+            None if entry.contains(':') => Some(entry.to_string()),
+            None => None,
+        }
+    };
+    let others = std::iter::once(Some(descriptor_donor.to_string()))
+        .chain(members.iter().map(|(_, a)| a.clone()))
+        .flatten();
     let mut out: Vec<String> = Vec::new();
     let candidates = listed
         .into_iter()
-        .chain(others_allowed.then(|| descriptor_donor.to_string()));
+        .filter_map(resolve)
+        .chain(others.filter(|_| others_allowed));
     for d in candidates {
         if Some(d.as_str()) != own && !d.is_empty() && !out.contains(&d) {
             out.push(d);
@@ -118,6 +142,9 @@ pub struct SstStats {
     /// "Joiner" / "Donor" while a transfer runs, with its bytes counter.
     phase: Mutex<Option<(&'static str, Arc<AtomicU64>)>>,
     donating: AtomicU64,
+    /// Where this node serves backups and state transfers (the address
+    /// joiners are told), when it does.
+    pub address: Mutex<Option<String>>,
 }
 
 impl SstStats {
@@ -256,25 +283,66 @@ mod tests {
     #[test]
     fn donors_follow_wsrep_sst_donor() {
         let l = "10.0.0.1:4444";
+        let none: &[(String, Option<String>)] = &[];
         // Nothing preferred: the snapshot's donor.
-        assert_eq!(donor_order("", l, None), vec![l.to_string()]);
+        assert_eq!(donor_order("", l, None, none), vec![l.to_string()]);
         // A list without a trailing comma: only those.
         assert_eq!(
-            donor_order("a:1, b:2", l, None),
+            donor_order("a:1, b:2", l, None, none),
             vec!["a:1".to_string(), "b:2".to_string()]
         );
         // A trailing comma: the listed ones, then others.
         assert_eq!(
-            donor_order("a:1,", l, None),
+            donor_order("a:1,", l, None, none),
             vec!["a:1".to_string(), l.to_string()]
         );
         // Never itself, never twice.
-        assert_eq!(donor_order("a:1,a:1,", "a:1", Some("x:9")), vec!["a:1"]);
         assert_eq!(
-            donor_order("me:1,", "me:1", Some("me:1")),
+            donor_order("a:1,a:1,", "a:1", Some("x:9"), none),
+            vec!["a:1"]
+        );
+        assert_eq!(
+            donor_order("me:1,", "me:1", Some("me:1"), none),
             Vec::<String>::new()
         );
-        assert_eq!(donor_order("me:1,b:2", l, Some("me:1")), vec!["b:2"]);
+        assert_eq!(donor_order("me:1,b:2", l, Some("me:1"), none), vec!["b:2"]);
+    }
+
+    #[test]
+    fn donors_are_named_as_galera_names_them() {
+        let members = vec![
+            ("node1".to_string(), Some("10.0.0.1:4444".to_string())),
+            ("node2".to_string(), Some("10.0.0.2:4444".to_string())),
+            ("node3".to_string(), Some("10.0.0.3:4444".to_string())),
+            ("node4".to_string(), None),
+        ];
+        let leader = "10.0.0.1:4444";
+        let own = Some("10.0.0.3:4444");
+        // A name resolves to the listener its member announced.
+        assert_eq!(
+            donor_order("node2", leader, own, &members),
+            vec!["10.0.0.2:4444"]
+        );
+        // Nothing preferred: the leader's, then every other member's.
+        assert_eq!(
+            donor_order("", leader, own, &members),
+            vec!["10.0.0.1:4444", "10.0.0.2:4444"]
+        );
+        // A name not announced (or unknown) is skipped; with a trailing
+        // comma the others follow.
+        assert_eq!(
+            donor_order("node4,nobody,", leader, own, &members),
+            vec!["10.0.0.1:4444", "10.0.0.2:4444"]
+        );
+        assert_eq!(
+            donor_order("node4", leader, own, &members),
+            Vec::<String>::new()
+        );
+        // Names and addresses mix; never itself.
+        assert_eq!(
+            donor_order("node3, 10.9.9.9:1,node2,", leader, own, &members),
+            vec!["10.9.9.9:1", "10.0.0.2:4444", "10.0.0.1:4444"]
+        );
     }
 
     #[test]
@@ -301,6 +369,7 @@ mod tests {
                 low_water: vec![(1, 9)],
             },
             donor: "127.0.0.1:1".into(),
+            members: vec![("node2".into(), Some("127.0.0.1:2".into()))],
         };
         let b = d.encode().unwrap();
         assert_eq!(Descriptor::decode(&b).unwrap().unwrap(), d);

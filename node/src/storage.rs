@@ -4,7 +4,7 @@
 //! [storage]
 //! engine = "lsm"          # or "memory" (the default)
 //! cache_size = "256MiB"   # block cache of the on-disk engine; bytes or a size string
-//! backup_listen = "127.0.0.1:4444"  # serve `trireme backup` and SST (lsm only; off when unset)
+//! backup_listen = "127.0.0.1:4444"  # serve `trireme backup` and SST (lsm only; unset: a free port)
 //! sst_donor = "10.0.0.2:4444,"      # donors a joiner prefers (Galera's wsrep_sst_donor)
 //! transfer_max_rate = 0             # bytes/s a donor sends to a joiner (0: unlimited)
 //! ```
@@ -48,8 +48,10 @@ pub struct StorageConfig {
     pub engine: EngineKind,
     /// Bytes of block cache for the `lsm` engine.
     pub cache_size: ByteSize,
-    /// Address where an lsm node serves `trireme backup` (`crate::backup`);
-    /// off when unset. The stream is authenticated, not encrypted.
+    /// Address where an lsm node serves `trireme backup` (`crate::backup`)
+    /// and streamed state transfer; unset, a free port on the cluster
+    /// listen IP (status `trireme_sst_address`). The stream is
+    /// authenticated, not encrypted.
     pub backup_listen: Option<std::net::SocketAddr>,
     /// Donors a joiner asks for a streamed state transfer, as Galera's
     /// `wsrep_sst_donor`: comma-separated backup listener addresses; a

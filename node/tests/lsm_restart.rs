@@ -365,7 +365,20 @@ async fn a_state_transfer_into_an_lsm_member_replaces_its_engine() {
         "node 3 caught up without a state transfer; the test did not exercise it\n{}",
         c.log_tail(2)
     );
+    // No backup_listen is configured: lsm members serve on a free port of
+    // their cluster IP, so the transfer is streamed, never a full image
+    // built in the donor's memory.
+    assert!(
+        log.contains("streamed state transfer installed"),
+        "node 3 did not receive a streamed transfer\n{}",
+        c.log_tail(2)
+    );
     let mut x = c.conn(2).await;
+    let addr = status(&mut x, "trireme_sst_address").await;
+    assert!(
+        addr.as_deref().is_some_and(|a| a.starts_with("127.0.0.1:") && !a.ends_with(":0")),
+        "{addr:?}"
+    );
     assert_eq!(
         status(&mut x, "trireme_storage_recovered_from")
             .await

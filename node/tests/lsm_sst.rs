@@ -27,22 +27,21 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Three lsm members with backup listeners and a 64 KiB gcache; node 3
-/// prefers node 2 as its donor (then others: trailing comma); node 2 paces
-/// its stream to `rate` bytes/s.
-async fn cluster(rate: u64) -> (Cluster, Vec<String>) {
-    let listeners: Vec<String> = (0..3)
-        .map(|_| format!("127.0.0.1:{}", free_port()))
-        .collect();
-    let l = listeners.clone();
+/// Three lsm members and a 64 KiB gcache; node 2 has a configured backup
+/// listener, the others a free port each (the default); node 3 prefers
+/// node 2 as its donor by name, as Galera's `wsrep_sst_donor` names it
+/// (then others: trailing comma); node 2 paces its stream to `rate`
+/// bytes/s.
+async fn cluster(rate: u64) -> (Cluster, String) {
+    let listener = format!("127.0.0.1:{}", free_port());
+    let l = listener.clone();
     let c = Cluster::start_with(3, move |id| {
-        let i = usize::from(id - 1);
-        let mut extra = format!(
-            "[storage]\nengine = \"lsm\"\ncache_size = \"8MiB\"\nbackup_listen = \"{}\"\n",
-            l[i]
-        );
+        let mut extra = "[storage]\nengine = \"lsm\"\ncache_size = \"8MiB\"\n".to_string();
+        if id == 2 {
+            extra.push_str(&format!("backup_listen = \"{l}\"\n"));
+        }
         if id == 3 {
-            extra.push_str(&format!("sst_donor = \"{},\"\n", l[1]));
+            extra.push_str("sst_donor = \"node2,\"\n");
         }
         if id == 2 {
             extra.push_str(&format!("transfer_max_rate = {rate}\n"));
@@ -54,7 +53,7 @@ async fn cluster(rate: u64) -> (Cluster, Vec<String>) {
         }
     })
     .await;
-    (c, listeners)
+    (c, listener)
 }
 
 async fn status_u64(c: &Cluster, i: usize, var: &str) -> u64 {
@@ -131,7 +130,11 @@ fn assert_all_equal(sums: &[Vec<(String, Option<u64>)>]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wiped_member_rejoins_by_streaming_from_a_donor() {
-    let (mut c, _) = cluster(0).await;
+    let (mut c, listener) = cluster(0).await;
+    assert_eq!(
+        c.status(1, "trireme_sst_address").await.as_deref(),
+        Some(listener.as_str())
+    );
     let mut a = setup(&c).await;
     bulk(&mut a, 0, 10).await;
     c.kill(2);

@@ -39,17 +39,22 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one write may block on a client that stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Binds `addr` and serves backups until the process ends. Returns the
-/// bound address.
-pub async fn serve(
-    addr: SocketAddr,
+/// Binds the backup listener (port 0: any free port), before the node
+/// says where it serves: the bound address goes into SST descriptors.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("[storage] backup_listen {addr}: {e}"))
+}
+
+/// Serves backups and state transfers on `listener` until the process
+/// ends. Returns the bound address.
+pub fn serve(
+    listener: TcpListener,
     engine: Arc<LsmEngine>,
     root_password: &str,
     donor: Donor,
 ) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("[storage] backup_listen {addr}: {e}"))?;
     let bound = listener.local_addr()?;
     let root = Credentials::from_password(root_password);
     let active = Arc::new(AtomicUsize::new(0));
