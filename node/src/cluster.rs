@@ -1029,8 +1029,8 @@ fn spawn_checkpoints(config: &Config, app: Arc<App>, gcs: Gcs) {
             every
         };
         let mut last = tokio::time::Instant::now();
-        // The log's size once the last purge had been applied (sampled at
-        // the tick after it: the purge runs asynchronously).
+        // The log's smallest size since the last recovery point: the purge
+        // behind it runs asynchronously and lands some ticks later.
         let mut base: Option<u64> = None;
         loop {
             tokio::time::sleep(tick).await;
@@ -1038,7 +1038,8 @@ fn spawn_checkpoints(config: &Config, app: Arc<App>, gcs: Gcs) {
                 return;
             };
             let log = gcs.status().gcache_bytes;
-            let base_now = *base.get_or_insert(log);
+            let base_now = base.map_or(log, |b| b.min(log));
+            base = Some(base_now);
             let due = last.elapsed() >= every || (lsm && log >= base_now.saturating_add(step));
             if !due {
                 continue;

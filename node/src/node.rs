@@ -249,6 +249,10 @@ impl NodeStatus for Node {
         };
         let gcs_status = self.gcs_handle.lock().as_ref().map(|g| g.status());
         let recovery = self.repl.recovery_info();
+        let lsm = match self.store.engine() {
+            trireme_storage::Engine::Lsm(e) => Some(e),
+            trireme_storage::Engine::Memory => None,
+        };
         let mut out: Vec<(String, Value)> = vec![
             (
                 "Threads_connected".into(),
@@ -283,6 +287,16 @@ impl NodeStatus for Node {
             // lsm engine's files, loading no image), and rows loaded from
             // full images (checkpoint at start, state transfers) since.
             ("trireme_storage_recovered_from".into(), s(recovery.from)),
+            // Where an lsm node's memory goes besides the ordered log
+            // (wsrep_gcache_pool_size): the block cache and the memtables.
+            (
+                "trireme_storage_cache_bytes".into(),
+                Value::UInt(lsm.map_or(0, |e| e.cache_bytes())),
+            ),
+            (
+                "trireme_storage_write_buffer_bytes".into(),
+                Value::UInt(lsm.map_or(0, |e| e.write_buffer_bytes())),
+            ),
             (
                 "trireme_storage_rows_loaded".into(),
                 Value::UInt(recovery.rows_loaded),

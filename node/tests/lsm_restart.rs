@@ -376,7 +376,8 @@ async fn a_state_transfer_into_an_lsm_member_replaces_its_engine() {
     let mut x = c.conn(2).await;
     let addr = status(&mut x, "trireme_sst_address").await;
     assert!(
-        addr.as_deref().is_some_and(|a| a.starts_with("127.0.0.1:") && !a.ends_with(":0")),
+        addr.as_deref()
+            .is_some_and(|a| a.starts_with("127.0.0.1:") && !a.ends_with(":0")),
         "{addr:?}"
     );
     assert_eq!(

@@ -76,6 +76,11 @@ echo load >"$D/phase"
         line="$(cat "$D/phase")"
         for i in 1 2 3; do line="$line $(kb "${PID[$i]}" VmRSS)"; done
         echo "$line" >>"$D/rss.txt"
+        # What the node itself accounts for, in KiB: log, memtables, cache.
+        for i in 1 2 3; do
+            echo "$i $(q "$i" "SHOW STATUS WHERE Variable_name IN ('wsrep_gcache_pool_size', 'trireme_storage_write_buffer_bytes', 'trireme_storage_cache_bytes', 'wsrep_cert_index_size', 'wsrep_local_recv_queue')" |
+                awk '{ v[$1] = $2 } END { print int(v["wsrep_gcache_pool_size"] / 1024), int(v["trireme_storage_write_buffer_bytes"] / 1024), int(v["trireme_storage_cache_bytes"] / 1024), v["wsrep_cert_index_size"] + 0, v["wsrep_local_recv_queue"] + 0 }')" >>"$D/parts.txt"
+        done
         sleep 5
     done
 ) &
@@ -106,6 +111,8 @@ echo "tables=$TABLES rows=$ROWS cache=$CACHE load=$((t1 - t0)) s run=$RUN s"
 for i in 1 2 3; do
     col=$((i + 1))
     peak() { awk -v p="$1" -v c="$col" '$1 == p && $c > m { m = $c } END { printf "%d", m / 1024 }' "$D/rss.txt"; }
+    parts=$(awk -v n="$i" '$1 == n { for (c = 2; c <= 6; c++) if ($c > m[c]) m[c] = $c } END { printf "log %d MiB, memtables %d MiB, cache %d MiB, certification index %d keys, receive queue %d write-sets", m[2] / 1024, m[3] / 1024, m[4] / 1024, m[5], m[6] }' "$D/parts.txt")
+    echo "node$i: peaks: $parts"
     echo "node$i: peak VmRSS load $(peak load) MiB, run $(peak run) MiB; VmHWM $(($(kb "${PID[$i]}" VmHWM) / 1024)) MiB; now $(($(kb "${PID[$i]}" VmRSS) / 1024)) MiB; data $(du -sm "$D/node$i" | cut -f1) MiB (lsm $(du -sm "$D/node$i/lsm" | cut -f1) MiB)"
 done
 for f in run1 run2; do

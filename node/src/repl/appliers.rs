@@ -366,7 +366,10 @@ pub fn apply_write_set(store: &Store, ws: &WriteSet, seqno: u64) {
                 Err(e) => fatal(seqno, &e.to_string()),
             },
         };
-        table.install_into(&mut batch, &op.pk, seqno, row);
+        match (op.kind, row) {
+            (RowOpKind::Insert, Some(r)) => table.install_new_into(&mut batch, &op.pk, seqno, r),
+            (_, row) => table.install_into(&mut batch, &op.pk, seqno, row),
+        }
     }
     // The stored horizon is the one already reached: every seqno up to it
     // has landed, whatever order appliers commit in.

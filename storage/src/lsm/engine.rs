@@ -259,6 +259,12 @@ impl LsmEngine {
         self.db.disk_space().unwrap_or(0)
     }
 
+    /// Bytes of memory outside the block cache that the engine holds for
+    /// writes: active and sealed (not yet flushed) memtables.
+    pub fn write_buffer_bytes(&self) -> u64 {
+        self.db.write_buffer_size()
+    }
+
     /// Bytes in the block cache now.
     pub fn cache_bytes(&self) -> u64 {
         self.db.cache_size()

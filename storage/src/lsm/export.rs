@@ -68,7 +68,7 @@ use serde::{Deserialize, Serialize};
 use super::engine::{engine_err, LsmEngine};
 use super::keys;
 use super::recovery::{self, RecoveryPoint};
-use super::rows::LsmTable;
+use super::rows::{LsmTable, Prior};
 use crate::catalog::TableDef;
 use crate::codec::{self, CodecError};
 use crate::error::StorageError;
@@ -565,7 +565,7 @@ impl Importer {
                 Err(why) => return Err(damaged(format!("table {}: {why}", e.table))),
             };
             let seqno = if self.opts.rebase { 0 } else { e.seqno };
-            table.install_into(def, &mut batch, &e.pk, seqno, Some(&row));
+            table.install_into(def, &mut batch, &e.pk, seqno, Some(&row), Prior::Absent);
         }
         self.engine.commit(batch, None)?;
         self.chunks += 1;

@@ -31,7 +31,7 @@ pub mod recovery;
 pub mod rows;
 
 pub use engine::{LsmBatch, LsmEngine};
-pub use rows::LsmTable;
+pub use rows::{LsmTable, Prior};
 
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,18 @@ use crate::value::Value;
 /// A row read back from the engine.
 pub type Row = Arc<[Value]>;
 
+/// Whether a version being installed may have older versions of its row
+/// under it (garbage once no snapshot needs them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prior {
+    /// An update, a delete, or a version whose history is not known.
+    Maybe,
+    /// A row no version of which exists: an INSERT that certified (a row
+    /// deleted earlier keeps its tombstone in GC's set until collected),
+    /// or a row of a state-transfer copy.
+    Absent,
+}
+
 /// Primary keys GC examines per hold of the fence: short holds keep
 /// appliers moving while a pass runs.
 const GC_CHUNK: usize = 256;
@@ -80,7 +92,10 @@ impl LsmTable {
         &self.engine
     }
 
-    /// Adds one version (and its index entries) to `batch`.
+    /// Adds one version (and its index entries) to `batch`. With
+    /// [`Prior::Absent`] the row is not handed to garbage collection: it
+    /// has no older version (GC of a bulk load would otherwise read every
+    /// row back and hold every key meanwhile).
     pub fn install_into(
         &self,
         def: &TableDef,
@@ -88,6 +103,7 @@ impl LsmTable {
         pk: &[u8],
         seqno: u64,
         row: Option<&[Value]>,
+        prior: Prior,
     ) {
         let e = &self.engine;
         if let Some(r) = row {
@@ -102,7 +118,9 @@ impl LsmTable {
             keys::row_key(self.id, pk, seqno),
             keys::encode_version(row),
         );
-        batch.touched.push((self.gc_pending.clone(), pk.to_vec()));
+        if prior == Prior::Maybe {
+            batch.touched.push((self.gc_pending.clone(), pk.to_vec()));
+        }
     }
 
     /// The row visible at `snapshot`.
@@ -250,6 +268,11 @@ impl LsmTable {
             each(pk);
             Ok(true)
         })
+    }
+
+    /// Rows waiting for garbage collection to look at them.
+    pub(crate) fn gc_backlog(&self) -> usize {
+        self.gc_pending.lock().len()
     }
 
     /// Drops versions no snapshot at or above `oldest` can see, rows that

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::catalog::TableDef;
 use crate::error::{StorageError, StorageResult};
 use crate::keycode;
-use crate::lsm::{LsmBatch, LsmEngine, LsmTable};
+use crate::lsm::{LsmBatch, LsmEngine, LsmTable, Prior};
 use crate::value::Value;
 use mem::MemRows;
 pub use mem::{Chain, Version};
@@ -176,6 +176,23 @@ impl Table {
     /// versions of one row must arrive in seqno order (the appliers'
     /// dependency order guarantees it); on disk any order is fine.
     pub fn install_into(&self, batch: &mut ApplyBatch, pk: &[u8], seqno: u64, row: Option<Row>) {
+        self.install_with(batch, pk, seqno, row, Prior::Maybe)
+    }
+
+    /// [`Table::install_into`] for a row that has no version yet (an
+    /// INSERT that certified): on disk, nothing for garbage collection.
+    pub fn install_new_into(&self, batch: &mut ApplyBatch, pk: &[u8], seqno: u64, row: Row) {
+        self.install_with(batch, pk, seqno, Some(row), Prior::Absent)
+    }
+
+    fn install_with(
+        &self,
+        batch: &mut ApplyBatch,
+        pk: &[u8],
+        seqno: u64,
+        row: Option<Row>,
+        prior: Prior,
+    ) {
         let auto = row.as_deref().map_or(0, |r| self.auto_inc_value(r));
         self.auto_inc_max.fetch_max(auto, Ordering::Relaxed);
         match &self.rows {
@@ -189,7 +206,7 @@ impl Table {
                 if auto > 0 {
                     b.note_auto_inc(t.id(), auto);
                 }
-                t.install_into(&self.def, b, pk, seqno, row.as_deref());
+                t.install_into(&self.def, b, pk, seqno, row.as_deref(), prior);
             }
         }
     }
@@ -388,12 +405,11 @@ impl Table {
         }
     }
 
-    /// Rows of an in-memory table waiting for a GC pass (0 on disk, where
-    /// the engine keeps its own versions).
+    /// Rows waiting for a GC pass.
     pub fn gc_backlog(&self) -> usize {
         match &self.rows {
             Rows::Memory(m) => m.dirty_len(),
-            Rows::Lsm(_) => 0,
+            Rows::Lsm(t) => t.gc_backlog(),
         }
     }
 
