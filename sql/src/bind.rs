@@ -1118,7 +1118,12 @@ impl Exec<'_> {
                 _ => return Err(SqlError::syntax(format!("bad variable '{first}'"))),
             };
             let global = scope.as_deref() == Some("global");
-            return Ok(bigint_lit(self.system_var(&name, global)?));
+            return Ok(match self.system_var(&name, global)? {
+                // Only string variables can be NULL (character_set_results):
+                // still typed as strings.
+                Value::Null => Expr::Cast(Box::new(Expr::Lit(Value::Null)), CastTo::Char(None)),
+                v => bigint_lit(v),
+            });
         }
         if ids.len() == 1 && first.starts_with('@') && ids[0].quote_style.is_none() {
             let name = first.trim_start_matches('@').to_ascii_lowercase();
