@@ -137,11 +137,44 @@ pub fn notes(stmt: &Statement, cat: &Catalog, db: Option<&str>) -> Vec<crate::Wa
         }
         _ => {}
     }
-    out.into_iter()
+    let mut notes: Vec<crate::Warning> = out
+        .into_iter()
         .map(|e| crate::Warning {
             level: "Note",
             code: e.code,
             message: e.message,
+        })
+        .collect();
+    notes.extend(ignored_primary_key_names(stmt));
+    notes
+}
+
+/// MariaDB's warning for a name given to a PRIMARY KEY: the primary key
+/// is always called PRIMARY.
+fn ignored_primary_key_names(stmt: &Statement) -> Vec<crate::Warning> {
+    let constraints: Vec<&ast::TableConstraint> = match stmt {
+        Statement::CreateTable(ct) => ct.constraints.iter().collect(),
+        Statement::AlterTable(a) => a
+            .operations
+            .iter()
+            .filter_map(|op| match op {
+                ast::AlterTableOperation::AddConstraint { constraint, .. } => Some(constraint),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    constraints
+        .into_iter()
+        .filter_map(|c| match c {
+            ast::TableConstraint::PrimaryKey(pk) => pk.index_name.as_ref().or(pk.name.as_ref()),
+            _ => None,
+        })
+        .filter(|n| !n.value.eq_ignore_ascii_case("PRIMARY"))
+        .map(|n| crate::Warning {
+            level: "Warning",
+            code: 1280,
+            message: format!("Name '{}' ignored for PRIMARY key.", n.value),
         })
         .collect()
 }
@@ -2373,8 +2406,16 @@ fn add_foreign_key(
         .iter()
         .map(|c| c.value.clone())
         .collect();
-    let name = match &fk.name {
-        Some(n) => n.value.clone(),
+    // MariaDB names the constraint by CONSTRAINT, else by the index name
+    // (FOREIGN KEY name (...)), else <table>_ibfk_<n>; the index it may add
+    // takes the first of the two given names, else its first column's.
+    let given = fk
+        .name
+        .as_ref()
+        .or(fk.index_name.as_ref())
+        .map(|n| n.value.clone());
+    let name = match &given {
+        Some(n) => n.clone(),
         None => {
             let mut k = def.foreign_keys.len() + 1;
             loop {
@@ -2466,11 +2507,7 @@ fn add_foreign_key(
     let has_index =
         def.primary.as_deref().is_some_and(leads) || def.indexes.iter().any(|i| leads(&i.columns));
     if !has_index {
-        let index_name = fk
-            .index_name
-            .as_ref()
-            .map_or(name.clone(), |i| i.value.clone());
-        add_index(def, Some(index_name), &child_names, false)?;
+        add_index(def, given, &child_names, false)?;
     }
     def.foreign_keys.push(ForeignKeyDef {
         name,
