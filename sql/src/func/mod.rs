@@ -814,6 +814,53 @@ fn time_fsp(args: &[Expr], cols: &[OutCol]) -> u8 {
 }
 
 pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, bool) {
+    let (ty, nullable) = result_type_of(f, args, cols);
+    match ty {
+        Some(SqlType::Varchar(n)) if charset_from_nulls(f, args, cols) => {
+            (Some(SqlType::Varbinary(n)), nullable)
+        }
+        other => (other, nullable),
+    }
+}
+
+/// Whether `f`'s result takes its character set from its string arguments
+/// and those are all NULL literals. A NULL literal has the binary
+/// character set in MariaDB (with the lowest coercibility), so LOWER(NULL)
+/// or CONCAT(NULL) is a binary string while LPAD(NULL, 2, 'x') is text:
+/// drivers see the difference (bytes or a string).
+fn charset_from_nulls(f: Func, args: &[Expr], cols: &[OutCol]) -> bool {
+    use Func::*;
+    if !matches!(
+        f,
+        Concat
+            | ConcatWs
+            | Lower
+            | Upper
+            | Substring
+            | Left
+            | Right
+            | Trim
+            | LTrim
+            | RTrim
+            | Replace
+            | Reverse
+            | SubstringIndex
+            | Insert
+            | Repeat
+            | Lpad
+            | Rpad
+            | Quote
+    ) {
+        return false;
+    }
+    let mut sources = args
+        .iter()
+        .filter(|a| !infer(a, cols).0.is_some_and(|t| t.is_numeric()))
+        .peekable();
+    sources.peek().is_some() && sources.all(|a| matches!(a, Expr::Lit(Value::Null)))
+}
+
+fn result_type_of(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, bool) {
     use Func::*;
     let first = || args.first().map_or((None, true), |a| infer(a, cols));
     let dbl = (Some(SqlType::Double), true);
