@@ -1971,7 +1971,7 @@ pub(crate) fn int_len(e: &Expr, cols: &[OutCol]) -> Option<IntLen> {
                     (u64::MAX >> (64 - u32::from(*m))).to_string().len() as u32,
                     true,
                 ),
-                _ => return None,
+                t => return temporal_int_len(t),
             };
             Some(IntLen {
                 len,
@@ -1988,6 +1988,15 @@ pub(crate) fn int_len(e: &Expr, cols: &[OutCol]) -> Option<IntLen> {
             })
         }
         Expr::Func(crate::expr::Func::Abs, args) if args.len() == 1 => int_len(&args[0], cols),
+        Expr::Func(f, _) => {
+            let len = crate::func::int_result_len(*f)?;
+            Some(IntLen {
+                len,
+                unsigned: false,
+                precision: len - u32::from(len > 1),
+            })
+        }
+        Expr::Lit(v) => temporal_int_len(&literal_type(v)?),
         Expr::Arith(op, a, b) => {
             let a = int_len(a, cols)?;
             let b = int_len(b, cols)?;
@@ -2008,6 +2017,19 @@ pub(crate) fn int_len(e: &Expr, cols: &[OutCol]) -> Option<IntLen> {
         }
         _ => None,
     }
+}
+
+/// A temporal value's digits as a number (YYYYMMDD, HHMMSS with up to
+/// three hour digits, YYYYMMDDHHMMSS), for arithmetic on it: `DATE + 0` is
+/// a BIGINT, `TIME + 0` an INT. With a fraction it is a DECIMAL instead.
+fn temporal_int_len(t: &SqlType) -> Option<IntLen> {
+    let precision = match t {
+        SqlType::Date => 8,
+        SqlType::Time(0) => 7,
+        SqlType::DateTime(0) | SqlType::Timestamp(0) => 14,
+        _ => return None,
+    };
+    Some(IntLen::of(precision, false))
 }
 
 /// MariaDB's maximum character length of `e` where a conversion to an
@@ -2439,6 +2461,37 @@ mod tests {
             Some(ast::SelectItem::UnnamedExpr(e)) => e,
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn arithmetic_on_temporals_and_short_int_functions_is_int_or_bigint() {
+        let ty = |e: Expr| infer(&e, &[]).0;
+        let plus = |a: Expr, b: i64| {
+            Expr::Arith(
+                ArithOp::Add,
+                Box::new(a),
+                Box::new(Expr::Lit(Value::Int(b))),
+            )
+        };
+        let int = Some(SqlType::Int {
+            width: IntWidth::Int,
+            unsigned: false,
+        });
+        let big = Some(SqlType::Int {
+            width: IntWidth::Big,
+            unsigned: false,
+        });
+        let date = Expr::Lit(Value::Date(trireme_storage::value::Date {
+            year: 2024,
+            month: 1,
+            day: 1,
+        }));
+        assert_eq!(ty(plus(date, 0)), big);
+        assert_eq!(ty(plus(Expr::Lit(Value::Time(37_230_000_000)), 0)), int);
+        let weekday = Expr::Func(Func::Weekday, vec![Expr::Lit(Value::Null)]);
+        assert_eq!(ty(plus(weekday, 1)), int);
+        let length = Expr::Func(Func::Length, vec![Expr::Lit(Value::Null)]);
+        assert_eq!(ty(plus(length, 1)), big);
     }
 
     #[test]

@@ -823,6 +823,25 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
     }
 }
 
+/// MariaDB's display length of an integer function's result, which
+/// arithmetic on it reads to choose INT or BIGINT (`WEEKDAY(d) + 1` is an
+/// INT, `LENGTH(s) + 1` a BIGINT); None where it depends on the arguments.
+pub(crate) fn int_result_len(f: Func) -> Option<u32> {
+    use Func::*;
+    Some(match f {
+        Weekday | DayOfWeek | Quarter => 1,
+        Month | Day | Hour | Minute | Second | Week | WeekOfYear | Sign | Strcmp | BitCount => 2,
+        DayOfYear | Ascii | FindInSet | Field => 3,
+        Year => 4,
+        YearWeek | ToDays | Microsecond | PeriodAdd | PeriodDiff => 6,
+        Ord => 7,
+        DateDiff => 8,
+        Length | CharLength => 10,
+        Locate | Instr => 11,
+        _ => return None,
+    })
+}
+
 /// Whether `f`'s result takes its character set from its string arguments
 /// and those are all NULL literals. A NULL literal has the binary
 /// character set in MariaDB (with the lowest coercibility), so LOWER(NULL)
