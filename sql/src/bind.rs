@@ -125,6 +125,8 @@ pub struct AggCall {
     pub separator: String,
     /// GROUP_CONCAT(... ORDER BY ...): (expr, descending).
     pub order: Vec<(Expr, bool)>,
+    /// The collation each `order` key sorts under (None: not a string).
+    pub order_colls: Vec<Option<Collation>>,
     /// GROUP_CONCAT / JSON_ARRAYAGG (... LIMIT n).
     pub limit: Option<u64>,
     /// Per argument: its text is a JSON document to embed as written (a
@@ -1285,7 +1287,19 @@ impl Exec<'_> {
                     ast::FunctionArgumentClause::OrderBy(obs) => {
                         for ob in obs {
                             let desc = matches!(ob.options.sort, Some(ast::OrderBySort::Desc));
-                            order.push((self.bind(&ob.expr, &mut inner)?, desc));
+                            let key = match self.bind(&ob.expr, &mut inner)? {
+                                // A position names one of the arguments.
+                                Expr::Lit(Value::Int(n)) => usize::try_from(n)
+                                    .ok()
+                                    .and_then(|n| n.checked_sub(1))
+                                    .and_then(|i| args.get(i))
+                                    .cloned()
+                                    .ok_or_else(|| {
+                                        SqlError::bad_field(&n.to_string(), "ORDER BY")
+                                    })?,
+                                key => key,
+                            };
+                            order.push((key, desc));
                         }
                     }
                     ast::FunctionArgumentClause::Limit(l) => {
@@ -1309,6 +1323,14 @@ impl Exec<'_> {
                 .iter()
                 .map(|a| self.is_json_expr(a, env.scope))
                 .collect();
+            let order_colls = {
+                let cols: Vec<OutCol> = env.scope.cols.iter().map(|c| c.meta.clone()).collect();
+                let conn = self.conn_collation();
+                order
+                    .iter()
+                    .map(|(e, _)| collate::derive(e, &cols, conn).map(|d| d.collation))
+                    .collect()
+            };
             let aggs = env.aggs.as_mut().expect("checked above");
             aggs.push(AggCall {
                 func,
@@ -1316,6 +1338,7 @@ impl Exec<'_> {
                 distinct,
                 separator,
                 order,
+                order_colls,
                 limit,
                 raw_json,
             });

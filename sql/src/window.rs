@@ -153,6 +153,7 @@ impl Exec<'_> {
             distinct,
             separator: ",".into(),
             order: Vec::new(),
+            order_colls: Vec::new(),
             limit: None,
             raw_json: Vec::new(),
         };

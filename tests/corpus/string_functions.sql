@@ -52,6 +52,8 @@ SELECT id, COALESCE(bio, '(none)'), IFNULL(email, 'n/a') FROM s ORDER BY id;
 SELECT id, LEFT(bio, 5), CONCAT(LEFT(bio, 5), IF(CHAR_LENGTH(bio) > 5, '...', '')) FROM s ORDER BY id;
 SELECT GROUP_CONCAT(last ORDER BY last SEPARATOR ', ') FROM s;
 SELECT GROUP_CONCAT(DISTINCT LOWER(LEFT(last, 1)) ORDER BY 1) FROM s;
+SELECT GROUP_CONCAT(first, id ORDER BY 2 DESC SEPARATOR '|') FROM s;
+SELECT GROUP_CONCAT(last ORDER BY 3) FROM s;
 SELECT id, REPLACE(LOWER(email), '.', '[dot]') FROM s ORDER BY id;
 SELECT id, LPAD(id, 5, '0'), CONCAT('#', id) FROM s ORDER BY id;
 SELECT id, LOCATE('a', first), INSTR(last, 'o') FROM s ORDER BY id;
