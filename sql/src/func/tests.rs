@@ -574,3 +574,45 @@ fn json() {
     );
     assert_eq!(c("JSON_VALID", vec![s("[1,]")]), "0");
 }
+
+#[test]
+fn binary_strings_are_cut_by_bytes() {
+    let b = || Expr::Lit(Value::Bytes(vec![0xBE, 0xAD, 0xBE, 0xEF]));
+    let hex = |f: Func, a: Vec<Expr>| ev(Func::Hex, vec![Expr::Func(f, a)]);
+    assert_eq!(hex(Func::Substring, vec![b(), i(2), i(2)]), "ADBE");
+    assert_eq!(hex(Func::Left, vec![b(), i(1)]), "BE");
+    assert_eq!(hex(Func::Right, vec![b(), i(3)]), "ADBEEF");
+    assert_eq!(hex(Func::Reverse, vec![b()]), "EFBEADBE");
+    assert_eq!(
+        hex(Func::Upper, vec![Expr::Lit(Value::Bytes(b"ab".to_vec()))]),
+        "6162"
+    );
+    assert_eq!(ev(Func::Substring, vec![s("héllo"), i(-4), i(2)]), "él");
+    assert_eq!(ev(Func::Substring, vec![s("abc"), i(0)]), "");
+}
+
+#[test]
+fn functions_of_text_and_blob_columns_are_sized_lobs() {
+    let cols = [
+        OutCol::expr("t", Some(SqlType::Text(65_535)), true),
+        OutCol::expr("b", Some(SqlType::Blob(65_535)), true),
+        OutCol::expr("tt", Some(SqlType::Text(255)), true),
+    ];
+    let ty = |f: Func, a: Vec<Expr>| result_type(f, &a, &cols).0;
+    let col = Expr::Col;
+    assert_eq!(
+        ty(Func::Upper, vec![col(0)]),
+        Some(SqlType::Text(16_777_215))
+    );
+    assert_eq!(ty(Func::Upper, vec![col(1)]), Some(SqlType::Blob(65_535)));
+    assert_eq!(ty(Func::Hex, vec![col(1)]), Some(SqlType::Text(16_777_215)));
+    assert_eq!(
+        ty(Func::Left, vec![col(0), i(3)]),
+        Some(SqlType::Varchar(3))
+    );
+    assert_eq!(
+        ty(Func::IfNull, vec![col(2), s("x")]),
+        Some(SqlType::Text(65_535))
+    );
+    assert_eq!(ty(Func::Lower, vec![col(2)]), Some(SqlType::Varchar(255)));
+}
