@@ -1901,7 +1901,13 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
                 CastTo::Char(n) => {
                     SqlType::Varchar(n.unwrap_or_else(|| char_len(x, cols).clamp(1, 65_535)))
                 }
-                CastTo::Binary(n) => SqlType::Varbinary(n.unwrap_or(65_535)),
+                CastTo::Binary(n) => SqlType::Varbinary(n.unwrap_or_else(|| {
+                    infer(x, cols)
+                        .0
+                        .and_then(|t| t.max_len())
+                        .unwrap_or_else(|| char_len(x, cols))
+                        .clamp(1, 65_535)
+                })),
                 CastTo::Date => SqlType::Date,
                 CastTo::DateTime(f) => SqlType::DateTime(*f),
                 CastTo::Time(f) => SqlType::Time(*f),

@@ -815,12 +815,112 @@ fn time_fsp(args: &[Expr], cols: &[OutCol]) -> u8 {
 
 pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, bool) {
     let (ty, nullable) = result_type_of(f, args, cols);
-    match ty {
-        Some(SqlType::Varchar(n)) if charset_from_nulls(f, args, cols) => {
-            (Some(SqlType::Varbinary(n)), nullable)
+    let ty = match ty {
+        Some(SqlType::Varchar(n))
+            if charset_from_nulls(f, args, cols) || binary_from_args(f, args, cols) =>
+        {
+            Some(SqlType::Varbinary(n))
         }
-        other => (other, nullable),
+        other => other,
+    };
+    (long_string_type(f, args, cols).or(ty), nullable)
+}
+
+/// Whether `f` transforms a string argument that is binary: the result is
+/// binary too (binary wins MariaDB's collation aggregation).
+fn binary_from_args(f: Func, args: &[Expr], cols: &[OutCol]) -> bool {
+    use Func::*;
+    matches!(
+        f,
+        Lower
+            | Upper
+            | Substring
+            | Left
+            | Right
+            | Trim
+            | LTrim
+            | RTrim
+            | Replace
+            | Reverse
+            | SubstringIndex
+            | Insert
+            | Repeat
+            | Lpad
+            | Rpad
+    ) && args.iter().any(|a| is_binary(a, cols))
+}
+
+/// The BLOB / TEXT type MariaDB gives a string function whose result can
+/// be 64 KiB or more (UPPER of a TEXT column is a MEDIUMTEXT, sent as
+/// MEDIUM_BLOB), and the choices of COALESCE and IF among TEXT arguments;
+/// None where the ordinary (VARCHAR) type stands. Lengths are characters
+/// times 4 (utf8mb4), bytes for binary strings.
+fn long_string_type(f: Func, args: &[Expr], cols: &[OutCol]) -> Option<SqlType> {
+    use Func::*;
+    let len = |e: &Expr| -> u64 {
+        infer(e, cols)
+            .0
+            .filter(|t| t.is_string() || t.is_binary())
+            .and_then(|t| t.max_len())
+            .map_or(0, u64::from)
+    };
+    let binary = |e: &Expr| is_binary(e, cols);
+    let lob = |e: &Expr| matches!(infer(e, cols).0, Some(SqlType::Text(_) | SqlType::Blob(_)));
+    let first = args.first()?;
+    // Only a TEXT or BLOB argument makes the result that long (the
+    // lengths of other strings here are estimates, and too short).
+    if !args.iter().any(lob) {
+        return None;
     }
+    let (chars, binary, at_least_blob) = match f {
+        Concat | ConcatWs => (
+            args.iter().map(len).sum::<u64>(),
+            f == Concat && args.iter().any(binary),
+            false,
+        ),
+        Lower | Upper | Trim | LTrim | RTrim | Replace | Reverse | SubstringIndex | Insert => {
+            (len(first), binary(first), false)
+        }
+        // A literal length bounds the result.
+        Left | Right | Substring => match args.get(if f == Substring { 2 } else { 1 }) {
+            Some(Expr::Lit(_)) => return None,
+            _ => (len(first), binary(first), false),
+        },
+        Hex => (len(first).saturating_mul(2), false, false),
+        Coalesce | IfNull | If | Nvl2 => {
+            let results = if matches!(f, If | Nvl2) {
+                args.get(1..).unwrap_or(&[])
+            } else {
+                args
+            };
+            if !results.iter().any(lob) {
+                return None;
+            }
+            (
+                results.iter().map(len).max().unwrap_or(0),
+                results.iter().any(binary),
+                true,
+            )
+        }
+        _ => return None,
+    };
+    let octets = if binary {
+        chars
+    } else {
+        chars.saturating_mul(4)
+    };
+    let size = match octets {
+        16_777_216.. => u32::MAX,
+        65_536.. => 16_777_215,
+        65_535 => 65_535,
+        _ if at_least_blob => 65_535,
+        _ => return None,
+    };
+    Some(if binary {
+        SqlType::Blob(size)
+    } else {
+        SqlType::Text(size)
+    })
 }
 
 /// MariaDB's display length of an integer function's result, which
@@ -897,6 +997,14 @@ fn result_type_of(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, 
             } else {
                 (varchar(total), true)
             }
+        }
+        // A literal length bounds LEFT and RIGHT.
+        Left | Right if matches!(args.get(1), Some(Expr::Lit(Value::Int(_)))) => {
+            let k = match args.get(1) {
+                Some(Expr::Lit(Value::Int(k))) => u32::try_from((*k).max(1)).unwrap_or(u32::MAX),
+                _ => n0,
+            };
+            (varchar(k.min(n0)), true)
         }
         Lower | Upper | Substring | Left | Right | Trim | LTrim | RTrim | Replace | Reverse
         | SubstringIndex | Insert | Soundex => (varchar(n0), true),
