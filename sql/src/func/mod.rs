@@ -695,6 +695,7 @@ pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
         if vals.iter().any(Value::is_null) {
             return Ok(Value::Null);
         }
+        let vals = comparable_extremes(vals);
         let mut best = vals[0].clone();
         for v in &vals[1..] {
             let o = compare(v, &best).unwrap_or(Ordering::Equal);
@@ -733,6 +734,76 @@ pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
         return Ok(v);
     }
     unreachable!("function {f:?} has no evaluation")
+}
+
+/// GREATEST / LEAST's arguments as MariaDB compares and returns them
+/// (see `extremes_type`): strings mixed with numbers, or any double, as
+/// doubles; integers with decimals as decimals of the largest scale.
+/// Dates and all-string lists stay as they are.
+fn comparable_extremes(vals: Vec<Value>) -> Vec<Value> {
+    let temporal = vals
+        .iter()
+        .any(|v| matches!(v, Value::Date(_) | Value::DateTime(_) | Value::Time(_)));
+    let strings = vals.iter().filter(|v| v.is_stringish()).count();
+    if temporal || strings == vals.len() {
+        return vals;
+    }
+    let doubles = vals.iter().any(|v| matches!(v, Value::Double(_)));
+    if strings > 0 || doubles {
+        return vals
+            .iter()
+            .map(|v| Value::Double(v.to_f64().unwrap_or(0.0)))
+            .collect();
+    }
+    let scale = vals
+        .iter()
+        .filter_map(|v| match v {
+            Value::Decimal(d) => Some(d.scale()),
+            _ => None,
+        })
+        .max();
+    match scale {
+        Some(scale) => vals
+            .iter()
+            .map(|v| match v.to_decimal() {
+                Some(mut d) => {
+                    d.rescale(scale);
+                    Value::Decimal(d)
+                }
+                None => v.clone(),
+            })
+            .collect(),
+        None => vals,
+    }
+}
+
+/// GREATEST / LEAST's type in MariaDB: a string when every argument is
+/// one (or NULL), a DOUBLE when strings meet numbers, a double or a NULL
+/// is among numbers, else the numbers' common type; dates keep theirs.
+fn extremes_type(args: &[Expr], cols: &[OutCol]) -> Option<SqlType> {
+    let types: Vec<Option<SqlType>> = args.iter().map(|a| infer(a, cols).0).collect();
+    let known: Vec<&SqlType> = types.iter().flatten().collect();
+    let merged = || types.iter().cloned().fold(None, crate::bind::merge_types);
+    if known.is_empty() || known.iter().all(|t| t.is_string() || t.is_binary()) {
+        return merged();
+    }
+    if known.iter().any(|t| {
+        matches!(
+            t,
+            SqlType::Date | SqlType::DateTime(_) | SqlType::Timestamp(_) | SqlType::Time(_)
+        )
+    }) {
+        return merged();
+    }
+    let has_null = known.len() < types.len();
+    let mixed = known.iter().any(|t| t.is_string() || t.is_binary());
+    let doubles = known
+        .iter()
+        .any(|t| matches!(t, SqlType::Double | SqlType::Float));
+    if has_null || mixed || doubles {
+        return Some(SqlType::Double);
+    }
+    merged()
 }
 
 fn big() -> Option<SqlType> {
@@ -1120,7 +1191,8 @@ fn result_type_of(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, 
         MonthName | DayName => (varchar(9), true),
         Time | SecToTime | MakeTime | TimeDiff => (Some(SqlType::Time(time_fsp(args, cols))), true),
         AddTime | SubTime => (varchar(17), true),
-        Coalesce | IfNull | Greatest | Least | NullIf => {
+        Greatest | Least => (extremes_type(args, cols), true),
+        Coalesce | IfNull | NullIf => {
             let mut ty = None;
             for a in args {
                 ty = crate::bind::merge_types(ty, infer(a, cols).0);

@@ -616,3 +616,15 @@ fn functions_of_text_and_blob_columns_are_sized_lobs() {
     );
     assert_eq!(ty(Func::Lower, vec![col(2)]), Some(SqlType::Varchar(255)));
 }
+
+#[test]
+fn greatest_and_least_compare_as_mariadb_types_them() {
+    assert_eq!(ev(Func::Greatest, vec![i(1), d("2.5"), i(3)]), "3.0");
+    assert_eq!(ev(Func::Least, vec![s("a"), i(1)]), "0");
+    assert_eq!(ev(Func::Greatest, vec![i(1), s("10"), i(9)]), "10");
+    assert_eq!(ev(Func::Least, vec![s("b"), s("A"), s("c")]), "A");
+    let ty = |a: Vec<Expr>| result_type(Func::Greatest, &a, &[]).0;
+    assert_eq!(ty(vec![i(1), null()]), Some(SqlType::Double));
+    assert_eq!(ty(vec![i(1), s("2")]), Some(SqlType::Double));
+    assert_eq!(ty(vec![s("a"), null()]), Some(SqlType::Varchar(1)));
+}
