@@ -1511,6 +1511,11 @@ impl Exec<'_> {
         ) {
             self.regexp_case(&mut args, env)?;
         }
+        if name == "CHR" {
+            // MariaDB's CHR reads the code in character_set_database.
+            let cs = vars::read(self.sess, "character_set_database", false)?;
+            args.insert(0, Expr::Lit(Value::Str(cs.to_text_lossy())));
+        }
         if crate::func::needs_zone(func) {
             // The session time zone rides along as a last argument.
             args.push(Expr::Lit(Value::Str(self.time_zone())));

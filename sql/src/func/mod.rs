@@ -103,6 +103,7 @@ pub enum Func {
     Char,
     /// CHAR(n, ... USING charset): the parser passes the charset first.
     CharUsing,
+    Chr,
     /// EXTRACT with a compound unit (its name is the first argument).
     ExtractUnits,
     Format,
@@ -315,6 +316,9 @@ const FUNCTIONS: &[(&str, Func, usize, usize)] = {
         ("CHAR", Char, 1, M),
         // Spelled with a space: only the parser (`dialect`) produces it.
         ("CHAR USING", CharUsing, 2, M),
+        // CHR(n): CHAR(n USING <the database's charset>), bound so, but
+        // NULL for a NULL.
+        ("CHR", Chr, 1, 1),
         ("EXTRACT UNITS", ExtractUnits, 2, 2),
         ("FORMAT", Format, 2, 3),
         ("CONV", Conv, 3, 3),
@@ -547,6 +551,7 @@ fn null_aware(f: Func) -> bool {
             | Quote
             | Char
             | CharUsing
+            | Chr
             | IsNull
             | IntervalIndex
             | IsIpv4
@@ -1099,7 +1104,7 @@ fn result_type_of(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, 
             Some(Expr::Lit(u)) if crate::interval::extract_is_big(&text(u)) => (big(), true),
             _ => (int(), true),
         },
-        CharUsing => match args.first() {
+        CharUsing | Chr => match args.first() {
             Some(Expr::Lit(Value::Str(cs))) if cs.eq_ignore_ascii_case("binary") => (
                 Some(SqlType::Varbinary((args.len() as u32 * 4).max(1))),
                 true,

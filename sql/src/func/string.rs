@@ -352,7 +352,8 @@ pub(super) fn eval_nullable(f: Func, vals: &[Value]) -> SqlResult<Option<Value>>
             }
         },
         Char => Value::Bytes(char_bytes(vals)),
-        CharUsing => {
+        Chr if vals.iter().any(Value::is_null) => Value::Null,
+        CharUsing | Chr => {
             let cs = text(&vals[0]).to_ascii_lowercase();
             let utf16 = matches!(cs.as_str(), "utf16" | "ucs2");
             // Each argument is a whole number of code units of the charset:

@@ -628,3 +628,15 @@ fn greatest_and_least_compare_as_mariadb_types_them() {
     assert_eq!(ty(vec![i(1), s("2")]), Some(SqlType::Double));
     assert_eq!(ty(vec![s("a"), null()]), Some(SqlType::Varchar(1)));
 }
+
+#[test]
+fn chr_is_a_character_of_the_given_charset_and_null_for_null() {
+    assert_eq!(ev(Func::Chr, vec![s("utf8mb4"), i(65)]), "A");
+    assert_eq!(ev(Func::Chr, vec![s("utf8mb4"), i(0xC3A9)]), "é");
+    assert!(eval(Func::Chr, &[s("utf8mb4"), null()], &[])
+        .unwrap()
+        .is_null());
+    assert!(!eval(Func::CharUsing, &[s("utf8mb4"), null()], &[])
+        .unwrap()
+        .is_null());
+}
