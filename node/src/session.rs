@@ -249,6 +249,7 @@ impl Session {
                 .await
             }
             Admin::Grant => Ok(Output::ok(0)),
+            Admin::XaRecover => Ok(sql::admin::xa_recover()),
             Admin::SetPassword { user, password } => {
                 let acc = user.clone().unwrap_or(admin::Account {
                     user: self.state.user.clone(),
