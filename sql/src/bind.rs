@@ -1460,6 +1460,38 @@ impl Exec<'_> {
                 self.now.to_unix_micros().div_euclid(1_000_000),
             )));
         }
+        if name == "GET_FORMAT" {
+            let [ty, locale] = raw_args.as_slice() else {
+                return Err(SqlError::wrong_arg_count(&name));
+            };
+            let ty = ty.to_string().to_ascii_uppercase();
+            if !matches!(ty.as_str(), "DATE" | "DATETIME" | "TIMESTAMP" | "TIME") {
+                return Err(SqlError::syntax(format!("GET_FORMAT of {ty}")));
+            }
+            let locale = self.bind(locale, env)?;
+            return Ok(Expr::Func(
+                Func::GetFormat,
+                vec![Expr::Lit(Value::Str(ty)), locale],
+            ));
+        }
+        let window_only = matches!(
+            name.as_str(),
+            "ROW_NUMBER"
+                | "RANK"
+                | "DENSE_RANK"
+                | "PERCENT_RANK"
+                | "CUME_DIST"
+                | "NTILE"
+                | "LEAD"
+                | "LAG"
+                | "FIRST_VALUE"
+                | "LAST_VALUE"
+                | "NTH_VALUE"
+        );
+        if window_only {
+            // MariaDB's grammar has these only with OVER (...).
+            return Err(SqlError::syntax(format!("{name} without OVER")));
+        }
         let Some((func, min, max)) = crate::func::lookup(&name) else {
             // MySQL names the stored function it looked for: db.name.
             let written = f.name.to_string();

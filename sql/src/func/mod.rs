@@ -104,6 +104,9 @@ pub enum Func {
     /// CHAR(n, ... USING charset): the parser passes the charset first.
     CharUsing,
     Chr,
+    /// GET_FORMAT(DATE | DATETIME | TIMESTAMP | TIME, locale): the type
+    /// rides as a literal first argument.
+    GetFormat,
     /// EXTRACT with a compound unit (its name is the first argument).
     ExtractUnits,
     Format,
@@ -1117,6 +1120,7 @@ fn result_type_of(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, 
         RegexpReplace => (Some(SqlType::Text(u32::MAX)), true),
         RegexpSubstr => (varchar(n0), true),
         DateFormat | TimeFormat => (varchar(64), true),
+        GetFormat => (varchar(17), true),
         Uuid => (varchar(36), false),
         Md5 => (varchar(32), true),
         Sha1 => (varchar(40), true),

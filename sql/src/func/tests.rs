@@ -640,3 +640,12 @@ fn chr_is_a_character_of_the_given_charset_and_null_for_null() {
         .unwrap()
         .is_null());
 }
+
+#[test]
+fn get_format_is_mariadb_table() {
+    use super::datetime::get_format;
+    assert_eq!(get_format("DATE", "usa"), Some("%m.%d.%Y"));
+    assert_eq!(get_format("TIMESTAMP", "ISO"), Some("%Y-%m-%d %H:%i:%s"));
+    assert_eq!(get_format("TIME", "EUR"), Some("%H.%i.%s"));
+    assert_eq!(get_format("DATE", "xx"), None);
+}
