@@ -645,7 +645,14 @@ impl Exec<'_> {
                         format!("Incorrect {} value: '{s}'", ts.data_type),
                     ));
                 }
-                Expr::Lit(v)
+                // Typed by its own digits (TIMESTAMP '... .5' is a
+                // DATETIME(1), shown so), which a bare value does not carry.
+                match target {
+                    CastTo::Time(d) | CastTo::DateTime(d) if d > 0 => {
+                        Expr::Cast(Box::new(Expr::Lit(v)), target)
+                    }
+                    _ => Expr::Lit(v),
+                }
             }
             A::Collate { expr, collation } => {
                 let x = self.bind(expr, env)?;
@@ -1870,6 +1877,10 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
             };
             let dec_scale = |t: &Option<SqlType>| match t {
                 Some(SqlType::Decimal { scale, .. }) => Some(*scale),
+                // A temporal with a fraction is a decimal number (20240101102030.5).
+                Some(SqlType::DateTime(p) | SqlType::Timestamp(p) | SqlType::Time(p)) if *p > 0 => {
+                    Some(*p)
+                }
                 Some(t) if t.is_integer() || matches!(t, SqlType::Year | SqlType::Bit(_)) => {
                     Some(0)
                 }
@@ -2558,6 +2569,17 @@ mod tests {
         assert_eq!(ty(plus(weekday, 1)), int);
         let length = Expr::Func(Func::Length, vec![Expr::Lit(Value::Null)]);
         assert_eq!(ty(plus(length, 1)), big);
+        let fraction = Expr::Cast(
+            Box::new(Expr::Lit(Value::Str("2024-01-01 10:20:30.5".into()))),
+            CastTo::DateTime(1),
+        );
+        assert_eq!(
+            ty(plus(fraction, 0)),
+            Some(SqlType::Decimal {
+                precision: 28,
+                scale: 1
+            })
+        );
     }
 
     #[test]
