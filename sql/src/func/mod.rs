@@ -1199,7 +1199,14 @@ fn result_type_of(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, 
         InetNtoa => (varchar(31), true),
         MonthName | DayName => (varchar(9), true),
         Time | SecToTime | MakeTime | TimeDiff => (Some(SqlType::Time(time_fsp(args, cols))), true),
-        AddTime | SubTime => (varchar(17), true),
+        // MariaDB's ADDTIME of a string is a fixed-length string (STRING on
+        // the wire); of a TIME or DATETIME, that type.
+        AddTime | SubTime => match first().0 {
+            Some(SqlType::Time(_) | SqlType::DateTime(_) | SqlType::Timestamp(_)) => {
+                (varchar(26), true)
+            }
+            _ => (Some(SqlType::Char(26)), true),
+        },
         Greatest | Least => (extremes_type(args, cols), true),
         Coalesce | IfNull | NullIf => {
             let mut ty = None;
