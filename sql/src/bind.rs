@@ -1365,7 +1365,10 @@ impl Exec<'_> {
             "VERSION" => Some(Value::Str(crate::SERVER_VERSION.to_string())),
             "CONNECTION_ID" => Some(Value::UInt(u64::from(self.sess.connection_id))),
             "LAST_INSERT_ID" if argc == 0 => Some(Value::UInt(self.sess.last_insert_id)),
-            "FOUND_ROWS" => Some(Value::UInt(self.sess.found_rows)),
+            // A signed BIGINT in MariaDB, unlike LAST_INSERT_ID().
+            "FOUND_ROWS" => Some(Value::Int(
+                i64::try_from(self.sess.found_rows).unwrap_or(i64::MAX),
+            )),
             "ROW_COUNT" => Some(Value::Int(self.sess.row_count)),
             "NOW" | "CURRENT_TIMESTAMP" | "LOCALTIME" | "LOCALTIMESTAMP" | "SYSDATE"
             | "UTC_TIMESTAMP" => {
