@@ -149,6 +149,40 @@ pub fn notes(stmt: &Statement, cat: &Catalog, db: Option<&str>) -> Vec<crate::Wa
     notes
 }
 
+/// The affected-rows count MariaDB reports for a database statement,
+/// decided like `notes` from the catalog before the statement is ordered:
+/// CREATE DATABASE 1 when it creates one, DROP DATABASE the tables and
+/// views it drops. None for other statements (they report 0).
+pub fn database_affected_rows(stmt: &Statement, cat: &Catalog) -> Option<u64> {
+    let last = |n: &ast::ObjectName| {
+        object_name_parts(n)
+            .ok()
+            .and_then(|p| p.last().cloned())
+            .unwrap_or_default()
+    };
+    match stmt {
+        Statement::CreateDatabase { db_name, .. } => {
+            Some(u64::from(!cat.databases.contains_key(&last(db_name))))
+        }
+        Statement::CreateSchema {
+            schema_name: ast::SchemaName::Simple(n),
+            ..
+        } => Some(u64::from(!cat.databases.contains_key(&last(n)))),
+        Statement::Drop {
+            object_type: ast::ObjectType::Database | ast::ObjectType::Schema,
+            names,
+            ..
+        } => Some(
+            names
+                .iter()
+                .filter_map(|n| cat.databases.get(&last(n)))
+                .map(|d| (d.tables.len() + d.views.len()) as u64)
+                .sum(),
+        ),
+        _ => None,
+    }
+}
+
 /// MariaDB's warning for a name given to a PRIMARY KEY: the primary key
 /// is always called PRIMARY.
 fn ignored_primary_key_names(stmt: &Statement) -> Vec<crate::Warning> {
@@ -2672,5 +2706,44 @@ pub fn resolve_collation(
         (None, Some(c)) => Ok(c),
         (Some(cs), Some(c)) if c.charset() == cs => Ok(c),
         (Some(cs), Some(c)) => Err(SqlError::collation_charset_mismatch(c.name(), cs.name())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stmt(sql: &str) -> Statement {
+        crate::parse(sql)
+            .expect("parses")
+            .into_iter()
+            .next()
+            .expect("one statement")
+    }
+
+    #[test]
+    fn database_statements_count_as_mariadb_counts() {
+        let mut cat = Catalog::default();
+        let mut d = trireme_storage::store::Database::default();
+        d.views.insert(
+            "v".into(),
+            ViewDef {
+                db: "old".into(),
+                name: "v".into(),
+                columns: Vec::new(),
+                select: "SELECT 1".into(),
+                algorithm: "UNDEFINED".into(),
+                definer: "`root`@`%`".into(),
+                security: "DEFINER".into(),
+                check_option: "NONE".into(),
+            },
+        );
+        cat.databases.insert("old".into(), d);
+        let n = |sql: &str| database_affected_rows(&stmt(sql), &cat);
+        assert_eq!(n("CREATE DATABASE fresh"), Some(1));
+        assert_eq!(n("CREATE DATABASE IF NOT EXISTS old"), Some(0));
+        assert_eq!(n("DROP DATABASE old"), Some(1));
+        assert_eq!(n("DROP DATABASE IF EXISTS missing"), Some(0));
+        assert_eq!(n("CREATE TABLE t (a INT)"), None);
     }
 }
