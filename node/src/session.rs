@@ -249,6 +249,7 @@ impl Session {
                 .await
             }
             Admin::Grant => Ok(Output::ok(0)),
+            Admin::XaRecover => Ok(sql::admin::xa_recover()),
             Admin::SetPassword { user, password } => {
                 let acc = user.clone().unwrap_or(admin::Account {
                     user: self.state.user.clone(),
@@ -524,8 +525,12 @@ impl Session {
                 let tables = sql::ddl::toi_tables(s, self.state.db.as_deref());
                 let notes =
                     sql::ddl::notes(s, &self.node.store.catalog(), self.state.db.as_deref());
-                let out = self.run_toi(text, tables).await?;
+                let counted = sql::ddl::database_affected_rows(s, &self.node.store.catalog());
+                let mut out = self.run_toi(text, tables).await?;
                 self.state.warnings.extend(notes);
+                if let (Some(n), Output::Ok { affected, .. }) = (counted, &mut out) {
+                    *affected = n;
+                }
                 Ok(out)
             }
             Statement::Kill { id, .. } => {

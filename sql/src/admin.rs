@@ -4,6 +4,7 @@
 //! a small lexer.
 
 use crate::error::{SqlError, SqlResult};
+use trireme_storage::types::{IntWidth, SqlType};
 
 /// One statement of a query text, with its own text (DDL is replicated as
 /// text, so each node parses exactly what the client sent).
@@ -241,6 +242,9 @@ pub enum Admin {
     },
     /// GRANT / REVOKE: accepted; trireme does not enforce privileges.
     Grant,
+    /// XA RECOVER: the prepared XA transactions, always none (trireme has
+    /// no XA PREPARE); transaction managers ask at start-up.
+    XaRecover,
     ChecksumTable(Vec<(Option<String>, String)>),
     /// CREATE [OR REPLACE] SEQUENCE [IF NOT EXISTS] name [options]:
     /// replicated as TOI (`sequence`).
@@ -578,6 +582,25 @@ impl Maintenance {
 }
 
 /// Parses `text` if it is one of the administrative statements above.
+/// XA RECOVER's answer: MariaDB's columns, no rows.
+pub fn xa_recover() -> crate::Output {
+    let big = || {
+        Some(SqlType::Int {
+            width: IntWidth::Big,
+            unsigned: false,
+        })
+    };
+    crate::Output::Rows {
+        columns: vec![
+            crate::OutCol::expr("formatID", big(), false),
+            crate::OutCol::expr("gtrid_length", big(), false),
+            crate::OutCol::expr("bqual_length", big(), false),
+            crate::OutCol::expr("data", Some(SqlType::Varbinary(128)), false),
+        ],
+        rows: Vec::new(),
+    }
+}
+
 pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
     let t = lex(text);
     let mut p = P { t, i: 0 };
@@ -665,6 +688,16 @@ pub fn parse_admin(text: &str) -> SqlResult<Option<Admin>> {
             Admin::SetPassword { user, password }
         }
         ("GRANT", _) | ("REVOKE", _) => Admin::Grant,
+        ("XA", "RECOVER") => {
+            p.i = 2;
+            // FORMAT='SQL' only changes how XIDs print, and there are none.
+            if p.kw("FORMAT") {
+                p.sym('=');
+                p.string()?;
+            }
+            p.expect_end()?;
+            Admin::XaRecover
+        }
         ("ANALYZE" | "OPTIMIZE" | "CHECK" | "REPAIR", _)
             if matches!(second.as_str(), "TABLE" | "TABLES")
                 || (matches!(second.as_str(), "NO_WRITE_TO_BINLOG" | "LOCAL")
@@ -874,6 +907,16 @@ mod tests {
             vec!["SELECT 'a;b'", "SELECT \"c;\" -- x;y", "/* ; */ SELECT 3"]
         );
         assert!(split_statements("  ;  -- only a comment").is_empty());
+    }
+
+    #[test]
+    fn parses_xa_recover() {
+        assert_eq!(parse_admin("XA RECOVER").unwrap(), Some(Admin::XaRecover));
+        assert_eq!(
+            parse_admin("xa recover format='SQL'").unwrap(),
+            Some(Admin::XaRecover)
+        );
+        assert!(parse_admin("XA RECOVER junk").is_err());
     }
 
     #[test]

@@ -125,6 +125,8 @@ pub struct AggCall {
     pub separator: String,
     /// GROUP_CONCAT(... ORDER BY ...): (expr, descending).
     pub order: Vec<(Expr, bool)>,
+    /// The collation each `order` key sorts under (None: not a string).
+    pub order_colls: Vec<Option<Collation>>,
     /// GROUP_CONCAT / JSON_ARRAYAGG (... LIMIT n).
     pub limit: Option<u64>,
     /// Per argument: its text is a JSON document to embed as written (a
@@ -643,7 +645,14 @@ impl Exec<'_> {
                         format!("Incorrect {} value: '{s}'", ts.data_type),
                     ));
                 }
-                Expr::Lit(v)
+                // Typed by its own digits (TIMESTAMP '... .5' is a
+                // DATETIME(1), shown so), which a bare value does not carry.
+                match target {
+                    CastTo::Time(d) | CastTo::DateTime(d) if d > 0 => {
+                        Expr::Cast(Box::new(Expr::Lit(v)), target)
+                    }
+                    _ => Expr::Lit(v),
+                }
             }
             A::Collate { expr, collation } => {
                 let x = self.bind(expr, env)?;
@@ -1118,7 +1127,12 @@ impl Exec<'_> {
                 _ => return Err(SqlError::syntax(format!("bad variable '{first}'"))),
             };
             let global = scope.as_deref() == Some("global");
-            return Ok(bigint_lit(self.system_var(&name, global)?));
+            return Ok(match self.system_var(&name, global)? {
+                // Only string variables can be NULL (character_set_results):
+                // still typed as strings.
+                Value::Null => Expr::Cast(Box::new(Expr::Lit(Value::Null)), CastTo::Char(None)),
+                v => bigint_lit(v),
+            });
         }
         if ids.len() == 1 && first.starts_with('@') && ids[0].quote_style.is_none() {
             let name = first.trim_start_matches('@').to_ascii_lowercase();
@@ -1280,7 +1294,19 @@ impl Exec<'_> {
                     ast::FunctionArgumentClause::OrderBy(obs) => {
                         for ob in obs {
                             let desc = matches!(ob.options.sort, Some(ast::OrderBySort::Desc));
-                            order.push((self.bind(&ob.expr, &mut inner)?, desc));
+                            let key = match self.bind(&ob.expr, &mut inner)? {
+                                // A position names one of the arguments.
+                                Expr::Lit(Value::Int(n)) => usize::try_from(n)
+                                    .ok()
+                                    .and_then(|n| n.checked_sub(1))
+                                    .and_then(|i| args.get(i))
+                                    .cloned()
+                                    .ok_or_else(|| {
+                                        SqlError::bad_field(&n.to_string(), "ORDER BY")
+                                    })?,
+                                key => key,
+                            };
+                            order.push((key, desc));
                         }
                     }
                     ast::FunctionArgumentClause::Limit(l) => {
@@ -1304,6 +1330,14 @@ impl Exec<'_> {
                 .iter()
                 .map(|a| self.is_json_expr(a, env.scope))
                 .collect();
+            let order_colls = {
+                let cols: Vec<OutCol> = env.scope.cols.iter().map(|c| c.meta.clone()).collect();
+                let conn = self.conn_collation();
+                order
+                    .iter()
+                    .map(|(e, _)| collate::derive(e, &cols, conn).map(|d| d.collation))
+                    .collect()
+            };
             let aggs = env.aggs.as_mut().expect("checked above");
             aggs.push(AggCall {
                 func,
@@ -1311,6 +1345,7 @@ impl Exec<'_> {
                 distinct,
                 separator,
                 order,
+                order_colls,
                 limit,
                 raw_json,
             });
@@ -1330,7 +1365,10 @@ impl Exec<'_> {
             "VERSION" => Some(Value::Str(crate::SERVER_VERSION.to_string())),
             "CONNECTION_ID" => Some(Value::UInt(u64::from(self.sess.connection_id))),
             "LAST_INSERT_ID" if argc == 0 => Some(Value::UInt(self.sess.last_insert_id)),
-            "FOUND_ROWS" => Some(Value::UInt(self.sess.found_rows)),
+            // A signed BIGINT in MariaDB, unlike LAST_INSERT_ID().
+            "FOUND_ROWS" => Some(Value::Int(
+                i64::try_from(self.sess.found_rows).unwrap_or(i64::MAX),
+            )),
             "ROW_COUNT" => Some(Value::Int(self.sess.row_count)),
             "NOW" | "CURRENT_TIMESTAMP" | "LOCALTIME" | "LOCALTIMESTAMP" | "SYSDATE"
             | "UTC_TIMESTAMP" => {
@@ -1432,6 +1470,38 @@ impl Exec<'_> {
                 self.now.to_unix_micros().div_euclid(1_000_000),
             )));
         }
+        if name == "GET_FORMAT" {
+            let [ty, locale] = raw_args.as_slice() else {
+                return Err(SqlError::wrong_arg_count(&name));
+            };
+            let ty = ty.to_string().to_ascii_uppercase();
+            if !matches!(ty.as_str(), "DATE" | "DATETIME" | "TIMESTAMP" | "TIME") {
+                return Err(SqlError::syntax(format!("GET_FORMAT of {ty}")));
+            }
+            let locale = self.bind(locale, env)?;
+            return Ok(Expr::Func(
+                Func::GetFormat,
+                vec![Expr::Lit(Value::Str(ty)), locale],
+            ));
+        }
+        let window_only = matches!(
+            name.as_str(),
+            "ROW_NUMBER"
+                | "RANK"
+                | "DENSE_RANK"
+                | "PERCENT_RANK"
+                | "CUME_DIST"
+                | "NTILE"
+                | "LEAD"
+                | "LAG"
+                | "FIRST_VALUE"
+                | "LAST_VALUE"
+                | "NTH_VALUE"
+        );
+        if window_only {
+            // MariaDB's grammar has these only with OVER (...).
+            return Err(SqlError::syntax(format!("{name} without OVER")));
+        }
         let Some((func, min, max)) = crate::func::lookup(&name) else {
             // MySQL names the stored function it looked for: db.name.
             let written = f.name.to_string();
@@ -1482,6 +1552,11 @@ impl Exec<'_> {
             Func::RegexpLike | Func::RegexpReplace | Func::RegexpSubstr | Func::RegexpInstr
         ) {
             self.regexp_case(&mut args, env)?;
+        }
+        if name == "CHR" {
+            // MariaDB's CHR reads the code in character_set_database.
+            let cs = vars::read(self.sess, "character_set_database", false)?;
+            args.insert(0, Expr::Lit(Value::Str(cs.to_text_lossy())));
         }
         if crate::func::needs_zone(func) {
             // The session time zone rides along as a last argument.
@@ -1805,6 +1880,10 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
             };
             let dec_scale = |t: &Option<SqlType>| match t {
                 Some(SqlType::Decimal { scale, .. }) => Some(*scale),
+                // A temporal with a fraction is a decimal number (20240101102030.5).
+                Some(SqlType::DateTime(p) | SqlType::Timestamp(p) | SqlType::Time(p)) if *p > 0 => {
+                    Some(*p)
+                }
                 Some(t) if t.is_integer() || matches!(t, SqlType::Year | SqlType::Bit(_)) => {
                     Some(0)
                 }
@@ -1873,7 +1952,13 @@ pub fn infer(e: &Expr, cols: &[OutCol]) -> (Option<SqlType>, bool) {
                 CastTo::Char(n) => {
                     SqlType::Varchar(n.unwrap_or_else(|| char_len(x, cols).clamp(1, 65_535)))
                 }
-                CastTo::Binary(n) => SqlType::Varbinary(n.unwrap_or(65_535)),
+                CastTo::Binary(n) => SqlType::Varbinary(n.unwrap_or_else(|| {
+                    infer(x, cols)
+                        .0
+                        .and_then(|t| t.max_len())
+                        .unwrap_or_else(|| char_len(x, cols))
+                        .clamp(1, 65_535)
+                })),
                 CastTo::Date => SqlType::Date,
                 CastTo::DateTime(f) => SqlType::DateTime(*f),
                 CastTo::Time(f) => SqlType::Time(*f),
@@ -1966,7 +2051,7 @@ pub(crate) fn int_len(e: &Expr, cols: &[OutCol]) -> Option<IntLen> {
                     (u64::MAX >> (64 - u32::from(*m))).to_string().len() as u32,
                     true,
                 ),
-                _ => return None,
+                t => return temporal_int_len(t),
             };
             Some(IntLen {
                 len,
@@ -1983,6 +2068,15 @@ pub(crate) fn int_len(e: &Expr, cols: &[OutCol]) -> Option<IntLen> {
             })
         }
         Expr::Func(crate::expr::Func::Abs, args) if args.len() == 1 => int_len(&args[0], cols),
+        Expr::Func(f, _) => {
+            let len = crate::func::int_result_len(*f)?;
+            Some(IntLen {
+                len,
+                unsigned: false,
+                precision: len - u32::from(len > 1),
+            })
+        }
+        Expr::Lit(v) => temporal_int_len(&literal_type(v)?),
         Expr::Arith(op, a, b) => {
             let a = int_len(a, cols)?;
             let b = int_len(b, cols)?;
@@ -2003,6 +2097,19 @@ pub(crate) fn int_len(e: &Expr, cols: &[OutCol]) -> Option<IntLen> {
         }
         _ => None,
     }
+}
+
+/// A temporal value's digits as a number (YYYYMMDD, HHMMSS with up to
+/// three hour digits, YYYYMMDDHHMMSS), for arithmetic on it: `DATE + 0` is
+/// a BIGINT, `TIME + 0` an INT. With a fraction it is a DECIMAL instead.
+fn temporal_int_len(t: &SqlType) -> Option<IntLen> {
+    let precision = match t {
+        SqlType::Date => 8,
+        SqlType::Time(0) => 7,
+        SqlType::DateTime(0) | SqlType::Timestamp(0) => 14,
+        _ => return None,
+    };
+    Some(IntLen::of(precision, false))
 }
 
 /// MariaDB's maximum character length of `e` where a conversion to an
@@ -2434,6 +2541,48 @@ mod tests {
             Some(ast::SelectItem::UnnamedExpr(e)) => e,
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn arithmetic_on_temporals_and_short_int_functions_is_int_or_bigint() {
+        let ty = |e: Expr| infer(&e, &[]).0;
+        let plus = |a: Expr, b: i64| {
+            Expr::Arith(
+                ArithOp::Add,
+                Box::new(a),
+                Box::new(Expr::Lit(Value::Int(b))),
+            )
+        };
+        let int = Some(SqlType::Int {
+            width: IntWidth::Int,
+            unsigned: false,
+        });
+        let big = Some(SqlType::Int {
+            width: IntWidth::Big,
+            unsigned: false,
+        });
+        let date = Expr::Lit(Value::Date(trireme_storage::value::Date {
+            year: 2024,
+            month: 1,
+            day: 1,
+        }));
+        assert_eq!(ty(plus(date, 0)), big);
+        assert_eq!(ty(plus(Expr::Lit(Value::Time(37_230_000_000)), 0)), int);
+        let weekday = Expr::Func(Func::Weekday, vec![Expr::Lit(Value::Null)]);
+        assert_eq!(ty(plus(weekday, 1)), int);
+        let length = Expr::Func(Func::Length, vec![Expr::Lit(Value::Null)]);
+        assert_eq!(ty(plus(length, 1)), big);
+        let fraction = Expr::Cast(
+            Box::new(Expr::Lit(Value::Str("2024-01-01 10:20:30.5".into()))),
+            CastTo::DateTime(1),
+        );
+        assert_eq!(
+            ty(plus(fraction, 0)),
+            Some(SqlType::Decimal {
+                precision: 28,
+                scale: 1
+            })
+        );
     }
 
     #[test]

@@ -137,11 +137,78 @@ pub fn notes(stmt: &Statement, cat: &Catalog, db: Option<&str>) -> Vec<crate::Wa
         }
         _ => {}
     }
-    out.into_iter()
+    let mut notes: Vec<crate::Warning> = out
+        .into_iter()
         .map(|e| crate::Warning {
             level: "Note",
             code: e.code,
             message: e.message,
+        })
+        .collect();
+    notes.extend(ignored_primary_key_names(stmt));
+    notes
+}
+
+/// The affected-rows count MariaDB reports for a database statement,
+/// decided like `notes` from the catalog before the statement is ordered:
+/// CREATE DATABASE 1 when it creates one, DROP DATABASE the tables and
+/// views it drops. None for other statements (they report 0).
+pub fn database_affected_rows(stmt: &Statement, cat: &Catalog) -> Option<u64> {
+    let last = |n: &ast::ObjectName| {
+        object_name_parts(n)
+            .ok()
+            .and_then(|p| p.last().cloned())
+            .unwrap_or_default()
+    };
+    match stmt {
+        Statement::CreateDatabase { db_name, .. } => {
+            Some(u64::from(!cat.databases.contains_key(&last(db_name))))
+        }
+        Statement::CreateSchema {
+            schema_name: ast::SchemaName::Simple(n),
+            ..
+        } => Some(u64::from(!cat.databases.contains_key(&last(n)))),
+        Statement::Drop {
+            object_type: ast::ObjectType::Database | ast::ObjectType::Schema,
+            names,
+            ..
+        } => Some(
+            names
+                .iter()
+                .filter_map(|n| cat.databases.get(&last(n)))
+                .map(|d| (d.tables.len() + d.views.len()) as u64)
+                .sum(),
+        ),
+        _ => None,
+    }
+}
+
+/// MariaDB's warning for a name given to a PRIMARY KEY: the primary key
+/// is always called PRIMARY.
+fn ignored_primary_key_names(stmt: &Statement) -> Vec<crate::Warning> {
+    let constraints: Vec<&ast::TableConstraint> = match stmt {
+        Statement::CreateTable(ct) => ct.constraints.iter().collect(),
+        Statement::AlterTable(a) => a
+            .operations
+            .iter()
+            .filter_map(|op| match op {
+                ast::AlterTableOperation::AddConstraint { constraint, .. } => Some(constraint),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    constraints
+        .into_iter()
+        .filter_map(|c| match c {
+            ast::TableConstraint::PrimaryKey(pk) => pk.index_name.as_ref().or(pk.name.as_ref()),
+            _ => None,
+        })
+        .filter(|n| !n.value.eq_ignore_ascii_case("PRIMARY"))
+        .map(|n| crate::Warning {
+            level: "Warning",
+            code: 1280,
+            message: format!("Name '{}' ignored for PRIMARY key.", n.value),
         })
         .collect()
 }
@@ -2373,8 +2440,16 @@ fn add_foreign_key(
         .iter()
         .map(|c| c.value.clone())
         .collect();
-    let name = match &fk.name {
-        Some(n) => n.value.clone(),
+    // MariaDB names the constraint by CONSTRAINT, else by the index name
+    // (FOREIGN KEY name (...)), else <table>_ibfk_<n>; the index it may add
+    // takes the first of the two given names, else its first column's.
+    let given = fk
+        .name
+        .as_ref()
+        .or(fk.index_name.as_ref())
+        .map(|n| n.value.clone());
+    let name = match &given {
+        Some(n) => n.clone(),
         None => {
             let mut k = def.foreign_keys.len() + 1;
             loop {
@@ -2466,11 +2541,7 @@ fn add_foreign_key(
     let has_index =
         def.primary.as_deref().is_some_and(leads) || def.indexes.iter().any(|i| leads(&i.columns));
     if !has_index {
-        let index_name = fk
-            .index_name
-            .as_ref()
-            .map_or(name.clone(), |i| i.value.clone());
-        add_index(def, Some(index_name), &child_names, false)?;
+        add_index(def, given, &child_names, false)?;
     }
     def.foreign_keys.push(ForeignKeyDef {
         name,
@@ -2635,5 +2706,44 @@ pub fn resolve_collation(
         (None, Some(c)) => Ok(c),
         (Some(cs), Some(c)) if c.charset() == cs => Ok(c),
         (Some(cs), Some(c)) => Err(SqlError::collation_charset_mismatch(c.name(), cs.name())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stmt(sql: &str) -> Statement {
+        crate::parse(sql)
+            .expect("parses")
+            .into_iter()
+            .next()
+            .expect("one statement")
+    }
+
+    #[test]
+    fn database_statements_count_as_mariadb_counts() {
+        let mut cat = Catalog::default();
+        let mut d = trireme_storage::store::Database::default();
+        d.views.insert(
+            "v".into(),
+            ViewDef {
+                db: "old".into(),
+                name: "v".into(),
+                columns: Vec::new(),
+                select: "SELECT 1".into(),
+                algorithm: "UNDEFINED".into(),
+                definer: "`root`@`%`".into(),
+                security: "DEFINER".into(),
+                check_option: "NONE".into(),
+            },
+        );
+        cat.databases.insert("old".into(), d);
+        let n = |sql: &str| database_affected_rows(&stmt(sql), &cat);
+        assert_eq!(n("CREATE DATABASE fresh"), Some(1));
+        assert_eq!(n("CREATE DATABASE IF NOT EXISTS old"), Some(0));
+        assert_eq!(n("DROP DATABASE old"), Some(1));
+        assert_eq!(n("DROP DATABASE IF EXISTS missing"), Some(0));
+        assert_eq!(n("CREATE TABLE t (a INT)"), None);
     }
 }

@@ -1104,10 +1104,19 @@ impl Exec<'_> {
             d.limit.as_ref(),
         )?;
         let n = rows.len() as u64;
+        let mut deleted: Vec<Vec<Value>> = Vec::new();
         for (pk, row) in rows {
             self.check_not_newer(&table, &pk)?;
             self.txn.put(&table, pk, None)?;
             self.fk_parent_changed(&table, &row, None, 0)?;
+            if d.returning.is_some() {
+                deleted.push(row.to_vec());
+            }
+        }
+        // MariaDB's DELETE ... RETURNING: the items over each deleted row
+        // (as it was), as a result set instead of an OK.
+        if let Some(items) = &d.returning {
+            return self.returning(&table, items, deleted);
         }
         Ok(Output::ok(n))
     }

@@ -23,7 +23,7 @@ use crate::{collate, group, window, Exec, OutCol};
 use trireme_storage::collation::Collation;
 use trireme_storage::keycode;
 use trireme_storage::txn::LockKind;
-use trireme_storage::value::{self, sort_cmp, sort_cmp_collated, Value};
+use trireme_storage::value::{self, sort_cmp_collated, Value};
 use trireme_storage::{Row, Table};
 
 /// Where a FROM item's rows come from.
@@ -1508,7 +1508,8 @@ fn finish(a: &AggCall, st: AggState) -> Value {
             if !a.order.is_empty() {
                 items.sort_by(|(x, _), (y, _)| {
                     for (i, (_, desc)) in a.order.iter().enumerate() {
-                        let o = sort_cmp(&x[i], &y[i]);
+                        let coll = a.order_colls.get(i).copied().flatten();
+                        let o = sort_cmp_collated(&x[i], &y[i], coll);
                         let o = if *desc { o.reverse() } else { o };
                         if o != std::cmp::Ordering::Equal {
                             return o;

@@ -210,7 +210,7 @@ impl Exec<'_> {
                     Value::Null => Value::Null,
                     other => s(default_text(&c.ty, other)),
                 },
-                Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
+                Some(DefaultValue::CurrentTimestamp) => s(now_text(&c.ty)),
                 Some(DefaultValue::Expr(t)) => s(t.clone()),
                 None => Value::Null,
             });
@@ -955,7 +955,7 @@ impl Exec<'_> {
                             match &c.default {
                                 Some(DefaultValue::Value(Value::Null)) | None => Value::Null,
                                 Some(DefaultValue::Value(v)) => s(default_text(&c.ty, v)),
-                                Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
+                                Some(DefaultValue::CurrentTimestamp) => s(now_text(&c.ty)),
                                 Some(DefaultValue::Expr(t)) => s(t.clone()),
                             },
                             s(if c.nullable { "YES" } else { "NO" }),
@@ -1489,20 +1489,29 @@ fn column_key(def: &TableDef, i: usize) -> &'static str {
 fn column_extra(c: &trireme_storage::catalog::ColumnDef) -> String {
     let mut e = Vec::new();
     if c.auto_increment {
-        e.push("auto_increment");
-    }
-    if matches!(c.default, Some(DefaultValue::CurrentTimestamp)) {
-        e.push("DEFAULT_GENERATED");
+        e.push("auto_increment".to_string());
     }
     if c.on_update_now {
-        e.push("on update CURRENT_TIMESTAMP");
+        e.push(format!("on update {}", now_text(&c.ty)));
     }
     match &c.generated {
-        Some(g) if g.stored => e.push("STORED GENERATED"),
-        Some(_) => e.push("VIRTUAL GENERATED"),
+        Some(g) if g.stored => e.push("STORED GENERATED".to_string()),
+        Some(_) => e.push("VIRTUAL GENERATED".to_string()),
         None => {}
     }
     e.join(" ")
+}
+
+/// How MariaDB shows a CURRENT_TIMESTAMP default or ON UPDATE of a column
+/// of type `ty`: lower case, as a call, at the column's own precision
+/// (whatever precision the DDL wrote, since they must agree).
+fn now_text(ty: &SqlType) -> String {
+    match ty {
+        SqlType::DateTime(p) | SqlType::Timestamp(p) if *p > 0 => {
+            format!("current_timestamp({p})")
+        }
+        _ => "current_timestamp()".to_string(),
+    }
 }
 
 /// SHOW CREATE TABLE text.
@@ -1550,7 +1559,10 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
                     _ => l.push_str(&sql_literal(v)),
                 }
             }
-            Some(DefaultValue::CurrentTimestamp) => l.push_str(" DEFAULT CURRENT_TIMESTAMP"),
+            Some(DefaultValue::CurrentTimestamp) => {
+                l.push_str(" DEFAULT ");
+                l.push_str(&now_text(&c.ty));
+            }
             Some(DefaultValue::Expr(t)) => {
                 l.push_str(" DEFAULT ");
                 l.push_str(t);
@@ -1560,7 +1572,8 @@ pub fn create_table_sql(def: &TableDef, auto_inc: Option<u64>) -> String {
             None => {}
         }
         if c.on_update_now {
-            l.push_str(" ON UPDATE CURRENT_TIMESTAMP");
+            l.push_str(" ON UPDATE ");
+            l.push_str(&now_text(&c.ty));
         }
         if !c.comment.is_empty() {
             l.push_str(&format!(" COMMENT '{}'", c.comment.replace('\'', "''")));

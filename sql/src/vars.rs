@@ -61,6 +61,7 @@ defs! {
     "character_set_results", Both, Str, s("utf8mb4");
     "character_set_server", Both, Str, s("utf8mb4");
     "character_set_system", Global, ReadOnly, s("utf8mb3");
+    "character_sets_dir", Global, ReadOnly, s("/usr/share/mysql/charsets/");
     "collation_connection", Both, Str, s("utf8mb4_general_ci");
     "collation_database", Both, Str, s("utf8mb4_general_ci");
     "collation_server", Both, Str, s("utf8mb4_general_ci");
@@ -243,8 +244,8 @@ pub fn read(sess: &SessionState, name: &str, global: bool) -> SqlResult<Value> {
     }
     match lname.as_str() {
         "last_insert_id" | "identity" => return Ok(Value::UInt(sess.last_insert_id)),
-        "warning_count" => return Ok(Value::Int(sess.warnings.len() as i64)),
-        "error_count" => return Ok(Value::Int(0)),
+        "warning_count" => return Ok(Value::UInt(sess.warnings.len() as u64)),
+        "error_count" => return Ok(Value::UInt(0)),
         "pseudo_thread_id" => return Ok(Value::UInt(u64::from(sess.connection_id))),
         _ => {}
     }
@@ -257,9 +258,23 @@ pub fn read(sess: &SessionState, name: &str, global: bool) -> SqlResult<Value> {
                 format!("Variable '{}' is a SESSION variable", d.name),
             ));
         }
-        return Ok(sess.vars.global.get(d.name).unwrap_or(Value::Null));
+        return Ok(typed(
+            d,
+            sess.vars.global.get(d.name).unwrap_or(Value::Null),
+        ));
     }
-    Ok(sess.vars.get(d.name).unwrap_or(Value::Null))
+    Ok(typed(d, sess.vars.get(d.name).unwrap_or(Value::Null)))
+}
+
+/// `v` as `@@name` gives it. MariaDB's numeric variables are unsigned
+/// (LONGLONG UNSIGNED on the wire, which JDBC reads as a Long either way
+/// but other drivers decode by); only the ON/OFF ones are signed.
+fn typed(d: &Def, v: Value) -> Value {
+    let numeric = matches!((d.default)(), Value::Int(_) | Value::UInt(_));
+    match v {
+        Value::Int(n) if numeric && d.kind != Kind::Bool && n >= 0 => Value::UInt(n as u64),
+        other => other,
+    }
 }
 
 /// SET [GLOBAL|SESSION] name = value.
@@ -423,6 +438,15 @@ fn validate(d: &Def, v: Value, sess: &mut SessionState) -> SqlResult<Value> {
         }
         Kind::Str if d.name == "sql_mode" => Value::Str(sql_mode(&text).ok_or_else(bad)?),
         Kind::Str => match v {
+            // Only the results charset may be NULL (send results as
+            // stored, unconverted); the other charsets and collations
+            // must name one.
+            Value::Null if d.name == "character_set_results" => Value::Null,
+            Value::Null
+                if d.name.starts_with("character_set") || d.name.starts_with("collation") =>
+            {
+                return Err(bad())
+            }
             Value::Null => Value::Str(String::new()),
             other => Value::Str(other.to_text_lossy()),
         },
@@ -472,7 +496,11 @@ pub fn all(sess: &SessionState, global: bool) -> Vec<(String, Value)> {
             } else {
                 sess.vars.get(d.name)
             };
-            let v = v.unwrap_or(Value::Null);
+            // SHOW VARIABLES shows a NULL value (character_set_results) empty.
+            let v = match v {
+                None | Some(Value::Null) => Value::Str(String::new()),
+                Some(v) => v,
+            };
             // SHOW VARIABLES spells booleans ON / OFF (SELECT @@x gives 1 / 0).
             let v = match (d.kind, v.truth()) {
                 (Kind::Bool, Some(true)) => Value::Str("ON".into()),
@@ -500,5 +528,16 @@ mod tests {
         );
         assert_eq!(sql_mode("").as_deref(), Some(""));
         assert_eq!(sql_mode("NO_SUCH_MODE"), None);
+    }
+
+    #[test]
+    fn numeric_variables_read_unsigned_and_flags_signed() {
+        let d = |n| def(n).expect("known variable");
+        assert_eq!(
+            typed(d("wait_timeout"), Value::Int(28800)),
+            Value::UInt(28800)
+        );
+        assert_eq!(typed(d("autocommit"), Value::Int(1)), Value::Int(1));
+        assert_eq!(typed(d("sql_mode"), s("")), s(""));
     }
 }

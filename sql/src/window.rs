@@ -153,6 +153,7 @@ impl Exec<'_> {
             distinct,
             separator: ",".into(),
             order: Vec::new(),
+            order_colls: Vec::new(),
             limit: None,
             raw_json: Vec::new(),
         };
@@ -377,7 +378,7 @@ pub fn compute(
                     WinFunc::CumeDist => Value::Double(pe as f64 / n as f64),
                     WinFunc::Ntile => {
                         let b = arg(0)?.to_i64().filter(|b| *b > 0).ok_or_else(|| {
-                            SqlError::new(1210, "HY000", "Incorrect arguments to NTILE")
+                            SqlError::new(4024, "HY000", "Argument of NTILE must be greater than 0")
                         })? as usize;
                         let (size, extra) = (n / b, n % b);
                         // The first `extra` buckets hold one row more.

@@ -16,6 +16,7 @@ SELECT REPLACE('hello world', 'o', '0'), REPLACE('aaa', 'aa', 'b'), REPLACE('abc
 SELECT REVERSE('héllo'), REVERSE(''), INSERT('abcdef', 2, 3, 'XY'), INSERT('abc', 10, 1, 'z'), INSERT('abc', 1, 0, 'z');
 SELECT INSTR('foobarbar', 'bar'), INSTR('abc', 'z'), LOCATE('bar', 'foobarbar'), LOCATE('bar', 'foobarbar', 5), POSITION('b' IN 'abc'), LOCATE('', 'abc');
 SELECT ASCII('a'), ASCII(''), ASCII('é'), ORD('é'), CHAR(72, 105), CHAR(65 USING utf8mb4), HEX(CHAR(256)), CHR(65);
+SELECT CHR(NULL) IS NULL, HEX(CHR(50089)), CHR(50089), CHAR(NULL USING utf8mb4) IS NULL, HEX(CHR(-1));
 SELECT HEX('abc'), UNHEX('616263'), HEX(255), HEX(-1), HEX('é'), LOWER(HEX('ÿ'));
 SELECT FORMAT(1234567.891, 2), FORMAT(1234567.891, 0), FORMAT(0.5, 0), FORMAT(-1234.5, 1), FORMAT(1234.5, 2, 'de_DE'), FORMAT(NULL, 2);
 SELECT QUOTE('it''s'), QUOTE(NULL), QUOTE('a\\b');
@@ -52,6 +53,8 @@ SELECT id, COALESCE(bio, '(none)'), IFNULL(email, 'n/a') FROM s ORDER BY id;
 SELECT id, LEFT(bio, 5), CONCAT(LEFT(bio, 5), IF(CHAR_LENGTH(bio) > 5, '...', '')) FROM s ORDER BY id;
 SELECT GROUP_CONCAT(last ORDER BY last SEPARATOR ', ') FROM s;
 SELECT GROUP_CONCAT(DISTINCT LOWER(LEFT(last, 1)) ORDER BY 1) FROM s;
+SELECT GROUP_CONCAT(first, id ORDER BY 2 DESC SEPARATOR '|') FROM s;
+SELECT GROUP_CONCAT(last ORDER BY 3) FROM s;
 SELECT id, REPLACE(LOWER(email), '.', '[dot]') FROM s ORDER BY id;
 SELECT id, LPAD(id, 5, '0'), CONCAT('#', id) FROM s ORDER BY id;
 SELECT id, LOCATE('a', first), INSTR(last, 'o') FROM s ORDER BY id;

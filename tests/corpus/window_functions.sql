@@ -46,6 +46,7 @@ SELECT id, STDDEV_POP(pts) OVER (PARTITION BY team) FROM scores WHERE team = 'a'
 SELECT id, RANK() OVER (ORDER BY pts DESC) r FROM scores ORDER BY r, id;
 SELECT id FROM scores WHERE ROW_NUMBER() OVER (ORDER BY id) = 1;
 SELECT id, RANK() FROM scores;
+SELECT id, LAG(pts) FROM scores;
 SELECT id, SUM(pts) OVER (ORDER BY id ROWS BETWEEN 1 FOLLOWING AND 1 PRECEDING) FROM scores;
 SELECT id, LAG(pts, -1) OVER (ORDER BY id) FROM scores;
 SELECT id, NTILE(0) OVER (ORDER BY id) FROM scores;

@@ -214,6 +214,8 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
         None => Value::Null,
     };
     Ok(Some(match f {
+        GetFormat => get_format(&text(&v0), &text(&vals[1]))
+            .map_or(Value::Null, |f| Value::Str(f.to_string())),
         Date => match v0.to_datetime() {
             Some(dt) => Value::Date(dt.date),
             None => Value::Null,
@@ -880,4 +882,26 @@ fn str_to_date(s: &str, fmt: &str) -> Value {
     } else {
         Value::DateTime(dt)
     }
+}
+
+/// GET_FORMAT's DATE_FORMAT patterns, by type and locale (MariaDB's table);
+/// None for an unknown locale.
+pub(super) fn get_format(ty: &str, locale: &str) -> Option<&'static str> {
+    let locale = locale.to_ascii_uppercase();
+    let i = ["USA", "JIS", "ISO", "EUR", "INTERNAL"]
+        .iter()
+        .position(|l| *l == locale)?;
+    let table: [&str; 5] = match ty.to_ascii_uppercase().as_str() {
+        "DATE" => ["%m.%d.%Y", "%Y-%m-%d", "%Y-%m-%d", "%d.%m.%Y", "%Y%m%d"],
+        "DATETIME" | "TIMESTAMP" => [
+            "%Y-%m-%d %H.%i.%s",
+            "%Y-%m-%d %H:%i:%s",
+            "%Y-%m-%d %H:%i:%s",
+            "%Y-%m-%d %H.%i.%s",
+            "%Y%m%d%H%i%s",
+        ],
+        "TIME" => ["%h:%i:%s %p", "%H:%i:%s", "%H:%i:%s", "%H.%i.%s", "%H%i%s"],
+        _ => return None,
+    };
+    Some(table[i])
 }

@@ -103,6 +103,10 @@ pub enum Func {
     Char,
     /// CHAR(n, ... USING charset): the parser passes the charset first.
     CharUsing,
+    Chr,
+    /// GET_FORMAT(DATE | DATETIME | TIMESTAMP | TIME, locale): the type
+    /// rides as a literal first argument.
+    GetFormat,
     /// EXTRACT with a compound unit (its name is the first argument).
     ExtractUnits,
     Format,
@@ -315,6 +319,9 @@ const FUNCTIONS: &[(&str, Func, usize, usize)] = {
         ("CHAR", Char, 1, M),
         // Spelled with a space: only the parser (`dialect`) produces it.
         ("CHAR USING", CharUsing, 2, M),
+        // CHR(n): CHAR(n USING <the database's charset>), bound so, but
+        // NULL for a NULL.
+        ("CHR", Chr, 1, 1),
         ("EXTRACT UNITS", ExtractUnits, 2, 2),
         ("FORMAT", Format, 2, 3),
         ("CONV", Conv, 3, 3),
@@ -547,6 +554,7 @@ fn null_aware(f: Func) -> bool {
             | Quote
             | Char
             | CharUsing
+            | Chr
             | IsNull
             | IntervalIndex
             | IsIpv4
@@ -695,6 +703,7 @@ pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
         if vals.iter().any(Value::is_null) {
             return Ok(Value::Null);
         }
+        let vals = comparable_extremes(vals);
         let mut best = vals[0].clone();
         for v in &vals[1..] {
             let o = compare(v, &best).unwrap_or(Ordering::Equal);
@@ -733,6 +742,76 @@ pub fn eval(f: Func, args: &[Expr], row: &[Value]) -> SqlResult<Value> {
         return Ok(v);
     }
     unreachable!("function {f:?} has no evaluation")
+}
+
+/// GREATEST / LEAST's arguments as MariaDB compares and returns them
+/// (see `extremes_type`): strings mixed with numbers, or any double, as
+/// doubles; integers with decimals as decimals of the largest scale.
+/// Dates and all-string lists stay as they are.
+fn comparable_extremes(vals: Vec<Value>) -> Vec<Value> {
+    let temporal = vals
+        .iter()
+        .any(|v| matches!(v, Value::Date(_) | Value::DateTime(_) | Value::Time(_)));
+    let strings = vals.iter().filter(|v| v.is_stringish()).count();
+    if temporal || strings == vals.len() {
+        return vals;
+    }
+    let doubles = vals.iter().any(|v| matches!(v, Value::Double(_)));
+    if strings > 0 || doubles {
+        return vals
+            .iter()
+            .map(|v| Value::Double(v.to_f64().unwrap_or(0.0)))
+            .collect();
+    }
+    let scale = vals
+        .iter()
+        .filter_map(|v| match v {
+            Value::Decimal(d) => Some(d.scale()),
+            _ => None,
+        })
+        .max();
+    match scale {
+        Some(scale) => vals
+            .iter()
+            .map(|v| match v.to_decimal() {
+                Some(mut d) => {
+                    d.rescale(scale);
+                    Value::Decimal(d)
+                }
+                None => v.clone(),
+            })
+            .collect(),
+        None => vals,
+    }
+}
+
+/// GREATEST / LEAST's type in MariaDB: a string when every argument is
+/// one (or NULL), a DOUBLE when strings meet numbers, a double or a NULL
+/// is among numbers, else the numbers' common type; dates keep theirs.
+fn extremes_type(args: &[Expr], cols: &[OutCol]) -> Option<SqlType> {
+    let types: Vec<Option<SqlType>> = args.iter().map(|a| infer(a, cols).0).collect();
+    let known: Vec<&SqlType> = types.iter().flatten().collect();
+    let merged = || types.iter().cloned().fold(None, crate::bind::merge_types);
+    if known.is_empty() || known.iter().all(|t| t.is_string() || t.is_binary()) {
+        return merged();
+    }
+    if known.iter().any(|t| {
+        matches!(
+            t,
+            SqlType::Date | SqlType::DateTime(_) | SqlType::Timestamp(_) | SqlType::Time(_)
+        )
+    }) {
+        return merged();
+    }
+    let has_null = known.len() < types.len();
+    let mixed = known.iter().any(|t| t.is_string() || t.is_binary());
+    let doubles = known
+        .iter()
+        .any(|t| matches!(t, SqlType::Double | SqlType::Float));
+    if has_null || mixed || doubles {
+        return Some(SqlType::Double);
+    }
+    merged()
 }
 
 fn big() -> Option<SqlType> {
@@ -814,6 +893,172 @@ fn time_fsp(args: &[Expr], cols: &[OutCol]) -> u8 {
 }
 
 pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, bool) {
+    let (ty, nullable) = result_type_of(f, args, cols);
+    let ty = match ty {
+        Some(SqlType::Varchar(n))
+            if charset_from_nulls(f, args, cols) || binary_from_args(f, args, cols) =>
+        {
+            Some(SqlType::Varbinary(n))
+        }
+        other => other,
+    };
+    (long_string_type(f, args, cols).or(ty), nullable)
+}
+
+/// Whether `f` transforms a string argument that is binary: the result is
+/// binary too (binary wins MariaDB's collation aggregation).
+fn binary_from_args(f: Func, args: &[Expr], cols: &[OutCol]) -> bool {
+    use Func::*;
+    matches!(
+        f,
+        Lower
+            | Upper
+            | Substring
+            | Left
+            | Right
+            | Trim
+            | LTrim
+            | RTrim
+            | Replace
+            | Reverse
+            | SubstringIndex
+            | Insert
+            | Repeat
+            | Lpad
+            | Rpad
+    ) && args.iter().any(|a| is_binary(a, cols))
+}
+
+/// The BLOB / TEXT type MariaDB gives a string function whose result can
+/// be 64 KiB or more (UPPER of a TEXT column is a MEDIUMTEXT, sent as
+/// MEDIUM_BLOB), and the choices of COALESCE and IF among TEXT arguments;
+/// None where the ordinary (VARCHAR) type stands. Lengths are characters
+/// times 4 (utf8mb4), bytes for binary strings.
+fn long_string_type(f: Func, args: &[Expr], cols: &[OutCol]) -> Option<SqlType> {
+    use Func::*;
+    let len = |e: &Expr| -> u64 {
+        infer(e, cols)
+            .0
+            .filter(|t| t.is_string() || t.is_binary())
+            .and_then(|t| t.max_len())
+            .map_or(0, u64::from)
+    };
+    let binary = |e: &Expr| is_binary(e, cols);
+    let lob = |e: &Expr| matches!(infer(e, cols).0, Some(SqlType::Text(_) | SqlType::Blob(_)));
+    let first = args.first()?;
+    // Only a TEXT or BLOB argument makes the result that long (the
+    // lengths of other strings here are estimates, and too short).
+    if !args.iter().any(lob) {
+        return None;
+    }
+    let (chars, binary, at_least_blob) = match f {
+        Concat | ConcatWs => (
+            args.iter().map(len).sum::<u64>(),
+            f == Concat && args.iter().any(binary),
+            false,
+        ),
+        Lower | Upper | Trim | LTrim | RTrim | Replace | Reverse | SubstringIndex | Insert => {
+            (len(first), binary(first), false)
+        }
+        // A literal length bounds the result.
+        Left | Right | Substring => match args.get(if f == Substring { 2 } else { 1 }) {
+            Some(Expr::Lit(_)) => return None,
+            _ => (len(first), binary(first), false),
+        },
+        Hex => (len(first).saturating_mul(2), false, false),
+        Coalesce | IfNull | If | Nvl2 => {
+            let results = if matches!(f, If | Nvl2) {
+                args.get(1..).unwrap_or(&[])
+            } else {
+                args
+            };
+            if !results.iter().any(lob) {
+                return None;
+            }
+            (
+                results.iter().map(len).max().unwrap_or(0),
+                results.iter().any(binary),
+                true,
+            )
+        }
+        _ => return None,
+    };
+    let octets = if binary {
+        chars
+    } else {
+        chars.saturating_mul(4)
+    };
+    let size = match octets {
+        16_777_216.. => u32::MAX,
+        65_536.. => 16_777_215,
+        65_535 => 65_535,
+        _ if at_least_blob => 65_535,
+        _ => return None,
+    };
+    Some(if binary {
+        SqlType::Blob(size)
+    } else {
+        SqlType::Text(size)
+    })
+}
+
+/// MariaDB's display length of an integer function's result, which
+/// arithmetic on it reads to choose INT or BIGINT (`WEEKDAY(d) + 1` is an
+/// INT, `LENGTH(s) + 1` a BIGINT); None where it depends on the arguments.
+pub(crate) fn int_result_len(f: Func) -> Option<u32> {
+    use Func::*;
+    Some(match f {
+        Weekday | DayOfWeek | Quarter => 1,
+        Month | Day | Hour | Minute | Second | Week | WeekOfYear | Sign | Strcmp | BitCount => 2,
+        DayOfYear | Ascii | FindInSet | Field => 3,
+        Year => 4,
+        YearWeek | ToDays | Microsecond | PeriodAdd | PeriodDiff => 6,
+        Ord => 7,
+        DateDiff => 8,
+        Length | CharLength => 10,
+        Locate | Instr => 11,
+        _ => return None,
+    })
+}
+
+/// Whether `f`'s result takes its character set from its string arguments
+/// and those are all NULL literals. A NULL literal has the binary
+/// character set in MariaDB (with the lowest coercibility), so LOWER(NULL)
+/// or CONCAT(NULL) is a binary string while LPAD(NULL, 2, 'x') is text:
+/// drivers see the difference (bytes or a string).
+fn charset_from_nulls(f: Func, args: &[Expr], cols: &[OutCol]) -> bool {
+    use Func::*;
+    if !matches!(
+        f,
+        Concat
+            | ConcatWs
+            | Lower
+            | Upper
+            | Substring
+            | Left
+            | Right
+            | Trim
+            | LTrim
+            | RTrim
+            | Replace
+            | Reverse
+            | SubstringIndex
+            | Insert
+            | Repeat
+            | Lpad
+            | Rpad
+            | Quote
+    ) {
+        return false;
+    }
+    let mut sources = args
+        .iter()
+        .filter(|a| !infer(a, cols).0.is_some_and(|t| t.is_numeric()))
+        .peekable();
+    sources.peek().is_some() && sources.all(|a| matches!(a, Expr::Lit(Value::Null)))
+}
+
+fn result_type_of(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>, bool) {
     use Func::*;
     let first = || args.first().map_or((None, true), |a| infer(a, cols));
     let dbl = (Some(SqlType::Double), true);
@@ -831,6 +1076,14 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
             } else {
                 (varchar(total), true)
             }
+        }
+        // A literal length bounds LEFT and RIGHT.
+        Left | Right if matches!(args.get(1), Some(Expr::Lit(Value::Int(_)))) => {
+            let k = match args.get(1) {
+                Some(Expr::Lit(Value::Int(k))) => u32::try_from((*k).max(1)).unwrap_or(u32::MAX),
+                _ => n0,
+            };
+            (varchar(k.min(n0)), true)
         }
         Lower | Upper | Substring | Left | Right | Trim | LTrim | RTrim | Replace | Reverse
         | SubstringIndex | Insert | Soundex => (varchar(n0), true),
@@ -854,7 +1107,7 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
             Some(Expr::Lit(u)) if crate::interval::extract_is_big(&text(u)) => (big(), true),
             _ => (int(), true),
         },
-        CharUsing => match args.first() {
+        CharUsing | Chr => match args.first() {
             Some(Expr::Lit(Value::Str(cs))) if cs.eq_ignore_ascii_case("binary") => (
                 Some(SqlType::Varbinary((args.len() as u32 * 4).max(1))),
                 true,
@@ -867,6 +1120,7 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
         RegexpReplace => (Some(SqlType::Text(u32::MAX)), true),
         RegexpSubstr => (varchar(n0), true),
         DateFormat | TimeFormat => (varchar(64), true),
+        GetFormat => (varchar(17), true),
         Uuid => (varchar(36), false),
         Md5 => (varchar(32), true),
         Sha1 => (varchar(40), true),
@@ -945,8 +1199,16 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
         InetNtoa => (varchar(31), true),
         MonthName | DayName => (varchar(9), true),
         Time | SecToTime | MakeTime | TimeDiff => (Some(SqlType::Time(time_fsp(args, cols))), true),
-        AddTime | SubTime => (varchar(17), true),
-        Coalesce | IfNull | Greatest | Least | NullIf => {
+        // MariaDB's ADDTIME of a string is a fixed-length string (STRING on
+        // the wire); of a TIME or DATETIME, that type.
+        AddTime | SubTime => match first().0 {
+            Some(SqlType::Time(_) | SqlType::DateTime(_) | SqlType::Timestamp(_)) => {
+                (varchar(26), true)
+            }
+            _ => (Some(SqlType::Char(26)), true),
+        },
+        Greatest | Least => (extremes_type(args, cols), true),
+        Coalesce | IfNull | NullIf => {
             let mut ty = None;
             for a in args {
                 ty = crate::bind::merge_types(ty, infer(a, cols).0);

@@ -26,39 +26,30 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
         }
         Length => Value::Int(v0.to_bytes().map_or(0, |b| b.len()) as i64),
         CharLength => Value::Int(text(&v0).chars().count() as i64),
+        // A binary string has no letter case: MariaDB returns it as is.
+        Lower | Upper if matches!(v0, Value::Bytes(_)) => v0.clone(),
         Lower => Value::Str(text(&v0).to_lowercase()),
         Upper => Value::Str(text(&v0).to_uppercase()),
+        // A binary string is cut by bytes, a character string by characters.
         Substring => {
-            let s: Vec<char> = text(&v0).chars().collect();
             let pos = int_arg(1).unwrap_or(1);
             let len = if vals.len() > 2 {
                 int_arg(2).unwrap_or(0)
             } else {
                 i64::MAX
             };
-            let n = s.len() as i64;
-            let start = if pos > 0 {
-                pos - 1
-            } else if pos < 0 {
-                n + pos
-            } else {
-                return Ok(Some(Value::Str(String::new())));
-            };
-            if start < 0 || start >= n || len <= 0 {
-                return Ok(Some(Value::Str(String::new())));
-            }
-            let end = start.saturating_add(len).min(n);
-            Value::Str(s[start as usize..end as usize].iter().collect())
+            cut(&v0, |n| substring_range(n, pos, len))
         }
         Left | Right => {
-            let s: Vec<char> = text(&v0).chars().collect();
-            let k = int_arg(1).unwrap_or(0).clamp(0, s.len() as i64) as usize;
-            let r: String = if f == Left {
-                s[..k].iter().collect()
-            } else {
-                s[s.len() - k..].iter().collect()
-            };
-            Value::Str(r)
+            let k = int_arg(1).unwrap_or(0);
+            cut(&v0, |n| {
+                let k = k.clamp(0, n as i64) as usize;
+                if f == Left {
+                    0..k
+                } else {
+                    n - k..n
+                }
+            })
         }
         // TRIM([BOTH | LEADING | TRAILING] [remstr] FROM s): remstr (a
         // space by default) removed as a whole string, as often as it
@@ -83,7 +74,10 @@ pub(super) fn eval(f: Func, vals: &[Value]) -> SqlResult<Option<Value>> {
             }
             Value::Str(s.repeat(n))
         }
-        Reverse => Value::Str(text(&v0).chars().rev().collect()),
+        Reverse => match &v0 {
+            Value::Bytes(b) => Value::Bytes(b.iter().rev().copied().collect()),
+            _ => Value::Str(text(&v0).chars().rev().collect()),
+        },
         Lpad | Rpad => {
             let s: Vec<char> = text(&v0).chars().collect();
             let n = int_arg(1).unwrap_or(0);
@@ -358,7 +352,8 @@ pub(super) fn eval_nullable(f: Func, vals: &[Value]) -> SqlResult<Option<Value>>
             }
         },
         Char => Value::Bytes(char_bytes(vals)),
-        CharUsing => {
+        Chr if vals.iter().any(Value::is_null) => Value::Null,
+        CharUsing | Chr => {
             let cs = text(&vals[0]).to_ascii_lowercase();
             let utf16 = matches!(cs.as_str(), "utf16" | "ucs2");
             // Each argument is a whole number of code units of the charset:
@@ -627,4 +622,32 @@ fn trim_repeated(s: &str, pat: &str, leading: bool, trailing: bool) -> String {
         }
     }
     t.to_string()
+}
+
+/// The part of `v` in `range(len)` (`len` in bytes for a binary string,
+/// in characters otherwise).
+fn cut(v: &Value, range: impl Fn(usize) -> std::ops::Range<usize>) -> Value {
+    match v {
+        Value::Bytes(b) => Value::Bytes(b.get(range(b.len())).unwrap_or_default().to_vec()),
+        _ => {
+            let s: Vec<char> = text(v).chars().collect();
+            Value::Str(s.get(range(s.len())).unwrap_or_default().iter().collect())
+        }
+    }
+}
+
+/// SUBSTRING's positions: from `pos` (1-based; negative counts from the
+/// end; 0 is nothing) for `len` units of `n`.
+fn substring_range(n: usize, pos: i64, len: i64) -> std::ops::Range<usize> {
+    let n = n as i64;
+    let start = match pos {
+        p if p > 0 => p - 1,
+        p if p < 0 => n + p,
+        _ => return 0..0,
+    };
+    if start < 0 || start >= n || len <= 0 {
+        return 0..0;
+    }
+    let end = start.saturating_add(len).min(n);
+    start as usize..end as usize
 }

@@ -574,3 +574,78 @@ fn json() {
     );
     assert_eq!(c("JSON_VALID", vec![s("[1,]")]), "0");
 }
+
+#[test]
+fn binary_strings_are_cut_by_bytes() {
+    let b = || Expr::Lit(Value::Bytes(vec![0xBE, 0xAD, 0xBE, 0xEF]));
+    let hex = |f: Func, a: Vec<Expr>| ev(Func::Hex, vec![Expr::Func(f, a)]);
+    assert_eq!(hex(Func::Substring, vec![b(), i(2), i(2)]), "ADBE");
+    assert_eq!(hex(Func::Left, vec![b(), i(1)]), "BE");
+    assert_eq!(hex(Func::Right, vec![b(), i(3)]), "ADBEEF");
+    assert_eq!(hex(Func::Reverse, vec![b()]), "EFBEADBE");
+    assert_eq!(
+        hex(Func::Upper, vec![Expr::Lit(Value::Bytes(b"ab".to_vec()))]),
+        "6162"
+    );
+    assert_eq!(ev(Func::Substring, vec![s("héllo"), i(-4), i(2)]), "él");
+    assert_eq!(ev(Func::Substring, vec![s("abc"), i(0)]), "");
+}
+
+#[test]
+fn functions_of_text_and_blob_columns_are_sized_lobs() {
+    let cols = [
+        OutCol::expr("t", Some(SqlType::Text(65_535)), true),
+        OutCol::expr("b", Some(SqlType::Blob(65_535)), true),
+        OutCol::expr("tt", Some(SqlType::Text(255)), true),
+    ];
+    let ty = |f: Func, a: Vec<Expr>| result_type(f, &a, &cols).0;
+    let col = Expr::Col;
+    assert_eq!(
+        ty(Func::Upper, vec![col(0)]),
+        Some(SqlType::Text(16_777_215))
+    );
+    assert_eq!(ty(Func::Upper, vec![col(1)]), Some(SqlType::Blob(65_535)));
+    assert_eq!(ty(Func::Hex, vec![col(1)]), Some(SqlType::Text(16_777_215)));
+    assert_eq!(
+        ty(Func::Left, vec![col(0), i(3)]),
+        Some(SqlType::Varchar(3))
+    );
+    assert_eq!(
+        ty(Func::IfNull, vec![col(2), s("x")]),
+        Some(SqlType::Text(65_535))
+    );
+    assert_eq!(ty(Func::Lower, vec![col(2)]), Some(SqlType::Varchar(255)));
+}
+
+#[test]
+fn greatest_and_least_compare_as_mariadb_types_them() {
+    assert_eq!(ev(Func::Greatest, vec![i(1), d("2.5"), i(3)]), "3.0");
+    assert_eq!(ev(Func::Least, vec![s("a"), i(1)]), "0");
+    assert_eq!(ev(Func::Greatest, vec![i(1), s("10"), i(9)]), "10");
+    assert_eq!(ev(Func::Least, vec![s("b"), s("A"), s("c")]), "A");
+    let ty = |a: Vec<Expr>| result_type(Func::Greatest, &a, &[]).0;
+    assert_eq!(ty(vec![i(1), null()]), Some(SqlType::Double));
+    assert_eq!(ty(vec![i(1), s("2")]), Some(SqlType::Double));
+    assert_eq!(ty(vec![s("a"), null()]), Some(SqlType::Varchar(1)));
+}
+
+#[test]
+fn chr_is_a_character_of_the_given_charset_and_null_for_null() {
+    assert_eq!(ev(Func::Chr, vec![s("utf8mb4"), i(65)]), "A");
+    assert_eq!(ev(Func::Chr, vec![s("utf8mb4"), i(0xC3A9)]), "é");
+    assert!(eval(Func::Chr, &[s("utf8mb4"), null()], &[])
+        .unwrap()
+        .is_null());
+    assert!(!eval(Func::CharUsing, &[s("utf8mb4"), null()], &[])
+        .unwrap()
+        .is_null());
+}
+
+#[test]
+fn get_format_is_mariadb_table() {
+    use super::datetime::get_format;
+    assert_eq!(get_format("DATE", "usa"), Some("%m.%d.%Y"));
+    assert_eq!(get_format("TIMESTAMP", "ISO"), Some("%Y-%m-%d %H:%i:%s"));
+    assert_eq!(get_format("TIME", "EUR"), Some("%H.%i.%s"));
+    assert_eq!(get_format("DATE", "xx"), None);
+}
