@@ -908,6 +908,12 @@ pub fn result_type(f: Func, args: &[Expr], cols: &[OutCol]) -> (Option<SqlType>,
 /// Whether `f` transforms a string argument that is binary: the result is
 /// binary too (binary wins MariaDB's collation aggregation).
 fn binary_from_args(f: Func, args: &[Expr], cols: &[OutCol]) -> bool {
+    transforms_a_string(f) && args.iter().any(|a| is_binary(a, cols))
+}
+
+/// The functions whose result is their (first) string argument changed:
+/// it keeps that argument's character set.
+fn transforms_a_string(f: Func) -> bool {
     use Func::*;
     matches!(
         f,
@@ -926,7 +932,7 @@ fn binary_from_args(f: Func, args: &[Expr], cols: &[OutCol]) -> bool {
             | Repeat
             | Lpad
             | Rpad
-    ) && args.iter().any(|a| is_binary(a, cols))
+    )
 }
 
 /// The BLOB / TEXT type MariaDB gives a string function whose result can
@@ -1027,28 +1033,7 @@ pub(crate) fn int_result_len(f: Func) -> Option<u32> {
 /// or CONCAT(NULL) is a binary string while LPAD(NULL, 2, 'x') is text:
 /// drivers see the difference (bytes or a string).
 fn charset_from_nulls(f: Func, args: &[Expr], cols: &[OutCol]) -> bool {
-    use Func::*;
-    if !matches!(
-        f,
-        Concat
-            | ConcatWs
-            | Lower
-            | Upper
-            | Substring
-            | Left
-            | Right
-            | Trim
-            | LTrim
-            | RTrim
-            | Replace
-            | Reverse
-            | SubstringIndex
-            | Insert
-            | Repeat
-            | Lpad
-            | Rpad
-            | Quote
-    ) {
+    if !(transforms_a_string(f) || matches!(f, Func::Concat | Func::ConcatWs | Func::Quote)) {
         return false;
     }
     let mut sources = args
