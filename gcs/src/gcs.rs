@@ -1979,10 +1979,9 @@ impl Inner {
     }
 }
 
-/// After this many times the longer of `suspect_ms` and `election_max_ms`
-/// (4 s by default), a silent follower no longer holds the leader's log
-/// back from a purge: a follower merely behind still answers heartbeats.
-const FOLLOWER_SILENT_AFTER: u32 = 2;
+/// Suspect periods after which a silent follower no longer holds the
+/// leader's log back from a purge.
+const FOLLOWER_SILENT_AFTER: u32 = 5;
 
 /// Turn purge requests into snapshots and log purges.
 async fn purger(inner: Arc<Inner>) {
@@ -2005,15 +2004,14 @@ impl Inner {
     /// The leader keeps its log down to there, so that a follower that is
     /// merely behind (a bulk load on a starved machine) catches up from
     /// the log instead of being sent a snapshot, a full state transfer.
-    /// A follower silent for a while (`FOLLOWER_SILENT_AFTER`) does not
-    /// hold the log back (it may be gone for good).
+    /// A follower not heard from for `FOLLOWER_SILENT_AFTER` suspect
+    /// periods does not hold the log back (it may be gone for good).
     fn live_followers_matched(&self) -> Option<u64> {
         let m = self.raft.metrics().borrow().clone();
         let replication = m.replication.as_ref()?;
         let acks = self.net.acks.lock().clone();
         let now = Instant::now();
-        let t = &self.cfg.timeouts;
-        let silent_after = d(t.suspect_ms.max(t.election_max_ms)) * FOLLOWER_SILENT_AFTER;
+        let silent_after = d(self.cfg.timeouts.suspect_ms) * FOLLOWER_SILENT_AFTER;
         replication
             .iter()
             .filter(|(id, _)| **id != self.id)
@@ -2034,14 +2032,7 @@ impl Inner {
         };
         let mut p = by_node.index.min(by_size);
         if let Some(lagging) = self.live_followers_matched() {
-            if lagging < p {
-                tracing::debug!(
-                    upto_index = p,
-                    lagging,
-                    "purge held back for a live follower"
-                );
-                p = lagging;
-            }
+            p = p.min(lagging);
         }
         let purged = self.raft.metrics().borrow().purged.map(|l| l.index);
         if purged.is_some_and(|x| x >= p) {

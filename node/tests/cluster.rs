@@ -891,10 +891,6 @@ async fn a_node_behind_the_purged_log_catches_up_by_state_transfer() {
         .await
         .unwrap();
     c.kill(2);
-    // The leader keeps its log for a follower it heard from within twice
-    // the longer of suspect_ms and election_max_ms (6 s here): only after
-    // that is node3 gone for the purge.
-    tokio::time::sleep(Duration::from_secs(7)).await;
     // Far more than 64 KiB of write-sets while node3 is down, over several
     // checkpoints: the others purge their logs past node3's position.
     let pad = "p".repeat(180);
@@ -914,15 +910,7 @@ async fn a_node_behind_the_purged_log_catches_up_by_state_transfer() {
     let log = std::fs::read_to_string(&c.nodes[2].log).unwrap_or_default();
     assert!(
         log.contains("state transfer installed"),
-        "node3 caught up without a state transfer; the test did not exercise it\n{}",
-        std::fs::read_to_string(&c.nodes[0].log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("purg")
-                || l.contains("recovery point")
-                || l.contains("checkpoint"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        "node3 caught up without a state transfer; the test did not exercise it"
     );
     let mut x = c.conn(2).await;
     x.query_drop("SET SESSION wsrep_sync_wait = 1")

@@ -340,10 +340,6 @@ async fn a_state_transfer_into_an_lsm_member_replaces_its_engine() {
     assert_eq!(seen, 2);
     drop(b);
     c.kill(2);
-    // The leader keeps its log for a follower it heard from within twice
-    // the longer of suspect_ms and election_max_ms (6 s here): only after
-    // that is node 3 gone for the purge.
-    tokio::time::sleep(Duration::from_secs(7)).await;
     a.query_drop("DELETE FROM sst.t WHERE id >= 100000")
         .await
         .unwrap();
