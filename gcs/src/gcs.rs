@@ -1979,10 +1979,6 @@ impl Inner {
     }
 }
 
-/// Suspect periods after which a silent follower no longer holds the
-/// leader's log back from a purge.
-const FOLLOWER_SILENT_AFTER: u32 = 5;
-
 /// Turn purge requests into snapshots and log purges.
 async fn purger(inner: Arc<Inner>) {
     let mut rx = inner.purge_target.subscribe();
@@ -2000,29 +1996,6 @@ async fn purger(inner: Arc<Inner>) {
 }
 
 impl Inner {
-    /// On the leader: the lowest log index a live follower has received.
-    /// The leader keeps its log down to there, so that a follower that is
-    /// merely behind (a bulk load on a starved machine) catches up from
-    /// the log instead of being sent a snapshot, a full state transfer.
-    /// A follower not heard from for `FOLLOWER_SILENT_AFTER` suspect
-    /// periods does not hold the log back (it may be gone for good).
-    fn live_followers_matched(&self) -> Option<u64> {
-        let m = self.raft.metrics().borrow().clone();
-        let replication = m.replication.as_ref()?;
-        let acks = self.net.acks.lock().clone();
-        let now = Instant::now();
-        let silent_after = d(self.cfg.timeouts.suspect_ms) * FOLLOWER_SILENT_AFTER;
-        replication
-            .iter()
-            .filter(|(id, _)| **id != self.id)
-            .filter(|(id, _)| {
-                acks.get(id)
-                    .is_some_and(|t| now.duration_since(*t) < silent_after)
-            })
-            .map(|(_, matched)| matched.map_or(0, |l| l.index))
-            .min()
-    }
-
     async fn purge_once(&self, upto: Seqno) -> Result<(), String> {
         let Some(by_node) = self.sm.entry_covered_by(upto) else {
             return Ok(());
@@ -2031,9 +2004,6 @@ impl Inner {
             return Ok(());
         };
         let mut p = by_node.index.min(by_size);
-        if let Some(lagging) = self.live_followers_matched() {
-            p = p.min(lagging);
-        }
         let purged = self.raft.metrics().borrow().purged.map(|l| l.index);
         if purged.is_some_and(|x| x >= p) {
             return Ok(());
